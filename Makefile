@@ -1,0 +1,190 @@
+# offheap - build, test and benchmark.
+#
+#   make            build/liboffheap.a, build/liboffheap.so (soname), build/offheap.pc
+#   make test       every test: C suite (plain, ASan+UBSan, TSan, valgrind), Go tests
+#                   (plain, -race, cgocheck2), bench module tests
+#   make bench      the main job: GC-pressure comparison against native slices
+#   make bench-c    C micro-benchmark against glibc malloc, jemalloc, mimalloc
+#   make bench-go   Go micro-benchmarks against make, sync.Pool and peers
+#   make install PREFIX=/usr/local [DESTDIR=...]
+#
+# Missing tools are installed on first use: Debian packages through apt-get
+# (when run as root), Go modules through the module proxy.
+
+SHELL := /bin/bash
+CC ?= cc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+GO ?= go
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD := build
+
+VERSION_MAJOR := $(shell sed -n 's/^\#define OH_VERSION_MAJOR \([0-9]*\)/\1/p' c/include/offheap.h)
+VERSION_MINOR := $(shell sed -n 's/^\#define OH_VERSION_MINOR \([0-9]*\)/\1/p' c/include/offheap.h)
+VERSION_PATCH := $(shell sed -n 's/^\#define OH_VERSION_PATCH \([0-9]*\)/\1/p' c/include/offheap.h)
+ABI := $(shell sed -n 's/^\#define OH_ABI_VERSION \([0-9]*\)/\1/p' c/include/offheap.h)
+VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+
+CSTD := -std=c11 -D_GNU_SOURCE
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+OPT ?= -O2 -g
+LIB_CFLAGS := $(CSTD) $(WARN) $(OPT) -fPIC -fvisibility=hidden -pthread -Ic/include
+LIB_SRCS := $(filter-out c/src/os_windows.c,$(wildcard c/src/*.c))
+LIB_HDRS := c/include/offheap.h $(wildcard c/src/*.h)
+
+TEST_SRCS := $(wildcard tests/*.c)
+TEST_HDRS := $(wildcard tests/*.h)
+# Criterion runs tests in forked workers; -j2 matches the machine.
+CRITERION_ARGS ?= --jobs 2
+
+.PHONY: all lib test test-c test-asan test-tsan test-valgrind test-go test-bench-module \
+        bench bench-c bench-go bench-hyperfine install uninstall clean deps-c deps-bench
+
+all: lib
+lib: $(BUILD)/liboffheap.a $(BUILD)/liboffheap.so $(BUILD)/offheap.pc
+
+# ---- the library -----------------------------------------------------------
+
+# $(call objs,variant): object files of the library for one build variant.
+objs = $(patsubst c/src/%.c,$(BUILD)/$(1)/obj/%.o,$(LIB_SRCS))
+
+$(BUILD)/rel/obj/%.o: c/src/%.c $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -c $< -o $@
+
+$(BUILD)/liboffheap.a: $(call objs,rel)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/liboffheap.so.$(VERSION): $(call objs,rel)
+	$(CC) -shared -pthread -Wl,-soname,liboffheap.so.$(ABI) -o $@ $^
+$(BUILD)/liboffheap.so: $(BUILD)/liboffheap.so.$(VERSION)
+	ln -sf liboffheap.so.$(VERSION) $(BUILD)/liboffheap.so.$(ABI)
+	ln -sf liboffheap.so.$(VERSION) $@
+
+$(BUILD)/offheap.pc: c/offheap.pc.in c/include/offheap.h
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+# Sanitizer / debug variants of the library, linked into the C tests.
+SAN_asan := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SAN_tsan := -O1 -g -fsanitize=thread
+SAN_dbg  := -O0 -g
+$(BUILD)/asan/obj/%.o: c/src/%.c $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) $(SAN_asan) -fPIC -pthread -Ic/include -c $< -o $@
+$(BUILD)/tsan/obj/%.o: c/src/%.c $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) $(SAN_tsan) -fPIC -pthread -Ic/include -c $< -o $@
+$(BUILD)/dbg/obj/%.o: c/src/%.c $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) $(SAN_dbg) -fPIC -pthread -Ic/include -c $< -o $@
+
+# ---- C tests ---------------------------------------------------------------
+
+CRITERION_H := /usr/include/criterion/criterion.h
+deps-c:
+	@if [ ! -f $(CRITERION_H) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing libcriterion-dev (apt-get)"; \
+	    (apt-get install -y -qq libcriterion-dev >/dev/null 2>&1 || \
+	     (apt-get update -qq && apt-get install -y -qq libcriterion-dev)) ; \
+	  else echo "libcriterion-dev is missing: run as root or install it (apt-get install libcriterion-dev)"; exit 1; fi; fi
+	@command -v valgrind >/dev/null || { [ "$$(id -u)" = 0 ] && \
+	  (apt-get install -y -qq valgrind >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq valgrind)); }
+
+TEST_CFLAGS = $(CSTD) -Wall -Wextra -Wno-unused-parameter -pthread -Ic/include -Ic/src -Itests
+
+$(BUILD)/rel/offheap_tests: $(TEST_SRCS) $(TEST_HDRS) $(call objs,rel) | deps-c
+	$(CC) $(TEST_CFLAGS) -O1 -g $(TEST_SRCS) $(call objs,rel) -lcriterion -o $@
+$(BUILD)/asan/offheap_tests: $(TEST_SRCS) $(TEST_HDRS) $(call objs,asan) | deps-c
+	$(CC) $(TEST_CFLAGS) $(SAN_asan) $(TEST_SRCS) $(call objs,asan) -lcriterion -o $@
+$(BUILD)/tsan/offheap_tests: $(TEST_SRCS) $(TEST_HDRS) $(call objs,tsan) | deps-c
+	$(CC) $(TEST_CFLAGS) $(SAN_tsan) $(TEST_SRCS) $(call objs,tsan) -lcriterion -o $@
+$(BUILD)/dbg/offheap_tests: $(TEST_SRCS) $(TEST_HDRS) $(call objs,dbg) | deps-c
+	$(CC) $(TEST_CFLAGS) $(SAN_dbg) $(TEST_SRCS) $(call objs,dbg) -lcriterion -o $@
+
+test-c: $(BUILD)/rel/offheap_tests
+	$< $(CRITERION_ARGS)
+# RSS tests read /proc/self/statm; ASan's shadow memory makes them meaningless,
+# so sanitizer runs set OH_TEST_NO_RSS and those tests skip their RSS asserts only.
+test-asan: $(BUILD)/asan/offheap_tests
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  OH_TEST_NO_RSS=1 $< $(CRITERION_ARGS)
+test-tsan: $(BUILD)/tsan/offheap_tests
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 OH_TEST_NO_RSS=1 $< $(CRITERION_ARGS)
+# valgrind follows Criterion's forked workers; one job keeps output readable.
+test-valgrind: $(BUILD)/dbg/offheap_tests
+	OH_TEST_NO_RSS=1 OH_TEST_SMALL=1 valgrind -q --error-exitcode=99 --leak-check=full \
+	  --errors-for-leak-kinds=definite --trace-children=yes $< --jobs 1
+
+# ---- Go --------------------------------------------------------------------
+
+# cgo compiles c/ through bindings/; the build cache does not see edits under
+# c/, so the Go targets pass the sources' hash through CGO_CFLAGS.
+C_HASH = $(shell cat $(LIB_SRCS) $(LIB_HDRS) | sha1sum | cut -c1-12)
+GO_ENV = CGO_ENABLED=1 CGO_CFLAGS="-O2 -g -DOH_SRC_HASH=$(C_HASH)"
+
+test-go:
+	$(GO_ENV) $(GO) vet ./...
+	$(GO_ENV) $(GO) test -count=1 ./...
+	$(GO_ENV) $(GO) test -count=1 -race ./...
+	$(GO_ENV) GOEXPERIMENT=cgocheck2 $(GO) test -count=1 ./...
+	CGO_ENABLED=0 $(GO) test -count=1 ./go/decommit/...
+
+test-bench-module:
+	cd bench && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) test -count=1 ./...
+
+test: test-c test-asan test-tsan test-valgrind test-go test-bench-module
+	@echo "make test: all suites passed"
+
+# ---- benchmarks ------------------------------------------------------------
+
+deps-bench:
+	@missing=""; \
+	 [ -f /usr/include/jemalloc/jemalloc.h ] || missing="$$missing libjemalloc-dev"; \
+	 [ -f /usr/include/mimalloc.h ] || missing="$$missing libmimalloc-dev"; \
+	 command -v hyperfine >/dev/null || missing="$$missing hyperfine"; \
+	 if [ -n "$$missing" ]; then \
+	   if [ "$$(id -u)" = 0 ]; then echo "installing$$missing (apt-get)"; \
+	     apt-get install -y -qq $$missing >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq $$missing); \
+	   else echo "missing:$$missing (install with apt-get)"; exit 1; fi; fi
+
+bench:
+	cd bench && $(GO_ENV) $(GO) run ./gcpressure $(BENCH_ARGS)
+
+BENCH_C_SRCS := $(wildcard bench/cbench/*.c)
+$(BUILD)/bench/cbench: $(BENCH_C_SRCS) $(BUILD)/liboffheap.a | deps-bench
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) -O2 -g -pthread -Ic/include $(BENCH_C_SRCS) $(BUILD)/liboffheap.a -ljemalloc -lmimalloc -o $@
+bench-c: $(BUILD)/bench/cbench
+	$< $(BENCH_C_ARGS)
+
+bench-go:
+	cd bench && $(GO_ENV) $(GO) test -run '^$$' -bench . -benchmem -count 6 ./micro/ | tee ../$(BUILD)/bench-go.txt
+
+bench-hyperfine: | deps-bench
+	cd bench && $(GO_ENV) $(GO) build -o ../$(BUILD)/gcpressure ./gcpressure
+	hyperfine --warmup 1 --runs 5 $(HYPERFINE_ARGS) \
+	  $(foreach m,native native-memlimit sync-pool offheap offheap-pool offheap-slab,-n $(m) '$(BUILD)/gcpressure -child -modes $(m)')
+
+# ---- install ---------------------------------------------------------------
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 c/include/offheap.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/liboffheap.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/liboffheap.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf liboffheap.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/liboffheap.so.$(ABI)
+	ln -sf liboffheap.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/liboffheap.so
+	install -m 644 $(BUILD)/offheap.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/include/offheap.h $(DESTDIR)$(PREFIX)/lib/liboffheap.a \
+	  $(DESTDIR)$(PREFIX)/lib/liboffheap.so $(DESTDIR)$(PREFIX)/lib/liboffheap.so.$(ABI) \
+	  $(DESTDIR)$(PREFIX)/lib/liboffheap.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/pkgconfig/offheap.pc
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,279 @@
+/* offheap.h - the public C ABI of offheap, an allocator core for byte data that
+ * must live outside a garbage-collected heap.
+ *
+ * Everything public carries the prefix oh_ (functions, types) or OH_ (macros).
+ *
+ * Concepts
+ *   pages     raw page-granular mappings (oh_map / oh_unmap), zeroed.
+ *   decommit  oh_decommit hands the whole pages strictly inside any range back to
+ *             the OS; the range stays mapped and usable, its contents undefined.
+ *   slab      a size-class allocator with per-chunk reference counts
+ *             (oh_slab_*). The process-wide allocator (oh_alloc / oh_free) is one
+ *             slab instance with default settings.
+ *   pool      fixed object size, grows by whole slabs (oh_pool_*); one slab class.
+ *   arena     bump allocation, everything freed at once by reset (oh_arena_*).
+ *
+ * Errors
+ *   Functions that return a pointer return NULL and set errno; functions that
+ *   return int return -1 and set errno. Every error is also passed to the error
+ *   handler (oh_set_error_handler) with a message naming the value at fault.
+ *     ENOMEM     the OS refused memory, or a pool reached its maximum
+ *     EINVAL     a bad argument (size 0 where not allowed, a size too large, a bad
+ *                configuration, NULL), or a pointer this allocator never handed
+ *                out: foreign memory (a Go-heap or stack address, another library's)
+ *     EFAULT     a pointer inside this allocator's memory that is not the start of
+ *                an allocation (an interior pointer)
+ *     EALREADY   the allocation is already free (double free, stale pointer,
+ *                reference count below zero)
+ *     EXDEV      the pointer belongs to another slab, pool or arena instance
+ *     EBUSY      oh_free / oh_pool_put on an allocation whose reference count is
+ *                above one
+ *     EOVERFLOW  a reference count would exceed OH_REFCOUNT_MAX
+ *   Ownership is always decided from the library's own tables (a region map of
+ *   its mappings); it never reads memory at a pointer it does not own, so a
+ *   foreign pointer cannot crash or corrupt it.
+ *
+ * Thread safety
+ *   Every function may be called from any thread at any time, except that a
+ *   slab, pool or arena must not be used while (or after) it is destroyed.
+ *   Small per-thread caches sit in front of shared free lists; they are bounded
+ *   (OFFHEAP_TCACHE_BYTES) and are flushed when a thread exits, when an instance
+ *   is destroyed, and by oh_thread_flush / oh_purge.
+ *
+ * Memory rules
+ *   Memory handed out never moves and stays valid until it is freed (or its
+ *   arena reset, or its instance destroyed). Contents of oh_alloc / oh_slab_alloc
+ *   / oh_pool_get / oh_arena_alloc are unspecified; oh_calloc and oh_map zero.
+ *   Allocations are aligned to 16 bytes; allocations of a page or more are page
+ *   aligned when their size is a multiple of the page size.
+ */
+#ifndef OFFHEAP_H
+#define OFFHEAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define OH_VERSION_MAJOR 0
+#define OH_VERSION_MINOR 1
+#define OH_VERSION_PATCH 0
+/* Bumped whenever a public type, function or the exported symbol list changes
+ * incompatibly; it is the soname's number (liboffheap.so.OH_ABI_VERSION). */
+#define OH_ABI_VERSION 1
+
+#if defined(_WIN32) && defined(OH_SHARED_LIB_BUILD)
+#define OH_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define OH_API __attribute__((visibility("default")))
+#else
+#define OH_API
+#endif
+
+/* ---- version -------------------------------------------------------------- */
+
+/* "MAJOR.MINOR.PATCH" of the library actually linked. */
+OH_API const char *oh_version(void);
+/* OH_ABI_VERSION of the library actually linked; compare to the macro. */
+OH_API int oh_abi_version(void);
+
+/* ---- errors --------------------------------------------------------------- */
+
+/* Called for every error before the failing function returns, with the errno
+ * value and a message such as
+ *   "oh_free: pointer 0x7f12... was not allocated by offheap".
+ * The handler runs on the calling thread and must not call back into offheap.
+ * NULL restores the default (silent: only errno and the return value). */
+typedef void (*oh_error_fn)(int err, const char *message, void *arg);
+OH_API void oh_set_error_handler(oh_error_fn fn, void *arg);
+
+/* The message of the last error on this thread ("" if none). Valid until the
+ * next offheap call on this thread. */
+OH_API const char *oh_last_error(void);
+
+/* ---- options -------------------------------------------------------------- */
+
+/* Tunables. Each is read once from its environment variable at first use and
+ * may be changed at run time with oh_option_set. */
+typedef enum oh_option_e {
+  OH_OPT_PURGE_DELAY_MS = 0, /* OFFHEAP_PURGE_DELAY_MS: ms freed memory stays committed;
+                                0 = decommit at once, -1 = never */
+  OH_OPT_DEBUG,              /* OFFHEAP_DEBUG: 1 = poison freed memory, extra checks */
+  OH_OPT_DECOMMIT_ADVICE,    /* OFFHEAP_DECOMMIT: 0 = MADV_DONTNEED (RSS drops at once),
+                                1 = MADV_FREE (lazy; RSS drops under memory pressure) */
+  OH_OPT_TCACHE_BYTES,       /* OFFHEAP_TCACHE_BYTES: bound on each thread's cache per
+                                instance; 0 disables thread caches */
+  OH_OPT_RETAIN_BYTES,       /* OFFHEAP_RETAIN_BYTES: empty slabs kept committed
+                                despite the purge delay, to absorb steady churn */
+  OH_OPT_HUGEPAGES,          /* OFFHEAP_HUGEPAGES: 1 = advise transparent huge pages on slabs */
+  OH_OPT_COUNT_
+} oh_option_t;
+OH_API long long oh_option_get(oh_option_t opt);
+/* Returns 0, or -1 with EINVAL for an unknown option or an out-of-range value. */
+OH_API int oh_option_set(oh_option_t opt, long long value);
+
+/* ---- pages ---------------------------------------------------------------- */
+
+/* The OS page size in bytes. */
+OH_API size_t oh_page_size(void);
+
+/* Maps n bytes rounded up to whole pages: page aligned, zeroed, read-write.
+ * n == 0 or too large: NULL, EINVAL. OS refusal: NULL, ENOMEM. */
+OH_API void *oh_map(size_t n);
+
+/* Unmaps a mapping made by oh_map; n must be the size passed to oh_map (or the
+ * same size rounded to pages). Foreign or interior p: EINVAL / EFAULT; wrong n:
+ * EINVAL. */
+OH_API int oh_unmap(void *p, size_t n);
+
+/* Decommits the whole pages lying strictly inside [addr, addr+len): never a byte
+ * outside the range. Any memory works, including memory offheap did not
+ * allocate. The range stays usable; it reads as zero or as old data afterwards.
+ * Returns the number of bytes decommitted: 0 when no whole page lies inside
+ * (or addr is NULL); on an OS error 0 with errno set. */
+OH_API size_t oh_decommit(void *addr, size_t len);
+
+/* ---- the process-wide allocator -------------------------------------------- */
+
+/* n == 0 returns a minimal allocation (like malloc). Sizes up to the default
+ * slab size (1 MiB) come from slab classes; larger ones from whole pages.
+ * Failure: NULL with ENOMEM (or EINVAL when n cannot be represented). */
+OH_API void *oh_alloc(size_t n);
+OH_API void *oh_calloc(size_t n);
+/* Frees an allocation of oh_alloc/oh_calloc. NULL is a no-op returning 0.
+ * Errors: EINVAL (foreign), EFAULT (interior), EALREADY (double free), EXDEV
+ * (from another instance), EBUSY (reference count above one). */
+OH_API int oh_free(void *p);
+/* The usable size of an allocation (its size class), 0 with errno on error. */
+OH_API size_t oh_usable_size(const void *p);
+
+/* ---- slab allocator with reference counts --------------------------------- */
+
+#define OH_REFCOUNT_MAX 0x3fffffffu
+
+typedef struct oh_slab_config_s {
+  size_t min_chunk; /* smallest chunk; rounded up to 16. 0 = 16 */
+  size_t slab_size; /* bytes per slab; a power of two >= 64 KiB. 0 = 1 MiB */
+  double growth;    /* chunk size growth factor, > 1.0. 0 = 1.25 */
+} oh_slab_config_t;
+
+typedef struct oh_slab_s oh_slab_t;
+
+/* cfg NULL = defaults. Chunk sizes are snapped up to a grid of 64 steps per
+ * power of two, so class lookup is one table read; a configuration needing more
+ * than OH_MAX_CLASSES classes is refused with EINVAL. */
+OH_API oh_slab_t *oh_slab_new(const oh_slab_config_t *cfg);
+/* The process-wide instance behind oh_alloc / oh_free. Never destroy it. */
+OH_API oh_slab_t *oh_default_slab(void);
+/* Frees every allocation and returns all memory to the OS. Pointers from this
+ * instance must not be used afterwards. */
+OH_API int oh_slab_destroy(oh_slab_t *s);
+
+/* Returns a chunk with reference count 1. n larger than the slab size is
+ * served by whole pages (still reference counted), never refused for size. */
+OH_API void *oh_slab_alloc(oh_slab_t *s, size_t n);
+/* Reference count + 1. Errors as oh_free, plus EOVERFLOW. */
+OH_API int oh_slab_addref(oh_slab_t *s, void *p);
+/* Reference count - 1: returns 1 when this call freed p, 0 when references
+ * remain, -1 on error (EALREADY when the count is already zero). */
+OH_API int oh_slab_decref(oh_slab_t *s, void *p);
+/* Current reference count of p (0 for a free chunk of this instance), or -1. */
+OH_API long oh_slab_refcount(oh_slab_t *s, const void *p);
+OH_API size_t oh_slab_usable_size(oh_slab_t *s, const void *p);
+
+/* Size classes of an instance: their count, and the chunk size of class i. */
+OH_API int oh_slab_class_count(oh_slab_t *s);
+OH_API size_t oh_slab_class_size(oh_slab_t *s, int i);
+
+/* Batch interface for language bindings: allocate up to n chunks of class
+ * cls (refcount 1) into out, returning how many were allocated (0 with ENOMEM);
+ * free n chunks (each must have refcount 1), returning 0, or -1 at the first
+ * bad pointer, whose index is stored in *bad (the chunks before it are freed,
+ * those after it are not). */
+OH_API size_t oh_slab_alloc_batch(oh_slab_t *s, int cls, void **out, size_t n);
+OH_API int oh_slab_free_batch(oh_slab_t *s, void *const *ptrs, size_t n, size_t *bad);
+
+/* ---- fixed-size pool ------------------------------------------------------ */
+
+typedef struct oh_pool_config_s {
+  size_t max_objects;   /* 0 = unbounded; past it oh_pool_get fails with ENOMEM */
+  size_t block_objects; /* objects per growth step; 0 = about 64 KiB worth */
+} oh_pool_config_t;
+
+typedef struct oh_pool_s oh_pool_t;
+
+OH_API oh_pool_t *oh_pool_new(size_t object_size, const oh_pool_config_t *cfg);
+OH_API void *oh_pool_get(oh_pool_t *p);
+OH_API int oh_pool_put(oh_pool_t *p, void *obj);
+OH_API size_t oh_pool_object_size(oh_pool_t *p);
+OH_API int oh_pool_destroy(oh_pool_t *p);
+
+/* ---- arena ---------------------------------------------------------------- */
+
+typedef struct oh_arena_s oh_arena_t;
+
+/* block_size: bytes mapped per growth step (rounded to pages; 0 = 1 MiB).
+ * Allocations larger than a block get a block of their own. */
+OH_API oh_arena_t *oh_arena_new(size_t block_size);
+/* align: a power of two up to the page size; 0 = 16. n == 0: EINVAL. */
+OH_API void *oh_arena_alloc(oh_arena_t *a, size_t n, size_t align);
+/* Frees every allocation at once. Flags: OH_ARENA_KEEP keeps all blocks
+ * committed for reuse; OH_ARENA_DECOMMIT (default 0) keeps the first block
+ * mapped but decommits it and unmaps the others. */
+#define OH_ARENA_DECOMMIT 0
+#define OH_ARENA_KEEP 1
+OH_API void oh_arena_reset(oh_arena_t *a, int flags);
+/* Whether p lies inside memory currently handed out by a (1), or not (0). */
+OH_API int oh_arena_owns(oh_arena_t *a, const void *p);
+OH_API int oh_arena_destroy(oh_arena_t *a);
+
+/* ---- purging -------------------------------------------------------------- */
+
+/* Decommits all free memory now (like Go's debug.FreeOSMemory): empty slabs,
+ * cached empty slabs, thread caches of the calling thread. Returns bytes
+ * decommitted. */
+OH_API size_t oh_purge(void);
+/* Returns the calling thread's cached chunks to the shared lists. */
+OH_API void oh_thread_flush(void);
+
+/* ---- statistics ----------------------------------------------------------- */
+
+#define OH_STATS_VERSION 1
+#define OH_MAX_CLASSES 256
+
+typedef struct oh_class_stats_s {
+  uint64_t chunk_size;
+  uint64_t slabs;          /* slabs currently owned by the class */
+  uint64_t chunks_in_use;  /* allocated chunks (reference count >= 1) */
+  uint64_t chunks_cached;  /* free chunks held in thread caches */
+  uint64_t allocs, frees;  /* cumulative */
+} oh_class_stats_t;
+
+typedef struct oh_stats_s {
+  uint32_t version;          /* OH_STATS_VERSION */
+  uint32_t class_count;      /* entries of classes[] filled (0 for oh_stats) */
+  uint64_t mapped_bytes;     /* address space mapped by offheap now */
+  uint64_t committed_bytes;  /* mapped and not decommitted: an upper bound on RSS */
+  uint64_t in_use_bytes;     /* bytes of live allocations (chunk sizes) */
+  uint64_t decommitted_bytes;/* cumulative bytes decommitted */
+  uint64_t allocs, frees;    /* cumulative allocations and frees */
+  uint64_t purges;           /* cumulative decommit operations by the purge policy */
+  uint64_t slabs_empty;      /* empty slabs kept committed for reuse */
+  uint64_t slabs_decommitted;/* empty slabs decommitted and cached for any class */
+  uint64_t large_in_use;     /* live allocations served by whole pages */
+  oh_class_stats_t classes[OH_MAX_CLASSES];
+} oh_stats_t;
+
+/* Process-wide totals (every instance). */
+OH_API int oh_stats(oh_stats_t *out);
+/* One instance, with per-class figures. */
+OH_API int oh_slab_stats(oh_slab_t *s, oh_stats_t *out);
+/* A pool's figures (its one class). */
+OH_API int oh_pool_stats(oh_pool_t *p, oh_stats_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* OFFHEAP_H */

@@ -1,0 +1,199 @@
+/* arena.c - bump allocation over page blocks; reset frees everything at once.
+ *
+ * A block is one page mapping whose first bytes hold its header; the header
+ * doubles as the block's span in the region map, so a free of arena memory is
+ * recognised and refused with a clear message. Allocation is lock free: a CAS
+ * bumps the current block's offset. Only a block change takes the lock.
+ *
+ * Invariants: header.used <= header.cap; every byte in [data, data + used) was
+ * handed out since the last reset; blocks of the standard size are reused
+ * after a reset (OH_ARENA_KEEP), oversized ones live until the next reset.
+ */
+#include "internal.h"
+
+typedef struct arena_block_s arena_block_t;
+struct arena_block_s {
+  ohi_span_t span;      /* kind OHI_SPAN_ARENA, owner = the arena */
+  arena_block_t *next;  /* the arena's blocks, newest first */
+  size_t cap;           /* usable bytes after the header */
+  size_t used;          /* atomic: bytes handed out from data */
+  size_t decommitted;   /* bytes decommitted by a reset, committed again on reuse */
+  char pad_[OHI_CACHE_LINE - sizeof(ohi_span_t) - 4 * sizeof(size_t)];
+  char data[];
+};
+
+struct oh_arena_s {
+  ohi_lock_t lock;
+  size_t block_size;     /* mapping size of a standard block */
+  arena_block_t *cur;    /* atomic: where allocation bumps */
+  arena_block_t *blocks; /* in use since the last reset */
+  arena_block_t *spare;  /* standard blocks kept by OH_ARENA_KEEP */
+};
+
+#define ARENA_ALLOC_MAX ((size_t)1 << 46)
+
+static size_t round_pages(size_t n) {
+  size_t ps = ohi_os_page_size();
+  return (n + ps - 1) & ~(ps - 1);
+}
+
+static arena_block_t *block_new(oh_arena_t *a, size_t map_size) {
+  arena_block_t *b = ohi_pages_map(map_size, OHI_GRANULE);
+  if (b == NULL) return NULL;
+  b->span.base = (uintptr_t)b;
+  b->span.size = map_size;
+  b->span.owner = a;
+  b->cap = map_size - sizeof(arena_block_t);
+  __atomic_store_n(&b->span.kind, OHI_SPAN_ARENA, __ATOMIC_RELEASE);
+  if (ohi_region_set(b->span.base, map_size, &b->span) != 0) {
+    ohi_pages_unmap(b, map_size);
+    return NULL;
+  }
+  return b;
+}
+
+static void block_free(arena_block_t *b) {
+  size_t size = b->span.size;
+  if (b->decommitted) ohi_pages_recommit_account(b->decommitted);
+  ohi_region_set(b->span.base, size, NULL);
+  ohi_pages_unmap(b, size);
+}
+
+oh_arena_t *oh_arena_new(size_t block_size) {
+  ohi_options_init();
+  if (block_size == 0) block_size = (size_t)1 << 20;
+  if (block_size > ARENA_ALLOC_MAX)
+    return ohi_fail_null(EINVAL, "oh_arena_new: block size %zu is larger than the maximum (2^46)", block_size);
+  block_size = round_pages(block_size + sizeof(arena_block_t));
+  oh_arena_t *a = ohi_meta_alloc(sizeof *a);
+  if (a == NULL) return ohi_fail_null(ENOMEM, "oh_arena_new: out of memory for metadata");
+  ohi_lock_init(&a->lock);
+  a->block_size = block_size;
+  return a;
+}
+
+/* Bumps b's offset for n bytes aligned to align; NULL when b is full. */
+static void *bump(arena_block_t *b, size_t n, size_t align) {
+  size_t used = OHI_LOAD_ACQUIRE(&b->used);
+  for (;;) {
+    uintptr_t start = ((uintptr_t)b->data + used + align - 1) & ~(uintptr_t)(align - 1);
+    size_t off = start - (uintptr_t)b->data;
+    if (off > b->cap || b->cap - off < n) return NULL;
+    if (OHI_CAS(&b->used, &used, off + n)) return (void *)start;
+  }
+}
+
+void *oh_arena_alloc(oh_arena_t *a, size_t n, size_t align) {
+  if (a == NULL) return ohi_fail_null(EINVAL, "oh_arena_alloc: NULL arena");
+  if (align == 0) align = 16;
+  if ((align & (align - 1)) != 0 || align > ohi_os_page_size())
+    return ohi_fail_null(EINVAL, "oh_arena_alloc: alignment %zu is not a power of two up to the page size", align);
+  if (n == 0 || n > ARENA_ALLOC_MAX)
+    return ohi_fail_null(EINVAL, "oh_arena_alloc: size %zu is out of range (1 .. 2^46)", n);
+  for (;;) {
+    arena_block_t *b = OHI_LOAD_ACQUIRE(&a->cur);
+    if (b != NULL) {
+      void *p = bump(b, n, align);
+      if (p != NULL) return p;
+    }
+    ohi_lock(&a->lock);
+    if (OHI_LOAD_RELAXED(&a->cur) != b) { /* another thread changed blocks */
+      ohi_unlock(&a->lock);
+      continue;
+    }
+    size_t need = n + align;
+    arena_block_t *nb;
+    bool oversized = need > a->block_size - sizeof(arena_block_t);
+    if (!oversized && a->spare != NULL) {
+      nb = a->spare;
+      a->spare = nb->next;
+      if (nb->decommitted) {
+        ohi_pages_recommit_account(nb->decommitted);
+        nb->decommitted = 0;
+      }
+    } else {
+      nb = block_new(a, oversized ? round_pages(need + sizeof(arena_block_t)) : a->block_size);
+      if (nb == NULL) {
+        ohi_unlock(&a->lock);
+        return ohi_fail_null(ENOMEM, "oh_arena_alloc: the OS refused a block for %zu bytes", n);
+      }
+    }
+    nb->next = a->blocks;
+    a->blocks = nb;
+    if (oversized) { /* its own block; the current one keeps serving small requests */
+      void *p = bump(nb, n, align);
+      ohi_unlock(&a->lock);
+      return p;
+    }
+    OHI_STORE_RELEASE(&a->cur, nb);
+    ohi_unlock(&a->lock);
+  }
+}
+
+void oh_arena_reset(oh_arena_t *a, int flags) {
+  if (a == NULL) {
+    ohi_fail(EINVAL, "oh_arena_reset: NULL arena");
+    return;
+  }
+  ohi_lock(&a->lock);
+  arena_block_t *keep = NULL;
+  for (arena_block_t *b = a->blocks, *next; b != NULL; b = next) {
+    next = b->next;
+    if (b->span.size != a->block_size) {
+      block_free(b);
+      continue;
+    }
+    OHI_STORE_RELAXED(&b->used, 0);
+    if (flags & OH_ARENA_KEEP) {
+      b->next = a->spare;
+      a->spare = b;
+    } else if (keep == NULL) {
+      keep = b;
+    } else {
+      block_free(b);
+    }
+  }
+  if (!(flags & OH_ARENA_KEEP)) {
+    for (arena_block_t *b = a->spare, *next; b != NULL; b = next) {
+      next = b->next;
+      if (keep == NULL) keep = b;
+      else block_free(b);
+    }
+    a->spare = NULL;
+    if (keep != NULL) {
+      /* Keep the header page; decommit the rest. */
+      size_t hdr = round_pages(sizeof(arena_block_t));
+      if (keep->span.size > hdr && !keep->decommitted)
+        keep->decommitted = ohi_pages_decommit((char *)keep + hdr, keep->span.size - hdr);
+      keep->next = NULL;
+      a->spare = keep;
+    }
+  }
+  a->blocks = NULL;
+  OHI_STORE_RELEASE(&a->cur, NULL);
+  ohi_unlock(&a->lock);
+}
+
+int oh_arena_owns(oh_arena_t *a, const void *p) {
+  if (a == NULL || p == NULL) return 0;
+  ohi_span_t *sp = ohi_region_lookup(p);
+  if (sp == NULL || __atomic_load_n(&sp->kind, __ATOMIC_ACQUIRE) != OHI_SPAN_ARENA || sp->owner != a) return 0;
+  arena_block_t *b = (arena_block_t *)sp;
+  uintptr_t q = (uintptr_t)p;
+  return q >= (uintptr_t)b->data && q < (uintptr_t)b->data + OHI_LOAD_ACQUIRE(&b->used);
+}
+
+int oh_arena_destroy(oh_arena_t *a) {
+  if (a == NULL) return ohi_fail(EINVAL, "oh_arena_destroy: NULL arena");
+  for (arena_block_t *b = a->blocks, *next; b != NULL; b = next) {
+    next = b->next;
+    block_free(b);
+  }
+  for (arena_block_t *b = a->spare, *next; b != NULL; b = next) {
+    next = b->next;
+    block_free(b);
+  }
+  ohi_lock_destroy(&a->lock);
+  ohi_meta_free(a, sizeof *a);
+  return 0;
+}

@@ -1,0 +1,137 @@
+/* options.c - the tunables table, error reporting and the version.
+ *
+ * Every tunable is one row below: its environment variable, default, range and
+ * the reason for the default. Rows are read from the environment once, on first
+ * use of the library, and may be changed at run time with oh_option_set.
+ */
+#include "internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef struct option_desc_s {
+  const char *env;
+  long long def, min, max;
+} option_desc_t;
+
+static const option_desc_t option_table[OH_OPT_COUNT_] = {
+    /* Freed memory stays committed this long before it is decommitted. A
+     * decommit plus the page faults that follow cost ~5-7 us per 16 KiB, more
+     * than a fresh allocation, so churn within a second must not pay it; idle
+     * memory should still be back with the OS within a couple of seconds.
+     * Chosen from bench/burst measurements (bench/RESULTS.md). */
+    [OH_OPT_PURGE_DELAY_MS] = {"OFFHEAP_PURGE_DELAY_MS", 1000, -1, 24LL * 3600 * 1000},
+    /* Poison freed memory and keep extra checks: off by default, it costs a
+     * memset per free. */
+    [OH_OPT_DEBUG] = {"OFFHEAP_DEBUG", 0, 0, 1},
+    /* MADV_DONTNEED so that RSS reflects use at once (Go switched back to it
+     * in 1.16 for that reason); MADV_FREE is cheaper but RSS only falls under
+     * memory pressure. */
+    [OH_OPT_DECOMMIT_ADVICE] = {"OFFHEAP_DECOMMIT", 0, 0, 1},
+    /* Bound on what one thread caches per heap: goroutines hop between OS
+     * threads, and every byte cached on a thread that stops calling in is
+     * stranded until the purger drains it. 256 KiB keeps 64 x 4 KiB or 16 x
+     * 16 KiB warm, enough to amortise the shared lock over a batch. */
+    [OH_OPT_TCACHE_BYTES] = {"OFFHEAP_TCACHE_BYTES", 256 * 1024, 0, 64LL << 20},
+    /* Empty slabs kept committed per heap despite the delay, to absorb a
+     * steady churn whose live size hovers around a slab boundary. */
+    [OH_OPT_RETAIN_BYTES] = {"OFFHEAP_RETAIN_BYTES", 4LL << 20, 0, 1LL << 40},
+    /* Transparent huge pages on slabs: fewer TLB misses, but a 2 MiB page
+     * is committed whole, so off unless asked for. */
+    [OH_OPT_HUGEPAGES] = {"OFFHEAP_HUGEPAGES", 0, 0, 1},
+};
+
+long long ohi_options[OH_OPT_COUNT_];
+static pthread_once_t options_once = PTHREAD_ONCE_INIT;
+
+static void options_read_env(void) {
+  for (int i = 0; i < OH_OPT_COUNT_; i++) {
+    const option_desc_t *d = &option_table[i];
+    long long v = d->def;
+    const char *s = getenv(d->env);
+    if (s != NULL && *s != '\0') {
+      char *end = NULL;
+      errno = 0;
+      long long parsed = strtoll(s, &end, 10);
+      if (errno == 0 && end != s && *end == '\0' && parsed >= d->min && parsed <= d->max) {
+        v = parsed;
+      } else {
+        fprintf(stderr, "offheap: ignoring %s=%s (expected an integer in [%lld, %lld]); using %lld\n",
+                d->env, s, d->min, d->max, d->def);
+      }
+    }
+    OHI_STORE_RELAXED(&ohi_options[i], v);
+  }
+}
+
+void ohi_options_init(void) { pthread_once(&options_once, options_read_env); }
+
+long long oh_option_get(oh_option_t opt) {
+  ohi_options_init();
+  if ((unsigned)opt >= OH_OPT_COUNT_) {
+    ohi_fail(EINVAL, "oh_option_get: unknown option %d", (int)opt);
+    return -1;
+  }
+  return ohi_opt(opt);
+}
+
+int oh_option_set(oh_option_t opt, long long value) {
+  ohi_options_init();
+  if ((unsigned)opt >= OH_OPT_COUNT_) return ohi_fail(EINVAL, "oh_option_set: unknown option %d", (int)opt);
+  const option_desc_t *d = &option_table[opt];
+  if (value < d->min || value > d->max)
+    return ohi_fail(EINVAL, "oh_option_set: %s = %lld is outside [%lld, %lld]", d->env, value, d->min, d->max);
+  OHI_STORE_RELAXED(&ohi_options[opt], value);
+  if (opt == OH_OPT_PURGE_DELAY_MS) ohi_purge_notify();
+  return 0;
+}
+
+/* ---- errors --------------------------------------------------------------- */
+
+static oh_error_fn error_fn;
+static void *error_arg;
+static __thread char last_error[256];
+
+void oh_set_error_handler(oh_error_fn fn, void *arg) {
+  /* The pair is written without a lock: set the handler before sharing work
+   * across threads, as the header says. */
+  OHI_STORE_RELAXED(&error_arg, arg);
+  __atomic_store_n(&error_fn, fn, __ATOMIC_RELEASE);
+}
+
+const char *oh_last_error(void) { return last_error; }
+
+static void report(int err, const char *fmt, va_list ap) {
+  vsnprintf(last_error, sizeof last_error, fmt, ap);
+  oh_error_fn fn = __atomic_load_n(&error_fn, __ATOMIC_ACQUIRE);
+  if (fn != NULL) fn(err, last_error, OHI_LOAD_RELAXED(&error_arg));
+  errno = err;
+}
+
+int ohi_fail(int err, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  report(err, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+void *ohi_fail_null(int err, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  report(err, fmt, ap);
+  va_end(ap);
+  return NULL;
+}
+
+/* ---- misc ----------------------------------------------------------------- */
+
+void ohi_lock_init(ohi_lock_t *l) { pthread_mutex_init(l, NULL); }
+
+#define OH_STR2(x) #x
+#define OH_STR(x) OH_STR2(x)
+const char *oh_version(void) {
+  return OH_STR(OH_VERSION_MAJOR) "." OH_STR(OH_VERSION_MINOR) "." OH_STR(OH_VERSION_PATCH);
+}
+int oh_abi_version(void) { return OH_ABI_VERSION; }

@@ -1,0 +1,104 @@
+/* os_unix.c - the OS primitives on Linux, macOS and the BSDs.
+ *
+ * The only file (with os_windows.c) that names mmap, munmap, madvise and
+ * mprotect. Contract: internal.h, "OS primitives". Every function returns 0 or
+ * an errno value and refuses misaligned input rather than rounding it.
+ */
+#if !defined(_WIN32)
+
+#include "internal.h"
+
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__APPLE__) && !defined(MAP_ANONYMOUS)
+#define MAP_ANONYMOUS MAP_ANON
+#endif
+
+static size_t os_page_size;
+
+size_t ohi_os_page_size(void) {
+  size_t ps = OHI_LOAD_RELAXED(&os_page_size);
+  if (OHI_UNLIKELY(ps == 0)) {
+    long v = sysconf(_SC_PAGESIZE);
+    ps = v > 0 ? (size_t)v : 4096;
+    OHI_STORE_RELAXED(&os_page_size, ps);
+  }
+  return ps;
+}
+
+static bool page_aligned(const void *addr, size_t size) {
+  size_t ps = ohi_os_page_size();
+  return ((uintptr_t)addr & (ps - 1)) == 0 && (size & (ps - 1)) == 0;
+}
+
+int ohi_os_map(size_t size, size_t align, void **out) {
+  size_t ps = ohi_os_page_size();
+  *out = NULL;
+  if (size == 0 || (size & (ps - 1)) != 0 || align < ps || (align & (align - 1)) != 0) return EINVAL;
+  /* Over-map by align - page, then trim both ends to the aligned middle. */
+  size_t extra = align - ps;
+  if (size > SIZE_MAX - extra) return ENOMEM;
+  size_t total = size + extra;
+  void *raw = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return errno == EINVAL ? ENOMEM : errno;
+  uintptr_t start = ((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1);
+  size_t head = start - (uintptr_t)raw;
+  size_t tail = total - head - size;
+  if (head) munmap(raw, head);
+  if (tail) munmap((void *)(start + size), tail);
+  *out = (void *)start;
+  return 0;
+}
+
+int ohi_os_unmap(void *addr, size_t size) {
+  if (addr == NULL || size == 0 || !page_aligned(addr, size)) return EINVAL;
+  return munmap(addr, size) == 0 ? 0 : errno;
+}
+
+int ohi_os_decommit(void *addr, size_t size, int advice) {
+  if (addr == NULL || size == 0 || !page_aligned(addr, size)) return EINVAL;
+  int how = MADV_DONTNEED;
+#if defined(__APPLE__) && defined(MADV_FREE_REUSABLE)
+  /* On macOS MADV_DONTNEED does not lower the footprint; MADV_FREE_REUSABLE does. */
+  how = MADV_FREE_REUSABLE;
+#elif (defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__) || \
+       defined(__DragonFly__)) && defined(MADV_FREE)
+  /* On the BSDs MADV_DONTNEED keeps the pages resident; MADV_FREE releases them. */
+  how = MADV_FREE;
+#else
+#if defined(MADV_FREE)
+  if (advice == 1) how = MADV_FREE;
+#endif
+#endif
+  if (madvise(addr, size, how) == 0) return 0;
+  int err = errno;
+#if defined(MADV_FREE)
+  /* Kernels before 4.5 reject MADV_FREE: fall back to the eager advice. */
+  if (how == MADV_FREE && err == EINVAL && madvise(addr, size, MADV_DONTNEED) == 0) return 0;
+#endif
+  return err;
+}
+
+int ohi_os_protect(void *addr, size_t size, int accessible) {
+  if (addr == NULL || size == 0 || !page_aligned(addr, size)) return EINVAL;
+  return mprotect(addr, size, accessible ? PROT_READ | PROT_WRITE : PROT_NONE) == 0 ? 0 : errno;
+}
+
+void ohi_os_hugepage_hint(void *addr, size_t size) {
+#if defined(MADV_HUGEPAGE)
+  if (page_aligned(addr, size)) (void)madvise(addr, size, MADV_HUGEPAGE);
+#else
+  (void)addr;
+  (void)size;
+#endif
+}
+
+uint64_t ohi_os_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+#endif /* !_WIN32 */

@@ -1,0 +1,3 @@
+module github.com/offheap/offheap
+
+go 1.24
