@@ -94,8 +94,8 @@ OHI_INLINE long long ohi_opt(oh_option_t o) { return OHI_LOAD_RELAXED(&ohi_optio
 
 /* Record an error: sets errno, formats the thread's last-error message, calls
  * the error handler. ohi_fail returns -1, ohi_fail_null NULL. */
-int ohi_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void *ohi_fail_null(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int ohi_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3), cold));
+void *ohi_fail_null(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3), cold));
 
 /* ---- the region map (region.c) ---------------------------------------------
  * Every mapping the library hands out data from is registered, per 64 KiB
@@ -227,6 +227,11 @@ int ohi_heap_release(oh_slab_t *h, void *p, int mode, const char *fn);
 int ohi_heap_destroy(oh_slab_t *h, const char *fn);
 /* The class serving n bytes, or -1 when n is served by whole pages. */
 int ohi_heap_class_of(oh_slab_t *h, size_t n);
+/* Batch transfer of chunks in the CACHED state for caches kept by a language
+ * binding (slab.c explains the protocol). allocs/frees: operations the binding
+ * served from its cache since its last return, for the statistics. */
+size_t ohi_heap_take_cached(oh_slab_t *h, int cls, void **out, size_t n);
+void ohi_heap_return_cached(oh_slab_t *h, int cls, void *const *ptrs, size_t n, uint64_t allocs, uint64_t frees);
 
 /* Purging (purge.c). */
 void ohi_purge_notify(void);  /* an empty slab is waiting: make sure the purger runs */

@@ -398,7 +398,7 @@ static uint32_t class_take(oh_slab_t *h, unsigned cls, ohi_item_t *out, uint32_t
 
 /* Returns a claimed (CACHED) chunk to its slab; class lock held. Returns true
  * when the slab became empty. */
-static bool class_return(oh_slab_t *h, ohi_class_t *c, ohi_slab_t *s, uint32_t *w, uint64_t now) {
+static bool class_return(oh_slab_t *h, ohi_class_t *c, ohi_slab_t *s, uint32_t *w, uint64_t *now) {
   uint32_t idx = (uint32_t)(w - slab_words(s));
   OHI_STORE_RELEASE(w, OHI_W_FREE | s->free_head);
   s->free_head = idx;
@@ -412,7 +412,8 @@ static bool class_return(oh_slab_t *h, ohi_class_t *c, ohi_slab_t *s, uint32_t *
   if (s->in_use == 0) {
     list_remove(c, s);
     list_push(c, s, LIST_EMPTY);
-    s->empty_since_ms = now;
+    if (*now == 0) *now = ohi_os_now_ms(); /* read the clock only when needed */
+    s->empty_since_ms = *now;
     c->empty_count++;
     OHI_FETCH_ADD(&h->empty_bytes, h->slab_size);
     return true;
@@ -488,11 +489,11 @@ static void bin_flush(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls, uint32_t k) 
   if (k > count) k = count;
   if (k == 0) return;
   bool emptied = false;
-  uint64_t now = ohi_os_now_ms();
+  uint64_t now = 0;
   ohi_lock(&c->lock);
   for (uint32_t i = 0; i < k; i++) {
     ohi_slab_t *s = (ohi_slab_t *)ohi_region_lookup(b->items[i].p);
-    emptied |= class_return(h, c, s, b->items[i].w, now);
+    emptied |= class_return(h, c, s, b->items[i].w, &now);
   }
   ohi_unlock(&c->lock);
   memmove(b->items, b->items + k, (count - k) * sizeof(ohi_item_t));
@@ -663,7 +664,8 @@ static OHI_NOINLINE void release_locked(oh_slab_t *h, ohi_slab_t *s, uint32_t *w
   ohi_class_t *c = &h->classes[s->class_index];
   ohi_lock(&c->lock);
   c->frees++;
-  bool emptied = class_return(h, c, s, w, ohi_os_now_ms());
+  uint64_t now = 0;
+  bool emptied = class_return(h, c, s, w, &now);
   ohi_unlock(&c->lock);
   if (emptied) after_empty(h);
 }
@@ -693,11 +695,9 @@ OHI_INLINE void chunk_released(oh_slab_t *h, ohi_slab_t *s, void *p, uint32_t *w
 
 static const char *owner_name(oh_slab_t *h) { return h->single ? "pool" : "slab"; }
 
-/* Classifies p for heap h without touching p. On success stores the span and,
- * for slab chunks, the state word. */
-static int find_chunk(oh_slab_t *h, const void *p, const char *fn, ohi_span_t **spanp, uint32_t **wp) {
-  ohi_span_t *sp = ohi_region_lookup(p);
-  uint32_t kind = sp ? __atomic_load_n(&sp->kind, __ATOMIC_ACQUIRE) : 0;
+/* Reports why find_chunk refused p (out of line: only misuse gets here). */
+static OHI_NOINLINE __attribute__((cold)) int find_chunk_fail(oh_slab_t *h, const void *p, const char *fn,
+                                                              ohi_span_t *sp, uint32_t kind) {
   if (sp == NULL || kind == 0 || (uintptr_t)p < sp->base || (uintptr_t)p - sp->base >= sp->size) {
     if (p == NULL) return ohi_fail(EINVAL, "%s: NULL pointer", fn);
     return ohi_fail(EINVAL, "%s: pointer %p was not allocated by offheap (foreign memory, or memory already returned)",
@@ -710,30 +710,43 @@ static int find_chunk(oh_slab_t *h, const void *p, const char *fn, ohi_span_t **
   if (sp->owner != h)
     return ohi_fail(EXDEV, "%s: pointer %p belongs to another %s instance", fn, p,
                     ((oh_slab_t *)sp->owner)->single ? "pool" : "slab");
-  if (kind == OHI_SPAN_LARGE) {
-    if ((uintptr_t)p != sp->base)
-      return ohi_fail(EFAULT, "%s: pointer %p is inside the allocation at %p, not its start", fn, p, (void *)sp->base);
+  if (kind == OHI_SPAN_LARGE)
+    return ohi_fail(EFAULT, "%s: pointer %p is inside the allocation at %p, not its start", fn, p, (void *)sp->base);
+  ohi_slab_t *s = (ohi_slab_t *)sp;
+  uint32_t off = (uint32_t)((uintptr_t)p - sp->base);
+  uint32_t idx = ohi_fast_div(s->div_magic, off);
+  if (idx >= s->nchunks)
+    return ohi_fail(EFAULT, "%s: pointer %p lies in the unused tail of a %s slab", fn, p, owner_name(h));
+  return ohi_fail(EFAULT, "%s: pointer %p is inside the chunk at %p (chunk size %u), not its start", fn, p,
+                  (void *)(sp->base + (uintptr_t)idx * s->chunk_size), s->chunk_size);
+}
+
+/* Classifies p for heap h without touching p. On success stores the span and
+ * the state word (a chunk's, or a large span's refcount). */
+OHI_INLINE int find_chunk(oh_slab_t *h, const void *p, const char *fn, ohi_span_t **spanp, uint32_t **wp) {
+  ohi_span_t *sp = ohi_region_lookup(p);
+  if (OHI_UNLIKELY(sp == NULL)) return find_chunk_fail(h, p, fn, sp, 0);
+  uint32_t kind = __atomic_load_n(&sp->kind, __ATOMIC_ACQUIRE);
+  if (OHI_LIKELY(kind == OHI_SPAN_SLAB && sp->owner == h)) {
+    ohi_slab_t *s = (ohi_slab_t *)sp;
+    uint32_t off = (uint32_t)((uintptr_t)p - sp->base); /* < slab size: the granules are the slab's */
+    uint32_t idx = ohi_fast_div(s->div_magic, off);
+    if (OHI_LIKELY(idx < s->nchunks && idx * s->chunk_size == off)) {
+      *spanp = sp;
+      *wp = slab_words(s) + idx;
+      return 0;
+    }
+  } else if (kind == OHI_SPAN_LARGE && sp->owner == h && (uintptr_t)p == sp->base) {
     *spanp = sp;
     *wp = &((ohi_large_t *)sp)->refcount;
     return 0;
   }
-  ohi_slab_t *s = (ohi_slab_t *)sp;
-  uint32_t off = (uint32_t)((uintptr_t)p - sp->base);
-  uint32_t idx = ohi_fast_div(s->div_magic, off);
-  if (OHI_UNLIKELY(idx >= s->nchunks || idx * s->chunk_size != off)) {
-    if (idx >= s->nchunks)
-      return ohi_fail(EFAULT, "%s: pointer %p lies in the unused tail of a %s slab", fn, p, owner_name(h));
-    return ohi_fail(EFAULT, "%s: pointer %p is inside the chunk at %p (chunk size %u), not its start", fn, p,
-                    (void *)(sp->base + (uintptr_t)idx * s->chunk_size), s->chunk_size);
-  }
-  *spanp = sp;
-  *wp = slab_words(s) + idx;
-  return 0;
+  return find_chunk_fail(h, p, fn, sp, kind);
 }
 
 int ohi_heap_release(oh_slab_t *h, void *p, int mode, const char *fn) {
-  ohi_span_t *sp;
-  uint32_t *w;
+  ohi_span_t *sp = NULL;
+  uint32_t *w = NULL;
   if (OHI_UNLIKELY(find_chunk(h, p, fn, &sp, &w) != 0)) return -1;
   uint32_t old = OHI_LOAD_ACQUIRE(w), nw;
   do {
@@ -798,8 +811,8 @@ int oh_slab_decref(oh_slab_t *s, void *p) {
 
 int oh_slab_addref(oh_slab_t *s, void *p) {
   CHECK_HEAP(s, "oh_slab_addref", -1);
-  ohi_span_t *sp;
-  uint32_t *w;
+  ohi_span_t *sp = NULL;
+  uint32_t *w = NULL;
   if (find_chunk(s, p, "oh_slab_addref", &sp, &w) != 0) return -1;
   uint32_t old = OHI_LOAD_ACQUIRE(w);
   do {
@@ -813,8 +826,8 @@ int oh_slab_addref(oh_slab_t *s, void *p) {
 
 long oh_slab_refcount(oh_slab_t *s, const void *p) {
   CHECK_HEAP(s, "oh_slab_refcount", -1);
-  ohi_span_t *sp;
-  uint32_t *w;
+  ohi_span_t *sp = NULL;
+  uint32_t *w = NULL;
   if (find_chunk(s, p, "oh_slab_refcount", &sp, &w) != 0) return -1;
   uint32_t v = OHI_LOAD_ACQUIRE(w);
   return OHI_W_IS_FREE(v) ? 0 : (long)v;
@@ -822,8 +835,8 @@ long oh_slab_refcount(oh_slab_t *s, const void *p) {
 
 size_t oh_slab_usable_size(oh_slab_t *s, const void *p) {
   CHECK_HEAP(s, "oh_slab_usable_size", 0);
-  ohi_span_t *sp;
-  uint32_t *w;
+  ohi_span_t *sp = NULL;
+  uint32_t *w = NULL;
   if (find_chunk(s, p, "oh_usable_size", &sp, &w) != 0) return 0;
   if (OHI_W_IS_FREE(OHI_LOAD_ACQUIRE(w))) {
     ohi_fail(EALREADY, "oh_usable_size: pointer %p is free", p);
@@ -884,6 +897,46 @@ int oh_slab_free_batch(oh_slab_t *s, void *const *ptrs, size_t n, size_t *bad) {
     }
   }
   return 0;
+}
+
+/* ---- batch transfer for language-side caches -------------------------------------
+ * A binding that keeps its own cache (the Go package keeps one per P) moves
+ * chunks in the CACHED state: it takes a batch, sets a chunk's word to 1 when
+ * it hands the chunk out, claims a released chunk by a CAS of its word from 1
+ * to CACHED after checking it through the region map (without a call), and
+ * returns claimed chunks in batches. The allocator's own invariants hold
+ * throughout: a CACHED chunk counts as in use by its slab. */
+
+size_t ohi_heap_take_cached(oh_slab_t *h, int cls, void **out, size_t n) {
+  ohi_class_t *c = &h->classes[cls];
+  ohi_item_t items[64];
+  size_t done = 0;
+  while (done < n) {
+    uint32_t want = n - done > 64 ? 64 : (uint32_t)(n - done);
+    ohi_lock(&c->lock);
+    uint32_t got = class_take(h, (unsigned)cls, items, want, OHI_W_CACHED);
+    ohi_unlock(&c->lock);
+    for (uint32_t i = 0; i < got; i++) out[done + i] = items[i].p;
+    done += got;
+    if (got < want) break;
+  }
+  return done;
+}
+
+void ohi_heap_return_cached(oh_slab_t *h, int cls, void *const *ptrs, size_t n, uint64_t allocs, uint64_t frees) {
+  ohi_class_t *c = &h->classes[cls];
+  bool emptied = false;
+  uint64_t now = 0;
+  ohi_lock(&c->lock);
+  c->allocs += allocs;
+  c->frees += frees;
+  for (size_t i = 0; i < n; i++) {
+    ohi_slab_t *s = (ohi_slab_t *)ohi_region_lookup(ptrs[i]);
+    uint32_t idx = ohi_fast_div(s->div_magic, (uint32_t)((uintptr_t)ptrs[i] - s->span.base));
+    emptied |= class_return(h, c, s, slab_words(s) + idx, &now);
+  }
+  ohi_unlock(&c->lock);
+  if (emptied) after_empty(h);
 }
 
 /* ---- destroy --------------------------------------------------------------------- */
