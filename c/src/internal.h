@@ -79,6 +79,11 @@ int ohi_os_protect(void *addr, size_t size, int accessible);
 void ohi_os_hugepage_hint(void *addr, size_t size);
 /* Monotonic milliseconds. */
 uint64_t ohi_os_now_ms(void);
+/* A full memory barrier executed by every running thread of the process
+ * (Linux membarrier PRIVATE_EXPEDITED, Windows FlushProcessWriteBuffers).
+ * Lets one rare side of a Dekker-style handshake pay for the fence the
+ * frequent side leaves out. ENOSYS where the OS has none. */
+int ohi_os_process_barrier(void);
 
 /* Fault injection for tests (region.c): when armed, the next OS mapping calls
  * fail with ENOMEM. fail_every = k fails every k-th map call; fail_after_bytes

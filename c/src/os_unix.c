@@ -11,6 +11,10 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#endif
 
 #if defined(__APPLE__) && !defined(MAP_ANONYMOUS)
 #define MAP_ANONYMOUS MAP_ANON
@@ -94,6 +98,22 @@ void ohi_os_hugepage_hint(void *addr, size_t size) {
   (void)size;
 #endif
 }
+
+#if defined(__linux__) && defined(SYS_membarrier)
+static int barrier_state; /* 0 unknown, 1 registered, 2 unavailable */
+static pthread_once_t barrier_once = PTHREAD_ONCE_INIT;
+static void barrier_register(void) {
+  long r = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0);
+  OHI_STORE_RELAXED(&barrier_state, r == 0 ? 1 : 2);
+}
+int ohi_os_process_barrier(void) {
+  pthread_once(&barrier_once, barrier_register);
+  if (OHI_LOAD_RELAXED(&barrier_state) != 1) return ENOSYS;
+  return syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0 ? 0 : errno;
+}
+#else
+int ohi_os_process_barrier(void) { return ENOSYS; }
+#endif
 
 uint64_t ohi_os_now_ms(void) {
   struct timespec ts;

@@ -208,7 +208,7 @@ void *ohi_segment_take(unsigned shift) {
   seg_node_t *n = seg_cache[shift];
   if (n != NULL) {
     seg_cache[shift] = n->next;
-    seg_cache_bytes -= size;
+    OHI_FETCH_SUB(&seg_cache_bytes, size); /* peeked without the lock */
   }
   ohi_unlock(&seg_lock);
   if (n != NULL) {
@@ -233,7 +233,7 @@ void ohi_segment_give(void *seg, unsigned shift) {
   ohi_lock(&seg_lock);
   n->next = seg_cache[shift];
   seg_cache[shift] = n;
-  seg_cache_bytes += size;
+  OHI_FETCH_ADD(&seg_cache_bytes, size);
   ohi_unlock(&seg_lock);
 }
 

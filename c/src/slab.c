@@ -33,6 +33,7 @@
  */
 #include "internal.h"
 
+#include <sched.h>
 #include <stdlib.h>
 
 #define OHI_MAX_SLOTS 64 /* heaps that get thread caches at once */
@@ -69,7 +70,20 @@ typedef struct ohi_bin_s {
 } ohi_bin_t;
 
 typedef struct ohi_tcache_s ohi_tcache_t;
+/* Draining an idle thread's cache from another thread (the purger) without
+ * a lock or an atomic read-modify-write on the owner's fast path:
+ *   owner:   in_op = 1; [compiler barrier]; if (steal) bypass the cache;
+ *            ... use the bins ...; in_op = 0 (release)
+ *   stealer: steal = 1; ohi_os_process_barrier(); wait until in_op == 0;
+ *            flush the bins; steal = 0 (release)
+ * The process-wide barrier stands in for the fence the owner leaves out:
+ * after it, either the stealer sees in_op == 1 (and waits) or the owner's
+ * next check sees steal == 1 (and bypasses the cache). Without the barrier
+ * (ENOSYS) idle caches are not stolen; they stay bounded by TCACHE_BYTES. */
 struct ohi_tcache_s {
+  uint32_t in_op;   /* owner: inside a cache operation */
+  uint32_t steal;   /* stealer: keep out of the bins */
+  uint64_t seen_ops, seen_ms; /* purger's idle detection, under registry_lock */
   uint64_t heap_id; /* 0 once the heap is destroyed */
   oh_slab_t *heap;
   size_t bytes;     /* bytes of cached chunks (owner only) */
@@ -270,7 +284,7 @@ static ohi_slab_t **list_head(ohi_class_t *c, uint32_t list) {
 static void list_remove(ohi_class_t *c, ohi_slab_t *s) {
   ohi_slab_t **head = list_head(c, s->list);
   if (s->prev) s->prev->next = s->next;
-  else *head = s->next;
+  else OHI_STORE_RELAXED(head, s->next); /* heads are peeked without the lock */
   if (s->next) s->next->prev = s->prev;
   s->next = s->prev = NULL;
   s->list = LIST_NONE;
@@ -281,7 +295,7 @@ static void list_push(ohi_class_t *c, ohi_slab_t *s, uint32_t list) {
   s->prev = NULL;
   s->next = *head;
   if (*head) (*head)->prev = s;
-  *head = s;
+  OHI_STORE_RELAXED(head, s);
   s->list = list;
 }
 
@@ -443,6 +457,7 @@ static ohi_tcache_t *tcache_create(oh_slab_t *h) {
   if (tc == NULL) return NULL;
   tc->meta_size = size;
   tc->heap = h;
+  tc->seen_ms = ohi_os_now_ms(); /* idle is counted from now, not from boot */
   tc->max_bytes = (size_t)ohi_opt(OH_OPT_TCACHE_BYTES);
   tc->allocs = (uint64_t *)&tc->bins[n];
   tc->frees = tc->allocs + n;
@@ -479,6 +494,16 @@ OHI_INLINE ohi_tcache_t *tcache_get(oh_slab_t *h) {
   if (OHI_LIKELY(tc != NULL && OHI_LOAD_RELAXED(&tc->heap_id) == h->id)) return tc;
   return tcache_create(h);
 }
+
+/* The owner's side of the steal handshake (see struct ohi_tcache_s). */
+OHI_INLINE bool tcache_enter(ohi_tcache_t *tc) {
+  OHI_STORE_RELAXED(&tc->in_op, 1u);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  if (OHI_LIKELY(OHI_LOAD_ACQUIRE(&tc->steal) == 0)) return true;
+  OHI_STORE_RELEASE(&tc->in_op, 0u);
+  return false;
+}
+OHI_INLINE void tcache_leave(ohi_tcache_t *tc) { OHI_STORE_RELEASE(&tc->in_op, 0u); }
 
 /* Returns the first k items of bin cls to the class (the older ones) and
  * slides the rest down. */
@@ -520,6 +545,7 @@ static OHI_NOINLINE uint32_t bin_refill(oh_slab_t *h, ohi_tcache_t *tc, unsigned
   ohi_unlock(&c->lock);
   OHI_STORE_RELAXED(&b->count, got);
   tc->bytes += (size_t)got * b->chunk_size;
+  if (got > 1) ohi_purge_notify(); /* the cache keeps got - 1: watch it */
   return got;
 }
 
@@ -642,19 +668,22 @@ void *ohi_heap_alloc(oh_slab_t *h, size_t n, const char *fn) {
   }
   unsigned cls = class_of(h, n);
   ohi_tcache_t *tc = tcache_get(h);
-  if (OHI_LIKELY(tc != NULL)) {
+  if (OHI_LIKELY(tc != NULL) && OHI_LIKELY(tcache_enter(tc))) {
     ohi_bin_t *b = &tc->bins[cls];
     uint32_t count = b->count;
     if (OHI_UNLIKELY(count == 0)) {
-      if (b->cap == 0) return alloc_locked(h, cls, fn);
-      count = bin_refill(h, tc, cls);
-      if (OHI_UNLIKELY(count == 0)) return alloc_locked(h, cls, fn); /* reports the error */
+      if (b->cap != 0) count = bin_refill(h, tc, cls);
+      if (OHI_UNLIKELY(count == 0)) { /* uncached class, or out of memory: alloc_locked reports it */
+        tcache_leave(tc);
+        return alloc_locked(h, cls, fn);
+      }
     }
     ohi_item_t it = b->items[count - 1];
     OHI_STORE_RELAXED(&b->count, count - 1);
     tc->bytes -= b->chunk_size;
     OHI_OWNER_INC(&tc->allocs[cls], 1);
     OHI_STORE_RELAXED(it.w, 1u);
+    tcache_leave(tc);
     return it.p;
   }
   return alloc_locked(h, cls, fn);
@@ -675,20 +704,24 @@ static OHI_NOINLINE void release_locked(oh_slab_t *h, ohi_slab_t *s, uint32_t *w
 OHI_INLINE void chunk_released(oh_slab_t *h, ohi_slab_t *s, void *p, uint32_t *w) {
   if (OHI_UNLIKELY(ohi_opt(OH_OPT_DEBUG))) memset(p, 0xdf, s->chunk_size);
   ohi_tcache_t *tc = tcache_get(h);
-  if (OHI_LIKELY(tc != NULL)) {
+  if (OHI_LIKELY(tc != NULL) && OHI_LIKELY(tcache_enter(tc))) {
     unsigned cls = s->class_index;
     ohi_bin_t *b = &tc->bins[cls];
     if (OHI_LIKELY(b->cap != 0)) {
       if (OHI_UNLIKELY(b->count == b->cap)) bin_flush(h, tc, cls, b->cap / 2 ? b->cap / 2 : 1);
       if (OHI_UNLIKELY(tc->bytes + b->chunk_size > tc->max_bytes)) bin_flush(h, tc, cls, b->count);
       uint32_t count = b->count;
+      /* A cache that starts holding chunks must be on the purger's watch. */
+      if (OHI_UNLIKELY(count == 0)) ohi_purge_notify();
       b->items[count].p = p;
       b->items[count].w = w;
       OHI_STORE_RELAXED(&b->count, count + 1);
       tc->bytes += b->chunk_size;
       OHI_OWNER_INC(&tc->frees[cls], 1);
+      tcache_leave(tc);
       return;
     }
+    tcache_leave(tc);
   }
   release_locked(h, s, w);
 }
@@ -1029,10 +1062,55 @@ size_t ohi_heap_purge(oh_slab_t *h, uint64_t now, bool force, uint64_t *next_dea
   return bytes;
 }
 
+static uint64_t tcache_ops(oh_slab_t *h, ohi_tcache_t *tc) {
+  uint64_t ops = 0;
+  for (unsigned i = 0; i < h->nclasses; i++) ops += OHI_LOAD_RELAXED(&tc->allocs[i]) + OHI_LOAD_RELAXED(&tc->frees[i]);
+  return ops;
+}
+
+static bool tcache_holds_chunks(oh_slab_t *h, ohi_tcache_t *tc) {
+  for (unsigned i = 0; i < h->nclasses; i++)
+    if (OHI_LOAD_RELAXED(&tc->bins[i].count) != 0) return true;
+  return false;
+}
+
+/* Drains the caches of threads that made no cache operation for a purge
+ * delay (all caches when force). registry_lock held. The stealer's side of
+ * the handshake described at struct ohi_tcache_s. */
+static void heap_drain_idle_caches(oh_slab_t *h, uint64_t now, bool force, uint64_t *next_deadline) {
+  long long delay = ohi_opt(OH_OPT_PURGE_DELAY_MS);
+  if (delay < 0 && !force) return;
+  for (ohi_tcache_t *tc = h->tcaches; tc != NULL; tc = tc->next) {
+    if (!tcache_holds_chunks(h, tc)) continue;
+    uint64_t ops = tcache_ops(h, tc);
+    if (!force && (ops != tc->seen_ops || now < tc->seen_ms + (uint64_t)delay)) {
+      if (ops != tc->seen_ops) {
+        tc->seen_ops = ops;
+        tc->seen_ms = now;
+      }
+      uint64_t due = tc->seen_ms + (uint64_t)delay;
+      if (next_deadline && (*next_deadline == 0 || due < *next_deadline)) *next_deadline = due;
+      continue;
+    }
+    OHI_STORE_RELAXED(&tc->steal, 1u);
+    if (ohi_os_process_barrier() != 0) { /* no barrier: leave the cache to its owner */
+      OHI_STORE_RELEASE(&tc->steal, 0u);
+      return;
+    }
+    while (OHI_LOAD_ACQUIRE(&tc->in_op) != 0) sched_yield();
+    tcache_flush_all(h, tc);
+    tc->seen_ops = tcache_ops(h, tc);
+    OHI_STORE_RELEASE(&tc->steal, 0u);
+  }
+}
+
 size_t ohi_heaps_purge_all(uint64_t now, bool force, uint64_t *next_deadline) {
   size_t bytes = 0;
   ohi_lock(&registry_lock);
-  for (oh_slab_t *h = heaps; h != NULL; h = h->next) bytes += ohi_heap_purge(h, now, force, next_deadline);
+  for (oh_slab_t *h = heaps; h != NULL; h = h->next) {
+    heap_drain_idle_caches(h, now, force, next_deadline);
+    bytes += ohi_heap_purge(h, now, force, next_deadline);
+  }
   ohi_unlock(&registry_lock);
   return bytes;
 }
