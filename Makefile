@@ -179,7 +179,8 @@ install: lib
 	install -m 755 $(BUILD)/liboffheap.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf liboffheap.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/liboffheap.so.$(ABI)
 	ln -sf liboffheap.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/liboffheap.so
-	install -m 644 $(BUILD)/offheap.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' c/offheap.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/offheap.pc
+	chmod 644 $(DESTDIR)$(PREFIX)/lib/pkgconfig/offheap.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/include/offheap.h $(DESTDIR)$(PREFIX)/lib/liboffheap.a \

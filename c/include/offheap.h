@@ -235,6 +235,10 @@ OH_API int oh_arena_destroy(oh_arena_t *a);
  * cached empty slabs, thread caches of the calling thread. Returns bytes
  * decommitted. */
 OH_API size_t oh_purge(void);
+/* Decommits all free memory of one instance now: empty slabs (the retained
+ * margin included) and every thread's cached chunks of it. Returns bytes
+ * decommitted, or 0 with EINVAL for NULL. */
+OH_API size_t oh_slab_purge(oh_slab_t *s);
 /* Returns the calling thread's cached chunks to the shared lists. */
 OH_API void oh_thread_flush(void);
 
@@ -258,7 +262,8 @@ typedef struct oh_stats_s {
   uint64_t committed_bytes;  /* mapped and not decommitted: an upper bound on RSS */
   uint64_t in_use_bytes;     /* bytes of live allocations (chunk sizes) */
   uint64_t decommitted_bytes;/* cumulative bytes decommitted */
-  uint64_t allocs, frees;    /* cumulative allocations and frees */
+  uint64_t allocs, frees;    /* cumulative allocations and frees (oh_stats: destroyed
+                                instances included) */
   uint64_t purges;           /* cumulative decommit operations by the purge policy */
   uint64_t slabs_empty;      /* empty slabs kept committed for reuse */
   uint64_t slabs_decommitted;/* empty slabs decommitted and cached for any class */

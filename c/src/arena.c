@@ -32,11 +32,6 @@ struct oh_arena_s {
 
 #define ARENA_ALLOC_MAX ((size_t)1 << 46)
 
-static size_t round_pages(size_t n) {
-  size_t ps = ohi_os_page_size();
-  return (n + ps - 1) & ~(ps - 1);
-}
-
 static arena_block_t *block_new(oh_arena_t *a, size_t map_size) {
   arena_block_t *b = ohi_pages_map(map_size, OHI_GRANULE);
   if (b == NULL) return NULL;
@@ -64,7 +59,7 @@ oh_arena_t *oh_arena_new(size_t block_size) {
   if (block_size == 0) block_size = (size_t)1 << 20;
   if (block_size > ARENA_ALLOC_MAX)
     return ohi_fail_null(EINVAL, "oh_arena_new: block size %zu is larger than the maximum (2^46)", block_size);
-  block_size = round_pages(block_size + sizeof(arena_block_t));
+  block_size = ohi_round_pages(block_size + sizeof(arena_block_t));
   oh_arena_t *a = ohi_meta_alloc(sizeof *a);
   if (a == NULL) return ohi_fail_null(ENOMEM, "oh_arena_new: out of memory for metadata");
   ohi_lock_init(&a->lock);
@@ -112,7 +107,7 @@ void *oh_arena_alloc(oh_arena_t *a, size_t n, size_t align) {
         nb->decommitted = 0;
       }
     } else {
-      nb = block_new(a, oversized ? round_pages(need + sizeof(arena_block_t)) : a->block_size);
+      nb = block_new(a, oversized ? ohi_round_pages(need + sizeof(arena_block_t)) : a->block_size);
       if (nb == NULL) {
         ohi_unlock(&a->lock);
         return ohi_fail_null(ENOMEM, "oh_arena_alloc: the OS refused a block for %zu bytes", n);
@@ -162,7 +157,7 @@ void oh_arena_reset(oh_arena_t *a, int flags) {
     a->spare = NULL;
     if (keep != NULL) {
       /* Keep the header page; decommit the rest. */
-      size_t hdr = round_pages(sizeof(arena_block_t));
+      size_t hdr = ohi_round_pages(sizeof(arena_block_t));
       if (keep->span.size > hdr && !keep->decommitted)
         keep->decommitted = ohi_pages_decommit((char *)keep + hdr, keep->span.size - hdr);
       keep->next = NULL;

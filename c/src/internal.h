@@ -85,6 +85,12 @@ uint64_t ohi_os_now_ms(void);
  * frequent side leaves out. ENOSYS where the OS has none. */
 int ohi_os_process_barrier(void);
 
+/* n rounded up to whole pages (n <= SIZE_MAX - page size). */
+OHI_INLINE size_t ohi_round_pages(size_t n) {
+  size_t ps = ohi_os_page_size();
+  return (n + ps - 1) & ~(ps - 1);
+}
+
 /* Fault injection for tests (region.c): when armed, the next OS mapping calls
  * fail with ENOMEM. fail_every = k fails every k-th map call; fail_after_bytes
  * fails every map once that many bytes have been mapped since arming.

@@ -42,11 +42,6 @@ static bool injected_failure(size_t size) {
 
 /* ---- page mappings -------------------------------------------------------- */
 
-static size_t round_pages(size_t n) {
-  size_t ps = ohi_os_page_size();
-  return (n + ps - 1) & ~(ps - 1);
-}
-
 void *ohi_pages_map(size_t size, size_t align) {
   if (injected_failure(size)) {
     errno = ENOMEM;
@@ -257,7 +252,7 @@ size_t oh_page_size(void) { return ohi_os_page_size(); }
 void *oh_map(size_t n) {
   ohi_options_init();
   if (n == 0 || n > MAP_MAX) return ohi_fail_null(EINVAL, "oh_map: size %zu is out of range (1 .. 2^46)", n);
-  size_t size = round_pages(n);
+  size_t size = ohi_round_pages(n);
   ohi_span_t *span = ohi_meta_alloc(sizeof *span);
   if (span == NULL) return ohi_fail_null(ENOMEM, "oh_map: out of memory for metadata");
   void *p = ohi_pages_map(size, OHI_GRANULE);
@@ -286,7 +281,7 @@ int oh_unmap(void *p, size_t n) {
     return ohi_fail(EINVAL, "oh_unmap: %p belongs to an allocator, not to oh_map; free it there", p);
   if ((uintptr_t)p != span->base)
     return ohi_fail(EFAULT, "oh_unmap: %p is inside the mapping at %p, not its start", p, (void *)span->base);
-  if (n == 0 || round_pages(n) != span->size)
+  if (n == 0 || ohi_round_pages(n) != span->size)
     return ohi_fail(EINVAL, "oh_unmap: size %zu does not match the mapping of %zu bytes at %p", n, span->size, p);
   ohi_region_set(span->base, span->size, NULL);
   ohi_pages_unmap(p, span->size);

@@ -587,16 +587,11 @@ void oh_thread_flush(void) {
 
 /* ---- large allocations ---------------------------------------------------------- */
 
-static size_t round_pages(size_t n) {
-  size_t ps = ohi_os_page_size();
-  return (n + ps - 1) & ~(ps - 1);
-}
-
 #define LARGE_MAX ((size_t)1 << 46)
 
 static OHI_NOINLINE void *large_alloc(oh_slab_t *h, size_t n, const char *fn) {
   if (n > LARGE_MAX) return ohi_fail_null(EINVAL, "%s: size %zu is larger than the maximum (2^46)", fn, n);
-  size_t size = round_pages(n);
+  size_t size = ohi_round_pages(n);
   ohi_large_t *l = ohi_meta_alloc(sizeof *l);
   if (l == NULL) return ohi_fail_null(ENOMEM, "%s: out of memory for metadata (size %zu)", fn, n);
   void *p = ohi_pages_map(size, OHI_GRANULE);
@@ -985,11 +980,23 @@ static void free_slab_list(oh_slab_t *h, ohi_slab_t *s) {
   }
 }
 
+static void heap_stats_locked(oh_slab_t *h, oh_stats_t *out, bool classes);
+/* Operations of destroyed heaps, so that oh_stats stays cumulative. Under
+ * registry_lock. */
+static uint64_t retired_allocs, retired_frees;
+
 int ohi_heap_destroy(oh_slab_t *h, const char *fn) {
   if (h == NULL) return ohi_fail(EINVAL, "%s: NULL instance", fn);
   if (h == __atomic_load_n(&default_heap, __ATOMIC_ACQUIRE))
     return ohi_fail(EINVAL, "%s: the process-wide instance cannot be destroyed", fn);
   ohi_lock(&registry_lock);
+  {
+    static oh_stats_t last; /* registry_lock held: one user at a time */
+    memset(&last, 0, sizeof last);
+    heap_stats_locked(h, &last, false);
+    retired_allocs += last.allocs;
+    retired_frees += last.frees;
+  }
   if (h->prev) h->prev->next = h->next;
   else heaps = h->next;
   if (h->next) h->next->prev = h->prev;
@@ -1115,6 +1122,16 @@ size_t ohi_heaps_purge_all(uint64_t now, bool force, uint64_t *next_deadline) {
   return bytes;
 }
 
+size_t oh_slab_purge(oh_slab_t *s) {
+  CHECK_HEAP(s, "oh_slab_purge", 0);
+  uint64_t now = ohi_os_now_ms();
+  ohi_lock(&registry_lock);
+  heap_drain_idle_caches(s, now, true, NULL);
+  size_t bytes = ohi_heap_purge(s, now, true, NULL);
+  ohi_unlock(&registry_lock);
+  return bytes;
+}
+
 size_t oh_purge(void) {
   ohi_options_init();
   oh_thread_flush();
@@ -1177,6 +1194,8 @@ int oh_stats(oh_stats_t *out) {
   stats_header(out);
   ohi_lock(&registry_lock);
   for (oh_slab_t *h = heaps; h != NULL; h = h->next) heap_stats_locked(h, out, false);
+  out->allocs += retired_allocs;
+  out->frees += retired_frees;
   ohi_unlock(&registry_lock);
   out->slabs_decommitted = ohi_segment_cache_count();
   return 0;

@@ -1,0 +1,19 @@
+// offheap_unity.c - compiles the whole C core into the Go build.
+//
+// cgo compiles only the files of the package's own directory, so this one
+// translation unit includes every c/src/*.c (the core keeps its file-local
+// names distinct for that). Empty under the offheap_shared build tag
+// (OH_GO_SHARED), which links an installed liboffheap instead.
+#ifndef OH_GO_SHARED
+#include "../c/src/options.c"
+#if defined(_WIN32)
+#include "../c/src/os_windows.c"
+#else
+#include "../c/src/os_unix.c"
+#endif
+#include "../c/src/region.c"
+#include "../c/src/slab.c"
+#include "../c/src/purge.c"
+#include "../c/src/pool.c"
+#include "../c/src/arena.c"
+#endif

@@ -1,0 +1,99 @@
+// Package offheap allocates byte slices outside the Go heap, from a small C
+// allocator core (compiled in through cgo), with explicit lifetimes and idle
+// memory handed back to the operating system.
+//
+// Memory held here is invisible to the garbage collector: it does not raise
+// the heap target, is never scanned, and is never zeroed behind your back. That
+// is the point - a program holding gigabytes of buffers keeps a small GC heap -
+// and also the danger: you free what you allocate, exactly once.
+//
+// # What there is
+//
+//   - Alloc, Calloc, TryAlloc, Free: the process-wide allocator.
+//   - MakeSlice, FreeSlice: typed slices of pointer-free element types.
+//   - Slab: an allocator instance with per-allocation reference counts
+//     (AddRef, DecRef), like go-slab but safe for concurrent use.
+//   - Pool: fixed-size objects, growing on demand, with an optional bound.
+//   - Arena: bump allocation; Reset frees everything at once.
+//   - Map, Unmap: raw page mappings.
+//   - BufferPool: a sync.Pool-like pool of equal-sized buffers that keeps
+//     idle buffers off-heap and decommits them once idle; SyncPool adapts it
+//     to code written against sync.Pool.
+//   - ReadStats, Scavenge, SetPurgeDelay, SetDebug: figures and knobs.
+//
+// Everything is safe for concurrent use by multiple goroutines.
+//
+// # Rules
+//
+//  1. Never store Go pointers in off-heap memory. The garbage collector does not
+//     see them, so the objects they point to can be freed while still
+//     referenced. This covers pointers, strings, slices, maps, channels,
+//     functions and interfaces, also inside structs and arrays. MakeSlice
+//     refuses such element types; for []byte it is up to you.
+//  2. A slice dangles after it is freed (Free, the DecRef that frees it,
+//     Pool.Put, BufferPool.Put, Arena.Reset or Close, Unmap). Using it then
+//     reads or corrupts memory that may already belong to someone else. Drop
+//     every copy of the slice header when you free it.
+//  3. Slices are handed out with cap == len. Appending past len therefore
+//     always reallocates on the Go heap instead of writing into a neighbouring
+//     allocation; the appended-to slice is then a Go slice, and freeing it is
+//     reported as a misuse.
+//  4. Free (DecRef, Put, Unmap) takes the slice as it was handed out, or any
+//     slice that starts at the same byte (b[:k] is fine, b[1:] is not). An
+//     empty slice of capacity zero identifies nothing and is refused.
+//  5. Alloc(0), MakeSlice(0), Slab.Alloc(0), Arena.Alloc(0) and Map(0) return
+//     a non-nil empty slice that owns no memory; freeing it does nothing.
+//
+// # Misuse is loud
+//
+// Freeing a slice that offheap did not allocate (a Go-heap slice, a stack
+// array, C memory), an interior slice, a slice from another Slab, Pool or
+// BufferPool, a double free, a reference count taken below zero, and any use of
+// a Slab, Pool, Arena or BufferPool after Close panic with a *MisuseError whose
+// message names the misuse and the address, for example
+//
+//	offheap: Free of a slice not allocated by offheap (0xc000123000, len 64)
+//
+// Ownership is decided from the allocator's own tables, never by reading the
+// memory in question, so a wrong pointer cannot crash or corrupt the allocator.
+// (A stale slice whose memory has already been handed out again is, as in any
+// allocator, indistinguishable from the new owner's.)
+//
+// Running out of memory is an error wrapping ErrOutOfMemory where the signature
+// has an error (TryAlloc, NewSlab, Map, ...) and a panic with such an error
+// otherwise.
+//
+// # Idle memory goes back to the OS
+//
+// Freed memory stays committed for a while (the purge delay, one second by
+// default; OFFHEAP_PURGE_DELAY_MS or SetPurgeDelay) so that churn does not pay
+// for page faults, then it is decommitted: the resident set size falls while
+// the address space stays reserved. Scavenge does it now.
+//
+// # Cost
+//
+// A cgo call costs about as much as the allocation itself, so small
+// allocations (up to 32 KiB) and releases are served from per-P caches on the
+// Go side that talk to the C core in batches: steady-state Alloc/Free,
+// Slab.Alloc/AddRef/DecRef, Get/Put of an unbounded Pool and of a BufferPool
+// make no cgo call and no Go allocation. The checks above still run on every
+// release (the caches read the core's ownership tables directly). Larger sizes
+// are one call each. A build with the offheap_shared tag cannot see the core's
+// tables and makes one call per operation.
+//
+// A Slab, Pool or BufferPool that becomes unreachable without Close returns
+// its cached memory, and all of it if nothing allocated from it is still live.
+// An Arena is only ever released by Close.
+//
+// # Environment
+//
+// The C core reads OFFHEAP_PURGE_DELAY_MS, OFFHEAP_DEBUG, OFFHEAP_DECOMMIT,
+// OFFHEAP_TCACHE_BYTES, OFFHEAP_RETAIN_BYTES and OFFHEAP_HUGEPAGES once at start
+// up; see c/include/offheap.h.
+//
+// # Building
+//
+// A C compiler is all that is needed: the C sources are compiled by cgo. With
+// the build tag offheap_shared an installed liboffheap is linked through
+// pkg-config instead. The package needs cgo; package decommit does not.
+package offheap

@@ -1,0 +1,155 @@
+package offheap
+
+import (
+	"fmt"
+	"runtime"
+	"unsafe"
+
+	"github.com/offheap/offheap/bindings"
+)
+
+// SlabConfig configures a Slab. Zero fields take the defaults.
+type SlabConfig struct {
+	// MinChunk is the smallest chunk size, rounded up to 16 (default 16).
+	MinChunk int
+	// SlabSize is the size of each slab: a power of two from 64 KiB to 1 GiB
+	// (default 1 MiB). Allocations larger than a slab get whole pages.
+	SlabSize int
+	// Growth is the factor between consecutive chunk sizes, > 1 (default
+	// 1.25). Chunk sizes are snapped to a grid of 64 steps per power of two.
+	Growth float64
+}
+
+// A Slab is an allocator instance with size classes and per-allocation
+// reference counts, in the manner of go-slab, and safe for concurrent use.
+// Alloc returns a slice with reference count 1; AddRef adds a reference;
+// DecRef drops one and frees the slice when none remain. Close frees
+// everything at once.
+//
+// Steady-state Alloc, AddRef and DecRef of chunks up to 32 KiB make no cgo
+// call (see the per-P caches in cache.go). A Slab that becomes unreachable
+// without Close returns its cached chunks, and all of its memory if nothing
+// allocated from it is still live; otherwise its live allocations stay valid.
+type Slab struct {
+	h        *heap
+	slabSize int
+}
+
+// NewSlab creates a Slab. An invalid configuration (a slab size that is not a
+// power of two in range, growth <= 1, more than 256 size classes) is an error.
+func NewSlab(cfg SlabConfig) (*Slab, error) {
+	if cfg.MinChunk < 0 || cfg.SlabSize < 0 || cfg.Growth < 0 {
+		return nil, fmt.Errorf("offheap: NewSlab: invalid configuration %+v: negative values", cfg)
+	}
+	c, e := bindings.NewSlab(uintptr(cfg.MinChunk), uintptr(cfg.SlabSize), cfg.Growth)
+	switch e {
+	case bindings.OK:
+	case bindings.EINVAL:
+		return nil, fmt.Errorf("offheap: NewSlab: invalid configuration %+v: the slab size must be a power of two from 64 KiB to 1 GiB, "+
+			"growth greater than 1, MinChunk at most the slab size, and at most %d size classes", cfg, bindings.MaxClasses)
+	default:
+		return nil, fmt.Errorf("offheap: NewSlab: %w", ErrOutOfMemory)
+	}
+	size := cfg.SlabSize
+	if size == 0 {
+		size = 1 << 20
+	}
+	h := newHeap(c, "Slab", "this Slab", true, maxCachedChunk, 128<<10, 4)
+	registerHeap(h)
+	s := &Slab{h: h, slabSize: size}
+	runtime.AddCleanup(s, cleanupHeap, h)
+	return s, nil
+}
+
+// Alloc returns n bytes (len n, cap n) with reference count 1. Sizes above the
+// slab size are served by whole pages. It panics if the Slab is closed, or
+// with an error wrapping ErrOutOfMemory if memory cannot be had.
+func (s *Slab) Alloc(n int) []byte {
+	b, err := s.alloc("Slab.Alloc", n)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// TryAlloc is Alloc that returns an error wrapping ErrOutOfMemory instead of
+// panicking when memory cannot be had.
+func (s *Slab) TryAlloc(n int) ([]byte, error) { return s.alloc("Slab.TryAlloc", n) }
+
+func (s *Slab) alloc(op string, n int) ([]byte, error) {
+	if n <= 0 {
+		if n < 0 {
+			negativeSize(op, n)
+		}
+		s.h.lock(op).mu.Unlock() // a closed Slab still panics
+		return bytesAt(zeroPtr(), 0), nil
+	}
+	p, e := s.h.alloc(op, n, false)
+	if e != bindings.OK {
+		return nil, allocError(op, n, e)
+	}
+	return bytesAt(p, n), nil
+}
+
+// AddRef adds a reference to b, which this Slab's Alloc returned. It panics
+// on misuse: b not from this Slab, interior, already freed, a count above
+// 2^30-1, or a closed Slab.
+func (s *Slab) AddRef(b []byte) {
+	if p, ok := s.addr("Slab.AddRef", b); ok {
+		s.h.addRef("Slab.AddRef", uintptr(p), len(b))
+	}
+}
+
+// DecRef drops a reference to b and reports whether this call freed it (the
+// count reached zero); b dangles then. It panics on misuse: b not from this
+// Slab, interior, already freed (count below zero), or a closed Slab.
+func (s *Slab) DecRef(b []byte) bool {
+	if p, ok := s.addr("Slab.DecRef", b); ok {
+		return s.h.release("Slab.DecRef", p, len(b))
+	}
+	return true
+}
+
+// RefCount returns b's current reference count (at least 1 while b is live).
+// It panics on misuse like AddRef.
+func (s *Slab) RefCount(b []byte) int {
+	if p, ok := s.addr("Slab.RefCount", b); ok {
+		return s.h.refCount("Slab.RefCount", uintptr(p), len(b))
+	}
+	return 1
+}
+
+// addr returns b's address; ok is false for the empty slice Alloc(0)
+// returns, which owns nothing. nil and other empty slices panic.
+func (s *Slab) addr(op string, b []byte) (p unsafe.Pointer, ok bool) {
+	if cap(b) == 0 {
+		if b != nil && isZeroBase(sliceAddr(b)) {
+			s.h.lock(op).mu.Unlock() // a closed Slab still panics
+			return nil, false
+		}
+		s.h.lock(op).mu.Unlock()
+		panic(emptyMisuse(op, b))
+	}
+	p = slicePtr(b)
+	if isZeroBase(uintptr(p)) {
+		s.h.lock(op).mu.Unlock()
+		return nil, false
+	}
+	return p, true
+}
+
+// Close frees every allocation of the Slab at once and returns its memory to
+// the OS. Every slice it handed out dangles afterwards, and any further call
+// on s panics; a second Close returns ErrClosed.
+func (s *Slab) Close() error {
+	if !s.h.close(true) {
+		return ErrClosed
+	}
+	return nil
+}
+
+// Stats returns the Slab's figures, per size class included.
+func (s *Slab) Stats() SlabStats {
+	bs := s.h.stats("Slab.Stats")
+	return slabStats(&bs, s.slabSize)
+}

@@ -1,0 +1,144 @@
+package offheap
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/offheap/offheap/bindings"
+)
+
+// ClassStats describes one size class.
+type ClassStats struct {
+	ChunkSize    uint64 // bytes per chunk
+	Slabs        uint64 // slabs the class owns now
+	ChunksInUse  uint64 // chunks allocated and not freed
+	ChunksCached uint64 // free chunks waiting in per-thread or per-P caches
+	Allocs       uint64 // cumulative
+	Frees        uint64 // cumulative
+}
+
+// Stats are process-wide figures of offheap (every instance: the process-wide
+// allocator, Slabs, Pools, Arenas, BufferPools and Map), with per-class rows
+// for the process-wide allocator.
+type Stats struct {
+	MappedBytes      uint64 // address space mapped now
+	CommittedBytes   uint64 // mapped and not decommitted: an upper bound on the resident set
+	InUseBytes       uint64 // bytes of live allocations (chunk sizes)
+	DecommittedBytes uint64 // cumulative bytes handed back to the OS
+	Allocs, Frees    uint64 // cumulative allocations and frees of the instances alive now
+	Purges           uint64 // cumulative decommits by the purge policy
+	SlabsEmpty       uint64 // empty slabs kept committed for reuse
+	SlabsDecommitted uint64 // empty slabs decommitted, cached for any size class
+	LargeInUse       uint64 // live allocations larger than a slab (whole pages)
+	Classes          []ClassStats
+}
+
+// SlabStats are the figures of one Slab (or Pool, or BufferPool).
+type SlabStats struct {
+	InUseBytes    uint64 // bytes of live allocations (chunk sizes)
+	SlabBytes     uint64 // bytes of the slabs the instance owns
+	LargeInUse    uint64 // live allocations larger than a slab
+	Allocs, Frees uint64 // cumulative
+	SlabsEmpty    uint64 // empty slabs kept committed for reuse
+	Classes       []ClassStats
+}
+
+func classStats(bs *bindings.Stats) []ClassStats {
+	cs := make([]ClassStats, len(bs.Classes))
+	for i, c := range bs.Classes {
+		cs[i] = ClassStats(c)
+	}
+	return cs
+}
+
+func slabStats(bs *bindings.Stats, slabSize int) SlabStats {
+	st := SlabStats{
+		InUseBytes: bs.InUseBytes,
+		LargeInUse: bs.LargeInUse,
+		Allocs:     bs.Allocs,
+		Frees:      bs.Frees,
+		SlabsEmpty: bs.SlabsEmpty,
+		Classes:    classStats(bs),
+	}
+	for _, c := range bs.Classes {
+		st.SlabBytes += c.Slabs * uint64(slabSize)
+	}
+	return st
+}
+
+// ReadStats returns the current figures.
+func ReadStats() Stats {
+	var g, d bindings.Stats
+	bindings.ReadStats(&g)
+	bindings.DefaultSlab().ReadStats(&d)
+	// Chunks in the Go-side caches are in use as far as the core knows.
+	for _, h := range heapsSnapshot() {
+		chunks, allocs, frees := h.cached()
+		adjustStats(&g, h, chunks, allocs, frees, false)
+		if h == defaultHeap {
+			adjustStats(&d, h, chunks, allocs, frees, true)
+		}
+	}
+	st := Stats{
+		MappedBytes:      g.MappedBytes,
+		CommittedBytes:   g.CommittedBytes,
+		InUseBytes:       g.InUseBytes,
+		DecommittedBytes: g.DecommittedBytes,
+		Allocs:           g.Allocs,
+		Frees:            g.Frees,
+		Purges:           g.Purges,
+		SlabsEmpty:       g.SlabsEmpty,
+		SlabsDecommitted: g.SlabsDecommitted,
+		LargeInUse:       g.LargeInUse,
+		Classes:          classStats(&d),
+	}
+	return st
+}
+
+// Scavenge hands all free memory back to the OS now, without waiting for the
+// purge delay (like debug.FreeOSMemory for the Go heap), and returns the number
+// of bytes decommitted. It empties the Go-side caches first.
+func Scavenge() int {
+	for _, h := range heapsSnapshot() {
+		h.flush()
+	}
+	return int(bindings.Purge())
+}
+
+// SetPurgeDelay sets how long freed memory stays committed before it is
+// decommitted: 0 = at once, a negative duration = never (Scavenge still
+// does). The default is the environment's OFFHEAP_PURGE_DELAY_MS, or one
+// second. It is rounded down to milliseconds; at most 24 hours.
+func SetPurgeDelay(d time.Duration) error {
+	ms := d.Milliseconds()
+	if d < 0 {
+		ms = -1
+	}
+	if e := bindings.OptionSet(bindings.OptPurgeDelayMS, ms); e != bindings.OK {
+		return fmt.Errorf("offheap: SetPurgeDelay(%v): out of range (at most 24h)", d)
+	}
+	return nil
+}
+
+// PurgeDelay returns the current purge delay (negative: never).
+func PurgeDelay() time.Duration {
+	ms := bindings.OptionGet(bindings.OptPurgeDelayMS)
+	if ms < 0 {
+		return -1
+	}
+	return time.Duration(ms) * time.Millisecond
+}
+
+// SetDebug switches debug mode (also OFFHEAP_DEBUG=1): freed memory is
+// poisoned (filled with 0xdf), so a use after free reads garbage instead of
+// plausible data.
+func SetDebug(on bool) {
+	v := int64(0)
+	if on {
+		v = 1
+	}
+	bindings.OptionSet(bindings.OptDebug, v)
+}
+
+// Debug reports whether debug mode is on.
+func Debug() bool { return bindings.OptionGet(bindings.OptDebug) != 0 }

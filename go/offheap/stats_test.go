@@ -1,0 +1,362 @@
+package offheap
+
+import (
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestReadStats(t *testing.T) {
+	before := ReadStats()
+	if len(before.Classes) == 0 {
+		t.Fatal("no size classes reported for the process-wide allocator")
+	}
+	for i := 1; i < len(before.Classes); i++ {
+		if before.Classes[i].ChunkSize <= before.Classes[i-1].ChunkSize {
+			t.Fatalf("class sizes not increasing: %d then %d", before.Classes[i-1].ChunkSize, before.Classes[i].ChunkSize)
+		}
+	}
+	const n = 8 << 20 // larger than a slab: whole pages, exact accounting
+	b := Alloc(n)
+	mid := ReadStats()
+	if mid.InUseBytes < before.InUseBytes+n {
+		t.Fatalf("InUseBytes %d -> %d after Alloc(%d)", before.InUseBytes, mid.InUseBytes, n)
+	}
+	if mid.MappedBytes < before.MappedBytes+n || mid.CommittedBytes < n {
+		t.Fatalf("MappedBytes %d -> %d, CommittedBytes %d after Alloc(%d)", before.MappedBytes, mid.MappedBytes, mid.CommittedBytes, n)
+	}
+	// (Allocs and Frees are totals over the live instances: a cleanup that
+	// destroys an unreachable Slab meanwhile takes its counts away, so they
+	// are checked per class in TestStatsCountCachedOperations instead.)
+	if mid.LargeInUse != before.LargeInUse+1 {
+		t.Fatalf("LargeInUse %d -> %d after a large Alloc", before.LargeInUse, mid.LargeInUse)
+	}
+	Free(b)
+	after := ReadStats()
+	if after.LargeInUse != before.LargeInUse || after.InUseBytes > mid.InUseBytes-n {
+		t.Fatalf("LargeInUse %d, InUseBytes %d -> %d after Free", after.LargeInUse, mid.InUseBytes, after.InUseBytes)
+	}
+}
+
+func TestSlabStats(t *testing.T) {
+	s, err := NewSlab(SlabConfig{MinChunk: 64, SlabSize: 64 << 10, Growth: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	st := s.Stats()
+	var sizes []uint64
+	for _, c := range st.Classes {
+		sizes = append(sizes, c.ChunkSize)
+	}
+	want := []uint64{64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536}
+	if len(sizes) != len(want) {
+		t.Fatalf("class sizes %v, want %v", sizes, want)
+	}
+	for i := range want {
+		if sizes[i] != want[i] {
+			t.Fatalf("class sizes %v, want %v", sizes, want)
+		}
+	}
+	var bs [][]byte
+	for i := 0; i < 10; i++ {
+		bs = append(bs, s.Alloc(100)) // class 128
+	}
+	st = s.Stats()
+	if st.InUseBytes != 10*128 || st.Classes[1].ChunksInUse != 10 || st.Classes[1].Slabs != 1 || st.SlabBytes != 64<<10 {
+		t.Fatalf("after 10 x Alloc(100): %+v", st)
+	}
+	if st.Allocs != 10 {
+		t.Fatalf("Allocs = %d, want 10", st.Allocs)
+	}
+	for _, b := range bs {
+		s.DecRef(b)
+	}
+	st = s.Stats()
+	if st.InUseBytes != 0 || st.Frees != 10 {
+		t.Fatalf("after freeing: InUseBytes %d Frees %d", st.InUseBytes, st.Frees)
+	}
+}
+
+func TestPoolStats(t *testing.T) {
+	p, err := NewPool(1000, PoolConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	b := p.Get()
+	st := p.Stats()
+	if len(st.Classes) != 1 || st.Classes[0].ChunkSize != 1008 || st.InUseBytes != 1008 {
+		t.Fatalf("pool stats %+v", st)
+	}
+	p.Put(b)
+}
+
+func TestOptions(t *testing.T) {
+	old := PurgeDelay()
+	defer SetPurgeDelay(old)
+	if err := SetPurgeDelay(250 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if d := PurgeDelay(); d != 250*time.Millisecond {
+		t.Fatalf("PurgeDelay() = %v", d)
+	}
+	if err := SetPurgeDelay(-time.Second); err != nil || PurgeDelay() >= 0 {
+		t.Fatalf("SetPurgeDelay(-1s) = %v, PurgeDelay %v", err, PurgeDelay())
+	}
+	if err := SetPurgeDelay(48 * time.Hour); err == nil {
+		t.Fatal("SetPurgeDelay(48h) accepted")
+	}
+	SetDebug(true)
+	if !Debug() {
+		t.Fatal("Debug() false after SetDebug(true)")
+	}
+	// Debug mode poisons freed memory.
+	b := Alloc(64)
+	fill(b, 1)
+	Free(b)
+	if b[0] != 0xdf || b[63] != 0xdf {
+		t.Fatalf("freed memory not poisoned in debug mode: %#x %#x", b[0], b[63])
+	}
+	SetDebug(false)
+	if Debug() {
+		t.Fatal("Debug() true after SetDebug(false)")
+	}
+}
+
+// rss returns the resident set size in bytes (Linux).
+func rss(t *testing.T) int {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(data))
+	pages, err := strconv.Atoi(f[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pages * os.Getpagesize()
+}
+
+func touchAll(b []byte) {
+	for i := 0; i < len(b); i += 1024 {
+		b[i] = 1
+	}
+}
+
+// waitFor polls cond until it holds or a generous deadline passes; the test
+// asserts that something happens, not how fast.
+func waitFor(cond func() bool) bool {
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
+
+func TestScavengeReturnsMemory(t *testing.T) {
+	old := PurgeDelay()
+	defer SetPurgeDelay(old)
+	SetPurgeDelay(-1) // only Scavenge may decommit
+	var bs [][]byte
+	for i := 0; i < 256; i++ { // 16 MiB of 64 KiB chunks
+		b := Alloc(64 << 10)
+		touchAll(b)
+		bs = append(bs, b)
+	}
+	before := rss(t)
+	for _, b := range bs {
+		Free(b)
+	}
+	released := Scavenge()
+	after := rss(t)
+	if released < 8<<20 || before-after < 8<<20 {
+		t.Fatalf("Scavenge released %d bytes; RSS %d -> %d, want a drop of at least 8 MiB", released, before, after)
+	}
+}
+
+// TestBufferPoolIdleDecommit checks requirement 5: buffers put back and left
+// idle are decommitted after the purge delay, without any further call - also
+// when they are fewer than the core's retained margin of empty slabs
+// (OFFHEAP_RETAIN_BYTES, 4 MiB per heap by default).
+func TestBufferPoolIdleDecommit(t *testing.T) {
+	old := PurgeDelay()
+	defer SetPurgeDelay(old)
+	SetPurgeDelay(20 * time.Millisecond)
+	for _, c := range []struct{ size, count, drop int }{
+		{256 << 10, 96, 16 << 20}, // 24 MiB: mostly back in the core
+		{64 << 10, 48, 2 << 20},   // 3 MiB: under the retained margin
+	} {
+		p := NewBufferPool(c.size)
+		var bs [][]byte
+		for i := 0; i < c.count; i++ {
+			b := p.Get()
+			touchAll(b)
+			bs = append(bs, b)
+		}
+		before := rss(t)
+		for _, b := range bs {
+			p.Put(b)
+		}
+		bs = nil
+		if !waitFor(func() bool { return before-rss(t) >= c.drop }) {
+			t.Fatalf("%d x %d bytes: RSS %d -> %d: idle buffers were not decommitted", c.count, c.size, before, rss(t))
+		}
+		// The pool still works after its buffers were decommitted.
+		b := p.Get()
+		fill(b, 9)
+		if err := checkFill(b, 9); err != nil {
+			t.Fatal(err)
+		}
+		p.Put(b)
+		p.Close()
+	}
+}
+
+// TestCleanupOfUnreachableInstances checks that a Slab, Pool or BufferPool
+// dropped without Close gives its memory back - and that one dropped with a
+// live allocation leaves that allocation valid.
+func TestCleanupOfUnreachableInstances(t *testing.T) {
+	before := cleanedUp.Load()
+	var live []byte
+	func() {
+		bp := NewBufferPool(4096)
+		var bs [][]byte
+		for i := 0; i < 100; i++ {
+			bs = append(bs, bp.Get())
+		}
+		for _, b := range bs {
+			bp.Put(b)
+		}
+		s, _ := NewSlab(SlabConfig{})
+		s.DecRef(s.Alloc(100))
+		p, _ := NewPool(64, PoolConfig{})
+		p.Put(p.Get())
+		q, _ := NewPool(64, PoolConfig{MaxObjects: 10})
+		q.Put(q.Get())
+		kept, _ := NewSlab(SlabConfig{})
+		live = kept.Alloc(5000)
+		fill(live, 77)
+	}()
+	if !waitFor(func() bool { runtime.GC(); return cleanedUp.Load() >= before+5 }) {
+		t.Fatalf("cleanups closed %d instances, want 5", cleanedUp.Load()-before)
+	}
+	// The Slab with a live allocation was not destroyed: its memory is intact
+	// (a destroyed Slab's memory is unmapped, and reading it would fault).
+	if err := checkFill(live, 77); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCloseWhileIdle(t *testing.T) {
+	s, _ := NewSlab(SlabConfig{})
+	s.DecRef(s.Alloc(10))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := NewPool(64, PoolConfig{})
+	p.Put(p.Get())
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := NewArena(0)
+	a.Alloc(10)
+	a.Reset()
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	bp := NewBufferPool(100)
+	bp.Put(bp.Get())
+	if err := bp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Never used at all.
+	s, _ = NewSlab(SlabConfig{})
+	p, _ = NewPool(64, PoolConfig{})
+	a, _ = NewArena(0)
+	bp = NewBufferPool(100)
+	for _, err := range []error{s.Close(), p.Close(), a.Close(), bp.Close()} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestZeroGoAllocations(t *testing.T) {
+	p := NewBufferPool(4096)
+	defer p.Close()
+	if n := testing.AllocsPerRun(1000, func() { p.Put(p.Get()) }); n != 0 {
+		t.Fatalf("BufferPool Get+Put: %v Go allocations per call, want 0", n)
+	}
+	if n := testing.AllocsPerRun(1000, func() { Free(Alloc(100)) }); n != 0 {
+		t.Fatalf("Alloc+Free: %v Go allocations per call, want 0", n)
+	}
+	if n := testing.AllocsPerRun(1000, func() { FreeSlice(MakeSlice[int32](10)) }); n != 0 {
+		t.Fatalf("MakeSlice+FreeSlice: %v Go allocations per call, want 0", n)
+	}
+	s, _ := NewSlab(SlabConfig{})
+	defer s.Close()
+	if n := testing.AllocsPerRun(1000, func() { s.DecRef(s.Alloc(100)) }); n != 0 {
+		t.Fatalf("Slab Alloc+DecRef: %v Go allocations per call, want 0", n)
+	}
+}
+
+// TestStatsCountCachedOperations checks that operations served by the Go-side
+// caches are counted, and that chunks waiting in a cache are not reported as
+// in use.
+func TestStatsCountCachedOperations(t *testing.T) {
+	old := PurgeDelay()
+	defer SetPurgeDelay(old)
+	SetPurgeDelay(-1) // keep the janitor from moving counts mid-reading
+	before := ReadStats()
+	var bs [][]byte
+	for i := 0; i < 1000; i++ {
+		bs = append(bs, Alloc(200))
+	}
+	mid := ReadStats()
+	for _, b := range bs {
+		Free(b)
+	}
+	after := ReadStats()
+	// Per-class figures belong to the process-wide heap alone (totals also
+	// lose the counts of instances that cleanups destroy meanwhile).
+	sum := func(st Stats) (allocs, frees uint64) {
+		for _, c := range st.Classes {
+			allocs += c.Allocs
+			frees += c.Frees
+		}
+		return
+	}
+	a0, _ := sum(before)
+	a1, f1 := sum(mid)
+	_, f2 := sum(after)
+	if a1-a0 != 1000 {
+		t.Errorf("class Allocs grew by %d over 1000 Allocs", a1-a0)
+	}
+	if f2-f1 != 1000 {
+		t.Errorf("class Frees grew by %d over 1000 Frees", f2-f1)
+	}
+	if mid.InUseBytes < before.InUseBytes+1000*200 {
+		t.Errorf("InUseBytes %d -> %d over 1000 Alloc(200)", before.InUseBytes, mid.InUseBytes)
+	}
+	if after.InUseBytes != before.InUseBytes {
+		t.Errorf("InUseBytes %d before, %d after freeing everything", before.InUseBytes, after.InUseBytes)
+	}
+	var cls *ClassStats
+	for i := range after.Classes {
+		if after.Classes[i].ChunkSize >= 200 {
+			cls = &after.Classes[i]
+			break
+		}
+	}
+	if cls == nil || cls.ChunksCached == 0 {
+		t.Errorf("the 200-byte class reports no cached chunks: %+v", cls)
+	}
+}
