@@ -162,13 +162,15 @@ $(BUILD)/bench/cbench: $(BENCH_C_SRCS) $(BUILD)/liboffheap.a | deps-bench
 bench-c: $(BUILD)/bench/cbench
 	$< $(BENCH_C_ARGS)
 
+BENCH_GO_ARGS ?= -benchtime 200ms -count 6
 bench-go:
-	cd bench && $(GO_ENV) $(GO) test -run '^$$' -bench . -benchmem -count 6 ./micro/ | tee ../$(BUILD)/bench-go.txt
+	@mkdir -p $(BUILD)
+	cd bench && $(GO_ENV) $(GO) test -run '^$$' -bench . -benchmem $(BENCH_GO_ARGS) ./micro/ | tee ../$(BUILD)/bench-go.txt
 
 bench-hyperfine: | deps-bench
 	cd bench && $(GO_ENV) $(GO) build -o ../$(BUILD)/gcpressure ./gcpressure
 	hyperfine --warmup 1 --runs 5 $(HYPERFINE_ARGS) \
-	  $(foreach m,native native-memlimit sync-pool offheap offheap-pool offheap-slab,-n $(m) '$(BUILD)/gcpressure -child -modes $(m)')
+	  $(foreach m,native native-memlimit sync-pool offheap offheap-pool offheap-slab,-n $(m) '$(BUILD)/gcpressure -child -modes $(m) $(BENCH_ARGS)')
 
 # ---- install ---------------------------------------------------------------
 

@@ -219,10 +219,11 @@ struct ohi_slab_s {
 /* A large allocation (bigger than a slab): its own mapping, one refcount. */
 typedef struct ohi_large_s {
   ohi_span_t span;        /* kind OHI_SPAN_LARGE; owner = heap */
-  uint32_t refcount;      /* state word as for chunks */
+  uint32_t refcount;      /* state word as for chunks; 0 while cached free */
   uint32_t pad_;
   size_t requested;
-  struct ohi_large_s *next, *prev; /* the heap's list of live large spans */
+  uint64_t freed_ms;      /* when it went to the heap's cache of free spans */
+  struct ohi_large_s *next, *prev; /* the heap's live list, or its free cache */
 } ohi_large_t;
 
 #define OHI_EXACT_DIV_MAGIC(d) (UINT64_MAX / (uint64_t)(d) + 1)

@@ -76,11 +76,19 @@ static void *purger_main(void *arg) {
         pthread_cond_timedwait(&purge_cv, &purge_mu, &ts);
       }
     }
+    bool was_notified = purge_pending;
     purge_pending = false;
     __atomic_store_n(&purger_armed, false, __ATOMIC_SEQ_CST);
     pthread_mutex_unlock(&purge_mu);
     deadline = 0;
-    if (ohi_opt(OH_OPT_PURGE_DELAY_MS) >= 0) ohi_heaps_purge_all(ohi_os_now_ms(), false, &deadline);
+    long long delay = ohi_opt(OH_OPT_PURGE_DELAY_MS);
+    uint64_t now = ohi_os_now_ms();
+    if (delay >= 0) ohi_heaps_purge_all(now, false, &deadline);
+    /* A pass that was asked for (rather than due) keeps the purger armed for
+     * one more delay even when it found nothing to do: under churn, slabs
+     * empty and refill continuously, and each of them must not cost a
+     * wake-up; they are looked at together when that delay is up. */
+    if (was_notified && delay > 0 && deadline == 0) deadline = now + (uint64_t)delay;
     pthread_mutex_lock(&purge_mu);
     if (deadline != 0) __atomic_store_n(&purger_armed, true, __ATOMIC_SEQ_CST);
   }

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"runtime/debug"
+	"sync"
+)
+
+// allocator is how a mode obtains and releases the workload's buffers.
+// Alloc(n) returns a buffer of len n (contents unspecified: the workload
+// writes every byte); Free(b) is given exactly a slice Alloc returned.
+type allocator interface {
+	Alloc(n int) []byte
+	Free(b []byte)
+	Close() error
+}
+
+type mode struct {
+	name string
+	// setup prepares the process (e.g. the memory limit) and returns the
+	// mode's allocator. It runs in the child before the measurement starts.
+	setup func(cfg config) (allocator, error)
+}
+
+// modes is the table of modes, in report order; native is the baseline.
+var modes = []mode{
+	{"native", func(config) (allocator, error) { return nativeAlloc{}, nil }},
+	{"native-memlimit", func(cfg config) (allocator, error) {
+		debug.SetMemoryLimit(memLimit(cfg))
+		return nativeAlloc{}, nil
+	}},
+	{"sync-pool", func(cfg config) (allocator, error) { return newSyncPoolAlloc(cfg.Size), nil }},
+	{"offheap", newOffheapAlloc},
+	{"offheap-pool", newOffheapPoolAlloc},
+	{"offheap-slab", newOffheapSlabAlloc},
+}
+
+// memLimit is the GOMEMLIMIT of native-memlimit: 1.5 x the live bytes, what a
+// Go user tries first to keep the heap near its live size.
+func memLimit(cfg config) int64 { return cfg.Live + cfg.Live/2 }
+
+func allModeNames() []string {
+	names := make([]string, len(modes))
+	for i, m := range modes {
+		names[i] = m.name
+	}
+	return names
+}
+
+func lookupMode(name string) *mode {
+	for i := range modes {
+		if modes[i].name == name {
+			return &modes[i]
+		}
+	}
+	return nil
+}
+
+// nativeAlloc is plain make; Free drops the reference and leaves the buffer
+// to the garbage collector.
+type nativeAlloc struct{}
+
+func (nativeAlloc) Alloc(n int) []byte { return make([]byte, n) }
+func (nativeAlloc) Free([]byte)        {}
+func (nativeAlloc) Close() error       { return nil }
+
+// syncPoolAlloc keeps one sync.Pool per size class (exact size for a fixed
+// -size, power-of-two classes for a range), holding *[]byte as the sync.Pool
+// documentation recommends. The boxes are recycled so that steady-state Put
+// allocates nothing.
+type syncPoolAlloc struct {
+	classes sizeClasses
+	pools   []sync.Pool
+	boxes   []*[]byte // spare boxes for Put (the workload is one goroutine)
+}
+
+func newSyncPoolAlloc(s sizeSpec) *syncPoolAlloc {
+	c := newSizeClasses(s)
+	return &syncPoolAlloc{classes: c, pools: make([]sync.Pool, c.count)}
+}
+
+func (a *syncPoolAlloc) Alloc(n int) []byte {
+	idx, size := a.classes.class(n)
+	if v := a.pools[idx].Get(); v != nil {
+		box := v.(*[]byte)
+		b := *box
+		*box = nil
+		a.boxes = append(a.boxes, box)
+		return b[:n]
+	}
+	return make([]byte, size)[:n]
+}
+
+func (a *syncPoolAlloc) Free(b []byte) {
+	idx, size := a.classes.class(len(b))
+	var box *[]byte
+	if k := len(a.boxes); k > 0 {
+		box, a.boxes = a.boxes[k-1], a.boxes[:k-1]
+	} else {
+		box = new([]byte)
+	}
+	*box = b[:size]
+	a.pools[idx].Put(box)
+}
+
+func (a *syncPoolAlloc) Close() error { return nil }

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync/atomic"
+)
+
+// workload is the buffers and the random choices; identical in every mode.
+type workload struct {
+	cfg    config
+	a      allocator
+	rng    *rand.Rand
+	bufs   [][]byte
+	ids    []uint64 // what each buffer was filled with
+	nextID uint64
+	live   int64
+
+	phase atomic.Value // string
+	round atomic.Int64
+}
+
+// writeBuf writes every byte of b with a pattern derived from id: the 8 bytes
+// of id repeated (copies that double in length, so it runs at memmove speed).
+func writeBuf(b []byte, id uint64) {
+	var pat [8]byte
+	binary.LittleEndian.PutUint64(pat[:], id)
+	n := copy(b, pat[:])
+	for n < len(b) {
+		n += copy(b[n:], b[:n])
+	}
+}
+
+// checkBuf verifies the start and the end of a buffer still hold its pattern:
+// a buffer that an allocator handed out twice, or a neighbour overwrote, fails.
+func checkBuf(b []byte, id uint64) error {
+	var pat [8]byte
+	binary.LittleEndian.PutUint64(pat[:], id)
+	for i := 0; i < len(b) && i < 8; i++ {
+		if b[i] != pat[i] {
+			return fmt.Errorf("buffer %d (len %d) corrupted at byte %d: allocator handed out overlapping memory?", id, len(b), i)
+		}
+	}
+	for i := max(8, len(b)-8); i < len(b); i++ {
+		if b[i] != pat[i%8] {
+			return fmt.Errorf("buffer %d (len %d) corrupted at byte %d: allocator handed out overlapping memory?", id, len(b), i)
+		}
+	}
+	return nil
+}
+
+func (w *workload) newBuf() ([]byte, uint64) {
+	n := w.cfg.Size.Draw(w.rng)
+	b := w.a.Alloc(n)
+	if len(b) != n {
+		panic(fmt.Sprintf("allocator returned len %d for %d bytes", len(b), n))
+	}
+	w.nextID++
+	writeBuf(b, w.nextID)
+	return b, w.nextID
+}
+
+// fill allocates buffers until they hold at least -live bytes.
+func (w *workload) fill() {
+	w.bufs = make([][]byte, 0, int(float64(w.cfg.Live)/w.cfg.Size.Mean()*1.05)+16)
+	w.ids = make([]uint64, 0, cap(w.bufs))
+	for w.live < w.cfg.Live {
+		b, id := w.newBuf()
+		w.bufs = append(w.bufs, b)
+		w.ids = append(w.ids, id)
+		w.live += int64(len(b))
+	}
+}
+
+// churnRound replaces -churn percent of the buffers, chosen at random.
+func (w *workload) churnRound() (int, error) {
+	k := max(1, int(math.Round(float64(len(w.bufs))*w.cfg.Churn/100)))
+	for range k {
+		i := w.rng.IntN(len(w.bufs))
+		if err := checkBuf(w.bufs[i], w.ids[i]); err != nil {
+			return 0, err
+		}
+		w.live -= int64(len(w.bufs[i]))
+		w.a.Free(w.bufs[i])
+		w.bufs[i] = nil
+		w.bufs[i], w.ids[i] = w.newBuf()
+		w.live += int64(len(w.bufs[i]))
+	}
+	return k, nil
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+func TestWriteBufWritesEveryByte(t *testing.T) {
+	for _, n := range []int{1, 7, 8, 9, 15, 16, 17, 100, 4096, 16<<10 + 3} {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = 0xEE
+		}
+		var id uint64 = 0x0102030405060708
+		writeBuf(b, id)
+		for i, c := range b {
+			if want := byte(id >> (8 * (i % 8))); c != want {
+				t.Fatalf("len %d: byte %d = %#x, want %#x", n, i, c, want)
+			}
+		}
+		if err := checkBuf(b, id); err != nil {
+			t.Fatalf("len %d: %v", n, err)
+		}
+		// A buffer someone else wrote over fails the check, at either end.
+		c := slices.Clone(b)
+		writeBuf(c, id+1)
+		if checkBuf(c, id) == nil {
+			t.Errorf("len %d: overwritten buffer passes", n)
+		}
+		c = slices.Clone(b)
+		c[len(c)-1] ^= 1
+		if checkBuf(c, id) == nil {
+			t.Errorf("len %d: last byte changed, buffer passes", n)
+		}
+	}
+}
+
+// The workload must do the same work in every mode: the same sizes in the
+// same order, and the same buffers replaced.
+func TestWorkloadSameInEveryAllocator(t *testing.T) {
+	cfg, err := parseConfig([]string{"-live", "4MiB", "-size", "64B-64KiB", "-churn", "20"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trace := func(a allocator) (sizes []int, ids []uint64, live int64) {
+		w := &workload{cfg: cfg, a: a, rng: rand.New(rand.NewPCG(cfg.Seed, 0))}
+		w.fill()
+		if w.live < cfg.Live || w.live > cfg.Live+cfg.Size.Hi {
+			t.Fatalf("filled %d bytes for -live %d", w.live, cfg.Live)
+		}
+		for range 3 {
+			k, err := w.churnRound()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := int(float64(len(w.bufs))*0.2 + 0.5); k != want {
+				t.Fatalf("replaced %d of %d buffers per round, want %d", k, len(w.bufs), want)
+			}
+		}
+		for i, b := range w.bufs {
+			sizes = append(sizes, len(b))
+			if err := checkBuf(b, w.ids[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var sum int64
+		for _, n := range sizes {
+			sum += int64(n)
+		}
+		if sum != w.live {
+			t.Fatalf("live counter %d, buffers hold %d", w.live, sum)
+		}
+		return sizes, w.ids, w.live
+	}
+	s1, i1, l1 := trace(nativeAlloc{})
+	s2, i2, l2 := trace(newSyncPoolAlloc(cfg.Size))
+	if !slices.Equal(s1, s2) || !slices.Equal(i1, i2) || l1 != l2 {
+		t.Errorf("native and sync-pool did different work: %d vs %d buffers, live %d vs %d", len(s1), len(s2), l1, l2)
+	}
+}
+
+func TestSyncPoolAllocClasses(t *testing.T) {
+	a := newSyncPoolAlloc(sizeSpec{64, 64 << 10})
+	b := a.Alloc(100)
+	if len(b) != 100 || cap(b) != 128 {
+		t.Fatalf("Alloc(100): len %d cap %d, want 100, 128", len(b), cap(b))
+	}
+	a.Free(b)
+	// sync.Pool may drop items at any time, so only check what comes back.
+	c := a.Alloc(120)
+	if len(c) != 120 || cap(c) != 128 {
+		t.Fatalf("Alloc(120): len %d cap %d, want 120, 128", len(c), cap(c))
+	}
+	d := a.Alloc(64 << 10)
+	if len(d) != 64<<10 || cap(d) != 64<<10 {
+		t.Fatalf("Alloc(64KiB): len %d cap %d", len(d), cap(d))
+	}
+}
