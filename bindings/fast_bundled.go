@@ -21,9 +21,12 @@ package bindings
 /*
 #include "internal.h"
 
-static inline size_t ohg_take_cached(oh_slab_t *h, int cls, uintptr_t *out, size_t n) {
-	return ohi_heap_take_cached(h, cls, (void **)out, n);
+static inline size_t ohg_take_cached(oh_slab_t *h, int cls, uintptr_t *out, size_t n, ohi_affinity_t *aff) {
+	return ohi_heap_take_cached(h, cls, (void **)out, n, aff);
 }
+static inline uint32_t ohg_affinity_token(void) { return ohi_affinity_token(); }
+#cgo noescape ohg_affinity_token
+#cgo nocallback ohg_affinity_token
 static inline void ohg_return_cached(oh_slab_t *h, int cls, const uintptr_t *ptrs, size_t n, uint64_t allocs, uint64_t frees) {
 	ohi_heap_return_cached(h, cls, (void *const *)ptrs, n, allocs, frees);
 }
@@ -95,13 +98,32 @@ func (s Slab) ChunkWord(p uintptr) (w *uint32, cls int, ok bool) {
 	return (*uint32)(unsafe.Add(unsafe.Pointer(slab.words), uintptr(idx)*4)), int(slab.class_index), true
 }
 
-// TakeCached takes up to len(out) chunks of class cls in the CACHED state and
-// returns how many it took (0: out of memory, or a bounded heap at its limit).
-func (s Slab) TakeCached(cls int, out []unsafe.Pointer) int {
+// Affinity is a cache's preference for one slab per class (ohi_affinity_t):
+// a cache that keeps drawing from a slab of its own does not share the cache
+// lines of its chunks' state words with other Ps. Keep one per shard and
+// class; the zero value works but a NewAffinity names the cache.
+type Affinity struct {
+	base  uintptr
+	token uint32
+	_     uint32
+}
+
+// The layout must be the core's.
+var _ [unsafe.Sizeof(Affinity{}) - C.sizeof_ohi_affinity_t]byte
+var _ [C.sizeof_ohi_affinity_t - unsafe.Sizeof(Affinity{})]byte
+
+// NewAffinity returns an affinity with a fresh token.
+func NewAffinity() Affinity { return Affinity{token: uint32(C.ohg_affinity_token())} }
+
+// TakeCached takes up to len(out) chunks of class cls in the CACHED state,
+// preferably from aff's slab, and returns how many it took (0: out of memory,
+// or a bounded heap at its limit).
+func (s Slab) TakeCached(cls int, out []unsafe.Pointer, aff *Affinity) int {
 	if len(out) == 0 {
 		return 0
 	}
-	return int(C.ohg_take_cached(s.h, C.int(cls), (*C.uintptr_t)(unsafe.Pointer(&out[0])), C.size_t(len(out))))
+	return int(C.ohg_take_cached(s.h, C.int(cls), (*C.uintptr_t)(unsafe.Pointer(&out[0])), C.size_t(len(out)),
+		(*C.ohi_affinity_t)(unsafe.Pointer(aff))))
 }
 
 // ReturnCached gives chunks of class cls in the CACHED state back to the

@@ -17,8 +17,18 @@ const (
 // ChunkWord always reports false without the fast path.
 func (s Slab) ChunkWord(p uintptr) (w *uint32, cls int, ok bool) { return nil, 0, false }
 
+// Affinity is a cache's slab preference (unused without the fast path).
+type Affinity struct {
+	base  uintptr
+	token uint32
+	_     uint32
+}
+
+// NewAffinity returns a zero affinity without the fast path.
+func NewAffinity() Affinity { return Affinity{} }
+
 // TakeCached is unavailable without the fast path.
-func (s Slab) TakeCached(cls int, out []unsafe.Pointer) int { return 0 }
+func (s Slab) TakeCached(cls int, out []unsafe.Pointer, aff *Affinity) int { return 0 }
 
 // ReturnCached is unavailable without the fast path.
 func (s Slab) ReturnCached(cls int, ptrs []unsafe.Pointer, allocs, frees uint64) {

@@ -213,8 +213,23 @@ struct ohi_slab_s {
   uint32_t list;          /* which class list holds it (enum ohi_slab_list) */
   uint64_t empty_since_ms;/* when in_use fell to 0 */
   uint32_t decommitted;   /* data pages were decommitted while empty */
-  uint32_t pad_;
+  uint32_t claim;         /* token of the cache drawing from it (0 = none); a hint */
 };
+
+/* A cache's preference for one slab per class, kept in the cache's memory
+ * (a C thread cache's bin, a Go shard's magazine). Chunks that two threads
+ * cache side by side share the cache lines of their state words, and every
+ * CAS on them bounces between cores (2 threads ran at 0.4x the throughput
+ * of 1): a cache that keeps drawing from a slab of its own avoids that. The
+ * base is re-validated through the region map on each use, so a stale
+ * preference is never dereferenced; the claim on the slab is only a hint
+ * (two caches may still share a slab when no other has room). */
+typedef struct ohi_affinity_s {
+  uintptr_t base;  /* the preferred slab's first byte, 0 = none */
+  uint32_t token;  /* names the cache; from ohi_affinity_token */
+  uint32_t pad_;
+} ohi_affinity_t;
+uint32_t ohi_affinity_token(void);
 
 /* A large allocation (bigger than a slab): its own mapping, one refcount. */
 typedef struct ohi_large_s {
@@ -242,7 +257,7 @@ int ohi_heap_class_of(oh_slab_t *h, size_t n);
 /* Batch transfer of chunks in the CACHED state for caches kept by a language
  * binding (slab.c explains the protocol). allocs/frees: operations the binding
  * served from its cache since its last return, for the statistics. */
-size_t ohi_heap_take_cached(oh_slab_t *h, int cls, void **out, size_t n);
+size_t ohi_heap_take_cached(oh_slab_t *h, int cls, void **out, size_t n, ohi_affinity_t *aff);
 void ohi_heap_return_cached(oh_slab_t *h, int cls, void *const *ptrs, size_t n, uint64_t allocs, uint64_t frees);
 
 /* Purging (purge.c). */

@@ -67,6 +67,7 @@ typedef struct ohi_bin_s {
   uint32_t chunk_size;
   uint32_t pad_;
   ohi_item_t *items;
+  ohi_affinity_t aff; /* the slab this bin refills from */
 } ohi_bin_t;
 
 typedef struct ohi_tcache_s ohi_tcache_t;
@@ -358,33 +359,85 @@ static size_t slab_release(oh_slab_t *h, ohi_slab_t *s) {
   return dec;
 }
 
+static uint32_t affinity_tokens;
+uint32_t ohi_affinity_token(void) {
+  uint32_t t;
+  do t = __atomic_add_fetch(&affinity_tokens, 1, __ATOMIC_RELAXED);
+  while (t == 0);
+  return t;
+}
+
+/* Moves an empty slab back to the partial list (class lock held). */
+static void unempty(oh_slab_t *h, ohi_class_t *c, ohi_slab_t *s) {
+  list_remove(c, s);
+  list_push(c, s, LIST_PARTIAL);
+  c->empty_count--;
+  OHI_FETCH_SUB(&h->empty_bytes, h->slab_size);
+  if (s->decommitted) {
+    s->decommitted = 0;
+    ohi_pages_recommit_account(h->slab_size);
+  }
+}
+
+/* The slab a take draws from next (class lock held), NULL when the class
+ * must grow. With an affinity: the cache's own slab while it has room, else
+ * an unclaimed partial slab, else an empty one, else any partial slab. */
+static ohi_slab_t *pick_slab(oh_slab_t *h, ohi_class_t *c, unsigned cls, ohi_affinity_t *aff) {
+  ohi_slab_t *s;
+  if (aff != NULL) {
+    if (aff->base != 0) {
+      ohi_span_t *sp = ohi_region_lookup((void *)aff->base);
+      if (sp != NULL && sp->kind == OHI_SPAN_SLAB && sp->owner == h && sp->base == aff->base) {
+        s = (ohi_slab_t *)sp;
+        if (s->class_index == cls && s->claim == aff->token) {
+          if (s->list == LIST_PARTIAL) return s;
+          if (s->list == LIST_EMPTY) {
+            unempty(h, c, s);
+            return s;
+          }
+        }
+      }
+    }
+    int looked = 0;
+    for (s = c->partial; s != NULL && looked < 8; s = s->next, looked++)
+      if (s->claim == 0) return s;
+    if (c->empty == NULL && c->partial != NULL) return NULL; /* grow rather than share */
+  }
+  if (c->partial != NULL) return c->partial;
+  if (c->empty != NULL) {
+    s = c->empty;
+    unempty(h, c, s);
+    return s;
+  }
+  return NULL;
+}
+
 /* Takes up to want chunks of class cls into out (class lock held; it is
- * dropped while a new slab is mapped). Each word is set to state. */
-static uint32_t class_take(oh_slab_t *h, unsigned cls, ohi_item_t *out, uint32_t want, uint32_t state) {
+ * dropped while a new slab is mapped). Each word is set to state. aff, when
+ * given, steers the take to the caller's own slab (ohi_affinity_t). */
+static uint32_t class_take(oh_slab_t *h, unsigned cls, ohi_item_t *out, uint32_t want, uint32_t state,
+                           ohi_affinity_t *aff) {
   ohi_class_t *c = &h->classes[cls];
   uint32_t got = 0;
   while (got < want) {
     if (h->max_objects != 0 && c->in_use >= h->max_objects) break;
-    ohi_slab_t *s = c->partial;
-    if (s == NULL && c->empty != NULL) {
-      s = c->empty;
-      list_remove(c, s);
-      list_push(c, s, LIST_PARTIAL);
-      c->empty_count--;
-      OHI_FETCH_SUB(&h->empty_bytes, h->slab_size);
-      if (s->decommitted) {
-        s->decommitted = 0;
-        ohi_pages_recommit_account(h->slab_size);
-      }
-    }
+    ohi_slab_t *s = pick_slab(h, c, cls, aff);
     if (s == NULL) {
       ohi_unlock(&c->lock);
       ohi_slab_t *ns = slab_create(h, cls);
       ohi_lock(&c->lock);
-      if (ns == NULL) break;
-      c->slabs++;
-      list_push(c, ns, LIST_PARTIAL);
-      continue;
+      if (ns == NULL) {
+        if (c->partial == NULL) break;
+        s = c->partial; /* share a claimed slab rather than fail */
+      } else {
+        c->slabs++;
+        list_push(c, ns, LIST_PARTIAL);
+        s = ns;
+      }
+    }
+    if (aff != NULL) {
+      s->claim = aff->token;
+      aff->base = s->span.base;
     }
     uint32_t *words = slab_words(s);
     while (got < want && (s->free_head != OHI_W_END || s->bump < s->nchunks)) {
@@ -407,6 +460,7 @@ static uint32_t class_take(oh_slab_t *h, unsigned cls, ohi_item_t *out, uint32_t
     if (s->free_head == OHI_W_END && s->bump == s->nchunks) {
       list_remove(c, s);
       list_push(c, s, LIST_FULL);
+      s->claim = 0; /* whoever finds room in it later may claim it */
     }
   }
   return got;
@@ -464,7 +518,9 @@ static ohi_tcache_t *tcache_create(oh_slab_t *h) {
   tc->allocs = (uint64_t *)&tc->bins[n];
   tc->frees = tc->allocs + n;
   ohi_item_t *it = (ohi_item_t *)(tc->frees + n);
+  uint32_t token = ohi_affinity_token();
   for (size_t i = 0; i < n; i++) {
+    tc->bins[i].aff.token = token;
     tc->bins[i].cap = h->classes[i].cache_cap;
     tc->bins[i].chunk_size = h->classes[i].chunk_size;
     tc->bins[i].items = it;
@@ -548,7 +604,7 @@ static OHI_NOINLINE uint32_t bin_refill(oh_slab_t *h, ohi_tcache_t *tc, unsigned
     if (want == 0) want = 1;
   }
   ohi_lock(&c->lock);
-  uint32_t got = class_take(h, cls, b->items, want, OHI_W_CACHED);
+  uint32_t got = class_take(h, cls, b->items, want, OHI_W_CACHED, &b->aff);
   ohi_unlock(&c->lock);
   OHI_STORE_RELAXED(&b->count, got);
   tc->bytes += (size_t)got * b->chunk_size;
@@ -744,7 +800,7 @@ static OHI_NOINLINE void *alloc_locked(oh_slab_t *h, unsigned cls, const char *f
   ohi_class_t *c = &h->classes[cls];
   ohi_item_t it;
   ohi_lock(&c->lock);
-  uint32_t got = class_take(h, cls, &it, 1, 1);
+  uint32_t got = class_take(h, cls, &it, 1, 1, NULL);
   if (got) c->allocs++;
   ohi_unlock(&c->lock);
   if (got == 0) {
@@ -1015,7 +1071,7 @@ size_t oh_slab_alloc_batch(oh_slab_t *s, int cls, void **out, size_t n) {
   while (done < n) {
     uint32_t want = n - done > 64 ? 64 : (uint32_t)(n - done);
     ohi_lock(&c->lock);
-    uint32_t got = class_take(s, (unsigned)cls, items, want, 1);
+    uint32_t got = class_take(s, (unsigned)cls, items, want, 1, NULL);
     c->allocs += got;
     ohi_unlock(&c->lock);
     for (uint32_t i = 0; i < got; i++) out[done + i] = items[i].p;
@@ -1046,14 +1102,14 @@ int oh_slab_free_batch(oh_slab_t *s, void *const *ptrs, size_t n, size_t *bad) {
  * returns claimed chunks in batches. The allocator's own invariants hold
  * throughout: a CACHED chunk counts as in use by its slab. */
 
-size_t ohi_heap_take_cached(oh_slab_t *h, int cls, void **out, size_t n) {
+size_t ohi_heap_take_cached(oh_slab_t *h, int cls, void **out, size_t n, ohi_affinity_t *aff) {
   ohi_class_t *c = &h->classes[cls];
   ohi_item_t items[64];
   size_t done = 0;
   while (done < n) {
     uint32_t want = n - done > 64 ? 64 : (uint32_t)(n - done);
     ohi_lock(&c->lock);
-    uint32_t got = class_take(h, (unsigned)cls, items, want, OHI_W_CACHED);
+    uint32_t got = class_take(h, (unsigned)cls, items, want, OHI_W_CACHED, aff);
     ohi_unlock(&c->lock);
     for (uint32_t i = 0; i < got; i++) out[done + i] = items[i].p;
     done += got;

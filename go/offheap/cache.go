@@ -109,6 +109,9 @@ type magazine struct {
 	// Operations served since the last return to the core, which counts them
 	// for its statistics when the chunks go back.
 	allocs, frees uint64
+	// The slab this magazine refills from: chunks of one P then do not share
+	// state-word cache lines with another P's (bindings.Affinity).
+	aff bindings.Affinity
 }
 
 type cacheItem struct {
@@ -181,6 +184,7 @@ func (sh *shard) magazine(h *heap, cls int) *magazine {
 	m := &sh.mags[cls]
 	if m.items == nil {
 		m.items = make([]cacheItem, h.classes[cls].capacity)
+		m.aff = bindings.NewAffinity()
 	}
 	return m
 }
@@ -233,7 +237,7 @@ func (h *heap) alloc(op string, n int, zero bool) (unsafe.Pointer, bindings.Err)
 // refill takes a batch of chunks of class cls from the core.
 func (h *heap) refill(sh *shard, m *magazine, cls int) {
 	batch := sh.scratch[:h.classes[cls].batch]
-	got := h.c.TakeCached(cls, batch)
+	got := h.c.TakeCached(cls, batch, &m.aff)
 	for i, p := range batch[:got] {
 		w, c, ok := h.c.ChunkWord(uintptr(p))
 		if !ok || c != cls {
