@@ -110,11 +110,17 @@ test-c: $(BUILD)/rel/offheap_tests
 	$< $(CRITERION_ARGS)
 # RSS tests read /proc/self/statm; ASan's shadow memory makes them meaningless,
 # so sanitizer runs set OH_TEST_NO_RSS and those tests skip their RSS asserts only.
+# A report raised after a test's verdict (by the purger thread, say) may not
+# change Criterion's tally, so the output is scanned for reports as well.
+SAN_REPORTS := 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|WARNING: ThreadSanitizer'
 test-asan: $(BUILD)/asan/offheap_tests
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  OH_TEST_NO_RSS=1 $< $(CRITERION_ARGS)
+	set -o pipefail; ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  OH_TEST_NO_RSS=1 $< $(CRITERION_ARGS) 2>&1 | tee $(BUILD)/asan/tests.log
+	@! grep -E $(SAN_REPORTS) $(BUILD)/asan/tests.log
 test-tsan: $(BUILD)/tsan/offheap_tests
-	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 OH_TEST_NO_RSS=1 $< $(CRITERION_ARGS)
+	set -o pipefail; TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 OH_TEST_NO_RSS=1 $< $(CRITERION_ARGS) 2>&1 \
+	  | tee $(BUILD)/tsan/tests.log
+	@! grep -E $(SAN_REPORTS) $(BUILD)/tsan/tests.log
 # valgrind follows Criterion's forked workers; one job keeps output readable.
 test-valgrind: $(BUILD)/dbg/offheap_tests
 	OH_TEST_NO_RSS=1 OH_TEST_SMALL=1 valgrind -q --error-exitcode=99 --leak-check=full \

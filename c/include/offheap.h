@@ -35,7 +35,8 @@
  *
  * Thread safety
  *   Every function may be called from any thread at any time, except that a
- *   slab, pool or arena must not be used while (or after) it is destroyed.
+ *   slab, pool or arena must not be used while (or after) it is destroyed, nor
+ *   an arena while it is reset.
  *   Small per-thread caches sit in front of shared free lists; they are bounded
  *   (OFFHEAP_TCACHE_BYTES) and are flushed when a thread exits, when an instance
  *   is destroyed, and by oh_thread_flush / oh_purge.
@@ -132,7 +133,8 @@ OH_API int oh_unmap(void *p, size_t n);
  * outside the range. Any memory works, including memory offheap did not
  * allocate. The range stays usable; it reads as zero or as old data afterwards.
  * Returns the number of bytes decommitted: 0 when no whole page lies inside
- * (or addr is NULL); on an OS error 0 with errno set. */
+ * (or addr is NULL); 0 with EINVAL when the range wraps around the address
+ * space; on an OS error 0 with errno set. */
 OH_API size_t oh_decommit(void *addr, size_t len);
 
 /* ---- the process-wide allocator -------------------------------------------- */
@@ -221,7 +223,9 @@ OH_API oh_arena_t *oh_arena_new(size_t block_size);
 OH_API void *oh_arena_alloc(oh_arena_t *a, size_t n, size_t align);
 /* Frees every allocation at once. Flags: OH_ARENA_KEEP keeps all blocks
  * committed for reuse; OH_ARENA_DECOMMIT (default 0) keeps the first block
- * mapped but decommits it and unmaps the others. */
+ * mapped but decommits it and unmaps the others. Like oh_arena_destroy, it
+ * must not run concurrently with other calls on the same arena: it ends the
+ * life of every allocation, including one a racing oh_arena_alloc returns. */
 #define OH_ARENA_DECOMMIT 0
 #define OH_ARENA_KEEP 1
 OH_API void oh_arena_reset(oh_arena_t *a, int flags);
@@ -271,9 +275,12 @@ typedef struct oh_stats_s {
   oh_class_stats_t classes[OH_MAX_CLASSES];
 } oh_stats_t;
 
-/* Process-wide totals (every instance). */
+/* Process-wide totals (every instance, metadata and the shared cache of
+ * decommitted slab segments included in mapped_bytes). */
 OH_API int oh_stats(oh_stats_t *out);
-/* One instance, with per-class figures. */
+/* One instance, with per-class figures: mapped/committed count the slabs and
+ * large spans it holds now; decommitted_bytes and purges what the purge
+ * policy released from it. */
 OH_API int oh_slab_stats(oh_slab_t *s, oh_stats_t *out);
 /* A pool's figures (its one class). */
 OH_API int oh_pool_stats(oh_pool_t *p, oh_stats_t *out);

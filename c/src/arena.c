@@ -35,11 +35,8 @@ struct oh_arena_s {
 static arena_block_t *block_new(oh_arena_t *a, size_t map_size) {
   arena_block_t *b = ohi_pages_map(map_size, OHI_GRANULE);
   if (b == NULL) return NULL;
-  b->span.base = (uintptr_t)b;
-  b->span.size = map_size;
-  b->span.owner = a;
   b->cap = map_size - sizeof(arena_block_t);
-  __atomic_store_n(&b->span.kind, OHI_SPAN_ARENA, __ATOMIC_RELEASE);
+  ohi_span_publish(&b->span, (uintptr_t)b, map_size, OHI_SPAN_ARENA, a);
   if (ohi_region_set(b->span.base, map_size, &b->span) != 0) {
     ohi_pages_unmap(b, map_size);
     return NULL;
@@ -172,7 +169,8 @@ void oh_arena_reset(oh_arena_t *a, int flags) {
 int oh_arena_owns(oh_arena_t *a, const void *p) {
   if (a == NULL || p == NULL) return 0;
   ohi_span_t *sp = ohi_region_lookup(p);
-  if (sp == NULL || __atomic_load_n(&sp->kind, __ATOMIC_ACQUIRE) != OHI_SPAN_ARENA || sp->owner != a) return 0;
+  if (sp == NULL || __atomic_load_n(&sp->kind, __ATOMIC_ACQUIRE) != OHI_SPAN_ARENA || OHI_LOAD_RELAXED(&sp->owner) != a)
+    return 0;
   arena_block_t *b = (arena_block_t *)sp;
   uintptr_t q = (uintptr_t)p;
   return q >= (uintptr_t)b->data && q < (uintptr_t)b->data + OHI_LOAD_ACQUIRE(&b->used);

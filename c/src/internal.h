@@ -134,6 +134,18 @@ typedef struct ohi_span_s {
   void *owner;     /* the oh_slab_t heap, or NULL for oh_map */
 } ohi_span_t;
 
+/* Span headers (and the slab fields a release reads) are written and read
+ * with relaxed atomics: a release of a stale or foreign pointer may read a
+ * header at the moment its metadata is freed or reused - safe, because
+ * metadata memory is never unmapped and every deciding field is checked -
+ * and the atomics make that designed race a non-race (plain MOVs on x86). */
+OHI_INLINE void ohi_span_publish(ohi_span_t *sp, uintptr_t base, size_t size, uint32_t kind, void *owner) {
+  OHI_STORE_RELAXED(&sp->base, base);
+  OHI_STORE_RELAXED(&sp->size, size);
+  OHI_STORE_RELAXED(&sp->owner, owner);
+  OHI_STORE_RELEASE(&sp->kind, kind); /* last: a reader sees a whole span or kind 0 */
+}
+
 typedef ohi_span_t *ohi_region_l2_t[(size_t)1 << OHI_L2_BITS];
 extern ohi_region_l2_t *ohi_region_l1[(size_t)1 << OHI_L1_BITS];
 

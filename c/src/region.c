@@ -145,7 +145,9 @@ void *ohi_meta_alloc(size_t size) {
       meta_cell_bump += META_CELL;
     }
     ohi_unlock(&meta_lock);
-    memset(c, 0, META_CELL);
+    /* Zeroed word by word with relaxed stores: a stale reader may still be
+     * looking at the span this cell held (see ohi_span_publish). */
+    for (size_t i = 0; i < META_CELL / sizeof(uintptr_t); i++) OHI_STORE_RELAXED(&((uintptr_t *)c)[i], 0);
     return c;
   }
   unsigned o = meta_order(size);
@@ -156,7 +158,7 @@ void *ohi_meta_alloc(size_t size) {
   if (b != NULL) meta_big[o] = b->next;
   ohi_unlock(&meta_lock);
   if (b != NULL) {
-    b->next = NULL; /* the rest was decommitted and reads as zero */
+    OHI_STORE_RELAXED(&b->next, NULL); /* the rest was decommitted and reads as zero */
     ohi_pages_recommit_account(bytes);
     return b;
   }
@@ -166,9 +168,9 @@ void *ohi_meta_alloc(size_t size) {
 void ohi_meta_free(void *p, size_t size) {
   if (p == NULL) return;
   if (size <= META_CELL) {
-    memset(p, 0, META_CELL);
+    OHI_STORE_RELEASE(&((ohi_span_t *)p)->kind, 0u); /* a stale reader now sees no span */
     ohi_lock(&meta_lock);
-    ((meta_free_t *)p)->next = meta_cells;
+    OHI_STORE_RELAXED(&((meta_free_t *)p)->next, meta_cells);
     meta_cells = p;
     ohi_unlock(&meta_lock);
     return;
@@ -179,7 +181,7 @@ void ohi_meta_free(void *p, size_t size) {
   if (ohi_os_decommit(p, bytes, 0) != 0) memset(p, 0, bytes);
   OHI_FETCH_SUB(&ohi_counters.committed, bytes);
   ohi_lock(&meta_lock);
-  ((meta_free_t *)p)->next = meta_big[o];
+  OHI_STORE_RELAXED(&((meta_free_t *)p)->next, meta_big[o]);
   meta_big[o] = p;
   ohi_unlock(&meta_lock);
 }
@@ -260,10 +262,7 @@ void *oh_map(size_t n) {
     ohi_meta_free(span, sizeof *span);
     return ohi_fail_null(ENOMEM, "oh_map: the OS refused %zu bytes", size);
   }
-  span->base = (uintptr_t)p;
-  span->size = size;
-  span->kind = OHI_SPAN_MAP;
-  span->owner = NULL;
+  ohi_span_publish(span, (uintptr_t)p, size, OHI_SPAN_MAP, NULL);
   if (ohi_region_set(span->base, size, span) != 0) {
     ohi_pages_unmap(p, size);
     ohi_meta_free(span, sizeof *span);
@@ -275,9 +274,11 @@ void *oh_map(size_t n) {
 int oh_unmap(void *p, size_t n) {
   if (p == NULL) return ohi_fail(EINVAL, "oh_unmap: NULL pointer");
   ohi_span_t *span = ohi_region_lookup(p);
-  if (span == NULL || (uintptr_t)p < span->base || (uintptr_t)p >= span->base + span->size)
+  uint32_t kind = span ? __atomic_load_n(&span->kind, __ATOMIC_ACQUIRE) : 0;
+  if (span == NULL || kind == 0 || (uintptr_t)p < OHI_LOAD_RELAXED(&span->base) ||
+      (uintptr_t)p - OHI_LOAD_RELAXED(&span->base) >= OHI_LOAD_RELAXED(&span->size))
     return ohi_fail(EINVAL, "oh_unmap: %p was not mapped by oh_map (or is already unmapped)", p);
-  if (span->kind != OHI_SPAN_MAP)
+  if (kind != OHI_SPAN_MAP)
     return ohi_fail(EINVAL, "oh_unmap: %p belongs to an allocator, not to oh_map; free it there", p);
   if ((uintptr_t)p != span->base)
     return ohi_fail(EFAULT, "oh_unmap: %p is inside the mapping at %p, not its start", p, (void *)span->base);
@@ -294,7 +295,10 @@ size_t oh_decommit(void *addr, size_t len) {
   if (addr == NULL || len == 0) return 0;
   size_t ps = ohi_os_page_size();
   uintptr_t start = ((uintptr_t)addr + ps - 1) & ~(uintptr_t)(ps - 1);
-  if ((uintptr_t)addr > UINTPTR_MAX - len) len = UINTPTR_MAX - (uintptr_t)addr;
+  if ((uintptr_t)addr > UINTPTR_MAX - len) {
+    ohi_fail(EINVAL, "oh_decommit: range [%p, +%zu) wraps around the address space", addr, len);
+    return 0;
+  }
   uintptr_t end = ((uintptr_t)addr + len) & ~(uintptr_t)(ps - 1);
   if (end <= start) return 0;
   int err = ohi_os_decommit((void *)start, end - start, (int)ohi_opt(OH_OPT_DECOMMIT_ADVICE));

@@ -110,6 +110,7 @@ struct oh_slab_s {
   ohi_large_t *large_free; /* freed spans kept for reuse, newest first */
   uint64_t large_count, large_bytes, large_allocs, large_frees;
   uint64_t large_free_count, large_free_bytes;
+  uint64_t purged_bytes, purge_count; /* atomic: this heap's share of the purge counters */
   ohi_tcache_t *tcaches; /* under registry_lock */
   uint64_t dead_allocs, dead_frees; /* folded from dead thread caches, under registry_lock */
   oh_slab_t *next, *prev; /* the registry, under registry_lock */
@@ -234,6 +235,35 @@ static oh_slab_t *heap_new(const oh_slab_config_t *cfg, const char *fn) {
       sizes[n++] = (uint32_t)v;
     }
   }
+  /* Page-multiple requests must get page-aligned chunks (a decommit of a
+   * buffer then covers all its pages): classes of 8 pages or more are rounded
+   * up to whole pages, and 1..7 pages are always classes. Both are grid
+   * values, since a page is a multiple of the grid step below it. */
+  size_t ps = ohi_os_page_size();
+  uint32_t all[OH_MAX_CLASSES + 8];
+  unsigned na = 0;
+  for (unsigned i = 0; i < n; i++) {
+    size_t v = sizes[i];
+    if (v >= 8 * ps) v = (v + ps - 1) & ~(ps - 1);
+    if (v > c.slab_size) v = c.slab_size;
+    all[na++] = (uint32_t)v;
+  }
+  for (size_t k = 1; k < 8; k++)
+    if (k * ps >= first && k * ps <= c.slab_size) all[na++] = (uint32_t)(k * ps);
+  for (unsigned i = 1; i < na; i++) /* insertion sort: a few dozen entries */
+    for (unsigned j = i; j > 0 && all[j - 1] > all[j]; j--) {
+      uint32_t t = all[j];
+      all[j] = all[j - 1];
+      all[j - 1] = t;
+    }
+  n = 0;
+  for (unsigned i = 0; i < na; i++)
+    if (n == 0 || all[i] != sizes[n - 1]) {
+      if (n == OH_MAX_CLASSES)
+        return ohi_fail_null(EINVAL, "%s: growth %g from %zu to slab size %zu needs more than %d size classes", fn,
+                             c.growth, c.min_chunk, c.slab_size, OH_MAX_CLASSES);
+      sizes[n++] = all[i];
+    }
   oh_slab_t *h = heap_alloc_struct(n);
   if (h == NULL) return ohi_fail_null(ENOMEM, "%s: out of memory for the heap's metadata", fn);
   h->slab_size = c.slab_size;
@@ -265,14 +295,25 @@ oh_slab_t *ohi_heap_new_single(size_t object_size, size_t slab_size, size_t max_
 }
 
 static oh_slab_t *default_heap;
-static pthread_once_t default_once = PTHREAD_ONCE_INIT;
-static void default_init(void) { default_heap = heap_new(NULL, "oh_alloc"); }
+static ohi_lock_t default_lock = OHI_LOCK_INIT;
+
+/* Creates the process-wide heap on first use; a failure (the OS refusing
+ * memory) is reported and retried by the next call, never cached. */
+static OHI_NOINLINE oh_slab_t *default_create(void) {
+  ohi_lock(&default_lock);
+  oh_slab_t *h = __atomic_load_n(&default_heap, __ATOMIC_ACQUIRE);
+  if (h == NULL) {
+    h = heap_new(NULL, "oh_alloc");
+    if (h != NULL) __atomic_store_n(&default_heap, h, __ATOMIC_RELEASE);
+  }
+  ohi_unlock(&default_lock);
+  return h;
+}
 
 OHI_INLINE oh_slab_t *get_default(void) {
   oh_slab_t *h = __atomic_load_n(&default_heap, __ATOMIC_ACQUIRE);
   if (OHI_LIKELY(h != NULL)) return h;
-  pthread_once(&default_once, default_init);
-  return default_heap;
+  return default_create();
 }
 
 oh_slab_t *oh_default_slab(void) { return get_default(); }
@@ -318,19 +359,15 @@ static ohi_slab_t *slab_create(oh_slab_t *h, unsigned cls) {
     ohi_meta_free(s, meta);
     return NULL;
   }
-  s->span.base = (uintptr_t)seg;
-  s->span.size = h->slab_size;
-  s->span.owner = h;
-  s->chunk_size = c->chunk_size;
-  s->nchunks = c->nchunks;
-  s->div_magic = c->div_magic;
+  OHI_STORE_RELAXED(&s->chunk_size, c->chunk_size); /* read by releases: see ohi_span_publish */
+  OHI_STORE_RELAXED(&s->nchunks, c->nchunks);
+  OHI_STORE_RELAXED(&s->div_magic, c->div_magic);
+  OHI_STORE_RELAXED(&s->class_index, cls);
   s->words = slab_words(s);
   s->meta_size = meta;
   s->free_head = OHI_W_END;
-  s->class_index = cls;
   if (ohi_opt(OH_OPT_HUGEPAGES)) ohi_os_hugepage_hint(seg, h->slab_size);
-  /* Publish the kind last: a racing lookup sees a complete span or kind 0. */
-  __atomic_store_n(&s->span.kind, OHI_SPAN_SLAB, __ATOMIC_RELEASE);
+  ohi_span_publish(&s->span, (uintptr_t)seg, h->slab_size, OHI_SPAN_SLAB, h);
   if (ohi_region_set(s->span.base, h->slab_size, &s->span) != 0) {
     ohi_pages_decommit(seg, h->slab_size);
     ohi_segment_give(seg, h->slab_shift);
@@ -379,28 +416,40 @@ static void unempty(oh_slab_t *h, ohi_class_t *c, ohi_slab_t *s) {
   }
 }
 
+/* The slab aff prefers, if it is still a slab of class cls of h claimed by
+ * aff (class lock held). The span the region map gives may be a descriptor
+ * being released or reused by another class at this very moment: metadata
+ * memory is never unmapped and the deciding fields are read with relaxed
+ * atomics (see ohi_span_publish), so this is safe; a descriptor of this
+ * class cannot change under the lock we hold. */
+static ohi_slab_t *affinity_slab(oh_slab_t *h, unsigned cls, ohi_affinity_t *aff) {
+  if (aff->base == 0) return NULL;
+  ohi_span_t *sp = ohi_region_lookup((void *)aff->base);
+  if (sp == NULL || __atomic_load_n(&sp->kind, __ATOMIC_ACQUIRE) != OHI_SPAN_SLAB ||
+      OHI_LOAD_RELAXED(&sp->owner) != h || OHI_LOAD_RELAXED(&sp->base) != aff->base)
+    return NULL;
+  ohi_slab_t *s = (ohi_slab_t *)sp;
+  if (OHI_LOAD_RELAXED(&s->class_index) != cls || OHI_LOAD_RELAXED(&s->claim) != aff->token) return NULL;
+  return s;
+}
+
 /* The slab a take draws from next (class lock held), NULL when the class
  * must grow. With an affinity: the cache's own slab while it has room, else
  * an unclaimed partial slab, else an empty one, else any partial slab. */
 static ohi_slab_t *pick_slab(oh_slab_t *h, ohi_class_t *c, unsigned cls, ohi_affinity_t *aff) {
   ohi_slab_t *s;
   if (aff != NULL) {
-    if (aff->base != 0) {
-      ohi_span_t *sp = ohi_region_lookup((void *)aff->base);
-      if (sp != NULL && sp->kind == OHI_SPAN_SLAB && sp->owner == h && sp->base == aff->base) {
-        s = (ohi_slab_t *)sp;
-        if (s->class_index == cls && s->claim == aff->token) {
-          if (s->list == LIST_PARTIAL) return s;
-          if (s->list == LIST_EMPTY) {
-            unempty(h, c, s);
-            return s;
-          }
-        }
+    s = affinity_slab(h, cls, aff);
+    if (s != NULL) {
+      if (s->list == LIST_PARTIAL) return s;
+      if (s->list == LIST_EMPTY) {
+        unempty(h, c, s);
+        return s;
       }
     }
     int looked = 0;
     for (s = c->partial; s != NULL && looked < 8; s = s->next, looked++)
-      if (s->claim == 0) return s;
+      if (OHI_LOAD_RELAXED(&s->claim) == 0) return s;
     if (c->empty == NULL && c->partial != NULL) return NULL; /* grow rather than share */
   }
   if (c->partial != NULL) return c->partial;
@@ -436,7 +485,7 @@ static uint32_t class_take(oh_slab_t *h, unsigned cls, ohi_item_t *out, uint32_t
       }
     }
     if (aff != NULL) {
-      s->claim = aff->token;
+      OHI_STORE_RELAXED(&s->claim, aff->token);
       aff->base = s->span.base;
     }
     uint32_t *words = slab_words(s);
@@ -460,7 +509,7 @@ static uint32_t class_take(oh_slab_t *h, unsigned cls, ohi_item_t *out, uint32_t
     if (s->free_head == OHI_W_END && s->bump == s->nchunks) {
       list_remove(c, s);
       list_push(c, s, LIST_FULL);
-      s->claim = 0; /* whoever finds room in it later may claim it */
+      OHI_STORE_RELAXED(&s->claim, 0u); /* whoever finds room in it later may claim it */
     }
   }
   return got;
@@ -657,9 +706,10 @@ void oh_thread_flush(void) {
 #define LARGE_CACHE_COUNT 16
 #define LARGE_CACHE_BYTES ((uint64_t)256 << 20)
 
+/* Heads are peeked without the lock (large_alloc, large_purge): relaxed stores. */
 static void large_list_unlink(ohi_large_t **head, ohi_large_t *l) {
   if (l->prev) l->prev->next = l->next;
-  else *head = l->next;
+  else OHI_STORE_RELAXED(head, l->next);
   if (l->next) l->next->prev = l->prev;
   l->next = l->prev = NULL;
 }
@@ -668,7 +718,7 @@ static void large_list_push(ohi_large_t **head, ohi_large_t *l) {
   l->prev = NULL;
   l->next = *head;
   if (*head) (*head)->prev = l;
-  *head = l;
+  OHI_STORE_RELAXED(head, l);
 }
 
 /* Unmaps a large span that is on no list. */
@@ -704,10 +754,7 @@ static OHI_NOINLINE void *large_alloc(oh_slab_t *h, size_t n, bool zero, const c
       ohi_meta_free(l, sizeof *l);
       return ohi_fail_null(ENOMEM, "%s: the OS refused %zu bytes", fn, size);
     }
-    l->span.base = (uintptr_t)p;
-    l->span.size = size;
-    l->span.owner = h;
-    __atomic_store_n(&l->span.kind, OHI_SPAN_LARGE, __ATOMIC_RELEASE);
+    ohi_span_publish(&l->span, (uintptr_t)p, size, OHI_SPAN_LARGE, h);
     if (ohi_region_set(l->span.base, size, &l->span) != 0) {
       ohi_pages_unmap(p, size);
       ohi_meta_free(l, sizeof *l);
@@ -788,6 +835,8 @@ static size_t large_purge(oh_slab_t *h, uint64_t now, long long delay, bool forc
     bytes += victims->span.size;
     OHI_FETCH_ADD(&ohi_counters.decommitted_total, victims->span.size);
     OHI_FETCH_ADD(&ohi_counters.purges, 1);
+    OHI_FETCH_ADD(&h->purge_count, 1);
+    OHI_FETCH_ADD(&h->purged_bytes, victims->span.size);
     large_unmap(victims);
     victims = next;
   }
@@ -802,9 +851,10 @@ static OHI_NOINLINE void *alloc_locked(oh_slab_t *h, unsigned cls, const char *f
   ohi_lock(&c->lock);
   uint32_t got = class_take(h, cls, &it, 1, 1, NULL);
   if (got) c->allocs++;
+  bool at_max = h->max_objects != 0 && c->in_use >= h->max_objects;
   ohi_unlock(&c->lock);
   if (got == 0) {
-    if (h->max_objects != 0 && c->in_use >= h->max_objects)
+    if (at_max)
       return ohi_fail_null(ENOMEM, "%s: the pool is at its maximum of %zu objects", fn, h->max_objects);
     return ohi_fail_null(ENOMEM, "%s: the OS refused a new slab of %zu bytes", fn, h->slab_size);
   }
@@ -892,7 +942,8 @@ static const char *owner_name(oh_slab_t *h) { return h->single ? "pool" : "slab"
 /* Reports why find_chunk refused p (out of line: only misuse gets here). */
 static OHI_NOINLINE __attribute__((cold)) int find_chunk_fail(oh_slab_t *h, const void *p, const char *fn,
                                                               ohi_span_t *sp, uint32_t kind) {
-  if (sp == NULL || kind == 0 || (uintptr_t)p < sp->base || (uintptr_t)p - sp->base >= sp->size) {
+  if (sp == NULL || kind == 0 || (uintptr_t)p < OHI_LOAD_RELAXED(&sp->base) ||
+      (uintptr_t)p - OHI_LOAD_RELAXED(&sp->base) >= OHI_LOAD_RELAXED(&sp->size)) {
     if (p == NULL) return ohi_fail(EINVAL, "%s: NULL pointer", fn);
     return ohi_fail(EINVAL, "%s: pointer %p was not allocated by offheap (foreign memory, or memory already returned)",
                     fn, p);
@@ -900,19 +951,22 @@ static OHI_NOINLINE __attribute__((cold)) int find_chunk_fail(oh_slab_t *h, cons
   if (kind == OHI_SPAN_MAP)
     return ohi_fail(EINVAL, "%s: pointer %p belongs to a mapping of oh_map; release it with oh_unmap", fn, p);
   if (kind == OHI_SPAN_ARENA)
-    return ohi_fail(EINVAL, "%s: pointer %p belongs to an arena; arena memory is freed by oh_arena_reset", fn, p);
-  if (sp->owner != h)
+    return ohi_fail(EXDEV, "%s: pointer %p belongs to an arena; arena memory is freed by oh_arena_reset", fn, p);
+  oh_slab_t *owner = OHI_LOAD_RELAXED(&sp->owner);
+  if (owner != h)
     return ohi_fail(EXDEV, "%s: pointer %p belongs to another %s instance", fn, p,
-                    ((oh_slab_t *)sp->owner)->single ? "pool" : "slab");
+                    owner != NULL && owner->single ? "pool" : "slab");
   if (kind == OHI_SPAN_LARGE)
-    return ohi_fail(EFAULT, "%s: pointer %p is inside the allocation at %p, not its start", fn, p, (void *)sp->base);
+    return ohi_fail(EFAULT, "%s: pointer %p is inside the allocation at %p, not its start", fn, p,
+                    (void *)OHI_LOAD_RELAXED(&sp->base));
   ohi_slab_t *s = (ohi_slab_t *)sp;
-  uint32_t off = (uint32_t)((uintptr_t)p - sp->base);
-  uint32_t idx = ohi_fast_div(s->div_magic, off);
-  if (idx >= s->nchunks)
+  uint32_t off = (uint32_t)((uintptr_t)p - OHI_LOAD_RELAXED(&sp->base));
+  uint32_t chunk = OHI_LOAD_RELAXED(&s->chunk_size);
+  uint32_t idx = chunk ? off / chunk : 0;
+  if (idx >= OHI_LOAD_RELAXED(&s->nchunks))
     return ohi_fail(EFAULT, "%s: pointer %p lies in the unused tail of a %s slab", fn, p, owner_name(h));
   return ohi_fail(EFAULT, "%s: pointer %p is inside the chunk at %p (chunk size %u), not its start", fn, p,
-                  (void *)(sp->base + (uintptr_t)idx * s->chunk_size), s->chunk_size);
+                  (void *)(OHI_LOAD_RELAXED(&sp->base) + (uintptr_t)idx * chunk), chunk);
 }
 
 /* Classifies p for heap h without touching p. On success stores the span and
@@ -921,16 +975,17 @@ OHI_INLINE int find_chunk(oh_slab_t *h, const void *p, const char *fn, ohi_span_
   ohi_span_t *sp = ohi_region_lookup(p);
   if (OHI_UNLIKELY(sp == NULL)) return find_chunk_fail(h, p, fn, sp, 0);
   uint32_t kind = __atomic_load_n(&sp->kind, __ATOMIC_ACQUIRE);
-  if (OHI_LIKELY(kind == OHI_SPAN_SLAB && sp->owner == h)) {
+  uintptr_t base = OHI_LOAD_RELAXED(&sp->base);
+  if (OHI_LIKELY(kind == OHI_SPAN_SLAB && OHI_LOAD_RELAXED(&sp->owner) == h && (uintptr_t)p >= base)) {
     ohi_slab_t *s = (ohi_slab_t *)sp;
-    uint32_t off = (uint32_t)((uintptr_t)p - sp->base); /* < slab size: the granules are the slab's */
-    uint32_t idx = ohi_fast_div(s->div_magic, off);
-    if (OHI_LIKELY(idx < s->nchunks && idx * s->chunk_size == off)) {
+    uint32_t off = (uint32_t)((uintptr_t)p - base); /* < slab size: the granules are the slab's */
+    uint32_t idx = ohi_fast_div(OHI_LOAD_RELAXED(&s->div_magic), off);
+    if (OHI_LIKELY(idx < OHI_LOAD_RELAXED(&s->nchunks) && idx * OHI_LOAD_RELAXED(&s->chunk_size) == off)) {
       *spanp = sp;
       *wp = slab_words(s) + idx;
       return 0;
     }
-  } else if (kind == OHI_SPAN_LARGE && sp->owner == h && (uintptr_t)p == sp->base) {
+  } else if (kind == OHI_SPAN_LARGE && OHI_LOAD_RELAXED(&sp->owner) == h && (uintptr_t)p == base) {
     *spanp = sp;
     *wp = &((ohi_large_t *)sp)->refcount;
     return 0;
@@ -966,10 +1021,15 @@ int ohi_heap_release(oh_slab_t *h, void *p, int mode, const char *fn) {
 
 /* ---- public API: the process-wide allocator ------------------------------------ */
 
-void *oh_alloc(size_t n) { return ohi_heap_alloc(get_default(), n, "oh_alloc"); }
+void *oh_alloc(size_t n) {
+  oh_slab_t *h = get_default();
+  if (OHI_UNLIKELY(h == NULL)) return NULL; /* heap_new reported ENOMEM */
+  return ohi_heap_alloc(h, n, "oh_alloc");
+}
 
 void *oh_calloc(size_t n) {
   oh_slab_t *h = get_default();
+  if (OHI_UNLIKELY(h == NULL)) return NULL;
   /* Fresh whole-page spans come zeroed from the OS: large_alloc zeroes only reused ones. */
   if (n > h->slab_size) return large_alloc(h, n, true, "oh_calloc");
   void *p = ohi_heap_alloc(h, n, "oh_calloc");
@@ -979,10 +1039,20 @@ void *oh_calloc(size_t n) {
 
 int oh_free(void *p) {
   if (p == NULL) return 0;
-  return ohi_heap_release(get_default(), p, RELEASE_FREE, "oh_free") < 0 ? -1 : 0;
+  oh_slab_t *h = __atomic_load_n(&default_heap, __ATOMIC_ACQUIRE);
+  if (h == NULL) /* nothing was ever allocated, so p cannot be ours */
+    return ohi_fail(EINVAL, "oh_free: pointer %p was not allocated by offheap (nothing was allocated yet)", p);
+  return ohi_heap_release(h, p, RELEASE_FREE, "oh_free") < 0 ? -1 : 0;
 }
 
-size_t oh_usable_size(const void *p) { return oh_slab_usable_size(get_default(), p); }
+size_t oh_usable_size(const void *p) {
+  oh_slab_t *h = __atomic_load_n(&default_heap, __ATOMIC_ACQUIRE);
+  if (h == NULL) {
+    ohi_fail(EINVAL, "oh_usable_size: pointer %p was not allocated by offheap (nothing was allocated yet)", p);
+    return 0;
+  }
+  return oh_slab_usable_size(h, p);
+}
 
 /* ---- public API: slab instances ------------------------------------------------ */
 
@@ -1195,7 +1265,8 @@ int ohi_heap_destroy(oh_slab_t *h, const char *fn) {
     next = l->next;
     large_unmap(l);
   }
-  h->large = h->large_free = NULL;
+  OHI_STORE_RELAXED(&h->large, NULL);
+  OHI_STORE_RELAXED(&h->large_free, NULL);
   ohi_lock_destroy(&h->large_lock);
   ohi_meta_free(h, h->meta_size);
   return 0;
@@ -1236,8 +1307,11 @@ size_t ohi_heap_purge(oh_slab_t *h, uint64_t now, bool force, uint64_t *next_dea
     ohi_unlock(&c->lock);
     while (victims != NULL) {
       ohi_slab_t *next = victims->next;
-      bytes += slab_release(h, victims);
+      size_t dec = slab_release(h, victims);
+      bytes += dec;
       OHI_FETCH_ADD(&ohi_counters.purges, 1);
+      OHI_FETCH_ADD(&h->purge_count, 1);
+      OHI_FETCH_ADD(&h->purged_bytes, dec);
       victims = next;
     }
   }
@@ -1328,6 +1402,7 @@ static void heap_stats_locked(oh_slab_t *h, oh_stats_t *out, bool classes) {
     }
     ohi_lock(&c->lock);
     uint64_t in_use = c->in_use - cached, slabs = c->slabs, empties = c->empty_count;
+    out->mapped_bytes += classes ? slabs * h->slab_size : 0; /* instance figures only */
     allocs += c->allocs;
     frees += c->frees;
     ohi_unlock(&c->lock);
@@ -1347,6 +1422,7 @@ static void heap_stats_locked(oh_slab_t *h, oh_stats_t *out, bool classes) {
   }
   if (classes) out->class_count = h->nclasses;
   ohi_lock(&h->large_lock);
+  if (classes) out->mapped_bytes += h->large_bytes + h->large_free_bytes;
   out->in_use_bytes += h->large_bytes;
   out->large_in_use += h->large_count;
   out->allocs += h->large_allocs;
@@ -1379,9 +1455,15 @@ int oh_stats(oh_stats_t *out) {
 int oh_slab_stats(oh_slab_t *s, oh_stats_t *out) {
   CHECK_HEAP(s, "oh_slab_stats", -1);
   if (out == NULL) return ohi_fail(EINVAL, "oh_slab_stats: NULL output");
-  stats_header(out);
+  memset(out, 0, sizeof *out);
+  out->version = OH_STATS_VERSION;
   ohi_lock(&registry_lock);
   heap_stats_locked(s, out, true);
   ohi_unlock(&registry_lock);
+  /* An instance's slabs and large spans are committed while it holds them:
+   * the purge policy gives decommitted memory to the shared segment cache. */
+  out->committed_bytes = out->mapped_bytes;
+  out->decommitted_bytes = OHI_LOAD_RELAXED(&s->purged_bytes);
+  out->purges = OHI_LOAD_RELAXED(&s->purge_count);
   return 0;
 }

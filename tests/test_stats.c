@@ -1,0 +1,386 @@
+/* test_stats.c - oh_stats / oh_slab_stats: versions, exact in_use and counters
+ * after a known sequence, per-class figures, mapped/committed around destroy,
+ * oh_purge and the purge delay, thread caches and oh_thread_flush. */
+#include "test_util.h"
+
+#include <stdlib.h>
+
+static oh_stats_t slab_stats(oh_slab_t *s) {
+  oh_stats_t st;
+  memset(&st, 0xFF, sizeof st);
+  oh_thread_flush();
+  cr_assert_eq(oh_slab_stats(s, &st), 0, "oh_slab_stats failed: %s", t_errname(errno));
+  return st;
+}
+
+static int class_of(oh_slab_t *s, size_t usable) {
+  for (int i = 0; i < oh_slab_class_count(s); i++)
+    if (oh_slab_class_size(s, i) == usable) return i;
+  return -1;
+}
+
+Test(stats, versions_and_class_tables) {
+  oh_stats_t st;
+  memset(&st, 0xFF, sizeof st);
+  cr_assert_eq(oh_stats(&st), 0);
+  cr_expect_eq(st.version, OH_STATS_VERSION);
+  cr_expect_eq(st.class_count, 0, "oh_stats class_count %u, documented 0", st.class_count);
+  cr_expect(st.committed_bytes <= st.mapped_bytes, "committed %llu > mapped %llu",
+            (unsigned long long)st.committed_bytes, (unsigned long long)st.mapped_bytes);
+
+  oh_slab_config_t cfg = {48, 256 * KiB, 1.5};
+  oh_slab_t *s = oh_slab_new(&cfg);
+  cr_assert(s != NULL);
+  st = slab_stats(s);
+  cr_expect_eq(st.version, OH_STATS_VERSION);
+  cr_expect_eq((int)st.class_count, oh_slab_class_count(s));
+  for (int i = 0; i < oh_slab_class_count(s); i++) {
+    cr_expect_eq(st.classes[i].chunk_size, oh_slab_class_size(s, i), "class %d size", i);
+    cr_expect_eq(st.classes[i].chunks_in_use, 0);
+    cr_expect_eq(st.classes[i].allocs, 0);
+  }
+  cr_expect_eq(st.in_use_bytes, 0);
+  cr_expect_eq(st.allocs, 0);
+  cr_expect_eq(st.frees, 0);
+  cr_expect_eq(st.large_in_use, 0);
+  oh_slab_destroy(s);
+}
+
+Test(stats, exact_counts_after_a_known_sequence) {
+  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
+  oh_slab_t *s = oh_slab_new(NULL);
+  cr_assert(s != NULL);
+  const size_t sizes[] = {1, 16, 17, 100, 1000, 5000, 70000, 2 * MiB + 3, 16, 16};
+  enum { N = sizeof sizes / sizeof sizes[0] };
+  void *p[N];
+  uint64_t in_use = 0, per_class[OH_MAX_CLASSES] = {0};
+  size_t large = 0;
+  for (int i = 0; i < N; i++) {
+    p[i] = oh_slab_alloc(s, sizes[i]);
+    cr_assert(p[i] != NULL);
+    size_t u = oh_slab_usable_size(s, p[i]);
+    in_use += u;
+    int c = class_of(s, u);
+    if (sizes[i] > MiB)
+      large++;
+    else {
+      cr_assert(c >= 0, "usable size %zu of a slab chunk is not a class size", u);
+      per_class[c]++;
+    }
+  }
+  oh_stats_t st = slab_stats(s);
+  cr_expect_eq(st.in_use_bytes, in_use, "in_use %llu, want %llu (sum of usable sizes)",
+               (unsigned long long)st.in_use_bytes, (unsigned long long)in_use);
+  cr_expect_eq(st.allocs, N);
+  cr_expect_eq(st.frees, 0);
+  cr_expect_eq(st.large_in_use, large);
+  for (int c = 0; c < (int)st.class_count; c++) {
+    cr_expect_eq(st.classes[c].chunks_in_use, per_class[c], "class %d (%llu B) in use %llu, want %llu",
+                 c, (unsigned long long)st.classes[c].chunk_size,
+                 (unsigned long long)st.classes[c].chunks_in_use, (unsigned long long)per_class[c]);
+    cr_expect_eq(st.classes[c].allocs, per_class[c], "class %d allocs", c);
+    cr_expect_eq(st.classes[c].frees, 0);
+    if (per_class[c]) cr_expect(st.classes[c].slabs >= 1, "class %d has chunks but no slab", c);
+  }
+  cr_expect(st.committed_bytes >= in_use, "committed %llu < in use %llu",
+            (unsigned long long)st.committed_bytes, (unsigned long long)in_use);
+  cr_expect(st.mapped_bytes >= st.committed_bytes);
+
+  /* addref/decref that does not free changes nothing; the freeing decref does */
+  cr_assert_eq(oh_slab_addref(s, p[3]), 0);
+  cr_assert_eq(oh_slab_decref(s, p[3]), 0);
+  oh_stats_t st2 = slab_stats(s);
+  cr_expect_eq(st2.frees, 0, "a non-freeing decref counted as a free");
+  cr_expect_eq(st2.in_use_bytes, in_use);
+
+  /* free the even ones */
+  for (int i = 0; i < N; i += 2) {
+    size_t u = oh_slab_usable_size(s, p[i]);
+    cr_assert_eq(oh_slab_decref(s, p[i]), 1);
+    in_use -= u;
+    if (sizes[i] > MiB)
+      large--;
+    else
+      per_class[class_of(s, u)]--;
+  }
+  st = slab_stats(s);
+  cr_expect_eq(st.in_use_bytes, in_use, "in_use %llu after freeing half, want %llu",
+               (unsigned long long)st.in_use_bytes, (unsigned long long)in_use);
+  cr_expect_eq(st.frees, N / 2);
+  cr_expect_eq(st.large_in_use, large);
+  for (int c = 0; c < (int)st.class_count; c++) {
+    cr_expect_eq(st.classes[c].chunks_in_use, per_class[c], "class %d in use after frees", c);
+    cr_expect_eq(st.classes[c].chunks_cached, 0, "class %d: %llu chunks cached after flush", c,
+                 (unsigned long long)st.classes[c].chunks_cached);
+  }
+  for (int i = 1; i < N; i += 2) cr_assert_eq(oh_slab_decref(s, p[i]), 1);
+  st = slab_stats(s);
+  cr_expect_eq(st.in_use_bytes, 0);
+  cr_expect_eq(st.allocs, st.frees);
+  cr_expect_eq(st.large_in_use, 0);
+  uint64_t ca = 0, cf = 0;
+  for (int c = 0; c < (int)st.class_count; c++) {
+    cr_expect_eq(st.classes[c].chunks_in_use, 0);
+    ca += st.classes[c].allocs;
+    cf += st.classes[c].frees;
+  }
+  cr_expect_eq(ca, N - 1, "per-class allocs sum %llu, want %d (one large)", (unsigned long long)ca,
+               N - 1);
+  cr_expect_eq(cf, N - 1);
+  oh_slab_destroy(s);
+  t_opt_restore(delay);
+}
+
+/* Fills an instance with 8000-byte chunks and one page-served allocation;
+ * checks that the process totals include it; destroys it. */
+static void fill_and_destroy(size_t n) {
+  oh_stats_t g0;
+  oh_thread_flush();
+  cr_assert_eq(oh_stats(&g0), 0);
+  oh_slab_t *s = oh_slab_new(NULL);
+  cr_assert(s != NULL);
+  size_t got = 0, count = 0;
+  while (got < n) {
+    void *p = oh_slab_alloc(s, 8000);
+    cr_assert(p != NULL);
+    t_touch(p, 8000);
+    got += 8000;
+    count++;
+  }
+  void *big = oh_slab_alloc(s, 3 * MiB);
+  cr_assert(big != NULL);
+  oh_stats_t st = slab_stats(s), g1;
+  cr_assert_eq(oh_stats(&g1), 0);
+  cr_expect(g1.in_use_bytes - g0.in_use_bytes >= st.in_use_bytes,
+            "process in_use grew by %llu, the instance holds %llu",
+            (unsigned long long)(g1.in_use_bytes - g0.in_use_bytes),
+            (unsigned long long)st.in_use_bytes);
+  cr_expect(g1.mapped_bytes - g0.mapped_bytes >= n + 3 * MiB, "process mapped grew by only %llu",
+            (unsigned long long)(g1.mapped_bytes - g0.mapped_bytes));
+  cr_expect(g1.committed_bytes - g0.committed_bytes >= n + 3 * MiB,
+            "process committed grew by only %llu",
+            (unsigned long long)(g1.committed_bytes - g0.committed_bytes));
+  cr_expect(g1.allocs - g0.allocs >= count + 1);
+  cr_expect_eq(g1.large_in_use - g0.large_in_use, 1);
+  cr_assert_eq(oh_slab_destroy(s), 0);
+  oh_stats_t g2;
+  oh_thread_flush();
+  cr_assert_eq(oh_stats(&g2), 0);
+  cr_expect_eq(g2.in_use_bytes, g0.in_use_bytes, "destroy left %lld bytes counted in use",
+               (long long)(g2.in_use_bytes - g0.in_use_bytes));
+  cr_expect_eq(g2.large_in_use, g0.large_in_use);
+}
+
+Test(stats, process_totals_include_instances_and_destroy_returns_everything) {
+  /* no purge passes in the background: they would move slabs to the shared
+   * segment cache at unpredictable moments */
+  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
+  size_t n = t_scaled(20 * MiB, 10);
+  fill_and_destroy(n); /* creates metadata blocks the library keeps for reuse */
+  t_counters_t c0 = t_counters(NULL);
+  fill_and_destroy(n);
+  t_counters_t c1 = t_counters(NULL);
+  cr_expect_eq(c1.mapped_bytes, c0.mapped_bytes, "mapped %llu after destroy, %llu before new",
+               (unsigned long long)c1.mapped_bytes, (unsigned long long)c0.mapped_bytes);
+  cr_expect_eq(c1.committed_bytes, c0.committed_bytes,
+               "committed %llu after destroy, %llu before new",
+               (unsigned long long)c1.committed_bytes, (unsigned long long)c0.committed_bytes);
+  t_opt_restore(delay);
+}
+
+Test(stats, instance_stats_describe_that_instance) {
+  /* oh_slab_stats is "one instance": an idle instance must not report the
+   * memory of a busy one */
+  oh_slab_t *busy = oh_slab_new(NULL), *idle = oh_slab_new(NULL);
+  cr_assert(busy && idle);
+  for (int i = 0; i < 64; i++) {
+    void *p = oh_slab_alloc(busy, 256 * KiB);
+    cr_assert(p != NULL);
+    t_touch(p, 256 * KiB);
+  }
+  oh_stats_t b = slab_stats(busy), i = slab_stats(idle);
+  cr_expect(b.mapped_bytes >= 16 * MiB, "busy instance maps %llu bytes", (unsigned long long)b.mapped_bytes);
+  cr_expect(i.mapped_bytes < MiB, "an idle instance reports %llu mapped bytes (the busy one's?)",
+            (unsigned long long)i.mapped_bytes);
+  cr_expect(i.committed_bytes < MiB, "an idle instance reports %llu committed bytes",
+            (unsigned long long)i.committed_bytes);
+  cr_expect_eq(i.in_use_bytes, 0);
+  oh_slab_destroy(busy);
+  oh_slab_destroy(idle);
+}
+
+Test(stats, purge_decommits_empty_slabs_and_counts_it) {
+  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1); /* never on its own */
+  oh_slab_t *s = oh_slab_new(NULL);
+  cr_assert(s != NULL);
+  enum { N = 400 };
+  void *p[N];
+  for (int i = 0; i < N; i++) {
+    p[i] = oh_slab_alloc(s, 16 * KiB);
+    cr_assert(p[i] != NULL);
+    t_touch(p[i], 16 * KiB);
+  }
+  for (int i = 0; i < N; i++) cr_assert_eq(oh_slab_decref(s, p[i]), 1);
+  oh_stats_t a = slab_stats(s);
+  cr_expect(a.slabs_empty >= 1, "no empty slab kept with purge delay -1 (slabs_empty %llu)",
+            (unsigned long long)a.slabs_empty);
+  cr_expect(a.committed_bytes >= 5 * MiB, "committed %llu: freed slabs decommitted despite delay -1",
+            (unsigned long long)a.committed_bytes);
+  oh_stats_t g0;
+  cr_assert_eq(oh_stats(&g0), 0);
+  size_t purged = oh_purge();
+  cr_expect(purged >= 5 * MiB, "oh_purge() returned %zu bytes", purged);
+  oh_stats_t b = slab_stats(s), g1;
+  cr_assert_eq(oh_stats(&g1), 0);
+  cr_expect_eq(b.slabs_empty, 0, "slabs_empty %llu after oh_purge", (unsigned long long)b.slabs_empty);
+  cr_expect(g1.slabs_decommitted >= 5,
+            "process slabs_decommitted %llu after purging ~7 slabs",
+            (unsigned long long)g1.slabs_decommitted);
+  cr_expect(g1.committed_bytes + 5 * MiB <= g0.committed_bytes, "committed %llu -> %llu",
+            (unsigned long long)g0.committed_bytes, (unsigned long long)g1.committed_bytes);
+  cr_expect(g1.decommitted_bytes - g0.decommitted_bytes >= purged,
+            "decommitted_bytes grew by %llu, oh_purge reported %zu",
+            (unsigned long long)(g1.decommitted_bytes - g0.decommitted_bytes), purged);
+  cr_expect(g1.purges > g0.purges, "purges counter did not move");
+  cr_expect(g1.mapped_bytes + MiB >= g0.mapped_bytes, "oh_purge unmapped instead of decommitting");
+  /* decommitted slabs are reused by any class: 45 x 100 KiB (112 KiB class,
+   * 9 per slab: 5 slabs) fit in the 7 slabs freed above without mapping more */
+  void *q[45];
+  for (int i = 0; i < 45; i++) {
+    q[i] = oh_slab_alloc(s, 100 * KiB);
+    cr_assert(q[i] != NULL);
+    t_touch(q[i], 100 * KiB);
+  }
+  oh_stats_t g2;
+  oh_thread_flush();
+  cr_assert_eq(oh_stats(&g2), 0);
+  cr_expect(g2.mapped_bytes <= g1.mapped_bytes + MiB,
+            "reusing decommitted slabs for another class mapped %llu more bytes",
+            (unsigned long long)(g2.mapped_bytes - g1.mapped_bytes));
+  cr_expect(g2.slabs_decommitted + 5 <= g1.slabs_decommitted,
+            "cached decommitted slabs %llu -> %llu: not reused",
+            (unsigned long long)g1.slabs_decommitted, (unsigned long long)g2.slabs_decommitted);
+  oh_slab_destroy(s);
+  t_opt_restore(delay);
+}
+
+Test(stats, purge_delay_zero_decommits_at_once) {
+  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, 0);
+  t_opt_save_t retain = t_opt_set(OH_OPT_RETAIN_BYTES, 0);
+  oh_slab_t *s = oh_slab_new(NULL);
+  cr_assert(s != NULL);
+  enum { N = 400 };
+  void *p[N];
+  for (int i = 0; i < N; i++) {
+    p[i] = oh_slab_alloc(s, 16 * KiB);
+    cr_assert(p[i] != NULL);
+    t_touch(p[i], 16 * KiB);
+  }
+  oh_stats_t a = slab_stats(s);
+  for (int i = 0; i < N; i++) cr_assert_eq(oh_slab_decref(s, p[i]), 1);
+  oh_stats_t b = slab_stats(s);
+  cr_expect_eq(b.slabs_empty, 0, "purge delay 0 / retain 0 but %llu empty slabs kept committed",
+               (unsigned long long)b.slabs_empty);
+  cr_expect(b.committed_bytes + 5 * MiB <= a.committed_bytes,
+            "committed %llu -> %llu after freeing %d x 16 KiB with purge delay 0",
+            (unsigned long long)a.committed_bytes, (unsigned long long)b.committed_bytes, N);
+  oh_slab_destroy(s);
+  t_opt_restore(retain);
+  t_opt_restore(delay);
+}
+
+Test(stats, thread_cache_holds_chunks_until_flush) {
+  /* no purger pass may drain thread caches behind the test's back */
+  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
+  t_opt_save_t tc = t_opt_set(OH_OPT_TCACHE_BYTES, 256 * KiB);
+  oh_slab_t *s = oh_slab_new(NULL);
+  cr_assert(s != NULL);
+  void *p[32];
+  for (int i = 0; i < 32; i++) p[i] = oh_slab_alloc(s, 64);
+  for (int i = 0; i < 32; i++) cr_assert_eq(oh_slab_decref(s, p[i]), 1);
+  oh_stats_t st;
+  cr_assert_eq(oh_slab_stats(s, &st), 0); /* no flush */
+  int c = class_of(s, 64);
+  cr_assert(c >= 0);
+  cr_expect(st.classes[c].chunks_cached > 0,
+            "32 freed 64-byte chunks, none in the thread cache (cache bound 256 KiB)");
+  cr_expect(st.classes[c].chunks_cached * 64 <= 256 * KiB, "thread cache above its bound");
+  cr_expect_eq(st.classes[c].chunks_in_use, 0, "cached chunks counted as in use");
+  oh_thread_flush();
+  cr_assert_eq(oh_slab_stats(s, &st), 0);
+  cr_expect_eq(st.classes[c].chunks_cached, 0, "%llu chunks cached after oh_thread_flush",
+               (unsigned long long)st.classes[c].chunks_cached);
+  oh_slab_destroy(s);
+  t_opt_restore(tc);
+  t_opt_restore(delay);
+}
+
+Test(stats, tcache_bytes_zero_disables_caching) {
+  t_opt_save_t tc = t_opt_set(OH_OPT_TCACHE_BYTES, 0);
+  oh_slab_t *s = oh_slab_new(NULL);
+  cr_assert(s != NULL);
+  void *p[32];
+  for (int i = 0; i < 32; i++) p[i] = oh_slab_alloc(s, 64);
+  for (int i = 0; i < 32; i++) cr_assert_eq(oh_slab_decref(s, p[i]), 1);
+  oh_stats_t st;
+  cr_assert_eq(oh_slab_stats(s, &st), 0);
+  uint64_t cached = 0;
+  for (unsigned c = 0; c < st.class_count; c++) cached += st.classes[c].chunks_cached;
+  cr_expect_eq(cached, 0, "thread cache disabled but %llu chunks cached",
+               (unsigned long long)cached);
+  cr_expect_eq(st.frees, 32);
+  oh_slab_destroy(s);
+  t_opt_restore(tc);
+}
+
+Test(stats, failed_calls_do_not_move_counters) {
+  t_cap_install();
+  oh_slab_t *s = oh_slab_new(NULL);
+  cr_assert(s != NULL);
+  void *p = oh_slab_alloc(s, 64);
+  cr_assert(p != NULL);
+  oh_stats_t a = slab_stats(s);
+  int local;
+  oh_slab_decref(s, &local);
+  oh_slab_addref(s, (char *)p + 16);
+  oh_slab_alloc(s, SIZE_MAX);
+  cr_assert_eq(oh_slab_decref(s, p), 1);
+  oh_slab_decref(s, p);
+  oh_stats_t b = slab_stats(s);
+  cr_expect_eq(t_cap_count(), 4, "%d errors reported, want 4", t_cap_count());
+  cr_expect_eq(b.allocs, a.allocs);
+  cr_expect_eq(b.frees, a.frees + 1);
+  cr_expect_eq(b.in_use_bytes, 0);
+  oh_slab_destroy(s);
+  t_cap_remove();
+}
+
+Test(stats, thread_cache_stays_within_its_byte_bound) {
+  const size_t bound = 64 * KiB;
+  t_opt_save_t tc = t_opt_set(OH_OPT_TCACHE_BYTES, (long long)bound);
+  /* no purger pass may drain the cache behind the test's back */
+  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
+  oh_slab_t *s = oh_slab_new(NULL); /* caches sized from the bound at creation */
+  cr_assert(s != NULL);
+  uint64_t rng = 9;
+  void *p[512];
+  for (int round = 0; round < 20; round++) {
+    int n = 0;
+    for (; n < 512; n++) {
+      p[n] = oh_slab_alloc(s, 16 + t_rand(&rng) % (8 * KiB));
+      cr_assert(p[n] != NULL);
+    }
+    for (int i = 0; i < n; i++) cr_assert_eq(oh_slab_decref(s, p[i]), 1);
+    oh_stats_t st;
+    cr_assert_eq(oh_slab_stats(s, &st), 0); /* no flush: what the cache holds */
+    uint64_t cached = 0;
+    for (unsigned c = 0; c < st.class_count; c++)
+      cached += st.classes[c].chunks_cached * st.classes[c].chunk_size;
+    cr_expect(cached <= bound, "round %d: the thread cache holds %llu bytes, bound %zu", round,
+              (unsigned long long)cached, bound);
+    cr_expect_eq(st.in_use_bytes, 0, "round %d: cached chunks counted in use", round);
+  }
+  oh_slab_destroy(s);
+  t_opt_restore(delay);
+  t_opt_restore(tc);
+}
