@@ -39,6 +39,11 @@ TEST_HDRS := $(wildcard tests/*.h)
 # Criterion runs tests in forked workers; -j2 matches the machine.
 CRITERION_ARGS ?= --jobs 2
 
+# Each mk/*.mk adds its own targets, and the short versions of its checks to
+# TEST_EXTRA, which `make test` runs after the core suites.
+TEST_EXTRA :=
+include $(sort $(wildcard mk/*.mk))
+
 .PHONY: all lib test test-c test-asan test-tsan test-valgrind test-go test-bench-module \
         bench bench-c bench-go bench-hyperfine install uninstall clean deps-c deps-bench
 
@@ -143,7 +148,7 @@ test-go:
 test-bench-module:
 	cd bench && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) test -count=1 ./...
 
-test: test-c test-asan test-tsan test-valgrind test-go test-bench-module
+test: test-c test-asan test-tsan test-valgrind test-go test-bench-module $(TEST_EXTRA)
 	@echo "make test: all suites passed"
 
 # ---- benchmarks ------------------------------------------------------------
