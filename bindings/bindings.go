@@ -173,6 +173,27 @@ static inline void ohg_arena_reset(oh_arena_t *a, int flags) { oh_arena_reset(a,
 static inline int ohg_arena_owns(oh_arena_t *a, uintptr_t p) { return oh_arena_owns(a, (const void *)p); }
 static inline int ohg_arena_destroy(oh_arena_t *a) { return ohg_int_result(oh_arena_destroy(a)); }
 
+typedef struct { uintptr_t ptr; uint64_t size; int64_t refs; int64_t cls; } ohg_leak;
+typedef struct { ohg_leak *out; size_t cap, n; } ohg_leak_sink;
+static void ohg_leak_cb(void *p, size_t size, long refs, int cls, void *arg) {
+	ohg_leak_sink *k = arg;
+	if (k->n < k->cap) {
+		ohg_leak l = {(uintptr_t)p, size, refs, cls};
+		k->out[k->n] = l;
+	}
+	k->n++;
+}
+static inline size_t ohg_slab_leaks(oh_slab_t *s, ohg_leak *out, size_t cap) {
+	ohg_leak_sink k = {out, cap, 0};
+	oh_slab_leaks(s, ohg_leak_cb, &k);
+	return k.n;
+}
+static inline size_t ohg_pool_leaks(oh_pool_t *p, ohg_leak *out, size_t cap) {
+	ohg_leak_sink k = {out, cap, 0};
+	oh_pool_leaks(p, ohg_leak_cb, &k);
+	return k.n;
+}
+
 static inline size_t ohg_purge(void) { return oh_purge(); }
 static inline size_t ohg_slab_purge(oh_slab_t *s) { return oh_slab_purge(s); }
 static inline void ohg_thread_flush(void) { oh_thread_flush(); }
@@ -248,6 +269,10 @@ static inline void ohg_thread_flush(void) { oh_thread_flush(); }
 #cgo noescape ohg_arena_destroy
 #cgo nocallback ohg_arena_destroy
 #cgo noescape ohg_purge
+#cgo noescape ohg_slab_leaks
+#cgo nocallback ohg_slab_leaks
+#cgo noescape ohg_pool_leaks
+#cgo nocallback ohg_pool_leaks
 #cgo noescape ohg_slab_purge
 #cgo nocallback ohg_slab_purge
 #cgo nocallback ohg_purge
@@ -525,6 +550,41 @@ func (a Arena) Destroy() Err { return Err(C.ohg_arena_destroy(a.a)) }
 // slabs, the retained margin included, and its thread-cached chunks) and
 // returns the bytes decommitted.
 func (s Slab) PurgeEmpty() uintptr { return uintptr(C.ohg_slab_purge(s.h)) }
+
+// Leak is one live allocation reported by oh_slab_leaks / oh_pool_leaks.
+type Leak struct {
+	Ptr   uintptr
+	Size  uint64
+	Refs  int64
+	Class int64 // -1: whole pages
+}
+
+var _ [unsafe.Sizeof(Leak{}) - C.sizeof_ohg_leak]byte
+var _ [C.sizeof_ohg_leak - unsafe.Sizeof(Leak{})]byte
+
+// collectLeaks calls fill with a growing buffer until the snapshot fits.
+func collectLeaks(fill func(out *C.ohg_leak, capacity C.size_t) C.size_t) []Leak {
+	n := int(fill(nil, 0))
+	for {
+		out := make([]Leak, n+16)
+		got := int(fill((*C.ohg_leak)(unsafe.Pointer(&out[0])), C.size_t(len(out))))
+		if got <= len(out) {
+			return out[:got]
+		}
+		n = got
+	}
+}
+
+// Leaks lists the live allocations of s; the zero Slab means the
+// process-wide instance.
+func (s Slab) Leaks() []Leak {
+	return collectLeaks(func(out *C.ohg_leak, capacity C.size_t) C.size_t { return C.ohg_slab_leaks(s.h, out, capacity) })
+}
+
+// Leaks lists the live objects of p.
+func (p Pool) Leaks() []Leak {
+	return collectLeaks(func(out *C.ohg_leak, capacity C.size_t) C.size_t { return C.ohg_pool_leaks(p.p, out, capacity) })
+}
 
 // Purge is oh_purge: decommits all free memory now; returns bytes decommitted.
 func Purge() uintptr { return uintptr(C.ohg_purge()) }

@@ -101,7 +101,11 @@ OH_API const char *oh_last_error(void);
 typedef enum oh_option_e {
   OH_OPT_PURGE_DELAY_MS = 0, /* OFFHEAP_PURGE_DELAY_MS: ms freed memory stays committed;
                                 0 = decommit at once, -1 = never */
-  OH_OPT_DEBUG,              /* OFFHEAP_DEBUG: 1 = poison freed memory, extra checks */
+  OH_OPT_DEBUG,              /* OFFHEAP_DEBUG: 0 = off; 1 = freed memory is poisoned
+                                (0xdf) and thread caches stand aside; 2 = also guard:
+                                freed chunks of a page or more and freed large
+                                allocations are made inaccessible, so a use after
+                                free faults at the guilty access */
   OH_OPT_DECOMMIT_ADVICE,    /* OFFHEAP_DECOMMIT: 0 = MADV_DONTNEED (RSS drops at once),
                                 1 = MADV_FREE (lazy; RSS drops under memory pressure) */
   OH_OPT_TCACHE_BYTES,       /* OFFHEAP_TCACHE_BYTES: bound on each thread's cache per
@@ -245,6 +249,19 @@ OH_API size_t oh_purge(void);
 OH_API size_t oh_slab_purge(oh_slab_t *s);
 /* Returns the calling thread's cached chunks to the shared lists. */
 OH_API void oh_thread_flush(void);
+
+/* ---- debugging ------------------------------------------------------------ */
+
+/* Called by oh_slab_leaks for each live allocation: its address, its usable
+ * size, its reference count and its size class (-1 for whole pages). */
+typedef void (*oh_leak_fn)(void *ptr, size_t size, long refcount, int size_class, void *arg);
+/* Reports every live allocation of s (NULL = the process-wide instance):
+ * calls fn for each (fn may be NULL) and returns how many there are. A
+ * snapshot taken class by class under the class locks; allocations made or
+ * freed meanwhile may or may not appear. fn must not call into offheap. */
+OH_API size_t oh_slab_leaks(oh_slab_t *s, oh_leak_fn fn, void *arg);
+/* The same for a pool. */
+OH_API size_t oh_pool_leaks(oh_pool_t *p, oh_leak_fn fn, void *arg);
 
 /* ---- statistics ----------------------------------------------------------- */
 

@@ -197,14 +197,18 @@ extern ohi_counters_t ohi_counters;
  *   0                          never handed out (index >= bump), free
  *   1 .. OH_REFCOUNT_MAX       allocated, the value is the reference count
  *   OHI_W_CACHED               free, claimed by a thread cache or a free in progress
- *   OHI_W_FREE | next          free, on the slab's free list; next = index of the
- *                              next free chunk or OHI_W_END
+ *   OHI_W_FREE | [OHI_W_GUARD] | next
+ *                              free, on the slab's free list; next = index of the
+ *                              next free chunk or OHI_W_END; GUARD = its whole pages
+ *                              are inaccessible (debug level 2) until handed out
  * Free chunks are never written to by the allocator: free lists live in these
  * words, so decommitting free chunks loses nothing and a use-after-free write
  * cannot corrupt the allocator. */
 #define OHI_W_CACHED 0x40000000u
 #define OHI_W_FREE 0x80000000u
-#define OHI_W_END 0x7fffffffu
+#define OHI_W_GUARD 0x20000000u
+#define OHI_W_NEXT 0x1fffffffu /* chunk indices: at most 2^26 per slab (16 B in 1 GiB) */
+#define OHI_W_END OHI_W_NEXT
 #define OHI_W_IS_FREE(w) ((w) == 0 || (w) >= OHI_W_CACHED)
 
 typedef struct ohi_slab_s ohi_slab_t;
@@ -226,6 +230,8 @@ struct ohi_slab_s {
   uint64_t empty_since_ms;/* when in_use fell to 0 */
   uint32_t decommitted;   /* data pages were decommitted while empty */
   uint32_t claim;         /* token of the cache drawing from it (0 = none); a hint */
+  uint32_t guarded;       /* free chunks whose pages are inaccessible (debug level 2) */
+  uint32_t pad_;
 };
 
 /* A cache's preference for one slab per class, kept in the cache's memory
@@ -247,7 +253,7 @@ uint32_t ohi_affinity_token(void);
 typedef struct ohi_large_s {
   ohi_span_t span;        /* kind OHI_SPAN_LARGE; owner = heap */
   uint32_t refcount;      /* state word as for chunks; 0 while cached free */
-  uint32_t pad_;
+  uint32_t guarded;       /* cached free and made inaccessible (debug level 2) */
   size_t requested;
   uint64_t freed_ms;      /* when it went to the heap's cache of free spans */
   struct ohi_large_s *next, *prev; /* the heap's live list, or its free cache */

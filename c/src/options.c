@@ -22,9 +22,9 @@ static const option_desc_t option_table[OH_OPT_COUNT_] = {
      * memory should still be back with the OS within a couple of seconds.
      * Chosen from bench/burst measurements (bench/RESULTS.md). */
     [OH_OPT_PURGE_DELAY_MS] = {"OFFHEAP_PURGE_DELAY_MS", 1000, -1, 24LL * 3600 * 1000},
-    /* Poison freed memory and keep extra checks: off by default, it costs a
-     * memset per free. */
-    [OH_OPT_DEBUG] = {"OFFHEAP_DEBUG", 0, 0, 1},
+    /* Poison freed memory (1), and guard freed pages (2): off by default, it
+     * costs a memset per free, and guarding an mprotect per free and reuse. */
+    [OH_OPT_DEBUG] = {"OFFHEAP_DEBUG", 0, 0, 2},
     /* MADV_DONTNEED so that RSS reflects use at once (Go switched back to it
      * in 1.16 for that reason); MADV_FREE is cheaper but RSS only falls under
      * memory pressure. */

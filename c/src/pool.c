@@ -61,6 +61,14 @@ int oh_pool_stats(oh_pool_t *p, oh_stats_t *out) {
   return oh_slab_stats(p->heap, out);
 }
 
+size_t oh_pool_leaks(oh_pool_t *p, oh_leak_fn fn, void *arg) {
+  if (p == NULL) {
+    ohi_fail(EINVAL, "oh_pool_leaks: NULL pool");
+    return 0;
+  }
+  return oh_slab_leaks(p->heap, fn, arg);
+}
+
 int oh_pool_destroy(oh_pool_t *p) {
   if (p == NULL) return ohi_fail(EINVAL, "oh_pool_destroy: NULL pool");
   int r = ohi_heap_destroy(p->heap, "oh_pool_destroy");

@@ -384,6 +384,7 @@ static ohi_slab_t *slab_create(oh_slab_t *h, unsigned cls) {
 static size_t slab_release(oh_slab_t *h, ohi_slab_t *s) {
   void *seg = (void *)s->span.base;
   ohi_region_set(s->span.base, h->slab_size, NULL);
+  if (s->guarded) ohi_os_protect(seg, h->slab_size, 1); /* the next owner gets it whole */
   size_t dec = 0;
   if (s->decommitted) ohi_pages_recommit_account(h->slab_size);
   dec = ohi_pages_decommit(seg, h->slab_size);
@@ -394,6 +395,16 @@ static size_t slab_release(oh_slab_t *h, ohi_slab_t *s) {
   }
   ohi_meta_free(s, s->meta_size);
   return dec;
+}
+
+/* Debug level 2: makes the whole pages inside a chunk inaccessible (guard)
+ * or accessible again. Returns whether any page was affected. */
+static bool chunk_guard(void *p, size_t size, bool guard) {
+  size_t ps = ohi_os_page_size();
+  uintptr_t start = ((uintptr_t)p + ps - 1) & ~(uintptr_t)(ps - 1);
+  uintptr_t end = ((uintptr_t)p + size) & ~(uintptr_t)(ps - 1);
+  if (end <= start) return false;
+  return ohi_os_protect((void *)start, end - start, !guard) == 0;
 }
 
 static uint32_t affinity_tokens;
@@ -494,8 +505,13 @@ static uint32_t class_take(oh_slab_t *h, unsigned cls, ohi_item_t *out, uint32_t
       uint32_t idx;
       if (s->free_head != OHI_W_END) {
         idx = s->free_head;
-        s->free_head = OHI_LOAD_RELAXED(&words[idx]) & ~OHI_W_FREE;
+        uint32_t fw = OHI_LOAD_RELAXED(&words[idx]);
+        s->free_head = fw & OHI_W_NEXT;
         s->nfree--;
+        if (OHI_UNLIKELY(fw & OHI_W_GUARD)) {
+          chunk_guard((void *)(s->span.base + (uintptr_t)idx * s->chunk_size), s->chunk_size, false);
+          s->guarded--;
+        }
       } else {
         idx = s->bump++;
       }
@@ -519,7 +535,13 @@ static uint32_t class_take(oh_slab_t *h, unsigned cls, ohi_item_t *out, uint32_t
  * when the slab became empty. */
 static bool class_return(oh_slab_t *h, ohi_class_t *c, ohi_slab_t *s, uint32_t *w, uint64_t *now) {
   uint32_t idx = (uint32_t)(w - slab_words(s));
-  OHI_STORE_RELEASE(w, OHI_W_FREE | s->free_head);
+  uint32_t guard = 0;
+  if (OHI_UNLIKELY(ohi_opt(OH_OPT_DEBUG) >= 2) &&
+      chunk_guard((void *)(s->span.base + (uintptr_t)idx * s->chunk_size), s->chunk_size, true)) {
+    guard = OHI_W_GUARD;
+    s->guarded++;
+  }
+  OHI_STORE_RELEASE(w, OHI_W_FREE | guard | s->free_head);
   s->free_head = idx;
   s->nfree++;
   s->in_use--;
@@ -744,6 +766,10 @@ static OHI_NOINLINE void *large_alloc(oh_slab_t *h, size_t n, bool zero, const c
       }
     }
     ohi_unlock(&h->large_lock);
+    if (l != NULL && l->guarded) {
+      ohi_os_protect((void *)l->span.base, l->span.size, 1);
+      l->guarded = 0;
+    }
     if (l != NULL && zero) memset((void *)l->span.base, 0, n);
   }
   if (l == NULL) {
@@ -782,7 +808,7 @@ static void large_free(oh_slab_t *h, ohi_large_t *l) {
   h->large_count--;
   h->large_bytes -= l->span.size;
   h->large_frees++;
-  bool keep = delay != 0 && l->span.size <= LARGE_CACHE_BYTES / 4;
+  bool keep = (delay != 0 || ohi_opt(OH_OPT_DEBUG) >= 2) && l->span.size <= LARGE_CACHE_BYTES / 4;
   if (keep) {
     while (h->large_free != NULL &&
            (h->large_free_count >= LARGE_CACHE_COUNT || h->large_free_bytes + l->span.size > LARGE_CACHE_BYTES)) {
@@ -796,6 +822,8 @@ static void large_free(oh_slab_t *h, ohi_large_t *l) {
     }
     OHI_STORE_RELEASE(&l->refcount, 0u); /* free: a second free says so */
     l->freed_ms = ohi_os_now_ms();
+    if (OHI_UNLIKELY(ohi_opt(OH_OPT_DEBUG) >= 2))
+      l->guarded = ohi_os_protect((void *)l->span.base, l->span.size, 0) == 0;
     large_list_push(&h->large_free, l);
     h->large_free_count++;
     h->large_free_bytes += l->span.size;
@@ -871,7 +899,7 @@ void *ohi_heap_alloc(oh_slab_t *h, size_t n, const char *fn) {
     return large_alloc(h, n, false, fn);
   }
   unsigned cls = class_of(h, n);
-  ohi_tcache_t *tc = tcache_get(h);
+  ohi_tcache_t *tc = OHI_LIKELY(ohi_opt(OH_OPT_DEBUG) == 0) ? tcache_get(h) : NULL; /* debug: no caches */
   if (OHI_LIKELY(tc != NULL) && OHI_LIKELY(tcache_enter(tc))) {
     ohi_bin_t *b = &tc->bins[cls];
     uint32_t count = b->count;
@@ -906,7 +934,11 @@ static OHI_NOINLINE void release_locked(oh_slab_t *h, ohi_slab_t *s, uint32_t *w
 /* A chunk just claimed (state CACHED) by the release that dropped its count
  * to zero: poison it in debug mode and cache or return it. */
 OHI_INLINE void chunk_released(oh_slab_t *h, ohi_slab_t *s, void *p, uint32_t *w) {
-  if (OHI_UNLIKELY(ohi_opt(OH_OPT_DEBUG))) memset(p, 0xdf, s->chunk_size);
+  if (OHI_UNLIKELY(ohi_opt(OH_OPT_DEBUG))) { /* poison; no cache, so the guard (level 2) applies at once */
+    memset(p, 0xdf, s->chunk_size);
+    release_locked(h, s, w);
+    return;
+  }
   ohi_tcache_t *tc = tcache_get(h);
   if (OHI_LIKELY(tc != NULL) && OHI_LIKELY(tcache_enter(tc))) {
     unsigned cls = s->class_index;
@@ -1202,6 +1234,40 @@ void ohi_heap_return_cached(oh_slab_t *h, int cls, void *const *ptrs, size_t n, 
   }
   ohi_unlock(&c->lock);
   if (emptied) after_empty(h);
+}
+
+/* ---- leak report ---------------------------------------------------------------- */
+
+static void leaks_in_list(ohi_slab_t *s, int cls, oh_leak_fn fn, void *arg, size_t *count) {
+  for (; s != NULL; s = s->next) {
+    uint32_t *words = slab_words(s);
+    for (uint32_t i = 0; i < s->bump; i++) {
+      uint32_t w = OHI_LOAD_ACQUIRE(&words[i]);
+      if (OHI_W_IS_FREE(w)) continue;
+      (*count)++;
+      if (fn) fn((void *)(s->span.base + (uintptr_t)i * s->chunk_size), s->chunk_size, (long)w, cls, arg);
+    }
+  }
+}
+
+size_t oh_slab_leaks(oh_slab_t *s, oh_leak_fn fn, void *arg) {
+  if (s == NULL) s = __atomic_load_n(&default_heap, __ATOMIC_ACQUIRE);
+  if (s == NULL) return 0; /* the process-wide instance was never used */
+  size_t count = 0;
+  for (unsigned i = 0; i < s->nclasses; i++) {
+    ohi_class_t *c = &s->classes[i];
+    ohi_lock(&c->lock);
+    leaks_in_list(c->partial, (int)i, fn, arg, &count);
+    leaks_in_list(c->full, (int)i, fn, arg, &count);
+    ohi_unlock(&c->lock);
+  }
+  ohi_lock(&s->large_lock);
+  for (ohi_large_t *l = s->large; l != NULL; l = l->next) {
+    count++;
+    if (fn) fn((void *)l->span.base, l->span.size, (long)OHI_LOAD_ACQUIRE(&l->refcount), -1, arg);
+  }
+  ohi_unlock(&s->large_lock);
+  return count;
 }
 
 /* ---- destroy --------------------------------------------------------------------- */

@@ -436,6 +436,16 @@ func (h *heap) stats(op string) bindings.Stats {
 	return bs
 }
 
+// leaks lists the heap's live allocations (chunks cached free are not live).
+func (h *heap) leaks(op string) []Allocation {
+	h.lockAll()
+	defer h.unlockAll()
+	if h.closed {
+		panic(closedMisuse(op, h.kind))
+	}
+	return allocations(h.c.Leaks())
+}
+
 // cleanupHeap is the cleanup of an unreachable Slab, Pool or BufferPool: its
 // caches go back to the core, and the heap is destroyed if nothing allocated
 // from it is live (live allocations stay valid otherwise).

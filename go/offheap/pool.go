@@ -181,6 +181,19 @@ func (p *Pool) Put(obj []byte) {
 	}
 }
 
+// Leaks lists the pool's objects that are out (taken by Get, not Put back).
+func (p *Pool) Leaks() []Allocation {
+	if p.h != nil {
+		return p.h.leaks("Pool.Leaks")
+	}
+	p.b.mu.RLock()
+	defer p.b.mu.RUnlock()
+	if p.b.closed {
+		panic(closedMisuse("Pool.Leaks", "Pool"))
+	}
+	return allocations(p.b.p.Leaks())
+}
+
 // Stats returns the pool's figures (one size class).
 func (p *Pool) Stats() SlabStats {
 	var bs bindings.Stats

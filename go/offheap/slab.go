@@ -148,6 +148,10 @@ func (s *Slab) Close() error {
 	return nil
 }
 
+// Leaks lists the Slab's live allocations (reference count >= 1), e.g. to
+// report what is still held before Close.
+func (s *Slab) Leaks() []Allocation { return s.h.leaks("Slab.Leaks") }
+
 // Stats returns the Slab's figures, per size class included.
 func (s *Slab) Stats() SlabStats {
 	bs := s.h.stats("Slab.Stats")

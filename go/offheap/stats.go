@@ -132,6 +132,8 @@ func PurgeDelay() time.Duration {
 // SetDebug switches debug mode (also OFFHEAP_DEBUG=1): freed memory is
 // poisoned (filled with 0xdf), so a use after free reads garbage instead of
 // plausible data.
+//
+// SetDebug(true) is SetDebugLevel(DebugPoison).
 func SetDebug(on bool) {
 	v := int64(0)
 	if on {
@@ -142,3 +144,51 @@ func SetDebug(on bool) {
 
 // Debug reports whether debug mode is on.
 func Debug() bool { return bindings.OptionGet(bindings.OptDebug) != 0 }
+
+// DebugLevel selects what debug mode does (OFFHEAP_DEBUG).
+type DebugLevel int
+
+const (
+	DebugOff DebugLevel = 0
+	// DebugPoison fills freed memory with 0xdf and sends every operation to
+	// the core (no caches), which checks ownership and state on each release.
+	DebugPoison DebugLevel = 1
+	// DebugGuard also makes freed buffers of a page or more inaccessible
+	// until they are handed out again: a use after free faults at the guilty
+	// access (a crash with its stack, instead of silent corruption).
+	DebugGuard DebugLevel = 2
+)
+
+// SetDebugLevel sets the debug level; best before the first allocation, so
+// that nothing freed earlier sits unpoisoned in a cache.
+func SetDebugLevel(l DebugLevel) error {
+	if e := bindings.OptionSet(bindings.OptDebug, int64(l)); e != bindings.OK {
+		return fmt.Errorf("offheap: SetDebugLevel(%d): out of range (%d..%d)", l, DebugOff, DebugGuard)
+	}
+	return nil
+}
+
+// CurrentDebugLevel returns the debug level in force.
+func CurrentDebugLevel() DebugLevel { return DebugLevel(bindings.OptionGet(bindings.OptDebug)) }
+
+// Allocation is a live allocation, as reported by Leaks.
+type Allocation struct {
+	Addr     uintptr
+	Size     int // usable size
+	RefCount int
+	Class    int // size class, -1 for whole pages
+}
+
+func allocations(ls []bindings.Leak) []Allocation {
+	out := make([]Allocation, len(ls))
+	for i, l := range ls {
+		out[i] = Allocation{Addr: l.Ptr, Size: int(l.Size), RefCount: int(l.Refs), Class: int(l.Class)}
+	}
+	return out
+}
+
+// Leaks lists the live allocations of the process-wide allocator (Alloc,
+// Calloc, TryAlloc, MakeSlice): what a program still holds, for a leak
+// report at shutdown or in a test. Buffers sitting free in caches are not
+// listed.
+func Leaks() []Allocation { return allocations(bindings.Slab{}.Leaks()) }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestReadStats(t *testing.T) {
@@ -52,7 +53,9 @@ func TestSlabStats(t *testing.T) {
 	for _, c := range st.Classes {
 		sizes = append(sizes, c.ChunkSize)
 	}
-	want := []uint64{64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536}
+	// Powers of two (growth 2), plus the page multiples below 8 pages, which
+	// keep page-multiple requests page aligned.
+	want := []uint64{64, 128, 256, 512, 1024, 2048, 4096, 8192, 12288, 16384, 20480, 24576, 28672, 32768, 65536}
 	if len(sizes) != len(want) {
 		t.Fatalf("class sizes %v, want %v", sizes, want)
 	}
@@ -358,5 +361,54 @@ func TestStatsCountCachedOperations(t *testing.T) {
 	}
 	if cls == nil || cls.ChunksCached == 0 {
 		t.Errorf("the 200-byte class reports no cached chunks: %+v", cls)
+	}
+}
+
+func TestLeaksListLiveAllocationsOnly(t *testing.T) {
+	s, err := NewSlab(SlabConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	a := s.Alloc(100)
+	b := s.Alloc(3 << 20) // whole pages
+	c := s.Alloc(5000)
+	s.AddRef(c)
+	s.DecRef(a) // freed: must not be listed
+	got := map[uintptr]Allocation{}
+	for _, l := range s.Leaks() {
+		got[l.Addr] = l
+	}
+	if len(got) != 2 {
+		t.Fatalf("Leaks() = %v, want the 3 MiB and the 5000-byte allocations", got)
+	}
+	lb, ok := got[uintptr(unsafe.Pointer(&b[0]))]
+	if !ok || lb.Size < 3<<20 || lb.RefCount != 1 || lb.Class != -1 {
+		t.Errorf("large allocation reported as %+v (present %v)", lb, ok)
+	}
+	lc, ok := got[uintptr(unsafe.Pointer(&c[0]))]
+	if !ok || lc.Size < 5000 || lc.RefCount != 2 || lc.Class < 0 {
+		t.Errorf("5000-byte allocation reported as %+v (present %v)", lc, ok)
+	}
+	s.DecRef(b)
+	s.DecRef(c)
+	s.DecRef(c)
+	if l := s.Leaks(); len(l) != 0 {
+		t.Errorf("after freeing everything Leaks() = %v", l)
+	}
+}
+
+func TestSetDebugLevelRange(t *testing.T) {
+	defer SetDebugLevel(CurrentDebugLevel())
+	for _, l := range []DebugLevel{DebugOff, DebugPoison, DebugGuard} {
+		if err := SetDebugLevel(l); err != nil || CurrentDebugLevel() != l {
+			t.Errorf("SetDebugLevel(%d) = %v, level now %d", l, err, CurrentDebugLevel())
+		}
+	}
+	if err := SetDebugLevel(3); err == nil {
+		t.Error("SetDebugLevel(3) succeeded")
+	}
+	if err := SetDebugLevel(-1); err == nil {
+		t.Error("SetDebugLevel(-1) succeeded")
 	}
 }
