@@ -1161,25 +1161,33 @@ int ohi_heap_class_of(oh_slab_t *h, size_t n) {
   return (int)class_of(h, n);
 }
 
+/* Takes up to n chunks of class cls into out, 64 per lock hold, with their
+ * words set to state (1: allocated, counted as allocations; CACHED: for a
+ * binding's cache, which counts its own). Returns how many it took. */
+static size_t take_batch(oh_slab_t *h, unsigned cls, void **out, size_t n, uint32_t state, ohi_affinity_t *aff) {
+  ohi_class_t *c = &h->classes[cls];
+  ohi_item_t items[64];
+  size_t done = 0;
+  while (done < n) {
+    uint32_t want = n - done > 64 ? 64 : (uint32_t)(n - done);
+    ohi_lock(&c->lock);
+    uint32_t got = class_take(h, cls, items, want, state, aff);
+    if (state == 1) c->allocs += got;
+    ohi_unlock(&c->lock);
+    for (uint32_t i = 0; i < got; i++) out[done + i] = items[i].p;
+    done += got;
+    if (got < want) break;
+  }
+  return done;
+}
+
 size_t oh_slab_alloc_batch(oh_slab_t *s, int cls, void **out, size_t n) {
   CHECK_HEAP(s, "oh_slab_alloc_batch", 0);
   if (cls < 0 || (unsigned)cls >= s->nclasses || out == NULL) {
     ohi_fail(EINVAL, "oh_slab_alloc_batch: class %d is out of range (0 .. %u) or out is NULL", cls, s->nclasses - 1);
     return 0;
   }
-  ohi_class_t *c = &s->classes[cls];
-  ohi_item_t items[64];
-  size_t done = 0;
-  while (done < n) {
-    uint32_t want = n - done > 64 ? 64 : (uint32_t)(n - done);
-    ohi_lock(&c->lock);
-    uint32_t got = class_take(s, (unsigned)cls, items, want, 1, NULL);
-    c->allocs += got;
-    ohi_unlock(&c->lock);
-    for (uint32_t i = 0; i < got; i++) out[done + i] = items[i].p;
-    done += got;
-    if (got < want) break;
-  }
+  size_t done = take_batch(s, (unsigned)cls, out, n, 1, NULL);
   if (done == 0 && n > 0) ohi_fail(ENOMEM, "oh_slab_alloc_batch: the OS refused a new slab of %zu bytes", s->slab_size);
   return done;
 }
@@ -1205,19 +1213,7 @@ int oh_slab_free_batch(oh_slab_t *s, void *const *ptrs, size_t n, size_t *bad) {
  * throughout: a CACHED chunk counts as in use by its slab. */
 
 size_t ohi_heap_take_cached(oh_slab_t *h, int cls, void **out, size_t n, ohi_affinity_t *aff) {
-  ohi_class_t *c = &h->classes[cls];
-  ohi_item_t items[64];
-  size_t done = 0;
-  while (done < n) {
-    uint32_t want = n - done > 64 ? 64 : (uint32_t)(n - done);
-    ohi_lock(&c->lock);
-    uint32_t got = class_take(h, (unsigned)cls, items, want, OHI_W_CACHED, aff);
-    ohi_unlock(&c->lock);
-    for (uint32_t i = 0; i < got; i++) out[done + i] = items[i].p;
-    done += got;
-    if (got < want) break;
-  }
-  return done;
+  return take_batch(h, (unsigned)cls, out, n, OHI_W_CACHED, aff);
 }
 
 void ohi_heap_return_cached(oh_slab_t *h, int cls, void *const *ptrs, size_t n, uint64_t allocs, uint64_t frees) {
