@@ -54,9 +54,16 @@ import (
 )
 
 // maxCachedChunk is the largest chunk the process-wide allocator and Slabs
-// cache on the Go side: past it the core's own work (and touching the memory)
-// dwarfs a call.
-const maxCachedChunk = 32 << 10
+// cache on the Go side: the default slab size, past which allocations are
+// whole-page spans. Two cgo calls cost ~45 ns, which a 256 KiB or 1 MiB
+// Alloc+Free would otherwise pay every time; magazines of such big classes
+// hold one or two chunks, so a P strands at most that much per class until
+// the janitor returns it.
+const maxCachedChunk = 1 << 20
+
+// smallChunk bounds the sizes with a direct lookup table (16-byte steps);
+// larger ones binary-search the few classes above it.
+const smallChunk = 32 << 10
 
 // maxMagazine bounds the chunks one magazine holds; a batch moves half of it.
 const maxMagazine = 64
@@ -131,14 +138,17 @@ func newHeap(c bindings.Slab, kind, what string, decref bool, maxChunk, magBytes
 		if size > maxChunk {
 			break
 		}
-		capacity := min(max(magBytes/size, minItems), maxMagazine)
+		capacity := min(max(magBytes/size, 1), maxMagazine)
+		if size <= smallChunk {
+			capacity = max(capacity, minItems) // batches worth a call
+		}
 		h.classes = append(h.classes, classInfo{size: size, capacity: capacity, batch: max(capacity/2, 1)})
 	}
 	if len(h.classes) == 0 {
 		return h
 	}
 	h.maxCached = h.classes[len(h.classes)-1].size
-	h.tableMax = min(h.maxCached, maxCachedChunk)
+	h.tableMax = min(h.maxCached, smallChunk)
 	h.sizeClass = make([]uint8, (h.tableMax+15)/16+1)
 	for i := range h.sizeClass {
 		h.sizeClass[i] = uint8(h.searchClass(i * 16))
