@@ -6,14 +6,16 @@
 // (OH_GO_SHARED), which links an installed liboffheap instead.
 #ifndef OH_GO_SHARED
 #include "../c/src/options.c"
-#if defined(_WIN32)
-#include "../c/src/os_windows.c"
-#else
-#include "../c/src/os_unix.c"
-#endif
 #include "../c/src/region.c"
 #include "../c/src/slab.c"
 #include "../c/src/purge.c"
 #include "../c/src/pool.c"
 #include "../c/src/arena.c"
+/* The OS layer last: <windows.h> defines macros (near, far, ...) that must
+ * not reach the portable sources. */
+#if defined(_WIN32)
+#include "../c/src/os_windows.c"
+#else
+#include "../c/src/os_unix.c"
+#endif
 #endif

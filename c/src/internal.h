@@ -84,6 +84,15 @@ uint64_t ohi_os_now_ms(void);
  * Lets one rare side of a Dekker-style handshake pay for the fence the
  * frequent side leaves out. ENOSYS where the OS has none. */
 int ohi_os_process_barrier(void);
+/* Whether memory decommitted with advice 0 reads as zero afterwards: Linux
+ * MADV_DONTNEED on private anonymous memory does; MADV_FREE_REUSABLE (macOS),
+ * MADV_FREE (the BSDs), DiscardVirtualMemory and MEM_RESET (Windows) leave
+ * the contents undefined, so a caller that needs zeroes writes them. */
+#if defined(__linux__)
+#define OHI_OS_DECOMMIT_ZEROES 1
+#else
+#define OHI_OS_DECOMMIT_ZEROES 0
+#endif
 
 /* n rounded up to whole pages (n <= SIZE_MAX - page size). */
 OHI_INLINE size_t ohi_round_pages(size_t n) {
@@ -105,8 +114,15 @@ OHI_INLINE long long ohi_opt(oh_option_t o) { return OHI_LOAD_RELAXED(&ohi_optio
 
 /* Record an error: sets errno, formats the thread's last-error message, calls
  * the error handler. ohi_fail returns -1, ohi_fail_null NULL. */
-int ohi_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3), cold));
-void *ohi_fail_null(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3), cold));
+#if defined(__MINGW32__)
+/* mingw-w64 formats with its own C99 stdio (enabled by -std=c11 and
+ * _GNU_SOURCE); the printf archetype would check msvcrt's, which lacks %zu. */
+#define OHI_PRINTF_FORMAT gnu_printf
+#else
+#define OHI_PRINTF_FORMAT printf
+#endif
+int ohi_fail(int err, const char *fmt, ...) __attribute__((format(OHI_PRINTF_FORMAT, 2, 3), cold));
+void *ohi_fail_null(int err, const char *fmt, ...) __attribute__((format(OHI_PRINTF_FORMAT, 2, 3), cold));
 
 /* ---- the region map (region.c) ---------------------------------------------
  * Every mapping the library hands out data from is registered, per 64 KiB

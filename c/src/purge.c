@@ -31,7 +31,9 @@ static bool purger_started, purge_pending;
 static bool purger_armed;
 static pthread_once_t purge_once = PTHREAD_ONCE_INIT;
 
-static void purge_atfork_child(void) {
+/* Unreferenced on Windows, which has no fork: winpthreads defines
+ * pthread_atfork(...) as 0. */
+static __attribute__((unused)) void purge_atfork_child(void) {
   pthread_mutex_init(&purge_mu, NULL);
   purger_started = false;
   purge_pending = false;

@@ -3,8 +3,9 @@
  *
  * Memory states of a page the library maps:
  *   committed    mapped and possibly resident (touched or about to be)
- *   decommitted  mapped, contents dropped (madvise); reads as zero, and is
- *                committed again by the OS on first touch
+ *   decommitted  mapped, contents dropped (madvise); reads as zero where
+ *                OHI_OS_DECOMMIT_ZEROES, and is committed again by the OS on
+ *                first touch
  * ohi_counters.committed is therefore an upper bound on RSS, not a reading.
  *
  * The region map records which 64 KiB granules hold the library's data and
@@ -158,7 +159,9 @@ void *ohi_meta_alloc(size_t size) {
   if (b != NULL) meta_big[o] = b->next;
   ohi_unlock(&meta_lock);
   if (b != NULL) {
-    OHI_STORE_RELAXED(&b->next, NULL); /* the rest was decommitted and reads as zero */
+    /* It was decommitted: it reads as zero where the OS promises that. */
+    if (OHI_OS_DECOMMIT_ZEROES) OHI_STORE_RELAXED(&b->next, NULL);
+    else memset(b, 0, bytes);
     ohi_pages_recommit_account(bytes);
     return b;
   }

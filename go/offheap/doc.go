@@ -95,5 +95,19 @@
 //
 // A C compiler is all that is needed: the C sources are compiled by cgo. With
 // the build tag offheap_shared an installed liboffheap is linked through
-// pkg-config instead. The package needs cgo; package decommit does not.
+// pkg-config instead (make install; see README.md), and the binding checks at
+// start-up that the library's ABI version is the one it was written for.
+//
+// The package needs cgo and has no pure-Go fallback: the memory it hands out
+// comes from the C core, and a fallback that allocated on the Go heap would
+// quietly lose what the package is for (no GC cost, idle memory back to the
+// OS). A build with CGO_ENABLED=0 therefore fails, with one error that names
+// the remedy:
+//
+//	undefined: offheap_requires_cgo__build_with_CGO_ENABLED_1_and_a_C_compiler
+//
+// Package decommit needs no cgo and works with CGO_ENABLED=0.
+//
+// Windows builds need a mingw-w64 gcc as CC (cross: CC=x86_64-w64-mingw32-gcc);
+// winpthreads is linked statically, so no DLL is needed beside the program.
 package offheap
