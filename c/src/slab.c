@@ -126,8 +126,11 @@ static oh_slab_t *slots[OHI_MAX_SLOTS];
 static uint64_t next_heap_id = 1;
 static pthread_key_t tls_key;
 static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
-static __thread ohi_tcache_t *tls_caches[OHI_MAX_SLOTS];
-static __thread bool tls_registered;
+/* initial-exec: in liboffheap.so the default (global-dynamic) model costs a
+ * __tls_get_addr call per access, twice per alloc+free. */
+#define OHI_TLS __thread __attribute__((tls_model("initial-exec")))
+static OHI_TLS ohi_tcache_t *tls_caches[OHI_MAX_SLOTS];
+static OHI_TLS bool tls_registered;
 
 /* ---- size classes ----------------------------------------------------------- */
 
