@@ -296,6 +296,7 @@ void ohi_heap_return_cached(oh_slab_t *h, int cls, void *const *ptrs, size_t n, 
 
 /* Purging (purge.c). */
 void ohi_purge_notify(void);  /* an empty slab is waiting: make sure the purger runs */
+void ohi_purge_wake(void);    /* run a purge pass now, whatever the purger's deadline */
 size_t ohi_heap_purge(oh_slab_t *h, uint64_t now_ms, bool force, uint64_t *next_deadline);
 size_t ohi_heaps_purge_all(uint64_t now_ms, bool force, uint64_t *next_deadline);
 

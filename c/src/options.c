@@ -84,7 +84,7 @@ int oh_option_set(oh_option_t opt, long long value) {
   if (value < d->min || value > d->max)
     return ohi_fail(EINVAL, "oh_option_set: %s = %lld is outside [%lld, %lld]", d->env, value, d->min, d->max);
   OHI_STORE_RELAXED(&ohi_options[opt], value);
-  if (opt == OH_OPT_PURGE_DELAY_MS) ohi_purge_notify();
+  if (opt == OH_OPT_PURGE_DELAY_MS || opt == OH_OPT_RETAIN_BYTES) ohi_purge_wake(); /* deadlines change */
   return 0;
 }
 

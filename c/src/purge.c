@@ -99,6 +99,12 @@ static void *purger_main(void *arg) {
 
 void ohi_purge_notify(void) {
   if (__atomic_load_n(&purger_armed, __ATOMIC_SEQ_CST)) return;
+  ohi_purge_wake();
+}
+
+/* Wakes the purger even when it is armed: its deadline may be stale (the
+ * delay just changed). */
+void ohi_purge_wake(void) {
   pthread_once(&purge_once, purge_init);
   pthread_mutex_lock(&purge_mu);
   if (!purger_started) {
