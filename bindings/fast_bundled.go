@@ -1,4 +1,4 @@
-//go:build !offheap_shared
+//go:build !offheap_shared && !asan
 
 package bindings
 

@@ -1,11 +1,12 @@
-//go:build offheap_shared
+//go:build offheap_shared || asan
 
 package bindings
 
 import "unsafe"
 
 // FastPath reports whether the call-free chunk protocol is available: not
-// with a shared library, whose internals are hidden.
+// with a shared library, whose internals are hidden, nor under -asan, where
+// the core poisons free chunks and only a call into it unpoisons one.
 const FastPath = false
 
 // Chunk state words (unused without the fast path).

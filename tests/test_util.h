@@ -152,4 +152,19 @@ typedef struct t_range_s {
 } t_range_t;
 int t_ranges_overlap(t_range_t *ranges, size_t n, size_t *first_bad);
 
+/* ASan builds: the core poisons freed chunks for ASan, so a test that reads
+ * freed memory on purpose (to check the debug poison byte) first checks that
+ * ASan sees the region as poisoned, then lifts the poison. A no-op elsewhere. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define T_ASAN_LIFT(p, n)                                                                                 \
+  do {                                                                                                    \
+    cr_expect(__asan_region_is_poisoned((void *)(p), (n)) != NULL,                                        \
+              "ASan build: freed memory at %p (%zu bytes) is not poisoned for ASan", (void *)(p), (size_t)(n)); \
+    ASAN_UNPOISON_MEMORY_REGION((p), (n));                                                                \
+  } while (0)
+#else
+#define T_ASAN_LIFT(p, n) ((void)(p), (void)(n))
+#endif
+
 #endif /* OH_TEST_UTIL_H */

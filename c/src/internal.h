@@ -49,6 +49,24 @@
  * yet readable by other threads without a data race. */
 #define OHI_OWNER_INC(p, v) OHI_STORE_RELAXED((p), OHI_LOAD_RELAXED(p) + (v))
 
+/* ASan builds (C tests, go test -asan): a freed chunk is poisoned until it is
+ * handed out again, so a use after free is reported at the guilty access. */
+#if defined(__SANITIZE_ADDRESS__)
+#define OHI_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define OHI_ASAN 1
+#endif
+#endif
+#ifdef OHI_ASAN
+#include <sanitizer/asan_interface.h>
+#define OHI_ASAN_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define OHI_ASAN_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define OHI_ASAN_POISON(p, n) ((void)(p), (void)(n))
+#define OHI_ASAN_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 /* ---- locks ---------------------------------------------------------------- */
 
 typedef pthread_mutex_t ohi_lock_t;

@@ -62,6 +62,7 @@ void *ohi_pages_map(size_t size, size_t align) {
 /* Unmaps committed memory (callers that unmap decommitted memory first call
  * ohi_pages_recommit_account). */
 void ohi_pages_unmap(void *addr, size_t size) {
+  OHI_ASAN_UNPOISON(addr, size); /* whoever maps this range next must not inherit our poison */
   if (ohi_os_unmap(addr, size) == 0) {
     OHI_FETCH_SUB(&ohi_counters.mapped, size);
     OHI_FETCH_SUB(&ohi_counters.committed, size);

@@ -520,6 +520,7 @@ static uint32_t class_take(oh_slab_t *h, unsigned cls, ohi_item_t *out, uint32_t
       }
       OHI_STORE_RELEASE(&words[idx], state);
       out[got].p = (void *)(s->span.base + (uintptr_t)idx * s->chunk_size);
+      if (state == 1) OHI_ASAN_UNPOISON(out[got].p, s->chunk_size); /* handed out now */
       out[got].w = &words[idx];
       got++;
       s->in_use++;
@@ -769,6 +770,7 @@ static OHI_NOINLINE void *large_alloc(oh_slab_t *h, size_t n, bool zero, const c
       }
     }
     ohi_unlock(&h->large_lock);
+    if (l != NULL) OHI_ASAN_UNPOISON((void *)l->span.base, l->span.size);
     if (l != NULL && l->guarded) {
       ohi_os_protect((void *)l->span.base, l->span.size, 1);
       l->guarded = 0;
@@ -824,6 +826,7 @@ static void large_free(oh_slab_t *h, ohi_large_t *l) {
       evict = old;
     }
     OHI_STORE_RELEASE(&l->refcount, 0u); /* free: a second free says so */
+    OHI_ASAN_POISON((void *)l->span.base, l->span.size);
     l->freed_ms = ohi_os_now_ms();
     if (OHI_UNLIKELY(ohi_opt(OH_OPT_DEBUG) >= 2))
       l->guarded = ohi_os_protect((void *)l->span.base, l->span.size, 0) == 0;
@@ -919,6 +922,7 @@ void *ohi_heap_alloc(oh_slab_t *h, size_t n, const char *fn) {
     OHI_OWNER_INC(&tc->allocs[cls], 1);
     OHI_STORE_RELAXED(it.w, 1u);
     tcache_leave(tc);
+    OHI_ASAN_UNPOISON(it.p, b->chunk_size);
     return it.p;
   }
   return alloc_locked(h, cls, fn);
@@ -939,9 +943,11 @@ static OHI_NOINLINE void release_locked(oh_slab_t *h, ohi_slab_t *s, uint32_t *w
 OHI_INLINE void chunk_released(oh_slab_t *h, ohi_slab_t *s, void *p, uint32_t *w) {
   if (OHI_UNLIKELY(ohi_opt(OH_OPT_DEBUG))) { /* poison; no cache, so the guard (level 2) applies at once */
     memset(p, 0xdf, s->chunk_size);
+    OHI_ASAN_POISON(p, s->chunk_size);
     release_locked(h, s, w);
     return;
   }
+  OHI_ASAN_POISON(p, s->chunk_size);
   ohi_tcache_t *tc = tcache_get(h);
   if (OHI_LIKELY(tc != NULL) && OHI_LIKELY(tcache_enter(tc))) {
     unsigned cls = s->class_index;
@@ -1216,7 +1222,10 @@ int oh_slab_free_batch(oh_slab_t *s, void *const *ptrs, size_t n, size_t *bad) {
  * throughout: a CACHED chunk counts as in use by its slab. */
 
 size_t ohi_heap_take_cached(oh_slab_t *h, int cls, void **out, size_t n, ohi_affinity_t *aff) {
-  return take_batch(h, (unsigned)cls, out, n, OHI_W_CACHED, aff);
+  size_t got = take_batch(h, (unsigned)cls, out, n, OHI_W_CACHED, aff);
+  /* The binding hands them out without calling in again. */
+  for (size_t i = 0; i < got; i++) OHI_ASAN_UNPOISON(out[i], h->classes[cls].chunk_size);
+  return got;
 }
 
 void ohi_heap_return_cached(oh_slab_t *h, int cls, void *const *ptrs, size_t n, uint64_t allocs, uint64_t frees) {

@@ -84,8 +84,10 @@ type heap struct {
 	// The janitor's own (it alone reads and writes them): the shards' ops at
 	// its last visit, and whether the heap's empty slabs were purged since
 	// the heap last saw an operation.
-	lastOps    uint64
-	idlePurged bool
+	// Atomic: a janitor that is stopping may still read them while a new one
+	// (started by armJanitor meanwhile) writes them.
+	lastOps    atomic.Uint64
+	idlePurged atomic.Bool
 
 	classes   []classInfo // the cacheable classes, by increasing size
 	sizeClass []uint8     // (n+15)/16 -> class, for n <= tableMax
@@ -558,18 +560,18 @@ func (h *heap) trim(act bool) (busy bool) {
 		sh.mu.Unlock()
 	}
 	if h.decommitIdle {
-		if ops != h.lastOps {
-			h.idlePurged = false
-		} else if act && !h.idlePurged {
+		if ops != h.lastOps.Load() {
+			h.idlePurged.Store(false)
+		} else if act && !h.idlePurged.Load() {
 			h.lockAll() // against a concurrent Close destroying the heap
 			if !h.closed {
 				h.c.PurgeEmpty()
 			}
 			h.unlockAll()
-			h.idlePurged = true
+			h.idlePurged.Store(true)
 		}
-		h.lastOps = ops
-		busy = busy || (act && !h.idlePurged)
+		h.lastOps.Store(ops)
+		busy = busy || (act && !h.idlePurged.Load())
 	}
 	return busy
 }
@@ -675,7 +677,7 @@ func (h *heap) holdsChunks() bool {
 		}
 		sh.mu.Unlock()
 	}
-	return h.decommitIdle && ops != h.lastOps
+	return h.decommitIdle && ops != h.lastOps.Load()
 }
 
 // ---- the process-wide heap -------------------------------------------------------

@@ -117,11 +117,13 @@ func TestOptions(t *testing.T) {
 	if !Debug() {
 		t.Fatal("Debug() false after SetDebug(true)")
 	}
-	// Debug mode poisons freed memory.
+	// Debug mode poisons freed memory. (Under -asan the read itself is
+	// reported as a use after poison, which TestUseAfterFreeOfASmallChunkIsVisible
+	// checks; here the bytes are read only in normal builds.)
 	b := Alloc(64)
 	fill(b, 1)
 	Free(b)
-	if b[0] != 0xdf || b[63] != 0xdf {
+	if !asanBuild() && (b[0] != 0xdf || b[63] != 0xdf) {
 		t.Fatalf("freed memory not poisoned in debug mode: %#x %#x", b[0], b[63])
 	}
 	SetDebug(false)
@@ -301,7 +303,10 @@ func TestZeroGoAllocations(t *testing.T) {
 	if n := testing.AllocsPerRun(1000, func() { Free(Alloc(100)) }); n != 0 {
 		t.Fatalf("Alloc+Free: %v Go allocations per call, want 0", n)
 	}
-	if n := testing.AllocsPerRun(1000, func() { FreeSlice(MakeSlice[int32](10)) }); n != 0 {
+	// Under -asan the instrumented sync.Map.Load (the element-type check's
+	// cache, keyed by reflect.Type) allocates; the count is only meaningful
+	// in normal builds.
+	if n := testing.AllocsPerRun(1000, func() { FreeSlice(MakeSlice[int32](10)) }); n != 0 && !asanBuild() {
 		t.Fatalf("MakeSlice+FreeSlice: %v Go allocations per call, want 0", n)
 	}
 	s, _ := NewSlab(SlabConfig{})
