@@ -315,6 +315,11 @@ void ohi_heap_return_cached(oh_slab_t *h, int cls, void *const *ptrs, size_t n, 
 /* Purging (purge.c). */
 void ohi_purge_notify(void);  /* an empty slab is waiting: make sure the purger runs */
 void ohi_purge_wake(void);    /* run a purge pass now, whatever the purger's deadline */
+/* How long a thread cache must sit unused to be drained, and the purger's
+ * shortest re-arm: the purge delay, but at least 100 ms, so that a delay of 0
+ * (empty slabs released by the free itself) does not wake the purger, nor
+ * steal a busy thread's cache, on every refill. */
+#define OHI_IDLE_MS(delay) ((delay) > 100 ? (uint64_t)(delay) : (uint64_t)100)
 size_t ohi_heap_purge(oh_slab_t *h, uint64_t now_ms, bool force, uint64_t *next_deadline);
 size_t ohi_heaps_purge_all(uint64_t now_ms, bool force, uint64_t *next_deadline);
 

@@ -90,7 +90,7 @@ static void *purger_main(void *arg) {
      * one more delay even when it found nothing to do: under churn, slabs
      * empty and refill continuously, and each of them must not cost a
      * wake-up; they are looked at together when that delay is up. */
-    if (was_notified && delay > 0 && deadline == 0) deadline = now + (uint64_t)delay;
+    if (was_notified && delay >= 0 && deadline == 0) deadline = now + (uint64_t)OHI_IDLE_MS(delay);
     pthread_mutex_lock(&purge_mu);
     if (deadline != 0) __atomic_store_n(&purger_armed, true, __ATOMIC_SEQ_CST);
   }

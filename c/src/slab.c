@@ -1413,12 +1413,13 @@ static void heap_drain_idle_caches(oh_slab_t *h, uint64_t now, bool force, uint6
   for (ohi_tcache_t *tc = h->tcaches; tc != NULL; tc = tc->next) {
     if (!tcache_holds_chunks(h, tc)) continue;
     uint64_t ops = tcache_ops(h, tc);
-    if (!force && (ops != tc->seen_ops || now < tc->seen_ms + (uint64_t)delay)) {
+    uint64_t idle = OHI_IDLE_MS(delay);
+    if (!force && (ops != tc->seen_ops || now < tc->seen_ms + idle)) {
       if (ops != tc->seen_ops) {
         tc->seen_ops = ops;
         tc->seen_ms = now;
       }
-      uint64_t due = tc->seen_ms + (uint64_t)delay;
+      uint64_t due = tc->seen_ms + idle;
       if (next_deadline && (*next_deadline == 0 || due < *next_deadline)) *next_deadline = due;
       continue;
     }

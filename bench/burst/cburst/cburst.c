@@ -1,0 +1,386 @@
+/* cburst.c - the C side of bench/burst: runs one allocator through the burst
+ * (or steady-churn) pattern and reports its phases as JSON lines on stdout,
+ * exactly like a Go child of the burst command. The parent samples this
+ * process's RSS from /proc/<pid>/statm; this program only allocates, writes,
+ * frees, sleeps, and says when each phase began and ended.
+ *
+ * One source, one binary per allocator (mk/burst.mk), so that no allocator
+ * replaces another's malloc behind the measurement's back:
+ *   cburst-glibc     malloc/free, nothing else linked
+ *   cburst-jemalloc  malloc/free with -ljemalloc (jemalloc becomes the process
+ *                    malloc; checked with dladdr). Mode jemalloc-bg turns on
+ *                    jemalloc's background purging thread first
+ *                    (mallctl "background_thread").
+ *   cburst-mimalloc  mi_malloc/mi_free
+ *   cburst-offheap   oh_alloc/oh_free, build/liboffheap.a
+ *
+ * Usage (normally run by the burst command, never by hand):
+ *   cburst-X -mode M [-pattern burst|steady] -peak BYTES -size BYTES
+ *            [-floor BYTES] [-keep oldest|spread] [-pre-ms N] [-bursts N]
+ *            [-idle-ms N] [-duration-ms N] [-warm-ms N] [-churn PCT] [-gap-ms N]
+ * The buffer table (one pointer per buffer) is mapped with mmap, outside
+ * every allocator under test, and touched before the measurement starts.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(CB_OFFHEAP)
+#include "offheap.h"
+#define CB_NAME "offheap"
+#define A(n) oh_alloc(n)
+#define F(p) oh_free(p)
+#elif defined(CB_JEMALLOC)
+#define CB_NAME "jemalloc"
+/* Declared here rather than through <jemalloc/jemalloc.h>, whose unprefixed
+ * build redefines malloc & co. The reference keeps libjemalloc a DT_NEEDED
+ * dependency even with --as-needed. */
+extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
+#define A(n) malloc(n)
+#define F(p) free(p)
+#elif defined(CB_MIMALLOC)
+#include <mimalloc.h>
+#define CB_NAME "mimalloc"
+#define A(n) mi_malloc(n)
+#define F(p) mi_free(p)
+#elif defined(CB_GLIBC)
+#include <gnu/libc-version.h>
+#define CB_NAME "glibc"
+#define A(n) malloc(n)
+#define F(p) free(p)
+#else
+#error "define one of CB_OFFHEAP, CB_JEMALLOC, CB_MIMALLOC, CB_GLIBC"
+#endif
+
+/* ---- output: JSON lines, no allocation ------------------------------------- */
+
+static char outbuf[1 << 14];
+
+static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+static void die(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("cburst-" CB_NAME ": ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  exit(1);
+}
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_ms(uint64_t ms) {
+  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+static uint64_t start_ns;
+
+typedef struct usage_s {
+  long minflt;
+  double cpu_s;
+} usage_t;
+
+static usage_t usage(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  usage_t u = {ru.ru_minflt, (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6};
+  return u;
+}
+
+/* Decommits counted by the allocator's own purge policy, where it has one. */
+static long long purges(void) {
+#if defined(CB_OFFHEAP)
+  oh_stats_t st;
+  if (oh_stats(&st) != 0) return -1;
+  return (long long)st.purges;
+#else
+  return -1;
+#endif
+}
+
+/* One event line: {"event":NAME,"t":s,"minflt":n,"cpu_s":s,"purges":n,
+ * "burst":i,<extra>} */
+static void event(const char *name, int burst, const char *extra_fmt, ...) __attribute__((format(printf, 3, 4)));
+static void event(const char *name, int burst, const char *extra_fmt, ...) {
+  /* the time first: purges() takes the allocator's registry lock, which a
+   * purge pass in progress holds */
+  double t = (double)(now_ns() - start_ns) / 1e9;
+  usage_t u = usage();
+  long long pg = purges();
+  char extra[512] = "";
+  if (extra_fmt != NULL) {
+    va_list ap;
+    va_start(ap, extra_fmt);
+    extra[0] = ',';
+    vsnprintf(extra + 1, sizeof extra - 1, extra_fmt, ap);
+    va_end(ap);
+  }
+  printf("{\"event\":\"%s\",\"t\":%.6f,\"burst\":%d,\"minflt\":%ld,\"cpu_s\":%.6f,\"purges\":%lld%s}\n", name, t,
+         burst, u.minflt, u.cpu_s, pg, extra);
+  fflush(stdout);
+}
+
+/* VmHWM of this process in bytes. */
+static long long peak_rss(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  if (f == NULL) return 0;
+  char line[256];
+  long long kb = 0;
+  while (fgets(line, sizeof line, f) != NULL)
+    if (strncmp(line, "VmHWM:", 6) == 0) kb = atoll(line + 6);
+  fclose(f);
+  return kb * 1024;
+}
+
+/* ---- the allocator's identity ------------------------------------------------ */
+
+static __attribute__((unused)) const char *lib_of(void *fn) {
+  Dl_info info;
+  if (fn == NULL || dladdr(fn, &info) == 0 || info.dli_fname == NULL) return "?";
+  return info.dli_fname;
+}
+
+static void describe(const char *mode, char *out, size_t n) {
+#if defined(CB_OFFHEAP)
+  snprintf(out, n, "liboffheap %s (static); purge delay %lld ms, retain %lld bytes, thread cache %lld bytes", oh_version(),
+           oh_option_get(OH_OPT_PURGE_DELAY_MS), oh_option_get(OH_OPT_RETAIN_BYTES),
+           oh_option_get(OH_OPT_TCACHE_BYTES));
+#elif defined(CB_JEMALLOC)
+  const char *version = "?";
+  size_t sz = sizeof version;
+  mallctl("version", &version, &sz, NULL, 0);
+  ssize_t dirty = -2, muzzy = -2;
+  sz = sizeof dirty;
+  mallctl("opt.dirty_decay_ms", &dirty, &sz, NULL, 0);
+  sz = sizeof muzzy;
+  mallctl("opt.muzzy_decay_ms", &muzzy, &sz, NULL, 0);
+  bool bg = false;
+  sz = sizeof bg;
+  mallctl("background_thread", &bg, &sz, NULL, 0);
+  snprintf(out, n, "jemalloc %s (malloc from %s); dirty_decay_ms %zd, muzzy_decay_ms %zd, background_thread %s",
+           version, lib_of((void *)malloc), dirty, muzzy, bg ? "on" : "off");
+#elif defined(CB_MIMALLOC)
+  int v = mi_version();
+  snprintf(out, n, "mimalloc %d.%d.%d (mi_malloc from %s); decommit_delay %ld ms, segment_decommit_delay %ld ms",
+           v / 100, (v / 10) % 10, v % 10, lib_of((void *)mi_malloc), mi_option_get(mi_option_decommit_delay),
+           mi_option_get(mi_option_segment_decommit_delay));
+#else
+  snprintf(out, n, "glibc %s malloc (from %s), default mallopt settings", gnu_get_libc_version(),
+           lib_of((void *)malloc));
+#endif
+  (void)mode;
+}
+
+static void setup(const char *mode) {
+#if defined(CB_JEMALLOC)
+  if (strstr(lib_of((void *)malloc), "jemalloc") == NULL)
+    die("malloc resolves into %s, not libjemalloc: the measurement would be glibc's", lib_of((void *)malloc));
+  if (strcmp(mode, "jemalloc-bg") == 0) {
+    bool on = true;
+    if (mallctl("background_thread", NULL, NULL, &on, sizeof on) != 0)
+      die("mallctl(background_thread, true) failed");
+  } else if (strcmp(mode, "jemalloc") != 0) {
+    die("mode %s is not served by this binary (jemalloc, jemalloc-bg)", mode);
+  }
+#else
+  const char *want = CB_NAME;
+#if defined(CB_OFFHEAP)
+  want = "offheap-c";
+#endif
+  if (strcmp(mode, want) != 0) die("mode %s is not served by this binary (%s)", mode, want);
+#endif
+}
+
+/* ---- the workload ------------------------------------------------------------ */
+
+typedef struct cfg_s {
+  const char *mode, *pattern, *keep;
+  size_t peak, size, floor;
+  uint64_t pre_ms, idle_ms, duration_ms, warm_ms, gap_ms;
+  int bursts;
+  double churn;
+} cfg_t;
+
+static void **bufs; /* one slot per buffer, mmap'ed */
+static size_t nbufs;
+
+static void *alloc_write(size_t size, size_t id) {
+  unsigned char *p = A(size);
+  if (p == NULL) die("allocation of %zu bytes failed (buffer %zu)", size, id);
+  memset(p, 0xa5, size);
+  p[0] = (unsigned char)id;
+  return p;
+}
+
+static void check_free(void *q, size_t size, size_t id) {
+  unsigned char *p = q;
+  if (p[0] != (unsigned char)id || p[size - 1] != 0xa5)
+    die("buffer %zu changed while live: first byte %u (want %u), last %u", id, p[0], (unsigned)(unsigned char)id,
+        p[size - 1]);
+  F(p);
+}
+
+/* Whether buffer i stays live at the floor. */
+static bool kept(const cfg_t *c, size_t i, size_t nfloor) {
+  if (nfloor == 0) return false;
+  if (strcmp(c->keep, "spread") == 0) {
+    size_t stride = nbufs / nfloor;
+    return i % stride == 0 && i / stride < nfloor;
+  }
+  return i < nfloor;
+}
+
+static void run_burst(const cfg_t *c) {
+  size_t nfloor = c->floor / c->size;
+  for (int b = 1; b <= c->bursts; b++) {
+    event("burst_start", b, NULL);
+    uint64_t t0 = now_ns();
+    size_t made = 0;
+    for (size_t i = 0; i < nbufs; i++)
+      if (bufs[i] == NULL) {
+        bufs[i] = alloc_write(c->size, i);
+        made++;
+      }
+    uint64_t t1 = now_ns();
+    event("burst_end", b, "\"dur_s\":%.6f,\"buffers\":%zu", (double)(t1 - t0) / 1e9, made);
+    size_t freed = 0;
+    for (size_t i = 0; i < nbufs; i++)
+      if (!kept(c, i, nfloor)) {
+        check_free(bufs[i], c->size, i);
+        bufs[i] = NULL;
+        freed++;
+      }
+    uint64_t t2 = now_ns();
+    event("free_end", b, "\"dur_s\":%.6f,\"buffers\":%zu", (double)(t2 - t1) / 1e9, freed);
+    sleep_ms(c->idle_ms);
+    event("idle_end", b, NULL);
+  }
+}
+
+static void run_steady(const cfg_t *c) {
+  event("fill_start", 0, NULL);
+  uint64_t t0 = now_ns();
+  for (size_t i = 0; i < nbufs; i++) bufs[i] = alloc_write(c->size, i);
+  event("fill_end", 0, "\"dur_s\":%.6f,\"buffers\":%zu", (double)(now_ns() - t0) / 1e9, nbufs);
+  size_t k = (size_t)((double)nbufs * c->churn / 100.0 + 0.5);
+  if (k < 1) k = 1;
+  if (k > nbufs) k = nbufs;
+  size_t head = 0;
+  uint64_t start = now_ns(), warm = start + c->warm_ms * 1000000u, end = start + c->duration_ms * 1000000u;
+  bool warmed = c->warm_ms == 0;
+  uint64_t busy = 0, rounds = 0, replaced = 0;
+  event("churn_start", 0, NULL);
+  if (warmed) event("warm_end", 0, "\"rounds\":0,\"replaced\":0,\"busy_s\":0");
+  while (now_ns() < end) {
+    uint64_t a = now_ns();
+    for (size_t j = 0; j < k; j++) {
+      size_t i = (head + j) % nbufs;
+      check_free(bufs[i], c->size, i);
+      bufs[i] = NULL;
+    }
+    uint64_t b = now_ns();
+    if (c->gap_ms) sleep_ms(c->gap_ms);
+    uint64_t d = now_ns();
+    for (size_t j = 0; j < k; j++) {
+      size_t i = (head + j) % nbufs;
+      bufs[i] = alloc_write(c->size, i);
+    }
+    head = (head + k) % nbufs;
+    busy += (b - a) + (now_ns() - d);
+    rounds++;
+    replaced += k;
+    if (!warmed && now_ns() >= warm) {
+      warmed = true;
+      event("warm_end", 0, "\"rounds\":%llu,\"replaced\":%llu,\"busy_s\":%.6f", (unsigned long long)rounds,
+            (unsigned long long)replaced, (double)busy / 1e9);
+    }
+  }
+  event("churn_end", 0, "\"rounds\":%llu,\"replaced\":%llu,\"busy_s\":%.6f", (unsigned long long)rounds,
+        (unsigned long long)replaced, (double)busy / 1e9);
+}
+
+/* ---- command line ------------------------------------------------------------- */
+
+static uint64_t num(const char *flag, const char *v) {
+  char *end = NULL;
+  errno = 0;
+  unsigned long long x = strtoull(v, &end, 10);
+  if (errno != 0 || end == v || *end != '\0') die("%s %s: not a non-negative integer", flag, v);
+  return x;
+}
+
+int main(int argc, char **argv) {
+  start_ns = now_ns();
+  setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+  cfg_t c = {NULL, "burst", "oldest", 0, 16384, 0, 300, 3000, 5000, 1000, 0, 2, 10.0};
+  for (int i = 1; i < argc; i++) {
+    const char *f = argv[i];
+    if (i + 1 >= argc) die("%s: missing value", f);
+    const char *v = argv[++i];
+    if (!strcmp(f, "-mode")) c.mode = v;
+    else if (!strcmp(f, "-pattern")) c.pattern = v;
+    else if (!strcmp(f, "-keep")) c.keep = v;
+    else if (!strcmp(f, "-peak")) c.peak = num(f, v);
+    else if (!strcmp(f, "-size")) c.size = num(f, v);
+    else if (!strcmp(f, "-floor")) c.floor = num(f, v);
+    else if (!strcmp(f, "-pre-ms")) c.pre_ms = num(f, v);
+    else if (!strcmp(f, "-idle-ms")) c.idle_ms = num(f, v);
+    else if (!strcmp(f, "-duration-ms")) c.duration_ms = num(f, v);
+    else if (!strcmp(f, "-warm-ms")) c.warm_ms = num(f, v);
+    else if (!strcmp(f, "-gap-ms")) c.gap_ms = num(f, v);
+    else if (!strcmp(f, "-bursts")) c.bursts = (int)num(f, v);
+    else if (!strcmp(f, "-churn")) c.churn = strtod(v, NULL);
+    else die("unknown flag %s", f);
+  }
+  if (c.mode == NULL) die("-mode is required");
+  if (c.size == 0 || c.peak < c.size) die("-size %zu / -peak %zu: need 0 < size <= peak", c.size, c.peak);
+  if (c.floor > c.peak) die("-floor %zu above -peak %zu", c.floor, c.peak);
+  if (strcmp(c.keep, "oldest") && strcmp(c.keep, "spread")) die("-keep %s: oldest or spread", c.keep);
+  bool steady = strcmp(c.pattern, "steady") == 0;
+  if (!steady && strcmp(c.pattern, "burst")) die("-pattern %s: burst or steady", c.pattern);
+  if (!(c.churn > 0 && c.churn <= 100)) die("-churn %g: in (0, 100]", c.churn);
+  setup(c.mode);
+
+  nbufs = c.peak / c.size;
+  size_t table = (nbufs * sizeof(void *) + 4095) & ~(size_t)4095;
+  bufs = mmap(NULL, table, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (bufs == MAP_FAILED) die("mmap of the buffer table (%zu bytes) failed", table);
+  memset(bufs, 0, table); /* resident before the baseline */
+  /* Initialise the allocator before the baseline is taken. */
+  F(alloc_write(c.size, 0));
+
+  char info[512];
+  describe(c.mode, info, sizeof info);
+  char esc[1024];
+  size_t j = 0;
+  for (const char *s = info; *s && j + 2 < sizeof esc; s++) {
+    if (*s == '"' || *s == '\\') esc[j++] = '\\';
+    esc[j++] = *s;
+  }
+  esc[j] = '\0';
+  event("ready", 0, "\"info\":\"%s\"", esc);
+  sleep_ms(c.pre_ms);
+  if (steady) run_steady(&c);
+  else run_burst(&c);
+  event("done", 0, "\"peak_rss\":%lld", peak_rss());
+  return 0;
+}

@@ -1,0 +1,302 @@
+// Command burst measures how memory goes back to the OS when demand falls:
+// a burst of buffers up to -peak (every byte written), a free down to -floor,
+// an idle window, and the same again. Each allocator runs in its own child
+// process - offheap's Alloc/Free and BufferPool and Go's make (with its
+// background scavenger, runtime.GC, or debug.FreeOSMemory) from Go; offheap,
+// glibc, jemalloc and mimalloc from C through a small harness - while the
+// parent samples the child's resident set from /proc/PID/statm every -sample.
+//
+// Per mode it reports the time-to-release (from the end of the free until RSS
+// is within 5 % of the burst of the pre-burst level), the RSS while idle, the
+// time and page faults of each burst (the cost of the next burst), and peak
+// RSS; a table on stdout, -json FILE, and -chart FILE.svg (RSS over time).
+//
+// -pattern steady holds -peak live instead and replaces -churn percent of the
+// buffers per round for -duration: the purge policy's cost under churn
+// (decommits, page faults and time per replaced buffer).
+//
+//	make bench-burst                                       # 1 GiB peak, every mode
+//	cd bench && go run ./burst -peak 2GiB -modes offheap,native,jemalloc -chart burst.svg
+//	cd bench && go run ./burst -pattern steady -peak 512MiB -gap 50ms -purge-delay 10ms -modes offheap,offheap-c
+//
+// Run burst -h for the flags.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/offheap/offheap/go/offheap"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is the whole command: 0 success, 1 failure, 2 bad command line.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "-child" {
+		c, err := parseChildArgs(args[1:])
+		if err == nil {
+			err = runChild(c, stdout)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "burst -child: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	cfg, err := parseConfig(args, stderr, offheap.PurgeDelay())
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "burst: %v\nRun 'burst -h' for usage.\n", ue)
+		return 2
+	}
+	if err := runParent(cfg, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "burst: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// selfExe is the binary the parent re-executes for the Go modes.
+var selfExe = os.Executable
+
+// modeRun is what the parent learned from one child.
+type modeRun struct {
+	mode    string
+	result  *modeResult
+	events  []event
+	samples []sample
+	err     error
+}
+
+func runParent(cfg config, stdout, stderr io.Writer) error {
+	exe, err := selfExe()
+	if err != nil {
+		return fmt.Errorf("cannot find own executable to run the Go modes: %v", err)
+	}
+	cdir := findCBin(cfg.CBin, exe)
+	var jsonFile, chartFile *os.File
+	if cfg.JSON != "" {
+		if jsonFile, err = os.Create(cfg.JSON); err != nil {
+			return err
+		}
+		defer jsonFile.Close()
+	}
+	if cfg.Chart != "" {
+		if chartFile, err = os.Create(cfg.Chart); err != nil {
+			return err
+		}
+		defer chartFile.Close()
+	}
+
+	byMode := map[string][]*modeRun{}
+	total := cfg.Runs * len(cfg.Modes)
+	k := 0
+	for r := 0; r < cfg.Runs; r++ {
+		for _, m := range cfg.Modes {
+			k++
+			fmt.Fprintf(stderr, "burst: [%d/%d] %s ...", k, total, m)
+			mr := runMode(cfg, m, exe, cdir, stderr)
+			if mr.err != nil {
+				fmt.Fprintf(stderr, " failed: %v\n", mr.err)
+			} else {
+				fmt.Fprintf(stderr, " %s\n", oneLine(cfg, mr.result))
+			}
+			byMode[m] = append(byMode[m], mr)
+		}
+	}
+
+	var results []*modeResult
+	var failed []string
+	var series []chartSeries
+	for _, m := range cfg.Modes {
+		var ok []*modeResult
+		for _, mr := range byMode[m] {
+			if mr.err != nil {
+				failed = append(failed, fmt.Sprintf("%s: %v", m, mr.err))
+				continue
+			}
+			ok = append(ok, mr.result)
+		}
+		if len(ok) == 0 {
+			continue
+		}
+		results = append(results, medianResult(ok))
+		for _, mr := range byMode[m] {
+			if mr.err == nil {
+				series = append(series, chartSeries{Mode: m, Samples: mr.samples, Events: mr.events, Result: mr.result})
+				break
+			}
+		}
+	}
+	writeTable(stdout, cfg, cdir, results)
+	for _, msg := range failed {
+		fmt.Fprintf(stdout, "FAILED %s\n", msg)
+	}
+	if jsonFile != nil {
+		if err := writeJSON(jsonFile, cfg, results, byMode); err != nil {
+			return fmt.Errorf("-json: %v", err)
+		}
+		if err := jsonFile.Close(); err != nil {
+			return fmt.Errorf("-json: %v", err)
+		}
+	}
+	if chartFile != nil {
+		if err := writeChart(chartFile, cfg, series); err != nil {
+			return fmt.Errorf("-chart: %v", err)
+		}
+		if err := chartFile.Close(); err != nil {
+			return fmt.Errorf("-chart: %v", err)
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d mode runs failed", len(failed), total)
+	}
+	return nil
+}
+
+// findCBin is the directory of the cburst-* binaries: -cbin, else the first
+// of this executable's directory, ../build/bench and build/bench that holds
+// cburst-offheap ("" if none does).
+func findCBin(flagDir, exe string) string {
+	if flagDir != "" {
+		return flagDir
+	}
+	for _, d := range []string{filepath.Dir(exe), filepath.Join("..", "build", "bench"), filepath.Join("build", "bench")} {
+		if fi, err := os.Stat(filepath.Join(d, "cburst-offheap")); err == nil && !fi.IsDir() {
+			abs, err := filepath.Abs(d)
+			if err != nil {
+				return d
+			}
+			return abs
+		}
+	}
+	return ""
+}
+
+// runMode runs one mode in a child process, sampling its RSS meanwhile.
+func runMode(cfg config, mode, exe, cdir string, stderr io.Writer) *modeRun {
+	mr := &modeRun{mode: mode}
+	path := exe
+	if cb := lookupMode(mode).cbin; cb != "" {
+		path = filepath.Join(cdir, cb)
+		if _, err := os.Stat(path); cdir == "" || err != nil {
+			mr.err = fmt.Errorf("C harness %s not found: build it with make bench-burst-c (or pass -cbin DIR)", cb)
+			return mr
+		}
+	}
+	cmd := exec.Command(path, childArgs(cfg, mode)...)
+	cmd.Env = append(os.Environ(), childEnv(cfg)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		mr.err = err
+		return mr
+	}
+	var errBuf strings.Builder
+	var errMu sync.Mutex
+	cmd.Stderr = writerFunc(func(p []byte) (int, error) {
+		errMu.Lock()
+		defer errMu.Unlock()
+		if errBuf.Len() < 4096 {
+			errBuf.Write(p)
+		}
+		return len(p), nil
+	})
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		mr.err = err
+		return mr
+	}
+	pid := cmd.Process.Pid
+
+	// The sampler stops at the done event: after it, the child may be a
+	// zombie whose statm reads zero.
+	var (
+		mu       sync.Mutex
+		finished bool
+		samples  []sample
+		stop     = make(chan struct{})
+		sampDone = make(chan struct{})
+	)
+	go func() {
+		defer close(sampDone)
+		tick := time.NewTicker(cfg.Sample)
+		defer tick.Stop()
+		for {
+			rss, err := rssOf(pid)
+			mu.Lock()
+			if err != nil || finished {
+				mu.Unlock()
+				return
+			}
+			samples = append(samples, sample{T: time.Since(t0).Seconds(), RSS: rss})
+			mu.Unlock()
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+
+	var recv []float64
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		at := time.Since(t0).Seconds()
+		var e event
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil || e.Event == "" {
+			fmt.Fprintf(stderr, "\n%s: %s", mode, sc.Text())
+			continue
+		}
+		if e.Event == "done" {
+			mu.Lock()
+			finished = true
+			mu.Unlock()
+		}
+		mr.events = append(mr.events, e)
+		recv = append(recv, at)
+	}
+	scanErr := sc.Err()
+	if scanErr != nil {
+		io.Copy(io.Discard, stdout)
+	}
+	waitErr := cmd.Wait()
+	close(stop)
+	<-sampDone
+	mr.samples = samples
+	switch {
+	case waitErr != nil:
+		msg := strings.TrimSpace(errBuf.String())
+		if msg != "" {
+			msg = ": " + strings.ReplaceAll(msg, "\n", " / ")
+		}
+		mr.err = fmt.Errorf("child %v%s", waitErr, msg)
+		return mr
+	case scanErr != nil:
+		mr.err = fmt.Errorf("reading the child's output: %v", scanErr)
+		return mr
+	}
+	alignEvents(mr.events, recv)
+	mr.result, mr.err = analyze(cfg, mode, mr.events, mr.samples)
+	return mr
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -1,0 +1,260 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+)
+
+// Targets of the issue, checked per mode in the table.
+const (
+	targetIdle        = 0.05 // RSS while idle <= baseline + floor + 5 % of the burst
+	targetSecondFirst = 1.2  // the second burst no slower than 1.2 x the first
+)
+
+func mib(n int64) string { return fmt.Sprintf("%.1f", float64(n)/(1<<20)) }
+
+func fmtRelease(s float64) string {
+	if s < 0 {
+		return "never"
+	}
+	return fmtSeconds(s)
+}
+
+func fmtSeconds(v float64) string {
+	switch {
+	case v < 1:
+		return fmt.Sprintf("%.0fms", v*1e3)
+	case v < 10:
+		return fmt.Sprintf("%.2fs", v)
+	}
+	return fmt.Sprintf("%.1fs", v)
+}
+
+func fmtCount(n int64) string {
+	switch {
+	case n < 0:
+		return "-"
+	case n >= 1e6:
+		return fmt.Sprintf("%.2fM", float64(n)/1e6)
+	case n >= 1e4:
+		return fmt.Sprintf("%.0fk", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d", n)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "NO"
+}
+
+// idleExcess is the idle RSS above the baseline and the floor.
+func idleExcess(cfg config, r *modeResult, b burstResult) int64 {
+	return b.IdleRSS - r.BaselineRSS - cfg.Floor
+}
+
+// oneLine is the progress line printed when a mode finishes.
+func oneLine(cfg config, r *modeResult) string {
+	if r.Steady != nil {
+		s := r.Steady
+		return fmt.Sprintf("%.0f ns/buffer, %.2f faults/buffer, purges %s, RSS %s MiB", s.NsPerBuffer, s.FaultsPerBuf,
+			fmtCount(s.Purges), mib(s.RSSMedian))
+	}
+	var parts []string
+	for _, b := range r.Bursts {
+		parts = append(parts, fmt.Sprintf("burst %d %s (%s faults), release %s, idle %s MiB", b.Burst, fmtSeconds(b.BurstS),
+			fmtCount(b.BurstMinflt), fmtRelease(b.ReleaseS), mib(b.IdleRSS)))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// describeRun is the table's first line.
+func describeRun(cfg config, cdir string) string {
+	var b strings.Builder
+	if cfg.Pattern == "steady" {
+		fmt.Fprintf(&b, "burst -pattern steady: %s live of %s buffers, %s%% replaced per round (oldest first), gap %v, churn %v (first %v warm-up)",
+			formatSize(cfg.Peak), formatSize(cfg.Size), trimFloat(cfg.Churn), cfg.Gap, cfg.Duration, cfg.Warm)
+	} else {
+		fmt.Fprintf(&b, "burst: peak %s of %s buffers, floor %s (%s), %d bursts, idle %v after each free",
+			formatSize(cfg.Peak), formatSize(cfg.Size), formatSize(cfg.Floor), cfg.Keep, cfg.Bursts, cfg.Idle)
+	}
+	fmt.Fprintf(&b, "; purge delay %s; %s, GOMAXPROCS %d; runs %d (medians)", cfg.Delay, runtime.Version(), runtime.GOMAXPROCS(0), cfg.Runs)
+	for _, env := range []string{"OFFHEAP_PURGE_DELAY_MS", "OFFHEAP_RETAIN_BYTES", "OFFHEAP_TCACHE_BYTES", "OFFHEAP_DECOMMIT", "GOGC", "GOMEMLIMIT", "GODEBUG", "MALLOC_CONF", "MIMALLOC_DECOMMIT_DELAY"} {
+		if v := os.Getenv(env); v != "" {
+			fmt.Fprintf(&b, ", %s=%s", env, v)
+		}
+	}
+	if cdir != "" {
+		fmt.Fprintf(&b, "; C harness from %s", cdir)
+	}
+	return b.String()
+}
+
+func trimFloat(v float64) string { return strings.TrimSuffix(fmt.Sprintf("%g", v), ".0") }
+
+// writeTable prints the results.
+func writeTable(w io.Writer, cfg config, cdir string, results []*modeResult) {
+	fmt.Fprintln(w, describeRun(cfg, cdir))
+	fmt.Fprintln(w)
+	if cfg.Pattern == "steady" {
+		writeSteadyTable(w, results)
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	width := len("mode")
+	for _, r := range results {
+		width = max(width, len(r.Mode))
+	}
+	row := func(first string, cells ...string) {
+		fmt.Fprintf(tw, "%-*s\t%s\t\n", width, first, strings.Join(cells, "\t"))
+	}
+	two := cfg.Bursts >= 2
+	heads := []string{"burst 1", "faults 1"}
+	if two {
+		heads = append(heads, "burst 2", "faults 2", "2nd/1st")
+	}
+	heads = append(heads, "release", "idle RSS", "over base", "% burst", "base", "peak RSS", "cpu", "idle<=5%")
+	if two {
+		heads = append(heads, "2nd<=1.2x")
+	}
+	row("mode", heads...)
+	burst := float64(cfg.Peak - cfg.Floor)
+	for _, r := range results {
+		b1 := r.Bursts[0]
+		cells := []string{fmtSeconds(b1.BurstS), fmtCount(b1.BurstMinflt)}
+		if two {
+			b2 := r.Bursts[1]
+			cells = append(cells, fmtSeconds(b2.BurstS), fmtCount(b2.BurstMinflt), fmt.Sprintf("%.2fx", r.SecondFirst))
+		}
+		ex := idleExcess(cfg, r, b1)
+		cells = append(cells, fmtRelease(b1.ReleaseS), mib(b1.IdleRSS), mib(ex), fmt.Sprintf("%.1f%%", 100*float64(ex)/burst),
+			mib(r.BaselineRSS), mib(r.PeakRSS), fmtSeconds(r.CPUS), yesNo(float64(ex) <= targetIdle*burst))
+		if two {
+			cells = append(cells, yesNo(r.SecondFirst <= targetSecondFirst))
+		}
+		row(r.Mode, cells...)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "burst N: allocating and writing the burst's buffers (child's clock); faults N: minor page faults meanwhile")
+	fmt.Fprintln(w, "(getrusage). 2nd/1st: burst 2's time per buffer over burst 1's. release: from the end of the free")
+	fmt.Fprintf(w, "until RSS <= base + floor + %.0f%% of the burst (-sample %v resolution; never = not within the idle\n", 100*releaseMargin, cfg.Sample)
+	fmt.Fprintln(w, "window). idle RSS: median RSS (MiB) over the idle window after burst 1; over base: idle RSS - base - floor,")
+	fmt.Fprintln(w, "also as % of the burst. base: median RSS before the first burst. peak RSS: VmHWM. cpu: the child's CPU")
+	fmt.Fprintln(w, "from ready to done, all threads. Targets: idle RSS <= base + floor + 5% of the burst; 2nd/1st <= 1.2.")
+	for _, r := range results {
+		if r.Info != "" {
+			fmt.Fprintf(w, "  %s: %s\n", r.Mode, r.Info)
+		}
+	}
+}
+
+func writeSteadyTable(w io.Writer, results []*modeResult) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	width := len("mode")
+	for _, r := range results {
+		width = max(width, len(r.Mode))
+	}
+	row := func(first string, cells ...string) {
+		fmt.Fprintf(tw, "%-*s\t%s\t\n", width, first, strings.Join(cells, "\t"))
+	}
+	row("mode", "fill", "rounds", "replaced", "ns/buffer", "faults/buf", "purges", "cpu", "RSS med", "RSS max", "peak RSS")
+	for _, r := range results {
+		s := r.Steady
+		row(r.Mode, fmtSeconds(s.FillS), fmtCount(s.Rounds), fmtCount(s.Replaced), fmt.Sprintf("%.0f", s.NsPerBuffer),
+			fmt.Sprintf("%.3f", s.FaultsPerBuf), fmtCount(s.Purges), fmtSeconds(s.CPUS), mib(s.RSSMedian), mib(s.RSSMax), mib(r.PeakRSS))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "After the warm-up: rounds and buffers replaced; ns/buffer: time in frees and allocations (gaps excluded)")
+	fmt.Fprintln(w, "per replaced buffer; faults/buf: minor page faults per replaced buffer; purges: offheap decommits")
+	fmt.Fprintln(w, "(- for other allocators); cpu: all threads; RSS in MiB (median and max over the churn). peak: VmHWM.")
+	for _, r := range results {
+		if r.Info != "" {
+			fmt.Fprintf(w, "  %s: %s\n", r.Mode, r.Info)
+		}
+	}
+}
+
+// jsonOut is the -json document.
+type jsonOut struct {
+	Config  jsonConfig            `json:"config"`
+	Results []*modeResult         `json:"results"` // medians over the runs
+	Runs    map[string][]*jsonRun `json:"runs"`    // every run, with its samples and events
+}
+
+type jsonConfig struct {
+	Pattern    string  `json:"pattern"`
+	Peak       int64   `json:"peak"`
+	Size       int64   `json:"size"`
+	Floor      int64   `json:"floor"`
+	Keep       string  `json:"keep"`
+	Bursts     int     `json:"bursts"`
+	IdleS      float64 `json:"idle_s"`
+	PreS       float64 `json:"pre_s"`
+	DurationS  float64 `json:"duration_s,omitempty"`
+	WarmS      float64 `json:"warm_s,omitempty"`
+	Churn      float64 `json:"churn_pct,omitempty"`
+	GapS       float64 `json:"gap_s,omitempty"`
+	PurgeDelay string  `json:"purge_delay"`
+	SampleS    float64 `json:"sample_s"`
+	Runs       int     `json:"runs"`
+	GoVersion  string  `json:"go_version"`
+}
+
+type jsonRun struct {
+	Result  *modeResult `json:"result,omitempty"`
+	Error   string      `json:"error,omitempty"`
+	Events  []jsonEvent `json:"events"`
+	Samples []sample    `json:"samples"`
+}
+
+type jsonEvent struct {
+	event
+	At float64 `json:"at"`
+}
+
+func writeJSON(w io.Writer, cfg config, results []*modeResult, byMode map[string][]*modeRun) error {
+	out := jsonOut{
+		Config: jsonConfig{
+			Pattern: cfg.Pattern, Peak: cfg.Peak, Size: cfg.Size, Floor: cfg.Floor, Keep: cfg.Keep, Bursts: cfg.Bursts,
+			IdleS: cfg.Idle.Seconds(), PreS: cfg.Pre.Seconds(), PurgeDelay: cfg.Delay.String(), SampleS: cfg.Sample.Seconds(),
+			Runs: cfg.Runs, GoVersion: runtime.Version(),
+		},
+		Results: results,
+		Runs:    map[string][]*jsonRun{},
+	}
+	if cfg.Pattern == "steady" {
+		out.Config.DurationS, out.Config.WarmS, out.Config.Churn, out.Config.GapS = cfg.Duration.Seconds(), cfg.Warm.Seconds(), cfg.Churn, cfg.Gap.Seconds()
+	}
+	if out.Results == nil {
+		out.Results = []*modeResult{}
+	}
+	for m, runs := range byMode {
+		for _, mr := range runs {
+			jr := &jsonRun{Result: mr.result, Samples: mr.samples, Events: []jsonEvent{}}
+			if mr.err != nil {
+				jr.Error = mr.err.Error()
+			}
+			if jr.Samples == nil {
+				jr.Samples = []sample{}
+			}
+			for _, e := range mr.events {
+				jr.Events = append(jr.Events, jsonEvent{event: e, At: e.At})
+			}
+			out.Runs[m] = append(out.Runs[m], jr)
+		}
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
