@@ -1,9 +1,8 @@
 package main
 
 import (
-	"bufio"
-	"encoding/xml"
 	"fmt"
+	"github.com/offheap/offheap/bench/internal/svg"
 	"io"
 	"math"
 	"strings"
@@ -52,31 +51,6 @@ const (
 	plotBottom = 480
 )
 
-type svgWriter struct {
-	w   *bufio.Writer
-	err error
-}
-
-func (s *svgWriter) f(format string, args ...any) {
-	if s.err == nil {
-		_, s.err = fmt.Fprintf(s.w, format, args...)
-	}
-}
-
-func esc(t string) string {
-	var b strings.Builder
-	xml.EscapeText(&b, []byte(t))
-	return b.String()
-}
-
-func (s *svgWriter) text(x, y float64, anchor, extra, t string) {
-	s.f(`<text x="%.1f" y="%.1f" text-anchor="%s"%s>%s</text>`+"\n", x, y, anchor, extra, esc(t))
-}
-
-func (s *svgWriter) line(x1, y1, x2, y2 float64, style string) {
-	s.f(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" %s/>`+"\n", x1, y1, x2, y2, style)
-}
-
 // origin is a series' time zero: its ready event (the first sample if none).
 func origin(se chartSeries) float64 {
 	for _, e := range se.Events {
@@ -93,7 +67,7 @@ func origin(se chartSeries) float64 {
 // writeChart writes RSS over time, one line per mode, time zero at each
 // child's ready event; hollow circles mark the ends of the frees.
 func writeChart(out io.Writer, cfg config, series []chartSeries) error {
-	s := &svgWriter{w: bufio.NewWriter(out)}
+	s := svg.New(out)
 	tMax, rssMax := 0.0, float64(cfg.Peak)
 	for _, se := range series {
 		t0 := origin(se)
@@ -107,22 +81,22 @@ func writeChart(out io.Writer, cfg config, series []chartSeries) error {
 	if tMax <= 0 {
 		tMax = 1
 	}
-	tTicks := niceTicks(0, tMax, 10)
+	tTicks := svg.NiceTicks(0, tMax, 10)
 	tMax = tTicks[len(tTicks)-1]
 	xOf := func(t float64) float64 { return plotLeft + (plotRight-plotLeft)*t/tMax }
 	unit, unitName := float64(1<<20), "MiB"
 	if rssMax >= 1<<30 {
 		unit, unitName = 1<<30, "GiB"
 	}
-	rssTicks := niceTicks(0, rssMax*1.05/unit, 6)
+	rssTicks := svg.NiceTicks(0, rssMax*1.05/unit, 6)
 	rssAxisMax := rssTicks[len(rssTicks)-1] * unit
 	yOf := func(v float64) float64 { return plotBottom - (plotBottom-plotTop)*v/rssAxisMax }
 
-	s.f(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
-	s.f(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="Helvetica, Arial, sans-serif" font-size="12">`+"\n",
+	s.F(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
+	s.F(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="Helvetica, Arial, sans-serif" font-size="12">`+"\n",
 		chartW, chartH, chartW, chartH)
-	s.f("<title>%s</title>\n", esc("burst: resident memory over time"))
-	s.f(`<rect width="100%%" height="100%%" fill="white"/>` + "\n")
+	s.F("<title>%s</title>\n", svg.Esc("burst: resident memory over time"))
+	s.F(`<rect width="100%%" height="100%%" fill="white"/>` + "\n")
 	title, sub := "Memory back to the OS: resident memory over time, per mode", ""
 	if cfg.Pattern == "steady" {
 		title = "Steady churn: resident memory over time, per mode"
@@ -136,26 +110,26 @@ func writeChart(out io.Writer, cfg config, series []chartSeries) error {
 		sub = fmt.Sprintf("%s to %s of %s buffers, freed to %s, idle %v after each; purge delay %s",
 			bursts, formatSize(cfg.Peak), formatSize(cfg.Size), formatSize(cfg.Floor), cfg.Idle, cfg.Delay)
 	}
-	s.text(plotLeft, 30, "start", ` font-size="18" font-weight="bold"`, title)
-	s.text(plotLeft, 52, "start", ` fill="#444"`, sub+"; each mode in its own process. Lower is better while idle.")
-	s.text(plotLeft, plotTop-12, "start", ` font-size="14" font-weight="bold"`, "Resident memory (VmRSS of each mode's process)")
+	s.Text(plotLeft, 30, "start", ` font-size="18" font-weight="bold"`, title)
+	s.Text(plotLeft, 52, "start", ` fill="#444"`, sub+"; each mode in its own process. Lower is better while idle.")
+	s.Text(plotLeft, plotTop-12, "start", ` font-size="14" font-weight="bold"`, "Resident memory (VmRSS of each mode's process)")
 	for _, v := range rssTicks {
 		y := yOf(v * unit)
-		s.line(plotLeft, y, plotRight, y, `stroke="#e4e4e4"`)
-		s.text(plotLeft-8, y+4, "end", "", trimFloat(roundTick(v))+" "+unitName)
+		s.Line(plotLeft, y, plotRight, y, `stroke="#e4e4e4"`)
+		s.Text(plotLeft-8, y+4, "end", "", trimFloat(svg.RoundTick(v))+" "+unitName)
 	}
 	for _, t := range tTicks {
 		x := xOf(t)
-		s.line(x, plotBottom, x, plotBottom+5, `stroke="#333"`)
-		s.text(x, plotBottom+18, "middle", "", trimFloat(roundTick(t))+"s")
+		s.Line(x, plotBottom, x, plotBottom+5, `stroke="#333"`)
+		s.Text(x, plotBottom+18, "middle", "", trimFloat(svg.RoundTick(t))+"s")
 	}
 	yp := yOf(float64(cfg.Peak))
-	s.line(plotLeft, yp, plotRight, yp, `stroke="#333" stroke-dasharray="6 4"`)
-	s.text(plotRight-4, yp-5, "end", ` fill="#333"`, "peak live bytes ("+formatSize(cfg.Peak)+")")
+	s.Line(plotLeft, yp, plotRight, yp, `stroke="#333" stroke-dasharray="6 4"`)
+	s.Text(plotRight-4, yp-5, "end", ` fill="#333"`, "peak live bytes ("+formatSize(cfg.Peak)+")")
 	if cfg.Floor > 0 {
 		yf := yOf(float64(cfg.Floor))
-		s.line(plotLeft, yf, plotRight, yf, `stroke="#777" stroke-dasharray="2 4"`)
-		s.text(plotRight-4, yf-5, "end", ` fill="#777"`, "floor ("+formatSize(cfg.Floor)+")")
+		s.Line(plotLeft, yf, plotRight, yf, `stroke="#777" stroke-dasharray="2 4"`)
+		s.Text(plotRight-4, yf-5, "end", ` fill="#777"`, "floor ("+formatSize(cfg.Floor)+")")
 	}
 	for _, se := range series {
 		t0 := origin(se)
@@ -166,25 +140,25 @@ func writeChart(out io.Writer, cfg config, series []chartSeries) error {
 			}
 		}
 		c := colorOf(se.Mode)
-		s.f(`<polyline class="series" data-mode="%s" fill="none" stroke="%s" stroke-width="1.8" stroke-linejoin="round" points="%s"/>`+"\n",
-			esc(se.Mode), c, strings.Join(pts, " "))
+		s.F(`<polyline class="series" data-mode="%s" fill="none" stroke="%s" stroke-width="1.8" stroke-linejoin="round" points="%s"/>`+"\n",
+			svg.Esc(se.Mode), c, strings.Join(pts, " "))
 		for _, e := range se.Events {
 			if e.Event == "free_end" || e.Event == "warm_end" {
-				s.f(`<circle cx="%.1f" cy="%.1f" r="3.5" fill="white" stroke="%s" stroke-width="1.5"/>`+"\n",
+				s.F(`<circle cx="%.1f" cy="%.1f" r="3.5" fill="white" stroke="%s" stroke-width="1.5"/>`+"\n",
 					xOf(e.At-t0), yOf(float64(rssAt(se.Samples, e.At))), c)
 			}
 		}
 	}
-	s.line(plotLeft, plotTop, plotLeft, plotBottom, `stroke="#333"`)
-	s.line(plotLeft, plotBottom, plotRight, plotBottom, `stroke="#333"`)
-	s.text((plotLeft+plotRight)/2, plotBottom+42, "middle", "", "seconds since the mode's process was ready")
+	s.Line(plotLeft, plotTop, plotLeft, plotBottom, `stroke="#333"`)
+	s.Line(plotLeft, plotBottom, plotRight, plotBottom, `stroke="#333"`)
+	s.Text((plotLeft+plotRight)/2, plotBottom+42, "middle", "", "seconds since the mode's process was ready")
 
-	s.text(legendLeft, plotTop-12, "start", ` font-size="14" font-weight="bold"`, "Modes")
+	s.Text(legendLeft, plotTop-12, "start", ` font-size="14" font-weight="bold"`, "Modes")
 	for i, se := range series {
 		y := float64(plotTop + 10 + i*36)
 		c := colorOf(se.Mode)
-		s.line(legendLeft, y, legendLeft+28, y, fmt.Sprintf(`stroke="%s" stroke-width="3"`, c))
-		s.text(legendLeft+36, y+4, "start", ` font-weight="bold"`, se.Mode)
+		s.Line(legendLeft, y, legendLeft+28, y, fmt.Sprintf(`stroke="%s" stroke-width="3"`, c))
+		s.Text(legendLeft+36, y+4, "start", ` font-weight="bold"`, se.Mode)
 		if r := se.Result; r != nil {
 			var t string
 			if r.Steady != nil {
@@ -192,21 +166,18 @@ func writeChart(out io.Writer, cfg config, series []chartSeries) error {
 			} else if len(r.Bursts) > 0 {
 				t = fmt.Sprintf("release %s, idle %s MiB", fmtRelease(r.Bursts[0].ReleaseS), mib(r.Bursts[0].IdleRSS))
 			}
-			s.text(legendLeft+36, y+18, "start", ` fill="#444" font-size="11"`, t)
+			s.Text(legendLeft+36, y+18, "start", ` fill="#444" font-size="11"`, t)
 		}
 	}
 	y := float64(plotTop + 10 + len(series)*36)
-	s.f(`<circle cx="%d" cy="%.1f" r="3.5" fill="white" stroke="#333" stroke-width="1.5"/>`+"\n", legendLeft+14, y)
+	s.F(`<circle cx="%d" cy="%.1f" r="3.5" fill="white" stroke="#333" stroke-width="1.5"/>`+"\n", legendLeft+14, y)
 	mark := "end of a free"
 	if cfg.Pattern == "steady" {
 		mark = "end of the warm-up"
 	}
-	s.text(legendLeft+36, y+4, "start", ` fill="#444" font-size="11"`, mark)
-	s.f("</svg>\n")
-	if s.err != nil {
-		return s.err
-	}
-	return s.w.Flush()
+	s.Text(legendLeft+36, y+4, "start", ` fill="#444" font-size="11"`, mark)
+	s.F("</svg>\n")
+	return s.Close()
 }
 
 // rssAt is the RSS of the last sample at or before t (the first if none).
@@ -219,32 +190,3 @@ func rssAt(ss []sample, t float64) int64 {
 	}
 	return v
 }
-
-// niceTicks returns evenly spaced round tick values (steps of 1, 2 or 5 x
-// 10^k) from lo to at least hi, about n of them.
-func niceTicks(lo, hi float64, n int) []float64 {
-	if hi <= lo {
-		hi = lo + 1
-	}
-	raw := (hi - lo) / float64(max(n, 1))
-	mag := math.Pow(10, math.Floor(math.Log10(raw)))
-	step := mag
-	for _, m := range []float64{1, 2, 5, 10} {
-		if m*mag >= raw {
-			step = m * mag
-			break
-		}
-	}
-	start := math.Floor(lo/step) * step
-	var ticks []float64
-	for i := 0; ; i++ {
-		v := start + float64(i)*step
-		ticks = append(ticks, v)
-		if v >= hi-step*1e-9 {
-			break
-		}
-	}
-	return ticks
-}
-
-func roundTick(v float64) float64 { return math.Round(v*1e6) / 1e6 }
