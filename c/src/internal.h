@@ -262,10 +262,8 @@ struct ohi_slab_s {
   uint32_t class_index;
   uint32_t list;          /* which class list holds it (enum ohi_slab_list) */
   uint64_t empty_since_ms;/* when in_use fell to 0 */
-  uint32_t decommitted;   /* data pages were decommitted while empty */
   uint32_t claim;         /* token of the cache drawing from it (0 = none); a hint */
   uint32_t guarded;       /* free chunks whose pages are inaccessible (debug level 2) */
-  uint32_t pad_;
 };
 
 /* A cache's preference for one slab per class, kept in the cache's memory
@@ -288,7 +286,6 @@ typedef struct ohi_large_s {
   ohi_span_t span;        /* kind OHI_SPAN_LARGE; owner = heap */
   uint32_t refcount;      /* state word as for chunks; 0 while cached free */
   uint32_t guarded;       /* cached free and made inaccessible (debug level 2) */
-  size_t requested;
   uint64_t freed_ms;      /* when it went to the heap's cache of free spans */
   struct ohi_large_s *next, *prev; /* the heap's live list, or its free cache */
 } ohi_large_t;
@@ -304,8 +301,6 @@ oh_slab_t *ohi_heap_new_single(size_t object_size, size_t slab_size, size_t max_
 void *ohi_heap_alloc(oh_slab_t *h, size_t n, const char *fn);
 int ohi_heap_release(oh_slab_t *h, void *p, int mode, const char *fn);
 int ohi_heap_destroy(oh_slab_t *h, const char *fn);
-/* The class serving n bytes, or -1 when n is served by whole pages. */
-int ohi_heap_class_of(oh_slab_t *h, size_t n);
 /* Batch transfer of chunks in the CACHED state for caches kept by a language
  * binding (slab.c explains the protocol). allocs/frees: operations the binding
  * served from its cache since its last return, for the statistics. */

@@ -216,9 +216,9 @@ void ohi_meta_free(void *p, size_t size) {
   OHI_FETCH_SUB(&ohi_counters.committed, bytes);
   ohi_lock(&meta_lock);
   meta_node_t *n = cell_alloc_locked(0);
-  if (n != NULL) {
-    n->block = p;
-    n->next = meta_big[o];
+  if (n != NULL) { /* relaxed stores: see ohi_segment_give */
+    OHI_STORE_RELAXED(&n->block, p);
+    OHI_STORE_RELAXED(&n->next, meta_big[o]);
     meta_big[o] = n;
   }
   /* else: no memory for a node; the block stays mapped (never unmapped) and
@@ -266,9 +266,11 @@ void ohi_segment_give(void *seg, unsigned shift) {
     ohi_pages_unmap(seg, size);
     return;
   }
-  n->seg = seg;
+  /* Relaxed stores: a cell may still be read by a stale span check (see
+   * ohi_span_publish). */
+  OHI_STORE_RELAXED(&n->seg, seg);
   ohi_lock(&seg_lock);
-  n->next = seg_cache[shift];
+  OHI_STORE_RELAXED(&n->next, seg_cache[shift]);
   seg_cache[shift] = n;
   OHI_FETCH_ADD(&seg_cache_bytes, size);
   ohi_unlock(&seg_lock);

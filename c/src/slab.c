@@ -112,7 +112,6 @@ struct oh_slab_s {
   uint64_t large_free_count, large_free_bytes;
   uint64_t purged_bytes, purge_count; /* atomic: this heap's share of the purge counters */
   ohi_tcache_t *tcaches; /* under registry_lock */
-  uint64_t dead_allocs, dead_frees; /* folded from dead thread caches, under registry_lock */
   oh_slab_t *next, *prev; /* the registry, under registry_lock */
   uint8_t grid[GRID_MAX];
   ohi_class_t classes[];
@@ -388,9 +387,7 @@ static size_t slab_release(oh_slab_t *h, ohi_slab_t *s) {
   void *seg = (void *)s->span.base;
   ohi_region_set(s->span.base, h->slab_size, NULL);
   if (s->guarded) ohi_os_protect(seg, h->slab_size, 1); /* the next owner gets it whole */
-  size_t dec = 0;
-  if (s->decommitted) ohi_pages_recommit_account(h->slab_size);
-  dec = ohi_pages_decommit(seg, h->slab_size);
+  size_t dec = ohi_pages_decommit(seg, h->slab_size);
   if (dec == 0) { /* the OS refused: unmap instead of caching committed memory */
     ohi_pages_unmap(seg, h->slab_size);
   } else {
@@ -424,10 +421,6 @@ static void unempty(oh_slab_t *h, ohi_class_t *c, ohi_slab_t *s) {
   list_push(c, s, LIST_PARTIAL);
   c->empty_count--;
   OHI_FETCH_SUB(&h->empty_bytes, h->slab_size);
-  if (s->decommitted) {
-    s->decommitted = 0;
-    ohi_pages_recommit_account(h->slab_size);
-  }
 }
 
 /* The slab aff prefers, if it is still a slab of class cls of h claimed by
@@ -698,8 +691,6 @@ static void tls_destructor(void *arg) {
       oh_slab_t *h = tc->heap;
       tcache_flush_all(h, tc);
       for (unsigned c = 0; c < h->nclasses; c++) {
-        h->dead_allocs += tc->allocs[c];
-        h->dead_frees += tc->frees[c];
         ohi_lock(&h->classes[c].lock);
         h->classes[c].allocs += tc->allocs[c];
         h->classes[c].frees += tc->frees[c];
@@ -792,7 +783,6 @@ static OHI_NOINLINE void *large_alloc(oh_slab_t *h, size_t n, bool zero, const c
       return ohi_fail_null(ENOMEM, "%s: out of memory for the region map", fn);
     }
   }
-  l->requested = n;
   OHI_STORE_RELEASE(&l->refcount, 1u);
   ohi_lock(&h->large_lock);
   large_list_push(&h->large, l);
@@ -1165,11 +1155,6 @@ size_t oh_slab_class_size(oh_slab_t *s, int i) {
   return s->classes[i].chunk_size;
 }
 
-int ohi_heap_class_of(oh_slab_t *h, size_t n) {
-  if (n > h->classes[h->nclasses - 1].chunk_size) return -1;
-  return (int)class_of(h, n);
-}
-
 /* Takes up to n chunks of class cls into out, 64 per lock hold, with their
  * words set to state (1: allocated, counted as allocations; CACHED: for a
  * binding's cache, which counts its own). Returns how many it took. */
@@ -1284,7 +1269,6 @@ static void free_slab_list(oh_slab_t *h, ohi_slab_t *s) {
   while (s != NULL) {
     ohi_slab_t *next = s->next;
     ohi_region_set(s->span.base, h->slab_size, NULL);
-    if (s->decommitted) ohi_pages_recommit_account(h->slab_size);
     ohi_pages_unmap((void *)s->span.base, h->slab_size);
     ohi_meta_free(s, s->meta_size);
     s = next;
@@ -1512,7 +1496,6 @@ static void stats_header(oh_stats_t *out) {
   out->committed_bytes = OHI_LOAD_RELAXED(&ohi_counters.committed);
   out->decommitted_bytes = OHI_LOAD_RELAXED(&ohi_counters.decommitted_total);
   out->purges = OHI_LOAD_RELAXED(&ohi_counters.purges);
-  out->slabs_decommitted = 0;
 }
 
 int oh_stats(oh_stats_t *out) {
