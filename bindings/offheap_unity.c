@@ -6,9 +6,19 @@
 // (OH_GO_SHARED), which links an installed liboffheap instead.
 #ifndef OH_GO_SHARED
 #include "../c/src/options.c"
+#include "../c/src/pages.c"
 #include "../c/src/region.c"
-#include "../c/src/slab.c"
+#include "../c/src/meta.c"
+#include "../c/src/segment.c"
+#include "../c/src/map.c"
+#include "../c/src/sizeclass.c"
+#include "../c/src/heap.c"
+#include "../c/src/central.c"
+#include "../c/src/tcache.c"
+#include "../c/src/large.c"
+#include "../c/src/release.c"
 #include "../c/src/purge.c"
+#include "../c/src/stats.c"
 #include "../c/src/pool.c"
 #include "../c/src/arena.c"
 /* The OS layer last: <windows.h> defines macros (near, far, ...) that must

@@ -4,7 +4,9 @@
  *   usable size, reference count, class; -1 for whole pages): not the chunks
  *   freed, nor those waiting free in thread caches.
  * - OH_OPT_DEBUG 1 poisons freed memory (0xdf), slab chunks and whole-page
- *   allocations alike, and makes no page inaccessible.
+ *   allocations alike, makes the whole pages of a freed allocation of a page
+ *   or more inaccessible, and verifies the poison of a smaller chunk when it
+ *   is handed out again.
  * - OH_OPT_DEBUG 2 makes the whole pages of a freed allocation inaccessible
  *   (PROT_NONE) until it is handed out again, whether the chunk comes back
  *   from its slab's free list, from a batch, after the debug level was
@@ -200,7 +202,7 @@ Test(debug, leaks_ignore_chunks_in_thread_caches) {
 
 /* ---- poisoning ------------------------------------------------------------------- */
 
-Test(debug, level1_poisons_whole_page_allocations_and_guards_nothing) {
+Test(debug, level1_poisons_and_guards_whole_pages) {
   t_opt_save_t dbg = t_opt_set(OH_OPT_DEBUG, 1);
   t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1); /* freed spans stay mapped */
   oh_slab_config_t cfg = {16, 64 * KiB, 1.25};
@@ -209,22 +211,53 @@ Test(debug, level1_poisons_whole_page_allocations_and_guards_nothing) {
   size_t ps = t_page();
   unsigned char *big = oh_slab_alloc(s, 3 * ps + 100 * KiB); /* whole pages */
   unsigned char *chunk = oh_slab_alloc(s, 2 * ps), *keep = oh_slab_alloc(s, 2 * ps);
-  cr_assert(big && chunk && keep);
+  unsigned char *small = oh_slab_alloc(s, 100), *small_keep = oh_slab_alloc(s, 100);
+  cr_assert(big && chunk && keep && small && small_keep);
   memset(big, 0x11, 3 * ps + 100 * KiB);
   memset(chunk, 0x22, 2 * ps);
+  memset(small, 0x33, 100);
   cr_assert_eq(oh_slab_decref(s, big), 1);
   cr_assert_eq(oh_slab_decref(s, chunk), 1);
-  T_ASAN_LIFT(big, 3 * ps + 100 * KiB);
-  T_ASAN_LIFT(chunk, 2 * ps);
-  cr_expect(accessible(big) && accessible(chunk), "level 1 made freed memory inaccessible");
-  size_t old = 0;
-  for (size_t i = 0; i < 3 * ps + 100 * KiB; i += 64) old += big[i] == 0x11;
-  for (size_t i = 16; i < 2 * ps; i += 64) old += chunk[i] == 0x22;
-  cr_expect_eq(old, 0, "level 1: %zu sampled bytes of freed memory still hold the old data", old);
-  cr_expect(big[4096] == 0xdf && chunk[4096] == 0xdf, "freed memory reads 0x%02x / 0x%02x, not the poison 0xdf",
-            big[4096], chunk[4096]);
+  cr_assert_eq(oh_slab_decref(s, small), 1);
+  /* A use after free of a page or more faults at the guilty access. */
+  cr_expect(!accessible(big) && !accessible(big + 100 * KiB), "level 1 left a freed large buffer accessible");
+  cr_expect(!accessible(chunk) && !accessible(chunk + ps), "level 1 left a freed two-page chunk accessible");
+  cr_expect(accessible(keep) && accessible(small_keep), "a live neighbour was guarded");
+  /* A smaller chunk is poisoned (its page is shared with live chunks). */
+  T_ASAN_LIFT(small, 100);
+  size_t poisoned = 0;
+  for (size_t i = 0; i < 100; i++) poisoned += small[i] == 0xdf;
+  cr_expect_eq(poisoned, 100, "level 1: only %zu of 100 freed bytes hold the poison 0xdf", poisoned);
+  oh_slab_decref(s, keep);
+  oh_slab_decref(s, small_keep);
+  oh_slab_destroy(s);
+  t_opt_restore(delay);
+  t_opt_restore(dbg);
+}
+
+Test(debug, level1_reports_a_write_after_free_when_the_chunk_is_handed_out) {
+  t_opt_save_t dbg = t_opt_set(OH_OPT_DEBUG, 1);
+  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
+  t_cap_install();
+  oh_slab_config_t cfg = {16, 64 * KiB, 1.25};
+  oh_slab_t *s = oh_slab_new(&cfg);
+  cr_assert(s != NULL);
+  unsigned char *p = oh_slab_alloc(s, 200), *keep = oh_slab_alloc(s, 200);
+  cr_assert(p && keep);
+  cr_assert_eq(oh_slab_decref(s, p), 1);
+  T_ASAN_LIFT(p, 200);
+  p[37] = 0x42; /* the bug: a write through a stale pointer */
+  unsigned char *q = oh_slab_alloc(s, 200); /* the same chunk comes back (LIFO) */
+  cr_assert_eq(q, p, "the freed chunk %p was not handed out again (got %p)", (void *)p, (void *)q);
+  cr_expect_eq(t_cap_count(), 1, "the write after free was reported %d times", t_cap_count());
+  char want[64];
+  snprintf(want, sizeof want, "%p", (void *)p);
+  cr_expect(strstr(t_cap.first_msg, want) != NULL && strstr(t_cap.first_msg, "offset 37") != NULL,
+            "the report does not name the chunk and the offset: %s", t_cap.first_msg);
+  oh_slab_decref(s, q);
   oh_slab_decref(s, keep);
   oh_slab_destroy(s);
+  t_cap_remove();
   t_opt_restore(delay);
   t_opt_restore(dbg);
 }

@@ -39,6 +39,8 @@ size_t t_scaled(size_t n, size_t div);
 /* ---- memory measurement ----------------------------------------------------- */
 
 size_t t_page(void);     /* sysconf page size */
+uint64_t t_now_ms(void); /* monotonic milliseconds */
+void t_sleep_ms(unsigned ms);
 size_t t_rss(void);      /* resident bytes of this process, from /proc/self/statm */
 /* Writes one byte per page of [p, p+n) so every page is resident. */
 void t_touch(void *p, size_t n);

@@ -108,11 +108,15 @@ typedef enum oh_option_e {
                                 free faults at the guilty access */
   OH_OPT_DECOMMIT_ADVICE,    /* OFFHEAP_DECOMMIT: 0 = MADV_DONTNEED (RSS drops at once),
                                 1 = MADV_FREE (lazy; RSS drops under memory pressure) */
-  OH_OPT_TCACHE_BYTES,       /* OFFHEAP_TCACHE_BYTES: bound on each thread's cache per
-                                instance; 0 disables thread caches */
+  OH_OPT_TCACHE_BYTES,       /* OFFHEAP_TCACHE_BYTES: 0 disables thread caches (every
+                                operation takes its class's lock); otherwise threads
+                                own slabs and bindings size their caches from it */
   OH_OPT_RETAIN_BYTES,       /* OFFHEAP_RETAIN_BYTES: empty slabs kept committed
                                 despite the purge delay, to absorb steady churn */
   OH_OPT_HUGEPAGES,          /* OFFHEAP_HUGEPAGES: 1 = advise transparent huge pages on slabs */
+  OH_OPT_SEGMENT_CACHE_BYTES, /* OFFHEAP_SEGMENT_CACHE_BYTES: address space of free,
+                                decommitted slab segments kept mapped for reuse;
+                                beyond it they are unmapped (oh_purge unmaps all) */
   OH_OPT_COUNT_
 } oh_option_t;
 OH_API long long oh_option_get(oh_option_t opt);

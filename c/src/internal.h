@@ -1,19 +1,35 @@
 /* internal.h - what the sources of the offheap core share and nothing else sees.
  *
- * Layers, each calling only the ones below it:
- *   os_unix.c / os_windows.c   the OS primitives (ohi_os_*): the only files that
- *                              name mmap, madvise, VirtualAlloc ...
- *   region.c                   the region map (which 64 KiB granules are ours and
- *                              what they hold), raw page mappings (oh_map), the
- *                              decommit entry point, type-stable metadata memory,
- *                              the cache of free slab segments, global counters
- *   slab.c                     size classes, slabs, reference counts, thread caches
- *   purge.c                    the purge policy: when freed memory is decommitted
- *   pool.c, arena.c            built on slab.c and region.c
- *   options.c                  tunables, error reporting, version
+ * This header doubles as the map of the sources: its sections follow the
+ * files that define them, lowest layer first. Each layer calls only the ones
+ * above it in this list:
+ *
+ *   os_unix.c / os_windows.c  OS primitives (ohi_os_*): the only files that name
+ *                             mmap, madvise, VirtualAlloc ...
+ *   options.c                 tunables, error reporting, version (a leaf: other
+ *                             files register change hooks with it)
+ *   pages.c                   page mappings with accounting, fault injection,
+ *                             oh_decommit
+ *   region.c                  the region map: which span owns an address
+ *   meta.c                    type-stable metadata memory
+ *   segment.c                 the cache of free slab segments (address space)
+ *   map.c                     oh_map / oh_unmap
+ *   -- the slab tier (overview: heap.c) --
+ *   sizeclass.c               size classes of a heap
+ *   heap.c                    heaps: creation, registry, destroy, fork
+ *   central.c                 per-class central lists, slab creation and release
+ *   tcache.c                  thread caches: slabs owned by a thread
+ *   large.c                   allocations bigger than a slab
+ *   release.c                 pointer classification, alloc/free entry points
+ *   purge.c                   the purge policy and the purger thread
+ *   stats.c                   statistics and the leak report
+ *   pool.c, arena.c           built on the slab tier and the page layer
  *
  * Internal names carry the prefix ohi_ and are hidden from the shared object's
- * symbol table (-fvisibility=hidden; only OH_API names are exported).
+ * symbol table (-fvisibility=hidden; only OH_API names are exported). The
+ * cgo binding compiles every file into one translation unit
+ * (bindings/offheap_unity.c), so file-local (static) names must be distinct
+ * across files too.
  *
  * Atomics: shared words are plain integer types accessed through the OHI_ATOMIC_*
  * macros (GCC/Clang __atomic builtins). Plain types keep the structures readable
@@ -45,6 +61,7 @@
   __atomic_compare_exchange_n((p), (expp), (v), false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
 #define OHI_FETCH_ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
 #define OHI_FETCH_SUB(p, v) __atomic_fetch_sub((p), (v), __ATOMIC_RELAXED)
+#define OHI_EXCHANGE(p, v) __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
 /* A counter only its owner thread writes: a plain load and store, no lock prefix,
  * yet readable by other threads without a data race. */
 #define OHI_OWNER_INC(p, v) OHI_STORE_RELAXED((p), OHI_LOAD_RELAXED(p) + (v))
@@ -118,7 +135,7 @@ OHI_INLINE size_t ohi_round_pages(size_t n) {
   return (n + ps - 1) & ~(ps - 1);
 }
 
-/* Fault injection for tests (region.c): when armed, the next OS mapping calls
+/* Fault injection for tests (pages.c): when armed, the next OS mapping calls
  * fail with ENOMEM. fail_every = k fails every k-th map call; fail_after_bytes
  * fails every map once that many bytes have been mapped since arming.
  * Both 0 = disarmed. */
@@ -128,6 +145,9 @@ void ohi_test_fail_os(uint64_t fail_every, uint64_t fail_after_bytes);
 
 extern long long ohi_options[OH_OPT_COUNT_];
 void ohi_options_init(void); /* idempotent, thread safe */
+/* Called after oh_option_set changes an option (at most 4 hooks; the purge
+ * policy registers one). Keeps options.c a leaf. */
+void ohi_option_hook(void (*fn)(oh_option_t));
 OHI_INLINE long long ohi_opt(oh_option_t o) { return OHI_LOAD_RELAXED(&ohi_options[o]); }
 
 /* Record an error: sets errno, formats the thread's last-error message, calls
@@ -195,29 +215,35 @@ OHI_INLINE ohi_span_t *ohi_region_lookup(const void *p) {
  * mapped). */
 int ohi_region_set(uintptr_t base, size_t size, ohi_span_t *span);
 
-/* Page mappings with accounting (mapped/committed counters) and fault
- * injection. align: a power of two >= the granule. */
+/* ---- page mappings (pages.c) -----------------------------------------------
+ * Memory states of a page the library maps:
+ *   reserved     mapped, never touched: costs address space only
+ *   committed    touched (or about to be) and possibly resident
+ *   decommitted  contents dropped (madvise); reads as zero where
+ *                OHI_OS_DECOMMIT_ZEROES, committed again by the OS on first touch
+ * ohi_counters.committed counts pages the library touched or handed out and has
+ * not decommitted since: an upper bound on what it holds resident. */
+
+/* A mapping whose pages count as committed at once (metadata, large spans,
+ * oh_map, arena blocks). align: a power of two >= the granule or the page. */
 void *ohi_pages_map(size_t size, size_t align);
+/* A mapping that stays reserved until its pages are handed out (slab
+ * segments: ohi_pages_commit_account as they are). */
+void *ohi_pages_reserve(size_t size, size_t align);
+/* Unmaps: committed bytes of the range given separately. */
+void ohi_pages_unmap_accounted(void *addr, size_t size, size_t committed);
+/* Unmaps a range that is committed whole. */
 void ohi_pages_unmap(void *addr, size_t size);
 /* Decommits page-aligned [addr, addr+size) of the library's own memory and
  * accounts for it; returns bytes decommitted (0 on failure). */
 size_t ohi_pages_decommit(void *addr, size_t size);
-/* The page-aligned part of a mapping that was decommitted is committed again
- * (touched by the user): only accounting, the OS commits on first touch. */
-void ohi_pages_recommit_account(size_t size);
-
-/* Type-stable metadata memory: blocks handed out here are never unmapped, so a
- * racing lookup of a stale pointer reads old or zeroed metadata, never faults.
- * Freed blocks are decommitted (they read as zero when reused). */
-void *ohi_meta_alloc(size_t size); /* zeroed, page aligned; NULL on ENOMEM */
-void ohi_meta_free(void *p, size_t size);
-
-/* A cache of free slab segments (data only, decommitted, unregistered),
- * shared by every heap and size class: take one of the given size or map new.
- * seg_shift = log2(segment size). */
-void *ohi_segment_take(unsigned seg_shift);
-void ohi_segment_give(void *seg, unsigned seg_shift); /* must be decommitted */
-size_t ohi_segment_cache_count(void);
+/* Accounting only: bytes that went from decommitted/reserved to committed
+ * (the OS commits on first touch) or back. */
+void ohi_pages_commit_account(size_t size);
+void ohi_pages_uncommit_account(size_t size);
+#define ohi_pages_recommit_account ohi_pages_commit_account
+/* Fault injection on decommit (tests): the next n decommits fail with EAGAIN. */
+void ohi_test_fail_decommit(uint64_t n);
 
 /* Global counters (bytes unless said otherwise). */
 typedef struct ohi_counters_s {
@@ -225,58 +251,110 @@ typedef struct ohi_counters_s {
 } ohi_counters_t;
 extern ohi_counters_t ohi_counters;
 
-/* ---- slabs and heaps (slab.c) --------------------------------------------- */
+/* ---- metadata memory (meta.c) ----------------------------------------------
+ * Blocks handed out here are never unmapped, so a racing lookup of a stale
+ * pointer reads old or zeroed metadata, never faults. Freed blocks are
+ * decommitted (they read as zero when reused). */
+void *ohi_meta_alloc(size_t size); /* zeroed, page aligned; NULL on ENOMEM */
+void ohi_meta_free(void *p, size_t size);
+void ohi_meta_lock_all(void);   /* fork: prefork */
+void ohi_meta_unlock_all(bool child);
 
-/* Per-chunk state word (words[i] of its slab):
- *   0                          never handed out (index >= bump), free
- *   1 .. OH_REFCOUNT_MAX       allocated, the value is the reference count
- *   OHI_W_CACHED               free, claimed by a thread cache or a free in progress
- *   OHI_W_FREE | [OHI_W_GUARD] | next
- *                              free, on the slab's free list; next = index of the
- *                              next free chunk or OHI_W_END; GUARD = its whole pages
- *                              are inaccessible (debug level 2) until handed out
- * Free chunks are never written to by the allocator: free lists live in these
+/* ---- the segment cache (segment.c) -----------------------------------------
+ * Free slab segments (data only: reserved or decommitted, unregistered), shared
+ * by every heap and size class: take one of the given size or map new. Up to
+ * OH_OPT_SEGMENT_CACHE_BYTES of them stay mapped; oh_purge unmaps them all.
+ * seg_shift = log2(segment size). */
+void *ohi_segment_take(unsigned seg_shift);
+void ohi_segment_give(void *seg, unsigned seg_shift); /* must hold no committed page */
+size_t ohi_segment_cache_count(void);
+size_t ohi_segment_cache_trim(size_t keep_bytes); /* unmaps beyond keep; returns bytes unmapped */
+void ohi_segment_lock_all(void);
+void ohi_segment_unlock_all(bool child);
+void ohi_region_lock_all(void);
+void ohi_region_unlock_all(bool child);
+
+/* ---- the slab tier: shared types ---------------------------------------------
+ * heap.c holds the overview. A heap (oh_slab_t) has size classes; each slab is
+ * one segment of slab_size bytes cut into chunks of one class. A slab is owned
+ * either by one thread's cache (ohi_tcache_t, tcache.c), which allocates and
+ * frees its chunks without a lock, or by its class's central lists
+ * (central.c), under the class lock.
+ *
+ * Per-chunk state word (words[i] of its slab):
+ *   0                          never handed out (index >= bump)
+ *   1 .. OH_REFCOUNT_MAX       allocated; the value is the reference count
+ *   OHI_W_CACHED | [GUARD] | [POISON] | next
+ *                              free but not on the slab's free list: claimed
+ *                              by a release in progress, held by a binding's
+ *                              cache (next = END), or on the slab's
+ *                              cross-thread free stack (next = the next index)
+ *   OHI_W_FREE | flags | next  free, on the slab's local free list
+ * Flags of a free chunk: GUARD = its whole pages are inaccessible (debug);
+ * POISON = its bytes hold the 0xdf poison (debug, verified at hand-out);
+ * DECOMMITTED = some page it overlaps is decommitted (the slab's bitmap says
+ * which); AGE = purge passes it has sat through on the free list (0..3).
+ * The allocator never writes to free chunk memory: free lists live in these
  * words, so decommitting free chunks loses nothing and a use-after-free write
  * cannot corrupt the allocator. */
-#define OHI_W_CACHED 0x40000000u
 #define OHI_W_FREE 0x80000000u
+#define OHI_W_CACHED 0x40000000u
 #define OHI_W_GUARD 0x20000000u
-#define OHI_W_NEXT 0x1fffffffu /* chunk indices: at most 2^26 per slab (16 B in 1 GiB) */
+#define OHI_W_AGE_SHIFT 27
+#define OHI_W_AGE (3u << OHI_W_AGE_SHIFT)
+#define OHI_W_DECOMMITTED 0x04000000u
+#define OHI_W_POISON 0x02000000u
+#define OHI_W_NEXT 0x01ffffffu /* chunk indices: below 2^25 - 1 per slab */
 #define OHI_W_END OHI_W_NEXT
+#define OHI_W_MAX_CHUNKS (OHI_W_END - 1)
 #define OHI_W_IS_FREE(w) ((w) == 0 || (w) >= OHI_W_CACHED)
+/* Flags that send a hand-out to the slow path. */
+#define OHI_W_SLOW (OHI_W_GUARD | OHI_W_DECOMMITTED | OHI_W_POISON)
+
+typedef struct ohi_tcache_s ohi_tcache_t;
+
+/* Which list holds a slab (ohi_slab_t.list). */
+enum ohi_slab_list { OHI_LIST_NONE = 0, OHI_LIST_PARTIAL, OHI_LIST_FULL, OHI_LIST_EMPTY, OHI_LIST_OWNED };
 
 typedef struct ohi_slab_s ohi_slab_t;
 struct ohi_slab_s {
   ohi_span_t span;        /* kind OHI_SPAN_SLAB; owner = heap */
+  /* Read by releases without a lock (relaxed atomics, see ohi_span_publish);
+   * fixed for the descriptor's life: */
   uint32_t chunk_size;
   uint32_t nchunks;       /* chunk_size * nchunks <= span.size */
   uint64_t div_magic;     /* index = (offset * div_magic) >> 64, exact for offset < 2^32 */
   uint32_t *words;        /* nchunks state words, after this struct */
-  size_t meta_size;       /* bytes of this struct + words (for ohi_meta_free) */
-  /* Under the class lock: */
-  ohi_slab_t *next, *prev; /* in the class's partial, full or empty list */
-  uint32_t free_head;     /* first free-list index or OHI_W_END */
-  uint32_t nfree;         /* chunks on the free list */
-  uint32_t bump;          /* chunks [bump, nchunks) never handed out */
-  uint32_t in_use;        /* chunks allocated or in thread caches */
+  uint64_t *dpages;       /* bitmap of decommitted pages, after the words */
+  size_t meta_size;       /* bytes of this struct + words + bitmap */
   uint32_t class_index;
-  uint32_t list;          /* which class list holds it (enum ohi_slab_list) */
-  uint64_t empty_since_ms;/* when in_use fell to 0 */
-  uint32_t claim;         /* token of the cache drawing from it (0 = none); a hint */
-  uint32_t guarded;       /* free chunks whose pages are inaccessible (debug level 2) */
+  /* Shared between threads (atomics): */
+  uint32_t xfree;         /* head of the cross-thread free stack, or OHI_W_END */
+  ohi_tcache_t *owner;    /* the owning thread cache; NULL = central. Changed
+                           * under the class lock, by the owner or a stealer */
+  uint32_t dirty;         /* free chunks may hold committed pages: the purger looks */
+  uint32_t pad0_;
+  /* The owner's (or, for a central slab, the class lock's): */
+  ohi_slab_t *next, *prev; /* in an owner's or a central list */
+  uint32_t free_head;     /* first index of the local free list, or OHI_W_END */
+  uint32_t nfree;         /* chunks on the local free list */
+  uint32_t bump;          /* chunks [bump, nchunks) never handed out */
+  uint32_t used;          /* handed out and not on the local free list */
+  uint32_t list;          /* enum ohi_slab_list */
+  uint32_t guarded;       /* free chunks whose pages are inaccessible (debug) */
+  uint64_t empty_since_ms;/* central empty list: when it got there */
+  size_t touched;         /* bytes from the base handed out at least once (page rounded) */
 };
+/* Invariants (owner or class lock held; xfree collected):
+ *   nchunks = used + nfree + (nchunks - bump)
+ *   a chunk on the local free list has word OHI_W_FREE | flags | next
+ *   used = 0 <=> the slab is empty; pages in [touched, size) were never touched */
 
-/* A cache's preference for one slab per class, kept in the cache's memory
- * (a C thread cache's bin, a Go shard's magazine). Chunks that two threads
- * cache side by side share the cache lines of their state words, and every
- * CAS on them bounces between cores (2 threads ran at 0.4x the throughput
- * of 1): a cache that keeps drawing from a slab of its own avoids that. The
- * base is re-validated through the region map on each use, so a stale
- * preference is never dereferenced; the claim on the slab is only a hint
- * (two caches may still share a slab when no other has room). */
+/* A cache's preference for one slab per class. Kept for the binding's ABI: slab
+ * ownership by thread caches replaced it, so the core ignores it. */
 typedef struct ohi_affinity_s {
-  uintptr_t base;  /* the preferred slab's first byte, 0 = none */
-  uint32_t token;  /* names the cache; from ohi_affinity_token */
+  uintptr_t base;
+  uint32_t token;
   uint32_t pad_;
 } ohi_affinity_t;
 uint32_t ohi_affinity_token(void);
@@ -294,28 +372,231 @@ typedef struct ohi_large_s {
 OHI_INLINE uint32_t ohi_fast_div(uint64_t magic, uint32_t n) {
   return (uint32_t)(((unsigned __int128)magic * n) >> 64);
 }
+OHI_INLINE uint32_t *ohi_slab_words(ohi_slab_t *s) { return (uint32_t *)(s + 1); }
+OHI_INLINE void *ohi_chunk_ptr(const ohi_slab_t *s, uint32_t idx) {
+  return (void *)(s->span.base + (uintptr_t)idx * s->chunk_size);
+}
 
-/* Heaps (oh_slab_t) as used by pool.c and the bindings. fn names the public
- * function for error messages. mode: 0 = free (count must be 1), 1 = decref. */
+/* One size class of a heap: its central lists and counters. */
+typedef struct ohi_class_s {
+  ohi_lock_t lock;
+  ohi_slab_t *partial, *full, *empty; /* central slabs, doubly linked */
+  uint32_t chunk_size;
+  uint32_t nchunks;       /* per slab */
+  uint64_t div_magic;
+  uint64_t slabs;         /* atomic: slabs of the class, owned or central */
+  uint64_t empty_count;   /* central empty slabs */
+  uint64_t allocs, frees; /* operations on the locked path, and retired caches' */
+  int64_t cached_out;     /* chunks held by a binding's cache (take - return) */
+  uint64_t remote_epoch;  /* atomic: a slab's cross-thread stack went from empty
+                           * to non-empty (owners rescan their slabs) */
+} __attribute__((aligned(OHI_CACHE_LINE))) ohi_class_t;
+
+/* A thread's share of a heap, for one class: the slabs it owns. */
+typedef struct ohi_tbin_s {
+  ohi_slab_t *cur;        /* allocating from: has local free chunks or bump room */
+  ohi_slab_t *owned;      /* every owned slab of the class (cur included): those
+                           * with room first, full ones at the back */
+  ohi_slab_t *owned_tail;
+  uint32_t nowned;
+  uint32_t nempty;        /* owned slabs with used == 0 (owner-written; stats read) */
+  uint64_t seen_remote;   /* the class's remote_epoch at the last full scan */
+} ohi_tbin_t;
+
+/* Draining or inspecting a thread cache from another thread (the purger)
+ * without a lock or an atomic read-modify-write on the owner's fast path:
+ *   owner:   in_op = 1; [compiler barrier]; if (steal) bypass the cache;
+ *            ... use the cache and its slabs ...; in_op = 0 (release)
+ *   stealer: steal = 1; ohi_os_process_barrier(); wait until in_op == 0;
+ *            work on the cache's slabs; steal = 0 (release)
+ * The process-wide barrier stands in for the fence the owner leaves out:
+ * after it, either the stealer sees in_op == 1 (and waits) or the owner's
+ * next check sees steal == 1 (and bypasses the cache: its allocations go to
+ * the central lists, its frees to the cross-thread stacks). Without the
+ * barrier (ENOSYS) the purger leaves the cache to its owner. */
+struct ohi_tcache_s {
+  uint32_t in_op;   /* owner: inside a cache operation */
+  uint32_t steal;   /* stealer: keep out */
+  uint32_t holds;   /* owner sets, stealer clears: the cache owns slabs */
+  uint32_t pad_;
+  uint64_t seen_ops, seen_ms; /* purger's idle detection, under registry lock */
+  uint64_t seen_dirty;        /* purger: ohi_dirty_epoch at its last look */
+  uint64_t purged_tick;       /* owner: ohi_purge_tick when it last purged its own slabs */
+  uint32_t pending;           /* purger: dirty slabs were left for a later pass */
+  uint32_t pad1_;
+  uint64_t heap_id; /* 0 once the heap is destroyed */
+  oh_slab_t *heap;
+  size_t meta_size;
+  ohi_tcache_t *next, *prev; /* the heap's list, under the registry lock */
+  uint64_t *allocs, *frees;  /* per class, owner-written */
+  ohi_tbin_t bins[];
+};
+
+#define OHI_MAX_SLOTS 64 /* heaps that get thread caches at once */
+#define OHI_GRID_MAX (64 + 64 * 21) /* slab sizes up to 2^31 */
+
+struct oh_slab_s {
+  uint64_t id;
+  uint32_t magic;   /* OHI_HEAP_LIVE while registered; 0 once destroyed */
+  int slot;         /* thread-cache slot, -1 = none */
+  uint32_t nclasses;
+  size_t slab_size;
+  unsigned slab_shift;
+  bool single;      /* a pool: one class of exactly classes[0].chunk_size */
+  size_t max_objects;
+  size_t meta_size;
+  uint64_t empty_bytes; /* atomic: bytes of central empty slabs */
+  ohi_lock_t large_lock;
+  ohi_large_t *large;      /* live large spans */
+  ohi_large_t *large_free; /* freed spans kept for reuse, newest first */
+  uint64_t large_count, large_bytes, large_allocs, large_frees;
+  uint64_t large_free_count, large_free_bytes;
+  uint64_t purged_bytes, purge_count; /* atomic: this heap's share of the purge counters */
+  ohi_tcache_t *tcaches; /* under the registry lock */
+  oh_slab_t *next, *prev; /* the registry, under the registry lock */
+  uint8_t grid[OHI_GRID_MAX];
+  ohi_class_t classes[];
+};
+#define OHI_HEAP_LIVE 0x6f686870u
+
+enum ohi_release_mode { OHI_RELEASE_FREE = 0, OHI_RELEASE_DECREF = 1 };
+
+/* ---- size classes (sizeclass.c) ---- */
+OHI_INLINE unsigned ohi_grid_index(size_t n) {
+  if (n <= 1024) return n == 0 ? 0 : (unsigned)((n + 15) / 16 - 1);
+  unsigned e = 63u - (unsigned)__builtin_clzll((unsigned long long)(n - 1));
+  unsigned j = (unsigned)((n - 1) >> (e - 6)) & 63u;
+  return 64u + (e - 10u) * 64u + j;
+}
+size_t ohi_grid_value(unsigned i);
+/* The chunk sizes of a heap (ascending, at most OH_MAX_CLASSES); returns the
+ * count, or 0 with the error reported. */
+unsigned ohi_classes_build(const oh_slab_config_t *c, uint32_t *sizes, const char *fn);
+void ohi_class_init(ohi_class_t *c, size_t chunk, size_t slab_size);
+OHI_INLINE unsigned ohi_class_of(oh_slab_t *h, size_t n) { return h->single ? 0 : h->grid[ohi_grid_index(n)]; }
+
+/* ---- heaps (heap.c) ---- */
+extern ohi_lock_t ohi_registry_lock;
+extern oh_slab_t *ohi_heaps;          /* under ohi_registry_lock */
+extern oh_slab_t *ohi_slots[OHI_MAX_SLOTS];
+extern oh_slab_t *ohi_default_heap;   /* atomic */
+oh_slab_t *ohi_get_default(void);
 oh_slab_t *ohi_heap_new_single(size_t object_size, size_t slab_size, size_t max_objects);
-void *ohi_heap_alloc(oh_slab_t *h, size_t n, const char *fn);
-int ohi_heap_release(oh_slab_t *h, void *p, int mode, const char *fn);
 int ohi_heap_destroy(oh_slab_t *h, const char *fn);
+/* A handle that is not a live heap is refused (EINVAL) with fn's name. */
+bool ohi_heap_check(oh_slab_t *h, const char *fn);
+void ohi_tls_register(void); /* thread-exit destructor for this thread's caches */
+
+/* ---- central lists (central.c) ---- */
+void ohi_list_remove(ohi_slab_t **head, ohi_slab_t *s);
+void ohi_list_push(ohi_slab_t **head, ohi_slab_t *s);
+ohi_slab_t **ohi_central_list(ohi_class_t *c, uint32_t list);
+ohi_slab_t *ohi_slab_create(oh_slab_t *h, unsigned cls);
+/* Gives an empty slab's memory away (decommitting what is still committed);
+ * the slab is on no list. Returns bytes decommitted. */
+size_t ohi_slab_release(oh_slab_t *h, ohi_slab_t *s);
+/* Decommits the pages [first, last) of s not decommitted yet; returns bytes. */
+size_t ohi_slab_decommit_pages(ohi_slab_t *s, size_t first, size_t last, bool *failed);
+bool ohi_slab_page_decommitted(const ohi_slab_t *s, size_t pg);
+/* Moves the cross-thread free stack to the local free list; returns how many. */
+uint32_t ohi_slab_collect(ohi_slab_t *s);
+/* Pops one chunk from s's local free list or bump tail (the caller owns s or
+ * holds the class lock), setting its word to state; *zeroed tells whether its
+ * bytes are known to be zero. NULL when s has no room. */
+void *ohi_slab_pop_slow(oh_slab_t *h, ohi_slab_t *s, uint32_t state, bool *zeroed);
+/* Pushes a claimed chunk on s's local free list (owner or class lock). */
+void ohi_slab_push(ohi_slab_t *s, uint32_t idx, uint32_t flags);
+/* Pushes a claimed chunk on s's cross-thread free stack (any thread). */
+void ohi_slab_push_remote(oh_slab_t *h, ohi_slab_t *s, uint32_t idx, uint32_t flags);
+/* The list a central slab belongs on given its counts (class lock held). */
+void ohi_central_place(oh_slab_t *h, ohi_class_t *c, ohi_slab_t *s, uint64_t *now);
+/* Allocation and release on the locked path. */
+size_t ohi_central_take(oh_slab_t *h, unsigned cls, void **out, size_t n, uint32_t state, bool *zeroed);
+void ohi_central_release(oh_slab_t *h, ohi_slab_t *s, uint32_t idx, uint32_t flags);
+/* A slab for a thread cache: from the central lists or new (owner set). */
+ohi_slab_t *ohi_central_adopt(oh_slab_t *h, unsigned cls, ohi_tcache_t *tc);
+/* Hands an owned slab back to the central lists (owner or stealer). */
+void ohi_central_abandon(oh_slab_t *h, ohi_slab_t *s, uint64_t *now);
+void ohi_after_empty(oh_slab_t *h);
+/* Debug: page guards and poison of a chunk. */
+bool ohi_chunk_guard(void *p, size_t size, bool guard);
+uint32_t ohi_chunk_debug_free(ohi_slab_t *s, void *p);
+void ohi_chunk_debug_handout(ohi_slab_t *s, uint32_t idx, uint32_t w);
+
+/* ---- thread caches (tcache.c) ---- */
+extern __thread ohi_tcache_t *ohi_tls_caches[OHI_MAX_SLOTS] __attribute__((tls_model("initial-exec")));
+ohi_tcache_t *ohi_tcache_create(oh_slab_t *h);
+OHI_INLINE ohi_tcache_t *ohi_tcache_get(oh_slab_t *h) {
+  int slot = h->slot;
+  if (OHI_UNLIKELY(slot < 0)) return NULL;
+  ohi_tcache_t *tc = ohi_tls_caches[slot];
+  if (OHI_LIKELY(tc != NULL && OHI_LOAD_RELAXED(&tc->heap_id) == h->id)) return tc;
+  return ohi_tcache_create(h);
+}
+/* The owner's side of the steal handshake (struct ohi_tcache_s). */
+OHI_INLINE bool ohi_tcache_enter(ohi_tcache_t *tc) {
+  OHI_STORE_RELAXED(&tc->in_op, 1u);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  if (OHI_LIKELY(OHI_LOAD_ACQUIRE(&tc->steal) == 0)) return true;
+  OHI_STORE_RELEASE(&tc->in_op, 0u);
+  return false;
+}
+OHI_INLINE void ohi_tcache_leave(ohi_tcache_t *tc) { OHI_STORE_RELEASE(&tc->in_op, 0u); }
+void *ohi_tcache_refill_alloc(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls, uint32_t state, bool *zeroed);
+void ohi_tcache_local_free_slow(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, bool was_full);
+/* The owned list of a bin (owner or stealer). */
+void ohi_bin_remove(ohi_tbin_t *b, ohi_slab_t *s);
+void ohi_bin_push_front(ohi_tbin_t *b, ohi_slab_t *s);
+/* Stealer side: take the cache away from its owner / give it back. */
+bool ohi_tcache_steal(ohi_tcache_t *tc);
+void ohi_tcache_unsteal(ohi_tcache_t *tc);
+/* Hands every slab of tc back to the central lists (owner, or stealer). */
+bool ohi_tcache_abandon_all(oh_slab_t *h, ohi_tcache_t *tc); /* true: some slab emptied */
+void ohi_tcache_unlink(oh_slab_t *h, ohi_tcache_t *tc); /* registry lock held */
+void ohi_tcache_retire(oh_slab_t *h, ohi_tcache_t *tc); /* counters to the classes */
+
+/* ---- large spans (large.c) ---- */
+void *ohi_large_alloc(oh_slab_t *h, size_t n, bool zero, const char *fn);
+void ohi_large_free(oh_slab_t *h, ohi_large_t *l);
+size_t ohi_large_purge(oh_slab_t *h, uint64_t now, long long delay, bool force, uint64_t *next_deadline);
+void ohi_large_unmap(ohi_large_t *l);
+
+/* ---- allocation and release (release.c) ---- */
+void *ohi_heap_alloc(oh_slab_t *h, size_t n, const char *fn);
+void *ohi_heap_alloc_zeroed(oh_slab_t *h, size_t n, const char *fn);
+int ohi_heap_release(oh_slab_t *h, void *p, int mode, const char *fn);
+/* A chunk just claimed (word CACHED) goes back: to its owner's free list when
+ * the caller is the owner, else to the cross-thread stack or the central lists. */
+void ohi_chunk_released(oh_slab_t *h, ohi_slab_t *s, uint32_t idx, uint32_t flags);
 /* Batch transfer of chunks in the CACHED state for caches kept by a language
- * binding (slab.c explains the protocol). allocs/frees: operations the binding
- * served from its cache since its last return, for the statistics. */
+ * binding (release.c explains the protocol). allocs/frees: operations the
+ * binding served from its cache since its last return, for the statistics. */
 size_t ohi_heap_take_cached(oh_slab_t *h, int cls, void **out, size_t n, ohi_affinity_t *aff);
 void ohi_heap_return_cached(oh_slab_t *h, int cls, void *const *ptrs, size_t n, uint64_t allocs, uint64_t frees);
 
-/* Purging (purge.c). */
-void ohi_purge_notify(void);  /* an empty slab is waiting: make sure the purger runs */
+/* ---- purging (purge.c) ---- */
+extern uint64_t ohi_dirty_epoch; /* atomic: bumped when a slab gets free chunks to age */
+extern uint64_t ohi_purge_tick;  /* atomic: purge passes so far */
+/* The owner purges its own slabs (from a refill) when a pass has come since
+ * it last did: busy caches are not stolen for it. */
+void ohi_tcache_purge_self(oh_slab_t *h, ohi_tcache_t *tc);
+void ohi_purge_notify(void);  /* something waits for the delay: make sure the purger runs */
 void ohi_purge_wake(void);    /* run a purge pass now, whatever the purger's deadline */
 /* How long a thread cache must sit unused to be drained, and the purger's
  * shortest re-arm: the purge delay, but at least 100 ms, so that a delay of 0
- * (empty slabs released by the free itself) does not wake the purger, nor
- * steal a busy thread's cache, on every refill. */
+ * does not wake the purger, nor steal a busy thread's cache, on every refill. */
 #define OHI_IDLE_MS(delay) ((delay) > 100 ? (uint64_t)(delay) : (uint64_t)100)
-size_t ohi_heap_purge(oh_slab_t *h, uint64_t now_ms, bool force, uint64_t *next_deadline);
-size_t ohi_heaps_purge_all(uint64_t now_ms, bool force, uint64_t *next_deadline);
+size_t ohi_heap_purge(oh_slab_t *h, uint64_t now, bool force, uint64_t *next_deadline);
+size_t ohi_heaps_purge_all(uint64_t now, bool force, uint64_t *next_deadline);
+/* Page purge of one slab the caller holds exclusively (owner side stolen, or
+ * central under the class lock). */
+size_t ohi_slab_purge_pages(oh_slab_t *h, ohi_slab_t *s, bool force, uint64_t *more);
+void ohi_purge_init(void);    /* once, when the first heap is made */
+void ohi_purge_lock_all(void); /* fork */
+void ohi_purge_unlock_all(bool child);
+
+/* ---- statistics (stats.c) ---- */
+void ohi_heap_stats_locked(oh_slab_t *h, oh_stats_t *out, bool classes);
+extern uint64_t ohi_retired_allocs, ohi_retired_frees; /* under the registry lock */
 
 #endif /* OFFHEAP_INTERNAL_H */

@@ -29,11 +29,14 @@ static const option_desc_t option_table[OH_OPT_COUNT_] = {
      * in 1.16 for that reason); MADV_FREE is cheaper but RSS only falls under
      * memory pressure. */
     [OH_OPT_DECOMMIT_ADVICE] = {"OFFHEAP_DECOMMIT", 0, 0, 1},
-    /* Bound on what one thread caches per heap: goroutines hop between OS
-     * threads, and every byte cached on a thread that stops calling in stays
-     * committed until the purger drains it (one purge delay). 1 MiB keeps 16 x
+    /* Thread caches on (non-zero) or off (0), and the bound a language
+     * binding's per-P cache takes for itself: goroutines hop between OS
+     * threads, and every byte cached on a P that stops calling in stays
+     * committed until the janitor drains it (one purge delay). 1 MiB keeps 16 x
      * 16 KiB or 2 x 512 KiB warm: below it, chunks of 512 KiB - 1 MiB took the
-     * class lock on every operation (~130 ns against ~10 ns; bench/cbench). */
+     * class lock on every operation (~130 ns against ~10 ns; bench/cbench).
+     * The core's own thread caches own whole slabs instead (tcache.c): what a
+     * thread holds free is bounded by the purge delay, not by this. */
     [OH_OPT_TCACHE_BYTES] = {"OFFHEAP_TCACHE_BYTES", 1024 * 1024, 0, 64LL << 20},
     /* Empty slabs kept committed per heap despite the delay, to absorb a
      * steady churn whose live size hovers around a slab boundary. */
@@ -41,9 +44,18 @@ static const option_desc_t option_table[OH_OPT_COUNT_] = {
     /* Transparent huge pages on slabs: fewer TLB misses, but a 2 MiB page
      * is committed whole, so off unless asked for. */
     [OH_OPT_HUGEPAGES] = {"OFFHEAP_HUGEPAGES", 0, 0, 1},
+    /* Free slab segments are kept mapped (decommitted: address space only) so
+     * a class that grows again takes one without an mmap. 1 GiB covers the
+     * churn of bench/burst's 1 GiB bursts; beyond it a program under
+     * `ulimit -v` needs its address space back more than a faster regrowth. */
+    [OH_OPT_SEGMENT_CACHE_BYTES] = {"OFFHEAP_SEGMENT_CACHE_BYTES", 1LL << 30, 0, 1LL << 46},
 };
 
 long long ohi_options[OH_OPT_COUNT_];
+/* Hooks run after a change (registered once each, at initialisation). */
+#define OPTION_HOOKS_MAX 4
+static void (*hooks[OPTION_HOOKS_MAX])(oh_option_t);
+static int hook_count;
 static pthread_once_t options_once = PTHREAD_ONCE_INIT;
 
 static void options_read_env(void) {
@@ -84,8 +96,16 @@ int oh_option_set(oh_option_t opt, long long value) {
   if (value < d->min || value > d->max)
     return ohi_fail(EINVAL, "oh_option_set: %s = %lld is outside [%lld, %lld]", d->env, value, d->min, d->max);
   OHI_STORE_RELAXED(&ohi_options[opt], value);
-  if (opt == OH_OPT_PURGE_DELAY_MS || opt == OH_OPT_RETAIN_BYTES) ohi_purge_wake(); /* deadlines change */
+  int n = __atomic_load_n(&hook_count, __ATOMIC_ACQUIRE);
+  for (int i = 0; i < n; i++) hooks[i](opt);
   return 0;
+}
+
+void ohi_option_hook(void (*fn)(oh_option_t)) {
+  int i = __atomic_fetch_add(&hook_count, 0, __ATOMIC_RELAXED);
+  if (i >= OPTION_HOOKS_MAX) return;
+  hooks[i] = fn;
+  __atomic_store_n(&hook_count, i + 1, __ATOMIC_RELEASE);
 }
 
 /* ---- errors --------------------------------------------------------------- */

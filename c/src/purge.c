@@ -1,25 +1,315 @@
-/* purge.c - the purge policy: when freed memory goes back to the OS.
+/* purge.c - the purge policy: when freed memory goes back to the OS. See heap.c
+ * for the overview of the slab tier.
  *
  * One mechanism serves every heap (slab instances, pools, the process-wide
- * allocator, and through them BufferPool): a slab whose last chunk comes back
- * waits on its class's empty list, still committed, so churn that needs it
- * again within OFFHEAP_PURGE_DELAY_MS pays no page faults. After the delay the
- * purger takes it off the list, decommits it and hands its segment to the
- * shared cache, from which any class of any heap can take it. Up to
- * OFFHEAP_RETAIN_BYTES of empty slabs per heap stay committed regardless, so a
- * steady churn around a slab boundary never decommits.
+ * allocator, and through them BufferPool), whatever the order of frees:
  *
- *   delay  0   released by the free that emptied the slab
- *   delay > 0  released by the purger thread once the delay has passed
- *   delay -1   never released by the policy (oh_purge still does)
+ *   free pages    Every whole page covered only by free chunks - in partly
+ *                 used slabs too - is decommitted once those chunks have sat
+ *                 free for the delay. A free chunk's age (internal.h, the AGE
+ *                 bits of its word) counts the passes it sat through; passes
+ *                 come every half delay while anything is dirty, and a chunk
+ *                 qualifies at age 3: free for at least one delay and at most
+ *                 one and a half. A chunk handed out meanwhile starts again
+ *                 at 0, so steady churn never decommits. The slab's bitmap
+ *                 records decommitted pages: none is decommitted twice, and a
+ *                 chunk handed out over them is known to read as zero.
+ *   empty slabs   A slab whose chunks are all free for the delay is released:
+ *                 its segment (all decommitted by then) goes to the shared
+ *                 segment cache, where any class of any heap takes it.
+ *   idle caches   A thread cache with no operation for the delay (at least
+ *                 100 ms) hands its slabs to the central lists, so a thread
+ *                 that stops allocating strands nothing.
+ *   large spans   Freed spans kept for reuse are unmapped after the delay.
+ *
+ *   delay  0   empty slabs released by the free that emptied them, free
+ *              pages at the next pass (50 ms)
+ *   delay > 0  as above, by the purger thread
+ *   delay -1   never by the policy; oh_purge still does
+ * OFFHEAP_RETAIN_BYTES of empty slabs per heap stay committed regardless, so
+ * a steady churn around a slab boundary never decommits. oh_purge, Scavenge
+ * and the per-instance purges (force) release everything free at once and
+ * unmap the cached segments.
  *
  * The purger is one C thread, started on first need and sleeping on a
- * condition variable until the next deadline; it takes class locks only to
- * unlink slabs and makes its madvise calls outside them, so allocation never
- * waits on a decommit. It never calls into Go. After fork() the child starts
- * its own purger on first need.
+ * condition variable until the next deadline. It inspects a thread's slabs
+ * through the steal handshake (struct ohi_tcache_s), central slabs under
+ * their class lock. It never calls into Go. After fork() the child starts its
+ * own purger on first need.
  */
 #include "internal.h"
+
+uint64_t ohi_dirty_epoch;
+uint64_t ohi_purge_tick;
+
+/* Purge passes come every half delay (at least 50 ms) while anything waits. */
+static uint64_t pass_period(long long delay) { return delay / 2 > 50 ? (uint64_t)(delay / 2) : 50; }
+
+static void due(uint64_t *next_deadline, uint64_t at) {
+  if (next_deadline && (*next_deadline == 0 || at < *next_deadline)) *next_deadline = at;
+}
+
+/* ---- free pages of one slab ------------------------------------------------------ */
+
+/* Decommits the pages strictly inside chunks [i, j) of s (to `end` bytes when
+ * the run reaches the never-handed-out tail), marking the chunks. */
+static size_t decommit_run(ohi_slab_t *s, uint32_t i, uint32_t j, size_t end, bool *failed) {
+  size_t ps = ohi_os_page_size();
+  size_t start = (size_t)i * s->chunk_size;
+  size_t first = (start + ps - 1) / ps, last = end / ps;
+  if (last <= first) return 0;
+  size_t done = ohi_slab_decommit_pages(s, first, last, failed);
+  uint32_t *words = ohi_slab_words(s);
+  size_t lo = first * ps, hi = last * ps;
+  for (uint32_t k = i; k < j; k++) {
+    size_t cs = (size_t)k * s->chunk_size, ce = cs + s->chunk_size;
+    if (ce <= lo || cs >= hi) continue;
+    OHI_STORE_RELAXED(&words[k], OHI_LOAD_RELAXED(&words[k]) | OHI_W_DECOMMITTED);
+  }
+  return done;
+}
+
+size_t ohi_slab_purge_pages(oh_slab_t *h, ohi_slab_t *s, bool force, uint64_t *more) {
+  ohi_slab_collect(s);
+  if (!force && OHI_LOAD_RELAXED(&s->dirty) == 0) return 0;
+  OHI_STORE_RELAXED(&s->dirty, 0u);
+  long long delay = ohi_opt(OH_OPT_PURGE_DELAY_MS);
+  uint32_t need = force ? 0 : delay == 0 ? 1 : 3;
+  uint32_t *words = ohi_slab_words(s);
+  size_t bytes = 0;
+  bool dirty = false, failed = false;
+  uint32_t run = OHI_W_END;
+  for (uint32_t k = 0; k < s->bump; k++) {
+    uint32_t w = OHI_LOAD_RELAXED(&words[k]);
+    bool eligible = false;
+    if ((w & (OHI_W_FREE | OHI_W_CACHED)) == OHI_W_FREE) {
+      uint32_t age = (w & OHI_W_AGE) >> OHI_W_AGE_SHIFT;
+      if (age < 3) {
+        age++;
+        OHI_STORE_RELAXED(&words[k], (w & ~OHI_W_AGE) | (age << OHI_W_AGE_SHIFT));
+      }
+      eligible = age >= need;
+      if (!eligible) dirty = true;
+    }
+    if (eligible && run == OHI_W_END) run = k;
+    if (!eligible && run != OHI_W_END) {
+      bytes += decommit_run(s, run, k, (size_t)k * s->chunk_size, &failed);
+      run = OHI_W_END;
+    }
+  }
+  if (run != OHI_W_END) { /* the run reaches the tail: its pages are free to the end */
+    size_t end = (size_t)s->bump * s->chunk_size;
+    if (s->touched > end) end = s->touched;
+    bytes += decommit_run(s, run, s->bump, end, &failed);
+  }
+  if (dirty || failed) {
+    OHI_STORE_RELAXED(&s->dirty, 1u);
+    if (more) *more = 1;
+  }
+  if (bytes) {
+    OHI_FETCH_ADD(&h->purged_bytes, bytes);
+    OHI_FETCH_ADD(&h->purge_count, 1);
+    OHI_FETCH_ADD(&ohi_counters.purges, 1);
+  }
+  return bytes;
+}
+
+/* ---- a heap's central slabs and large spans ---------------------------------------- */
+
+/* The retained margin: free bytes of a slab the pass keeps committed (within
+ * OFFHEAP_RETAIN_BYTES per heap and pass), so a live size swinging within it
+ * never decommits. */
+static bool keep_in_margin(oh_slab_t *h, ohi_slab_t *s, bool force, uint64_t *retained) {
+  long long delay = ohi_opt(OH_OPT_PURGE_DELAY_MS);
+  uint64_t retain = delay > 0 && !force ? (uint64_t)ohi_opt(OH_OPT_RETAIN_BYTES) : 0;
+  uint64_t bytes = s->used == 0 ? h->slab_size : (uint64_t)s->nfree * s->chunk_size;
+  if (bytes == 0 || *retained + bytes > retain) return false;
+  *retained += bytes;
+  return true;
+}
+
+static size_t heap_purge(oh_slab_t *h, uint64_t now, bool force, uint64_t *next_deadline, uint64_t *retained);
+
+size_t ohi_heap_purge(oh_slab_t *h, uint64_t now, bool force, uint64_t *next_deadline) {
+  uint64_t retained = 0;
+  return heap_purge(h, now, force, next_deadline, &retained);
+}
+
+static size_t heap_purge(oh_slab_t *h, uint64_t now, bool force, uint64_t *next_deadline, uint64_t *retained) {
+  long long delay = ohi_opt(OH_OPT_PURGE_DELAY_MS);
+  if (delay < 0 && !force) return 0;
+  uint64_t retain = delay > 0 && !force ? (uint64_t)ohi_opt(OH_OPT_RETAIN_BYTES) : 0;
+  size_t bytes = ohi_large_purge(h, now, delay, force, next_deadline);
+  uint64_t more = 0;
+  for (unsigned i = 0; i < h->nclasses; i++) {
+    ohi_class_t *c = &h->classes[i];
+    if (OHI_LOAD_RELAXED(&c->partial) == NULL && OHI_LOAD_RELAXED(&c->full) == NULL &&
+        OHI_LOAD_RELAXED(&c->empty) == NULL)
+      continue;
+    ohi_slab_t *victims = NULL;
+    ohi_lock(&c->lock);
+    /* Other threads' frees waiting on central slabs' stacks: collected. */
+    uint32_t lists[2] = {OHI_LIST_PARTIAL, OHI_LIST_FULL};
+    for (int l = 0; l < 2; l++) {
+      for (ohi_slab_t *s = *ohi_central_list(c, lists[l]), *next; s != NULL; s = next) {
+        next = s->next;
+        ohi_slab_collect(s);
+        ohi_central_place(h, c, s, &now);
+        if (s->list != OHI_LIST_EMPTY && !keep_in_margin(h, s, force, retained))
+          bytes += ohi_slab_purge_pages(h, s, force, &more);
+      }
+    }
+    ohi_slab_t *s = c->empty;
+    while (s != NULL && s->next != NULL) s = s->next; /* oldest at the tail */
+    while (s != NULL) {
+      ohi_slab_t *prev = s->prev;
+      if (!force && OHI_LOAD_RELAXED(&h->empty_bytes) <= retain) break;
+      if (!force && now < s->empty_since_ms + (uint64_t)delay) {
+        due(next_deadline, s->empty_since_ms + (uint64_t)delay);
+        break;
+      }
+      ohi_list_remove(&c->empty, s);
+      s->list = OHI_LIST_NONE;
+      c->empty_count--;
+      OHI_FETCH_SUB(&h->empty_bytes, h->slab_size);
+      s->next = victims;
+      victims = s;
+      s = prev;
+    }
+    ohi_unlock(&c->lock);
+    while (victims != NULL) {
+      ohi_slab_t *next = victims->next;
+      size_t dec = ohi_slab_release(h, victims);
+      bytes += dec;
+      OHI_FETCH_ADD(&ohi_counters.purges, 1);
+      OHI_FETCH_ADD(&h->purge_count, 1);
+      OHI_FETCH_ADD(&h->purged_bytes, dec);
+      victims = next;
+    }
+  }
+  if (more && delay >= 0) due(next_deadline, now + pass_period(delay));
+  return bytes;
+}
+
+/* ---- thread caches ------------------------------------------------------------------- */
+
+static uint64_t tcache_ops(oh_slab_t *h, ohi_tcache_t *tc) {
+  uint64_t ops = 0;
+  for (unsigned i = 0; i < h->nclasses; i++) ops += OHI_LOAD_RELAXED(&tc->allocs[i]) + OHI_LOAD_RELAXED(&tc->frees[i]);
+  return ops;
+}
+
+/* The slabs of a stolen cache that is in use: free pages decommitted, slabs
+ * empty for the delay released (beyond the retained margin). */
+static size_t purge_owned(oh_slab_t *h, ohi_tcache_t *tc, bool force, uint64_t *retained, uint64_t *more) {
+  size_t bytes = 0;
+  for (unsigned cls = 0; cls < h->nclasses; cls++) {
+    ohi_tbin_t *b = &tc->bins[cls];
+    for (ohi_slab_t *s = b->owned, *next; s != NULL; s = next) {
+      next = s->next;
+      bool was_empty = s->used == 0;
+      ohi_slab_collect(s);
+      if (s->used == 0 && !was_empty) OHI_OWNER_INC(&b->nempty, 1);
+      if (keep_in_margin(h, s, force, retained)) continue;
+      bytes += ohi_slab_purge_pages(h, s, force, more);
+      if (OHI_LOAD_RELAXED(&s->dirty) != 0) OHI_STORE_RELAXED(&tc->pending, 1u);
+      if (s->used != 0 || OHI_LOAD_RELAXED(&s->dirty) != 0 || OHI_LOAD_RELAXED(&s->xfree) != OHI_W_END) continue;
+      /* Empty for the delay (every chunk aged): released. */
+      if (b->cur == s) b->cur = NULL;
+      ohi_bin_remove(b, s);
+      OHI_STORE_RELAXED(&b->nowned, OHI_LOAD_RELAXED(&b->nowned) - 1);
+      OHI_STORE_RELAXED(&b->nempty, OHI_LOAD_RELAXED(&b->nempty) - 1);
+      OHI_STORE_RELEASE(&s->owner, (ohi_tcache_t *)NULL);
+      s->list = OHI_LIST_NONE;
+      bytes += ohi_slab_release(h, s);
+      OHI_FETCH_ADD(&ohi_counters.purges, 1);
+      OHI_FETCH_ADD(&h->purge_count, 1);
+    }
+  }
+  return bytes;
+}
+
+/* Looks at every thread cache of h (registry lock held): an idle one hands
+ * its slabs to the central lists, a busy one gets its free pages purged. */
+static size_t purge_caches(oh_slab_t *h, uint64_t now, bool force, uint64_t *next_deadline, uint64_t *retained) {
+  long long delay = ohi_opt(OH_OPT_PURGE_DELAY_MS);
+  if (delay < 0 && !force) return 0;
+  uint64_t idle_ms = OHI_IDLE_MS(delay), more = 0;
+  size_t bytes = 0;
+  for (ohi_tcache_t *tc = h->tcaches; tc != NULL; tc = tc->next) {
+    uint64_t ops = tcache_ops(h, tc);
+    if (ops != tc->seen_ops) {
+      tc->seen_ops = ops;
+      tc->seen_ms = now;
+    }
+    if (OHI_LOAD_RELAXED(&tc->holds) == 0) continue;
+    bool idle = now >= tc->seen_ms + idle_ms;
+    if (!idle) due(next_deadline, tc->seen_ms + idle_ms);
+    /* A busy cache is looked into only when something may wait for the
+     * policy: a slab got free chunks since the last look, or was left dirty. */
+    uint64_t dirty = OHI_LOAD_RELAXED(&ohi_dirty_epoch);
+    if (!force && !idle && !OHI_LOAD_RELAXED(&tc->pending) && dirty == tc->seen_dirty) continue;
+    /* A busy owner purges its own slabs on its next refill; stolen only when
+     * it has not for two passes (it stays on its fast path). */
+    if (!force && !idle && OHI_LOAD_RELAXED(&ohi_purge_tick) < OHI_LOAD_RELAXED(&tc->purged_tick) + 2) {
+      more = 1;
+      continue;
+    }
+    tc->seen_dirty = dirty;
+    OHI_STORE_RELAXED(&tc->pending, 0u);
+    if (!ohi_tcache_steal(tc)) continue; /* no process barrier: left to its owner */
+    if (idle && !force) {
+      if (ohi_tcache_abandon_all(h, tc)) more = 1;
+    } else {
+      bytes += purge_owned(h, tc, force, retained, &more);
+      if (OHI_LOAD_RELAXED(&tc->pending)) more = 1;
+    }
+    ohi_tcache_unsteal(tc);
+  }
+  if (more && delay >= 0) due(next_deadline, now + pass_period(delay));
+  return bytes;
+}
+
+void ohi_tcache_purge_self(oh_slab_t *h, ohi_tcache_t *tc) {
+  uint64_t tick = OHI_LOAD_RELAXED(&ohi_purge_tick);
+  OHI_STORE_RELAXED(&tc->purged_tick, tick);
+  if (ohi_opt(OH_OPT_PURGE_DELAY_MS) < 0) return;
+  uint64_t retained = 0, more = 0;
+  purge_owned(h, tc, false, &retained, &more);
+  if (OHI_LOAD_RELAXED(&tc->pending)) ohi_purge_notify(); /* chunks still aging: passes must go on */
+}
+
+size_t ohi_heaps_purge_all(uint64_t now, bool force, uint64_t *next_deadline) {
+  size_t bytes = 0;
+  OHI_FETCH_ADD(&ohi_purge_tick, 1);
+  ohi_lock(&ohi_registry_lock);
+  for (oh_slab_t *h = ohi_heaps; h != NULL; h = h->next) {
+    uint64_t retained = 0;
+    bytes += purge_caches(h, now, force, next_deadline, &retained);
+    bytes += heap_purge(h, now, force, next_deadline, &retained);
+  }
+  ohi_unlock(&ohi_registry_lock);
+  ohi_segment_cache_trim(force ? 0 : (size_t)ohi_opt(OH_OPT_SEGMENT_CACHE_BYTES));
+  return bytes;
+}
+
+size_t oh_slab_purge(oh_slab_t *s) {
+  if (!ohi_heap_check(s, "oh_slab_purge")) return 0;
+  uint64_t now = ohi_os_now_ms();
+  ohi_lock(&ohi_registry_lock);
+  uint64_t retained = 0;
+  size_t bytes = purge_caches(s, now, true, NULL, &retained);
+  bytes += heap_purge(s, now, true, NULL, &retained);
+  ohi_unlock(&ohi_registry_lock);
+  return bytes;
+}
+
+size_t oh_purge(void) {
+  ohi_options_init();
+  return ohi_heaps_purge_all(ohi_os_now_ms(), true, NULL);
+}
+
+/* ---- the purger thread ---------------------------------------------------------------- */
 
 static pthread_mutex_t purge_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t purge_cv;
@@ -31,16 +321,7 @@ static bool purger_started, purge_pending;
 static bool purger_armed;
 static pthread_once_t purge_once = PTHREAD_ONCE_INIT;
 
-/* Unreferenced on Windows, which has no fork: winpthreads defines
- * pthread_atfork(...) as 0. */
-static __attribute__((unused)) void purge_atfork_child(void) {
-  pthread_mutex_init(&purge_mu, NULL);
-  purger_started = false;
-  purge_pending = false;
-  purger_armed = false;
-}
-
-static void purge_init(void) {
+static void purge_cond_init(void) {
   pthread_condattr_t attr;
   pthread_condattr_init(&attr);
 #if defined(__linux__)
@@ -48,7 +329,34 @@ static void purge_init(void) {
 #endif
   pthread_cond_init(&purge_cv, &attr);
   pthread_condattr_destroy(&attr);
-  pthread_atfork(NULL, NULL, purge_atfork_child);
+}
+
+static void on_option_change(oh_option_t opt) {
+  if (opt == OH_OPT_PURGE_DELAY_MS || opt == OH_OPT_RETAIN_BYTES) ohi_purge_wake(); /* deadlines change */
+  if (opt == OH_OPT_SEGMENT_CACHE_BYTES) ohi_segment_cache_trim((size_t)ohi_opt(OH_OPT_SEGMENT_CACHE_BYTES));
+}
+
+static void purge_init(void) {
+  purge_cond_init();
+  ohi_option_hook(on_option_change);
+}
+
+void ohi_purge_init(void) { pthread_once(&purge_once, purge_init); }
+
+/* fork (heap.c): the purger's mutex is the last lock taken. In the child the
+ * purger thread does not exist: its state starts over, and the condition
+ * variable is made anew too (a waiter's state may have been copied into it). */
+void ohi_purge_lock_all(void) { pthread_mutex_lock(&purge_mu); }
+void ohi_purge_unlock_all(bool child) {
+  if (!child) {
+    pthread_mutex_unlock(&purge_mu);
+    return;
+  }
+  pthread_mutex_init(&purge_mu, NULL);
+  purge_cond_init();
+  purger_started = false;
+  purge_pending = false;
+  __atomic_store_n(&purger_armed, false, __ATOMIC_SEQ_CST);
 }
 
 static void *purger_main(void *arg) {
@@ -90,7 +398,7 @@ static void *purger_main(void *arg) {
      * one more delay even when it found nothing to do: under churn, slabs
      * empty and refill continuously, and each of them must not cost a
      * wake-up; they are looked at together when that delay is up. */
-    if (was_notified && delay >= 0 && deadline == 0) deadline = now + (uint64_t)OHI_IDLE_MS(delay);
+    if (was_notified && delay >= 0 && deadline == 0) deadline = now + pass_period(delay);
     pthread_mutex_lock(&purge_mu);
     if (deadline != 0) __atomic_store_n(&purger_armed, true, __ATOMIC_SEQ_CST);
   }
@@ -105,7 +413,7 @@ void ohi_purge_notify(void) {
 /* Wakes the purger even when it is armed: its deadline may be stale (the
  * delay just changed). */
 void ohi_purge_wake(void) {
-  pthread_once(&purge_once, purge_init);
+  ohi_purge_init();
   pthread_mutex_lock(&purge_mu);
   if (!purger_started) {
     pthread_t t;

@@ -1,0 +1,353 @@
+/* heap.c - heaps: creation, the registry, destroy, fork. This file also holds
+ * the overview of the slab tier; each tier file points back here.
+ *
+ * THE SLAB TIER
+ * A heap (oh_slab_t) is one allocator instance: oh_alloc uses the default one,
+ * a pool is a heap with a single class, the Go package's BufferPool a pool.
+ * Its memory comes in slabs: segments of slab_size bytes (aligned to their
+ * size, registered in the region map) cut into chunks of one size class.
+ *
+ *   sizeclass.c  n -> class: one table read (grid snapped to 64 steps/octave)
+ *   tcache.c     a thread's cache owns slabs and allocates from them without a
+ *                lock; frees of its own chunks are plain stores
+ *   central.c    slab free lists (local, and a lock-free cross-thread stack),
+ *                the class's central lists under its lock, slab creation
+ *   large.c      allocations bigger than a slab: their own mappings
+ *   release.c    the entry points; chunk.h the chunk protocol
+ *   purge.c      when free pages go back to the OS, and the purger thread
+ *   stats.c      statistics and leak reports
+ *
+ * The steps of an allocation of n bytes:
+ *   1. n > the largest class: a large span of whole pages (large.c).
+ *   2. class = grid[grid_index(n)].
+ *   3. The thread's cache for (heap, class) pops its current slab's local free
+ *      list: the state word goes from FREE|next to 1. No lock, no atomic RMW.
+ *   4. Its current slab is dry: the cache collects the slab's cross-thread
+ *      frees, or moves to another slab it owns, or adopts one from the
+ *      class's central lists (a lock per slab, not per chunk), or a new slab
+ *      from the shared segment cache or the OS.
+ *   5. No cache (heaps past OHI_MAX_SLOTS, bounded pools, debug mode, or a
+ *      cache the purger holds for a moment): the central lists, under the
+ *      class lock.
+ * And of a release (free, or the decref that reaches zero):
+ *   1. The region map gives the span of the pointer without touching it:
+ *      none = foreign, another owner = EXDEV, a large span = free whole pages.
+ *   2. index = offset / chunk_size (a multiply); a remainder = interior pointer.
+ *   3. A CAS on the state word: 1 -> CACHED claims the chunk (a free chunk =
+ *      double free, so two racing frees of one pointer: one wins, one errs);
+ *      a count above 1 is only decremented.
+ *   4. Its slab's owner is the calling thread: onto the local free list, a
+ *      plain store. Another thread owns it: onto the slab's cross-thread stack
+ *      (one CAS). Nobody does: onto its local list under the class lock.
+ *   5. Free pages: after the purge delay the purger decommits every whole page
+ *      covered only by free chunks, in partly used slabs too, and hands slabs
+ *      that stayed empty to the segment cache any class of any heap reuses.
+ *
+ * Thread exit, oh_thread_flush and an idle thread (one purge delay without an
+ * operation) hand a cache's slabs back to the central lists, so memory never
+ * stays stranded with a thread.
+ */
+#include "internal.h"
+
+#include <sched.h>
+
+#define SLAB_SHIFT_MIN 16
+#define SLAB_SHIFT_MAX 30
+
+ohi_lock_t ohi_registry_lock = OHI_LOCK_INIT;
+oh_slab_t *ohi_heaps;
+oh_slab_t *ohi_slots[OHI_MAX_SLOTS];
+oh_slab_t *ohi_default_heap;
+static uint64_t next_heap_id = 1;
+static ohi_lock_t default_lock = OHI_LOCK_INIT;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void fork_init(void);
+
+static oh_slab_t *heap_alloc_struct(unsigned nclasses) {
+  size_t size = sizeof(oh_slab_t) + nclasses * sizeof(ohi_class_t);
+  oh_slab_t *h = ohi_meta_alloc(size);
+  if (h == NULL) return NULL;
+  h->meta_size = size;
+  h->nclasses = nclasses;
+  ohi_lock_init(&h->large_lock);
+  return h;
+}
+
+static void heap_register(oh_slab_t *h, bool want_slot) {
+  ohi_tls_register();
+  ohi_purge_init();
+  pthread_once(&fork_once, fork_init);
+  ohi_lock(&ohi_registry_lock);
+  h->id = next_heap_id++;
+  h->slot = -1;
+  if (want_slot && ohi_opt(OH_OPT_TCACHE_BYTES) > 0) {
+    for (int i = 0; i < OHI_MAX_SLOTS; i++) {
+      if (ohi_slots[i] == NULL) {
+        ohi_slots[i] = h;
+        h->slot = i;
+        break;
+      }
+    }
+  }
+  h->next = ohi_heaps;
+  if (ohi_heaps) ohi_heaps->prev = h;
+  ohi_heaps = h;
+  OHI_STORE_RELEASE(&h->magic, OHI_HEAP_LIVE);
+  ohi_unlock(&ohi_registry_lock);
+}
+
+static oh_slab_t *heap_new(const oh_slab_config_t *cfg, const char *fn) {
+  ohi_options_init();
+  oh_slab_config_t c = {16, (size_t)1 << 20, 1.25};
+  if (cfg != NULL) {
+    if (cfg->min_chunk) c.min_chunk = cfg->min_chunk;
+    if (cfg->slab_size) c.slab_size = cfg->slab_size;
+    if (cfg->growth != 0) c.growth = cfg->growth;
+  }
+  if (c.slab_size < ((size_t)1 << SLAB_SHIFT_MIN) || c.slab_size > ((size_t)1 << SLAB_SHIFT_MAX) ||
+      (c.slab_size & (c.slab_size - 1)) != 0)
+    return ohi_fail_null(EINVAL, "%s: slab size %zu must be a power of two from 64 KiB to 1 GiB", fn, c.slab_size);
+  if (!(c.growth > 1.0) || c.growth > 1024.0)
+    return ohi_fail_null(EINVAL, "%s: growth factor %g must be greater than 1 (and at most 1024)", fn, c.growth);
+  if (c.min_chunk > c.slab_size)
+    return ohi_fail_null(EINVAL, "%s: smallest chunk %zu is larger than the slab size %zu", fn, c.min_chunk, c.slab_size);
+  uint32_t sizes[OH_MAX_CLASSES];
+  unsigned n = ohi_classes_build(&c, sizes, fn);
+  if (n == 0) return NULL;
+  oh_slab_t *h = heap_alloc_struct(n);
+  if (h == NULL) return ohi_fail_null(ENOMEM, "%s: out of memory for the heap's metadata", fn);
+  h->slab_size = c.slab_size;
+  h->slab_shift = (unsigned)__builtin_ctzll((unsigned long long)c.slab_size);
+  for (unsigned i = 0; i < n; i++) ohi_class_init(&h->classes[i], sizes[i], c.slab_size);
+  unsigned gmax = ohi_grid_index(c.slab_size);
+  for (unsigned g = 0, k = 0; g <= gmax; g++) {
+    while (sizes[k] < ohi_grid_value(g)) k++;
+    h->grid[g] = (uint8_t)k;
+  }
+  heap_register(h, true);
+  return h;
+}
+
+oh_slab_t *ohi_heap_new_single(size_t object_size, size_t slab_size, size_t max_objects) {
+  ohi_options_init();
+  oh_slab_t *h = heap_alloc_struct(1);
+  if (h == NULL) return NULL;
+  size_t chunk = (object_size + 15) & ~(size_t)15;
+  h->single = true;
+  h->max_objects = max_objects;
+  h->slab_size = slab_size;
+  h->slab_shift = (unsigned)__builtin_ctzll((unsigned long long)slab_size);
+  ohi_class_init(&h->classes[0], chunk, slab_size);
+  /* A bounded pool counts every object against its bound on the locked path,
+   * so bounded pools get no thread caches. */
+  heap_register(h, max_objects == 0);
+  return h;
+}
+
+/* Creates the process-wide heap on first use; a failure (the OS refusing
+ * memory) is reported and retried by the next call, never cached. */
+static OHI_NOINLINE oh_slab_t *default_create(void) {
+  ohi_lock(&default_lock);
+  oh_slab_t *h = __atomic_load_n(&ohi_default_heap, __ATOMIC_ACQUIRE);
+  if (h == NULL) {
+    h = heap_new(NULL, "oh_alloc");
+    if (h != NULL) __atomic_store_n(&ohi_default_heap, h, __ATOMIC_RELEASE);
+  }
+  ohi_unlock(&default_lock);
+  return h;
+}
+
+oh_slab_t *ohi_get_default(void) {
+  oh_slab_t *h = __atomic_load_n(&ohi_default_heap, __ATOMIC_ACQUIRE);
+  if (OHI_LIKELY(h != NULL)) return h;
+  return default_create();
+}
+
+oh_slab_t *oh_default_slab(void) { return ohi_get_default(); }
+oh_slab_t *oh_slab_new(const oh_slab_config_t *cfg) { return heap_new(cfg, "oh_slab_new"); }
+
+bool ohi_heap_check(oh_slab_t *h, const char *fn) {
+  if (OHI_UNLIKELY(h == NULL)) {
+    ohi_fail(EINVAL, "%s: NULL slab", fn);
+    return false;
+  }
+  if (OHI_UNLIKELY(OHI_LOAD_ACQUIRE(&h->magic) != OHI_HEAP_LIVE)) {
+    ohi_fail(EINVAL, "%s: %p is not a live instance (destroyed already?)", fn, (void *)h);
+    return false;
+  }
+  return true;
+}
+
+static uint32_t affinity_tokens;
+uint32_t ohi_affinity_token(void) {
+  uint32_t t;
+  do t = __atomic_add_fetch(&affinity_tokens, 1, __ATOMIC_RELAXED);
+  while (t == 0);
+  return t;
+}
+
+/* ---- destroy --------------------------------------------------------------------- */
+
+static void unmap_slab(oh_slab_t *h, ohi_slab_t *s) {
+  size_t ps = ohi_os_page_size(), committed = 0;
+  for (size_t pg = 0; pg < s->touched / ps; pg++)
+    if (!ohi_slab_page_decommitted(s, pg)) committed += ps;
+  ohi_region_set(s->span.base, h->slab_size, NULL);
+  ohi_pages_unmap_accounted((void *)s->span.base, h->slab_size, committed);
+  ohi_meta_free(s, s->meta_size);
+}
+
+static void unmap_slab_list(oh_slab_t *h, ohi_slab_t *s) {
+  while (s != NULL) {
+    ohi_slab_t *next = s->next;
+    unmap_slab(h, s);
+    s = next;
+  }
+}
+
+int ohi_heap_destroy(oh_slab_t *h, const char *fn) {
+  if (h == NULL) return ohi_fail(EINVAL, "%s: NULL instance", fn);
+  if (h == __atomic_load_n(&ohi_default_heap, __ATOMIC_ACQUIRE))
+    return ohi_fail(EINVAL, "%s: the process-wide instance cannot be destroyed", fn);
+  ohi_lock(&ohi_registry_lock);
+  oh_slab_t *r = ohi_heaps;
+  while (r != NULL && r != h) r = r->next;
+  /* Claimed under the registry lock: of two racing destroys, one wins. */
+  if (r == NULL || OHI_LOAD_RELAXED(&h->magic) != OHI_HEAP_LIVE) {
+    ohi_unlock(&ohi_registry_lock);
+    return ohi_fail(EINVAL, "%s: %p is not a live instance (destroyed twice?)", fn, (void *)h);
+  }
+  OHI_STORE_RELEASE(&h->magic, 0u);
+  {
+    oh_stats_t last;
+    memset(&last, 0, sizeof last);
+    ohi_heap_stats_locked(h, &last, false);
+    ohi_retired_allocs += last.allocs;
+    ohi_retired_frees += last.frees;
+  }
+  if (h->prev) h->prev->next = h->next;
+  else ohi_heaps = h->next;
+  if (h->next) h->next->prev = h->prev;
+  if (h->slot >= 0) ohi_slots[h->slot] = NULL;
+  /* Threads' caches: their slabs go with the heap; the caches themselves are
+   * orphaned (heap_id 0) and freed by their owners on next use or exit. */
+  for (ohi_tcache_t *tc = h->tcaches; tc != NULL; tc = tc->next) {
+    bool stolen = ohi_tcache_steal(tc);
+    for (unsigned i = 0; i < h->nclasses; i++) {
+      unmap_slab_list(h, tc->bins[i].owned);
+      tc->bins[i].owned = tc->bins[i].cur = tc->bins[i].owned_tail = NULL;
+    }
+    OHI_STORE_RELAXED(&tc->heap_id, 0);
+    if (stolen) ohi_tcache_unsteal(tc);
+  }
+  h->tcaches = NULL;
+  ohi_unlock(&ohi_registry_lock);
+  if (h->slot >= 0 && ohi_tls_caches[h->slot] != NULL && ohi_tls_caches[h->slot]->heap == h) {
+    ohi_meta_free(ohi_tls_caches[h->slot], ohi_tls_caches[h->slot]->meta_size);
+    ohi_tls_caches[h->slot] = NULL;
+  }
+  for (unsigned i = 0; i < h->nclasses; i++) {
+    ohi_class_t *c = &h->classes[i];
+    ohi_lock(&c->lock);
+    unmap_slab_list(h, c->partial);
+    unmap_slab_list(h, c->full);
+    unmap_slab_list(h, c->empty);
+    ohi_unlock(&c->lock);
+    ohi_lock_destroy(&c->lock);
+  }
+  OHI_STORE_RELAXED(&h->empty_bytes, 0);
+  for (ohi_large_t *l = h->large, *next; l != NULL; l = next) {
+    next = l->next;
+    ohi_large_unmap(l);
+  }
+  for (ohi_large_t *l = h->large_free, *next; l != NULL; l = next) {
+    next = l->next;
+    ohi_large_unmap(l);
+  }
+  OHI_STORE_RELAXED(&h->large, NULL);
+  OHI_STORE_RELAXED(&h->large_free, NULL);
+  ohi_lock_destroy(&h->large_lock);
+  ohi_meta_free(h, h->meta_size);
+  return 0;
+}
+
+int oh_slab_destroy(oh_slab_t *s) { return ohi_heap_destroy(s, "oh_slab_destroy"); }
+
+/* ---- fork --------------------------------------------------------------------------
+ * Like jemalloc: before fork every lock is taken in one fixed order (default,
+ * registry, each heap's class and large locks, segments, metadata, region
+ * map, purger), after it the parent releases them and the child makes them
+ * anew. Every thread cache is stolen first (its owner out of any cache
+ * operation, and kept out), so in the child the caches of threads that do not
+ * exist there are quiescent: their slabs go back to the central lists. The
+ * child's purger is started again on first need. */
+
+#if !defined(_WIN32)
+static void for_each_heap_lock(bool lock, bool child) {
+  for (oh_slab_t *h = ohi_heaps; h != NULL; h = h->next) {
+    for (unsigned i = 0; i < h->nclasses; i++) {
+      if (lock) ohi_lock(&h->classes[i].lock);
+      else if (child) ohi_lock_init(&h->classes[i].lock);
+      else ohi_unlock(&h->classes[i].lock);
+    }
+    if (lock) ohi_lock(&h->large_lock);
+    else if (child) ohi_lock_init(&h->large_lock);
+    else ohi_unlock(&h->large_lock);
+  }
+}
+
+static void fork_prepare(void) {
+  ohi_lock(&default_lock);
+  ohi_lock(&ohi_registry_lock);
+  for (oh_slab_t *h = ohi_heaps; h != NULL; h = h->next)
+    for (ohi_tcache_t *tc = h->tcaches; tc != NULL; tc = tc->next) {
+      /* Without a process barrier: wait for the owner to leave its operation. */
+      OHI_STORE_RELAXED(&tc->steal, 1u);
+      __atomic_thread_fence(__ATOMIC_SEQ_CST);
+      if (ohi_os_process_barrier() != 0) __atomic_thread_fence(__ATOMIC_SEQ_CST);
+      while (OHI_LOAD_ACQUIRE(&tc->in_op) != 0) sched_yield();
+    }
+  for_each_heap_lock(true, false);
+  ohi_segment_lock_all();
+  ohi_meta_lock_all();
+  ohi_region_lock_all();
+  ohi_purge_lock_all();
+}
+
+static void fork_release(bool child) {
+  ohi_purge_unlock_all(child);
+  ohi_region_unlock_all(child);
+  ohi_meta_unlock_all(child);
+  ohi_segment_unlock_all(child);
+  for_each_heap_lock(false, child);
+  for (oh_slab_t *h = ohi_heaps; h != NULL; h = h->next) {
+    for (ohi_tcache_t *tc = h->tcaches, *next; tc != NULL; tc = next) {
+      next = tc->next;
+      if (child && (h->slot < 0 || ohi_tls_caches[h->slot] != tc)) { /* its thread is not in the child */
+        OHI_STORE_RELAXED(&tc->in_op, 0u);
+        ohi_tcache_abandon_all(h, tc); /* empty slabs wait for the child's purger */
+        ohi_tcache_retire(h, tc);
+        ohi_tcache_unlink(h, tc);
+        OHI_STORE_RELAXED(&tc->heap_id, 0);
+        ohi_meta_free(tc, tc->meta_size);
+        continue;
+      }
+      ohi_tcache_unsteal(tc);
+    }
+  }
+  if (child) {
+    ohi_lock_init(&ohi_registry_lock);
+    ohi_lock_init(&default_lock);
+  } else {
+    ohi_unlock(&ohi_registry_lock);
+    ohi_unlock(&default_lock);
+  }
+}
+
+static void fork_parent(void) { fork_release(false); }
+static void fork_child(void) { fork_release(true); }
+static void fork_init(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
+#else
+static void fork_init(void) {}
+#endif

@@ -1,0 +1,50 @@
+/* map.c - raw page mappings for users: oh_map and oh_unmap.
+ *
+ * A mapping is registered in the region map with a span of kind OHI_SPAN_MAP,
+ * so every other entry point recognises (and refuses) its pointers with a
+ * message that names oh_unmap.
+ */
+#include "internal.h"
+
+/* Largest request oh_map accepts: far beyond any real mapping, small enough
+ * that rounding cannot overflow. */
+#define MAP_MAX ((size_t)1 << 46)
+
+void *oh_map(size_t n) {
+  ohi_options_init();
+  if (n == 0 || n > MAP_MAX) return ohi_fail_null(EINVAL, "oh_map: size %zu is out of range (1 .. 2^46)", n);
+  size_t size = ohi_round_pages(n);
+  ohi_span_t *span = ohi_meta_alloc(sizeof *span);
+  if (span == NULL) return ohi_fail_null(ENOMEM, "oh_map: out of memory for metadata");
+  void *p = ohi_pages_map(size, OHI_GRANULE);
+  if (p == NULL) {
+    ohi_meta_free(span, sizeof *span);
+    return ohi_fail_null(ENOMEM, "oh_map: the OS refused %zu bytes", size);
+  }
+  ohi_span_publish(span, (uintptr_t)p, size, OHI_SPAN_MAP, NULL);
+  if (ohi_region_set(span->base, size, span) != 0) {
+    ohi_pages_unmap(p, size);
+    ohi_meta_free(span, sizeof *span);
+    return ohi_fail_null(ENOMEM, "oh_map: out of memory for the region map");
+  }
+  return p;
+}
+
+int oh_unmap(void *p, size_t n) {
+  if (p == NULL) return ohi_fail(EINVAL, "oh_unmap: NULL pointer");
+  ohi_span_t *span = ohi_region_lookup(p);
+  uint32_t kind = span ? __atomic_load_n(&span->kind, __ATOMIC_ACQUIRE) : 0;
+  if (span == NULL || kind == 0 || (uintptr_t)p < OHI_LOAD_RELAXED(&span->base) ||
+      (uintptr_t)p - OHI_LOAD_RELAXED(&span->base) >= OHI_LOAD_RELAXED(&span->size))
+    return ohi_fail(EINVAL, "oh_unmap: %p was not mapped by oh_map (or is already unmapped)", p);
+  if (kind != OHI_SPAN_MAP)
+    return ohi_fail(EINVAL, "oh_unmap: %p belongs to an allocator, not to oh_map; free it there", p);
+  if ((uintptr_t)p != span->base)
+    return ohi_fail(EFAULT, "oh_unmap: %p is inside the mapping at %p, not its start", p, (void *)span->base);
+  if (n == 0 || ohi_round_pages(n) != span->size)
+    return ohi_fail(EINVAL, "oh_unmap: size %zu does not match the mapping of %zu bytes at %p", n, span->size, p);
+  ohi_region_set(span->base, span->size, NULL);
+  ohi_pages_unmap(p, span->size);
+  ohi_meta_free(span, sizeof *span);
+  return 0;
+}

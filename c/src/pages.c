@@ -1,0 +1,119 @@
+/* pages.c - page mappings with accounting, fault injection, and the public
+ * decommit of any range.
+ *
+ * Every mapping the core makes goes through here, so that the counters in
+ * ohi_counters (mapped, committed, decommitted) are kept in one place and tests
+ * can make the OS "refuse" memory (ohi_test_fail_os, ohi_test_fail_decommit).
+ * Memory states are defined in internal.h ("page mappings"). Slab segments are
+ * mapped reserved (ohi_pages_reserve) and counted as committed only as their
+ * chunks are handed out, so the committed figure follows what is touched.
+ */
+#include "internal.h"
+
+ohi_counters_t ohi_counters;
+
+/* ---- fault injection (tests only) ----------------------------------------- */
+
+static uint64_t fail_every, fail_after_bytes, fail_calls, fail_bytes, fail_decommits;
+
+void ohi_test_fail_os(uint64_t every, uint64_t after_bytes) {
+  OHI_STORE_RELAXED(&fail_calls, 0);
+  OHI_STORE_RELAXED(&fail_bytes, 0);
+  OHI_STORE_RELAXED(&fail_every, every);
+  OHI_STORE_RELAXED(&fail_after_bytes, after_bytes);
+}
+
+void ohi_test_fail_decommit(uint64_t n) { OHI_STORE_RELAXED(&fail_decommits, n); }
+
+static bool injected_failure(size_t size) {
+  uint64_t every = OHI_LOAD_RELAXED(&fail_every), after = OHI_LOAD_RELAXED(&fail_after_bytes);
+  if (OHI_LIKELY(every == 0 && after == 0)) return false;
+  if (every != 0 && (OHI_FETCH_ADD(&fail_calls, 1) + 1) % every == 0) return true;
+  if (after != 0 && OHI_FETCH_ADD(&fail_bytes, size) + size > after) {
+    OHI_FETCH_SUB(&fail_bytes, size);
+    return true;
+  }
+  return false;
+}
+
+static bool injected_decommit_failure(void) {
+  uint64_t n = OHI_LOAD_RELAXED(&fail_decommits);
+  while (n != 0) {
+    if (__atomic_compare_exchange_n(&fail_decommits, &n, n - 1, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+      return true;
+  }
+  return false;
+}
+
+/* ---- mappings ------------------------------------------------------------- */
+
+void *ohi_pages_reserve(size_t size, size_t align) {
+  if (injected_failure(size)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  void *p;
+  int err = ohi_os_map(size, align, &p);
+  if (err != 0) {
+    errno = err;
+    return NULL;
+  }
+  OHI_FETCH_ADD(&ohi_counters.mapped, size);
+  return p;
+}
+
+void *ohi_pages_map(size_t size, size_t align) {
+  void *p = ohi_pages_reserve(size, align);
+  if (p != NULL) OHI_FETCH_ADD(&ohi_counters.committed, size);
+  return p;
+}
+
+void ohi_pages_unmap_accounted(void *addr, size_t size, size_t committed) {
+  OHI_ASAN_UNPOISON(addr, size); /* whoever maps this range next must not inherit our poison */
+  if (ohi_os_unmap(addr, size) == 0) {
+    OHI_FETCH_SUB(&ohi_counters.mapped, size);
+    OHI_FETCH_SUB(&ohi_counters.committed, committed);
+  }
+}
+
+void ohi_pages_unmap(void *addr, size_t size) { ohi_pages_unmap_accounted(addr, size, size); }
+
+size_t ohi_pages_decommit(void *addr, size_t size) {
+  if (size == 0) return 0;
+  if (OHI_UNLIKELY(injected_decommit_failure())) return 0;
+  if (ohi_os_decommit(addr, size, (int)ohi_opt(OH_OPT_DECOMMIT_ADVICE)) != 0) return 0;
+  OHI_FETCH_SUB(&ohi_counters.committed, size);
+  OHI_FETCH_ADD(&ohi_counters.decommitted_total, size);
+  return size;
+}
+
+void ohi_pages_commit_account(size_t size) {
+  if (size) OHI_FETCH_ADD(&ohi_counters.committed, size);
+}
+void ohi_pages_uncommit_account(size_t size) {
+  if (size) OHI_FETCH_SUB(&ohi_counters.committed, size);
+}
+
+/* ---- public: pages and decommit -------------------------------------------- */
+
+size_t oh_page_size(void) { return ohi_os_page_size(); }
+
+size_t oh_decommit(void *addr, size_t len) {
+  ohi_options_init();
+  if (addr == NULL || len == 0) return 0;
+  size_t ps = ohi_os_page_size();
+  uintptr_t start = ((uintptr_t)addr + ps - 1) & ~(uintptr_t)(ps - 1);
+  if ((uintptr_t)addr > UINTPTR_MAX - len) {
+    ohi_fail(EINVAL, "oh_decommit: range [%p, +%zu) wraps around the address space", addr, len);
+    return 0;
+  }
+  uintptr_t end = ((uintptr_t)addr + len) & ~(uintptr_t)(ps - 1);
+  if (end <= start) return 0;
+  int err = ohi_os_decommit((void *)start, end - start, (int)ohi_opt(OH_OPT_DECOMMIT_ADVICE));
+  if (err != 0) {
+    ohi_fail(err, "oh_decommit: the OS refused to decommit [%p, %p): %s", (void *)start, (void *)end, strerror(err));
+    return 0;
+  }
+  OHI_FETCH_ADD(&ohi_counters.decommitted_total, end - start);
+  return end - start;
+}

@@ -1,0 +1,320 @@
+/* release.c - allocation and release entry points: the fast paths through a
+ * thread cache, the locked path behind them, the public oh_alloc / oh_free /
+ * oh_slab_* calls, and the batch transfer for language-side caches. See heap.c
+ * for the overview and chunk.h for the chunk protocol.
+ */
+#include "chunk.h"
+
+static const char *owner_name(oh_slab_t *h) { return h->single ? "pool" : "slab"; }
+
+/* Reports why find_chunk refused p (out of line: only misuse gets here). */
+OHI_NOINLINE __attribute__((cold)) int ohi_chunk_find_fail(oh_slab_t *h, const void *p, const char *fn,
+                                                              ohi_span_t *sp, uint32_t kind) {
+  if (sp == NULL || kind == 0 || (uintptr_t)p < OHI_LOAD_RELAXED(&sp->base) ||
+      (uintptr_t)p - OHI_LOAD_RELAXED(&sp->base) >= OHI_LOAD_RELAXED(&sp->size)) {
+    if (p == NULL) return ohi_fail(EINVAL, "%s: NULL pointer", fn);
+    return ohi_fail(EINVAL, "%s: pointer %p was not allocated by offheap (foreign memory, or memory already returned)",
+                    fn, p);
+  }
+  if (kind == OHI_SPAN_MAP)
+    return ohi_fail(EINVAL, "%s: pointer %p belongs to a mapping of oh_map; release it with oh_unmap", fn, p);
+  if (kind == OHI_SPAN_ARENA)
+    return ohi_fail(EXDEV, "%s: pointer %p belongs to an arena; arena memory is freed by oh_arena_reset", fn, p);
+  oh_slab_t *owner = OHI_LOAD_RELAXED(&sp->owner);
+  if (owner != h)
+    return ohi_fail(EXDEV, "%s: pointer %p belongs to another %s instance", fn, p,
+                    owner != NULL && owner->single ? "pool" : "slab");
+  if (kind == OHI_SPAN_LARGE)
+    return ohi_fail(EFAULT, "%s: pointer %p is inside the allocation at %p, not its start", fn, p,
+                    (void *)OHI_LOAD_RELAXED(&sp->base));
+  ohi_slab_t *s = (ohi_slab_t *)sp;
+  uint32_t off = (uint32_t)((uintptr_t)p - OHI_LOAD_RELAXED(&sp->base));
+  uint32_t chunk = OHI_LOAD_RELAXED(&s->chunk_size);
+  uint32_t idx = chunk ? off / chunk : 0;
+  if (idx >= OHI_LOAD_RELAXED(&s->nchunks))
+    return ohi_fail(EFAULT, "%s: pointer %p lies in the unused tail of a %s slab", fn, p, owner_name(h));
+  return ohi_fail(EFAULT, "%s: pointer %p is inside the chunk at %p (chunk size %u), not its start", fn, p,
+                  (void *)(OHI_LOAD_RELAXED(&sp->base) + (uintptr_t)idx * chunk), chunk);
+}
+
+
+/* ---- allocation ------------------------------------------------------------------ */
+
+/* The locked path: no thread cache (none for this heap, debug mode, or stolen
+ * by the purger), or the cache could not get a slab. Reports the error. */
+static OHI_NOINLINE void *alloc_central(oh_slab_t *h, unsigned cls, bool *zeroed, const char *fn) {
+  void *p = NULL;
+  if (ohi_central_take(h, cls, &p, 1, 1, zeroed) == 1) return p;
+  ohi_class_t *c = &h->classes[cls];
+  if (h->max_objects != 0 && OHI_LOAD_RELAXED(&c->allocs) - OHI_LOAD_RELAXED(&c->frees) >= h->max_objects)
+    return ohi_fail_null(ENOMEM, "%s: the pool is at its maximum of %zu objects", fn, h->max_objects);
+  return ohi_fail_null(ENOMEM, "%s: the OS refused a new slab of %zu bytes", fn, h->slab_size);
+}
+
+/* Allocates a chunk of class cls; *zeroed tells whether it is known to read
+ * as zero (fresh or decommitted pages). */
+OHI_INLINE void *chunk_alloc(oh_slab_t *h, unsigned cls, bool *zeroed, const char *fn) {
+  ohi_tcache_t *tc = OHI_LIKELY(ohi_opt(OH_OPT_DEBUG) == 0) ? ohi_tcache_get(h) : NULL; /* debug: no caches */
+  if (OHI_LIKELY(tc != NULL) && OHI_LIKELY(ohi_tcache_enter(tc))) {
+    ohi_tbin_t *b = &tc->bins[cls];
+    ohi_slab_t *s = b->cur;
+    if (OHI_LIKELY(s != NULL)) {
+      uint32_t idx = s->free_head;
+      if (OHI_LIKELY(idx != OHI_W_END)) {
+        uint32_t *w = &ohi_slab_words(s)[idx];
+        uint32_t fw = OHI_LOAD_RELAXED(w);
+        if (OHI_LIKELY((fw & OHI_W_SLOW) == 0)) {
+          s->free_head = fw & OHI_W_NEXT;
+          s->nfree--;
+          if (OHI_UNLIKELY(s->used++ == 0)) OHI_STORE_RELAXED(&b->nempty, OHI_LOAD_RELAXED(&b->nempty) - 1);
+          OHI_STORE_RELAXED(w, 1u);
+          OHI_OWNER_INC(&tc->allocs[cls], 1);
+          ohi_tcache_leave(tc);
+          void *p = ohi_chunk_ptr(s, idx);
+          OHI_ASAN_UNPOISON(p, s->chunk_size);
+          *zeroed = false;
+          return p;
+        }
+      }
+    }
+    void *p = ohi_tcache_refill_alloc(h, tc, cls, 1, zeroed);
+    if (p != NULL) OHI_OWNER_INC(&tc->allocs[cls], 1);
+    ohi_tcache_leave(tc);
+    if (p != NULL) return p;
+  }
+  return alloc_central(h, cls, zeroed, fn);
+}
+
+static OHI_NOINLINE void *too_large(oh_slab_t *h, size_t n, bool zero, const char *fn) {
+  if (h->single)
+    return ohi_fail_null(EINVAL, "%s: size %zu is larger than the pool's object size %u", fn, n,
+                         h->classes[0].chunk_size);
+  return ohi_large_alloc(h, n, zero, fn);
+}
+
+void *ohi_heap_alloc(oh_slab_t *h, size_t n, const char *fn) {
+  if (OHI_UNLIKELY(n > h->classes[h->nclasses - 1].chunk_size)) return too_large(h, n, false, fn);
+  bool zeroed;
+  return chunk_alloc(h, ohi_class_of(h, n), &zeroed, fn);
+}
+
+void *ohi_heap_alloc_zeroed(oh_slab_t *h, size_t n, const char *fn) {
+  if (OHI_UNLIKELY(n > h->classes[h->nclasses - 1].chunk_size)) return too_large(h, n, true, fn);
+  bool zeroed = false;
+  void *p = chunk_alloc(h, ohi_class_of(h, n), &zeroed, fn);
+  /* Never zero what the OS gave zeroed: fresh or decommitted pages. */
+  if (p != NULL && !zeroed) memset(p, 0, n);
+  return p;
+}
+
+/* ---- release ------------------------------------------------------------------------ */
+
+/* A claimed chunk goes back to its slab. count: a user's free (statistics). */
+static void chunk_put(oh_slab_t *h, ohi_slab_t *s, uint32_t idx, uint32_t flags, bool count) {
+  ohi_tcache_t *tc = flags == 0 ? ohi_tcache_get(h) : NULL; /* debug: no caches */
+  if (OHI_LIKELY(tc != NULL)) {
+    if (OHI_LIKELY(OHI_LOAD_RELAXED(&s->owner) == tc) && OHI_LIKELY(ohi_tcache_enter(tc))) {
+      bool was_full = s->free_head == OHI_W_END && s->bump == s->nchunks;
+      ohi_slab_push(s, idx, 0);
+      if (count) OHI_OWNER_INC(&tc->frees[s->class_index], 1);
+      /* Frees other threads (or this one, while the purger held its cache)
+       * left on the slab's stack come home with this one. */
+      if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&s->xfree) != OHI_W_END)) ohi_slab_collect(s);
+      if (OHI_UNLIKELY(was_full | (s->used == 0))) ohi_tcache_local_free_slow(h, tc, s, was_full);
+      ohi_tcache_leave(tc);
+      return;
+    }
+    if (count) OHI_OWNER_INC(&tc->frees[s->class_index], 1);
+  } else if (count) {
+    OHI_FETCH_ADD(&h->classes[s->class_index].frees, 1);
+  }
+  if (OHI_LOAD_ACQUIRE(&s->owner) != NULL) ohi_slab_push_remote(h, s, idx, flags);
+  else ohi_central_release(h, s, idx, flags);
+}
+
+void ohi_chunk_released(oh_slab_t *h, ohi_slab_t *s, uint32_t idx, uint32_t flags) { chunk_put(h, s, idx, flags, false); }
+
+int ohi_heap_release(oh_slab_t *h, void *p, int mode, const char *fn) {
+  ohi_span_t *sp = NULL;
+  uint32_t *w = NULL;
+  if (OHI_UNLIKELY(ohi_chunk_find(h, p, fn, &sp, &w) != 0)) return -1;
+  uint32_t old = ohi_chunk_try_release(w, mode, p, fn);
+  if (OHI_UNLIKELY(old == 0)) return -1;
+  if (old > 1) return 0;
+  if (OHI_UNLIKELY(sp->kind == OHI_SPAN_LARGE)) {
+    if (OHI_UNLIKELY(ohi_opt(OH_OPT_DEBUG))) memset(p, 0xdf, sp->size);
+    ohi_large_free(h, (ohi_large_t *)sp);
+    return 1;
+  }
+  ohi_slab_t *s = (ohi_slab_t *)sp;
+  uint32_t flags = 0;
+  if (OHI_UNLIKELY(ohi_opt(OH_OPT_DEBUG))) flags = ohi_chunk_debug_free(s, p);
+  else OHI_ASAN_POISON(p, s->chunk_size);
+  chunk_put(h, s, (uint32_t)(w - ohi_slab_words(s)), flags, true);
+  return 1;
+}
+
+/* ---- public API: the process-wide allocator ------------------------------------ */
+
+void *oh_alloc(size_t n) {
+  oh_slab_t *h = ohi_get_default();
+  if (OHI_UNLIKELY(h == NULL)) return NULL; /* heap creation reported ENOMEM */
+  return ohi_heap_alloc(h, n, "oh_alloc");
+}
+
+void *oh_calloc(size_t n) {
+  oh_slab_t *h = ohi_get_default();
+  if (OHI_UNLIKELY(h == NULL)) return NULL;
+  return ohi_heap_alloc_zeroed(h, n, "oh_calloc");
+}
+
+int oh_free(void *p) {
+  if (p == NULL) return 0;
+  oh_slab_t *h = __atomic_load_n(&ohi_default_heap, __ATOMIC_ACQUIRE);
+  if (h == NULL) /* nothing was ever allocated, so p cannot be ours */
+    return ohi_fail(EINVAL, "oh_free: pointer %p was not allocated by offheap (nothing was allocated yet)", p);
+  return ohi_heap_release(h, p, OHI_RELEASE_FREE, "oh_free") < 0 ? -1 : 0;
+}
+
+size_t oh_usable_size(const void *p) {
+  oh_slab_t *h = __atomic_load_n(&ohi_default_heap, __ATOMIC_ACQUIRE);
+  if (h == NULL) {
+    ohi_fail(EINVAL, "oh_usable_size: pointer %p was not allocated by offheap (nothing was allocated yet)", p);
+    return 0;
+  }
+  return oh_slab_usable_size(h, p);
+}
+
+/* ---- public API: slab instances ------------------------------------------------ */
+
+#define CHECK_HEAP(h, fn, ret)                   \
+  do {                                           \
+    if (OHI_UNLIKELY(!ohi_heap_check((h), fn))) \
+      return ret;                                \
+  } while (0)
+
+void *oh_slab_alloc(oh_slab_t *s, size_t n) {
+  CHECK_HEAP(s, "oh_slab_alloc", NULL);
+  return ohi_heap_alloc(s, n, "oh_slab_alloc");
+}
+
+int oh_slab_decref(oh_slab_t *s, void *p) {
+  CHECK_HEAP(s, "oh_slab_decref", -1);
+  return ohi_heap_release(s, p, OHI_RELEASE_DECREF, "oh_slab_decref");
+}
+
+int oh_slab_addref(oh_slab_t *s, void *p) {
+  CHECK_HEAP(s, "oh_slab_addref", -1);
+  ohi_span_t *sp = NULL;
+  uint32_t *w = NULL;
+  if (ohi_chunk_find(s, p, "oh_slab_addref", &sp, &w) != 0) return -1;
+  return ohi_chunk_try_addref(w, p, "oh_slab_addref");
+}
+
+long oh_slab_refcount(oh_slab_t *s, const void *p) {
+  CHECK_HEAP(s, "oh_slab_refcount", -1);
+  ohi_span_t *sp = NULL;
+  uint32_t *w = NULL;
+  if (ohi_chunk_find(s, p, "oh_slab_refcount", &sp, &w) != 0) return -1;
+  uint32_t v = OHI_LOAD_ACQUIRE(w);
+  return OHI_W_IS_FREE(v) ? 0 : (long)v;
+}
+
+size_t oh_slab_usable_size(oh_slab_t *s, const void *p) {
+  CHECK_HEAP(s, "oh_slab_usable_size", 0);
+  ohi_span_t *sp = NULL;
+  uint32_t *w = NULL;
+  if (ohi_chunk_find(s, p, "oh_usable_size", &sp, &w) != 0) return 0;
+  if (OHI_W_IS_FREE(OHI_LOAD_ACQUIRE(w))) {
+    ohi_fail(EALREADY, "oh_usable_size: pointer %p is free", p);
+    return 0;
+  }
+  return sp->kind == OHI_SPAN_LARGE ? sp->size : ((ohi_slab_t *)sp)->chunk_size;
+}
+
+int oh_slab_class_count(oh_slab_t *s) {
+  CHECK_HEAP(s, "oh_slab_class_count", -1);
+  return (int)s->nclasses;
+}
+
+size_t oh_slab_class_size(oh_slab_t *s, int i) {
+  CHECK_HEAP(s, "oh_slab_class_size", 0);
+  if (i < 0 || (unsigned)i >= s->nclasses) {
+    ohi_fail(EINVAL, "oh_slab_class_size: class %d is out of range (0 .. %u)", i, s->nclasses - 1);
+    return 0;
+  }
+  return s->classes[i].chunk_size;
+}
+
+/* ---- batches ----------------------------------------------------------------------- */
+
+size_t oh_slab_alloc_batch(oh_slab_t *s, int cls, void **out, size_t n) {
+  CHECK_HEAP(s, "oh_slab_alloc_batch", 0);
+  if (cls < 0 || (unsigned)cls >= s->nclasses || out == NULL) {
+    ohi_fail(EINVAL, "oh_slab_alloc_batch: class %d is out of range (0 .. %u) or out is NULL", cls, s->nclasses - 1);
+    return 0;
+  }
+  size_t done = 0;
+  bool zeroed;
+  while (done < n) {
+    void *p = chunk_alloc(s, (unsigned)cls, &zeroed, "oh_slab_alloc_batch");
+    if (p == NULL) break;
+    out[done++] = p;
+  }
+  return done;
+}
+
+int oh_slab_free_batch(oh_slab_t *s, void *const *ptrs, size_t n, size_t *bad) {
+  CHECK_HEAP(s, "oh_slab_free_batch", -1);
+  if (ptrs == NULL && n > 0) return ohi_fail(EINVAL, "oh_slab_free_batch: NULL array");
+  for (size_t i = 0; i < n; i++) {
+    if (ohi_heap_release(s, ptrs[i], OHI_RELEASE_FREE, "oh_slab_free_batch") < 0) {
+      if (bad) *bad = i;
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* ---- batch transfer for language-side caches -------------------------------------
+ * A binding that keeps its own cache (the Go package keeps one per P) moves
+ * chunks in the CACHED state: it takes a batch, sets a chunk's word to 1 when
+ * it hands the chunk out, claims a released chunk by a CAS of its word from 1
+ * to CACHED after checking it through the region map (without a call), and
+ * returns claimed chunks in batches. The chunks come from the calling thread's
+ * cache like any allocation; a CACHED chunk counts as in use by its slab, and
+ * the class's cached_out counts what the binding holds, so the statistics stay
+ * exact: in use = allocs - frees + cached_out. */
+
+size_t ohi_heap_take_cached(oh_slab_t *h, int cls, void **out, size_t n, ohi_affinity_t *aff) {
+  (void)aff;
+  ohi_class_t *c = &h->classes[cls];
+  size_t got = 0;
+  ohi_tcache_t *tc = OHI_LIKELY(ohi_opt(OH_OPT_DEBUG) == 0) ? ohi_tcache_get(h) : NULL;
+  if (tc != NULL && ohi_tcache_enter(tc)) {
+    while (got < n) {
+      void *p = ohi_tcache_refill_alloc(h, tc, (unsigned)cls, OHI_W_CACHED, NULL);
+      if (p == NULL) break;
+      out[got++] = p;
+    }
+    ohi_tcache_leave(tc);
+  }
+  if (got < n) got += ohi_central_take(h, (unsigned)cls, out + got, n - got, OHI_W_CACHED, NULL);
+  /* The binding hands them out without calling in again. */
+  for (size_t i = 0; i < got; i++) OHI_ASAN_UNPOISON(out[i], c->chunk_size);
+  OHI_FETCH_ADD(&c->cached_out, (int64_t)got);
+  return got;
+}
+
+void ohi_heap_return_cached(oh_slab_t *h, int cls, void *const *ptrs, size_t n, uint64_t allocs, uint64_t frees) {
+  ohi_class_t *c = &h->classes[cls];
+  if (allocs) OHI_FETCH_ADD(&c->allocs, allocs);
+  if (frees) OHI_FETCH_ADD(&c->frees, frees);
+  OHI_FETCH_ADD(&c->cached_out, (int64_t)frees - (int64_t)allocs - (int64_t)n);
+  for (size_t i = 0; i < n; i++) {
+    ohi_slab_t *s = (ohi_slab_t *)ohi_region_lookup(ptrs[i]);
+    uint32_t idx = ohi_fast_div(s->div_magic, (uint32_t)((uintptr_t)ptrs[i] - s->span.base));
+    OHI_ASAN_POISON(ptrs[i], s->chunk_size);
+    chunk_put(h, s, idx, 0, false);
+  }
+}

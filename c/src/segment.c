@@ -1,0 +1,98 @@
+/* segment.c - the cache of free slab segments, shared by every heap and class.
+ *
+ * A slab that is released (its last chunk freed and the purge delay passed)
+ * gives its segment here, decommitted: a segment costs only address space
+ * then, and any class of any heap with the same slab size takes it before
+ * mapping new memory. The cache is bounded by OH_OPT_SEGMENT_CACHE_BYTES
+ * (beyond it segments are unmapped at once), and oh_purge empties it, so a
+ * program under `ulimit -v` gets its address space back.
+ *
+ * Segments come from ohi_pages_reserve: reserved (never touched) or
+ * decommitted pages alike count as not committed; the slab that takes one
+ * accounts its pages as it hands chunks out (central.c).
+ */
+#include "internal.h"
+
+#define SEG_SHIFT_MAX 31
+typedef struct seg_node_s {
+  struct seg_node_s *next;
+  void *seg;
+} seg_node_t;
+static ohi_lock_t seg_lock = OHI_LOCK_INIT;
+static seg_node_t *seg_cache[SEG_SHIFT_MAX + 1];
+static size_t seg_cache_bytes; /* peeked without the lock */
+
+void *ohi_segment_take(unsigned shift) {
+  size_t size = (size_t)1 << shift;
+  ohi_lock(&seg_lock);
+  seg_node_t *n = seg_cache[shift];
+  if (n != NULL) {
+    seg_cache[shift] = n->next;
+    OHI_FETCH_SUB(&seg_cache_bytes, size);
+  }
+  ohi_unlock(&seg_lock);
+  if (n != NULL) {
+    void *seg = n->seg;
+    ohi_meta_free(n, sizeof *n);
+    return seg;
+  }
+  return ohi_pages_reserve(size, size);
+}
+
+void ohi_segment_give(void *seg, unsigned shift) {
+  size_t size = (size_t)1 << shift;
+  seg_node_t *n = NULL;
+  if (OHI_LOAD_RELAXED(&seg_cache_bytes) + size <= (size_t)ohi_opt(OH_OPT_SEGMENT_CACHE_BYTES))
+    n = ohi_meta_alloc(sizeof *n);
+  if (n == NULL) {
+    ohi_pages_unmap_accounted(seg, size, 0);
+    return;
+  }
+  /* Relaxed stores: a cell may still be read by a stale span check (see
+   * ohi_span_publish). */
+  OHI_STORE_RELAXED(&n->seg, seg);
+  ohi_lock(&seg_lock);
+  OHI_STORE_RELAXED(&n->next, seg_cache[shift]);
+  seg_cache[shift] = n;
+  OHI_FETCH_ADD(&seg_cache_bytes, size);
+  ohi_unlock(&seg_lock);
+}
+
+size_t ohi_segment_cache_trim(size_t keep) {
+  size_t unmapped = 0;
+  for (;;) {
+    seg_node_t *victim = NULL;
+    unsigned shift = 0;
+    ohi_lock(&seg_lock);
+    if (seg_cache_bytes > keep) {
+      for (unsigned i = 0; i <= SEG_SHIFT_MAX && victim == NULL; i++) {
+        if (seg_cache[i] != NULL) {
+          victim = seg_cache[i];
+          seg_cache[i] = victim->next;
+          shift = i;
+          OHI_FETCH_SUB(&seg_cache_bytes, (size_t)1 << i);
+        }
+      }
+    }
+    ohi_unlock(&seg_lock);
+    if (victim == NULL) return unmapped;
+    ohi_pages_unmap_accounted(victim->seg, (size_t)1 << shift, 0);
+    unmapped += (size_t)1 << shift;
+    ohi_meta_free(victim, sizeof *victim);
+  }
+}
+
+size_t ohi_segment_cache_count(void) {
+  size_t n = 0;
+  ohi_lock(&seg_lock);
+  for (unsigned i = 0; i <= SEG_SHIFT_MAX; i++)
+    for (seg_node_t *s = seg_cache[i]; s != NULL; s = s->next) n++;
+  ohi_unlock(&seg_lock);
+  return n;
+}
+
+void ohi_segment_lock_all(void) { ohi_lock(&seg_lock); }
+void ohi_segment_unlock_all(bool child) {
+  if (child) ohi_lock_init(&seg_lock);
+  else ohi_unlock(&seg_lock);
+}
