@@ -18,6 +18,7 @@ type Arena struct {
 	mu     sync.RWMutex // read-held by Alloc, held by Reset and Close
 	a      bindings.Arena
 	closed bool
+	acct   arenaAcct // Stats, Leaks and profile samples (arena_stats.go)
 }
 
 // NewArena creates an Arena that maps blockSize bytes (rounded up to pages;
@@ -70,6 +71,9 @@ func (a *Arena) AllocAligned(n, align int) ([]byte, error) {
 		panic(misusef("Arena.Alloc", 0, "Arena.Alloc: alignment %d is not a power of two up to the page size", align))
 	}
 	p, e := a.a.Alloc(uintptr(n), uintptr(align))
+	if e == bindings.OK {
+		a.acct.noteAlloc(p, n) // before a Reset can run
+	}
 	a.mu.RUnlock()
 	if e != bindings.OK {
 		return nil, allocError("Arena.Alloc", n, e)
@@ -107,6 +111,7 @@ func (a *Arena) reset(op string, flags int) {
 	if a.closed {
 		panic(closedMisuse(op, "Arena"))
 	}
+	a.acct.noteReset()
 	a.a.Reset(flags)
 }
 
@@ -120,6 +125,7 @@ func (a *Arena) Close() error {
 		return ErrClosed
 	}
 	a.closed = true
+	a.acct.noteReset()
 	if e := a.a.Destroy(); e != bindings.OK {
 		return fmt.Errorf("offheap: Arena.Close: %v", e)
 	}

@@ -33,6 +33,7 @@ type SlabConfig struct {
 type Slab struct {
 	h        *heap
 	slabSize int
+	chains   chainTable // go-slab's SetNext links (slab_goslab.go)
 }
 
 // NewSlab creates a Slab. An invalid configuration (a slab size that is not a
@@ -105,7 +106,7 @@ func (s *Slab) AddRef(b []byte) {
 // Slab, interior, already freed (count below zero), or a closed Slab.
 func (s *Slab) DecRef(b []byte) bool {
 	if p, ok := s.addr("Slab.DecRef", b); ok {
-		return s.h.release("Slab.DecRef", p, len(b))
+		return s.decRef("Slab.DecRef", p, len(b))
 	}
 	return true
 }
