@@ -313,21 +313,52 @@ void *oh_map(size_t n) {
   return p;
 }
 
+/* Two threads may race to unmap the same mapping (a misuse, but one that must
+ * not corrupt): the checks and the claim - the span's kind set from
+ * OHI_SPAN_MAP to 0, "being torn down" - are one step under map_lock, so
+ * exactly one caller wins and tears the mapping down; every other sees kind
+ * 0 (or no span) and gets EINVAL. A span of kind OHI_SPAN_MAP is only ever
+ * freed by the caller that claimed it, so while map_lock is held a span seen
+ * with that kind is not recycled under our feet: the lookup, the checks and
+ * the claim all describe the same mapping. The lock covers no system call. */
+static ohi_lock_t map_lock = OHI_LOCK_INIT;
+
 int oh_unmap(void *p, size_t n) {
   if (p == NULL) return ohi_fail(EINVAL, "oh_unmap: NULL pointer");
+  ohi_lock(&map_lock);
   ohi_span_t *span = ohi_region_lookup(p);
-  uint32_t kind = span ? __atomic_load_n(&span->kind, __ATOMIC_ACQUIRE) : 0;
-  if (span == NULL || kind == 0 || (uintptr_t)p < OHI_LOAD_RELAXED(&span->base) ||
-      (uintptr_t)p - OHI_LOAD_RELAXED(&span->base) >= OHI_LOAD_RELAXED(&span->size))
-    return ohi_fail(EINVAL, "oh_unmap: %p was not mapped by oh_map (or is already unmapped)", p);
-  if (kind != OHI_SPAN_MAP)
-    return ohi_fail(EINVAL, "oh_unmap: %p belongs to an allocator, not to oh_map; free it there", p);
-  if ((uintptr_t)p != span->base)
-    return ohi_fail(EFAULT, "oh_unmap: %p is inside the mapping at %p, not its start", p, (void *)span->base);
-  if (n == 0 || ohi_round_pages(n) != span->size)
-    return ohi_fail(EINVAL, "oh_unmap: size %zu does not match the mapping of %zu bytes at %p", n, span->size, p);
-  ohi_region_set(span->base, span->size, NULL);
-  ohi_pages_unmap(p, span->size);
+  uint32_t kind = span ? OHI_LOAD_ACQUIRE(&span->kind) : 0;
+  uintptr_t base = span ? OHI_LOAD_RELAXED(&span->base) : 0;
+  size_t size = span ? OHI_LOAD_RELAXED(&span->size) : 0;
+  int err = 0;
+  if (span == NULL || kind == 0 || (uintptr_t)p < base || (uintptr_t)p - base >= size)
+    err = EINVAL;
+  else if (kind != OHI_SPAN_MAP)
+    err = EXDEV;
+  else if ((uintptr_t)p != base)
+    err = EFAULT;
+  else if (n == 0 || ohi_round_pages(n) != size)
+    err = ERANGE;
+  else
+    OHI_STORE_RELEASE(&span->kind, 0u); /* claimed: a racing oh_unmap now fails */
+  ohi_unlock(&map_lock);
+  switch (err) {
+  case 0:
+    break;
+  case EINVAL:
+    return ohi_fail(EINVAL, "oh_unmap: %p was not mapped by oh_map (or is already unmapped, or being unmapped by another thread)", p);
+  case EXDEV:
+    return ohi_fail(EINVAL,
+                    "oh_unmap: %p belongs to an allocator (oh_alloc, a slab, pool or arena), not to a mapping of oh_map; "
+                    "release it there",
+                    p);
+  case EFAULT:
+    return ohi_fail(EFAULT, "oh_unmap: %p is inside the mapping at %p, not its start", p, (void *)base);
+  default:
+    return ohi_fail(EINVAL, "oh_unmap: size %zu does not match the mapping of %zu bytes at %p", n, size, p);
+  }
+  ohi_region_set(base, size, NULL);
+  ohi_pages_unmap(p, size);
   ohi_meta_free(span, sizeof *span);
   return 0;
 }
