@@ -54,6 +54,7 @@ func (a *Arena) Alloc(n int) []byte {
 // page size) that returns an error wrapping ErrOutOfMemory instead of
 // panicking when memory cannot be had.
 func (a *Arena) AllocAligned(n, align int) ([]byte, error) {
+	a.check("Arena.Alloc")
 	a.mu.RLock()
 	if a.closed {
 		a.mu.RUnlock()
@@ -84,6 +85,7 @@ func (a *Arena) AllocAligned(n, align int) ([]byte, error) {
 // Owns reports whether b starts in memory the arena handed out since the last
 // Reset.
 func (a *Arena) Owns(b []byte) bool {
+	a.check("Arena.Owns")
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	if a.closed {
@@ -106,6 +108,7 @@ func (a *Arena) Reset() { a.reset("Arena.Reset", bindings.ArenaKeep) }
 func (a *Arena) ResetDecommit() { a.reset("Arena.ResetDecommit", bindings.ArenaDecommit) }
 
 func (a *Arena) reset(op string, flags int) {
+	a.check(op)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.closed {
@@ -119,6 +122,7 @@ func (a *Arena) reset(op string, flags int) {
 // out dangles afterwards and any further call on a panics; a second Close
 // returns ErrClosed.
 func (a *Arena) Close() error {
+	a.check("Arena.Close")
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.closed {

@@ -67,6 +67,7 @@ func (p *BufferPool) Size() int { return p.size }
 // Get returns a buffer of len and cap Size(). It panics if the pool is closed,
 // or with an error wrapping ErrOutOfMemory if memory cannot be had.
 func (p *BufferPool) Get() []byte {
+	p.check("BufferPool.Get")
 	ptr, e := p.h.alloc("BufferPool.Get", p.size, false)
 	if e != bindings.OK {
 		panic(allocError("BufferPool.Get", p.size, e))
@@ -77,6 +78,7 @@ func (p *BufferPool) Get() []byte {
 // Put returns a buffer that Get returned (any length, the same capacity and
 // first byte); b and its copies dangle afterwards.
 func (p *BufferPool) Put(b []byte) {
+	p.check("BufferPool.Put")
 	if cap(b) != p.size {
 		p.h.lock("BufferPool.Put").mu.Unlock() // a closed pool still panics
 		if cap(b) == 0 {
@@ -90,6 +92,7 @@ func (p *BufferPool) Put(b []byte) {
 
 // Stats returns the figures of the pool's heap.
 func (p *BufferPool) Stats() SlabStats {
+	p.check("BufferPool.Stats")
 	bs := p.h.stats("BufferPool.Stats")
 	return slabStats(&bs, bufferPoolSlabSize(p.size))
 }
@@ -98,6 +101,7 @@ func (p *BufferPool) Stats() SlabStats {
 // memory; buffers still out stay valid (but can no longer be put back). Any
 // further call on p panics; a second Close returns ErrClosed.
 func (p *BufferPool) Close() error {
+	p.check("BufferPool.Close")
 	if !p.h.close(false) {
 		return ErrClosed
 	}

@@ -78,6 +78,7 @@ func (s *Slab) Alloc(n int) []byte {
 func (s *Slab) TryAlloc(n int) ([]byte, error) { return s.alloc("Slab.TryAlloc", n) }
 
 func (s *Slab) alloc(op string, n int) ([]byte, error) {
+	s.check(op)
 	if n <= 0 {
 		if n < 0 {
 			negativeSize(op, n)
@@ -123,6 +124,7 @@ func (s *Slab) RefCount(b []byte) int {
 // addr returns b's address; ok is false for the empty slice Alloc(0)
 // returns, which owns nothing. nil and other empty slices panic.
 func (s *Slab) addr(op string, b []byte) (p unsafe.Pointer, ok bool) {
+	s.check(op)
 	if cap(b) == 0 {
 		if b != nil && isZeroBase(sliceAddr(b)) {
 			s.h.lock(op).mu.Unlock() // a closed Slab still panics
@@ -143,6 +145,7 @@ func (s *Slab) addr(op string, b []byte) (p unsafe.Pointer, ok bool) {
 // the OS. Every slice it handed out dangles afterwards, and any further call
 // on s panics; a second Close returns ErrClosed.
 func (s *Slab) Close() error {
+	s.check("Slab.Close")
 	if !s.h.close(true) {
 		return ErrClosed
 	}
@@ -151,10 +154,14 @@ func (s *Slab) Close() error {
 
 // Leaks lists the Slab's live allocations (reference count >= 1), e.g. to
 // report what is still held before Close.
-func (s *Slab) Leaks() []Allocation { return s.h.leaks("Slab.Leaks") }
+func (s *Slab) Leaks() []Allocation {
+	s.check("Slab.Leaks")
+	return s.h.leaks("Slab.Leaks")
+}
 
 // Stats returns the Slab's figures, per size class included.
 func (s *Slab) Stats() SlabStats {
+	s.check("Slab.Stats")
 	bs := s.h.stats("Slab.Stats")
 	return slabStats(&bs, s.slabSize)
 }
