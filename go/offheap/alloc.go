@@ -63,7 +63,7 @@ func alloc(op string, n int, zero bool) ([]byte, error) {
 	if e != bindings.OK {
 		return nil, allocError(op, n, e)
 	}
-	profileAlloc(p, n, 1)
+	profileAlloc(p, n)
 	return bytesAt(p, n), nil
 }
 
@@ -110,7 +110,7 @@ func MakeSlice[T any](n int) []T {
 	if e != bindings.OK {
 		panic(allocError(fmt.Sprintf("MakeSlice[%v]", reflect.TypeFor[T]()), n, e))
 	}
-	profileAlloc(p, n*int(size), 0)
+	profileAlloc(p, n*int(size))
 	return unsafe.Slice((*T)(p), n)
 }
 

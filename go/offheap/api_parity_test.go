@@ -11,7 +11,9 @@ import (
 )
 
 // valueBytes is the memory of *p as a []byte, for Owns.
-func valueBytes[T any](p *T) []byte { return unsafe.Slice((*byte)(unsafe.Pointer(p)), unsafe.Sizeof(*p)) }
+func valueBytes[T any](p *T) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(p)), unsafe.Sizeof(*p))
+}
 
 func TestSyncPoolPtrAllocsNothing(t *testing.T) {
 	if raceEnabled {

@@ -37,8 +37,7 @@ func (c *arenaAcct) noteAlloc(p unsafe.Pointer, n int) {
 	c.allocs.Add(1)
 	c.totalBytes.Add(uint64(n))
 	c.totalAllocs.Add(1)
-	// Frames between profileAlloc and AllocAligned: noteAlloc.
-	if profileAlloc(p, n, 1) {
+	if profileAlloc(p, n) {
 		c.mu.Lock()
 		c.sampled = append(c.sampled, uintptr(p))
 		c.mu.Unlock()

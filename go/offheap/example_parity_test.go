@@ -254,7 +254,7 @@ func ExampleSetProfileRate() {
 	offheap.SetProfileRate(256 << 10) // one sample per 256 KiB on average
 	offheap.SetProfileRate(0)         // off
 	fmt.Println(offheap.ProfileRate(), offheap.DefaultProfileRate)
-	// Output: 0 524288
+	// Output: 0 67108864
 }
 
 func ExampleWriteHeapProfile() {

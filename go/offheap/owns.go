@@ -134,7 +134,9 @@ func (h *heap) liveSize(op string, p uintptr) (int, bindings.Err) {
 	return int(n), e
 }
 
-// ptrOf turns an address of off-heap memory the core vouched for back into a
-// pointer. The memory is not the Go heap's, so the collector neither moves nor
-// frees it; the indirection keeps vet's check for Go-heap conversions quiet.
+// ptrOf turns an address the core vouched for (off-heap memory), or one on
+// the running goroutine's own stack (stack_fp.go), back into a pointer. The
+// collector neither moves nor frees the former, and the latter cannot move
+// while a nosplit function reads it; the indirection keeps vet's check for
+// Go-heap conversions quiet.
 func ptrOf(p uintptr) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&p)) }

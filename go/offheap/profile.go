@@ -10,7 +10,7 @@ package offheap
 // size; only the allocation that takes it below zero is sampled, and the
 // budget is drawn anew from an exponential distribution whose mean is the
 // rate, which makes the sample unbiased in bytes. A sampled allocation records
-// its stack (runtime.Callers, only then) and its address, so that Free can
+// its stack (only then; by frame pointers, stack_fp.go) and its address, so that Free can
 // take it out of the in-use figures; frees look the address up only when a
 // small counting filter says a sampled allocation may live there, so an
 // unsampled free costs one load.
@@ -29,6 +29,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,9 +42,15 @@ import (
 )
 
 // DefaultProfileRate is the sampling rate in force unless SetProfileRate or
-// OFFHEAP_PROFILE_RATE says otherwise: one sample per 512 KiB allocated on
-// average, the runtime's MemProfileRate default.
-const DefaultProfileRate = 512 << 10
+// OFFHEAP_PROFILE_RATE says otherwise: one sample per 64 MiB allocated on
+// average. That is coarser than the runtime's 512 KiB on purpose: a sample
+// costs ~100-250 ns (stack walk, record, and the lookup at Free), while an
+// off-heap Alloc+Free of a cached 1 MiB chunk costs ~85 ns - not the
+// microseconds a Go-heap allocation of that size costs - so at 512 KiB nearly
+// every large allocation would be sampled and cost 3-4 times as much (see
+// bench/RESULTS.md). At 64 MiB the cost is below benchmark noise at every
+// size; a program churning 1 GiB/s still gets 16 samples a second.
+const DefaultProfileRate = 64 << 20
 
 // profileOff is the budget of a disabled profiler: never reached.
 const profileOff = math.MaxInt64 / 2
@@ -104,10 +111,9 @@ func nextSample(rate int64) int64 {
 }
 
 // profileAlloc accounts an allocation of n bytes at p against the calling
-// P's budget and records it when the budget runs out. skip is the number of
-// offheap frames between the caller and the public function that allocated,
-// which tops the recorded stack. It reports whether p was sampled.
-func profileAlloc(p unsafe.Pointer, n int, skip int) bool {
+// P's budget and records it when the budget runs out. It reports whether p
+// was sampled.
+func profileAlloc(p unsafe.Pointer, n int) bool {
 	pid := procPin()
 	procUnpin()
 	b := &budgets[uint(pid)%uint(len(budgets))]
@@ -119,7 +125,7 @@ func profileAlloc(p unsafe.Pointer, n int, skip int) bool {
 	if rate == 0 {
 		return false
 	}
-	sampleAlloc(uintptr(p), n, rate, skip)
+	sampleAlloc(uintptr(p), n, rate)
 	return true
 }
 
@@ -131,6 +137,7 @@ const maxStack = 32
 type profBucket struct {
 	stk                   []uintptr
 	size                  int
+	next                  *profBucket // same hash
 	allocObjs, allocBytes float64
 	inuseObjs, inuseBytes float64
 }
@@ -143,8 +150,35 @@ type profRecord struct {
 
 var prof struct {
 	mu      sync.Mutex
-	buckets map[string]*profBucket
+	buckets map[uint64]*profBucket // by stackHash
 	live    map[uintptr]profRecord
+}
+
+// stackHash mixes a stack and a size into a bucket key; buckets compare the
+// stack itself, so collisions cost a comparison, never a wrong bucket.
+func stackHash(stk []uintptr, size int) uint64 {
+	h := uint64(size)*0x9e3779b97f4a7c15 ^ uint64(len(stk))
+	for _, pc := range stk {
+		h ^= uint64(pc)
+		h *= 0xff51afd7ed558ccd
+		h ^= h >> 32
+	}
+	return h
+}
+
+// lookupBucket returns the bucket of stk and size, making it if need be
+// (prof.mu held).
+func lookupBucket(stk []uintptr, size int) *profBucket {
+	h := stackHash(stk, size)
+	first := prof.buckets[h]
+	for b := first; b != nil; b = b.next {
+		if b.size == size && slices.Equal(b.stk, stk) {
+			return b
+		}
+	}
+	b := &profBucket{stk: slices.Clone(stk), size: size, next: first}
+	prof.buckets[h] = b
+	return b
 }
 
 // liveHint counts sampled live allocations per address hash: a free whose
@@ -153,31 +187,24 @@ var liveHint [4096]atomic.Int32
 
 func hintSlot(p uintptr) *atomic.Int32 { return &liveHint[(p>>4^p>>16)&uintptr(len(liveHint)-1)] }
 
-func sampleAlloc(p uintptr, n int, rate int64, skip int) {
+// sampleAlloc records a sample. The stack starts inside offheap; the frames
+// of the package's own code are trimmed when the profile is written
+// (userFrames), so that one walk serves every entry point.
+func sampleAlloc(p uintptr, n int, rate int64) {
 	var pcs [maxStack]uintptr
-	// runtime.Callers, sampleAlloc, profileAlloc, then skip offheap frames.
-	depth := runtime.Callers(3+skip, pcs[:])
-	stk := pcs[:depth]
+	stk := pcs[:callers(pcs[:])]
 	scale := 1.0
 	if rate > 1 {
 		// The probability that an allocation of n bytes is sampled is
 		// 1-exp(-n/rate); each sample stands for its inverse.
 		scale = 1 / -math.Expm1(-float64(n)/float64(rate))
 	}
-	sz := uint64(n)
-	key := string(unsafe.Slice((*byte)(unsafe.Pointer(&sz)), 8)) +
-		string(unsafe.Slice((*byte)(unsafe.Pointer(&pcs[0])), depth*int(unsafe.Sizeof(uintptr(0)))))
 	prof.mu.Lock()
-	defer prof.mu.Unlock()
 	if prof.buckets == nil {
-		prof.buckets = make(map[string]*profBucket)
+		prof.buckets = make(map[uint64]*profBucket)
 		prof.live = make(map[uintptr]profRecord)
 	}
-	b := prof.buckets[key]
-	if b == nil {
-		b = &profBucket{stk: append([]uintptr(nil), stk...), size: n}
-		prof.buckets[key] = b
-	}
+	b := lookupBucket(stk, n)
 	b.allocObjs += scale
 	b.allocBytes += scale * float64(n)
 	b.inuseObjs += scale
@@ -191,6 +218,7 @@ func sampleAlloc(p uintptr, n int, rate int64, skip int) {
 	}
 	prof.live[p] = profRecord{b: b, scale: scale}
 	hintSlot(p).Add(1)
+	prof.mu.Unlock()
 }
 
 // profileFree takes the allocation at p out of the in-use figures if it was
@@ -205,15 +233,13 @@ func profileFree(p unsafe.Pointer) {
 
 func forgetSample(p uintptr) {
 	prof.mu.Lock()
-	defer prof.mu.Unlock()
-	r, ok := prof.live[p]
-	if !ok {
-		return
+	if r, ok := prof.live[p]; ok {
+		delete(prof.live, p)
+		hintSlot(p).Add(-1)
+		r.b.inuseObjs -= r.scale
+		r.b.inuseBytes -= r.scale * float64(r.b.size)
 	}
-	delete(prof.live, p)
-	hintSlot(p).Add(-1)
-	r.b.inuseObjs -= r.scale
-	r.b.inuseBytes -= r.scale * float64(r.b.size)
+	prof.mu.Unlock()
 }
 
 // sampledStack returns the recorded stack of the live sampled allocation at
@@ -243,16 +269,35 @@ func withCallSites(as []Allocation) []Allocation {
 // allocation was not sampled (see SetProfileRate; with a rate of 1 every
 // allocation is).
 func (a Allocation) CallSite() string {
-	frames := runtime.CallersFrames(a.Stack)
-	for {
-		f, more := frames.Next()
-		if f.Function != "" && !inPackage(f.File) {
+	for _, f := range userFrames(a.Stack) {
+		if !inPackage(f.File) {
 			return fmt.Sprintf("%s %s:%d", f.Function, f.File, f.Line)
 		}
+	}
+	return ""
+}
+
+// userFrames expands stk (inlined calls included) and drops the package's
+// internal frames at its top, keeping the last of them: the public function
+// the user called (offheap.Alloc, Arena.AllocAligned, ...), as the runtime's
+// profiles keep runtime.mallocgc.
+func userFrames(stk []uintptr) []runtime.Frame {
+	var out []runtime.Frame
+	frames := runtime.CallersFrames(stk)
+	for {
+		f, more := frames.Next()
+		if f.Function != "" {
+			out = append(out, f)
+		}
 		if !more {
-			return ""
+			break
 		}
 	}
+	i := 0
+	for i+1 < len(out) && inPackage(out[i].File) && inPackage(out[i+1].File) {
+		i++
+	}
+	return out[i:]
 }
 
 // packageDir is the directory of this package's sources, to tell its frames
@@ -304,33 +349,28 @@ func WriteHeapProfile(w io.Writer) error {
 	mapping := &profile.Mapping{ID: 1, Start: 0, Limit: math.MaxUint64, File: exe,
 		HasFunctions: true, HasFilenames: true, HasLineNumbers: true, HasInlineFrames: true}
 	p.Mapping = []*profile.Mapping{mapping}
-	locs := map[uintptr]*profile.Location{}
+	type frameKey struct {
+		pc   uintptr
+		fn   string
+		line int
+	}
+	locs := map[frameKey]*profile.Location{}
 	funcs := map[string]*profile.Function{}
 	for _, s := range snaps {
 		var sl []*profile.Location
-		for _, pc := range s.stk {
-			loc := locs[pc]
+		for _, f := range userFrames(s.stk) {
+			k := frameKey{f.PC, f.Function, f.Line}
+			loc := locs[k]
 			if loc == nil {
-				loc = &profile.Location{ID: uint64(len(p.Location) + 1), Mapping: mapping, Address: uint64(pc)}
-				frames := runtime.CallersFrames([]uintptr{pc})
-				for {
-					f, more := frames.Next()
-					name := f.Function
-					if name == "" {
-						name = "?"
-					}
-					fn := funcs[name]
-					if fn == nil {
-						fn = &profile.Function{ID: uint64(len(p.Function) + 1), Name: name, SystemName: name, Filename: f.File}
-						funcs[name] = fn
-						p.Function = append(p.Function, fn)
-					}
-					loc.Line = append(loc.Line, profile.Line{Function: fn, Line: int64(f.Line)})
-					if !more {
-						break
-					}
+				fn := funcs[f.Function]
+				if fn == nil {
+					fn = &profile.Function{ID: uint64(len(p.Function) + 1), Name: f.Function, SystemName: f.Function, Filename: f.File}
+					funcs[f.Function] = fn
+					p.Function = append(p.Function, fn)
 				}
-				locs[pc] = loc
+				loc = &profile.Location{ID: uint64(len(p.Location) + 1), Mapping: mapping, Address: uint64(f.PC),
+					Line: []profile.Line{{Function: fn, Line: int64(f.Line)}}}
+				locs[k] = loc
 				p.Location = append(p.Location, loc)
 			}
 			sl = append(sl, loc)

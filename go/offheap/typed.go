@@ -30,7 +30,7 @@ func New[T any]() *T {
 	if e != bindings.OK {
 		panic(allocError(fmt.Sprintf("New[%v]", reflect.TypeFor[T]()), size, e))
 	}
-	profileAlloc(p, size, 0)
+	profileAlloc(p, size)
 	return (*T)(p)
 }
 
