@@ -8,4 +8,6 @@ require (
 	github.com/valyala/bytebufferpool v1.0.0
 )
 
+require github.com/google/pprof v0.0.0-20250403155104-27863c87afa6 // indirect
+
 replace github.com/offheap/offheap => ../

@@ -125,7 +125,7 @@ func TestVendoredBuild(t *testing.T) {
 	offline := []string{"GOPROXY=off", "GOWORK=off", "GOFLAGS="}
 	run(t, dir, offline, gobin, "mod", "vendor")
 	for _, f := range []string{
-		"c/include/offheap.h", "c/src/slab.c", "c/src/internal.h", "bindings/offheap_unity.c", "go/decommit/decommit.go",
+		"c/include/offheap.h", "c/src/central.c", "c/src/internal.h", "bindings/offheap_unity.c", "go/decommit/decommit.go",
 	} {
 		if _, err := os.Stat(filepath.Join(dir, "vendor/github.com/offheap/offheap", f)); err != nil {
 			t.Errorf("go mod vendor left out %s: %v", f, err)

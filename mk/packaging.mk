@@ -151,7 +151,7 @@ test-modzip:
 	 (cd $$t/user && $(GO) mod download github.com/offheap/offheap && $(GO) mod verify >/dev/null && \
 	  $(GO) build -o user . && ./user >out) || $(call pkg_fail,the module zip did not download/build/run); \
 	 grep -q '^example: all steps ok$$' $$t/user/out || $(call pkg_fail,the program built from the module zip failed); \
-	 [ -f $$t/modcache/github.com/offheap/offheap@$(MODZIP_VERSION)/c/src/slab.c ] || $(call pkg_fail,the module zip lacks c/src); \
+	 [ -f $$t/modcache/github.com/offheap/offheap@$(MODZIP_VERSION)/c/src/central.c ] || $(call pkg_fail,the module zip lacks c/src); \
 	 [ ! -e $$t/modcache/github.com/offheap/offheap@$(MODZIP_VERSION)/bench ] || $(call pkg_fail,the module zip holds the nested bench module); \
 	 echo "test-modzip: a user module built and ran examples/go from the module zip (GOPROXY=file://)"
 

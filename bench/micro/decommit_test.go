@@ -59,7 +59,7 @@ var one = []int{1}
 
 // madvise (Linux) and cafxx (peers_test.go) are appended by init functions.
 var decommitImpls = []impl{
-	{name: "offheap", gs: one, setup: decommitBench(decommit.Slice)},
+	{name: "offheap", gs: one, setup: decommitBench(func(b []byte) { decommit.Slice(b) })},
 	{name: "none", gs: one, setup: decommitBench(func([]byte) {})},
 }
 

@@ -40,6 +40,17 @@
  *   Small per-thread caches sit in front of shared free lists; they are bounded
  *   (OFFHEAP_TCACHE_BYTES) and are flushed when a thread exits, when an instance
  *   is destroyed, and by oh_thread_flush / oh_purge.
+ *   Racing releases of one allocation (two oh_unmap of a mapping, two
+ *   oh_pool_destroy or oh_arena_destroy of an instance, ...) are misuse that
+ *   cannot corrupt: exactly one call wins, the others fail with EINVAL.
+ *
+ * Signals
+ *   offheap is NOT async-signal-safe: no oh_ function may be called from a
+ *   signal handler (nor from code a handler interrupted and re-enters). The
+ *   allocator takes locks and updates per-thread caches without blocking
+ *   signals, so a handler that allocates or frees can deadlock on a lock its
+ *   own thread holds, or hand one chunk out twice. Record the event in the
+ *   handler (a sig_atomic_t, a pipe) and allocate outside it.
  *
  * Memory rules
  *   Memory handed out never moves and stays valid until it is freed (or its
@@ -105,7 +116,9 @@ typedef enum oh_option_e {
                                 (0xdf) and thread caches stand aside; 2 = also guard:
                                 freed chunks of a page or more and freed large
                                 allocations are made inaccessible, so a use after
-                                free faults at the guilty access */
+                                free faults at the guilty access. Arenas: a reset
+                                poisons what was handed out (level 1) and makes the
+                                blocks it keeps inaccessible until reused (level 2) */
   OH_OPT_DECOMMIT_ADVICE,    /* OFFHEAP_DECOMMIT: 0 = MADV_DONTNEED (RSS drops at once),
                                 1 = MADV_FREE (lazy; RSS drops under memory pressure) */
   OH_OPT_TCACHE_BYTES,       /* OFFHEAP_TCACHE_BYTES: 0 disables thread caches (every
@@ -134,7 +147,8 @@ OH_API void *oh_map(size_t n);
 
 /* Unmaps a mapping made by oh_map; n must be the size passed to oh_map (or the
  * same size rounded to pages). Foreign or interior p: EINVAL / EFAULT; wrong n:
- * EINVAL. */
+ * EINVAL; memory of an allocator (oh_alloc, slab, pool, arena): EINVAL; a
+ * mapping already unmapped, or being unmapped by a racing call: EINVAL. */
 OH_API int oh_unmap(void *p, size_t n);
 
 /* Decommits the whole pages lying strictly inside [addr, addr+len): never a byte
@@ -218,6 +232,9 @@ OH_API oh_pool_t *oh_pool_new(size_t object_size, const oh_pool_config_t *cfg);
 OH_API void *oh_pool_get(oh_pool_t *p);
 OH_API int oh_pool_put(oh_pool_t *p, void *obj);
 OH_API size_t oh_pool_object_size(oh_pool_t *p);
+/* A pool destroyed already (or being destroyed by a racing call) is refused
+ * with EINVAL, as is any other call on it, unless a new pool has reused its
+ * handle's memory meanwhile. */
 OH_API int oh_pool_destroy(oh_pool_t *p);
 
 /* ---- arena ---------------------------------------------------------------- */
@@ -239,6 +256,7 @@ OH_API void *oh_arena_alloc(oh_arena_t *a, size_t n, size_t align);
 OH_API void oh_arena_reset(oh_arena_t *a, int flags);
 /* Whether p lies inside memory currently handed out by a (1), or not (0). */
 OH_API int oh_arena_owns(oh_arena_t *a, const void *p);
+/* A destroyed arena is refused like a destroyed pool (EINVAL). */
 OH_API int oh_arena_destroy(oh_arena_t *a);
 
 /* ---- purging -------------------------------------------------------------- */

@@ -8,6 +8,17 @@
  * Invariants: header.used <= header.cap; every byte in [data, data + used) was
  * handed out since the last reset; blocks of the standard size are reused
  * after a reset (OH_ARENA_KEEP), oversized ones live until the next reset.
+ *
+ * Debug mode covers a use after reset: at OH_OPT_DEBUG >= 1 a reset fills
+ * what was handed out with the poison byte, at level 2 it also makes the
+ * pages of each kept block after its header page inaccessible until the
+ * block is handed out again (header.guarded), so a stale write faults at the
+ * guilty access. ASan builds poison everything not handed out (fresh blocks
+ * included) and unpoison each allocation as it is bumped.
+ *
+ * Destroy claims the arena atomically (its live word, as pool.c does), so a
+ * repeated or racing oh_arena_destroy fails with EINVAL instead of unmapping
+ * the blocks twice; alloc, reset and owns check the word too.
  */
 #include "internal.h"
 
@@ -18,7 +29,8 @@ struct arena_block_s {
   size_t cap;           /* usable bytes after the header */
   size_t used;          /* atomic: bytes handed out from data */
   size_t decommitted;   /* bytes decommitted by a reset, committed again on reuse */
-  char pad_[OHI_CACHE_LINE - sizeof(ohi_span_t) - 4 * sizeof(size_t)];
+  size_t guarded;       /* bytes after the header page made inaccessible by a reset */
+  char pad_[2 * OHI_CACHE_LINE - sizeof(ohi_span_t) - 5 * sizeof(size_t)];
   char data[];
 };
 
@@ -28,7 +40,17 @@ struct oh_arena_s {
   arena_block_t *cur;    /* atomic: where allocation bumps */
   arena_block_t *blocks; /* in use since the last reset */
   arena_block_t *spare;  /* standard blocks kept by OH_ARENA_KEEP */
+  uint64_t live;         /* ARENA_LIVE(a) while usable; claimed (0) by destroy */
 };
+
+#define ARENA_LIVE(a) ((uint64_t)(uintptr_t)(a) ^ 0x6f686172656e614cull)
+#define ARENA_POISON 0xdf
+
+static bool arena_live(oh_arena_t *a) { return OHI_LOAD_ACQUIRE(&a->live) == ARENA_LIVE(a); }
+
+/* The bytes of a block from the end of its header page on: what a reset at
+ * debug level 2 makes inaccessible. */
+static size_t hdr_bytes(void) { return ohi_round_pages(sizeof(arena_block_t)); }
 
 #define ARENA_ALLOC_MAX ((size_t)1 << 46)
 
@@ -36,6 +58,7 @@ static arena_block_t *block_new(oh_arena_t *a, size_t map_size) {
   arena_block_t *b = ohi_pages_map(map_size, OHI_GRANULE);
   if (b == NULL) return NULL;
   b->cap = map_size - sizeof(arena_block_t);
+  OHI_ASAN_POISON(b->data, b->cap); /* unpoisoned piece by piece as it is bumped */
   ohi_span_publish(&b->span, (uintptr_t)b, map_size, OHI_SPAN_ARENA, a);
   if (ohi_region_set(b->span.base, map_size, &b->span) != 0) {
     ohi_pages_unmap(b, map_size);
@@ -51,6 +74,30 @@ static void block_free(arena_block_t *b) {
   ohi_pages_unmap(b, size);
 }
 
+/* Makes the pages of b after its header page inaccessible (debug level 2);
+ * best effort: a refusal by the OS leaves them open. */
+static void block_guard(arena_block_t *b) {
+  size_t hdr = hdr_bytes();
+  if (b->span.size > hdr && ohi_os_protect((char *)b + hdr, b->span.size - hdr, 0) == 0) b->guarded = b->span.size - hdr;
+}
+
+/* What a reset does to the memory of a standard block it keeps (lock held):
+ * at debug level >= 1 what was handed out is poisoned - all of it when the
+ * block stays committed (keep), otherwise the part in the header page, the
+ * rest being decommitted - and at level 2 its pages after the header page
+ * are made inaccessible; an ASan build poisons the whole data area. */
+static void block_retire(arena_block_t *b, long long debug, bool keep) {
+  size_t used = OHI_LOAD_RELAXED(&b->used);
+  size_t in_hdr_page = hdr_bytes() - sizeof(arena_block_t);
+  if (debug >= 1) {
+    size_t n = keep && debug < 2 ? used : (used < in_hdr_page ? used : in_hdr_page);
+    OHI_ASAN_UNPOISON(b->data, n); /* alignment gaps between allocations are still poisoned */
+    memset(b->data, ARENA_POISON, n);
+  }
+  if (debug >= 2 && keep && !b->guarded) block_guard(b);
+  OHI_ASAN_POISON(b->data, b->cap);
+}
+
 oh_arena_t *oh_arena_new(size_t block_size) {
   ohi_options_init();
   if (block_size == 0) block_size = (size_t)1 << 20;
@@ -61,6 +108,7 @@ oh_arena_t *oh_arena_new(size_t block_size) {
   if (a == NULL) return ohi_fail_null(ENOMEM, "oh_arena_new: out of memory for metadata");
   ohi_lock_init(&a->lock);
   a->block_size = block_size;
+  OHI_STORE_RELEASE(&a->live, ARENA_LIVE(a));
   return a;
 }
 
@@ -71,12 +119,17 @@ static void *bump(arena_block_t *b, size_t n, size_t align) {
     uintptr_t start = ((uintptr_t)b->data + used + align - 1) & ~(uintptr_t)(align - 1);
     size_t off = start - (uintptr_t)b->data;
     if (off > b->cap || b->cap - off < n) return NULL;
-    if (OHI_CAS(&b->used, &used, off + n)) return (void *)start;
+    if (OHI_CAS(&b->used, &used, off + n)) {
+      OHI_ASAN_UNPOISON((void *)start, n);
+      return (void *)start;
+    }
   }
 }
 
 void *oh_arena_alloc(oh_arena_t *a, size_t n, size_t align) {
   if (a == NULL) return ohi_fail_null(EINVAL, "oh_arena_alloc: NULL arena");
+  if (OHI_UNLIKELY(!arena_live(a)))
+    return ohi_fail_null(EINVAL, "oh_arena_alloc: arena %p is destroyed (or not an arena)", (void *)a);
   if (align == 0) align = 16;
   if ((align & (align - 1)) != 0 || align > ohi_os_page_size())
     return ohi_fail_null(EINVAL, "oh_arena_alloc: alignment %zu is not a power of two up to the page size", align);
@@ -96,14 +149,24 @@ void *oh_arena_alloc(oh_arena_t *a, size_t n, size_t align) {
     size_t need = n + align;
     arena_block_t *nb;
     bool oversized = need > a->block_size - sizeof(arena_block_t);
+    nb = NULL;
     if (!oversized && a->spare != NULL) {
       nb = a->spare;
       a->spare = nb->next;
-      if (nb->decommitted) {
+      if (nb->guarded) { /* opened before it is handed out again */
+        if (ohi_os_protect((char *)nb + hdr_bytes(), nb->guarded, 1) == 0) {
+          nb->guarded = 0;
+        } else {
+          block_free(nb); /* cannot be opened: a fresh block instead */
+          nb = NULL;
+        }
+      }
+      if (nb != NULL && nb->decommitted) {
         ohi_pages_recommit_account(nb->decommitted);
         nb->decommitted = 0;
       }
-    } else {
+    }
+    if (nb == NULL) {
       nb = block_new(a, oversized ? ohi_round_pages(need + sizeof(arena_block_t)) : a->block_size);
       if (nb == NULL) {
         ohi_unlock(&a->lock);
@@ -127,7 +190,12 @@ void oh_arena_reset(oh_arena_t *a, int flags) {
     ohi_fail(EINVAL, "oh_arena_reset: NULL arena");
     return;
   }
+  if (!arena_live(a)) {
+    ohi_fail(EINVAL, "oh_arena_reset: arena %p is destroyed (or not an arena)", (void *)a);
+    return;
+  }
   ohi_lock(&a->lock);
+  long long debug = ohi_opt(OH_OPT_DEBUG);
   arena_block_t *keep = NULL;
   for (arena_block_t *b = a->blocks, *next; b != NULL; b = next) {
     next = b->next;
@@ -135,6 +203,7 @@ void oh_arena_reset(oh_arena_t *a, int flags) {
       block_free(b);
       continue;
     }
+    block_retire(b, debug, (flags & OH_ARENA_KEEP) != 0);
     OHI_STORE_RELAXED(&b->used, 0);
     if (flags & OH_ARENA_KEEP) {
       b->next = a->spare;
@@ -157,6 +226,7 @@ void oh_arena_reset(oh_arena_t *a, int flags) {
       size_t hdr = ohi_round_pages(sizeof(arena_block_t));
       if (keep->span.size > hdr && !keep->decommitted)
         keep->decommitted = ohi_pages_decommit((char *)keep + hdr, keep->span.size - hdr);
+      if (debug >= 2 && !keep->guarded) block_guard(keep);
       keep->next = NULL;
       a->spare = keep;
     }
@@ -167,7 +237,7 @@ void oh_arena_reset(oh_arena_t *a, int flags) {
 }
 
 int oh_arena_owns(oh_arena_t *a, const void *p) {
-  if (a == NULL || p == NULL) return 0;
+  if (a == NULL || p == NULL || !arena_live(a)) return 0;
   ohi_span_t *sp = ohi_region_lookup(p);
   if (sp == NULL || __atomic_load_n(&sp->kind, __ATOMIC_ACQUIRE) != OHI_SPAN_ARENA || OHI_LOAD_RELAXED(&sp->owner) != a)
     return 0;
@@ -178,6 +248,10 @@ int oh_arena_owns(oh_arena_t *a, const void *p) {
 
 int oh_arena_destroy(oh_arena_t *a) {
   if (a == NULL) return ohi_fail(EINVAL, "oh_arena_destroy: NULL arena");
+  uint64_t want = ARENA_LIVE(a);
+  if (!OHI_CAS(&a->live, &want, 0))
+    return ohi_fail(EINVAL, "oh_arena_destroy: arena %p is already destroyed (or not an arena)", (void *)a);
+  ohi_lock(&a->lock); /* waits for a block change in progress (a misuse the header forbids) */
   for (arena_block_t *b = a->blocks, *next; b != NULL; b = next) {
     next = b->next;
     block_free(b);
@@ -186,6 +260,7 @@ int oh_arena_destroy(oh_arena_t *a) {
     next = b->next;
     block_free(b);
   }
+  ohi_unlock(&a->lock);
   ohi_lock_destroy(&a->lock);
   ohi_meta_free(a, sizeof *a);
   return 0;

@@ -30,21 +30,33 @@ void *oh_map(size_t n) {
   return p;
 }
 
+/* Two threads may race to unmap the same mapping (a misuse, but one that must
+ * not corrupt): after the checks, the caller claims the mapping by a CAS of
+ * its span's kind from OHI_SPAN_MAP to 0 ("being torn down"), so exactly one
+ * caller wins and tears it down; every other fails the CAS (or sees kind 0,
+ * or no span) and gets EINVAL. No lock: nothing here can block a fork. */
 int oh_unmap(void *p, size_t n) {
   if (p == NULL) return ohi_fail(EINVAL, "oh_unmap: NULL pointer");
   ohi_span_t *span = ohi_region_lookup(p);
-  uint32_t kind = span ? __atomic_load_n(&span->kind, __ATOMIC_ACQUIRE) : 0;
-  if (span == NULL || kind == 0 || (uintptr_t)p < OHI_LOAD_RELAXED(&span->base) ||
-      (uintptr_t)p - OHI_LOAD_RELAXED(&span->base) >= OHI_LOAD_RELAXED(&span->size))
-    return ohi_fail(EINVAL, "oh_unmap: %p was not mapped by oh_map (or is already unmapped)", p);
+  uint32_t kind = span ? OHI_LOAD_ACQUIRE(&span->kind) : 0;
+  uintptr_t base = span ? OHI_LOAD_RELAXED(&span->base) : 0;
+  size_t size = span ? OHI_LOAD_RELAXED(&span->size) : 0;
+  uint32_t want = OHI_SPAN_MAP;
+  if (span == NULL || kind == 0 || (uintptr_t)p < base || (uintptr_t)p - base >= size)
+    return ohi_fail(EINVAL, "oh_unmap: %p was not mapped by oh_map (or is already unmapped, or being unmapped by another thread)", p);
   if (kind != OHI_SPAN_MAP)
-    return ohi_fail(EINVAL, "oh_unmap: %p belongs to an allocator, not to oh_map; free it there", p);
-  if ((uintptr_t)p != span->base)
-    return ohi_fail(EFAULT, "oh_unmap: %p is inside the mapping at %p, not its start", p, (void *)span->base);
-  if (n == 0 || ohi_round_pages(n) != span->size)
-    return ohi_fail(EINVAL, "oh_unmap: size %zu does not match the mapping of %zu bytes at %p", n, span->size, p);
-  ohi_region_set(span->base, span->size, NULL);
-  ohi_pages_unmap(p, span->size);
+    return ohi_fail(EINVAL,
+                    "oh_unmap: %p belongs to an allocator (oh_alloc, a slab, pool or arena), not to a mapping of oh_map; "
+                    "release it there",
+                    p);
+  if ((uintptr_t)p != base)
+    return ohi_fail(EFAULT, "oh_unmap: %p is inside the mapping at %p, not its start", p, (void *)base);
+  if (n == 0 || ohi_round_pages(n) != size)
+    return ohi_fail(EINVAL, "oh_unmap: size %zu does not match the mapping of %zu bytes at %p", n, size, p);
+  if (!OHI_CAS(&span->kind, &want, 0u))
+    return ohi_fail(EINVAL, "oh_unmap: %p was not mapped by oh_map (or is already unmapped, or being unmapped by another thread)", p);
+  ohi_region_set(base, size, NULL);
+  ohi_pages_unmap(p, size);
   ohi_meta_free(span, sizeof *span);
   return 0;
 }

@@ -10,7 +10,21 @@
 struct oh_pool_s {
   oh_slab_t *heap;
   size_t object_size;
+  uint64_t pad_;  /* offset 16: a freed metadata cell's kind word (region.c) */
+  uint64_t live;  /* POOL_LIVE(p) while usable; claimed (set to 0) by destroy */
 };
+
+/* Destroy claims the pool atomically: a CAS of its live word from
+ * POOL_LIVE(p) to 0, so of two racing (or repeated) oh_pool_destroy calls
+ * exactly one tears the pool down and the other fails with EINVAL. The word
+ * mixes in the address, so a metadata cell reused by anything but a new pool
+ * never reads as live: a pool handle used after destroy is reported, not
+ * followed (unless a new pool has taken the very same cell, which is
+ * indistinguishable from its owner's use). The struct is a metadata cell:
+ * never unmapped, so reading a destroyed handle's word is safe. */
+#define POOL_LIVE(p) ((uint64_t)(uintptr_t)(p) ^ 0x6f68706f6f6c4c56ull)
+
+static bool pool_live(oh_pool_t *p) { return OHI_LOAD_ACQUIRE(&p->live) == POOL_LIVE(p); }
 
 /* Largest pool object: a block must hold at least one, and blocks are at
  * most 1 GiB. */
@@ -35,35 +49,39 @@ oh_pool_t *oh_pool_new(size_t object_size, const oh_pool_config_t *cfg) {
     return ohi_fail_null(ENOMEM, "oh_pool_new: out of memory for metadata");
   }
   p->object_size = object_size;
+  OHI_STORE_RELEASE(&p->live, POOL_LIVE(p));
   return p;
 }
 
 void *oh_pool_get(oh_pool_t *p) {
   if (p == NULL) return ohi_fail_null(EINVAL, "oh_pool_get: NULL pool");
+  if (OHI_UNLIKELY(!pool_live(p)))
+    return ohi_fail_null(EINVAL, "oh_pool_get: pool %p is destroyed (or not a pool)", (void *)p);
   return ohi_heap_alloc(p->heap, p->object_size, "oh_pool_get");
 }
 
 int oh_pool_put(oh_pool_t *p, void *obj) {
   if (p == NULL) return ohi_fail(EINVAL, "oh_pool_put: NULL pool");
+  if (OHI_UNLIKELY(!pool_live(p))) return ohi_fail(EINVAL, "oh_pool_put: pool %p is destroyed (or not a pool)", (void *)p);
   return ohi_heap_release(p->heap, obj, 0 /* RELEASE_FREE */, "oh_pool_put") < 0 ? -1 : 0;
 }
 
 size_t oh_pool_object_size(oh_pool_t *p) {
-  if (p == NULL) {
-    ohi_fail(EINVAL, "oh_pool_object_size: NULL pool");
+  if (p == NULL || !pool_live(p)) {
+    ohi_fail(EINVAL, "oh_pool_object_size: pool %p is NULL or destroyed", (void *)p);
     return 0;
   }
   return p->object_size;
 }
 
 int oh_pool_stats(oh_pool_t *p, oh_stats_t *out) {
-  if (p == NULL) return ohi_fail(EINVAL, "oh_pool_stats: NULL pool");
+  if (p == NULL || !pool_live(p)) return ohi_fail(EINVAL, "oh_pool_stats: pool %p is NULL or destroyed", (void *)p);
   return oh_slab_stats(p->heap, out);
 }
 
 size_t oh_pool_leaks(oh_pool_t *p, oh_leak_fn fn, void *arg) {
-  if (p == NULL) {
-    ohi_fail(EINVAL, "oh_pool_leaks: NULL pool");
+  if (p == NULL || !pool_live(p)) {
+    ohi_fail(EINVAL, "oh_pool_leaks: pool %p is NULL or destroyed", (void *)p);
     return 0;
   }
   return oh_slab_leaks(p->heap, fn, arg);
@@ -71,6 +89,9 @@ size_t oh_pool_leaks(oh_pool_t *p, oh_leak_fn fn, void *arg) {
 
 int oh_pool_destroy(oh_pool_t *p) {
   if (p == NULL) return ohi_fail(EINVAL, "oh_pool_destroy: NULL pool");
+  uint64_t want = POOL_LIVE(p);
+  if (!OHI_CAS(&p->live, &want, 0))
+    return ohi_fail(EINVAL, "oh_pool_destroy: pool %p is already destroyed (or not a pool)", (void *)p);
   int r = ohi_heap_destroy(p->heap, "oh_pool_destroy");
   ohi_meta_free(p, sizeof *p);
   return r;

@@ -2,7 +2,8 @@
 // system without freeing the slice.
 //
 // Slice(buf) decommits the whole pages that lie strictly inside
-// buf[:cap(buf)]: the bytes of a partial page at either end are never touched,
+// buf[:cap(buf)] and returns how many bytes that is (a drop-in replacement
+// for github.com/CAFxX/decommit's Slice): the bytes of a partial page at either end are never touched,
 // so decommitting a slice can never disturb its neighbours. The slice stays
 // valid and usable; its decommitted contents become indeterminate (they may read
 // as zeros, as the old data, or as anything else) until they are written again,
@@ -44,17 +45,20 @@ var pageSize = os.Getpagesize()
 // of Slice.
 func PageSize() int { return pageSize }
 
-// Slice decommits the whole pages that lie inside buf[:cap(buf)]. A slice
-// smaller than a page, or one that contains no whole page, is left alone, as
-// are nil and empty slices. It is safe to call from several goroutines at once,
-// but the caller must not be reading or writing buf while it runs if it cares
-// about the contents (they are indeterminate afterwards anyway).
-func Slice(buf []byte) {
+// Slice decommits the whole pages that lie inside buf[:cap(buf)] and returns
+// the number of bytes it decommitted, as CAFxX/decommit's Slice and the C
+// core's oh_decommit do. A slice smaller than a page, or one that contains no
+// whole page, is left alone (0), as are nil and empty slices; so is any slice
+// where the system refuses the advice or has no way to take it (0 as well).
+// It is safe to call from several goroutines at once, but the caller must not
+// be reading or writing buf while it runs if it cares about the contents (they
+// are indeterminate afterwards anyway).
+func Slice(buf []byte) int {
 	whole := wholePages(buf)
-	if len(whole) == 0 {
-		return
+	if len(whole) == 0 || !decommit(whole) {
+		return 0
 	}
-	decommit(whole)
+	return len(whole)
 }
 
 // wholePages returns the largest page-aligned subslice of buf[:cap(buf)], or

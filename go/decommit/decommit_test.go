@@ -135,3 +135,29 @@ func TestCapacityIsDecommitted(t *testing.T) {
 	}
 	checkDecommitted(t, buf[pageSize:], want[pageSize:])
 }
+
+// TestSliceReturnsBytes checks the count Slice returns: the whole pages inside
+// buf[:cap(buf)], as CAFxX/decommit and oh_decommit report (0 where the
+// system cannot take the advice).
+func TestSliceReturnsBytes(t *testing.T) {
+	buf := alignedBuffer(8 * pageSize)
+	cases := []struct {
+		b    []byte
+		want int
+	}{
+		{nil, 0},
+		{buf[:0:0], 0},
+		{buf[:100:100], 0},
+		{buf[:8*pageSize], 8 * pageSize},
+		{buf[1 : 8*pageSize], 7 * pageSize},
+		{buf[100 : 3*pageSize+200 : 3*pageSize+200], 2 * pageSize},
+		{buf[10:20], 7 * pageSize}, // up to cap
+		{buf[pageSize/2 : pageSize+pageSize/2 : pageSize+pageSize/2], 0},
+	}
+	for i, c := range cases {
+		got := Slice(c.b)
+		if got != c.want && !(got == 0 && !decommitWorks) {
+			t.Errorf("case %d: Slice(len %d, cap %d) = %d, want %d", i, len(c.b), cap(c.b), got, c.want)
+		}
+	}
+}

@@ -22,12 +22,14 @@ const (
 // BOOL. Where it is missing or fails, VirtualAlloc with MEM_RESET marks the
 // pages as no longer needed (it returns the address on success, NULL on
 // failure); the protection argument is required but ignored for MEM_RESET.
-func decommit(b []byte) {
+// It reports whether either call succeeded.
+func decommit(b []byte) bool {
 	if procDiscardVirtualMemory.Find() == nil {
 		r, _, _ := procDiscardVirtualMemory.Call(uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
 		if r == errorSuccess {
-			return
+			return true
 		}
 	}
-	_, _, _ = procVirtualAlloc.Call(uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), memReset, pageReadWrite) // best effort
+	r, _, _ := procVirtualAlloc.Call(uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), memReset, pageReadWrite)
+	return r != 0
 }

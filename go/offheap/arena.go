@@ -18,6 +18,7 @@ type Arena struct {
 	mu     sync.RWMutex // read-held by Alloc, held by Reset and Close
 	a      bindings.Arena
 	closed bool
+	acct   arenaAcct // Stats, Leaks and profile samples (arena_stats.go)
 }
 
 // NewArena creates an Arena that maps blockSize bytes (rounded up to pages;
@@ -53,6 +54,7 @@ func (a *Arena) Alloc(n int) []byte {
 // page size) that returns an error wrapping ErrOutOfMemory instead of
 // panicking when memory cannot be had.
 func (a *Arena) AllocAligned(n, align int) ([]byte, error) {
+	a.check("Arena.Alloc")
 	a.mu.RLock()
 	if a.closed {
 		a.mu.RUnlock()
@@ -70,6 +72,9 @@ func (a *Arena) AllocAligned(n, align int) ([]byte, error) {
 		panic(misusef("Arena.Alloc", 0, "Arena.Alloc: alignment %d is not a power of two up to the page size", align))
 	}
 	p, e := a.a.Alloc(uintptr(n), uintptr(align))
+	if e == bindings.OK {
+		a.acct.noteAlloc(p, n) // before a Reset can run
+	}
 	a.mu.RUnlock()
 	if e != bindings.OK {
 		return nil, allocError("Arena.Alloc", n, e)
@@ -80,6 +85,7 @@ func (a *Arena) AllocAligned(n, align int) ([]byte, error) {
 // Owns reports whether b starts in memory the arena handed out since the last
 // Reset.
 func (a *Arena) Owns(b []byte) bool {
+	a.check("Arena.Owns")
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	if a.closed {
@@ -102,11 +108,13 @@ func (a *Arena) Reset() { a.reset("Arena.Reset", bindings.ArenaKeep) }
 func (a *Arena) ResetDecommit() { a.reset("Arena.ResetDecommit", bindings.ArenaDecommit) }
 
 func (a *Arena) reset(op string, flags int) {
+	a.check(op)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.closed {
 		panic(closedMisuse(op, "Arena"))
 	}
+	a.acct.noteReset()
 	a.a.Reset(flags)
 }
 
@@ -114,12 +122,14 @@ func (a *Arena) reset(op string, flags int) {
 // out dangles afterwards and any further call on a panics; a second Close
 // returns ErrClosed.
 func (a *Arena) Close() error {
+	a.check("Arena.Close")
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.closed {
 		return ErrClosed
 	}
 	a.closed = true
+	a.acct.noteReset()
 	if e := a.a.Destroy(); e != bindings.OK {
 		return fmt.Errorf("offheap: Arena.Close: %v", e)
 	}

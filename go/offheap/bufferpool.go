@@ -67,6 +67,7 @@ func (p *BufferPool) Size() int { return p.size }
 // Get returns a buffer of len and cap Size(). It panics if the pool is closed,
 // or with an error wrapping ErrOutOfMemory if memory cannot be had.
 func (p *BufferPool) Get() []byte {
+	p.check("BufferPool.Get")
 	ptr, e := p.h.alloc("BufferPool.Get", p.size, false)
 	if e != bindings.OK {
 		panic(allocError("BufferPool.Get", p.size, e))
@@ -77,6 +78,7 @@ func (p *BufferPool) Get() []byte {
 // Put returns a buffer that Get returned (any length, the same capacity and
 // first byte); b and its copies dangle afterwards.
 func (p *BufferPool) Put(b []byte) {
+	p.check("BufferPool.Put")
 	if cap(b) != p.size {
 		p.h.lock("BufferPool.Put").mu.Unlock() // a closed pool still panics
 		if cap(b) == 0 {
@@ -90,48 +92,20 @@ func (p *BufferPool) Put(b []byte) {
 
 // Stats returns the figures of the pool's heap.
 func (p *BufferPool) Stats() SlabStats {
+	p.check("BufferPool.Stats")
 	bs := p.h.stats("BufferPool.Stats")
-	return slabStats(&bs, 0)
+	return slabStats(&bs, bufferPoolSlabSize(p.size))
 }
 
 // Close frees the pool's idle buffers and, if no buffer is out, all of its
 // memory; buffers still out stay valid (but can no longer be put back). Any
 // further call on p panics; a second Close returns ErrClosed.
 func (p *BufferPool) Close() error {
+	p.check("BufferPool.Close")
 	if !p.h.close(false) {
 		return ErrClosed
 	}
 	return nil
 }
 
-// SyncPool returns an adapter with sync.Pool's method set over p, for code
-// written against sync.Pool: its Get returns a []byte (as any) and its Put
-// takes a []byte or a *[]byte. The adapter allocates (boxing a slice in an
-// interface does); use p's own Get and Put where that matters.
-func (p *BufferPool) SyncPool() *SyncPoolAdapter { return &SyncPoolAdapter{p: p} }
-
-// SyncPoolAdapter has the method set of sync.Pool (Get() any, Put(any)) over a
-// BufferPool; see BufferPool.SyncPool.
-type SyncPoolAdapter struct {
-	p *BufferPool
-}
-
-// Get returns a buffer of the pool as a []byte.
-func (a *SyncPoolAdapter) Get() any { return a.p.Get() }
-
-// Put returns a buffer ([]byte or *[]byte) to the pool. Anything else, and nil,
-// panics with a *MisuseError: unlike sync.Pool, the pool holds only its own
-// buffers.
-func (a *SyncPoolAdapter) Put(x any) {
-	switch b := x.(type) {
-	case []byte:
-		a.p.Put(b)
-	case *[]byte:
-		if b == nil {
-			panic(misusef("SyncPoolAdapter.Put", 0, "SyncPoolAdapter.Put of a nil *[]byte"))
-		}
-		a.p.Put(*b)
-	default:
-		panic(misusef("SyncPoolAdapter.Put", 0, "SyncPoolAdapter.Put of a %T: only []byte and *[]byte buffers of the pool are accepted", x))
-	}
-}
+// SyncPool and SyncPoolPtr, the sync.Pool adapters, are in syncpool.go.

@@ -23,6 +23,11 @@
 //
 // Everything is safe for concurrent use by multiple goroutines.
 //
+// offheap is not async-signal-safe (its C core is not): do not call into
+// offheap from a C signal handler (a handler that allocates can deadlock on a
+// lock its own thread holds, or get one chunk handed out twice). Go's own
+// signal handling (os/signal) delivers on a channel and is fine.
+//
 // # Rules
 //
 //  1. Never store Go pointers in off-heap memory. The garbage collector does not
@@ -84,6 +89,14 @@
 // A Slab, Pool or BufferPool that becomes unreachable without Close returns
 // its cached memory, and all of it if nothing allocated from it is still live.
 // An Arena is only ever released by Close.
+//
+// # Debug mode
+//
+// SetDebugLevel (OFFHEAP_DEBUG) makes a use after free visible: freed memory
+// is poisoned (0xdf), and in guard mode freed buffers of a page or more are
+// made inaccessible until they are handed out again. Arenas are covered too:
+// Reset poisons what the arena handed out, and in guard mode the pages of the
+// blocks it keeps fault until the arena hands them out again.
 //
 // # Environment
 //

@@ -48,6 +48,9 @@ func slicePtr[T any](b []T) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceD
 func releaseMisuse(op, what string, e bindings.Err, addr uintptr, n int) *MisuseError {
 	switch e {
 	case bindings.EINVAL:
+		if bindings.SpanKindOf(addr) == bindings.SpanMap {
+			return misusef(op, addr, "%s of a slice not allocated by offheap's allocators: it was mapped by offheap.Map (%#x, len %d); release it with Unmap", op, addr, n)
+		}
 		return misusef(op, addr, "%s of a slice not allocated by offheap (%#x, len %d)", op, addr, n)
 	case bindings.EFAULT:
 		return misusef(op, addr, "%s of an interior slice (%#x, len %d): it does not start where an allocation starts", op, addr, n)

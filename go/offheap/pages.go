@@ -33,7 +33,8 @@ func Map(n int) ([]byte, error) {
 // afterwards. b must start at the mapping's first byte and keep its capacity
 // (b[:k] is fine). Unmap panics on misuse - b nil or empty, not mapped by Map
 // (or already unmapped), interior, or with another capacity - and returns an
-// error only if the OS refuses.
+// error only if the OS refuses. Of two Unmaps of one mapping racing each
+// other, exactly one succeeds; the other panics as for an unmapped slice.
 func Unmap(b []byte) error {
 	if cap(b) == 0 {
 		if b != nil && isZeroBase(sliceAddr(b)) {
@@ -52,6 +53,10 @@ func Unmap(b []byte) error {
 	case bindings.OK:
 		return nil
 	case bindings.EINVAL:
+		switch bindings.SpanKindOf(p) {
+		case bindings.SpanSlab, bindings.SpanLarge, bindings.SpanArena:
+			panic(misusef("Unmap", p, "Unmap of a slice not mapped by offheap.Map (%#x, cap %d): it belongs to an allocator (Alloc, Slab, Pool, BufferPool or Arena); release it there", p, cap(b)))
+		}
 		panic(misusef("Unmap", p, "Unmap of a slice not mapped by offheap.Map, already unmapped, or of another size (%#x, cap %d)", p, cap(b)))
 	case bindings.EFAULT:
 		panic(misusef("Unmap", p, "Unmap of an interior slice (%#x, cap %d): it does not start where the mapping starts", p, cap(b)))

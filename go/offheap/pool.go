@@ -99,7 +99,9 @@ func NewPool(size int, cfg PoolConfig) (*Pool, error) {
 	for slab < 1<<30 && slab/chunk < per {
 		slab <<= 1
 	}
-	if slab/chunk < per {
+	// Without BlockObjects the default count yields to the 1 GiB cap (as in
+	// the core's oh_pool_new): objects up to 1 GiB are served.
+	if slab/chunk < per && cfg.BlockObjects > 0 {
 		return nil, fmt.Errorf("offheap: NewPool(%d, %+v): a block of BlockObjects objects must fit in 1 GiB", size, cfg)
 	}
 	c, e := bindings.NewSlab(uintptr(size), uintptr(slab), 2)
@@ -130,6 +132,7 @@ func (p *Pool) Get() []byte {
 // TryGet is Get that returns an error wrapping ErrOutOfMemory instead of
 // panicking when the pool is at MaxObjects or memory cannot be had.
 func (p *Pool) TryGet() ([]byte, error) {
+	p.check("Pool.Get")
 	if p.h != nil {
 		ptr, e := p.h.alloc("Pool.Get", p.size, false)
 		if e != bindings.OK {
@@ -155,6 +158,7 @@ func (p *Pool) TryGet() ([]byte, error) {
 // afterwards. It panics on misuse: b nil or empty, not from this pool,
 // interior, already put back, or a closed pool.
 func (p *Pool) Put(obj []byte) {
+	p.check("Pool.Put")
 	if p.h != nil {
 		if cap(obj) == 0 {
 			p.h.lock("Pool.Put").mu.Unlock() // a closed pool still panics
@@ -183,6 +187,7 @@ func (p *Pool) Put(obj []byte) {
 
 // Leaks lists the pool's objects that are out (taken by Get, not Put back).
 func (p *Pool) Leaks() []Allocation {
+	p.check("Pool.Leaks")
 	if p.h != nil {
 		return p.h.leaks("Pool.Leaks")
 	}
@@ -196,6 +201,7 @@ func (p *Pool) Leaks() []Allocation {
 
 // Stats returns the pool's figures (one size class).
 func (p *Pool) Stats() SlabStats {
+	p.check("Pool.Stats")
 	var bs bindings.Stats
 	if p.h != nil {
 		bs = p.h.stats("Pool.Stats")
@@ -215,6 +221,7 @@ func (p *Pool) Stats() SlabStats {
 // object dangles afterwards and any further call on p panics; a second Close
 // returns ErrClosed.
 func (p *Pool) Close() error {
+	p.check("Pool.Close")
 	if p.h != nil {
 		if !p.h.close(true) {
 			return ErrClosed

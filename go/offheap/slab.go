@@ -33,6 +33,7 @@ type SlabConfig struct {
 type Slab struct {
 	h        *heap
 	slabSize int
+	chains   chainTable // go-slab's SetNext links (slab_goslab.go)
 }
 
 // NewSlab creates a Slab. An invalid configuration (a slab size that is not a
@@ -77,6 +78,7 @@ func (s *Slab) Alloc(n int) []byte {
 func (s *Slab) TryAlloc(n int) ([]byte, error) { return s.alloc("Slab.TryAlloc", n) }
 
 func (s *Slab) alloc(op string, n int) ([]byte, error) {
+	s.check(op)
 	if n <= 0 {
 		if n < 0 {
 			negativeSize(op, n)
@@ -105,7 +107,7 @@ func (s *Slab) AddRef(b []byte) {
 // Slab, interior, already freed (count below zero), or a closed Slab.
 func (s *Slab) DecRef(b []byte) bool {
 	if p, ok := s.addr("Slab.DecRef", b); ok {
-		return s.h.release("Slab.DecRef", p, len(b))
+		return s.decRef("Slab.DecRef", p, len(b))
 	}
 	return true
 }
@@ -122,6 +124,7 @@ func (s *Slab) RefCount(b []byte) int {
 // addr returns b's address; ok is false for the empty slice Alloc(0)
 // returns, which owns nothing. nil and other empty slices panic.
 func (s *Slab) addr(op string, b []byte) (p unsafe.Pointer, ok bool) {
+	s.check(op)
 	if cap(b) == 0 {
 		if b != nil && isZeroBase(sliceAddr(b)) {
 			s.h.lock(op).mu.Unlock() // a closed Slab still panics
@@ -142,6 +145,7 @@ func (s *Slab) addr(op string, b []byte) (p unsafe.Pointer, ok bool) {
 // the OS. Every slice it handed out dangles afterwards, and any further call
 // on s panics; a second Close returns ErrClosed.
 func (s *Slab) Close() error {
+	s.check("Slab.Close")
 	if !s.h.close(true) {
 		return ErrClosed
 	}
@@ -150,10 +154,14 @@ func (s *Slab) Close() error {
 
 // Leaks lists the Slab's live allocations (reference count >= 1), e.g. to
 // report what is still held before Close.
-func (s *Slab) Leaks() []Allocation { return s.h.leaks("Slab.Leaks") }
+func (s *Slab) Leaks() []Allocation {
+	s.check("Slab.Leaks")
+	return s.h.leaks("Slab.Leaks")
+}
 
 // Stats returns the Slab's figures, per size class included.
 func (s *Slab) Stats() SlabStats {
+	s.check("Slab.Stats")
 	bs := s.h.stats("Slab.Stats")
 	return slabStats(&bs, s.slabSize)
 }

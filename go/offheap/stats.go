@@ -177,6 +177,9 @@ type Allocation struct {
 	Size     int // usable size
 	RefCount int
 	Class    int // size class, -1 for whole pages
+	// Stack is where the allocation was made, if the heap profiler sampled
+	// it (SetProfileRate; CallSite formats it), else nil.
+	Stack []uintptr
 }
 
 func allocations(ls []bindings.Leak) []Allocation {
@@ -191,4 +194,4 @@ func allocations(ls []bindings.Leak) []Allocation {
 // Calloc, TryAlloc, MakeSlice): what a program still holds, for a leak
 // report at shutdown or in a test. Buffers sitting free in caches are not
 // listed.
-func Leaks() []Allocation { return allocations(bindings.Slab{}.Leaks()) }
+func Leaks() []Allocation { return withCallSites(allocations(bindings.Slab{}.Leaks())) }

@@ -1,0 +1,100 @@
+package offheap
+
+// arena_stats.go gives Arena the Stats and Leaks every other allocator has.
+// The core's arena keeps no per-allocation records and no counters the
+// binding exposes, so the Go side counts: a few atomic adds per Alloc, and a
+// list of the allocations the heap profiler sampled, which Reset drops from
+// the profile's in-use figures.
+
+import (
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+// ArenaStats are the figures of one Arena.
+type ArenaStats struct {
+	InUseBytes  uint64 // bytes handed out since the last Reset (requested sizes)
+	Allocs      uint64 // allocations since the last Reset
+	TotalAllocs uint64 // allocations since NewArena
+	TotalBytes  uint64 // bytes handed out since NewArena
+	Resets      uint64 // Reset and ResetDecommit calls
+}
+
+// arenaAcct is the Go-side accounting of an Arena.
+type arenaAcct struct {
+	bytes, allocs           atomic.Uint64
+	totalBytes, totalAllocs atomic.Uint64
+	resets                  atomic.Uint64
+	mu                      sync.Mutex
+	sampled                 []uintptr // addresses the profiler sampled since the last Reset
+}
+
+// noteAlloc runs with the arena read-locked, so a Reset cannot separate the
+// allocation from its accounting.
+func (c *arenaAcct) noteAlloc(p unsafe.Pointer, n int) {
+	c.bytes.Add(uint64(n))
+	c.allocs.Add(1)
+	c.totalBytes.Add(uint64(n))
+	c.totalAllocs.Add(1)
+	if profileAlloc(p, n) {
+		c.mu.Lock()
+		c.sampled = append(c.sampled, uintptr(p))
+		c.mu.Unlock()
+	}
+}
+
+// noteReset runs with the arena locked: every allocation ends at once.
+func (c *arenaAcct) noteReset() {
+	c.bytes.Store(0)
+	c.allocs.Store(0)
+	c.resets.Add(1)
+	c.mu.Lock()
+	for _, p := range c.sampled {
+		forgetSample(p)
+	}
+	c.sampled = c.sampled[:0]
+	c.mu.Unlock()
+}
+
+// Stats returns the arena's figures. It panics if the arena is closed.
+func (a *Arena) Stats() ArenaStats {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if a.closed {
+		panic(closedMisuse("Arena.Stats", "Arena"))
+	}
+	c := &a.acct
+	return ArenaStats{
+		InUseBytes:  c.bytes.Load(),
+		Allocs:      c.allocs.Load(),
+		TotalAllocs: c.totalAllocs.Load(),
+		TotalBytes:  c.totalBytes.Load(),
+		Resets:      c.resets.Load(),
+	}
+}
+
+// Leaks lists the allocations made since the last Reset that the heap
+// profiler sampled, with their call sites (every allocation with
+// SetProfileRate(1)). An arena frees nothing one by one, so it keeps no list
+// of every allocation; what it holds in all is Stats().InUseBytes. It panics
+// if the arena is closed.
+func (a *Arena) Leaks() []Allocation {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if a.closed {
+		panic(closedMisuse("Arena.Leaks", "Arena"))
+	}
+	a.acct.mu.Lock()
+	addrs := append([]uintptr(nil), a.acct.sampled...)
+	a.acct.mu.Unlock()
+	var out []Allocation
+	prof.mu.Lock()
+	defer prof.mu.Unlock()
+	for _, p := range addrs {
+		if r, ok := prof.live[p]; ok {
+			out = append(out, Allocation{Addr: p, Size: r.b.size, RefCount: 1, Class: -1, Stack: r.b.stk})
+		}
+	}
+	return out
+}

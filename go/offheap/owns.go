@@ -1,0 +1,142 @@
+package offheap
+
+// owns.go gives every allocator the same question, "is this slice the start of
+// one of your live allocations?", answered from the core's tables without
+// touching the memory: Owns on the process-wide allocator, Slab, Pool and
+// BufferPool (Arena.Owns is in arena.go), and the liveness check behind
+// go-slab's Locs and chains (slab_goslab.go).
+
+import (
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/offheap/offheap/bindings"
+)
+
+// Owns reports whether b starts at a live allocation of the process-wide
+// allocator (Alloc, Calloc, TryAlloc, MakeSlice, New): false for nil and empty
+// slices, Go-heap memory, interior slices, freed allocations and memory of a
+// Slab, Pool, BufferPool or Arena. Like every ownership check it reads only
+// the allocator's own tables, never b's bytes.
+func Owns(b []byte) bool {
+	if cap(b) == 0 {
+		return false
+	}
+	return defaultHeap.owns("Owns", uintptr(slicePtr(b)))
+}
+
+// Owns reports whether b starts at a live allocation of this Slab (reference
+// count at least 1), as go-slab's Arena.Owns does. It panics if the Slab is
+// closed.
+func (s *Slab) Owns(b []byte) bool {
+	if cap(b) == 0 {
+		s.h.lock("Slab.Owns").mu.Unlock() // a closed Slab still panics
+		return false
+	}
+	return s.h.owns("Slab.Owns", uintptr(slicePtr(b)))
+}
+
+// Owns reports whether b starts at an object of this pool that is out (taken
+// by Get, not yet Put back). It panics if the pool is closed. On a bounded
+// pool (MaxObjects > 0) it lists the objects out: O(objects out), a check for
+// tests and assertions rather than for a hot path.
+func (p *Pool) Owns(b []byte) bool {
+	if p.h != nil {
+		if cap(b) == 0 {
+			p.h.lock("Pool.Owns").mu.Unlock()
+			return false
+		}
+		return p.h.owns("Pool.Owns", uintptr(slicePtr(b)))
+	}
+	p.b.mu.RLock()
+	defer p.b.mu.RUnlock()
+	if p.b.closed {
+		panic(closedMisuse("Pool.Owns", "Pool"))
+	}
+	if cap(b) == 0 {
+		return false
+	}
+	addr := sliceAddr(b)
+	for _, l := range p.b.p.Leaks() {
+		if l.Ptr == addr {
+			return true
+		}
+	}
+	return false
+}
+
+// Owns reports whether b starts at one of this pool's buffers that is out
+// (taken by Get, not yet Put back). It panics if the pool is closed.
+func (p *BufferPool) Owns(b []byte) bool {
+	if cap(b) == 0 {
+		p.h.lock("BufferPool.Owns").mu.Unlock()
+		return false
+	}
+	return p.h.owns("BufferPool.Owns", uintptr(slicePtr(b)))
+}
+
+// Leaks lists the pool's buffers that are out (taken by Get, not Put back);
+// buffers idle in the pool are not listed.
+func (p *BufferPool) Leaks() []Allocation { return p.h.leaks("BufferPool.Leaks") }
+
+// bufferPoolSlabSize is the slab size NewBufferPool gives a pool of size-byte
+// buffers: at least 8 buffers per slab, from 1 MiB to 1 GiB.
+func bufferPoolSlabSize(size int) int {
+	slab := 1 << 20
+	for slab < 8*size && slab < 1<<30 {
+		slab <<= 1
+	}
+	return slab
+}
+
+// owns reports whether p is the first byte of a live allocation of h. It
+// panics if h is closed.
+func (h *heap) owns(op string, p uintptr) bool {
+	sh := h.lock(op)
+	defer sh.mu.Unlock()
+	if isZeroBase(p) {
+		return false
+	}
+	if h.fast() {
+		if w, _, ok := h.c.ChunkWord(p); ok {
+			v := atomic.LoadUint32(w)
+			return v >= 1 && v <= bindings.RefcountMax
+		}
+	}
+	rc, e := h.c.RefCount(p)
+	return e == bindings.OK && rc >= 1
+}
+
+// liveSize returns the usable size of the live allocation of h that starts at
+// p, or the core's verdict on why p is not one (EALREADY for a freed chunk).
+func (h *heap) liveSize(op string, p uintptr) (int, bindings.Err) {
+	sh := h.lock(op)
+	defer sh.mu.Unlock()
+	if h.fast() {
+		if w, cls, ok := h.c.ChunkWord(p); ok {
+			if v := atomic.LoadUint32(w); v >= 1 && v <= bindings.RefcountMax {
+				if cls < len(h.classes) {
+					return h.classes[cls].size, bindings.OK
+				}
+				return int(h.c.ClassSize(cls)), bindings.OK
+			}
+			return 0, bindings.EALREADY
+		}
+	}
+	rc, e := h.c.RefCount(p)
+	if e != bindings.OK {
+		return 0, e
+	}
+	if rc == 0 {
+		return 0, bindings.EALREADY
+	}
+	n, e := h.c.UsableSize(p)
+	return int(n), e
+}
+
+// ptrOf turns an address the core vouched for (off-heap memory), or one on
+// the running goroutine's own stack (stack_fp.go), back into a pointer. The
+// collector neither moves nor frees the former, and the latter cannot move
+// while a nosplit function reads it; the indirection keeps vet's check for
+// Go-heap conversions quiet.
+func ptrOf(p uintptr) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&p)) }

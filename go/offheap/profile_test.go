@@ -1,0 +1,196 @@
+package offheap
+
+// profile_test.go reads WriteHeapProfile's output with the pprof library, as
+// go tool pprof does, and checks that the allocating function shows up with
+// the bytes it allocated, and that Free takes them out of inuse_space.
+
+import (
+	"bytes"
+	"encoding/json"
+	"expvar"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/google/pprof/profile"
+)
+
+// withProfileRate runs the test at rate and restores the previous one.
+func withProfileRate(t *testing.T, rate int) {
+	old := ProfileRate()
+	SetProfileRate(rate)
+	t.Cleanup(func() { SetProfileRate(old) })
+}
+
+// profileBytes returns alloc_space and inuse_space of the samples whose
+// stack holds a function named fn.
+func profileBytes(t *testing.T, fn string) (alloc, inuse int64) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := WriteHeapProfile(&buf); err != nil {
+		t.Fatal(err)
+	}
+	p, err := profile.Parse(&buf)
+	if err != nil {
+		t.Fatalf("pprof cannot parse the profile: %v", err)
+	}
+	idx := map[string]int{}
+	for i, st := range p.SampleType {
+		idx[st.Type] = i
+	}
+	for _, want := range []string{"alloc_objects", "alloc_space", "inuse_objects", "inuse_space"} {
+		if _, ok := idx[want]; !ok {
+			t.Fatalf("sample type %s missing: %v", want, p.SampleType)
+		}
+	}
+	for _, s := range p.Sample {
+		for _, loc := range s.Location {
+			for _, l := range loc.Line {
+				if strings.HasSuffix(l.Function.Name, fn) {
+					alloc += s.Value[idx["alloc_space"]]
+					inuse += s.Value[idx["inuse_space"]]
+					goto next
+				}
+			}
+		}
+	next:
+	}
+	return alloc, inuse
+}
+
+//go:noinline
+func profiledAllocator(n, size int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = Alloc(size)
+	}
+	return out
+}
+
+func TestHeapProfileSeesAllocAndFree(t *testing.T) {
+	withProfileRate(t, 1)
+	const n, size = 10, 3000
+	bufs := profiledAllocator(n, size)
+	alloc, inuse := profileBytes(t, "offheap.profiledAllocator")
+	if alloc != n*size || inuse != n*size {
+		t.Fatalf("profiledAllocator: alloc_space %d, inuse_space %d, want %d each", alloc, inuse, n*size)
+	}
+	for _, b := range bufs[:4] {
+		Free(b)
+	}
+	alloc, inuse = profileBytes(t, "offheap.profiledAllocator")
+	if alloc != n*size || inuse != (n-4)*size {
+		t.Fatalf("after 4 frees: alloc_space %d, inuse_space %d, want %d and %d", alloc, inuse, n*size, (n-4)*size)
+	}
+	// Leaks names the call site of sampled allocations.
+	found := false
+	for _, l := range Leaks() {
+		if l.Addr == sliceAddr(bufs[5]) {
+			found = strings.Contains(l.CallSite(), "offheap.profiledAllocator")
+			if !found {
+				t.Fatalf("Leaks' call site %q does not name profiledAllocator", l.CallSite())
+			}
+		}
+	}
+	if !found {
+		t.Fatal("a live allocation is missing from Leaks")
+	}
+	for _, b := range bufs[4:] {
+		Free(b)
+	}
+	if _, inuse = profileBytes(t, "offheap.profiledAllocator"); inuse != 0 {
+		t.Fatalf("inuse_space %d after every Free, want 0", inuse)
+	}
+}
+
+//go:noinline
+func profiledTyped(a *Arena) (*[512]byte, []uint64) {
+	return New[[512]byte](), MakeSliceIn[uint64](a, 10, 100)
+}
+
+func TestHeapProfileTypedAndArena(t *testing.T) {
+	withProfileRate(t, 1)
+	a, err := NewArena(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	p, _ := profiledTyped(a)
+	alloc, inuse := profileBytes(t, "offheap.profiledTyped")
+	if alloc != 512+800 || inuse != 512+800 {
+		t.Fatalf("alloc_space %d inuse_space %d, want %d", alloc, inuse, 512+800)
+	}
+	if ls := a.Leaks(); len(ls) != 1 || ls[0].Size != 800 || !strings.Contains(ls[0].CallSite(), "profiledTyped") {
+		t.Fatalf("Arena.Leaks = %+v, want one 800-byte allocation from profiledTyped", ls)
+	}
+	a.Reset()
+	Delete(p)
+	if _, inuse = profileBytes(t, "offheap.profiledTyped"); inuse != 0 {
+		t.Fatalf("inuse_space %d after Delete and Reset, want 0", inuse)
+	}
+	if len(a.Leaks()) != 0 {
+		t.Fatal("Arena.Leaks not empty after Reset")
+	}
+}
+
+// TestHeapProfileSampled checks that the default rate samples about one
+// allocation per rate bytes and scales the estimate back to the truth.
+func TestHeapProfileSampled(t *testing.T) {
+	withProfileRate(t, 64<<10)
+	const n, size = 4000, 4096 // 16 MiB: ~256 samples
+	var bufs [][]byte
+	for range n {
+		bufs = append(bufs, profiledAllocator(1, size)...)
+	}
+	alloc, _ := profileBytes(t, "offheap.profiledAllocator")
+	if want := int64(n * size); alloc < want/2 || alloc > want*2 {
+		t.Fatalf("estimated alloc_space %d, want about %d", alloc, want)
+	}
+	for _, b := range bufs {
+		Free(b)
+	}
+}
+
+func TestProfileOff(t *testing.T) {
+	withProfileRate(t, 0)
+	before, _ := profileBytes(t, "offheap.profiledAllocator")
+	for _, b := range profiledAllocator(100, 5000) {
+		Free(b)
+	}
+	if after, _ := profileBytes(t, "offheap.profiledAllocator"); after != before {
+		t.Fatalf("rate 0 still sampled: alloc_space %d -> %d", before, after)
+	}
+	mustPanic(t, func() { SetProfileRate(-1) }, "SetProfileRate(-1)")
+}
+
+func TestHeapProfileHandler(t *testing.T) {
+	withProfileRate(t, 1)
+	b := Alloc(100)
+	defer Free(b)
+	rec := httptest.NewRecorder()
+	HeapProfileHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/debug/offheap/heap", nil))
+	if rec.Code != 200 {
+		t.Fatalf("status %d", rec.Code)
+	}
+	if _, err := profile.Parse(rec.Body); err != nil {
+		t.Fatalf("the handler's profile does not parse: %v", err)
+	}
+	rec = httptest.NewRecorder()
+	HeapProfileHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/debug/offheap/heap?rate=x", nil))
+	if rec.Code != 400 {
+		t.Fatalf("rate=x: status %d, want 400", rec.Code)
+	}
+}
+
+func TestPublishExpvar(t *testing.T) {
+	PublishExpvar("offheap_test")
+	b := Alloc(1 << 20)
+	defer Free(b)
+	var st Stats
+	if err := json.Unmarshal([]byte(expvar.Get("offheap_test").String()), &st); err != nil {
+		t.Fatalf("the published value is not Stats as JSON: %v", err)
+	}
+	if st.InUseBytes < 1<<20 || st.MappedBytes == 0 {
+		t.Fatalf("published stats %+v do not show the 1 MiB allocation", st)
+	}
+}
