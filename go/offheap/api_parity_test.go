@@ -184,3 +184,23 @@ func TestOwnsStatsLeaksEverywhere(t *testing.T) {
 		t.Fatal("BufferPool: a returned buffer is still owned or listed")
 	}
 }
+
+// TestZeroValuesNewAPI checks that the new methods refuse zero values like
+// the old ones do (zero.go).
+func TestZeroValuesNewAPI(t *testing.T) {
+	var s Slab
+	var p Pool
+	var bp BufferPool
+	var a Arena
+	mustPanic(t, func() { s.Owns(nil) }, "use of a zero Slab")
+	mustPanic(t, func() { s.SetNext(nil, nil) }, "use of a zero Slab")
+	mustPanic(t, func() { s.GetNext(nil) }, "use of a zero Slab")
+	mustPanic(t, func() { s.LocToBuf(NilLoc()) }, "use of a zero Slab")
+	mustPanic(t, func() { p.Owns(nil) }, "use of a zero Pool")
+	mustPanic(t, func() { bp.Owns(nil) }, "use of a zero BufferPool")
+	mustPanic(t, func() { bp.Leaks() }, "use of a zero BufferPool")
+	mustPanic(t, func() { bp.SyncPoolPtr().Get() }, "use of a zero BufferPool")
+	mustPanic(t, func() { a.Stats() }, "use of a zero Arena")
+	mustPanic(t, func() { a.Leaks() }, "use of a zero Arena")
+	mustPanic(t, func() { NewIn[int](&a) }, "use of a zero Arena")
+}

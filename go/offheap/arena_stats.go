@@ -59,6 +59,7 @@ func (c *arenaAcct) noteReset() {
 
 // Stats returns the arena's figures. It panics if the arena is closed.
 func (a *Arena) Stats() ArenaStats {
+	a.check("Arena.Stats")
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	if a.closed {
@@ -80,6 +81,7 @@ func (a *Arena) Stats() ArenaStats {
 // of every allocation; what it holds in all is Stats().InUseBytes. It panics
 // if the arena is closed.
 func (a *Arena) Leaks() []Allocation {
+	a.check("Arena.Leaks")
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	if a.closed {

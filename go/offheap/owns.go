@@ -29,6 +29,7 @@ func Owns(b []byte) bool {
 // count at least 1), as go-slab's Arena.Owns does. It panics if the Slab is
 // closed.
 func (s *Slab) Owns(b []byte) bool {
+	s.check("Slab.Owns")
 	if cap(b) == 0 {
 		s.h.lock("Slab.Owns").mu.Unlock() // a closed Slab still panics
 		return false
@@ -41,6 +42,7 @@ func (s *Slab) Owns(b []byte) bool {
 // pool (MaxObjects > 0) it lists the objects out: O(objects out), a check for
 // tests and assertions rather than for a hot path.
 func (p *Pool) Owns(b []byte) bool {
+	p.check("Pool.Owns")
 	if p.h != nil {
 		if cap(b) == 0 {
 			p.h.lock("Pool.Owns").mu.Unlock()
@@ -68,6 +70,7 @@ func (p *Pool) Owns(b []byte) bool {
 // Owns reports whether b starts at one of this pool's buffers that is out
 // (taken by Get, not yet Put back). It panics if the pool is closed.
 func (p *BufferPool) Owns(b []byte) bool {
+	p.check("BufferPool.Owns")
 	if cap(b) == 0 {
 		p.h.lock("BufferPool.Owns").mu.Unlock()
 		return false
@@ -77,7 +80,10 @@ func (p *BufferPool) Owns(b []byte) bool {
 
 // Leaks lists the pool's buffers that are out (taken by Get, not Put back);
 // buffers idle in the pool are not listed.
-func (p *BufferPool) Leaks() []Allocation { return p.h.leaks("BufferPool.Leaks") }
+func (p *BufferPool) Leaks() []Allocation {
+	p.check("BufferPool.Leaks")
+	return p.h.leaks("BufferPool.Leaks")
+}
 
 // bufferPoolSlabSize is the slab size NewBufferPool gives a pool of size-byte
 // buffers: at least 8 buffers per slab, from 1 MiB to 1 GiB.

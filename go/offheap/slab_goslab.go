@@ -60,6 +60,7 @@ func (t *chainTable) shard(p uintptr) *chainShard {
 // Slab; anything else panics with a *MisuseError.
 func (s *Slab) SetNext(buf, next []byte) {
 	const op = "Slab.SetNext"
+	s.check(op)
 	p := s.liveBuf(op, buf)
 	var link chainLink
 	if cap(next) > 0 {
@@ -93,6 +94,7 @@ func (s *Slab) SetNext(buf, next []byte) {
 // gets and releases it with DecRef. buf must be a live buffer of this Slab.
 func (s *Slab) GetNext(buf []byte) []byte {
 	const op = "Slab.GetNext"
+	s.check(op)
 	p := s.liveBuf(op, buf)
 	if s.chains.links.Load() == 0 {
 		return nil
@@ -210,6 +212,7 @@ func LocFromWords(w [2]uint64) Loc {
 // own: use LocAddRef to take one.
 func (s *Slab) BufToLoc(buf []byte) Loc {
 	const op = "Slab.BufToLoc"
+	s.check(op)
 	if buf == nil {
 		s.h.lock(op).mu.Unlock()
 		return Loc{}
@@ -227,6 +230,7 @@ func (s *Slab) BufToLoc(buf []byte) Loc {
 // not lie inside it.
 func (s *Slab) LocToBuf(l Loc) []byte {
 	const op = "Slab.LocToBuf"
+	s.check(op)
 	if l.IsNil() {
 		s.h.lock(op).mu.Unlock()
 		return nil
@@ -245,6 +249,7 @@ func (s *Slab) LocToBuf(l Loc) []byte {
 // LocAddRef adds a reference to the buffer l names, as AddRef does.
 func (s *Slab) LocAddRef(l Loc) {
 	const op = "Slab.LocAddRef"
+	s.check(op)
 	p := s.locLive(op, l)
 	s.h.addRef(op, p, int(l.n))
 }
@@ -253,6 +258,7 @@ func (s *Slab) LocAddRef(l Loc) {
 // included).
 func (s *Slab) LocDecRef(l Loc) {
 	const op = "Slab.LocDecRef"
+	s.check(op)
 	p := s.locLive(op, l)
 	s.decRef(op, ptrOf(p), int(l.n))
 }
