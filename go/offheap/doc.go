@@ -10,16 +10,33 @@
 // # What there is
 //
 //   - Alloc, Calloc, TryAlloc, Free: the process-wide allocator.
-//   - MakeSlice, FreeSlice: typed slices of pointer-free element types.
+//   - MakeSlice, FreeSlice: typed slices of pointer-free element types;
+//     New, Delete: single values; NewIn, MakeSliceIn: values whose lifetime
+//     is an Arena's (the API of Go's arena experiment).
 //   - Slab: an allocator instance with per-allocation reference counts
-//     (AddRef, DecRef), like go-slab but safe for concurrent use.
+//     (AddRef, DecRef), like go-slab but safe for concurrent use, with
+//     go-slab's whole method set under its names: Owns, chains (SetNext,
+//     GetNext) and Loc handles (BufToLoc, LocToBuf, LocAddRef, LocDecRef,
+//     NilLoc, Loc.IsNil, Loc.Slice) that hold no Go pointer, so they can be
+//     kept in off-heap memory; every use of a Loc is checked, and a stale or
+//     foreign one panics.
 //   - Pool: fixed-size objects, growing on demand, with an optional bound.
 //   - Arena: bump allocation; Reset frees everything at once.
 //   - Map, Unmap: raw page mappings.
 //   - BufferPool: a sync.Pool-like pool of equal-sized buffers that keeps
-//     idle buffers off-heap and decommits them once idle; SyncPool adapts it
-//     to code written against sync.Pool.
+//     idle buffers off-heap and decommits them once idle; SyncPool (Get
+//     returns []byte) and SyncPoolPtr (Get returns *[]byte, no allocation)
+//     adapt it to code written against sync.Pool.
 //   - ReadStats, Scavenge, SetPurgeDelay, SetDebug: figures and knobs.
+//   - Owns, Stats and Leaks on every allocator: offheap itself (Owns,
+//     ReadStats, Leaks), Slab, Pool, BufferPool and Arena.
+//   - WriteHeapProfile, HeapProfileHandler, SetProfileRate: a heap profile of
+//     off-heap memory for go tool pprof (alloc_objects, alloc_space,
+//     inuse_objects, inuse_space, with the allocating stacks), sampled by
+//     bytes like runtime.MemProfileRate, one sample per 64 MiB by default;
+//     Allocation.CallSite names where a sampled leak was allocated.
+//   - PublishExpvar: ReadStats as JSON through expvar. (Importing offheap
+//     imports expvar, which registers /debug/vars on http.DefaultServeMux.)
 //
 // Everything is safe for concurrent use by multiple goroutines.
 //
@@ -102,7 +119,8 @@
 //
 // The C core reads OFFHEAP_PURGE_DELAY_MS, OFFHEAP_DEBUG, OFFHEAP_DECOMMIT,
 // OFFHEAP_TCACHE_BYTES, OFFHEAP_RETAIN_BYTES and OFFHEAP_HUGEPAGES once at start
-// up; see c/include/offheap.h.
+// up; see c/include/offheap.h. The Go package reads OFFHEAP_PROFILE_RATE (the
+// heap profile's bytes per sample; 0 = off, 1 = every allocation).
 //
 // # Building
 //
