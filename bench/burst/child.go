@@ -1,7 +1,8 @@
+// child.go is a Go mode's side of burst: the allocator under test, and the
+// burst or steady pattern, reported as JSON-line events to the parent.
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/offheap/offheap/bench/internal/harness"
 	"github.com/offheap/offheap/go/offheap"
 )
 
@@ -123,20 +125,17 @@ func (a nativeAlloc) Info() string {
 type child struct {
 	c     childConfig
 	a     goAllocator
-	out   *json.Encoder
+	out   *harness.Emitter
 	start time.Time
 	bufs  [][]byte
 	tmpl  []byte
-	err   error
 }
 
 func (ch *child) emit(e event) {
-	minflt, cpu := usage()
+	minflt, cpu := harness.Usage()
 	e.T = time.Since(ch.start).Seconds()
 	e.Minflt, e.CPUS, e.Purges = minflt, cpu.Seconds(), ch.a.Purges()
-	if ch.err == nil {
-		ch.err = ch.out.Encode(e)
-	}
+	ch.out.Emit(e)
 }
 
 // alloc allocates buffer i and writes every byte of it.
@@ -171,7 +170,7 @@ func (ch *child) kept(i, nfloor int) bool {
 }
 
 func runChild(c childConfig, out io.Writer) error {
-	ch := &child{c: c, out: json.NewEncoder(out), start: time.Now()}
+	ch := &child{c: c, out: harness.NewEmitter(out), start: time.Now()}
 	ch.a = newGoAllocator(c.Mode, int(c.Size))
 	ch.bufs = make([][]byte, c.Peak/c.Size)
 	ch.tmpl = make([]byte, c.Size)
@@ -190,8 +189,8 @@ func runChild(c childConfig, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ch.emit(event{Event: "done", PeakRSS: peakRSS()})
-	return ch.err
+	ch.emit(event{Event: "done", PeakRSS: harness.PeakRSS()})
+	return ch.out.Err()
 }
 
 func (ch *child) bursts() error {

@@ -1,3 +1,5 @@
+// config.go is burst's command line: the flags, their checks, the mode
+// table, and the plain-number flags a child (Go or C harness) is given.
 package main
 
 import (
@@ -9,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/offheap/offheap/bench/internal/harness"
 )
 
 // Defaults of the command. `make bench-burst` passes a smaller -peak (1GiB).
@@ -94,50 +98,21 @@ func parsePurgeDelay(s string) (purgeDelay, error) {
 	return purgeDelay{Set: true, MS: d.Milliseconds()}, nil
 }
 
-// modeInfo describes one allocator under test.
-type modeInfo struct {
-	name string
-	cbin string // C harness binary ("" = a Go mode run by this command)
-	desc string
+// modes is the table order; a mode with a CBin runs in the C harness.
+var modes = harness.Modes{
+	{Name: "offheap", Desc: "offheap.Alloc / offheap.Free (Go)"},
+	{Name: "offheap-pool", Desc: "offheap.BufferPool Get / Put (Go)"},
+	{Name: "offheap-c", CBin: "cburst-offheap", Desc: "oh_alloc / oh_free (C)"},
+	{Name: "native", Desc: "make; references dropped: the GC and Go's background scavenger decide (Go)"},
+	{Name: "native-gc", Desc: "make; runtime.GC() after the free, then Go's background scavenger (Go)"},
+	{Name: "native-freeosmemory", Desc: "make; debug.FreeOSMemory() after the free (Go)"},
+	{Name: "glibc", CBin: "cburst-glibc", Desc: "malloc / free, glibc defaults (C)"},
+	{Name: "jemalloc", CBin: "cburst-jemalloc", Desc: "malloc / free from libjemalloc, its defaults: no background thread (C)"},
+	{Name: "jemalloc-bg", CBin: "cburst-jemalloc", Desc: "jemalloc with background_thread:true (C)"},
+	{Name: "mimalloc", CBin: "cburst-mimalloc", Desc: "mi_malloc / mi_free, its defaults (C)"},
 }
 
-// modes is the table order.
-var modes = []modeInfo{
-	{"offheap", "", "offheap.Alloc / offheap.Free (Go)"},
-	{"offheap-pool", "", "offheap.BufferPool Get / Put (Go)"},
-	{"offheap-c", "cburst-offheap", "oh_alloc / oh_free (C)"},
-	{"native", "", "make; references dropped: the GC and Go's background scavenger decide (Go)"},
-	{"native-gc", "", "make; runtime.GC() after the free, then Go's background scavenger (Go)"},
-	{"native-freeosmemory", "", "make; debug.FreeOSMemory() after the free (Go)"},
-	{"glibc", "cburst-glibc", "malloc / free, glibc defaults (C)"},
-	{"jemalloc", "cburst-jemalloc", "malloc / free from libjemalloc, its defaults: no background thread (C)"},
-	{"jemalloc-bg", "cburst-jemalloc", "jemalloc with background_thread:true (C)"},
-	{"mimalloc", "cburst-mimalloc", "mi_malloc / mi_free, its defaults (C)"},
-}
-
-func lookupMode(name string) *modeInfo {
-	for i := range modes {
-		if modes[i].name == name {
-			return &modes[i]
-		}
-	}
-	return nil
-}
-
-func allModeNames() []string {
-	var names []string
-	for _, m := range modes {
-		names = append(names, m.name)
-	}
-	return names
-}
-
-// usageError is a bad command line: exit status 2.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+func usagef(format string, args ...any) error { return harness.Usagef(format, args...) }
 
 const usageText = `usage: burst [flags]
 
@@ -200,7 +175,7 @@ func printUsage(fs *flag.FlagSet) {
 
 // parseConfig parses and checks the command line. defaultDelay is the
 // library's purge delay when -purge-delay is not given (it sets -idle's
-// default). Errors other than flag.ErrHelp are *usageError.
+// default). Errors other than flag.ErrHelp are *harness.UsageError.
 func parseConfig(args []string, out io.Writer, defaultDelay time.Duration) (config, error) {
 	var cfg config
 	var ft flagTexts
@@ -212,7 +187,7 @@ func parseConfig(args []string, out io.Writer, defaultDelay time.Duration) (conf
 			fs.Usage()
 			return cfg, err
 		}
-		return cfg, &usageError{err.Error()}
+		return cfg, &harness.UsageError{Msg: err.Error()}
 	}
 	if fs.NArg() > 0 {
 		return cfg, usagef("unexpected argument %q (all settings are flags)", fs.Arg(0))
@@ -277,7 +252,7 @@ func parseConfig(args []string, out io.Writer, defaultDelay time.Duration) (conf
 	if cfg.Warm == 0 {
 		cfg.Warm = cfg.Duration / 5
 	}
-	if cfg.Modes, err = parseModes(ft.modes); err != nil {
+	if cfg.Modes, err = modes.Parse(ft.modes); err != nil {
 		return cfg, usagef("-modes: %v", err)
 	}
 	return cfg, nil
@@ -304,34 +279,6 @@ func defaultIdle(d purgeDelay, libDefault time.Duration) time.Duration {
 	return max(3*delay, minIdle)
 }
 
-// parseModes parses a comma-separated list (or "all") into table order.
-func parseModes(s string) ([]string, error) {
-	if strings.TrimSpace(s) == "all" {
-		return allModeNames(), nil
-	}
-	seen := map[string]bool{}
-	for _, m := range strings.Split(s, ",") {
-		m = strings.TrimSpace(m)
-		if m == "" {
-			return nil, fmt.Errorf("empty mode name in %q", s)
-		}
-		if lookupMode(m) == nil {
-			return nil, fmt.Errorf("unknown mode %q (modes: %s, or all)", m, strings.Join(allModeNames(), ", "))
-		}
-		if seen[m] {
-			return nil, fmt.Errorf("mode %q listed twice", m)
-		}
-		seen[m] = true
-	}
-	var out []string
-	for _, m := range allModeNames() {
-		if seen[m] {
-			out = append(out, m)
-		}
-	}
-	return out, nil
-}
-
 func ms(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
 
 // childArgs is the command line of a child running mode: the Go child (this
@@ -353,8 +300,8 @@ func childArgs(cfg config, mode string) []string {
 		"-churn", strconv.FormatFloat(cfg.Churn, 'g', -1, 64),
 		"-gap-ms", ms(cfg.Gap),
 	}
-	if lookupMode(mode).cbin == "" {
-		return append([]string{"-child"}, args...)
+	if modes.Lookup(mode).CBin == "" {
+		return harness.ChildArgs(args...)
 	}
 	return args
 }
@@ -399,9 +346,9 @@ func parseChildArgs(args []string) (childConfig, error) {
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
-	m := lookupMode(c.Mode)
+	m := modes.Lookup(c.Mode)
 	switch {
-	case m == nil || m.cbin != "":
+	case m == nil || m.CBin != "":
 		return c, fmt.Errorf("-mode %q is not a Go mode", c.Mode)
 	case c.Size <= 0 || c.Peak < c.Size || c.Floor < 0 || c.Floor >= c.Peak:
 		return c, fmt.Errorf("bad sizes: -peak %d -size %d -floor %d", c.Peak, c.Size, c.Floor)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/offheap/offheap/bench/internal/harness"
 )
 
 func parse(t *testing.T, libDelay time.Duration, args ...string) (config, error) {
@@ -30,7 +32,7 @@ func TestDefaults(t *testing.T) {
 	if cfg.Delay.Set {
 		t.Errorf("-purge-delay unset but Delay = %+v", cfg.Delay)
 	}
-	if !reflect.DeepEqual(cfg.Modes, allModeNames()) {
+	if !reflect.DeepEqual(cfg.Modes, modes.Names()) {
 		t.Errorf("modes %v", cfg.Modes)
 	}
 	if cfg.Warm != cfg.Duration/5 {
@@ -142,7 +144,7 @@ func TestBadCommandLines(t *testing.T) {
 	}
 	for _, c := range cases {
 		_, err := parse(t, time.Second, c.args...)
-		var ue *usageError
+		var ue *harness.UsageError
 		if !errors.As(err, &ue) {
 			t.Errorf("%v: error %v, want a usage error", c.args, err)
 			continue

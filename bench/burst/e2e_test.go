@@ -7,13 +7,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/offheap/offheap/bench/internal/harness"
 )
 
 // The parent re-executes its own binary for the Go modes; in tests that
 // binary is the test binary, which acts as burst when its first argument is
 // -child (exactly what the parent passes).
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == "-child" {
+	if len(os.Args) > 1 && harness.IsChild(os.Args[1:]) {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())

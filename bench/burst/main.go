@@ -23,19 +23,15 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
-	"time"
 
+	"github.com/offheap/offheap/bench/internal/harness"
 	"github.com/offheap/offheap/go/offheap"
 )
 
@@ -45,7 +41,7 @@ func main() {
 
 // run is the whole command: 0 success, 1 failure, 2 bad command line.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "-child" {
+	if harness.IsChild(args) {
 		c, err := parseChildArgs(args[1:])
 		if err == nil {
 			err = runChild(c, stdout)
@@ -60,7 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
-	var ue *usageError
+	var ue *harness.UsageError
 	if errors.As(err, &ue) {
 		fmt.Fprintf(stderr, "burst: %v\nRun 'burst -h' for usage.\n", ue)
 		return 2
@@ -72,9 +68,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// selfExe is the binary the parent re-executes for the Go modes.
-var selfExe = os.Executable
-
 // modeRun is what the parent learned from one child.
 type modeRun struct {
 	mode    string
@@ -85,11 +78,11 @@ type modeRun struct {
 }
 
 func runParent(cfg config, stdout, stderr io.Writer) error {
-	exe, err := selfExe()
+	exe, err := harness.SelfExe()
 	if err != nil {
 		return fmt.Errorf("cannot find own executable to run the Go modes: %v", err)
 	}
-	cdir := findCBin(cfg.CBin, exe)
+	cdir := harness.FindCBin(cfg.CBin, exe, "cburst-offheap")
 	var jsonFile, chartFile *os.File
 	if cfg.JSON != "" {
 		if jsonFile, err = os.Create(cfg.JSON); err != nil {
@@ -104,18 +97,19 @@ func runParent(cfg config, stdout, stderr io.Writer) error {
 		defer chartFile.Close()
 	}
 
+	prog := harness.NewProgress(stderr, "burst")
 	byMode := map[string][]*modeRun{}
 	total := cfg.Runs * len(cfg.Modes)
 	k := 0
 	for r := 0; r < cfg.Runs; r++ {
 		for _, m := range cfg.Modes {
 			k++
-			fmt.Fprintf(stderr, "burst: [%d/%d] %s ...", k, total, m)
-			mr := runMode(cfg, m, exe, cdir, stderr)
+			prog.Start(k, total, m)
+			mr := runMode(cfg, m, exe, cdir, prog)
 			if mr.err != nil {
-				fmt.Fprintf(stderr, " failed: %v\n", mr.err)
+				prog.Done(mr.err, "")
 			} else {
-				fmt.Fprintf(stderr, " %s\n", oneLine(cfg, mr.result))
+				prog.Done(nil, oneLine(cfg, mr.result))
 			}
 			byMode[m] = append(byMode[m], mr)
 		}
@@ -170,133 +164,44 @@ func runParent(cfg config, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// findCBin is the directory of the cburst-* binaries: -cbin, else the first
-// of this executable's directory, ../build/bench and build/bench that holds
-// cburst-offheap ("" if none does).
-func findCBin(flagDir, exe string) string {
-	if flagDir != "" {
-		return flagDir
-	}
-	for _, d := range []string{filepath.Dir(exe), filepath.Join("..", "build", "bench"), filepath.Join("build", "bench")} {
-		if fi, err := os.Stat(filepath.Join(d, "cburst-offheap")); err == nil && !fi.IsDir() {
-			abs, err := filepath.Abs(d)
-			if err != nil {
-				return d
-			}
-			return abs
-		}
-	}
-	return ""
-}
-
 // runMode runs one mode in a child process, sampling its RSS meanwhile.
-func runMode(cfg config, mode, exe, cdir string, stderr io.Writer) *modeRun {
+func runMode(cfg config, mode, exe, cdir string, prog *harness.Progress) *modeRun {
 	mr := &modeRun{mode: mode}
 	path := exe
-	if cb := lookupMode(mode).cbin; cb != "" {
+	if cb := modes.Lookup(mode).CBin; cb != "" {
 		path = filepath.Join(cdir, cb)
 		if _, err := os.Stat(path); cdir == "" || err != nil {
 			mr.err = fmt.Errorf("C harness %s not found: build it with make bench-burst-c (or pass -cbin DIR)", cb)
 			return mr
 		}
 	}
-	cmd := exec.Command(path, childArgs(cfg, mode)...)
-	cmd.Env = append(os.Environ(), childEnv(cfg)...)
-	stdout, err := cmd.StdoutPipe()
+	var recv []float64
+	samples, err := harness.Run(harness.Spec{
+		Path:   path,
+		Args:   childArgs(cfg, mode),
+		Env:    childEnv(cfg),
+		Sample: cfg.Sample,
+		Line: func(line []byte, at float64) bool {
+			var e event
+			if err := json.Unmarshal(line, &e); err != nil || e.Event == "" {
+				prog.Println(mode + ": " + string(line))
+				return false
+			}
+			mr.events = append(mr.events, e)
+			recv = append(recv, at)
+			if e.Event != "done" {
+				prog.Update(e.Event)
+			}
+			// After done the child may be a zombie whose statm reads zero.
+			return e.Event == "done"
+		},
+	})
+	mr.samples = samples
 	if err != nil {
 		mr.err = err
-		return mr
-	}
-	var errBuf strings.Builder
-	var errMu sync.Mutex
-	cmd.Stderr = writerFunc(func(p []byte) (int, error) {
-		errMu.Lock()
-		defer errMu.Unlock()
-		if errBuf.Len() < 4096 {
-			errBuf.Write(p)
-		}
-		return len(p), nil
-	})
-	t0 := time.Now()
-	if err := cmd.Start(); err != nil {
-		mr.err = err
-		return mr
-	}
-	pid := cmd.Process.Pid
-
-	// The sampler stops at the done event: after it, the child may be a
-	// zombie whose statm reads zero.
-	var (
-		mu       sync.Mutex
-		finished bool
-		samples  []sample
-		stop     = make(chan struct{})
-		sampDone = make(chan struct{})
-	)
-	go func() {
-		defer close(sampDone)
-		tick := time.NewTicker(cfg.Sample)
-		defer tick.Stop()
-		for {
-			rss, err := rssOf(pid)
-			mu.Lock()
-			if err != nil || finished {
-				mu.Unlock()
-				return
-			}
-			samples = append(samples, sample{T: time.Since(t0).Seconds(), RSS: rss})
-			mu.Unlock()
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-
-	var recv []float64
-	sc := bufio.NewScanner(stdout)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		at := time.Since(t0).Seconds()
-		var e event
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil || e.Event == "" {
-			fmt.Fprintf(stderr, "\n%s: %s", mode, sc.Text())
-			continue
-		}
-		if e.Event == "done" {
-			mu.Lock()
-			finished = true
-			mu.Unlock()
-		}
-		mr.events = append(mr.events, e)
-		recv = append(recv, at)
-	}
-	scanErr := sc.Err()
-	if scanErr != nil {
-		io.Copy(io.Discard, stdout)
-	}
-	waitErr := cmd.Wait()
-	close(stop)
-	<-sampDone
-	mr.samples = samples
-	switch {
-	case waitErr != nil:
-		msg := strings.TrimSpace(errBuf.String())
-		if msg != "" {
-			msg = ": " + strings.ReplaceAll(msg, "\n", " / ")
-		}
-		mr.err = fmt.Errorf("child %v%s", waitErr, msg)
-		return mr
-	case scanErr != nil:
-		mr.err = fmt.Errorf("reading the child's output: %v", scanErr)
 		return mr
 	}
 	alignEvents(mr.events, recv)
 	mr.result, mr.err = analyze(cfg, mode, mr.events, mr.samples)
 	return mr
 }
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

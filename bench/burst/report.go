@@ -1,13 +1,15 @@
+// report.go prints burst's results: the table (burst or steady), its notes,
+// and the -json document with every run's samples and events.
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
 	"strings"
-	"text/tabwriter"
+
+	"github.com/offheap/offheap/bench/internal/harness"
 )
 
 // Targets of the issue, checked per mode in the table.
@@ -106,14 +108,6 @@ func writeTable(w io.Writer, cfg config, cdir string, results []*modeResult) {
 		writeSteadyTable(w, results)
 		return
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	width := len("mode")
-	for _, r := range results {
-		width = max(width, len(r.Mode))
-	}
-	row := func(first string, cells ...string) {
-		fmt.Fprintf(tw, "%-*s\t%s\t\n", width, first, strings.Join(cells, "\t"))
-	}
 	two := cfg.Bursts >= 2
 	heads := []string{"burst 1", "faults 1"}
 	if two {
@@ -123,7 +117,7 @@ func writeTable(w io.Writer, cfg config, cdir string, results []*modeResult) {
 	if two {
 		heads = append(heads, "2nd<=1.2x")
 	}
-	row("mode", heads...)
+	tab := harness.NewTable(append([]string{"mode"}, heads...)...)
 	burst := float64(cfg.Peak - cfg.Floor)
 	for _, r := range results {
 		b1 := r.Bursts[0]
@@ -138,9 +132,9 @@ func writeTable(w io.Writer, cfg config, cdir string, results []*modeResult) {
 		if two {
 			cells = append(cells, yesNo(r.SecondFirst <= targetSecondFirst))
 		}
-		row(r.Mode, cells...)
+		tab.Row(append([]string{r.Mode}, cells...)...)
 	}
-	tw.Flush()
+	tab.Write(w)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "burst N: allocating and writing the burst's buffers (child's clock); faults N: minor page faults meanwhile")
 	fmt.Fprintln(w, "(getrusage). 2nd/1st: burst 2's time per buffer over burst 1's. release: from the end of the free")
@@ -156,21 +150,13 @@ func writeTable(w io.Writer, cfg config, cdir string, results []*modeResult) {
 }
 
 func writeSteadyTable(w io.Writer, results []*modeResult) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	width := len("mode")
-	for _, r := range results {
-		width = max(width, len(r.Mode))
-	}
-	row := func(first string, cells ...string) {
-		fmt.Fprintf(tw, "%-*s\t%s\t\n", width, first, strings.Join(cells, "\t"))
-	}
-	row("mode", "fill", "rounds", "replaced", "ns/buffer", "faults/buf", "purges", "cpu", "RSS med", "RSS max", "peak RSS")
+	tab := harness.NewTable("mode", "fill", "rounds", "replaced", "ns/buffer", "faults/buf", "purges", "cpu", "RSS med", "RSS max", "peak RSS")
 	for _, r := range results {
 		s := r.Steady
-		row(r.Mode, fmtSeconds(s.FillS), fmtCount(s.Rounds), fmtCount(s.Replaced), fmt.Sprintf("%.0f", s.NsPerBuffer),
+		tab.Row(r.Mode, fmtSeconds(s.FillS), fmtCount(s.Rounds), fmtCount(s.Replaced), fmt.Sprintf("%.0f", s.NsPerBuffer),
 			fmt.Sprintf("%.3f", s.FaultsPerBuf), fmtCount(s.Purges), fmtSeconds(s.CPUS), mib(s.RSSMedian), mib(s.RSSMax), mib(r.PeakRSS))
 	}
-	tw.Flush()
+	tab.Write(w)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "After the warm-up: rounds and buffers replaced; ns/buffer: time in frees and allocations (gaps excluded)")
 	fmt.Fprintln(w, "per replaced buffer; faults/buf: minor page faults per replaced buffer; purges: offheap decommits")
@@ -251,10 +237,5 @@ func writeJSON(w io.Writer, cfg config, results []*modeResult, byMode map[string
 			out.Runs[m] = append(out.Runs[m], jr)
 		}
 	}
-	b, err := json.MarshalIndent(out, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(append(b, '\n'))
-	return err
+	return harness.WriteJSON(w, out)
 }

@@ -1,17 +1,16 @@
+// stats.go turns a child's events and the parent's RSS samples into each
+// mode's figures (release time, idle RSS, burst cost), and combines runs.
 package main
 
 import (
 	"fmt"
 	"math"
-	"slices"
-	"sort"
+
+	"github.com/offheap/offheap/bench/internal/harness"
 )
 
 // sample is one RSS reading of a child, taken by the parent.
-type sample struct {
-	T   float64 `json:"t"`   // seconds since the child was started (parent clock)
-	RSS int64   `json:"rss"` // bytes
-}
+type sample = harness.Sample
 
 // releaseMargin is the fraction of a burst that may stay resident for the
 // memory to count as released: RSS <= baseline + floor + releaseMargin x
@@ -97,29 +96,8 @@ func window(ss []sample, from, to float64) []int64 {
 	return v
 }
 
-func median64(v []int64) int64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func medianF(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
+func median64(v []int64) int64    { return harness.Median(v) }
+func medianF(v []float64) float64 { return harness.Median(v) }
 
 // baseline is the median RSS of the quiet window [from, to]; if no sample
 // fell in it, the last sample before to.
