@@ -13,7 +13,8 @@
  *
  * Input format: byte 0 configures the run (slab geometry, thread cache
  * bound); then one byte picks each operation and the following bytes its
- * arguments. An exhausted input reads as zeros and ends the run.
+ * arguments. op_lifecycle races two oh_unmap calls, destroys pools and
+ * arenas twice and runs arena reset sequences (issue 13). An exhausted input reads as zeros and ends the run.
  *
  * Built with clang -fsanitize=fuzzer,address,undefined against the core sources and
  * -Ic/src, so it can call ohi_test_fail_os (fault injection). Each run leaves
@@ -747,6 +748,80 @@ static void op_misuse(void) {
   }
 }
 
+/* Lifecycles (issue 13): two threads racing to unmap one mapping (exactly one
+ * wins), oh_unmap of an allocator's memory, a pool and an arena destroyed
+ * twice and used after destroy, and arena reset sequences under the debug
+ * level in force (memory handed out again must be writable: a guard left
+ * behind would fault). */
+static void *unmap_racer(void *arg) {
+  void **pn = arg;
+  return (void *)(intptr_t)(oh_unmap(pn[0], (size_t)(uintptr_t)pn[1]) == 0);
+}
+
+static void op_lifecycle(void) {
+  switch (next() % 3) {
+  case 0: { /* racing double unmap */
+    size_t n = page * (1 + next() % 4);
+    cap_reset();
+    void *m = oh_map(n), *pn[2] = {m, (void *)(uintptr_t)n};
+    if (m == NULL) {
+      alloc_failed("oh_map(lifecycle)", errno, 0);
+      return;
+    }
+    pthread_t t;
+    if (pthread_create(&t, NULL, unmap_racer, pn) != 0) {
+      if (oh_unmap(m, n) != 0) fail("oh_unmap(%p): %s", m, oh_last_error());
+      return;
+    }
+    int mine = oh_unmap(m, n) == 0;
+    void *theirs;
+    pthread_join(t, &theirs);
+    if (mine + (int)(intptr_t)theirs != 1) fail("racing oh_unmap(%p): %d winners", m, mine + (int)(intptr_t)theirs);
+    int i = pick();
+    if (i >= 0 && F.live[i].kind != K_MAP)
+      EXPECT_ERR("oh_unmap(allocator memory)", oh_unmap(F.live[i].p, page) != 0, F.live[i].p, EINVAL, EFAULT);
+    break;
+  }
+  case 1: { /* a pool destroyed twice */
+    cap_reset();
+    oh_pool_t *p = oh_pool_new(1 + next(), NULL);
+    if (p == NULL) {
+      alloc_failed("oh_pool_new", errno, 0);
+      return;
+    }
+    void *o = oh_pool_get(p);
+    if (o == NULL && F.fault_ops == 0) fail("oh_pool_get(fresh pool): %s", oh_last_error());
+    if (oh_pool_destroy(p) != 0) fail("oh_pool_destroy(%p): %s", (void *)p, oh_last_error());
+    EXPECT_ERR("oh_pool_destroy twice", oh_pool_destroy(p) != 0, p, EINVAL);
+    EXPECT_ERR("oh_pool_get(destroyed)", oh_pool_get(p) == NULL, p, EINVAL);
+    break;
+  }
+  case 2: { /* arena reset sequences, then destroy twice */
+    cap_reset();
+    oh_arena_t *a = oh_arena_new((size_t)(1 + next() % 8) * page);
+    if (a == NULL) {
+      alloc_failed("oh_arena_new", errno, 0);
+      return;
+    }
+    for (int k = 1 + next() % 6; k > 0; k--) {
+      size_t n = 1 + u16() % (12 * page);
+      unsigned char *q = oh_arena_alloc(a, n, next() % 2 ? 0 : page);
+      if (q == NULL) {
+        if (F.fault_ops == 0) fail("oh_arena_alloc(lifecycle, %zu): %s", n, oh_last_error());
+        continue;
+      }
+      fill(q, n, ++F.seq);
+      if (check(q, n, F.seq, 0, 0) != SIZE_MAX) fail("CORRUPTION: lifecycle arena allocation %p", (void *)q);
+      if (next() % 3 == 0) oh_arena_reset(a, next() % 2 ? OH_ARENA_KEEP : OH_ARENA_DECOMMIT);
+    }
+    if (oh_arena_destroy(a) != 0) fail("oh_arena_destroy(%p): %s", (void *)a, oh_last_error());
+    EXPECT_ERR("oh_arena_destroy twice", oh_arena_destroy(a) != 0, a, EINVAL);
+    EXPECT_ERR("oh_arena_alloc(destroyed)", oh_arena_alloc(a, 8, 0) == NULL, a, EINVAL);
+    break;
+  }
+  }
+}
+
 /* ---- knobs ------------------------------------------------------------------------- */
 
 static long long saved_opts[OH_OPT_COUNT_];
@@ -930,6 +1005,8 @@ static void step(void) {
     op_option();
   else if (op == 28)
     op_thread();
+  else if (op == 29)
+    op_lifecycle();
   else {
     int i = pick();
     if (i >= 0) verify(&F.live[i], "on a check");
