@@ -403,6 +403,12 @@ func (w *worker) step() {
 		} else {
 			w.verifySome(1)
 		}
+	case op == 28:
+		if w.exclusive {
+			w.lifecycle() // fuzz_lifecycle_test.go
+		} else {
+			w.verifySome(1)
+		}
 	default:
 		w.verifySome(1)
 	}
@@ -1029,7 +1035,7 @@ func (w *worker) misuse() {
 				return
 			}
 		case kindMap:
-			want = "not allocated by offheap"
+			want = "mapped by offheap.Map"
 		}
 		w.expectMisuse(op+" of a "+lb.kind.String()+" buffer", func() { fn(lb.b) }, op, want, hex(sliceAddr(lb.b)))
 		w.verify(lb, "after a misuse")
