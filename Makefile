@@ -4,6 +4,7 @@
 #   make test       every test: C suite (plain, ASan+UBSan, TSan, valgrind), Go tests
 #                   (plain, -race, cgocheck2), bench module tests
 #   make bench      the main job: GC-pressure comparison against native slices
+#                   (table on stdout, chart in build/gcpressure.svg, ~1.5 min)
 #   make bench-c    C micro-benchmark against glibc malloc, jemalloc, mimalloc
 #   make bench-go   Go micro-benchmarks against make, sync.Pool and peers
 #   make install PREFIX=/usr/local [DESTDIR=...]
@@ -165,8 +166,12 @@ deps-bench:
 	     apt-get install -y -qq $$missing >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq $$missing); \
 	   else echo "missing:$$missing (install with apt-get)"; exit 1; fi; fi
 
+# The chart goes to build/ unless BENCH_CHART says otherwise; gcpressure
+# prints where it wrote it.
+BENCH_CHART ?= $(CURDIR)/$(BUILD)/gcpressure.svg
 bench:
-	cd bench && $(GO_ENV) $(GO) run ./gcpressure $(BENCH_ARGS)
+	@mkdir -p $(dir $(BENCH_CHART))
+	cd bench && $(GO_ENV) $(GO) run ./gcpressure -chart $(BENCH_CHART) $(BENCH_ARGS)
 
 BENCH_C_SRCS := $(wildcard bench/cbench/*.c)
 $(BUILD)/bench/cbench: $(BENCH_C_SRCS) $(BUILD)/liboffheap.a | deps-bench

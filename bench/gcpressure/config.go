@@ -11,9 +11,10 @@ import (
 	"time"
 )
 
-// Defaults for `make bench`: the six modes, one after another, take about a
-// minute on two cores (native, the slowest, ~15 s), never more than ~2.5 GiB
-// resident at a time (native's peak). Each buffer is replaced ~30 times.
+// Defaults for `make bench`: the eight modes, one after another, take about a
+// minute and a half on two quiet cores (native and native-gogc400, the
+// slowest, ~10-20 s each), never more than ~5.5 GiB resident at a time
+// (native-gogc400's peak). Each buffer is replaced ~30 times.
 const (
 	defaultLive   = 1 << 30
 	defaultSize   = "16KiB"
@@ -60,7 +61,9 @@ mode in its own child process, and the modes are compared against native.
 
 Modes: native (make), native-memlimit (make, GOMEMLIMIT = 1.5 x -live),
 sync-pool (sync.Pool per size class), offheap (offheap.Alloc/Free),
-offheap-pool (offheap.BufferPool per size class), offheap-slab (offheap.Slab).
+offheap-pool (offheap.BufferPool per size class), offheap-slab (offheap.Slab),
+and the GOGC pair native-gogc400 and offheap-gogc400 (make and offheap.Alloc
+at GOGC=400: what raising GOGC costs each in memory).
 
 Sizes take a unit: B, KiB, MiB, GiB, TiB (also K, M, G, T = KiB ...; KB, MB,
 GB = powers of 1000); fractions such as 1.5GiB are fine.

@@ -151,7 +151,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		cfg.Duration != 0 || cfg.Seed != 1 || cfg.Sample != 50*time.Millisecond || cfg.Child {
 		t.Errorf("defaults: %+v", cfg)
 	}
-	if want := []string{"native", "native-memlimit", "sync-pool", "offheap", "offheap-pool", "offheap-slab"}; !reflect.DeepEqual(cfg.Modes, want) {
+	if want := []string{"native", "native-memlimit", "sync-pool", "offheap", "offheap-pool", "offheap-slab", "native-gogc400", "offheap-gogc400"}; !reflect.DeepEqual(cfg.Modes, want) {
 		t.Errorf("default modes %v, want %v", cfg.Modes, want)
 	}
 }

@@ -23,10 +23,19 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 )
+
+// absPath is path made absolute for messages that say where a file went.
+func absPath(path string) string {
+	if a, err := filepath.Abs(path); err == nil {
+		return a
+	}
+	return path
+}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -91,11 +100,12 @@ func runParent(cfg config, stdout, stderr io.Writer) error {
 
 	f, _ := stderr.(*os.File)
 	prog := newProgress(stderr, f != nil && isTerminal(f))
+	total := time.Now()
 	var runs []*modeRun
 	for i, m := range cfg.Modes {
 		prog.start(i+1, len(cfg.Modes), m)
 		r := runMode(exe, cfg, m, prog)
-		prog.clear()
+		prog.done(r)
 		runs = append(runs, r)
 	}
 
@@ -135,7 +145,12 @@ func runParent(cfg config, stdout, stderr io.Writer) error {
 		if err := chartFile.Close(); err != nil {
 			return fmt.Errorf("-chart: %v", err)
 		}
+		fmt.Fprintf(stdout, "chart: %s\n", absPath(cfg.Chart))
 	}
+	if jsonFile != nil {
+		fmt.Fprintf(stdout, "json: %s\n", absPath(cfg.JSON))
+	}
+	fmt.Fprintf(stderr, "gcpressure: %d modes in %.1fs\n", len(cfg.Modes), time.Since(total).Seconds())
 	if len(failed) > 0 {
 		return fmt.Errorf("%d of %d modes failed", len(failed), len(cfg.Modes))
 	}
@@ -232,75 +247,4 @@ func (l *firstLines) String() string {
 		return ""
 	}
 	return ": " + strings.Join(l.lines, " / ")
-}
-
-// progress draws one status line on a terminal (and nothing otherwise).
-type progress struct {
-	mu      sync.Mutex
-	w       io.Writer
-	on      bool
-	label   string
-	started time.Time
-	last    time.Time
-	shown   bool
-}
-
-func newProgress(w io.Writer, on bool) *progress { return &progress{w: w, on: on} }
-
-func (p *progress) start(i, n int, mode string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.label = fmt.Sprintf("[%d/%d] %s", i, n, mode)
-	p.started = time.Now()
-	p.last = time.Time{}
-	if p.on {
-		fmt.Fprintf(p.w, "\r\033[K%s: starting", p.label)
-		p.shown = true
-	}
-}
-
-func (p *progress) update(cfg config, s sample) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.on || time.Since(p.last) < 100*time.Millisecond {
-		return
-	}
-	p.last = time.Now()
-	var stage string
-	switch {
-	case s.Phase == "fill":
-		stage = "filling"
-	case cfg.Duration > 0:
-		stage = fmt.Sprintf("churn round %d", s.Round)
-	default:
-		stage = fmt.Sprintf("churn round %d/%d", s.Round, cfg.Rounds)
-	}
-	p99 := "-"
-	if s.ReqP99 > 0 {
-		p99 = fmtNs(s.ReqP99)
-	}
-	fmt.Fprintf(p.w, "\r\033[K%s: %s  rss %s  req p99 %s  %.1fs",
-		p.label, stage, humanBytes(float64(s.RSS)), p99, time.Since(p.started).Seconds())
-	p.shown = true
-}
-
-// println prints a line above the progress line.
-func (p *progress) println(s string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.shown {
-		fmt.Fprint(p.w, "\r\033[K")
-		p.shown = false
-		p.last = time.Time{}
-	}
-	fmt.Fprintln(p.w, s)
-}
-
-func (p *progress) clear() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.shown {
-		fmt.Fprint(p.w, "\r\033[K")
-		p.shown = false
-	}
 }

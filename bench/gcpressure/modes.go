@@ -32,7 +32,22 @@ var modes = []mode{
 	{"offheap", newOffheapAlloc},
 	{"offheap-pool", newOffheapPoolAlloc},
 	{"offheap-slab", newOffheapSlabAlloc},
+	// The GOGC trade-off, as a pair: the same GOGC for both. With the bulk
+	// off-heap the Go heap is a few MB, so a GOGC that lets it grow 5x costs
+	// offheap almost nothing, while native's heap target (and RSS) grows with
+	// its gigabyte of live buffers.
+	{"native-gogc400", func(config) (allocator, error) {
+		debug.SetGCPercent(pairGOGC)
+		return nativeAlloc{}, nil
+	}},
+	{"offheap-gogc400", func(cfg config) (allocator, error) {
+		debug.SetGCPercent(pairGOGC)
+		return newOffheapAlloc(cfg)
+	}},
 }
+
+// pairGOGC is the GOGC of the native-gogc400 / offheap-gogc400 pair.
+const pairGOGC = 400
 
 // memLimit is the GOMEMLIMIT of native-memlimit: 1.5 x the live bytes, what a
 // Go user tries first to keep the heap near its live size.

@@ -118,6 +118,10 @@ func writeTable(w io.Writer, cfg config, results []*modeResult) {
 	if findMode(results, "native-memlimit") != nil {
 		fmt.Fprintf(w, "native-memlimit: GOMEMLIMIT %s (1.5 x -live), GOGC as for every mode.\n", formatSize(memLimit(cfg)))
 	}
+	if findMode(results, "native-gogc400") != nil || findMode(results, "offheap-gogc400") != nil {
+		fmt.Fprintf(w, "*-gogc%d: GOGC=%d (debug.SetGCPercent) for that mode alone: fewer GC cycles, a heap target %dx the live Go heap.\n",
+			pairGOGC, pairGOGC, 1+pairGOGC/100)
+	}
 }
 
 // reqRate is the request loop's throughput over the measured wall time.
