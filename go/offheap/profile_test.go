@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"expvar"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -192,5 +193,53 @@ func TestPublishExpvar(t *testing.T) {
 	}
 	if st.InUseBytes < 1<<20 || st.MappedBytes == 0 {
 		t.Fatalf("published stats %+v do not show the 1 MiB allocation", st)
+	}
+}
+
+//go:noinline
+func walkDepth(d int, out *[]string) {
+	if d > 0 {
+		var pad [256]byte // frames big enough to make the stack grow
+		_ = pad
+		walkDepth(d-1, out)
+		return
+	}
+	var pcs [64]uintptr
+	n := callers(pcs[:])
+	frames := runtime.CallersFrames(pcs[:n])
+	for {
+		f, more := frames.Next()
+		*out = append(*out, f.Function)
+		if !more {
+			break
+		}
+	}
+}
+
+// TestStackWalkMatchesCallers checks the profiler's stack walk on a
+// goroutine whose stack has grown (moved) meanwhile: every frame, in order,
+// and a stop at the runtime's first frame (goexit).
+func TestStackWalkMatchesCallers(t *testing.T) {
+	done := make(chan []string)
+	go func() {
+		var got []string
+		walkDepth(40, &got)
+		done <- got
+	}()
+	got := <-done
+	var want []string
+	for _, f := range got {
+		if strings.HasPrefix(f, "runtime.") {
+			break
+		}
+		want = append(want, f)
+	}
+	// callers itself, walkDepth 41 times, the goroutine's function.
+	if len(want) != 43 || !strings.HasSuffix(want[0], "offheap.callers") || !strings.HasSuffix(want[41], "offheap.walkDepth") ||
+		!strings.Contains(want[42], "TestStackWalkMatchesCallers") {
+		t.Fatalf("walk gave %d frames before the runtime's (%v), want callers, walkDepth x41 and the goroutine", len(want), got)
+	}
+	if last := got[len(got)-1]; !strings.HasPrefix(last, "runtime.") {
+		t.Fatalf("walk ended at %s, want a runtime frame (goexit)", last)
 	}
 }
