@@ -1,0 +1,194 @@
+// Command frag measures resident memory against live bytes when the order of
+// frees fragments the heap (issue 10): a phase change between two buffer
+// sizes, a variable-size cache with random eviction, and a BufferPool put
+// back in random order. Each workload runs once per mode - Go's make (with
+// and without GOMEMLIMIT), offheap's Alloc/Free, Slab and BufferPool, and the
+// phase change in C against offheap, glibc, jemalloc and mimalloc - each in
+// its own child process (bench/internal/harness), so every RSS figure is one
+// allocator's. The parent prints, per workload, RSS / live after each step,
+// peak RSS, throughput and offheap's decommit counts, with ratios to native
+// from the same run, and the issue's targets met or not; -json FILE keeps
+// every step.
+//
+//	make bench-frag
+//	cd bench && go run ./frag -live 256MiB -workloads phase -modes native,offheap
+//
+// Run frag -h for the flags.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/offheap/offheap/bench/internal/harness"
+	"github.com/offheap/offheap/bench/internal/units"
+	"github.com/offheap/offheap/go/offheap"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is the whole command: 0 success, 1 failure, 2 bad command line.
+func run(args []string, stdout, stderr io.Writer) int {
+	if harness.IsChild(args) {
+		c, err := parseChildArgs(args[1:])
+		if err == nil {
+			err = runChild(c, stdout)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "frag -child: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	cfg, err := parseConfig(args, stderr, offheap.PurgeDelay())
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	var ue *harness.UsageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "frag: %v\nRun 'frag -h' for usage.\n", ue)
+		return 2
+	}
+	if err := runParent(cfg, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "frag: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// modeRun is what the parent learned from one child.
+type modeRun struct {
+	Workload string  `json:"workload"`
+	Mode     string  `json:"mode"`
+	Result   *result `json:"result,omitempty"`
+	Error    string  `json:"error,omitempty"`
+	err      error
+}
+
+func runParent(cfg config, stdout, stderr io.Writer) error {
+	exe, err := harness.SelfExe()
+	if err != nil {
+		return fmt.Errorf("cannot find own executable to run the Go modes: %v", err)
+	}
+	cdir := harness.FindCBin(cfg.CBin, exe, "cfrag-offheap")
+	var jsonFile *os.File
+	if cfg.JSON != "" {
+		if jsonFile, err = os.Create(cfg.JSON); err != nil {
+			return err
+		}
+		defer jsonFile.Close()
+	}
+	prog := harness.NewProgress(stderr, "frag")
+	total := time.Now()
+	pairs := cfg.runs()
+	var runs []*modeRun
+	for i, p := range pairs {
+		prog.Start(i+1, len(pairs), p[0]+" / "+p[1])
+		mr := runMode(cfg, p[0], p[1], exe, cdir, prog)
+		if mr.err != nil {
+			mr.Error = mr.err.Error()
+			prog.Done(mr.err, "")
+		} else {
+			prog.Done(nil, summary(mr.Result))
+		}
+		runs = append(runs, mr)
+	}
+	writeReport(stdout, cfg, cdir, runs)
+	var failed int
+	for _, mr := range runs {
+		if mr.err != nil {
+			failed++
+			fmt.Fprintf(stdout, "FAILED %s / %s: %v\n", mr.Workload, mr.Mode, mr.err)
+		}
+	}
+	if jsonFile != nil {
+		doc := jsonDoc{Config: jsonConfigOf(cfg), Runs: runs}
+		if err := harness.WriteJSON(jsonFile, doc); err != nil {
+			return fmt.Errorf("-json: %v", err)
+		}
+		if err := jsonFile.Close(); err != nil {
+			return fmt.Errorf("-json: %v", err)
+		}
+		fmt.Fprintf(stdout, "json: %s\n", harness.AbsPath(cfg.JSON))
+	}
+	fmt.Fprintf(stderr, "frag: %d runs in %.1fs\n", len(pairs), time.Since(total).Seconds())
+	if failed > 0 {
+		return fmt.Errorf("%d of %d runs failed", failed, len(pairs))
+	}
+	return nil
+}
+
+// runMode runs one workload in one mode in a child process.
+func runMode(cfg config, workload, mode, exe, cdir string, prog *harness.Progress) *modeRun {
+	mr := &modeRun{Workload: workload, Mode: mode}
+	path := exe
+	if cb := modes.Lookup(mode).CBin; cb != "" {
+		path = filepath.Join(cdir, cb)
+		if _, err := os.Stat(path); cdir == "" || err != nil {
+			mr.err = fmt.Errorf("C harness %s not found: build it with make bench-frag-c (or pass -cbin DIR)", cb)
+			return mr
+		}
+	}
+	var steps []step
+	_, err := harness.Run(harness.Spec{
+		Path: path,
+		Args: childArgs(cfg, workload, mode),
+		Env:  childEnv(cfg),
+		Line: func(line []byte, _ float64) bool {
+			var m message
+			if err := json.Unmarshal(line, &m); err != nil || (m.Step == nil && m.Result == nil) {
+				prog.Println(mode + ": " + string(line))
+				return false
+			}
+			if m.Step != nil {
+				steps = append(steps, *m.Step)
+				prog.Update(fmt.Sprintf("%s: RSS %s, live %s", m.Step.Name, units.HumanBytes(float64(m.Step.RSS)),
+					units.HumanBytes(float64(m.Step.Live))))
+			}
+			if m.Result != nil {
+				mr.Result = m.Result
+			}
+			return false
+		},
+		Stderr: func(l string) { prog.Println(mode + ": " + l) },
+	})
+	switch {
+	case err != nil:
+		mr.err = err
+	case mr.Result == nil:
+		mr.err = errors.New("child exited without a result")
+	case len(mr.Result.Steps) == 0:
+		mr.Result.Steps = steps
+	}
+	return mr
+}
+
+type jsonDoc struct {
+	Config jsonConfig `json:"config"`
+	Runs   []*modeRun `json:"runs"`
+}
+
+type jsonConfig struct {
+	Live       int64    `json:"live"`
+	Pool       int64    `json:"pool"`
+	Seed       uint64   `json:"seed"`
+	CacheOps   int64    `json:"cache_ops"`
+	PurgeDelay string   `json:"purge_delay"`
+	WaitS      float64  `json:"wait_s"`
+	MemLimit   float64  `json:"memlimit_factor"`
+	Workloads  []string `json:"workloads"`
+	Modes      []string `json:"modes"`
+}
+
+func jsonConfigOf(cfg config) jsonConfig {
+	return jsonConfig{Live: cfg.Live, Pool: cfg.Pool, Seed: cfg.Seed, CacheOps: cfg.CacheOps, PurgeDelay: cfg.Delay.String(),
+		WaitS: cfg.Wait.Seconds(), MemLimit: cfg.MemLimit, Workloads: cfg.Workloads, Modes: cfg.Modes}
+}

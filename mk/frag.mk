@@ -1,0 +1,57 @@
+# mk/frag.mk - the fragmentation benchmark (bench/frag, issue 10): resident
+# memory against live bytes when the free order fragments the heap; offheap
+# against Go's make (with and without GOMEMLIMIT), and in C against glibc,
+# jemalloc and mimalloc.
+#
+#   make bench-frag                  every workload and mode, -live 256MiB (~1.5 min on 2 cores),
+#                                    tables on stdout, build/frag.json
+#   make bench-frag FRAG_ARGS='-live 1GiB -json bench/results/frag-1g.json'   # the issue's figures
+#   make bench-frag-c                only the C harness binaries (build/bench/cfrag-*)
+#   make test-frag                   a tiny end-to-end run of every mode (part of make test)
+#
+# The C harness is one source built once per allocator, as for bench/burst:
+# cfrag-glibc (nothing else linked), cfrag-jemalloc (-ljemalloc),
+# cfrag-mimalloc (-lmimalloc), cfrag-offheap (build/liboffheap.a).
+
+FRAG_C_SRC := bench/frag/cfrag/cfrag.c
+FRAG_CBINS := $(addprefix $(BUILD)/bench/cfrag-,glibc jemalloc mimalloc offheap)
+FRAG_CFLAGS = $(CSTD) -Wall -Wextra -O2 -g -pthread -Ic/include
+FRAG_LIVE ?= 256MiB
+FRAG_ARGS ?=
+
+.PHONY: bench-frag bench-frag-c test-frag FORCE_FRAG
+
+$(BUILD)/bench/cfrag-glibc: $(FRAG_C_SRC)
+	@mkdir -p $(@D)
+	$(CC) $(FRAG_CFLAGS) -DCF_GLIBC $< -ldl -o $@
+$(BUILD)/bench/cfrag-jemalloc: $(FRAG_C_SRC) | deps-bench
+	@mkdir -p $(@D)
+	$(CC) $(FRAG_CFLAGS) -DCF_JEMALLOC $< -ljemalloc -ldl -o $@
+$(BUILD)/bench/cfrag-mimalloc: $(FRAG_C_SRC) | deps-bench
+	@mkdir -p $(@D)
+	$(CC) $(FRAG_CFLAGS) -DCF_MIMALLOC $< -lmimalloc -ldl -o $@
+$(BUILD)/bench/cfrag-offheap: $(FRAG_C_SRC) $(BUILD)/liboffheap.a
+	@mkdir -p $(@D)
+	$(CC) $(FRAG_CFLAGS) -DCF_OFFHEAP $< $(BUILD)/liboffheap.a -ldl -o $@
+
+bench-frag-c: $(FRAG_CBINS)
+
+# Rebuilt every time (go build caches); GO_ENV passes the C sources' hash so
+# that an edit under c/ reaches the cgo build.
+$(BUILD)/bench/frag: FORCE_FRAG
+	@mkdir -p $(@D)
+	cd bench && $(GO_ENV) $(GO) build -o ../$@ ./frag
+FORCE_FRAG:
+
+bench-frag: $(FRAG_CBINS) $(BUILD)/bench/frag
+	$(BUILD)/bench/frag -live $(FRAG_LIVE) -json $(BUILD)/frag.json $(FRAG_ARGS)
+
+# Every mode and workload at 16 MiB with a 50 ms purge delay: the harnesses
+# link and run and every buffer checks out (~10 s). Exit status only: the
+# figures of so small a run say little.
+test-frag: $(FRAG_CBINS) $(BUILD)/bench/frag
+	$(BUILD)/bench/frag -live 16MiB -pool 4MiB -purge-delay 50ms -cache-ops 20000 > $(BUILD)/test-frag.txt \
+	  || { cat $(BUILD)/test-frag.txt; exit 1; }
+	@echo "test-frag: every mode ran (tables in $(BUILD)/test-frag.txt)"
+
+TEST_EXTRA += test-frag
