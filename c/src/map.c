@@ -55,6 +55,16 @@ int oh_unmap(void *p, size_t n) {
     return ohi_fail(EINVAL, "oh_unmap: size %zu does not match the mapping of %zu bytes at %p", n, size, p);
   if (!OHI_CAS(&span->kind, &want, 0u))
     return ohi_fail(EINVAL, "oh_unmap: %p was not mapped by oh_map (or is already unmapped, or being unmapped by another thread)", p);
+  /* Between the checks and the CAS a racing caller may have torn the mapping
+   * down and a new oh_map reused the span's metadata cell (kind MAP again)
+   * for a mapping elsewhere: then this CAS claimed that one. Checked after
+   * the claim and handed back, so the stale base and size are never used to
+   * unmap (or free) another mapping. */
+  if (OHI_LOAD_RELAXED(&span->base) != base || OHI_LOAD_RELAXED(&span->size) != size ||
+      ohi_region_lookup(p) != span) {
+    OHI_STORE_RELEASE(&span->kind, (uint32_t)OHI_SPAN_MAP);
+    return ohi_fail(EINVAL, "oh_unmap: %p was not mapped by oh_map (or is already unmapped, or being unmapped by another thread)", p);
+  }
   ohi_region_set(base, size, NULL);
   ohi_pages_unmap(p, size);
   ohi_meta_free(span, sizeof *span);
