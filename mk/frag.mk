@@ -3,9 +3,9 @@
 # against Go's make (with and without GOMEMLIMIT), and in C against glibc,
 # jemalloc and mimalloc.
 #
-#   make bench-frag                  every workload and mode, -live 256MiB (~1.5 min on 2 cores),
+#   make bench-frag                  every workload and mode at -live 1GiB (~2.5 min on 2 cores),
 #                                    tables on stdout, build/frag.json
-#   make bench-frag FRAG_ARGS='-live 1GiB -json bench/results/frag-1g.json'   # the issue's figures
+#   make bench-frag FRAG_LIVE=256MiB FRAG_ARGS="-workloads phase -modes native,offheap,c-glibc"
 #   make bench-frag-c                only the C harness binaries (build/bench/cfrag-*)
 #   make test-frag                   a tiny end-to-end run of every mode (part of make test)
 #
@@ -16,7 +16,7 @@
 FRAG_C_SRC := bench/frag/cfrag/cfrag.c
 FRAG_CBINS := $(addprefix $(BUILD)/bench/cfrag-,glibc jemalloc mimalloc offheap)
 FRAG_CFLAGS = $(CSTD) -Wall -Wextra -O2 -g -pthread -Ic/include
-FRAG_LIVE ?= 256MiB
+FRAG_LIVE ?= 1GiB
 FRAG_ARGS ?=
 
 .PHONY: bench-frag bench-frag-c test-frag FORCE_FRAG

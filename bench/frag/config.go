@@ -64,7 +64,7 @@ type config struct {
 	Workloads []string
 	Modes     []string
 	Seed      uint64
-	CacheOps  int64         // cache: operations (0 = 12 x the values the capacity holds)
+	CacheOps  int64         // cache: operations (0 = 30 x the values the capacity holds)
 	Delay     time.Duration // the purge delay given to offheap children (0 = the library's)
 	DelaySet  bool
 	Wait      time.Duration // the idle wait: 2 x the purge delay
@@ -106,7 +106,7 @@ func newFlagSet(cfg *config, ft *flagTexts) *flag.FlagSet {
 	fs.StringVar(&ft.workloads, "workloads", "all", "comma-separated `WORKLOADS` (phase, cache, pool), or all")
 	fs.StringVar(&ft.modes, "modes", "all", "comma-separated `MODES`, or all")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed (the same in every mode)")
-	fs.Int64Var(&cfg.CacheOps, "cache-ops", 0, "cache operations (0 = 12 x the values -live holds)")
+	fs.Int64Var(&cfg.CacheOps, "cache-ops", 0, "cache operations (0 = 30 x the values -live holds)")
 	fs.StringVar(&ft.delay, "purge-delay", "default", "OFFHEAP_PURGE_DELAY_MS for the children: a `DURATION`, or default")
 	fs.Float64Var(&cfg.MemLimit, "memlimit", defaultMemLimit, "native-memlimit's GOMEMLIMIT as a `FACTOR` of the peak live bytes")
 	fs.StringVar(&cfg.CBin, "cbin", "", "`DIR` holding the cfrag-* binaries (default: next to this executable, ../build/bench, build/bench)")

@@ -218,7 +218,7 @@ const (
 	cacheZipfS   = 1.05 // key popularity
 	cacheUpdate  = 0.1  // a hit rewrites the value (new size) this often
 	keysPerValue = 4    // keys per value the capacity holds: most misses evict
-	opsPerValue  = 12   // default operations per value the capacity holds
+	opsPerValue  = 30   // default operations per value the capacity holds: several purge delays of churn
 )
 
 func drawSize(rnd *rng) int {
