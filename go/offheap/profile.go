@@ -57,14 +57,6 @@ const profileOff = math.MaxInt64 / 2
 
 var profRate atomic.Int64
 
-// budget is one P's bytes left until the next sample.
-type budget struct {
-	left atomic.Int64
-	_    [56]byte // keep Ps' budgets on separate cache lines
-}
-
-var budgets = make([]budget, runtime.GOMAXPROCS(0))
-
 func init() {
 	rate := int64(DefaultProfileRate)
 	if v, ok := os.LookupEnv("OFFHEAP_PROFILE_RATE"); ok {
@@ -90,9 +82,7 @@ func SetProfileRate(rate int) {
 		panic(misusef("SetProfileRate", 0, "SetProfileRate(%d): the rate is a number of bytes, 0 (off) or more", rate))
 	}
 	profRate.Store(int64(rate))
-	for i := range budgets {
-		budgets[i].left.Store(nextSample(int64(rate)))
-	}
+	resetBudgets(int64(rate))
 }
 
 // ProfileRate returns the sampling rate in force (0: off).
@@ -114,15 +104,8 @@ func nextSample(rate int64) int64 {
 // P's budget and records it when the budget runs out. It reports whether p
 // was sampled.
 func profileAlloc(p unsafe.Pointer, n int) bool {
-	pid := procPin()
-	procUnpin()
-	b := &budgets[uint(pid)%uint(len(budgets))]
-	if b.left.Add(-int64(n)) >= 0 {
-		return false
-	}
-	rate := profRate.Load()
-	b.left.Store(nextSample(rate))
-	if rate == 0 {
+	sample, rate := spend(n)
+	if !sample {
 		return false
 	}
 	sampleAlloc(uintptr(p), n, rate)

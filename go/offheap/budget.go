@@ -1,0 +1,67 @@
+//go:build !race
+
+package offheap
+
+// budget.go is the heap profiler's unsampled path, which every Alloc, Calloc,
+// MakeSlice and New pays: the runtime's mcache.nextSample, a per-P count of
+// bytes left until the next sample. While the goroutine is pinned to its P
+// (runtime.procPin) no other goroutine can run there, so the P's count is
+// read and written with plain instructions - no lock prefix, no shared cache
+// line - and SetProfileRate, which cannot write it, bumps an epoch that makes
+// each P draw a fresh count at its next allocation. The race detector cannot
+// see that pinning orders these accesses, so race builds use atomics
+// (budget_race.go).
+
+import (
+	"runtime"
+	"sync/atomic"
+)
+
+type budget struct {
+	left  int64  // bytes until the next sample
+	epoch uint64 // profEpoch when left was drawn
+	_     [48]byte
+}
+
+// budgets has one entry per P at start-up; Ps added later by GOMAXPROCS
+// share one atomic count.
+var budgets = make([]budget, runtime.GOMAXPROCS(0))
+
+var (
+	profEpoch    atomic.Uint64
+	sharedBudget atomic.Int64
+)
+
+func resetBudgets(rate int64) {
+	sharedBudget.Store(nextSample(rate))
+	profEpoch.Add(1)
+}
+
+// spend takes n bytes from the calling P's budget and reports whether this
+// allocation is to be sampled, and at which rate.
+func spend(n int) (sample bool, rate int64) {
+	pid := procPin()
+	if uint(pid) >= uint(len(budgets)) {
+		procUnpin()
+		if sharedBudget.Add(-int64(n)) >= 0 {
+			return false, 0
+		}
+		rate = profRate.Load()
+		sharedBudget.Store(nextSample(rate))
+		return rate != 0, rate
+	}
+	b := &budgets[pid]
+	if e := profEpoch.Load(); b.epoch != e {
+		b.epoch = e // the rate is stored before the epoch moves
+		b.left = nextSample(profRate.Load())
+	}
+	b.left -= int64(n)
+	if b.left >= 0 {
+		procUnpin()
+		return false, 0
+	}
+	rate = profRate.Load()
+	b.left = nextSample(rate)
+	procUnpin()
+	return rate != 0, rate
+}
