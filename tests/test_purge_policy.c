@@ -337,7 +337,12 @@ Test(purge_policy, freed_large_spans_are_unmapped_within_twice_the_delay) {
   }
   for (int i = 0; i < N; i++) cr_assert_eq(oh_free(p[i]), 0);
   expect_level_near_within(start, bound_ms(DELAY_MS), "8 large allocations freed, delay 100 ms");
+  /* the level is near once all but one are gone: give the last its pass */
   oh_stats_t g1 = global_stats();
+  for (uint64_t t0 = now_ms(); g1.purges < g0.purges + N && now_ms() - t0 < bound_ms(DELAY_MS);) {
+    sleep_ms(10);
+    g1 = global_stats();
+  }
   cr_expect(g1.mapped_bytes <= g0.mapped_bytes + RSS_NEAR, "mapped %llu MiB -> %llu MiB: freed spans kept mapped",
             (unsigned long long)(g0.mapped_bytes / MiB), (unsigned long long)(g1.mapped_bytes / MiB));
   cr_expect(g1.purges >= g0.purges + N, "%llu purges for %d freed large spans",

@@ -386,7 +386,8 @@ Test(stats, failed_calls_do_not_move_counters) {
  * allocations (counted as cached, never as in use), and once it stops their
  * pages go back to the OS within the purge delay. */
 Test(stats, thread_cache_free_memory_goes_back_within_the_delay) {
-  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, 100);
+  /* the rounds run at a delay long enough that nothing is purged meanwhile */
+  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, 5000);
   t_opt_save_t retain = t_opt_set(OH_OPT_RETAIN_BYTES, 0);
   oh_slab_t *s = oh_slab_new(NULL);
   cr_assert(s != NULL);
@@ -409,6 +410,7 @@ Test(stats, thread_cache_free_memory_goes_back_within_the_delay) {
     cr_expect_eq(st.in_use_bytes, 0, "round %d: cached chunks counted in use", round);
   }
   oh_stats_t g1;
+  cr_assert_eq(oh_option_set(OH_OPT_PURGE_DELAY_MS, 100), 0); /* and now the thread stops */
   uint64_t t0 = t_now_ms();
   do {
     t_sleep_ms(20);

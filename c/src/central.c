@@ -191,14 +191,18 @@ void ohi_slab_push(ohi_slab_t *s, uint32_t idx, uint32_t flags) {
 }
 
 void ohi_slab_push_remote(oh_slab_t *h, ohi_slab_t *s, uint32_t idx, uint32_t flags) {
+  /* Everything that reads or writes the slab happens before the CAS: once the
+   * chunk is on the stack its owner may collect it, find the slab empty and
+   * release the descriptor. */
+  ohi_class_t *c = &h->classes[s->class_index];
+  mark_dirty(s);
   uint32_t *w = &ohi_slab_words(s)[idx];
   uint32_t head = OHI_LOAD_RELAXED(&s->xfree);
   do OHI_STORE_RELAXED(w, OHI_W_CACHED | flags | head);
   while (!__atomic_compare_exchange_n(&s->xfree, &head, idx, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
   /* The first pending free tells the owners of the class to look (once per
    * collection, not per free). */
-  if (head == OHI_W_END) __atomic_fetch_add(&h->classes[s->class_index].remote_epoch, 1, __ATOMIC_RELEASE);
-  mark_dirty(s);
+  if (head == OHI_W_END) __atomic_fetch_add(&c->remote_epoch, 1, __ATOMIC_RELEASE);
 }
 
 /* Extends s->touched to cover the chunk ending at byte end, committing a

@@ -293,18 +293,19 @@ void ohi_region_unlock_all(bool child);
  * Flags of a free chunk: GUARD = its whole pages are inaccessible (debug);
  * POISON = its bytes hold the 0xdf poison (debug, verified at hand-out);
  * DECOMMITTED = some page it overlaps is decommitted (the slab's bitmap says
- * which); AGE = purge passes it has sat through on the free list (0..3).
+ * which); AGE = purge passes it has sat through on the free list (0..7).
  * The allocator never writes to free chunk memory: free lists live in these
  * words, so decommitting free chunks loses nothing and a use-after-free write
  * cannot corrupt the allocator. */
 #define OHI_W_FREE 0x80000000u
 #define OHI_W_CACHED 0x40000000u
 #define OHI_W_GUARD 0x20000000u
-#define OHI_W_AGE_SHIFT 27
-#define OHI_W_AGE (3u << OHI_W_AGE_SHIFT)
-#define OHI_W_DECOMMITTED 0x04000000u
-#define OHI_W_POISON 0x02000000u
-#define OHI_W_NEXT 0x01ffffffu /* chunk indices: below 2^25 - 1 per slab */
+#define OHI_W_AGE_SHIFT 26
+#define OHI_W_AGE_MAX 7u
+#define OHI_W_AGE (OHI_W_AGE_MAX << OHI_W_AGE_SHIFT)
+#define OHI_W_DECOMMITTED 0x02000000u
+#define OHI_W_POISON 0x01000000u
+#define OHI_W_NEXT 0x00ffffffu /* chunk indices: below 2^24 - 1 per slab */
 #define OHI_W_END OHI_W_NEXT
 #define OHI_W_MAX_CHUNKS (OHI_W_END - 1)
 #define OHI_W_IS_FREE(w) ((w) == 0 || (w) >= OHI_W_CACHED)
@@ -400,6 +401,7 @@ typedef struct ohi_tbin_s {
   ohi_slab_t *owned_tail;
   uint32_t nowned;
   uint32_t nempty;        /* owned slabs with used == 0 (owner-written; stats read) */
+  uint64_t nfree;         /* chunks on the owned slabs' local free lists (likewise) */
   uint64_t seen_remote;   /* the class's remote_epoch at the last full scan */
 } ohi_tbin_t;
 
@@ -546,6 +548,7 @@ void *ohi_tcache_refill_alloc(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls, uint
 void ohi_tcache_local_free_slow(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, bool was_full);
 /* The owned list of a bin (owner or stealer). */
 void ohi_bin_remove(ohi_tbin_t *b, ohi_slab_t *s);
+void ohi_bin_disown(ohi_tbin_t *b, ohi_slab_t *s); /* off the list, counts kept */
 void ohi_bin_push_front(ohi_tbin_t *b, ohi_slab_t *s);
 /* Stealer side: take the cache away from its owner / give it back. */
 bool ohi_tcache_steal(ohi_tcache_t *tc);
@@ -582,6 +585,9 @@ extern uint64_t ohi_purge_tick;  /* atomic: purge passes so far */
 void ohi_tcache_purge_self(oh_slab_t *h, ohi_tcache_t *tc);
 void ohi_purge_notify(void);  /* something waits for the delay: make sure the purger runs */
 void ohi_purge_wake(void);    /* run a purge pass now, whatever the purger's deadline */
+/* A heap maps fresh memory: free pages a pass has seen once are decommitted
+ * now rather than after the delay (rate-limited; purge.c). */
+void ohi_purge_pressure(void);
 /* How long a thread cache must sit unused to be drained, and the purger's
  * shortest re-arm: the purge delay, but at least 100 ms, so that a delay of 0
  * does not wake the purger, nor steal a busy thread's cache, on every refill. */

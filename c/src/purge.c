@@ -42,8 +42,36 @@
 uint64_t ohi_dirty_epoch;
 uint64_t ohi_purge_tick;
 
-/* Purge passes come every half delay (at least 50 ms) while anything waits. */
-static uint64_t pass_period(long long delay) { return delay / 2 > 50 ? (uint64_t)(delay / 2) : 50; }
+/* Purge passes come every quarter delay (at least 25 ms) while anything
+ * waits, and a free chunk qualifies at age 5: free for at least the delay and
+ * at most 1.25 delays (a delay of 0: at the next pass). */
+#define PASSES_PER_DELAY 4
+static uint64_t pass_period(long long delay) {
+  return delay / PASSES_PER_DELAY > 25 ? (uint64_t)(delay / PASSES_PER_DELAY) : 25;
+}
+static uint32_t age_needed(long long delay) { return delay == 0 ? 1 : PASSES_PER_DELAY + 1; }
+
+/* Pressure: a heap mapped fresh memory while free pages wait for their delay.
+ * The next pass decommits free chunks an earlier pass has seen too (age 2) in
+ * every slab, so a phase change (say 16 KiB buffers freed, 48 KiB ones
+ * allocated) does not hold both working sets resident. Steady churn maps
+ * nothing new and is never under pressure. */
+static uint64_t pressure_ms; /* atomic: when pressure was last signalled */
+static uint32_t pressure;    /* atomic: the next pass runs under pressure */
+
+void ohi_purge_pressure(void) {
+  long long delay = ohi_opt(OH_OPT_PURGE_DELAY_MS);
+  if (delay <= 0) return;
+  uint64_t now = ohi_os_now_ms(), last = OHI_LOAD_RELAXED(&pressure_ms);
+  /* at most one pressure pass a period: "seen by an earlier pass" then means
+   * free for at least a quarter of the delay */
+  if (now < last + pass_period(delay) || OHI_LOAD_RELAXED(&ohi_dirty_epoch) == 0) return;
+  OHI_STORE_RELAXED(&pressure_ms, now);
+  OHI_STORE_RELAXED(&pressure, 1u);
+  ohi_purge_wake();
+}
+
+static uint32_t under_pressure; /* atomic: the purger's current pass runs under pressure */
 
 static void due(uint64_t *next_deadline, uint64_t at) {
   if (next_deadline && (*next_deadline == 0 || at < *next_deadline)) *next_deadline = at;
@@ -74,7 +102,8 @@ size_t ohi_slab_purge_pages(oh_slab_t *h, ohi_slab_t *s, bool force, uint64_t *m
   if (!force && OHI_LOAD_RELAXED(&s->dirty) == 0) return 0;
   OHI_STORE_RELAXED(&s->dirty, 0u);
   long long delay = ohi_opt(OH_OPT_PURGE_DELAY_MS);
-  uint32_t need = force ? 0 : delay == 0 ? 1 : 3;
+  uint32_t need = force ? 0 : age_needed(delay);
+  if (OHI_LOAD_RELAXED(&under_pressure) && need > 2) need = 2; /* seen by an earlier pass too */
   uint32_t *words = ohi_slab_words(s);
   size_t bytes = 0;
   bool dirty = false, failed = false;
@@ -84,7 +113,7 @@ size_t ohi_slab_purge_pages(oh_slab_t *h, ohi_slab_t *s, bool force, uint64_t *m
     bool eligible = false;
     if ((w & (OHI_W_FREE | OHI_W_CACHED)) == OHI_W_FREE) {
       uint32_t age = (w & OHI_W_AGE) >> OHI_W_AGE_SHIFT;
-      if (age < 3) {
+      if (age < OHI_W_AGE_MAX) {
         age++;
         OHI_STORE_RELAXED(&words[k], (w & ~OHI_W_AGE) | (age << OHI_W_AGE_SHIFT));
       }
@@ -164,9 +193,15 @@ static size_t heap_purge(oh_slab_t *h, uint64_t now, bool force, uint64_t *next_
     while (s != NULL) {
       ohi_slab_t *prev = s->prev;
       if (!force && OHI_LOAD_RELAXED(&h->empty_bytes) <= retain) break;
+      /* Due once empty for the delay, or once every chunk has aged out (a
+       * slab a thread cache handed back keeps the age its chunks had). */
       if (!force && now < s->empty_since_ms + (uint64_t)delay) {
-        due(next_deadline, s->empty_since_ms + (uint64_t)delay);
-        break;
+        bytes += ohi_slab_purge_pages(h, s, false, &more);
+        if (OHI_LOAD_RELAXED(&s->dirty) != 0) {
+          due(next_deadline, s->empty_since_ms + (uint64_t)delay);
+          s = prev;
+          continue;
+        }
       }
       ohi_list_remove(&c->empty, s);
       s->list = OHI_LIST_NONE;
@@ -208,17 +243,14 @@ static size_t purge_owned(oh_slab_t *h, ohi_tcache_t *tc, bool force, uint64_t *
     for (ohi_slab_t *s = b->owned, *next; s != NULL; s = next) {
       next = s->next;
       bool was_empty = s->used == 0;
-      ohi_slab_collect(s);
+      OHI_OWNER_INC(&b->nfree, ohi_slab_collect(s));
       if (s->used == 0 && !was_empty) OHI_OWNER_INC(&b->nempty, 1);
       if (keep_in_margin(h, s, force, retained)) continue;
       bytes += ohi_slab_purge_pages(h, s, force, more);
       if (OHI_LOAD_RELAXED(&s->dirty) != 0) OHI_STORE_RELAXED(&tc->pending, 1u);
       if (s->used != 0 || OHI_LOAD_RELAXED(&s->dirty) != 0 || OHI_LOAD_RELAXED(&s->xfree) != OHI_W_END) continue;
       /* Empty for the delay (every chunk aged): released. */
-      if (b->cur == s) b->cur = NULL;
-      ohi_bin_remove(b, s);
-      OHI_STORE_RELAXED(&b->nowned, OHI_LOAD_RELAXED(&b->nowned) - 1);
-      OHI_STORE_RELAXED(&b->nempty, OHI_LOAD_RELAXED(&b->nempty) - 1);
+      ohi_bin_disown(b, s);
       OHI_STORE_RELEASE(&s->owner, (ohi_tcache_t *)NULL);
       s->list = OHI_LIST_NONE;
       bytes += ohi_slab_release(h, s);
@@ -250,8 +282,10 @@ static size_t purge_caches(oh_slab_t *h, uint64_t now, bool force, uint64_t *nex
     uint64_t dirty = OHI_LOAD_RELAXED(&ohi_dirty_epoch);
     if (!force && !idle && !OHI_LOAD_RELAXED(&tc->pending) && dirty == tc->seen_dirty) continue;
     /* A busy owner purges its own slabs on its next refill; stolen only when
-     * it has not for two passes (it stays on its fast path). */
-    if (!force && !idle && OHI_LOAD_RELAXED(&ohi_purge_tick) < OHI_LOAD_RELAXED(&tc->purged_tick) + 2) {
+     * it has not for two passes (it stays on its fast path), or under
+     * pressure. */
+    if (!force && !idle && !OHI_LOAD_RELAXED(&under_pressure) &&
+        OHI_LOAD_RELAXED(&ohi_purge_tick) < OHI_LOAD_RELAXED(&tc->purged_tick) + 2) {
       more = 1;
       continue;
     }
@@ -388,12 +422,14 @@ static void *purger_main(void *arg) {
     }
     bool was_notified = purge_pending;
     purge_pending = false;
+    OHI_STORE_RELAXED(&under_pressure, __atomic_exchange_n(&pressure, 0u, __ATOMIC_RELAXED));
     __atomic_store_n(&purger_armed, false, __ATOMIC_SEQ_CST);
     pthread_mutex_unlock(&purge_mu);
     deadline = 0;
     long long delay = ohi_opt(OH_OPT_PURGE_DELAY_MS);
     uint64_t now = ohi_os_now_ms();
     if (delay >= 0) ohi_heaps_purge_all(now, false, &deadline);
+    OHI_STORE_RELAXED(&under_pressure, 0u);
     /* A pass that was asked for (rather than due) keeps the purger armed for
      * one more delay even when it found nothing to do: under churn, slabs
      * empty and refill continuously, and each of them must not cost a

@@ -66,6 +66,7 @@ OHI_INLINE void *chunk_alloc(oh_slab_t *h, unsigned cls, bool *zeroed, const cha
         if (OHI_LIKELY((fw & OHI_W_SLOW) == 0)) {
           s->free_head = fw & OHI_W_NEXT;
           s->nfree--;
+          OHI_STORE_RELAXED(&b->nfree, OHI_LOAD_RELAXED(&b->nfree) - 1);
           if (OHI_UNLIKELY(s->used++ == 0)) OHI_STORE_RELAXED(&b->nempty, OHI_LOAD_RELAXED(&b->nempty) - 1);
           OHI_STORE_RELAXED(w, 1u);
           OHI_OWNER_INC(&tc->allocs[cls], 1);
@@ -115,11 +116,14 @@ static void chunk_put(oh_slab_t *h, ohi_slab_t *s, uint32_t idx, uint32_t flags,
   if (OHI_LIKELY(tc != NULL)) {
     if (OHI_LIKELY(OHI_LOAD_RELAXED(&s->owner) == tc) && OHI_LIKELY(ohi_tcache_enter(tc))) {
       bool was_full = s->free_head == OHI_W_END && s->bump == s->nchunks;
+      ohi_tbin_t *b = &tc->bins[s->class_index];
       ohi_slab_push(s, idx, 0);
       if (count) OHI_OWNER_INC(&tc->frees[s->class_index], 1);
+      uint32_t got = 1;
       /* Frees other threads (or this one, while the purger held its cache)
        * left on the slab's stack come home with this one. */
-      if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&s->xfree) != OHI_W_END)) ohi_slab_collect(s);
+      if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&s->xfree) != OHI_W_END)) got += ohi_slab_collect(s);
+      OHI_OWNER_INC(&b->nfree, got);
       if (OHI_UNLIKELY(was_full | (s->used == 0))) ohi_tcache_local_free_slow(h, tc, s, was_full);
       ohi_tcache_leave(tc);
       return;

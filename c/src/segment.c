@@ -36,6 +36,7 @@ void *ohi_segment_take(unsigned shift) {
     ohi_meta_free(n, sizeof *n);
     return seg;
   }
+  ohi_purge_pressure(); /* growing: what sits free elsewhere should make room */
   return ohi_pages_reserve(size, size);
 }
 

@@ -13,24 +13,12 @@ uint64_t ohi_retired_allocs, ohi_retired_frees;
 
 /* Adds heap h's figures to out; per-class rows when classes is true. Called
  * with the registry lock held (so its thread caches cannot go away). */
-/* Free chunks on the local lists of slabs thread caches own, per class (the
- * caches are stolen for a moment to read them). */
-static void owned_free_chunks(oh_slab_t *h, uint64_t *per_class) {
-  for (ohi_tcache_t *tc = h->tcaches; tc != NULL; tc = tc->next) {
-    if (OHI_LOAD_RELAXED(&tc->holds) == 0 || !ohi_tcache_steal(tc)) continue;
-    for (unsigned i = 0; i < h->nclasses; i++)
-      for (ohi_slab_t *s = tc->bins[i].owned; s != NULL; s = s->next) per_class[i] += s->nfree;
-    ohi_tcache_unsteal(tc);
-  }
-}
-
 void ohi_heap_stats_locked(oh_slab_t *h, oh_stats_t *out, bool classes) {
-  uint64_t owned_free[OH_MAX_CLASSES] = {0};
-  if (classes) owned_free_chunks(h, owned_free);
   for (unsigned i = 0; i < h->nclasses; i++) {
     ohi_class_t *c = &h->classes[i];
-    uint64_t allocs = 0, frees = 0, empties = 0;
+    uint64_t allocs = 0, frees = 0, empties = 0, cached = 0;
     for (ohi_tcache_t *tc = h->tcaches; tc != NULL; tc = tc->next) {
+      cached += OHI_LOAD_RELAXED(&tc->bins[i].nfree);
       allocs += OHI_LOAD_RELAXED(&tc->allocs[i]);
       frees += OHI_LOAD_RELAXED(&tc->frees[i]);
       empties += OHI_LOAD_RELAXED(&tc->bins[i].nempty);
@@ -54,7 +42,7 @@ void ohi_heap_stats_locked(oh_slab_t *h, oh_stats_t *out, bool classes) {
       cs->chunk_size = c->chunk_size;
       cs->slabs = slabs;
       cs->chunks_in_use = (uint64_t)in_use;
-      cs->chunks_cached = owned_free[i]; /* free, but only their owning thread allocates them */
+      cs->chunks_cached = cached; /* free, but only their owning thread allocates them */
       cs->allocs = allocs;
       cs->frees = frees;
     }

@@ -100,23 +100,28 @@ static void to_back(ohi_tbin_t *b, ohi_slab_t *s) {
 static void own(ohi_tbin_t *b, ohi_slab_t *s) {
   ohi_bin_push_front(b, s);
   OHI_OWNER_INC(&b->nowned, 1);
+  OHI_OWNER_INC(&b->nfree, s->nfree);
   if (s->used == 0) OHI_OWNER_INC(&b->nempty, 1);
 }
 
-static void disown(ohi_tbin_t *b, ohi_slab_t *s) {
+void ohi_bin_disown(ohi_tbin_t *b, ohi_slab_t *s) {
   if (b->cur == s) b->cur = NULL;
   ohi_bin_remove(b, s);
   OHI_STORE_RELAXED(&b->nowned, OHI_LOAD_RELAXED(&b->nowned) - 1);
+  OHI_STORE_RELAXED(&b->nfree, OHI_LOAD_RELAXED(&b->nfree) - s->nfree);
   if (s->used == 0) OHI_STORE_RELAXED(&b->nempty, OHI_LOAD_RELAXED(&b->nempty) - 1);
 }
+#define disown ohi_bin_disown
 
 static bool has_room(const ohi_slab_t *s) { return s->free_head != OHI_W_END || s->bump < s->nchunks; }
 
 /* Pops from s, keeping the empty-slab count (owner side). */
 static void *owned_pop(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s, uint32_t state, bool *zeroed) {
   bool was_empty = s->used == 0;
+  uint32_t nfree = s->nfree;
   void *p = ohi_slab_pop_slow(h, s, state, zeroed);
   if (p != NULL && was_empty) OHI_STORE_RELAXED(&b->nempty, OHI_LOAD_RELAXED(&b->nempty) - 1);
+  if (s->nfree != nfree) OHI_STORE_RELAXED(&b->nfree, OHI_LOAD_RELAXED(&b->nfree) - 1);
   return p;
 }
 
@@ -128,7 +133,7 @@ static void release_owned(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s);
 static bool owned_collect(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s) {
   if (OHI_LOAD_RELAXED(&s->xfree) == OHI_W_END) return true;
   bool was_empty = s->used == 0;
-  ohi_slab_collect(s);
+  OHI_OWNER_INC(&b->nfree, ohi_slab_collect(s));
   if (was_empty || s->used != 0) return true;
   OHI_OWNER_INC(&b->nempty, 1);
   if (ohi_opt(OH_OPT_PURGE_DELAY_MS) != 0 || b->cur == s || s->guarded) return true;
@@ -248,6 +253,7 @@ bool ohi_tcache_abandon_all(oh_slab_t *h, ohi_tcache_t *tc) {
     b->cur = NULL;
     b->owned_tail = NULL;
     OHI_STORE_RELAXED(&b->nempty, 0u);
+    OHI_STORE_RELAXED(&b->nfree, 0u);
   }
   OHI_STORE_RELAXED(&tc->holds, 0u);
   return now != 0; /* some slab went to an empty list */
