@@ -12,14 +12,16 @@ import (
 )
 
 // Defaults for `make bench`: the eight modes, one after another, take about a
-// minute and a half on two quiet cores (native and native-gogc400, the
-// slowest, ~10-20 s each), never more than ~5.5 GiB resident at a time
-// (native-gogc400's peak). Each buffer is replaced ~30 times.
+// minute on two quiet cores and under a minute and a half on a busy one
+// (native-memlimit and native-gogc400, the slowest, ~10-15 s each), never more
+// than ~5.7 GiB resident at a time (native-gogc400's peak). Each buffer is
+// replaced ~20 times: 200 rounds (the results in RESULTS.md before the GOGC
+// pair was added ran 300, with six modes).
 const (
 	defaultLive   = 1 << 30
 	defaultSize   = "16KiB"
 	defaultChurn  = 10.0
-	defaultRounds = 300
+	defaultRounds = 200
 	defaultSample = 50 * time.Millisecond
 )
 

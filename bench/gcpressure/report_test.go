@@ -66,7 +66,7 @@ func TestJSONFieldNames(t *testing.T) {
 func TestTable(t *testing.T) {
 	res := sampleResults()
 	fillRatios(res)
-	cfg, _ := parseConfig([]string{"-modes", "native,offheap"}, nil)
+	cfg, _ := parseConfig([]string{"-modes", "native,offheap", "-rounds", "300"}, nil)
 	var buf bytes.Buffer
 	writeTable(&buf, cfg, res)
 	out := buf.String()

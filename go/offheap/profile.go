@@ -44,11 +44,11 @@ import (
 // DefaultProfileRate is the sampling rate in force unless SetProfileRate or
 // OFFHEAP_PROFILE_RATE says otherwise: one sample per 64 MiB allocated on
 // average. That is coarser than the runtime's 512 KiB on purpose: a sample
-// costs ~100-250 ns (stack walk, record, and the lookup at Free), while an
-// off-heap Alloc+Free of a cached 1 MiB chunk costs ~85 ns - not the
-// microseconds a Go-heap allocation of that size costs - so at 512 KiB nearly
-// every large allocation would be sampled and cost 3-4 times as much (see
-// bench/RESULTS.md). At 64 MiB the cost is below benchmark noise at every
+// costs ~100-250 ns (stack walk, records, and the lookup at Free), while an
+// off-heap Alloc+Free of a cached chunk costs ~90 ns at any size - not the
+// microseconds a Go-heap allocation of 1 MiB costs - so at 512 KiB nearly
+// every large allocation would be sampled and cost 1.5 to 7 times as much
+// (bench/RESULTS.md). At 64 MiB the cost is below benchmark noise at every
 // size; a program churning 1 GiB/s still gets 16 samples a second.
 const DefaultProfileRate = 64 << 20
 
