@@ -9,6 +9,11 @@
  *   pattern "pair":      loop { p = alloc(n); p[0] = 1; free(p); }
  *   pattern "batch-256": loop { 256 x (p[i] = alloc(n); p[i][0] = 1);
  *                               free p[0] .. p[255] in allocation order }
+ *   pattern "prod-cons": T pairs of threads; in each, a producer allocates
+ *                        (and writes the first byte) and hands the pointer
+ *                        through a 1024-slot ring to a consumer that frees
+ *                        it: every free is a free from another thread. Per-op
+ *                        time is per pair.
  *   One op is one alloc plus one free. Every allocation's first byte is
  *   written, so lazily committed memory is paid for the same way by everyone.
  *   T threads (fresh pthreads, each warmed up, then released together by a
@@ -16,6 +21,10 @@
  *   Per-op time is per thread (T / aggregate throughput); the "xT/1T" column
  *   is aggregate throughput at T threads over throughput at 1 thread (2.00 is
  *   perfect scaling on 2 cores).
+ *   The wall clock decides (it sees lock waiting and cache-line transfers);
+ *   the thread CPU time of the best repetition is printed beside it ("cpu
+ *   min"), the figure an earlier version reported alone and that hid a
+ *   2-thread slowdown.
  *   Every cell is measured --reps times; repetitions are interleaved (rep 1 of
  *   every cell, then rep 2, ...) so that a noisy period on a shared machine
  *   hits every allocator, and the median is reported with the spread
@@ -39,6 +48,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,20 +170,31 @@ DEFINE_LOOPS(offheap_slab, A_SLAB, F_SLAB)
 
 typedef uint64_t (*loop_fn)(size_t n, uint64_t dur_ns, void **ptrs);
 
-enum { PAT_PAIR, PAT_BATCH, PAT_COUNT };
-static const char *const pattern_names[PAT_COUNT] = {"pair", "batch-256"};
+/* Single calls, for the producer/consumer pattern (the ring costs more than
+ * the indirect call). */
+#define DEFINE_CALLS(NAME, ALLOC, FREE)                    \
+  static void *alloc_##NAME(size_t n) { return ALLOC(n); } \
+  static void free_##NAME(void *p, size_t n) { (void)n; FREE(p, n); }
+DEFINE_CALLS(glibc, A_GLIBC, F_GLIBC)
+DEFINE_CALLS(jemalloc, A_JE, F_JE)
+DEFINE_CALLS(mimalloc, A_MI, F_MI)
+DEFINE_CALLS(offheap, A_OH, F_OH)
+DEFINE_CALLS(offheap_slab, A_SLAB, F_SLAB)
+
+enum { PAT_PAIR, PAT_BATCH, PAT_PC, PAT_COUNT };
+static const char *const pattern_names[PAT_COUNT] = {"pair", "batch-256", "prod-cons"};
 
 typedef struct {
   const char *name;
-  loop_fn loop[PAT_COUNT];
+  loop_fn loop[2];
+  void *(*alloc)(size_t);
+  void (*free)(void *, size_t);
 } allocator_t;
 
+#define ALLOCATOR(label, NAME) {label, {pair_##NAME, batch_##NAME}, alloc_##NAME, free_##NAME}
 static const allocator_t allocators[] = {
-    {"glibc", {pair_glibc, batch_glibc}},
-    {"jemalloc", {pair_jemalloc, batch_jemalloc}},
-    {"mimalloc", {pair_mimalloc, batch_mimalloc}},
-    {"offheap", {pair_offheap, batch_offheap}},
-    {"offheap-slab", {pair_offheap_slab, batch_offheap_slab}},
+    ALLOCATOR("glibc", glibc),     ALLOCATOR("jemalloc", jemalloc),         ALLOCATOR("mimalloc", mimalloc),
+    ALLOCATOR("offheap", offheap), ALLOCATOR("offheap-slab", offheap_slab),
 };
 #define N_ALLOCATORS (int)(sizeof allocators / sizeof allocators[0])
 
@@ -221,38 +242,144 @@ typedef struct {
   size_t size;
   uint64_t warm_ns, dur_ns;
   pthread_barrier_t *bar;
-  uint64_t ops, elapsed_ns;
+  uint64_t ops, elapsed_ns, cpu_ns;
 } job_t;
+
+static uint64_t cpu_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static void *worker(void *arg) {
   job_t *j = arg;
   void *ptrs[BATCH];
   j->loop(j->size, j->warm_ns, ptrs);
   pthread_barrier_wait(j->bar);
-  uint64_t t0 = thread_ns();
+  uint64_t t0 = thread_ns(), c0 = cpu_now_ns();
   j->ops = j->loop(j->size, j->dur_ns, ptrs);
   j->elapsed_ns = thread_ns() - t0;
+  j->cpu_ns = cpu_now_ns() - c0;
   return NULL;
 }
 
+typedef struct {
+  double wall, cpu; /* aggregate throughput, ops per second, by either clock */
+} tput_t;
+
+/* ---- producer/consumer: a single-producer single-consumer ring ---- */
+
+#define RING 1024
+typedef struct {
+  void *slot[RING];
+  uint64_t head __attribute__((aligned(64))); /* written by the producer */
+  uint64_t tail __attribute__((aligned(64))); /* written by the consumer */
+  const allocator_t *a;
+  size_t size;
+  uint64_t warm_ns, dur_ns;
+  pthread_barrier_t *bar;
+  uint64_t ops, elapsed_ns, cpu_ns;
+} ring_t;
+
+static void ring_push(ring_t *r, void *p) {
+  uint64_t h = r->head;
+  while (h - __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) == RING) sched_yield();
+  r->slot[h % RING] = p;
+  __atomic_store_n(&r->head, h + 1, __ATOMIC_RELEASE);
+}
+
+static void *ring_pop(ring_t *r) {
+  uint64_t t = r->tail;
+  while (__atomic_load_n(&r->head, __ATOMIC_ACQUIRE) == t) sched_yield();
+  void *p = r->slot[t % RING];
+  __atomic_store_n(&r->tail, t + 1, __ATOMIC_RELEASE);
+  return p;
+}
+
+static uint64_t produce(ring_t *r, uint64_t dur_ns) {
+  uint64_t ops = 0, end = now_ns() + dur_ns;
+  do {
+    for (int k = 0; k < CHUNK; k++) {
+      void *p = r->a->alloc(r->size);
+      if (__builtin_expect(p == NULL, 0)) alloc_die(r->a->name, r->size);
+      touch(p);
+      ring_push(r, p);
+    }
+    ops += CHUNK;
+  } while (now_ns() < end);
+  ring_push(r, NULL); /* end of this run */
+  return ops;
+}
+
+static void *producer(void *arg) {
+  ring_t *r = arg;
+  produce(r, r->warm_ns);
+  pthread_barrier_wait(r->bar);
+  uint64_t t0 = thread_ns(), c0 = cpu_now_ns();
+  r->ops = produce(r, r->dur_ns);
+  /* the pair is done when the consumer has freed everything */
+  while (__atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) != r->head) sched_yield();
+  r->elapsed_ns = thread_ns() - t0;
+  r->cpu_ns = cpu_now_ns() - c0;
+  return NULL;
+}
+
+static void *consumer(void *arg) {
+  ring_t *r = arg;
+  for (int run = 0; run < 2; run++) /* warm-up, then the measured run */
+    for (void *p; (p = ring_pop(r)) != NULL;) r->a->free(p, r->size);
+  return NULL;
+}
+
+/* T pairs: aggregate throughput of alloc+free pairs. */
+static tput_t measure_pc(const allocator_t *a, size_t size, int pairs, uint64_t warm_ns, uint64_t dur_ns) {
+  pthread_t tid[2 * pairs];
+  ring_t *rings = aligned_alloc(64, sizeof(ring_t) * (size_t)pairs);
+  if (rings == NULL) die("out of memory");
+  pthread_barrier_t bar;
+  pthread_barrier_init(&bar, NULL, (unsigned)pairs);
+  for (int i = 0; i < pairs; i++) {
+    memset(&rings[i], 0, sizeof rings[i]);
+    rings[i].a = a;
+    rings[i].size = size;
+    rings[i].warm_ns = warm_ns;
+    rings[i].dur_ns = dur_ns;
+    rings[i].bar = &bar;
+    if (pthread_create(&tid[2 * i], NULL, consumer, &rings[i]) != 0 ||
+        pthread_create(&tid[2 * i + 1], NULL, producer, &rings[i]) != 0)
+      die("pthread_create failed");
+  }
+  tput_t t = {0, 0};
+  for (int i = 0; i < 2 * pairs; i++) pthread_join(tid[i], NULL);
+  for (int i = 0; i < pairs; i++) {
+    t.wall += (double)rings[i].ops * 1e9 / (double)rings[i].elapsed_ns;
+    t.cpu += (double)rings[i].ops * 1e9 / (double)(rings[i].cpu_ns ? rings[i].cpu_ns : 1);
+  }
+  pthread_barrier_destroy(&bar);
+  free(rings);
+  return t;
+}
+
 /* Aggregate throughput in ops per second. */
-static double measure(loop_fn loop, size_t size, int threads, uint64_t warm_ns, uint64_t dur_ns) {
+static tput_t measure(const allocator_t *a, int pat, size_t size, int threads, uint64_t warm_ns, uint64_t dur_ns) {
+  if (pat == PAT_PC) return measure_pc(a, size, threads, warm_ns, dur_ns);
   pthread_t tid[threads];
   job_t jobs[threads];
   pthread_barrier_t bar;
   pthread_barrier_init(&bar, NULL, (unsigned)threads);
   for (int i = 0; i < threads; i++) {
-    jobs[i] = (job_t){.loop = loop, .size = size, .warm_ns = warm_ns, .dur_ns = dur_ns, .bar = &bar};
+    jobs[i] = (job_t){.loop = a->loop[pat], .size = size, .warm_ns = warm_ns, .dur_ns = dur_ns, .bar = &bar};
     int rc = pthread_create(&tid[i], NULL, worker, &jobs[i]);
     if (rc != 0) die("pthread_create: %s", strerror(rc));
   }
-  double tput = 0;
+  tput_t t = {0, 0};
   for (int i = 0; i < threads; i++) {
     pthread_join(tid[i], NULL);
-    tput += (double)jobs[i].ops * 1e9 / (double)jobs[i].elapsed_ns;
+    t.wall += (double)jobs[i].ops * 1e9 / (double)jobs[i].elapsed_ns;
+    t.cpu += (double)jobs[i].ops * 1e9 / (double)(jobs[i].cpu_ns ? jobs[i].cpu_ns : 1);
   }
   pthread_barrier_destroy(&bar);
-  return tput;
+  return t;
 }
 
 /* ---- flags ----------------------------------------------------------------- */
@@ -265,7 +392,7 @@ static void usage(FILE *f) {
           "  --sizes LIST        allocation sizes (default 64,1K,16K,256K; suffixes B, K/KiB, M/MiB)\n"
           "  --threads LIST      thread counts (default 1,2)\n"
           "  --allocators LIST   glibc,jemalloc,mimalloc,offheap,offheap-slab (default all)\n"
-          "  --patterns LIST     pair,batch-256 (default both)\n"
+          "  --patterns LIST     pair,batch-256,prod-cons (default all; prod-cons: T = pairs of threads)\n"
           "  --reps N            repetitions per cell, median reported (default 7)\n"
           "  --ms N              milliseconds per repetition (default 150; plus 10%% warm-up)\n"
           "  --stat median|min   summary of the repetitions (default median; min = best rep)\n"
@@ -273,8 +400,8 @@ static void usage(FILE *f) {
           "                      (user+sys: ignores preemption on a busy machine, and lock waits)\n"
           "  --csv               print CSV (one line per cell and thread count) instead of the table\n"
           "  --help\n"
-          "A default run measures 2 patterns x 4 sizes x 5 allocators x 2 thread counts\n"
-          "x 7 reps x 165 ms: about 95 s.\n");
+          "A default run measures 3 patterns x 4 sizes x 5 allocators x 2 thread counts\n"
+          "x 7 reps x 165 ms: about 2.5 min.\n");
 }
 
 static size_t parse_size(const char *s) {
@@ -336,7 +463,7 @@ int main(int argc, char **argv) {
   int allocs[MAX_LIST];
   int n_allocs = N_ALLOCATORS;
   for (int i = 0; i < N_ALLOCATORS; i++) allocs[i] = i;
-  int pats[PAT_COUNT] = {PAT_PAIR, PAT_BATCH};
+  int pats[PAT_COUNT] = {PAT_PAIR, PAT_BATCH, PAT_PC};
   int n_pats = PAT_COUNT;
   int reps = 7;
   long ms = 150;
@@ -444,7 +571,8 @@ int main(int argc, char **argv) {
   /* cells[pattern][size][allocator][threads] -> reps throughputs */
   int n_cells = n_pats * n_sizes * n_allocs * n_threads;
   double *tput = calloc((size_t)n_cells * (size_t)reps, sizeof(double));
-  if (tput == NULL) die("out of memory");
+  double *tput_cpu = calloc((size_t)n_cells * (size_t)reps, sizeof(double));
+  if (tput == NULL || tput_cpu == NULL) die("out of memory");
   uint64_t dur_ns = (uint64_t)ms * 1000000u;
   uint64_t warm_ns = dur_ns / 10 > 5000000u ? dur_ns / 10 : 5000000u;
   uint64_t t_start = now_ns();
@@ -454,8 +582,11 @@ int main(int argc, char **argv) {
       for (int s = 0; s < n_sizes; s++)
         for (int a = 0; a < n_allocs; a++)
           for (int t = 0; t < n_threads; t++, c++)
-            tput[c * reps + r] = measure(allocators[allocs[a]].loop[pats[p]], sizes[s], threads[t],
-                                         warm_ns, dur_ns);
+          {
+            tput_t m = measure(&allocators[allocs[a]], pats[p], sizes[s], threads[t], warm_ns, dur_ns);
+            tput[c * reps + r] = use_cpu_clock ? m.cpu : m.wall;
+            tput_cpu[c * reps + r] = m.cpu;
+          }
     fprintf(stderr, "cbench: rep %d/%d done (%.0f s)\n", r + 1, reps,
             (double)(now_ns() - t_start) / 1e9);
   }
@@ -486,6 +617,11 @@ int main(int argc, char **argv) {
         printf(" %6s", h);
       }
     if (glibc_idx >= 0 && base_t >= 0) printf(" %9s", "vs glibc");
+    for (int t = 0; t < n_threads; t++) {
+      char h[32];
+      snprintf(h, sizeof h, "%dT cpu-min", threads[t]);
+      printf(" %10s", h);
+    }
     printf("\n");
   }
   int c = 0;
@@ -517,12 +653,20 @@ int main(int argc, char **argv) {
         for (int t = 0; t < n_threads; t++)
           if (t != base_t && base_t >= 0) printf(" %6.2f", med[t] / med[base_t]);
         if (glibc_idx >= 0 && base_t >= 0) printf(" %8.2fx", (1e9 / med[base_t]) / glibc_ns);
+        for (int t = 0; t < n_threads; t++) {
+          int cc = c - n_threads + t;
+          double best = 0;
+          for (int r = 0; r < reps; r++)
+            if (tput_cpu[cc * reps + r] > best) best = tput_cpu[cc * reps + r];
+          printf(" %10.1f", best > 0 ? threads[t] * 1e9 / best : 0.0);
+        }
         printf("\n");
       }
     }
     if (!csv && p + 1 < n_pats) printf("\n");
   }
   free(tput);
+  free(tput_cpu);
   if (bench_slab) oh_slab_destroy(bench_slab);
   return 0;
 }

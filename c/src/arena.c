@@ -120,7 +120,11 @@ static void *bump(arena_block_t *b, size_t n, size_t align) {
     size_t off = start - (uintptr_t)b->data;
     if (off > b->cap || b->cap - off < n) return NULL;
     if (OHI_CAS(&b->used, &used, off + n)) {
-      OHI_ASAN_UNPOISON((void *)start, n);
+      /* Whole 8-byte shadow granules: two allocations bumped at once may
+       * share one, and a partial-granule unpoison of one would race with the
+       * other's (ASan keeps one shadow byte per granule). */
+      uintptr_t g0 = start & ~(uintptr_t)7, g1 = (start + n + 7) & ~(uintptr_t)7;
+      OHI_ASAN_UNPOISON((void *)g0, g1 - g0);
       return (void *)start;
     }
   }
