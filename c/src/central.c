@@ -2,7 +2,7 @@
  * heap.c for the overview.
  *
  * A slab has two free lists, both threaded through its chunks' state words:
- *   local   free_head/nfree: used by whoever holds the slab - its owning thread
+ *   local   free_head: used by whoever holds the slab - its owning thread
  *           cache without a lock, or, for a central slab (owner NULL), anyone
  *           holding the class lock;
  *   remote  xfree: a lock-free stack other threads push freed chunks on; only
@@ -170,22 +170,24 @@ uint32_t ohi_slab_collect(ohi_slab_t *s) {
     idx = next;
     n++;
   }
-  s->nfree += n;
   s->used -= n;
   return n;
 }
 
-static void mark_dirty(ohi_slab_t *s) {
-  if (OHI_LIKELY(OHI_LOAD_RELAXED(&s->dirty) != 0)) return;
+OHI_NOINLINE void ohi_slab_mark_dirty(ohi_slab_t *s) {
   OHI_STORE_RELAXED(&s->dirty, 1u);
   OHI_FETCH_ADD(&ohi_dirty_epoch, 1);
   ohi_purge_notify();
 }
 
+static void mark_dirty(ohi_slab_t *s) {
+  if (OHI_LIKELY(OHI_LOAD_RELAXED(&s->dirty) != 0)) return;
+  ohi_slab_mark_dirty(s);
+}
+
 void ohi_slab_push(ohi_slab_t *s, uint32_t idx, uint32_t flags) {
   OHI_STORE_RELEASE(&ohi_slab_words(s)[idx], OHI_W_FREE | flags | s->free_head);
   s->free_head = idx;
-  s->nfree++;
   s->used--;
   mark_dirty(s);
 }
@@ -264,7 +266,6 @@ void *ohi_slab_pop_slow(oh_slab_t *h, ohi_slab_t *s, uint32_t state, bool *zeroe
     idx = s->free_head;
     uint32_t w = OHI_LOAD_RELAXED(&words[idx]);
     s->free_head = w & OHI_W_NEXT;
-    s->nfree--;
     if (OHI_UNLIKELY(w & OHI_W_GUARD)) {
       ohi_chunk_guard(ohi_chunk_ptr(s, idx), s->chunk_size, false);
       s->guarded--;

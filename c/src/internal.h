@@ -338,7 +338,7 @@ struct ohi_slab_s {
   /* The owner's (or, for a central slab, the class lock's): */
   ohi_slab_t *next, *prev; /* in an owner's or a central list */
   uint32_t free_head;     /* first index of the local free list, or OHI_W_END */
-  uint32_t nfree;         /* chunks on the local free list */
+  uint32_t pad1_;
   uint32_t bump;          /* chunks [bump, nchunks) never handed out */
   uint32_t used;          /* handed out and not on the local free list */
   uint32_t list;          /* enum ohi_slab_list */
@@ -347,7 +347,8 @@ struct ohi_slab_s {
   size_t touched;         /* bytes from the base handed out at least once (page rounded) */
 };
 /* Invariants (owner or class lock held; xfree collected):
- *   nchunks = used + nfree + (nchunks - bump)
+ *   nchunks = used + nfree + (nchunks - bump), nfree = chunks on the local
+ *   free list (ohi_slab_nfree)
  *   a chunk on the local free list has word OHI_W_FREE | flags | next
  *   used = 0 <=> the slab is empty; pages in [touched, size) were never touched */
 
@@ -374,6 +375,7 @@ OHI_INLINE uint32_t ohi_fast_div(uint64_t magic, uint32_t n) {
   return (uint32_t)(((unsigned __int128)magic * n) >> 64);
 }
 OHI_INLINE uint32_t *ohi_slab_words(ohi_slab_t *s) { return (uint32_t *)(s + 1); }
+OHI_INLINE uint32_t ohi_slab_nfree(const ohi_slab_t *s) { return s->bump - s->used; }
 OHI_INLINE void *ohi_chunk_ptr(const ohi_slab_t *s, uint32_t idx) {
   return (void *)(s->span.base + (uintptr_t)idx * s->chunk_size);
 }
@@ -400,7 +402,8 @@ typedef struct ohi_tbin_s {
                            * with room first, full ones at the back */
   ohi_slab_t *owned_tail;
   uint32_t nowned;
-  uint32_t nempty;        /* owned slabs with used == 0 (owner-written; stats read) */
+  uint32_t nempty;        /* owned slabs with used == 0, the current one aside
+                           * (owner-written; stats read) */
   uint64_t nfree;         /* chunks on the owned slabs' local free lists (likewise) */
   uint64_t seen_remote;   /* the class's remote_epoch at the last full scan */
 } ohi_tbin_t;
@@ -506,6 +509,8 @@ uint32_t ohi_slab_collect(ohi_slab_t *s);
  * holds the class lock), setting its word to state; *zeroed tells whether its
  * bytes are known to be zero. NULL when s has no room. */
 void *ohi_slab_pop_slow(oh_slab_t *h, ohi_slab_t *s, uint32_t state, bool *zeroed);
+/* A slab got free chunks the purge policy must age (first free since clean). */
+void ohi_slab_mark_dirty(ohi_slab_t *s);
 /* Pushes a claimed chunk on s's local free list (owner or class lock). */
 void ohi_slab_push(ohi_slab_t *s, uint32_t idx, uint32_t flags);
 /* Pushes a claimed chunk on s's cross-thread free stack (any thread). */
@@ -549,6 +554,7 @@ void ohi_tcache_local_free_slow(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, b
 /* The owned list of a bin (owner or stealer). */
 void ohi_bin_remove(ohi_tbin_t *b, ohi_slab_t *s);
 void ohi_bin_disown(ohi_tbin_t *b, ohi_slab_t *s); /* off the list, counts kept */
+void ohi_bin_note_emptied(ohi_tbin_t *b, ohi_slab_t *s); /* used fell to 0 */
 void ohi_bin_push_front(ohi_tbin_t *b, ohi_slab_t *s);
 /* Stealer side: take the cache away from its owner / give it back. */
 bool ohi_tcache_steal(ohi_tcache_t *tc);

@@ -151,7 +151,7 @@ size_t ohi_slab_purge_pages(oh_slab_t *h, ohi_slab_t *s, bool force, uint64_t *m
 static bool keep_in_margin(oh_slab_t *h, ohi_slab_t *s, bool force, uint64_t *retained) {
   long long delay = ohi_opt(OH_OPT_PURGE_DELAY_MS);
   uint64_t retain = delay > 0 && !force ? (uint64_t)ohi_opt(OH_OPT_RETAIN_BYTES) : 0;
-  uint64_t bytes = s->used == 0 ? h->slab_size : (uint64_t)s->nfree * s->chunk_size;
+  uint64_t bytes = s->used == 0 ? h->slab_size : (uint64_t)ohi_slab_nfree(s) * s->chunk_size;
   if (bytes == 0 || *retained + bytes > retain) return false;
   *retained += bytes;
   return true;
@@ -244,7 +244,7 @@ static size_t purge_owned(oh_slab_t *h, ohi_tcache_t *tc, bool force, uint64_t *
       next = s->next;
       bool was_empty = s->used == 0;
       OHI_OWNER_INC(&b->nfree, ohi_slab_collect(s));
-      if (s->used == 0 && !was_empty) OHI_OWNER_INC(&b->nempty, 1);
+      if (s->used == 0 && !was_empty) ohi_bin_note_emptied(b, s);
       if (keep_in_margin(h, s, force, retained)) continue;
       bytes += ohi_slab_purge_pages(h, s, force, more);
       if (OHI_LOAD_RELAXED(&s->dirty) != 0) OHI_STORE_RELAXED(&tc->pending, 1u);

@@ -65,9 +65,8 @@ OHI_INLINE void *chunk_alloc(oh_slab_t *h, unsigned cls, bool *zeroed, const cha
         uint32_t fw = OHI_LOAD_RELAXED(w);
         if (OHI_LIKELY((fw & OHI_W_SLOW) == 0)) {
           s->free_head = fw & OHI_W_NEXT;
-          s->nfree--;
           OHI_STORE_RELAXED(&b->nfree, OHI_LOAD_RELAXED(&b->nfree) - 1);
-          if (OHI_UNLIKELY(s->used++ == 0)) OHI_STORE_RELAXED(&b->nempty, OHI_LOAD_RELAXED(&b->nempty) - 1);
+          s->used++; /* the current slab: its emptiness is not counted (nempty) */
           OHI_STORE_RELAXED(w, 1u);
           OHI_OWNER_INC(&tc->allocs[cls], 1);
           ohi_tcache_leave(tc);
@@ -111,20 +110,29 @@ void *ohi_heap_alloc_zeroed(oh_slab_t *h, size_t n, const char *fn) {
 /* ---- release ------------------------------------------------------------------------ */
 
 /* A claimed chunk goes back to its slab. count: a user's free (statistics). */
-static void chunk_put(oh_slab_t *h, ohi_slab_t *s, uint32_t idx, uint32_t flags, bool count) {
+OHI_INLINE void chunk_put(oh_slab_t *h, ohi_slab_t *s, uint32_t idx, uint32_t flags, bool count) {
   ohi_tcache_t *tc = flags == 0 ? ohi_tcache_get(h) : NULL; /* debug: no caches */
   if (OHI_LIKELY(tc != NULL)) {
     if (OHI_LIKELY(OHI_LOAD_RELAXED(&s->owner) == tc) && OHI_LIKELY(ohi_tcache_enter(tc))) {
-      bool was_full = s->free_head == OHI_W_END && s->bump == s->nchunks;
-      ohi_tbin_t *b = &tc->bins[s->class_index];
-      ohi_slab_push(s, idx, 0);
-      if (count) OHI_OWNER_INC(&tc->frees[s->class_index], 1);
+      /* ohi_slab_push, inline: the owner's free is plain stores */
+      uint32_t cls = s->class_index, head = s->free_head;
+      bool was_full = head == OHI_W_END && s->bump == s->nchunks;
+      ohi_tbin_t *b = &tc->bins[cls];
+      OHI_STORE_RELEASE(&ohi_slab_words(s)[idx], OHI_W_FREE | head);
+      s->free_head = idx;
+      uint32_t used = --s->used;
+      if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&s->dirty) == 0)) ohi_slab_mark_dirty(s);
+      if (count) OHI_OWNER_INC(&tc->frees[cls], 1);
       uint32_t got = 1;
       /* Frees other threads (or this one, while the purger held its cache)
        * left on the slab's stack come home with this one. */
-      if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&s->xfree) != OHI_W_END)) got += ohi_slab_collect(s);
+      if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&s->xfree) != OHI_W_END)) {
+        got += ohi_slab_collect(s);
+        used = s->used;
+      }
       OHI_OWNER_INC(&b->nfree, got);
-      if (OHI_UNLIKELY(was_full | (s->used == 0))) ohi_tcache_local_free_slow(h, tc, s, was_full);
+      if (OHI_UNLIKELY(was_full) || (used == 0 && (b->cur != s || ohi_opt(OH_OPT_PURGE_DELAY_MS) == 0)))
+        ohi_tcache_local_free_slow(h, tc, s, was_full);
       ohi_tcache_leave(tc);
       return;
     }
@@ -161,7 +169,8 @@ int ohi_heap_release(oh_slab_t *h, void *p, int mode, const char *fn) {
 /* ---- public API: the process-wide allocator ------------------------------------ */
 
 void *oh_alloc(size_t n) {
-  oh_slab_t *h = ohi_get_default();
+  oh_slab_t *h = __atomic_load_n(&ohi_default_heap, __ATOMIC_ACQUIRE);
+  if (OHI_UNLIKELY(h == NULL)) h = ohi_get_default();
   if (OHI_UNLIKELY(h == NULL)) return NULL; /* heap creation reported ENOMEM */
   return ohi_heap_alloc(h, n, "oh_alloc");
 }

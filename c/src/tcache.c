@@ -97,19 +97,37 @@ static void to_back(ohi_tbin_t *b, ohi_slab_t *s) {
   b->owned_tail = s;
 }
 
+/* nempty counts owned empty slabs but the current one: the current slab
+ * empties and refills on every alloc+free pair, and is not counted so that
+ * the fast paths need not. */
+static bool counted_empty(const ohi_tbin_t *b, const ohi_slab_t *s) { return s->used == 0 && b->cur != s; }
+
+static void nempty_add(ohi_tbin_t *b, int d) { OHI_STORE_RELAXED(&b->nempty, OHI_LOAD_RELAXED(&b->nempty) + (uint32_t)d); }
+
+static void set_cur(ohi_tbin_t *b, ohi_slab_t *t) {
+  ohi_slab_t *old = b->cur;
+  b->cur = t;
+  if (old != NULL && old != t && old->used == 0) nempty_add(b, 1);
+  if (t != NULL && t != old && t->used == 0) nempty_add(b, -1);
+}
+
 static void own(ohi_tbin_t *b, ohi_slab_t *s) {
   ohi_bin_push_front(b, s);
   OHI_OWNER_INC(&b->nowned, 1);
-  OHI_OWNER_INC(&b->nfree, s->nfree);
-  if (s->used == 0) OHI_OWNER_INC(&b->nempty, 1);
+  OHI_OWNER_INC(&b->nfree, ohi_slab_nfree(s));
+  if (counted_empty(b, s)) nempty_add(b, 1);
 }
 
 void ohi_bin_disown(ohi_tbin_t *b, ohi_slab_t *s) {
+  if (counted_empty(b, s)) nempty_add(b, -1);
   if (b->cur == s) b->cur = NULL;
   ohi_bin_remove(b, s);
   OHI_STORE_RELAXED(&b->nowned, OHI_LOAD_RELAXED(&b->nowned) - 1);
-  OHI_STORE_RELAXED(&b->nfree, OHI_LOAD_RELAXED(&b->nfree) - s->nfree);
-  if (s->used == 0) OHI_STORE_RELAXED(&b->nempty, OHI_LOAD_RELAXED(&b->nempty) - 1);
+  OHI_STORE_RELAXED(&b->nfree, OHI_LOAD_RELAXED(&b->nfree) - ohi_slab_nfree(s));
+}
+
+void ohi_bin_note_emptied(ohi_tbin_t *b, ohi_slab_t *s) {
+  if (counted_empty(b, s)) nempty_add(b, 1);
 }
 #define disown ohi_bin_disown
 
@@ -117,11 +135,9 @@ static bool has_room(const ohi_slab_t *s) { return s->free_head != OHI_W_END || 
 
 /* Pops from s, keeping the empty-slab count (owner side). */
 static void *owned_pop(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s, uint32_t state, bool *zeroed) {
-  bool was_empty = s->used == 0;
-  uint32_t nfree = s->nfree;
+  uint32_t nfree = ohi_slab_nfree(s); /* s is the current slab: no nempty change */
   void *p = ohi_slab_pop_slow(h, s, state, zeroed);
-  if (p != NULL && was_empty) OHI_STORE_RELAXED(&b->nempty, OHI_LOAD_RELAXED(&b->nempty) - 1);
-  if (s->nfree != nfree) OHI_STORE_RELAXED(&b->nfree, OHI_LOAD_RELAXED(&b->nfree) - 1);
+  if (ohi_slab_nfree(s) != nfree) OHI_STORE_RELAXED(&b->nfree, OHI_LOAD_RELAXED(&b->nfree) - 1);
   return p;
 }
 
@@ -135,7 +151,7 @@ static bool owned_collect(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s) {
   bool was_empty = s->used == 0;
   OHI_OWNER_INC(&b->nfree, ohi_slab_collect(s));
   if (was_empty || s->used != 0) return true;
-  OHI_OWNER_INC(&b->nempty, 1);
+  ohi_bin_note_emptied(b, s);
   if (ohi_opt(OH_OPT_PURGE_DELAY_MS) != 0 || b->cur == s || s->guarded) return true;
   release_owned(h, b, s);
   return false;
@@ -178,7 +194,7 @@ void *ohi_tcache_refill_alloc(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls, uint
     }
     if (!owned_collect(h, b, t)) continue;
     if (has_room(t)) {
-      b->cur = t;
+      set_cur(b, t);
       return owned_pop(h, b, t, state, zeroed);
     }
     if (t->next == NULL) break;
@@ -188,7 +204,7 @@ void *ohi_tcache_refill_alloc(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls, uint
   if (t == NULL) return NULL;
   if (t->used == 0 && ohi_opt(OH_OPT_PURGE_DELAY_MS) != 0) ohi_purge_notify(); /* an empty slab to watch */
   own(b, t);
-  b->cur = t;
+  set_cur(b, t);
   if (OHI_LOAD_RELAXED(&tc->holds) == 0) {
     OHI_STORE_RELAXED(&tc->holds, 1u);
     ohi_purge_notify(); /* a cache that holds slabs is on the purger's watch */
@@ -208,8 +224,8 @@ void ohi_tcache_local_free_slow(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, b
     ohi_bin_push_front(b, s);
   }
   if (s->used != 0) return;
-  OHI_OWNER_INC(&b->nempty, 1);
-  if (ohi_opt(OH_OPT_PURGE_DELAY_MS) != 0) return;
+  ohi_bin_note_emptied(b, s);
+  if (ohi_opt(OH_OPT_PURGE_DELAY_MS) != 0) return; /* it waits, owned, for the policy */
   if (OHI_LOAD_RELAXED(&s->xfree) != OHI_W_END || s->guarded) return; /* left to the purger */
   release_owned(h, b, s);
 }
