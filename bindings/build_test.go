@@ -58,7 +58,12 @@ func command(dir string, env []string, name string, args ...string) *exec.Cmd {
 func writeModule(t *testing.T, root string, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
-	files["go.mod"] = "module example.com/user\n\ngo 1.24\n\nrequire github.com/offheap/offheap v0.0.0\n\nreplace github.com/offheap/offheap => " + root + "\n"
+	// The user's module lists offheap's own requirements too (as go mod tidy
+	// would) and their checksums, so that builds without network work.
+	deps, sums := rootRequirements(t, root)
+	files["go.mod"] = "module example.com/user\n\ngo 1.24\n\nrequire github.com/offheap/offheap v0.0.0\n" + deps +
+		"\nreplace github.com/offheap/offheap => " + root + "\n"
+	files["go.sum"] = sums
 	for name, body := range files {
 		path := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -69,6 +74,34 @@ func writeModule(t *testing.T, root string, files map[string]string) string {
 		}
 	}
 	return dir
+}
+
+// rootRequirements returns the require directives of root's go.mod (marked
+// indirect) and root's go.sum.
+func rootRequirements(t *testing.T, root string) (requires, sums string) {
+	t.Helper()
+	mod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inBlock := false
+	for _, line := range strings.Split(string(mod), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "require (":
+			inBlock = true
+		case inBlock && line == ")":
+			inBlock = false
+		case inBlock && line != "":
+			requires += "require " + strings.TrimSuffix(line, " // indirect") + " // indirect\n"
+		case strings.HasPrefix(line, "require ") && !strings.HasSuffix(line, "("):
+			requires += strings.TrimSuffix(line, " // indirect") + " // indirect\n"
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "go.sum")); err == nil {
+		sums = string(b)
+	}
+	return requires, sums
 }
 
 const userProgram = `package main

@@ -113,12 +113,15 @@ typedef enum oh_option_e {
   OH_OPT_PURGE_DELAY_MS = 0, /* OFFHEAP_PURGE_DELAY_MS: ms freed memory stays committed;
                                 0 = decommit at once, -1 = never */
   OH_OPT_DEBUG,              /* OFFHEAP_DEBUG: 0 = off; 1 = freed memory is poisoned
-                                (0xdf) and thread caches stand aside; 2 = also guard:
-                                freed chunks of a page or more and freed large
-                                allocations are made inaccessible, so a use after
-                                free faults at the guilty access. Arenas: a reset
-                                poisons what was handed out (level 1) and makes the
-                                blocks it keeps inaccessible until reused (level 2) */
+                                (0xdf; verified when the chunk is handed out again: a
+                                write after free is reported through the error
+                                handler with the address and the first modified
+                                offset), the whole pages of freed chunks and large
+                                allocations are made inaccessible (a use after free
+                                of a page or more faults at the guilty access), and
+                                thread caches stand aside. Arenas: a reset poisons
+                                what was handed out (level 1) and makes the blocks it
+                                keeps inaccessible until reused (level 2) */
   OH_OPT_DECOMMIT_ADVICE,    /* OFFHEAP_DECOMMIT: 0 = MADV_DONTNEED (RSS drops at once),
                                 1 = MADV_FREE (lazy; RSS drops under memory pressure) */
   OH_OPT_TCACHE_BYTES,       /* OFFHEAP_TCACHE_BYTES: 0 disables thread caches (every

@@ -110,15 +110,18 @@
 // # Debug mode
 //
 // SetDebugLevel (OFFHEAP_DEBUG) makes a use after free visible: freed memory
-// is poisoned (0xdf), and in guard mode freed buffers of a page or more are
-// made inaccessible until they are handed out again. Arenas are covered too:
-// Reset poisons what the arena handed out, and in guard mode the pages of the
-// blocks it keeps fault until the arena hands them out again.
+// is poisoned (0xdf) and verified when it is handed out again (a write after
+// free is reported with the address and the first modified offset), and freed
+// buffers of a page or more are made inaccessible until they are handed out
+// again, so a use after free of them faults at the guilty line (level 1 and
+// guard mode alike). Arenas are covered too: Reset poisons what the arena
+// handed out, and in guard mode the pages of the blocks it keeps fault until
+// the arena hands them out again.
 //
 // # Environment
 //
 // The C core reads OFFHEAP_PURGE_DELAY_MS, OFFHEAP_DEBUG, OFFHEAP_DECOMMIT,
-// OFFHEAP_TCACHE_BYTES, OFFHEAP_RETAIN_BYTES and OFFHEAP_HUGEPAGES once at start
+// OFFHEAP_TCACHE_BYTES, OFFHEAP_RETAIN_BYTES, OFFHEAP_SEGMENT_CACHE_BYTES and OFFHEAP_HUGEPAGES once at start
 // up; see c/include/offheap.h. The Go package reads OFFHEAP_PROFILE_RATE (the
 // heap profile's bytes per sample; 0 = off, 1 = every allocation).
 //
