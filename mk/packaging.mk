@@ -58,7 +58,7 @@ test-install: lib
 	     $(call pkg_fail,pkg-config --modversion is not $(VERSION)); \
 	   [ "$$(PKG_CONFIG_PATH=$$lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$$root $(PKG_CONFIG) --cflags --libs offheap | xargs)" = \
 	     "-I$$root$$prefix/include -L$$root$$prefix/lib -loffheap" ] || $(call pkg_fail,pkg-config --cflags --libs says something else); \
-	   ar t "$$lib/liboffheap.a" | grep -q '^slab\.o$$' || $(call pkg_fail,liboffheap.a lacks slab.o); \
+	   ar t "$$lib/liboffheap.a" | grep -q '^central\.o$$' || $(call pkg_fail,liboffheap.a lacks central.o); \
 	 }; \
 	 left() { find "$$1" \( -type f -o -type l \) | sed "s|^$$1||"; }; \
 	 $(MAKE) -s --no-print-directory install PREFIX=$$t/prefix >/dev/null; \
