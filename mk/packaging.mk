@@ -137,6 +137,8 @@ test-nocgo:
 	 echo "test-nocgo: go/decommit builds without cgo for $(NOCGO_GOOS); go/offheap fails with: undefined: $(NOCGO_MSG)"
 
 # ---- module zip ------------------------------------------------------------------
+# offheap's own zip is served from a file:// proxy made here; its dependencies
+# (github.com/google/pprof) from the local module cache, itself a file proxy.
 
 MODZIP_VERSION := v$(VERSION)
 
@@ -147,7 +149,9 @@ test-modzip:
 	 mkdir $$t/user; \
 	 printf 'module example.com/user\n\ngo 1.24\n\nrequire github.com/offheap/offheap $(MODZIP_VERSION)\n' >$$t/user/go.mod; \
 	 cp examples/go/main.go $$t/user/main.go; \
-	 export GOPROXY=file://$$t/proxy GOSUMDB=off GONOSUMDB= GOFLAGS=-mod=mod GOWORK=off GOMODCACHE=$$t/modcache CGO_ENABLED=1; \
+	 deps=$$($(GO) env GOMODCACHE)/cache/download; \
+	 GOFLAGS= $(GO) mod download; \
+	 export GOPROXY=file://$$t/proxy,file://$$deps GOSUMDB=off GONOSUMDB= GOFLAGS=-mod=mod GOWORK=off GOMODCACHE=$$t/modcache CGO_ENABLED=1; \
 	 (cd $$t/user && $(GO) mod download github.com/offheap/offheap && $(GO) mod verify >/dev/null && \
 	  $(GO) build -o user . && ./user >out) || $(call pkg_fail,the module zip did not download/build/run); \
 	 grep -q '^example: all steps ok$$' $$t/user/out || $(call pkg_fail,the program built from the module zip failed); \
