@@ -255,7 +255,7 @@ static bool recommit_chunk(ohi_slab_t *s, uint32_t idx, bool poison) {
     }
   }
   ohi_pages_commit_account(n * ps);
-  return all && OHI_OS_DECOMMIT_ZEROES;
+  return all && ohi_decommitted_reads_zero();
 }
 
 void *ohi_slab_pop_slow(oh_slab_t *h, ohi_slab_t *s, uint32_t state, bool *zeroed) {
@@ -279,7 +279,7 @@ void *ohi_slab_pop_slow(oh_slab_t *h, ohi_slab_t *s, uint32_t state, bool *zeroe
      * a purge of the free tail decommitted (their bits go: a page marked
      * decommitted overlaps free chunks only). */
     recommit_chunk(s, idx, false);
-    zero = OHI_OS_DECOMMIT_ZEROES;
+    zero = ohi_decommitted_reads_zero();
   } else {
     return NULL;
   }

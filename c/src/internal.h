@@ -242,6 +242,12 @@ size_t ohi_pages_decommit(void *addr, size_t size);
 void ohi_pages_commit_account(size_t size);
 void ohi_pages_uncommit_account(size_t size);
 #define ohi_pages_recommit_account ohi_pages_commit_account
+/* Set once a decommit used lazy advice (MADV_FREE): decommitted memory is no
+ * longer known to read as zero. */
+extern uint32_t ohi_lazy_decommitted;
+OHI_INLINE bool ohi_decommitted_reads_zero(void) {
+  return OHI_OS_DECOMMIT_ZEROES && OHI_LOAD_RELAXED(&ohi_lazy_decommitted) == 0;
+}
 /* Fault injection on decommit (tests): the next n decommits fail with EAGAIN. */
 void ohi_test_fail_decommit(uint64_t n);
 

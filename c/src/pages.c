@@ -78,10 +78,16 @@ void ohi_pages_unmap_accounted(void *addr, size_t size, size_t committed) {
 
 void ohi_pages_unmap(void *addr, size_t size) { ohi_pages_unmap_accounted(addr, size, size); }
 
+uint32_t ohi_lazy_decommitted;
+
 size_t ohi_pages_decommit(void *addr, size_t size) {
   if (size == 0) return 0;
   if (OHI_UNLIKELY(injected_decommit_failure())) return 0;
-  if (ohi_os_decommit(addr, size, (int)ohi_opt(OH_OPT_DECOMMIT_ADVICE)) != 0) return 0;
+  int advice = (int)ohi_opt(OH_OPT_DECOMMIT_ADVICE);
+  /* Lazy advice (MADV_FREE) leaves the contents until the kernel reclaims
+   * the pages: from then on nothing decommitted is known to read as zero. */
+  if (advice != 0 && OHI_LOAD_RELAXED(&ohi_lazy_decommitted) == 0) OHI_STORE_RELAXED(&ohi_lazy_decommitted, 1u);
+  if (ohi_os_decommit(addr, size, advice) != 0) return 0;
   OHI_FETCH_SUB(&ohi_counters.committed, size);
   OHI_FETCH_ADD(&ohi_counters.decommitted_total, size);
   return size;
