@@ -372,14 +372,20 @@ ohi_slab_t *ohi_central_adopt(oh_slab_t *h, unsigned cls, ohi_tcache_t *tc) {
   ohi_class_t *c = &h->classes[cls];
   ohi_lock(&c->lock);
   ohi_slab_t *s = central_pick(h, c);
-  if (s != NULL) central_unlink(h, c, s);
+  if (s != NULL) {
+    central_unlink(h, c, s);
+    /* Owned before the lock goes: a free that read the old owner (NULL) and
+     * waits for the lock re-checks it there and pushes on the cross-thread
+     * stack instead of the local list the new owner now uses. */
+    s->list = OHI_LIST_OWNED;
+    OHI_STORE_RELEASE(&s->owner, tc);
+  }
   ohi_unlock(&c->lock);
-  if (s == NULL) s = ohi_slab_create(h, cls);
+  if (s != NULL) return s;
+  s = ohi_slab_create(h, cls); /* no chunk of it is out yet: nobody frees into it */
   if (s == NULL) return NULL;
   s->list = OHI_LIST_OWNED;
   OHI_STORE_RELEASE(&s->owner, tc);
-  /* A free that read the old owner (NULL) and waits for the class lock
-   * re-checks it there and pushes on the cross-thread stack instead. */
   return s;
 }
 
