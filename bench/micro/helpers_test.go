@@ -100,6 +100,8 @@ func run(b *testing.B, g int, newWorker func(id int) workerFunc) {
 type impl struct {
 	name string
 	gs   []int // goroutine counts; nil = goroutineCounts
+	// sizes measured; nil = sizes
+	sizes []int
 	// setup prepares what the goroutines share for one buffer size (a pool,
 	// a slab...) and returns the constructor of each goroutine's loop.
 	setup func(tb testing.TB, size int) func(id int) workerFunc
@@ -112,8 +114,12 @@ func family(b *testing.B, impls []impl) {
 		if gs == nil {
 			gs = goroutineCounts
 		}
+		ss := im.sizes
+		if ss == nil {
+			ss = sizes
+		}
 		b.Run("impl="+im.name, func(b *testing.B) {
-			for _, size := range sizes {
+			for _, size := range ss {
 				b.Run("size="+sizeName(size), func(b *testing.B) {
 					for _, g := range gs {
 						b.Run(fmt.Sprintf("g=%d", g), func(b *testing.B) {

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/bytedance/gopkg/lang/mcache"
 	gobufferpool "github.com/libp2p/go-buffer-pool"
 	"github.com/offheap/offheap/go/offheap"
 	"github.com/valyala/bytebufferpool"
@@ -98,6 +99,18 @@ var poolImpls = []impl{
 					bb.B = bb.B[:size]
 					touch(bb.B)
 					p.Put(bb)
+				}
+			}
+		}
+	}},
+	{name: "mcache", setup: func(_ testing.TB, size int) func(int) workerFunc {
+		// bytedance/gopkg's mcache: one sync.Pool per power-of-two size.
+		return func(int) workerFunc {
+			return func(n int) {
+				for range n {
+					buf := mcache.Malloc(size)
+					touch(buf)
+					mcache.Free(buf)
 				}
 			}
 		}

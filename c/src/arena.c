@@ -130,6 +130,31 @@ static void *bump(arena_block_t *b, size_t n, size_t align) {
   }
 }
 
+/* A block for need bytes (lock held): a kept standard block, opened again if
+ * a reset guarded it, or a new one - of its own size when oversized. NULL
+ * when the OS refuses. */
+static arena_block_t *block_get(oh_arena_t *a, bool oversized, size_t need) {
+  arena_block_t *nb = NULL;
+  if (!oversized && a->spare != NULL) {
+    nb = a->spare;
+    a->spare = nb->next;
+    if (nb->guarded) { /* opened before it is handed out again */
+      if (ohi_os_protect((char *)nb + hdr_bytes(), nb->guarded, 1) == 0) {
+        nb->guarded = 0;
+      } else {
+        block_free(nb); /* cannot be opened: a fresh block instead */
+        nb = NULL;
+      }
+    }
+    if (nb != NULL && nb->decommitted) {
+      ohi_pages_recommit_account(nb->decommitted);
+      nb->decommitted = 0;
+    }
+  }
+  if (nb == NULL) nb = block_new(a, oversized ? ohi_round_pages(need + sizeof(arena_block_t)) : a->block_size);
+  return nb;
+}
+
 void *oh_arena_alloc(oh_arena_t *a, size_t n, size_t align) {
   if (a == NULL) return ohi_fail_null(EINVAL, "oh_arena_alloc: NULL arena");
   if (OHI_UNLIKELY(!arena_live(a)))
@@ -151,31 +176,11 @@ void *oh_arena_alloc(oh_arena_t *a, size_t n, size_t align) {
       continue;
     }
     size_t need = n + align;
-    arena_block_t *nb;
     bool oversized = need > a->block_size - sizeof(arena_block_t);
-    nb = NULL;
-    if (!oversized && a->spare != NULL) {
-      nb = a->spare;
-      a->spare = nb->next;
-      if (nb->guarded) { /* opened before it is handed out again */
-        if (ohi_os_protect((char *)nb + hdr_bytes(), nb->guarded, 1) == 0) {
-          nb->guarded = 0;
-        } else {
-          block_free(nb); /* cannot be opened: a fresh block instead */
-          nb = NULL;
-        }
-      }
-      if (nb != NULL && nb->decommitted) {
-        ohi_pages_recommit_account(nb->decommitted);
-        nb->decommitted = 0;
-      }
-    }
+    arena_block_t *nb = block_get(a, oversized, need);
     if (nb == NULL) {
-      nb = block_new(a, oversized ? ohi_round_pages(need + sizeof(arena_block_t)) : a->block_size);
-      if (nb == NULL) {
-        ohi_unlock(&a->lock);
-        return ohi_fail_null(ENOMEM, "oh_arena_alloc: the OS refused a block for %zu bytes", n);
-      }
+      ohi_unlock(&a->lock);
+      return ohi_fail_null(ENOMEM, "oh_arena_alloc: the OS refused a block for %zu bytes", n);
     }
     nb->next = a->blocks;
     a->blocks = nb;
@@ -268,4 +273,42 @@ int oh_arena_destroy(oh_arena_t *a) {
   ohi_lock_destroy(&a->lock);
   ohi_meta_free(a, sizeof *a);
   return 0;
+}
+
+/* ---- blocks for a binding's own bump allocation ------------------------------------
+ * The Go binding bumps through blocks itself (one call per block instead of
+ * one per allocation). A block it takes is on the arena's list, so reset,
+ * destroy and the region map treat it like any other, but it is never the
+ * arena's current block: the core's own bump (oh_arena_alloc, which the
+ * binding still uses in debug mode) never shares it. It counts as handed out
+ * whole until the binding settles how much it used - before a reset, and when
+ * it moves to another block - so that oh_arena_owns and the debug poisoning
+ * of a reset see what was handed out. */
+
+void *ohi_arena_take_block(oh_arena_t *a, size_t need, size_t align, size_t *cap) {
+  if (a == NULL || !arena_live(a)) return ohi_fail_null(EINVAL, "oh_arena_alloc: arena %p is destroyed (or not an arena)", (void *)a);
+  if (align == 0) align = 16;
+  if (need == 0 || need > ARENA_ALLOC_MAX)
+    return ohi_fail_null(EINVAL, "oh_arena_alloc: size %zu is out of range (1 .. 2^46)", need);
+  ohi_lock(&a->lock);
+  bool oversized = need + align > a->block_size - sizeof(arena_block_t);
+  arena_block_t *nb = block_get(a, oversized, need + align);
+  if (nb == NULL) {
+    ohi_unlock(&a->lock);
+    return ohi_fail_null(ENOMEM, "oh_arena_alloc: the OS refused a block for %zu bytes", need);
+  }
+  nb->next = a->blocks;
+  a->blocks = nb;
+  OHI_STORE_RELEASE(&nb->used, nb->cap);
+  OHI_ASAN_UNPOISON(nb->data, nb->cap);
+  ohi_unlock(&a->lock);
+  *cap = nb->cap;
+  return nb->data;
+}
+
+void ohi_arena_settle(oh_arena_t *a, void *data, size_t used) {
+  ohi_span_t *sp = ohi_region_lookup(data);
+  if (sp == NULL || OHI_LOAD_ACQUIRE(&sp->kind) != OHI_SPAN_ARENA || OHI_LOAD_RELAXED(&sp->owner) != a) return;
+  arena_block_t *b = (arena_block_t *)sp;
+  if ((char *)data == b->data && used <= b->cap) OHI_STORE_RELEASE(&b->used, used);
 }

@@ -1,8 +1,8 @@
 /* chunk.h - the chunk protocol: how a pointer handed to a release is
  * classified and how its state word moves. Defined once here, inline, for the
  * core's own entry points (release.c); the Go binding mirrors exactly this in
- * one place (bindings/fast_bundled.go), with a differential test that both
- * give the same verdict.
+ * one place (bindings/chunk_bundled.go), with a differential test that both
+ * give the same verdict (bindings/chunk_test.go).
  *
  * Classification never touches the pointer: the region map gives the span of
  * its granule (none = foreign), the span's kind and owner (another heap =

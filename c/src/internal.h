@@ -617,4 +617,12 @@ void ohi_purge_unlock_all(bool child);
 void ohi_heap_stats_locked(oh_slab_t *h, oh_stats_t *out, bool classes);
 extern uint64_t ohi_retired_allocs, ohi_retired_frees; /* under the registry lock */
 
+/* ---- arenas (arena.c) ----
+ * Blocks a language binding bumps through itself (arena.c explains): take
+ * one with room for need bytes aligned to align (*cap usable bytes from the
+ * returned address, which is aligned to 16; NULL with the error reported),
+ * and settle how many bytes from its start were handed out. */
+void *ohi_arena_take_block(oh_arena_t *a, size_t need, size_t align, size_t *cap);
+void ohi_arena_settle(oh_arena_t *a, void *data, size_t used);
+
 #endif /* OFFHEAP_INTERNAL_H */

@@ -2,9 +2,10 @@ package offheap
 
 // arena_stats.go gives Arena the Stats and Leaks every other allocator has.
 // The core's arena keeps no per-allocation records and no counters the
-// binding exposes, so the Go side counts: a few atomic adds per Alloc, and a
-// list of the allocations the heap profiler sampled, which Reset drops from
-// the profile's in-use figures.
+// binding exposes, so the Go side counts: plain adds in the P's shard on the
+// bump path (arena.go), atomic adds on the locked path, and a list of the
+// allocations the heap profiler sampled, which Reset drops from the
+// profile's in-use figures.
 
 import (
 	"sync"
@@ -30,21 +31,31 @@ type arenaAcct struct {
 	sampled                 []uintptr // addresses the profiler sampled since the last Reset
 }
 
-// noteAlloc runs with the arena read-locked, so a Reset cannot separate the
-// allocation from its accounting.
-func (c *arenaAcct) noteAlloc(p unsafe.Pointer, n int) {
+// noteSlow counts an allocation of the locked path (the arena's mu held).
+func (c *arenaAcct) noteSlow(n int) {
 	c.bytes.Add(uint64(n))
 	c.allocs.Add(1)
 	c.totalBytes.Add(uint64(n))
 	c.totalAllocs.Add(1)
+}
+
+// sample offers an allocation made in Reset generation gen to the heap
+// profiler. It runs unpinned and unlocked, so a Reset may have come in
+// between: a sample of an allocation it freed is forgotten at once.
+func (c *arenaAcct) sample(p unsafe.Pointer, n int, gen uint64) {
 	if profileAlloc(p, n) {
 		c.mu.Lock()
-		c.sampled = append(c.sampled, uintptr(p))
+		if c.resets.Load() == gen {
+			c.sampled = append(c.sampled, uintptr(p))
+		} else {
+			forgetSample(uintptr(p))
+		}
 		c.mu.Unlock()
 	}
 }
 
-// noteReset runs with the arena locked: every allocation ends at once.
+// noteReset runs with the arena locked and its shards stolen: every
+// allocation ends at once.
 func (c *arenaAcct) noteReset() {
 	c.bytes.Store(0)
 	c.allocs.Store(0)
@@ -60,19 +71,29 @@ func (c *arenaAcct) noteReset() {
 // Stats returns the arena's figures. It panics if the arena is closed.
 func (a *Arena) Stats() ArenaStats {
 	a.check("Arena.Stats")
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	if a.closed {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed.Load() {
 		panic(closedMisuse("Arena.Stats", "Arena"))
 	}
 	c := &a.acct
-	return ArenaStats{
+	st := ArenaStats{
 		InUseBytes:  c.bytes.Load(),
 		Allocs:      c.allocs.Load(),
 		TotalAllocs: c.totalAllocs.Load(),
 		TotalBytes:  c.totalBytes.Load(),
 		Resets:      c.resets.Load(),
 	}
+	a.stealAll(stealTemp)
+	for i := range a.shards {
+		sh := &a.shards[i]
+		st.InUseBytes += sh.bytes
+		st.Allocs += sh.allocs
+		st.TotalBytes += sh.totalBytes
+		st.TotalAllocs += sh.totalAllocs
+	}
+	a.unstealAll()
+	return st
 }
 
 // Leaks lists the allocations made since the last Reset that the heap
@@ -82,9 +103,9 @@ func (a *Arena) Stats() ArenaStats {
 // if the arena is closed.
 func (a *Arena) Leaks() []Allocation {
 	a.check("Arena.Leaks")
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	if a.closed {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed.Load() {
 		panic(closedMisuse("Arena.Leaks", "Arena"))
 	}
 	a.acct.mu.Lock()

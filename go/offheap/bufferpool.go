@@ -20,7 +20,8 @@ import (
 // that is not one of this pool's buffers (of capacity Size(), starting at a
 // buffer's first byte), or one already put back.
 //
-// Idle buffers wait in per-P caches of up to 1 MiB (at least 2 buffers) each;
+// Idle buffers wait in per-P caches of up to OFFHEAP_TCACHE_BYTES (1 MiB by
+// default; at least 2 buffers, at most 64) each, for buffers up to that size;
 // beyond that they go back to the pool's own heap in the C core, whose purge
 // policy decommits slabs left empty. Unlike sync.Pool the pool never drops a
 // buffer for the collector, and a buffer that is never put back is never
@@ -53,7 +54,7 @@ func NewBufferPool(size int) *BufferPool {
 	if chunk := int(c.ClassSize(0)); chunk >= size {
 		maxChunk = chunk
 	}
-	h := newHeap(c, "BufferPool", "this BufferPool", true, maxChunk, 1<<20, 2)
+	h := newHeap(c, "BufferPool", "this BufferPool", true, maxChunk, 0, 2)
 	h.decommitIdle = true
 	registerHeap(h)
 	p := &BufferPool{h: h, size: size}
@@ -80,7 +81,7 @@ func (p *BufferPool) Get() []byte {
 func (p *BufferPool) Put(b []byte) {
 	p.check("BufferPool.Put")
 	if cap(b) != p.size {
-		p.h.lock("BufferPool.Put").mu.Unlock() // a closed pool still panics
+		p.h.checkOpen("BufferPool.Put") // a closed pool still panics
 		if cap(b) == 0 {
 			panic(emptyMisuse("BufferPool.Put", b))
 		}

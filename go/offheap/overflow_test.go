@@ -19,11 +19,11 @@ func TestRefcountOverflow(t *testing.T) {
 	}
 	defer s.Close()
 	b := s.Alloc(64)
-	w, _, ok := s.h.c.ChunkWord(sliceAddr(b))
-	if !ok {
-		t.Fatal("ChunkWord does not find a chunk the Slab just allocated")
+	w, _, e := s.h.c.Find(sliceAddr(b))
+	if e != bindings.OK {
+		t.Fatalf("Find does not find a chunk the Slab just allocated: %v", e)
 	}
-	*w = bindings.RefcountMax - 1
+	w.StoreForTest(bindings.RefcountMax - 1)
 	s.AddRef(b) // reaches the maximum
 	if n := s.RefCount(b); n != bindings.RefcountMax {
 		t.Fatalf("RefCount = %d, want %d", n, bindings.RefcountMax)
@@ -32,7 +32,7 @@ func TestRefcountOverflow(t *testing.T) {
 	if n := s.RefCount(b); n != bindings.RefcountMax {
 		t.Fatalf("RefCount after the refused AddRef = %d, want %d", n, bindings.RefcountMax)
 	}
-	*w = 2
+	w.StoreForTest(2)
 	if s.DecRef(b) || !s.DecRef(b) {
 		t.Fatal("DecRef from 2 did not free on the second call")
 	}

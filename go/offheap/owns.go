@@ -7,7 +7,6 @@ package offheap
 // go-slab's Locs and chains (slab_goslab.go).
 
 import (
-	"sync/atomic"
 	"unsafe"
 
 	"github.com/offheap/offheap/bindings"
@@ -31,7 +30,7 @@ func Owns(b []byte) bool {
 func (s *Slab) Owns(b []byte) bool {
 	s.check("Slab.Owns")
 	if cap(b) == 0 {
-		s.h.lock("Slab.Owns").mu.Unlock() // a closed Slab still panics
+		s.h.checkOpen("Slab.Owns") // a closed Slab still panics
 		return false
 	}
 	return s.h.owns("Slab.Owns", uintptr(slicePtr(b)))
@@ -45,7 +44,7 @@ func (p *Pool) Owns(b []byte) bool {
 	p.check("Pool.Owns")
 	if p.h != nil {
 		if cap(b) == 0 {
-			p.h.lock("Pool.Owns").mu.Unlock()
+			p.h.checkOpen("Pool.Owns")
 			return false
 		}
 		return p.h.owns("Pool.Owns", uintptr(slicePtr(b)))
@@ -72,7 +71,7 @@ func (p *Pool) Owns(b []byte) bool {
 func (p *BufferPool) Owns(b []byte) bool {
 	p.check("BufferPool.Owns")
 	if cap(b) == 0 {
-		p.h.lock("BufferPool.Owns").mu.Unlock()
+		p.h.checkOpen("BufferPool.Owns")
 		return false
 	}
 	return p.h.owns("BufferPool.Owns", uintptr(slicePtr(b)))
@@ -98,16 +97,14 @@ func bufferPoolSlabSize(size int) int {
 // owns reports whether p is the first byte of a live allocation of h. It
 // panics if h is closed.
 func (h *heap) owns(op string, p uintptr) bool {
-	sh := h.lock(op)
-	defer sh.mu.Unlock()
+	sh := h.beginCall(op)
+	defer sh.endCall()
 	if isZeroBase(p) {
 		return false
 	}
 	if h.fast() {
-		if w, _, ok := h.c.ChunkWord(p); ok {
-			v := atomic.LoadUint32(w)
-			return v >= 1 && v <= bindings.RefcountMax
-		}
+		w, _, e := h.c.Find(p)
+		return e == bindings.OK && w.RefCount() >= 1
 	}
 	rc, e := h.c.RefCount(p)
 	return e == bindings.OK && rc >= 1
@@ -116,17 +113,17 @@ func (h *heap) owns(op string, p uintptr) bool {
 // liveSize returns the usable size of the live allocation of h that starts at
 // p, or the core's verdict on why p is not one (EALREADY for a freed chunk).
 func (h *heap) liveSize(op string, p uintptr) (int, bindings.Err) {
-	sh := h.lock(op)
-	defer sh.mu.Unlock()
+	sh := h.beginCall(op)
+	defer sh.endCall()
 	if h.fast() {
-		if w, cls, ok := h.c.ChunkWord(p); ok {
-			if v := atomic.LoadUint32(w); v >= 1 && v <= bindings.RefcountMax {
-				if cls < len(h.classes) {
-					return h.classes[cls].size, bindings.OK
-				}
-				return int(h.c.ClassSize(cls)), bindings.OK
+		if w, cls, e := h.c.Find(p); e == bindings.OK && cls >= 0 {
+			if w.RefCount() == 0 {
+				return 0, bindings.EALREADY
 			}
-			return 0, bindings.EALREADY
+			if cls < len(h.classes) {
+				return h.classes[cls].size, bindings.OK
+			}
+			return int(h.c.ClassSize(cls)), bindings.OK
 		}
 	}
 	rc, e := h.c.RefCount(p)

@@ -108,7 +108,7 @@ func NewPool(size int, cfg PoolConfig) (*Pool, error) {
 	if e != bindings.OK {
 		return nil, fmt.Errorf("offheap: NewPool(%d): %w", size, ErrOutOfMemory)
 	}
-	h := newHeap(c, "Pool", "this Pool", true, int(c.ClassSize(0)), 128<<10, 4)
+	h := newHeap(c, "Pool", "this Pool", true, int(c.ClassSize(0)), 3, 4)
 	registerHeap(h)
 	pool := &Pool{size: size, h: h}
 	runtime.AddCleanup(pool, cleanupHeap, h)
@@ -161,7 +161,7 @@ func (p *Pool) Put(obj []byte) {
 	p.check("Pool.Put")
 	if p.h != nil {
 		if cap(obj) == 0 {
-			p.h.lock("Pool.Put").mu.Unlock() // a closed pool still panics
+			p.h.checkOpen("Pool.Put") // a closed pool still panics
 			panic(emptyMisuse("Pool.Put", obj))
 		}
 		p.h.release("Pool.Put", slicePtr(obj), len(obj))

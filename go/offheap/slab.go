@@ -26,8 +26,9 @@ type SlabConfig struct {
 // DecRef drops one and frees the slice when none remain. Close frees
 // everything at once.
 //
-// Steady-state Alloc, AddRef and DecRef of chunks up to 32 KiB make no cgo
-// call (see the per-P caches in cache.go). A Slab that becomes unreachable
+// Steady-state Alloc, AddRef and DecRef of chunks up to OFFHEAP_TCACHE_BYTES
+// (1 MiB by default, the default slab size) make no cgo call and take no
+// lock (see the per-P caches in cache.go). A Slab that becomes unreachable
 // without Close returns its cached chunks, and all of its memory if nothing
 // allocated from it is still live; otherwise its live allocations stay valid.
 type Slab struct {
@@ -55,7 +56,7 @@ func NewSlab(cfg SlabConfig) (*Slab, error) {
 	if size == 0 {
 		size = 1 << 20
 	}
-	h := newHeap(c, "Slab", "this Slab", true, maxCachedChunk, 128<<10, 4)
+	h := newHeap(c, "Slab", "this Slab", true, 0, 3, 4)
 	registerHeap(h)
 	s := &Slab{h: h, slabSize: size}
 	runtime.AddCleanup(s, cleanupHeap, h)
@@ -83,7 +84,7 @@ func (s *Slab) alloc(op string, n int) ([]byte, error) {
 		if n < 0 {
 			negativeSize(op, n)
 		}
-		s.h.lock(op).mu.Unlock() // a closed Slab still panics
+		s.h.checkOpen(op) // a closed Slab still panics
 		return bytesAt(zeroPtr(), 0), nil
 	}
 	p, e := s.h.alloc(op, n, false)
@@ -127,15 +128,15 @@ func (s *Slab) addr(op string, b []byte) (p unsafe.Pointer, ok bool) {
 	s.check(op)
 	if cap(b) == 0 {
 		if b != nil && isZeroBase(sliceAddr(b)) {
-			s.h.lock(op).mu.Unlock() // a closed Slab still panics
+			s.h.checkOpen(op) // a closed Slab still panics
 			return nil, false
 		}
-		s.h.lock(op).mu.Unlock()
+		s.h.checkOpen(op)
 		panic(emptyMisuse(op, b))
 	}
 	p = slicePtr(b)
 	if isZeroBase(uintptr(p)) {
-		s.h.lock(op).mu.Unlock()
+		s.h.checkOpen(op)
 		return nil, false
 	}
 	return p, true

@@ -154,7 +154,7 @@ func (s *Slab) decRefLinked(op string, p unsafe.Pointer, n int) (freed bool, nex
 // allocation of s; it panics with a *MisuseError otherwise.
 func (s *Slab) liveBuf(op string, buf []byte) uintptr {
 	if cap(buf) == 0 || isZeroBase(sliceAddr(buf)) {
-		s.h.lock(op).mu.Unlock() // a closed Slab still panics
+		s.h.checkOpen(op) // a closed Slab still panics
 		if cap(buf) == 0 {
 			panic(emptyMisuse(op, buf))
 		}
@@ -214,7 +214,7 @@ func (s *Slab) BufToLoc(buf []byte) Loc {
 	const op = "Slab.BufToLoc"
 	s.check(op)
 	if buf == nil {
-		s.h.lock(op).mu.Unlock()
+		s.h.checkOpen(op)
 		return Loc{}
 	}
 	p := s.liveBuf(op, buf)
@@ -232,7 +232,7 @@ func (s *Slab) LocToBuf(l Loc) []byte {
 	const op = "Slab.LocToBuf"
 	s.check(op)
 	if l.IsNil() {
-		s.h.lock(op).mu.Unlock()
+		s.h.checkOpen(op)
 		return nil
 	}
 	p := s.locAddr(op, l)
@@ -266,7 +266,7 @@ func (s *Slab) LocDecRef(l Loc) {
 // locAddr returns l's chunk address; the nil Loc is a misuse here.
 func (s *Slab) locAddr(op string, l Loc) uintptr {
 	if l.IsNil() || uint64(uintptr(l.addr)) != l.addr {
-		s.h.lock(op).mu.Unlock()
+		s.h.checkOpen(op)
 		panic(misusef(op, uintptr(l.addr), "%s of the nil Loc (or of an address this platform cannot hold: %#x)", op, l.addr))
 	}
 	return uintptr(l.addr)

@@ -1,0 +1,15 @@
+//go:build offheap_shared
+
+package bindings
+
+import "unsafe"
+
+// ArenaBlocks reports that an installed library does not hand out blocks:
+// the Arena makes one call per allocation.
+const ArenaBlocks = false
+
+// TakeBlock is unavailable with an installed library.
+func (a Arena) TakeBlock(need, align uintptr) (unsafe.Pointer, uintptr, Err) { return nil, 0, EINVAL }
+
+// Settle is unavailable with an installed library.
+func (a Arena) Settle(data unsafe.Pointer, used uintptr) {}

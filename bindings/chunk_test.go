@@ -1,0 +1,155 @@
+//go:build !offheap_shared && !asan
+
+package bindings
+
+// The differential test of the chunk protocol: the Go mirror
+// (chunk_bundled.go) and the core's own inline definitions (c/src/chunk.h)
+// must give the same verdict for every kind of pointer a release can be
+// handed, and the same transition for every state word.
+
+import (
+	"fmt"
+	"testing"
+	"unsafe"
+)
+
+func TestChunkProtocolDifferential(t *testing.T) {
+	h, e := NewSlab(16, 1<<20, 1.25)
+	if e != OK {
+		t.Fatal(e)
+	}
+	defer h.Destroy()
+	other, e := NewSlab(16, 1<<20, 1.25)
+	if e != OK {
+		t.Fatal(e)
+	}
+	defer other.Destroy()
+
+	alloc := func(s Slab, n uintptr) uintptr {
+		p, e := s.Alloc(n)
+		if e != OK {
+			t.Fatalf("Alloc(%d): %v", n, e)
+		}
+		return uintptr(p)
+	}
+	live := alloc(h, 64)
+	live2 := alloc(h, 16<<10)
+	freed := alloc(h, 64)
+	if _, e := h.DecRef(freed); e != OK {
+		t.Fatal(e)
+	}
+	large := alloc(h, 4<<20)
+	foreignChunk := alloc(other, 64)
+	goHeap := make([]byte, 64)
+	var onStack [64]byte
+	mp, e := Map(1 << 16)
+	if e != OK {
+		t.Fatal(e)
+	}
+	defer Unmap(uintptr(mp), 1<<16)
+	ar, e := NewArena(0)
+	if e != OK {
+		t.Fatal(e)
+	}
+	defer ar.Destroy()
+	ap, e := ar.Alloc(64, 16)
+	if e != OK {
+		t.Fatal(e)
+	}
+	defaultChunk := alloc(DefaultSlab(), 64)
+	defer Free(defaultChunk)
+
+	cases := map[string]uintptr{
+		"nil":                0,
+		"small integer":      1,
+		"Go heap":            uintptr(unsafe.Pointer(&goHeap[0])),
+		"Go stack":           uintptr(unsafe.Pointer(&onStack[0])),
+		"high address":       ^uintptr(0) &^ 0xfff,
+		"live chunk":         live,
+		"live 16 KiB chunk":  live2,
+		"interior +1":        live + 1,
+		"interior +16":       live + 16,
+		"interior 16 KiB":    live2 + 4096,
+		"freed chunk":        freed,
+		"large":              large,
+		"large interior":     large + 4096,
+		"other instance":     foreignChunk,
+		"default heap":       defaultChunk,
+		"oh_map mapping":     uintptr(mp),
+		"arena":              uintptr(ap),
+		"slab tail or chunk": live &^ (1<<20 - 1) + 1<<20 - 8,
+	}
+	for name, p := range cases {
+		w, cls, ge := h.Find(p)
+		cw, clarge, ce := h.CoreFind(p)
+		if ge != ce {
+			t.Errorf("%s (%#x): Go verdict %v, core verdict %v", name, p, ge, ce)
+			continue
+		}
+		if ge == OK && (w.Addr() != cw || (cls == Large) != clarge) {
+			t.Errorf("%s (%#x): Go word %#x large %v, core word %#x large %v", name, p, w.Addr(), cls == Large, cw, clarge)
+		}
+	}
+	for name, want := range map[string]Err{"live chunk": OK, "freed chunk": OK, "large": OK, "interior +16": EFAULT,
+		"other instance": EXDEV, "Go heap": EINVAL, "arena": EXDEV, "oh_map mapping": EINVAL, "large interior": EFAULT} {
+		if _, _, e := h.Find(cases[name]); e != want {
+			t.Errorf("%s: verdict %v, want %v", name, e, want)
+		}
+	}
+	if w, _, _ := h.Find(freed); w.RefCount() != 0 {
+		t.Errorf("freed chunk: RefCount %d, want 0", w.RefCount())
+	}
+	h.DecRef(live)
+	h.DecRef(live2)
+	h.DecRef(large)
+	other.DecRef(foreignChunk)
+}
+
+func TestChunkTransitionsDifferential(t *testing.T) {
+	words := []uint32{0, 1, 2, 3, 1000, RefcountMax - 1, RefcountMax,
+		wordCached, wordCached | 5, wordCached | 0x01ffffff, wordFree, wordFree | 7, wordFree | 0x01ffffff, 0xffffffff}
+	for _, v := range words {
+		for _, decref := range []bool{false, true} {
+			g, c := v, v
+			gold, ge := WordAt(&g).TryRelease(decref)
+			cold, ce := CoreTryRelease(&c, decref)
+			if gold != cold || ge != ce || g != c {
+				t.Errorf("release(%#x, decref %v): Go old %d %v -> %#x, core old %d %v -> %#x", v, decref, gold, ge, g, cold, ce, c)
+			}
+		}
+		g, c := v, v
+		ge, ce := WordAt(&g).TryAddRef(), CoreTryAddRef(&c)
+		if ge != ce || g != c {
+			t.Errorf("addref(%#x): Go %v -> %#x, core %v -> %#x", v, ge, g, ce, c)
+		}
+	}
+}
+
+// TestConcurrentDoubleRelease: of two racing releases of one pointer exactly
+// one claims it, every time.
+func TestConcurrentDoubleRelease(t *testing.T) {
+	const rounds = 2000
+	wins := 0
+	for i := range rounds {
+		v := uint32(1)
+		w := WordAt(&v)
+		errs := make(chan Err, 2)
+		for range 2 {
+			go func() {
+				_, e := w.TryRelease(i%2 == 0)
+				errs <- e
+			}()
+		}
+		e1, e2 := <-errs, <-errs
+		if (e1 == OK) == (e2 == OK) || (e1 != OK && e1 != EALREADY) || (e2 != OK && e2 != EALREADY) {
+			t.Fatalf("round %d: verdicts %v and %v, want exactly one OK and one EALREADY", i, e1, e2)
+		}
+		if v != wordCached {
+			t.Fatalf("round %d: word %#x after the claim, want CACHED", i, v)
+		}
+		wins++
+	}
+	if wins != rounds {
+		t.Fatal(fmt.Sprint(wins))
+	}
+}

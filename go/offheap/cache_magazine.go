@@ -1,0 +1,372 @@
+package offheap
+
+// cache_magazine.go - the owner's side of the per-P caches (cache.go has the
+// overview): entering the P's shard, and Alloc, release, AddRef and RefCount
+// through its magazines. Calls into the core (a refill, a full magazine's
+// return, the uncached path) are made after leaving the shard and unpinning:
+// a goroutine in a cgo call may lose its P to another goroutine, which would
+// then share the shard.
+
+import (
+	"runtime"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/offheap/offheap/bindings"
+)
+
+// gate is the owner/stealer handshake of one per-P shard (cache.go): a
+// heap's shards and an Arena's use it.
+type gate struct {
+	inOp   atomic.Uint32 // the owner is inside an operation on the shard
+	stolen atomic.Uint32 // 0, or held by a stealer (stealTemp, stealClosed)
+}
+
+type shard struct {
+	gate
+	ops  uint64     // owner-written: cached operations (the janitor's idle test)
+	mags []magazine // per cacheable class; installed by a stealer (prepare)
+	// Calls into the core begun through this shard and not ended, which
+	// Close waits for, and all such calls (the janitor's idle test).
+	calls   atomic.Int32
+	slowOps atomic.Uint64
+	_       [64]byte // keep shards on separate cache lines
+}
+
+const (
+	stealTemp   = 1
+	stealClosed = 2
+)
+
+// magazine is a stack of free chunks of one class, each in the CACHED state.
+type magazine struct {
+	items []cacheItem
+	n     int // chunks held: items[:n]
+	low   int // lowest n since the janitor's last visit: items[:low] sat unused
+	ndec  int // items[:ndec] are decommitted (BufferPool)
+	// Operations served since the last return to the core, which counts them
+	// for its statistics when the chunks go back.
+	allocs, frees uint64
+}
+
+type cacheItem struct {
+	p unsafe.Pointer
+	w bindings.Word
+}
+
+// pinShard pins the goroutine to its P and enters the P's shard; nil (and
+// unpinned) when a stealer holds the shard, the heap is closed, or the P is
+// one GOMAXPROCS added after the heap was made.
+func (h *heap) pinShard() *shard {
+	pid := procPin()
+	if uint(pid) < uint(len(h.shards)) {
+		if sh := &h.shards[pid]; sh.enter() {
+			return sh
+		}
+	}
+	procUnpin()
+	return nil
+}
+
+func unpinShard(sh *shard) {
+	sh.leave()
+	procUnpin()
+}
+
+// mag returns the shard's magazine of class cls, nil until prepare made it.
+func (sh *shard) mag(cls int) *magazine {
+	if sh.mags == nil || sh.mags[cls].items == nil {
+		return nil
+	}
+	return &sh.mags[cls]
+}
+
+// prepare makes the magazine of class cls on the calling goroutine's P, as a
+// stealer: the allocation may not happen pinned. Once per P and class.
+func (h *heap) prepare(cls int) {
+	pid := procPin()
+	procUnpin()
+	if uint(pid) >= uint(len(h.shards)) {
+		return
+	}
+	h.stealMu.Lock()
+	defer h.stealMu.Unlock()
+	if h.closed.Load() {
+		return
+	}
+	sh := &h.shards[pid]
+	sh.steal(stealTemp)
+	if sh.mags == nil {
+		sh.mags = make([]magazine, len(h.classes))
+	}
+	if sh.mags[cls].items == nil {
+		sh.mags[cls].items = make([]cacheItem, h.classes[cls].capacity)
+	}
+	sh.unsteal()
+}
+
+// alloc allocates n > 0 bytes, zeroed if zero is set. The core's error is
+// returned for the caller to report.
+func (h *heap) alloc(op string, n int, zero bool) (unsafe.Pointer, bindings.Err) {
+	if n <= h.maxCached && h.fast() {
+		cls := h.classFor(n)
+		for try := 0; try < 2; try++ {
+			sh := h.pinShard()
+			if sh == nil {
+				break
+			}
+			m := sh.mag(cls)
+			if m == nil {
+				unpinShard(sh)
+				h.prepare(cls)
+				continue
+			}
+			if m.n > 0 {
+				m.n--
+				it := m.items[m.n]
+				m.low = min(m.low, m.n)
+				m.ndec = min(m.ndec, m.n)
+				m.allocs++
+				sh.ops++
+				it.w.HandOut()
+				unpinShard(sh)
+				if zero {
+					clear(unsafe.Slice((*byte)(it.p), n))
+				}
+				return it.p, bindings.OK
+			}
+			sh.calls.Add(1) // Close waits for the refill
+			unpinShard(sh)
+			if p := h.refill(cls); p != nil {
+				sh.endCall()
+				if zero {
+					clear(unsafe.Slice((*byte)(p), n))
+				}
+				return p, bindings.OK
+			}
+			sh.endCall()
+			break // the core is out of memory (or the heap bounded): the call below reports it
+		}
+	}
+	sh := h.beginCall(op)
+	var p unsafe.Pointer
+	var e bindings.Err
+	switch {
+	case h.kind != "":
+		p, e = h.c.Alloc(uintptr(n))
+		if e == bindings.OK && zero {
+			clear(unsafe.Slice((*byte)(p), n))
+		}
+	case zero:
+		p, e = bindings.Calloc(uintptr(n))
+	default:
+		p, e = bindings.Alloc(uintptr(n))
+	}
+	sh.endCall()
+	return p, e
+}
+
+// refill takes a batch of class cls from the core (unpinned, inside a call),
+// hands out one chunk and stashes the rest in the magazine of the P the
+// goroutine runs on now; what does not fit goes back.
+func (h *heap) refill(cls int) unsafe.Pointer {
+	var buf [maxBatch]unsafe.Pointer
+	var words [maxBatch]bindings.Word
+	got := h.c.TakeCached(cls, buf[:h.classes[cls].batch])
+	if got == 0 {
+		return nil
+	}
+	for i, p := range buf[:got] {
+		w, c, e := h.c.Find(uintptr(p))
+		if e != bindings.OK || c != cls {
+			panic("offheap: internal error: the core handed out a chunk its region map does not describe")
+		}
+		words[i] = w
+	}
+	got--
+	p := buf[got]
+	words[got].HandOut()
+	counted := false
+	if sh := h.pinShard(); sh != nil {
+		if m := sh.mag(cls); m != nil {
+			k := min(got, len(m.items)-m.n)
+			for i := range k {
+				m.items[m.n+i] = cacheItem{buf[got-k+i], words[got-k+i]}
+			}
+			m.n += k
+			got -= k
+			m.allocs++
+			sh.ops++
+			counted = true
+		}
+		unpinShard(sh)
+		armJanitor()
+	}
+	if got > 0 || !counted {
+		var allocs uint64
+		if !counted {
+			allocs = 1
+		}
+		h.c.ReturnCached(cls, buf[:got], allocs, 0)
+	}
+	return p
+}
+
+// release frees p (decref: drops one reference) and reports whether the
+// allocation was freed. Misuse panics with a message for op.
+func (h *heap) release(op string, ptr unsafe.Pointer, n int) bool {
+	p := uintptr(ptr)
+	if h.fast() {
+		if w, cls, e := h.c.Find(p); e == bindings.OK && cls >= 0 && cls < len(h.classes) {
+			for try := 0; try < 2; try++ {
+				sh := h.pinShard()
+				if sh == nil {
+					break
+				}
+				m := sh.mag(cls)
+				if m == nil {
+					unpinShard(sh)
+					h.prepare(cls)
+					continue
+				}
+				old, e := w.TryRelease(h.decref)
+				if e != bindings.OK || old > 1 {
+					unpinShard(sh)
+					if e != bindings.OK {
+						panic(releaseMisuse(op, h.what, e, p, n))
+					}
+					return false
+				}
+				m.frees++
+				sh.ops++
+				if m.n < len(m.items) {
+					m.items[m.n] = cacheItem{ptr, w}
+					m.n++
+					unpinShard(sh)
+					armJanitor()
+					return true
+				}
+				h.pushFull(sh, m, cls, ptr, w)
+				return true
+			}
+		}
+	}
+	sh := h.beginCall(op)
+	var freed bool
+	var e bindings.Err
+	if h.kind == "" {
+		e = bindings.Free(p)
+		freed = e == bindings.OK
+	} else {
+		freed, e = h.c.DecRef(p)
+	}
+	sh.endCall()
+	if h.decommitIdle && freed {
+		armJanitor() // to purge the pool's empty slabs once it is idle
+	}
+	if e != bindings.OK {
+		panic(releaseMisuse(op, h.what, e, p, n))
+	}
+	return freed
+}
+
+// pushFull caches a claimed chunk on a full magazine (shard entered): the
+// older half goes back to the core, after unpinning. Out of line: the
+// batch buffer would make every release's frame larger.
+//
+//go:noinline
+func (h *heap) pushFull(sh *shard, m *magazine, cls int, ptr unsafe.Pointer, w bindings.Word) {
+	var buf [maxBatch]unsafe.Pointer
+	k := h.classes[cls].batch
+	for i := range k {
+		buf[i] = m.items[i].p
+	}
+	copy(m.items, m.items[k:m.n])
+	m.n -= k
+	m.low = max(m.low-k, 0)
+	m.ndec = max(m.ndec-k, 0)
+	m.items[m.n] = cacheItem{ptr, w}
+	m.n++
+	allocs, frees := m.allocs, m.frees
+	m.allocs, m.frees = 0, 0
+	sh.calls.Add(1)
+	unpinShard(sh)
+	h.c.ReturnCached(cls, buf[:k], allocs, frees)
+	sh.endCall()
+}
+
+// addRef adds a reference to p.
+func (h *heap) addRef(op string, p uintptr, n int) {
+	if h.fast() {
+		if w, _, e := h.c.Find(p); e == bindings.OK {
+			if sh := h.pinShard(); sh != nil { // the heap is open
+				e := w.TryAddRef()
+				unpinShard(sh)
+				if e != bindings.OK {
+					panic(releaseMisuse(op, h.what, e, p, n))
+				}
+				return
+			}
+		}
+	}
+	sh := h.beginCall(op)
+	e := h.c.AddRef(p)
+	sh.endCall()
+	if e != bindings.OK {
+		panic(releaseMisuse(op, h.what, e, p, n))
+	}
+}
+
+// refCount returns p's reference count.
+func (h *heap) refCount(op string, p uintptr, n int) int {
+	sh := h.beginCall(op)
+	rc, e := h.c.RefCount(p)
+	sh.endCall()
+	if e == bindings.OK && rc == 0 {
+		e = bindings.EALREADY
+	}
+	if e != bindings.OK {
+		panic(releaseMisuse(op, h.what, e, p, n))
+	}
+	return rc
+}
+
+// steal takes the shard from its owner: once it returns, the owner is not
+// inside an operation and will not enter one until unsteal. Stealers hold
+// the heap's stealMu.
+func (sh *gate) steal(v uint32) {
+	sh.stolen.Store(v)
+	stealFence()
+	sh.waitOwner()
+}
+
+// stealAll steals every shard of h with one barrier.
+func (h *heap) stealAll(v uint32) {
+	for i := range h.shards {
+		h.shards[i].stolen.Store(v)
+	}
+	stealFence()
+	for i := range h.shards {
+		h.shards[i].waitOwner()
+	}
+}
+
+func (h *heap) unstealAll() {
+	for i := range h.shards {
+		h.shards[i].unsteal()
+	}
+}
+
+// waitOwner waits for the owner to leave: it is pinned and never blocks
+// inside, so this is short.
+func (sh *gate) waitOwner() {
+	for sh.inOp.Load() != 0 {
+		runtime.Gosched()
+	}
+}
+
+func (sh *gate) unsteal() {
+	if sh.stolen.Load() == stealTemp {
+		sh.stolen.Store(0)
+	}
+}
