@@ -34,7 +34,7 @@ func TestSyncPoolPtrAllocsNothing(t *testing.T) {
 		bp := pool.Get().(*[]byte)
 		(*bp)[0] = 1
 		pool.Put(bp)
-	}); n != 0 {
+	}); n != 0 && !asanBuild() { // -asan: the Go caches step aside, so Get+Put goes to C
 		t.Fatalf("SyncPoolPtr Get+Put: %v allocations, want 0", n)
 	}
 	// SyncPool ([]byte values): the caller's boxing in Put, as sync.Pool.
@@ -52,7 +52,7 @@ func TestSyncPoolPtrAllocsNothing(t *testing.T) {
 		b := bs.Get().([]byte)
 		b[0] = 1
 		bs.Put(b) //nolint:staticcheck // SA6002: the idiom being measured
-	}); n > want {
+	}); n > want && !asanBuild() {
 		t.Fatalf("SyncPool Get+Put: %v allocations, sync.Pool with []byte makes %v", n, want)
 	}
 }
