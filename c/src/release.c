@@ -302,17 +302,11 @@ int oh_slab_free_batch(oh_slab_t *s, void *const *ptrs, size_t n, size_t *bad) {
 size_t ohi_heap_take_cached(oh_slab_t *h, int cls, void **out, size_t n, ohi_affinity_t *aff) {
   (void)aff;
   ohi_class_t *c = &h->classes[cls];
-  size_t got = 0;
-  ohi_tcache_t *tc = OHI_LIKELY(ohi_opt(OH_OPT_DEBUG) == 0) ? ohi_tcache_get(h) : NULL;
-  if (tc != NULL && ohi_tcache_enter(tc)) {
-    while (got < n) {
-      void *p = ohi_tcache_refill_alloc(h, tc, (unsigned)cls, OHI_W_CACHED, NULL);
-      if (p == NULL) break;
-      out[got++] = p;
-    }
-    ohi_tcache_leave(tc);
-  }
-  if (got < n) got += ohi_central_take(h, (unsigned)cls, out + got, n - got, OHI_W_CACHED, NULL);
+  /* From the central lists, not the calling thread's cache: a goroutine runs
+   * on whichever OS thread, and chunks it frees must not land in slabs owned
+   * by a thread that may never allocate again (the binding's per-P caches
+   * give the locality). One class lock per batch. */
+  size_t got = ohi_central_take(h, (unsigned)cls, out, n, OHI_W_CACHED, NULL);
   /* The binding hands them out without calling in again. */
   for (size_t i = 0; i < got; i++) OHI_ASAN_UNPOISON(out[i], c->chunk_size);
   OHI_FETCH_ADD(&c->cached_out, (int64_t)got);
@@ -324,10 +318,22 @@ void ohi_heap_return_cached(oh_slab_t *h, int cls, void *const *ptrs, size_t n, 
   if (allocs) OHI_FETCH_ADD(&c->allocs, allocs);
   if (frees) OHI_FETCH_ADD(&c->frees, frees);
   OHI_FETCH_ADD(&c->cached_out, (int64_t)frees - (int64_t)allocs - (int64_t)n);
+  if (n == 0) return;
+  uint64_t now = 0;
+  bool emptied = false;
+  ohi_lock(&c->lock); /* one lock for the batch */
   for (size_t i = 0; i < n; i++) {
     ohi_slab_t *s = (ohi_slab_t *)ohi_region_lookup(ptrs[i]);
     uint32_t idx = ohi_fast_div(s->div_magic, (uint32_t)((uintptr_t)ptrs[i] - s->span.base));
     OHI_ASAN_POISON(ptrs[i], s->chunk_size);
-    chunk_put(h, s, idx, 0, false);
+    if (OHI_LOAD_RELAXED(&s->owner) != NULL) { /* a thread cache's (a C caller's chunk freed from Go) */
+      ohi_slab_push_remote(h, s, idx, 0);
+      continue;
+    }
+    ohi_slab_push(s, idx, 0);
+    ohi_central_place(h, c, s, &now);
+    emptied |= s->list == OHI_LIST_EMPTY;
   }
+  ohi_unlock(&c->lock);
+  if (emptied) ohi_after_empty(h);
 }
