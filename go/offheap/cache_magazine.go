@@ -47,6 +47,7 @@ type magazine struct {
 	// Operations served since the last return to the core, which counts them
 	// for its statistics when the chunks go back.
 	allocs, frees uint64
+	_             [64]byte // another P's magazine may be allocated next to this one
 }
 
 type cacheItem struct {
@@ -100,7 +101,10 @@ func (h *heap) prepare(cls int) {
 		sh.mags = make([]magazine, len(h.classes))
 	}
 	if sh.mags[cls].items == nil {
-		sh.mags[cls].items = make([]cacheItem, h.classes[cls].capacity)
+		// Padded: the Go allocator puts another P's small array right after
+		// this one, and a shared cache line would cost both Ps every push.
+		c := h.classes[cls].capacity
+		sh.mags[cls].items = make([]cacheItem, c+8)[:c:c]
 	}
 	sh.unsteal()
 }
