@@ -105,10 +105,10 @@
 // tables (the same protocol the core uses, c/src/chunk.h) and claim it with
 // one compare-and-swap, so that a double Put panics even when two goroutines
 // race. That compare-and-swap and the table walk are most of what separates a
-// BufferPool Get+Put (30-45 ns on one goroutine) from a sync.Pool Get+Put
-// (about 14 ns), which checks nothing; an Alloc+Free costs 37-63 ns up to
-// 1 MiB, where make costs about 50 ns at 64 bytes and microseconds from a few
-// KiB up, a Slab Alloc+DecRef 33-49 ns, an Arena allocation about 24 ns
+// BufferPool Get+Put (about 30 ns on one goroutine) from a sync.Pool Get+Put
+// (about 14 ns), which checks nothing; an Alloc+Free costs 37-48 ns up to
+// 1 MiB, where make costs about 60 ns at 64 bytes and microseconds from a few
+// KiB up, a Slab Alloc+DecRef 38-57 ns, an Arena allocation about 23 ns
 // (bench/RESULTS.md, "Go API without a mutex"; a loaded 2-core machine). Larger
 // sizes are one call each. Debug mode, -asan builds and builds with the
 // offheap_shared tag (which cannot see the core's tables) make one call per
