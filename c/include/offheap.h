@@ -37,9 +37,11 @@
  *   Every function may be called from any thread at any time, except that a
  *   slab, pool or arena must not be used while (or after) it is destroyed, nor
  *   an arena while it is reset.
- *   Small per-thread caches sit in front of shared free lists; they are bounded
- *   (OFFHEAP_TCACHE_BYTES) and are flushed when a thread exits, when an instance
- *   is destroyed, and by oh_thread_flush / oh_purge.
+ *   Each thread's cache owns slabs and allocates from them without a lock;
+ *   other threads' frees into them go on lock-free per-slab stacks. A thread
+ *   that exits, calls oh_thread_flush or sits idle for the purge delay hands
+ *   its slabs back to the shared lists; what it holds free is decommitted
+ *   after the delay like everything else.
  *   Racing releases of one allocation (two oh_unmap of a mapping, two
  *   oh_pool_destroy or oh_arena_destroy of an instance, ...) are misuse that
  *   cannot corrupt: exactly one call wins, the others fail with EINVAL.
@@ -264,15 +266,17 @@ OH_API int oh_arena_destroy(oh_arena_t *a);
 
 /* ---- purging -------------------------------------------------------------- */
 
-/* Decommits all free memory now (like Go's debug.FreeOSMemory): empty slabs,
- * cached empty slabs, thread caches of the calling thread. Returns bytes
- * decommitted. */
+/* Decommits all free memory now (like Go's debug.FreeOSMemory): every whole
+ * page covered only by free chunks, in partly used slabs too and in every
+ * thread's cache, empty slabs and large spans; and unmaps the cached free
+ * segments (address space back). Returns bytes decommitted. */
 OH_API size_t oh_purge(void);
 /* Decommits all free memory of one instance now: empty slabs (the retained
  * margin included) and every thread's cached chunks of it. Returns bytes
  * decommitted, or 0 with EINVAL for NULL. */
 OH_API size_t oh_slab_purge(oh_slab_t *s);
-/* Returns the calling thread's cached chunks to the shared lists. */
+/* Hands the calling thread's slabs back to the shared lists (so that other
+ * threads allocate from what it freed). */
 OH_API void oh_thread_flush(void);
 
 /* ---- debugging ------------------------------------------------------------ */
@@ -297,7 +301,8 @@ typedef struct oh_class_stats_s {
   uint64_t chunk_size;
   uint64_t slabs;          /* slabs currently owned by the class */
   uint64_t chunks_in_use;  /* allocated chunks (reference count >= 1) */
-  uint64_t chunks_cached;  /* free chunks held in thread caches */
+  uint64_t chunks_cached;  /* free chunks in slabs thread caches own (only their
+                              owner allocates them until it hands the slabs back) */
   uint64_t allocs, frees;  /* cumulative */
 } oh_class_stats_t;
 
