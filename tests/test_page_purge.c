@@ -1,0 +1,198 @@
+/* test_page_purge.c - resident memory follows live bytes whatever the order
+ * of frees (issue 10): free pages inside partly used slabs go back after the
+ * delay, a phase change does not keep both working sets, and a refused
+ * decommit loses neither data nor state.
+ *
+ * Levels are read from the library's committed bytes (every variant) and from
+ * /proc/self/statm (plain runs only: sanitizers and valgrind keep shadow
+ * memory resident, OH_TEST_NO_RSS).
+ */
+#include "test_util.h"
+
+#include "internal.h" /* ohi_test_fail_decommit: fault injection (tests are built with -Ic/src) */
+
+#define DELAY 100
+
+typedef struct {
+  void **p;
+  size_t *size;
+  uint64_t *seed;
+  size_t n;
+} set_t;
+
+static uint64_t committed(void) {
+  oh_stats_t st;
+  cr_assert_eq(oh_stats(&st), 0);
+  return st.committed_bytes;
+}
+
+/* Waits until committed bytes fall to at most `limit` (or 2 s); returns them. */
+static uint64_t wait_committed(uint64_t limit) {
+  uint64_t c = committed(), t0 = t_now_ms();
+  while (c > limit && t_now_ms() - t0 < 2000) {
+    t_sleep_ms(10);
+    c = committed();
+  }
+  return c;
+}
+
+static void fill(set_t *s, size_t from, size_t to, size_t size, uint64_t tag) {
+  for (size_t i = from; i < to; i++) {
+    s->p[i] = oh_alloc(size);
+    cr_assert(s->p[i] != NULL, "allocation %zu of %zu bytes failed", i, size);
+    s->size[i] = size;
+    s->seed[i] = t_seed((unsigned)tag, i);
+    t_fill_sparse(s->p[i], size, s->seed[i]);
+  }
+}
+
+/* Frees each live buffer with probability pct/100, in index order (random
+ * against address order); checks every buffer first. Returns live bytes. */
+static size_t free_random(set_t *s, size_t n, unsigned pct, uint64_t *rng) {
+  size_t live = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (s->p[i] == NULL) continue;
+    cr_assert_eq(t_check_sparse(s->p[i], s->size[i], s->seed[i]), SIZE_MAX, "buffer %zu corrupted", i);
+    if (t_rand(rng) % 100 < pct) {
+      cr_assert_eq(oh_free(s->p[i]), 0);
+      s->p[i] = NULL;
+    } else {
+      live += s->size[i];
+    }
+  }
+  return live;
+}
+
+static void free_all(set_t *s, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (s->p[i] != NULL) {
+      cr_assert_eq(t_check_sparse(s->p[i], s->size[i], s->seed[i]), SIZE_MAX, "buffer %zu corrupted", i);
+      cr_assert_eq(oh_free(s->p[i]), 0);
+      s->p[i] = NULL;
+    }
+}
+
+static set_t set_new(size_t n) {
+  set_t s = {calloc(n, sizeof(void *)), calloc(n, sizeof(size_t)), calloc(n, sizeof(uint64_t)), n};
+  cr_assert(s.p && s.size && s.seed);
+  return s;
+}
+
+static void set_free(set_t *s) {
+  free(s->p);
+  free(s->size);
+  free(s->seed);
+}
+
+/* Resident: committed (and RSS, where meaningful) over a base within ratio x
+ * live + slack. */
+static void expect_level(const char *step, uint64_t base_c, size_t base_rss, size_t live, double ratio) {
+  uint64_t limit = base_c + (uint64_t)((double)live * ratio) + 2 * MiB;
+  uint64_t c = wait_committed(limit);
+  cr_expect(c <= limit, "%s: committed %llu MiB over the base for %zu MiB live (want <= %.2fx)", step,
+            (unsigned long long)((c - base_c) / MiB), live / MiB, ratio);
+  if (!t_no_rss()) {
+    size_t rss = t_rss();
+    cr_expect(rss <= base_rss + (size_t)((double)live * ratio) + 4 * MiB, "%s: RSS %zu MiB over the base for %zu MiB live",
+              step, (rss - base_rss) / MiB, live / MiB);
+  }
+}
+
+Test(page_purge, phase_change_in_random_order, .timeout = 60) {
+  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, DELAY);
+  t_opt_save_t retain = t_opt_set(OH_OPT_RETAIN_BYTES, 0);
+  size_t total = t_small() ? 16 * MiB : 64 * MiB;
+  size_t n16 = total / (16 * KiB), n48 = total / (48 * KiB);
+  set_t a = set_new(n16), b = set_new(n48);
+  uint64_t rng = 42;
+  oh_purge();
+  uint64_t base_c = committed();
+  size_t base_rss = t_no_rss() ? 0 : t_rss();
+  fill(&a, 0, n16, 16 * KiB, 1);
+  size_t live = free_random(&a, n16, 75, &rng); /* a random 75 %: no slab empties */
+  expect_level("16 KiB, 75 % freed at random", base_c, base_rss, live, 1.3);
+  fill(&b, 0, n48, 48 * KiB, 2);
+  size_t live_b = n48 * 48 * KiB;
+  expect_level("then 48 KiB filled", base_c, base_rss, live + live_b, 1.3);
+  size_t left = free_random(&a, n16, 60, &rng) + free_random(&b, n48, 90, &rng); /* down to ~10 % */
+  expect_level("freed down to ~10 % at random", base_c, base_rss, left, 1.3);
+  oh_purge();
+  expect_level("after oh_purge", base_c, base_rss, left, 1.15);
+  free_all(&a, n16);
+  free_all(&b, n48);
+  set_free(&a);
+  set_free(&b);
+  t_opt_restore(retain);
+  t_opt_restore(delay);
+}
+
+/* Steady churn at a constant live size never decommits (the chunks a round
+ * frees are handed out again before they age). */
+Test(page_purge, churn_in_random_order_issues_no_decommits, .timeout = 60) {
+  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, 250);
+  size_t n = (t_small() ? 8 : 32) * MiB / (16 * KiB);
+  set_t s = set_new(n);
+  uint64_t rng = 7;
+  fill(&s, 0, n, 16 * KiB, 3);
+  for (int warm = 0; warm < 5; warm++) {
+    free_random(&s, n, 10, &rng);
+    for (size_t i = 0; i < n; i++)
+      if (s.p[i] == NULL) fill(&s, i, i + 1, 16 * KiB, 4);
+  }
+  oh_stats_t a;
+  cr_assert_eq(oh_stats(&a), 0);
+  uint64_t t0 = t_now_ms();
+  while (t_now_ms() - t0 < 1000) {
+    free_random(&s, n, 10, &rng);
+    for (size_t i = 0; i < n; i++)
+      if (s.p[i] == NULL) fill(&s, i, i + 1, 16 * KiB, 5);
+    t_sleep_ms(20);
+  }
+  oh_stats_t b;
+  cr_assert_eq(oh_stats(&b), 0);
+  cr_expect_eq(b.purges, a.purges, "random-order churn at a constant live size: %llu decommits",
+               (unsigned long long)(b.purges - a.purges));
+  free_all(&s, n);
+  set_free(&s);
+  t_opt_restore(delay);
+}
+
+/* The OS refusing to decommit: nothing is lost (live buffers intact, free
+ * chunks still usable), nothing is counted as released, and a later pass
+ * releases it once the OS agrees again. */
+Test(page_purge, refused_decommits_lose_nothing, .timeout = 60) {
+  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, DELAY);
+  t_opt_save_t retain = t_opt_set(OH_OPT_RETAIN_BYTES, 0);
+  size_t n = (t_small() ? 8 : 32) * MiB / (16 * KiB);
+  set_t s = set_new(n);
+  uint64_t rng = 9;
+  oh_purge();
+  uint64_t base_c = committed();
+  size_t base_rss = t_no_rss() ? 0 : t_rss();
+  fill(&s, 0, n, 16 * KiB, 6);
+  ohi_test_fail_decommit(UINT64_MAX); /* every decommit fails from now on */
+  size_t live = free_random(&s, n, 80, &rng);
+  oh_stats_t a;
+  cr_assert_eq(oh_stats(&a), 0);
+  t_sleep_ms(4 * DELAY);
+  oh_stats_t b;
+  cr_assert_eq(oh_stats(&b), 0);
+  cr_expect_eq(b.decommitted_bytes, a.decommitted_bytes, "refused decommits counted as %llu bytes released",
+               (unsigned long long)(b.decommitted_bytes - a.decommitted_bytes));
+  cr_expect(b.committed_bytes >= base_c + n * 16 * KiB - 2 * MiB, "committed fell to %llu MiB though every decommit failed",
+            (unsigned long long)((b.committed_bytes - base_c) / MiB));
+  /* the live buffers are intact and the free chunks serve allocations */
+  for (size_t i = 0; i < n; i++)
+    if (s.p[i] != NULL) cr_assert_eq(t_check_sparse(s.p[i], s.size[i], s.seed[i]), SIZE_MAX, "buffer %zu lost", i);
+  void *q = oh_alloc(16 * KiB);
+  cr_assert(q != NULL);
+  t_fill(q, 16 * KiB, 99);
+  cr_expect_eq(t_check(q, 16 * KiB, 99), SIZE_MAX);
+  oh_free(q);
+  ohi_test_fail_decommit(0); /* the OS agrees again: the next passes release */
+  expect_level("after decommits work again", base_c, base_rss, live, 1.3);
+  free_all(&s, n);
+  set_free(&s);
+  t_opt_restore(retain);
+  t_opt_restore(delay);
+}
