@@ -302,11 +302,12 @@ static void fork_prepare(void) {
   ohi_lock(&ohi_registry_lock);
   for (oh_slab_t *h = ohi_heaps; h != NULL; h = h->next)
     for (ohi_tcache_t *tc = h->tcaches; tc != NULL; tc = tc->next) {
-      /* Without a process barrier: wait for the owner to leave its operation. */
-      OHI_STORE_RELAXED(&tc->steal, 1u);
-      __atomic_thread_fence(__ATOMIC_SEQ_CST);
-      if (ohi_os_process_barrier() != 0) __atomic_thread_fence(__ATOMIC_SEQ_CST);
-      while (OHI_LOAD_ACQUIRE(&tc->in_op) != 0) sched_yield();
+      /* The owner's side of the handshake has no fence; the process barrier
+       * stands in for it (struct ohi_tcache_s). Without one (ENOSYS) the
+       * owner's next operation sees steal at the latest when it enters. */
+      __atomic_store_n(&tc->steal, 1u, __ATOMIC_SEQ_CST);
+      (void)ohi_os_process_barrier();
+      while (__atomic_load_n(&tc->in_op, __ATOMIC_SEQ_CST) != 0) sched_yield();
     }
   for_each_heap_lock(true, false);
   ohi_segment_lock_all();
