@@ -93,9 +93,11 @@ static void *storm_consumer(void *arg) {
       continue;
     }
     unsigned i = t % RING;
-    void *p = st->slot[i];
-    size_t n = st->size[i];
-    uint64_t seed = st->seed[i];
+    /* atomic: a consumer that loses the CAS below read a slot the producer
+     * may be refilling */
+    void *p = __atomic_load_n(&st->slot[i], __ATOMIC_RELAXED);
+    size_t n = __atomic_load_n(&st->size[i], __ATOMIC_RELAXED);
+    uint64_t seed = __atomic_load_n(&st->seed[i], __ATOMIC_RELAXED);
     if (!__atomic_compare_exchange_n(&st->tail, &t, t + 1, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) continue;
     if (t_check(p, n, seed) != SIZE_MAX) __atomic_fetch_add(&st->bad, 1, __ATOMIC_RELAXED);
     if (oh_free(p) != 0) __atomic_fetch_add(&st->bad, 1, __ATOMIC_RELAXED);
@@ -118,11 +120,12 @@ Test(ownership, free_storm_from_other_threads, .timeout = 120) {
     size_t n = 16 + t_rand(&rng) % 4096;
     void *p = oh_alloc(n);
     cr_assert(p != NULL);
-    st.seed[h % RING] = t_seed(1, k);
-    t_fill_sparse(p, n, st.seed[h % RING]);
-    t_fill(p, n < 64 ? n : 64, st.seed[h % RING]);
-    st.slot[h % RING] = p;
-    st.size[h % RING] = n < 64 ? n : 64;
+    uint64_t seed = t_seed(1, k);
+    t_fill_sparse(p, n, seed);
+    t_fill(p, n < 64 ? n : 64, seed);
+    __atomic_store_n(&st.seed[h % RING], seed, __ATOMIC_RELAXED);
+    __atomic_store_n(&st.slot[h % RING], p, __ATOMIC_RELAXED);
+    __atomic_store_n(&st.size[h % RING], n < 64 ? n : 64, __ATOMIC_RELAXED);
     __atomic_store_n(&st.head, h + 1, __ATOMIC_RELEASE);
   }
   __atomic_store_n(&st.stop, 1, __ATOMIC_RELEASE);
