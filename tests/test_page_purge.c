@@ -126,37 +126,6 @@ Test(page_purge, phase_change_in_random_order, .timeout = 60) {
   t_opt_restore(delay);
 }
 
-/* Steady churn at a constant live size never decommits (the chunks a round
- * frees are handed out again before they age). */
-Test(page_purge, churn_in_random_order_issues_no_decommits, .timeout = 60) {
-  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, 250);
-  size_t n = (t_small() ? 8 : 32) * MiB / (16 * KiB);
-  set_t s = set_new(n);
-  uint64_t rng = 7;
-  fill(&s, 0, n, 16 * KiB, 3);
-  for (int warm = 0; warm < 5; warm++) {
-    free_random(&s, n, 10, &rng);
-    for (size_t i = 0; i < n; i++)
-      if (s.p[i] == NULL) fill(&s, i, i + 1, 16 * KiB, 4);
-  }
-  oh_stats_t a;
-  cr_assert_eq(oh_stats(&a), 0);
-  uint64_t t0 = t_now_ms();
-  while (t_now_ms() - t0 < 1000) {
-    free_random(&s, n, 10, &rng);
-    for (size_t i = 0; i < n; i++)
-      if (s.p[i] == NULL) fill(&s, i, i + 1, 16 * KiB, 5);
-    t_sleep_ms(20);
-  }
-  oh_stats_t b;
-  cr_assert_eq(oh_stats(&b), 0);
-  cr_expect_eq(b.purges, a.purges, "random-order churn at a constant live size: %llu decommits",
-               (unsigned long long)(b.purges - a.purges));
-  free_all(&s, n);
-  set_free(&s);
-  t_opt_restore(delay);
-}
-
 /* The OS refusing to decommit: nothing is lost (live buffers intact, free
  * chunks still usable), nothing is counted as released, and a later pass
  * releases it once the OS agrees again. */
