@@ -121,6 +121,7 @@ test-c: $(BUILD)/rel/offheap_tests
 SAN_REPORTS := 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|WARNING: ThreadSanitizer'
 test-asan: $(BUILD)/asan/offheap_tests
 	set -o pipefail; ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  OH_TEST_NO_RSS=1 $< $(CRITERION_ARGS) 2>&1 | tee $(BUILD)/asan/tests.log
 	@! grep -E $(SAN_REPORTS) $(BUILD)/asan/tests.log
 # The fork suite runs apart without TSan's deadlock detector: fork takes every
