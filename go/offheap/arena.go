@@ -14,16 +14,17 @@ import (
 // nothing is freed one by one: Reset frees every allocation at once. It suits
 // memory whose lifetimes end together (a request, a batch, a parse).
 //
-// Alloc may be called from several goroutines at once; Reset and Close
-// wait for calls in progress. An Arena that is not closed lives until the
-// process exits, even if unreachable.
+// Alloc may be called from several goroutines at once; Close waits for calls
+// in progress, and an Alloc that races with a Reset is ordered before it (its
+// memory is freed by that Reset) or after it. An Arena that is not closed
+// lives until the process exits, even if unreachable.
 //
 // The bumping happens on the Go side: the core hands out a whole block at a
 // time (one cgo call per block, bindings.Arena.TakeBlock), and Alloc claims
 // its bytes with one compare-and-swap on the block's offset. Alloc counts
 // itself in a per-P shard entered with the handshake of the allocator caches
-// (cache.go), so Reset, Close and Stats, which steal every shard, never race
-// with it, and Alloc takes no lock. In debug mode, in -asan builds and with
+// (cache.go), so Close and Stats, which steal every shard, never race with
+// it, and Alloc takes no lock; Reset seals the block instead. In debug mode, in -asan builds and with
 // an installed library every allocation is a call into the core, which
 // poisons and guards what a Reset frees.
 type Arena struct {
@@ -48,10 +49,14 @@ type arenaBlock struct {
 // bump fails and goes to the locked path.
 const blockSealed = ^uintptr(0) >> 1
 
-// arenaShard is one P's share of an Arena: its gate and its counts since the
-// last Reset and in all, written by the owner alone.
+// arenaShard is one P's share of an Arena: its gate and its counts in all
+// and since the Reset numbered epoch, written by the owner alone. The owner
+// zeroes the latter when it sees a newer Reset, so that Reset need not steal
+// the shards: a process-wide barrier per Reset would cost more than the
+// allocations between two Resets.
 type arenaShard struct {
 	gate
+	epoch                                  uint64
 	bytes, allocs, totalBytes, totalAllocs uint64
 	_                                      [64]byte
 }
@@ -103,11 +108,14 @@ func (a *Arena) AllocAligned(n, align int) ([]byte, error) {
 			if sh.enter() {
 				if b := a.cur.Load(); b != nil {
 					if p := b.bump(uintptr(n), uintptr(align)); p != nil {
+						gen := a.acct.resets.Load()
+						if sh.epoch != gen {
+							sh.epoch, sh.bytes, sh.allocs = gen, 0, 0
+						}
 						sh.bytes += uint64(n)
 						sh.allocs++
 						sh.totalBytes += uint64(n)
 						sh.totalAllocs++
-						gen := a.acct.resets.Load()
 						sh.leave()
 						procUnpin()
 						a.acct.sample(p, n, gen)
@@ -254,17 +262,15 @@ func (a *Arena) reset(op string, flags int) {
 	if a.closed.Load() {
 		panic(closedMisuse(op, "Arena"))
 	}
-	a.stealAll(stealTemp)
+	// No steal: a bump racing with the seal either lands before it (an
+	// allocation the Reset frees) or fails and waits for mu; the shards'
+	// counts since the Reset are zeroed by their owners (arenaShard).
 	if cur := a.cur.Load(); cur != nil {
 		a.retire(cur)
 		a.cur.Store(nil)
 	}
-	for i := range a.shards {
-		a.shards[i].bytes, a.shards[i].allocs = 0, 0
-	}
 	a.acct.noteReset()
 	a.a.Reset(flags)
-	a.unstealAll()
 }
 
 // Close frees everything and unmaps the arena's memory. Every slice it handed

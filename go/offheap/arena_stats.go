@@ -54,8 +54,8 @@ func (c *arenaAcct) sample(p unsafe.Pointer, n int, gen uint64) {
 	}
 }
 
-// noteReset runs with the arena locked and its shards stolen: every
-// allocation ends at once.
+// noteReset runs with the arena locked: every allocation ends at once (the
+// shards' counts since the Reset go with the epoch, arena.go).
 func (c *arenaAcct) noteReset() {
 	c.bytes.Store(0)
 	c.allocs.Store(0)
@@ -87,8 +87,10 @@ func (a *Arena) Stats() ArenaStats {
 	a.stealAll(stealTemp)
 	for i := range a.shards {
 		sh := &a.shards[i]
-		st.InUseBytes += sh.bytes
-		st.Allocs += sh.allocs
+		if sh.epoch == st.Resets {
+			st.InUseBytes += sh.bytes
+			st.Allocs += sh.allocs
+		}
 		st.TotalBytes += sh.totalBytes
 		st.TotalAllocs += sh.totalAllocs
 	}
