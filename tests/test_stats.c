@@ -209,6 +209,15 @@ Test(stats, instance_stats_describe_that_instance) {
   oh_slab_destroy(idle);
 }
 
+/* n chunks of 16 KiB from s, each touched (committed). */
+static void fill_16k(oh_slab_t *s, void **p, int n) {
+  for (int i = 0; i < n; i++) {
+    p[i] = oh_slab_alloc(s, 16 * KiB);
+    cr_assert(p[i] != NULL);
+    t_touch(p[i], 16 * KiB);
+  }
+}
+
 /* Released slabs wait decommitted in the segment cache, and any class takes
  * them before mapping new memory. */
 Test(stats, released_slabs_are_reused_by_another_class) {
@@ -218,11 +227,7 @@ Test(stats, released_slabs_are_reused_by_another_class) {
   cr_assert(s != NULL);
   enum { N = 400 };
   void *p[N];
-  for (int i = 0; i < N; i++) {
-    p[i] = oh_slab_alloc(s, 16 * KiB);
-    cr_assert(p[i] != NULL);
-    t_touch(p[i], 16 * KiB);
-  }
+  fill_16k(s, p, N);
   for (int i = 0; i < N; i++) cr_assert_eq(oh_slab_decref(s, p[i]), 1);
   oh_stats_t g1;
   uint64_t t0 = t_now_ms();
@@ -258,11 +263,7 @@ Test(stats, purge_decommits_empty_slabs_and_counts_it) {
   cr_assert(s != NULL);
   enum { N = 400 };
   void *p[N];
-  for (int i = 0; i < N; i++) {
-    p[i] = oh_slab_alloc(s, 16 * KiB);
-    cr_assert(p[i] != NULL);
-    t_touch(p[i], 16 * KiB);
-  }
+  fill_16k(s, p, N);
   for (int i = 0; i < N; i++) cr_assert_eq(oh_slab_decref(s, p[i]), 1);
   oh_stats_t a = slab_stats(s);
   cr_expect(a.slabs_empty >= 1, "no empty slab kept with purge delay -1 (slabs_empty %llu)",
@@ -298,11 +299,7 @@ Test(stats, purge_delay_zero_decommits_at_once) {
   cr_assert(s != NULL);
   enum { N = 400 };
   void *p[N];
-  for (int i = 0; i < N; i++) {
-    p[i] = oh_slab_alloc(s, 16 * KiB);
-    cr_assert(p[i] != NULL);
-    t_touch(p[i], 16 * KiB);
-  }
+  fill_16k(s, p, N);
   oh_stats_t a = slab_stats(s);
   for (int i = 0; i < N; i++) cr_assert_eq(oh_slab_decref(s, p[i]), 1);
   oh_stats_t b = slab_stats(s);
