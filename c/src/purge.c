@@ -282,14 +282,11 @@ static size_t purge_caches(oh_slab_t *h, uint64_t now, bool force, uint64_t *nex
     uint64_t dirty = OHI_LOAD_RELAXED(&ohi_dirty_epoch);
     if (!force && !idle && !OHI_LOAD_RELAXED(&tc->pending) && dirty == tc->seen_dirty) continue;
     /* A busy owner purges its own slabs on its next refill; stolen only when
-     * it made no operation for a whole pass (quiet: nothing to disturb), when
-     * it has not self-purged for two delays' worth of passes (it stays on its
-     * fast path, say, in one class while others hold free pages), or under
-     * pressure:
+     * it has not for two delays' worth of passes (it stays on its fast path,
+     * say, in one class while others hold free pages), or under pressure:
      * while stolen, its allocations go to the central lists and its frees to
      * the cross-thread stacks, so stealing a busy cache is itself a cost. */
-    bool quiet = now >= tc->seen_ms + pass_period(delay); /* no operation for a whole pass */
-    if (!force && !idle && !quiet && !OHI_LOAD_RELAXED(&under_pressure) &&
+    if (!force && !idle && !OHI_LOAD_RELAXED(&under_pressure) &&
         OHI_LOAD_RELAXED(&ohi_purge_tick) < OHI_LOAD_RELAXED(&tc->purged_tick) + 2 * PASSES_PER_DELAY) {
       more = 1;
       continue;
