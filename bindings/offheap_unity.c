@@ -17,6 +17,7 @@
 #include "../c/src/tcache.c"
 #include "../c/src/large.c"
 #include "../c/src/release.c"
+#include "../c/src/owner.c"
 #include "../c/src/purge.c"
 #include "../c/src/stats.c"
 #include "../c/src/pool.c"

@@ -253,3 +253,51 @@ Test(arena, many_arenas_create_destroy) {
   cr_expect_eq(c1.committed_bytes, c0.committed_bytes, "arena cycles leaked %lld committed bytes",
                (long long)(c1.committed_bytes - c0.committed_bytes));
 }
+
+/* Blocks grow (arena.c): a cycle of allocations as large as the block maps
+ * a few doubling blocks instead of one mapping per allocation, and a KEEP
+ * reset replays the cycle in the same blocks, at the same addresses, with
+ * nothing new mapped; what stays mapped is bounded by about twice the cycle. */
+Test(arena, growing_blocks_serve_large_cycles_and_are_replayed_after_keep) {
+  warm_up_metadata();
+  t_counters_t c0 = t_counters(NULL);
+  size_t block = 64 * KiB, size = 64 * KiB, count = t_scaled(256, 4);
+  oh_arena_t *a = oh_arena_new(block);
+  cr_assert(a != NULL);
+  void **first = malloc(count * sizeof *first);
+  cr_assert(first != NULL);
+  uint64_t maps0 = 0;
+  for (int round = 0; round < 3; round++) {
+    for (size_t i = 0; i < count; i++) {
+      void *p = oh_arena_alloc(a, size, 16);
+      cr_assert(p != NULL);
+      t_fill_sparse(p, size, t_seed((unsigned)round, i));
+      if (round == 0) first[i] = p;
+      else cr_expect_eq(p, first[i], "round %d, allocation %zu moved after a KEEP reset", round, i);
+    }
+    for (size_t i = 0; i < count; i++)
+      cr_expect_eq(t_check_sparse(first[i], size, t_seed((unsigned)round, i)), SIZE_MAX,
+                   "round %d: allocation %zu was overwritten", round, i);
+    t_counters_t c = t_counters(NULL);
+    uint64_t mapped = c.mapped_bytes - c0.mapped_bytes;
+    if (round == 0) {
+      maps0 = mapped;
+      cr_expect(mapped <= 2 * count * size + 2 * block, "a cycle of %zu bytes mapped %llu", count * size,
+                (unsigned long long)mapped);
+    } else {
+      cr_expect_eq(mapped, maps0, "round %d mapped %llu bytes, round 0 %llu", round, (unsigned long long)mapped,
+                   (unsigned long long)maps0);
+    }
+    oh_arena_reset(a, OH_ARENA_KEEP);
+  }
+  /* The blocks of one cycle are few: a doubling per block mapped. */
+  size_t blocks = 0;
+  void *prev = NULL;
+  for (size_t i = 0; i < count; i++) {
+    if (prev == NULL || (char *)first[i] != (char *)prev + size) blocks++; /* size is 16-aligned */
+    prev = first[i];
+  }
+  cr_expect(blocks <= 12, "%zu allocations of %zu bytes took %zu blocks", count, size, blocks);
+  free(first);
+  cr_expect_eq(oh_arena_destroy(a), 0);
+}

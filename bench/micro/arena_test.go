@@ -14,7 +14,7 @@ import (
 // but a per-request arena is how both are used).
 const arenaRound = 1024
 
-var arenaSizes = []int{64, 1 << 10, 16 << 10}
+var arenaSizes = []int{64, 1 << 10, 16 << 10, 1 << 20}
 
 var arenaImpls = []impl{
 	{name: "offheap", sizes: arenaSizes, setup: func(tb testing.TB, size int) func(int) workerFunc {

@@ -6,8 +6,20 @@
  * bumps the current block's offset. Only a block change takes the lock.
  *
  * Invariants: header.used <= header.cap; every byte in [data, data + used) was
- * handed out since the last reset; blocks of the standard size are reused
- * after a reset (OH_ARENA_KEEP), oversized ones live until the next reset.
+ * handed out since the last reset; standard blocks are reused after a reset
+ * (OH_ARENA_KEEP), oversized ones live until the next reset.
+ *
+ * Blocks grow: each new standard block is twice the previous one, from the
+ * configured size up to ARENA_GROW_MAX, and a request larger than the next
+ * block takes the first doubling that holds it. An arena whose cycles (the
+ * allocations between two resets) need many blocks thus maps a few growing
+ * ones - ristretto's z.Allocator doubles its buffers for the same reason -
+ * and a KEEP reset reuses them in the order the cycle used them, so a
+ * repeated cycle takes the same blocks and addresses and maps nothing: a
+ * Go-side cycle of 1024 allocations of 1 MiB took one oversized mapping per
+ * allocation before. What is mapped stays bounded by about twice what a cycle
+ * used; only touched pages are resident; a DECOMMIT reset keeps the smallest
+ * block only and starts the growth over.
  *
  * Debug mode covers a use after reset: at OH_OPT_DEBUG >= 1 a reset fills
  * what was handed out with the poison byte, at level 2 it also makes the
@@ -30,13 +42,15 @@ struct arena_block_s {
   size_t used;          /* atomic: bytes handed out from data */
   size_t decommitted;   /* bytes decommitted by a reset, committed again on reuse */
   size_t guarded;       /* bytes after the header page made inaccessible by a reset */
-  char pad_[2 * OHI_CACHE_LINE - sizeof(ohi_span_t) - 5 * sizeof(size_t)];
+  size_t oversized;     /* 1: mapped for one request beyond ARENA_GROW_MAX; freed by a reset */
+  char pad_[2 * OHI_CACHE_LINE - sizeof(ohi_span_t) - 6 * sizeof(size_t)];
   char data[];
 };
 
 struct oh_arena_s {
   ohi_lock_t lock;
-  size_t block_size;     /* mapping size of a standard block */
+  size_t block_size;     /* mapping size of the first standard block */
+  size_t next_size;      /* mapping size of the next standard block mapped */
   arena_block_t *cur;    /* atomic: where allocation bumps */
   arena_block_t *blocks; /* in use since the last reset */
   arena_block_t *spare;  /* standard blocks kept by OH_ARENA_KEEP */
@@ -53,6 +67,9 @@ static bool arena_live(oh_arena_t *a) { return OHI_LOAD_ACQUIRE(&a->live) == ARE
 static size_t hdr_bytes(void) { return ohi_round_pages(sizeof(arena_block_t)); }
 
 #define ARENA_ALLOC_MAX ((size_t)1 << 46)
+/* Standard blocks double up to this mapping size: a cycle maps at most this
+ * much more than it uses (address space; untouched pages cost nothing). */
+#define ARENA_GROW_MAX ((size_t)64 << 20)
 
 static arena_block_t *block_new(oh_arena_t *a, size_t map_size) {
   arena_block_t *b = ohi_pages_map(map_size, OHI_GRANULE);
@@ -107,7 +124,7 @@ oh_arena_t *oh_arena_new(size_t block_size) {
   oh_arena_t *a = ohi_meta_alloc(sizeof *a);
   if (a == NULL) return ohi_fail_null(ENOMEM, "oh_arena_new: out of memory for metadata");
   ohi_lock_init(&a->lock);
-  a->block_size = block_size;
+  a->block_size = a->next_size = block_size;
   OHI_STORE_RELEASE(&a->live, ARENA_LIVE(a));
   return a;
 }
@@ -130,28 +147,45 @@ static void *bump(arena_block_t *b, size_t n, size_t align) {
   }
 }
 
-/* A block for need bytes (lock held): a kept standard block, opened again if
- * a reset guarded it, or a new one - of its own size when oversized. NULL
- * when the OS refuses. */
-static arena_block_t *block_get(oh_arena_t *a, bool oversized, size_t need) {
-  arena_block_t *nb = NULL;
-  if (!oversized && a->spare != NULL) {
-    nb = a->spare;
-    a->spare = nb->next;
-    if (nb->guarded) { /* opened before it is handed out again */
-      if (ohi_os_protect((char *)nb + hdr_bytes(), nb->guarded, 1) == 0) {
-        nb->guarded = 0;
-      } else {
-        block_free(nb); /* cannot be opened: a fresh block instead */
-        nb = NULL;
-      }
+/* Opens a kept block for reuse (lock held); false when the OS refuses to
+ * open what a debug reset guarded (the block is then freed). */
+static bool block_reopen(arena_block_t *b) {
+  if (b->guarded) {
+    if (ohi_os_protect((char *)b + hdr_bytes(), b->guarded, 1) != 0) {
+      block_free(b);
+      return false;
     }
-    if (nb != NULL && nb->decommitted) {
-      ohi_pages_recommit_account(nb->decommitted);
-      nb->decommitted = 0;
-    }
+    b->guarded = 0;
   }
-  if (nb == NULL) nb = block_new(a, oversized ? ohi_round_pages(need + sizeof(arena_block_t)) : a->block_size);
+  if (b->decommitted) {
+    ohi_pages_recommit_account(b->decommitted);
+    b->decommitted = 0;
+  }
+  return true;
+}
+
+/* A block for need bytes (lock held): the first kept block that holds them
+ * (in the order the last cycle used them), or a new one - the next standard
+ * size, doubled until it holds need, or of its own size (oversized) beyond
+ * ARENA_GROW_MAX. NULL when the OS refuses. */
+static arena_block_t *block_get(oh_arena_t *a, size_t need) {
+  for (arena_block_t **pp = &a->spare; *pp != NULL;) {
+    arena_block_t *b = *pp;
+    if (b->cap < need) {
+      pp = &b->next;
+      continue;
+    }
+    *pp = b->next;
+    if (block_reopen(b)) return b;
+  }
+  size_t hdr = sizeof(arena_block_t), size = a->next_size;
+  while (size - hdr < need && size < ARENA_GROW_MAX) size <<= 1;
+  bool oversized = size - hdr < need;
+  if (oversized) size = ohi_round_pages(need + hdr);
+  arena_block_t *nb = block_new(a, size);
+  if (nb == NULL) return NULL;
+  nb->oversized = oversized;
+  if (!oversized && size < ARENA_GROW_MAX) a->next_size = size << 1 < ARENA_GROW_MAX ? size << 1 : ARENA_GROW_MAX;
   return nb;
 }
 
@@ -175,16 +209,14 @@ void *oh_arena_alloc(oh_arena_t *a, size_t n, size_t align) {
       ohi_unlock(&a->lock);
       continue;
     }
-    size_t need = n + align;
-    bool oversized = need > a->block_size - sizeof(arena_block_t);
-    arena_block_t *nb = block_get(a, oversized, need);
+    arena_block_t *nb = block_get(a, n + align);
     if (nb == NULL) {
       ohi_unlock(&a->lock);
       return ohi_fail_null(ENOMEM, "oh_arena_alloc: the OS refused a block for %zu bytes", n);
     }
     nb->next = a->blocks;
     a->blocks = nb;
-    if (oversized) { /* its own block; the current one keeps serving small requests */
+    if (nb->oversized) { /* its own block; the current one keeps serving small requests */
       void *p = bump(nb, n, align);
       ohi_unlock(&a->lock);
       return p;
@@ -205,39 +237,38 @@ void oh_arena_reset(oh_arena_t *a, int flags) {
   }
   ohi_lock(&a->lock);
   long long debug = ohi_opt(OH_OPT_DEBUG);
-  arena_block_t *keep = NULL;
+  bool keep_all = (flags & OH_ARENA_KEEP) != 0;
+  /* Pushed newest first, the kept blocks end up in the order the cycle took
+   * them, ahead of those it did not need. */
   for (arena_block_t *b = a->blocks, *next; b != NULL; b = next) {
     next = b->next;
-    if (b->span.size != a->block_size) {
+    if (b->oversized) {
       block_free(b);
       continue;
     }
-    block_retire(b, debug, (flags & OH_ARENA_KEEP) != 0);
+    block_retire(b, debug, keep_all);
     OHI_STORE_RELAXED(&b->used, 0);
-    if (flags & OH_ARENA_KEEP) {
-      b->next = a->spare;
-      a->spare = b;
-    } else if (keep == NULL) {
-      keep = b;
-    } else {
-      block_free(b);
-    }
+    b->next = a->spare;
+    a->spare = b;
   }
-  if (!(flags & OH_ARENA_KEEP)) {
+  if (!keep_all) {
+    /* The smallest block stays, its header page committed, the rest
+     * decommitted; the others are unmapped and growth starts over. */
+    arena_block_t *keep = NULL;
+    for (arena_block_t *b = a->spare; b != NULL; b = b->next)
+      if (keep == NULL || b->span.size < keep->span.size) keep = b;
     for (arena_block_t *b = a->spare, *next; b != NULL; b = next) {
       next = b->next;
-      if (keep == NULL) keep = b;
-      else block_free(b);
+      if (b != keep) block_free(b);
     }
-    a->spare = NULL;
+    a->spare = keep;
+    a->next_size = a->block_size;
     if (keep != NULL) {
-      /* Keep the header page; decommit the rest. */
       size_t hdr = ohi_round_pages(sizeof(arena_block_t));
       if (keep->span.size > hdr && !keep->decommitted)
         keep->decommitted = ohi_pages_decommit((char *)keep + hdr, keep->span.size - hdr);
       if (debug >= 2 && !keep->guarded) block_guard(keep);
       keep->next = NULL;
-      a->spare = keep;
     }
   }
   a->blocks = NULL;
@@ -291,8 +322,7 @@ void *ohi_arena_take_block(oh_arena_t *a, size_t need, size_t align, size_t *cap
   if (need == 0 || need > ARENA_ALLOC_MAX)
     return ohi_fail_null(EINVAL, "oh_arena_alloc: size %zu is out of range (1 .. 2^46)", need);
   ohi_lock(&a->lock);
-  bool oversized = need + align > a->block_size - sizeof(arena_block_t);
-  arena_block_t *nb = block_get(a, oversized, need + align);
+  arena_block_t *nb = block_get(a, need + align);
   if (nb == NULL) {
     ohi_unlock(&a->lock);
     return ohi_fail_null(ENOMEM, "oh_arena_alloc: the OS refused a block for %zu bytes", need);

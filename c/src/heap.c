@@ -231,7 +231,8 @@ int ohi_heap_destroy(oh_slab_t *h, const char *fn) {
   if (h->next) h->next->prev = h->prev;
   if (h->slot >= 0) ohi_slots[h->slot] = NULL;
   /* Threads' caches: their slabs go with the heap; the caches themselves are
-   * orphaned (heap_id 0) and freed by their owners on next use or exit. */
+   * orphaned (heap_id 0) and freed by their owners on next use or exit (owner
+   * handles by ohi_owner_delete). */
   for (ohi_tcache_t *tc = h->tcaches; tc != NULL; tc = tc->next) {
     bool stolen = ohi_tcache_steal(tc);
     for (unsigned i = 0; i < h->nclasses; i++) {
@@ -325,7 +326,8 @@ static void fork_release(bool child) {
   for (oh_slab_t *h = ohi_heaps; h != NULL; h = h->next) {
     for (ohi_tcache_t *tc = h->tcaches, *next; tc != NULL; tc = next) {
       next = tc->next;
-      if (child && (h->slot < 0 || ohi_tls_caches[h->slot] != tc)) { /* its thread is not in the child */
+      /* Owner handles (owner.c) belong to no thread: the child keeps them. */
+      if (child && !tc->explicit_owner && (h->slot < 0 || ohi_tls_caches[h->slot] != tc)) { /* its thread is not in the child */
         OHI_STORE_RELAXED(&tc->in_op, 0u);
         ohi_tcache_abandon_all(h, tc); /* empty slabs wait for the child's purger */
         ohi_tcache_retire(h, tc);

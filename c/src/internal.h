@@ -434,12 +434,16 @@ struct ohi_tcache_s {
   uint64_t seen_dirty;        /* purger: ohi_dirty_epoch at its last look */
   uint64_t purged_tick;       /* owner: ohi_purge_tick when it last purged its own slabs */
   uint32_t pending;           /* purger: dirty slabs were left for a later pass */
-  uint32_t pad1_;
+  uint32_t explicit_owner;    /* 1: an owner handle a binding holds (owner.c), not a thread's */
+  uint64_t calls;             /* owner-written: a binding's calls through an owner handle
+                               * (the purger's idle test counts them with allocs and frees) */
   uint64_t heap_id; /* 0 once the heap is destroyed */
   oh_slab_t *heap;
   size_t meta_size;
   ohi_tcache_t *next, *prev; /* the heap's list, under the registry lock */
   uint64_t *allocs, *frees;  /* per class, owner-written */
+  int64_t *cached;           /* per class, owner-written: chunks a binding holds
+                              * through this owner (its share of cached_out) */
   ohi_tbin_t bins[];
 };
 
@@ -539,6 +543,8 @@ void ohi_chunk_debug_handout(ohi_slab_t *s, uint32_t idx, uint32_t w);
 /* ---- thread caches (tcache.c) ---- */
 extern __thread ohi_tcache_t *ohi_tls_caches[OHI_MAX_SLOTS] __attribute__((tls_model("initial-exec")));
 ohi_tcache_t *ohi_tcache_create(oh_slab_t *h);
+/* A cache with its counters, not yet registered (tcache.c). */
+ohi_tcache_t *ohi_tcache_make(oh_slab_t *h);
 OHI_INLINE ohi_tcache_t *ohi_tcache_get(oh_slab_t *h) {
   int slot = h->slot;
   if (OHI_UNLIKELY(slot < 0)) return NULL;
@@ -588,6 +594,21 @@ void ohi_chunk_released(oh_slab_t *h, ohi_slab_t *s, uint32_t idx, uint32_t flag
  * binding served from its cache since its last return, for the statistics. */
 size_t ohi_heap_take_cached(oh_slab_t *h, int cls, void **out, size_t n, ohi_affinity_t *aff);
 void ohi_heap_return_cached(oh_slab_t *h, int cls, void *const *ptrs, size_t n, uint64_t allocs, uint64_t frees);
+
+/* ---- owner handles (owner.c) ---- */
+/* An owner a binding holds per worker (the Go package: one per P and heap):
+ * a thread cache that no thread's TLS points at, registered with its heap so
+ * the purger ages, drains and hands back its slabs like any thread's. Its
+ * operations exclude each other with a CAS on in_op (a goroutine may lose its
+ * P in a call, and another then uses the same owner): a caller that finds the
+ * owner busy or stolen falls back to the central lists. */
+ohi_tcache_t *ohi_owner_new(oh_slab_t *h); /* NULL: out of metadata memory, or h destroyed */
+void ohi_owner_delete(oh_slab_t *h, ohi_tcache_t *tc); /* nobody uses tc any more */
+size_t ohi_owner_take(oh_slab_t *h, ohi_tcache_t *tc, int cls, void **out, size_t n);
+void ohi_owner_return(oh_slab_t *h, ohi_tcache_t *tc, int cls, void *const *ptrs, size_t n, uint64_t allocs,
+                      uint64_t frees);
+/* The owner's free of its own slab's claimed chunk (release.c; owner entered). */
+void ohi_tcache_free_owned(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx, bool count);
 
 /* ---- purging (purge.c) ---- */
 extern uint64_t ohi_dirty_epoch; /* atomic: bumped when a slab gets free chunks to age */

@@ -229,7 +229,7 @@ static size_t heap_purge(oh_slab_t *h, uint64_t now, bool force, uint64_t *next_
 /* ---- thread caches ------------------------------------------------------------------- */
 
 static uint64_t tcache_ops(oh_slab_t *h, ohi_tcache_t *tc) {
-  uint64_t ops = 0;
+  uint64_t ops = OHI_LOAD_RELAXED(&tc->calls);
   for (unsigned i = 0; i < h->nclasses; i++) ops += OHI_LOAD_RELAXED(&tc->allocs[i]) + OHI_LOAD_RELAXED(&tc->frees[i]);
   return ops;
 }

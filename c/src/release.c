@@ -109,30 +109,40 @@ void *ohi_heap_alloc_zeroed(oh_slab_t *h, size_t n, const char *fn) {
 
 /* ---- release ------------------------------------------------------------------------ */
 
+/* The owner frees a claimed chunk of its own slab s (cache entered): plain
+ * stores, no lock. count: a user's free (statistics). */
+OHI_INLINE void free_owned(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx, bool count) {
+  /* ohi_slab_push, inline */
+  uint32_t cls = s->class_index, head = s->free_head;
+  bool was_full = head == OHI_W_END && s->bump == s->nchunks;
+  ohi_tbin_t *b = &tc->bins[cls];
+  OHI_STORE_RELEASE(&ohi_slab_words(s)[idx], OHI_W_FREE | head);
+  s->free_head = idx;
+  uint32_t used = --s->used;
+  if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&s->dirty) == 0)) ohi_slab_mark_dirty(s);
+  if (count) OHI_OWNER_INC(&tc->frees[cls], 1);
+  uint32_t got = 1;
+  /* Frees other threads (or this one, while the purger held its cache)
+   * left on the slab's stack come home with this one. */
+  if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&s->xfree) != OHI_W_END)) {
+    got += ohi_slab_collect(s);
+    used = s->used;
+  }
+  OHI_OWNER_INC(&b->nfree, got);
+  if (OHI_UNLIKELY(was_full) || (used == 0 && (b->cur != s || ohi_opt(OH_OPT_PURGE_DELAY_MS) == 0)))
+    ohi_tcache_local_free_slow(h, tc, s, was_full);
+}
+
+void ohi_tcache_free_owned(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx, bool count) {
+  free_owned(h, tc, s, idx, count);
+}
+
 /* A claimed chunk goes back to its slab. count: a user's free (statistics). */
 OHI_INLINE void chunk_put(oh_slab_t *h, ohi_slab_t *s, uint32_t idx, uint32_t flags, bool count) {
   ohi_tcache_t *tc = flags == 0 ? ohi_tcache_get(h) : NULL; /* debug: no caches */
   if (OHI_LIKELY(tc != NULL)) {
     if (OHI_LIKELY(OHI_LOAD_RELAXED(&s->owner) == tc) && OHI_LIKELY(ohi_tcache_enter(tc))) {
-      /* ohi_slab_push, inline: the owner's free is plain stores */
-      uint32_t cls = s->class_index, head = s->free_head;
-      bool was_full = head == OHI_W_END && s->bump == s->nchunks;
-      ohi_tbin_t *b = &tc->bins[cls];
-      OHI_STORE_RELEASE(&ohi_slab_words(s)[idx], OHI_W_FREE | head);
-      s->free_head = idx;
-      uint32_t used = --s->used;
-      if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&s->dirty) == 0)) ohi_slab_mark_dirty(s);
-      if (count) OHI_OWNER_INC(&tc->frees[cls], 1);
-      uint32_t got = 1;
-      /* Frees other threads (or this one, while the purger held its cache)
-       * left on the slab's stack come home with this one. */
-      if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&s->xfree) != OHI_W_END)) {
-        got += ohi_slab_collect(s);
-        used = s->used;
-      }
-      OHI_OWNER_INC(&b->nfree, got);
-      if (OHI_UNLIKELY(was_full) || (used == 0 && (b->cur != s || ohi_opt(OH_OPT_PURGE_DELAY_MS) == 0)))
-        ohi_tcache_local_free_slow(h, tc, s, was_full);
+      free_owned(h, tc, s, idx, count);
       ohi_tcache_leave(tc);
       return;
     }

@@ -17,16 +17,18 @@ void ohi_heap_stats_locked(oh_slab_t *h, oh_stats_t *out, bool classes) {
   for (unsigned i = 0; i < h->nclasses; i++) {
     ohi_class_t *c = &h->classes[i];
     uint64_t allocs = 0, frees = 0, empties = 0, cached = 0;
+    int64_t owners_cached = 0;
     for (ohi_tcache_t *tc = h->tcaches; tc != NULL; tc = tc->next) {
       cached += OHI_LOAD_RELAXED(&tc->bins[i].nfree);
       allocs += OHI_LOAD_RELAXED(&tc->allocs[i]);
       frees += OHI_LOAD_RELAXED(&tc->frees[i]);
+      owners_cached += OHI_LOAD_RELAXED(&tc->cached[i]);
       empties += OHI_LOAD_RELAXED(&tc->bins[i].nempty);
     }
     ohi_lock(&c->lock);
     allocs += OHI_LOAD_RELAXED(&c->allocs);
     frees += OHI_LOAD_RELAXED(&c->frees);
-    int64_t cached_out = OHI_LOAD_RELAXED(&c->cached_out);
+    int64_t cached_out = OHI_LOAD_RELAXED(&c->cached_out) + owners_cached;
     empties += c->empty_count;
     uint64_t slabs = OHI_LOAD_RELAXED(&c->slabs);
     ohi_unlock(&c->lock);

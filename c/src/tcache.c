@@ -41,14 +41,9 @@ static void tls_destructor(void *arg);
 static void tls_init(void) { pthread_key_create(&tls_key, tls_destructor); }
 void ohi_tls_register(void) { pthread_once(&tls_once, tls_init); }
 
-ohi_tcache_t *ohi_tcache_create(oh_slab_t *h) {
-  ohi_tcache_t *old = ohi_tls_caches[h->slot];
-  if (old != NULL) { /* left behind by a destroyed heap that had this slot */
-    ohi_tls_caches[h->slot] = NULL;
-    ohi_meta_free(old, old->meta_size);
-  }
+ohi_tcache_t *ohi_tcache_make(oh_slab_t *h) {
   size_t n = h->nclasses;
-  size_t size = sizeof(ohi_tcache_t) + n * sizeof(ohi_tbin_t) + 2 * n * sizeof(uint64_t);
+  size_t size = sizeof(ohi_tcache_t) + n * sizeof(ohi_tbin_t) + 3 * n * sizeof(uint64_t);
   ohi_tcache_t *tc = ohi_meta_alloc(size);
   if (tc == NULL) return NULL;
   tc->meta_size = size;
@@ -56,6 +51,19 @@ ohi_tcache_t *ohi_tcache_create(oh_slab_t *h) {
   tc->seen_ms = ohi_os_now_ms(); /* idle is counted from now, not from boot */
   tc->allocs = (uint64_t *)&tc->bins[n];
   tc->frees = tc->allocs + n;
+  tc->cached = (int64_t *)(tc->frees + n);
+  return tc;
+}
+
+ohi_tcache_t *ohi_tcache_create(oh_slab_t *h) {
+  ohi_tcache_t *old = ohi_tls_caches[h->slot];
+  if (old != NULL) { /* left behind by a destroyed heap that had this slot */
+    ohi_tls_caches[h->slot] = NULL;
+    ohi_meta_free(old, old->meta_size);
+  }
+  ohi_tcache_t *tc = ohi_tcache_make(h);
+  if (tc == NULL) return NULL;
+  size_t size = tc->meta_size;
   if (!tls_registered) {
     pthread_setspecific(tls_key, (void *)1);
     tls_registered = true;
@@ -286,8 +294,10 @@ void ohi_tcache_retire(oh_slab_t *h, ohi_tcache_t *tc) {
   for (unsigned c = 0; c < h->nclasses; c++) {
     OHI_FETCH_ADD(&h->classes[c].allocs, OHI_LOAD_RELAXED(&tc->allocs[c]));
     OHI_FETCH_ADD(&h->classes[c].frees, OHI_LOAD_RELAXED(&tc->frees[c]));
+    OHI_FETCH_ADD(&h->classes[c].cached_out, OHI_LOAD_RELAXED(&tc->cached[c]));
     OHI_STORE_RELAXED(&tc->allocs[c], 0);
     OHI_STORE_RELAXED(&tc->frees[c], 0);
+    OHI_STORE_RELAXED(&tc->cached[c], 0);
   }
 }
 

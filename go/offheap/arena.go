@@ -19,14 +19,20 @@ import (
 // memory is freed by that Reset) or after it. An Arena that is not closed
 // lives until the process exits, even if unreachable.
 //
-// The bumping happens on the Go side: the core hands out a whole block at a
-// time (one cgo call per block, bindings.Arena.TakeBlock), and Alloc claims
-// its bytes with one compare-and-swap on the block's offset. Alloc counts
-// itself in a per-P shard entered with the handshake of the allocator caches
+// The bumping happens on the Go side, per P, with plain instructions: the
+// core hands out a whole block at a time (one cgo call per block,
+// bindings.Arena.TakeBlock); each P carves a region of the current block for
+// itself with one compare-and-swap on the block's offset and bumps through it
+// pinned, entered in its shard with the handshake of the allocator caches
 // (cache.go), so Close and Stats, which steal every shard, never race with
-// it, and Alloc takes no lock; Reset seals the block instead. In debug mode, in -asan builds and with
-// an installed library every allocation is a call into the core, which
-// poisons and guards what a Reset frees.
+// it, and two goroutines never share a cache line on the bump path. Reset
+// does not steal: it seals the block and moves the epoch, and each P drops
+// its region when it next sees the new epoch (an Alloc racing with a Reset is
+// ordered before it: its memory is freed by that Reset). The core grows its
+// blocks to what a Reset cycle used (c/src/arena.c), so a reused arena takes
+// one block per cycle, whatever its allocation sizes. In debug mode, in -asan
+// builds and with an installed library every allocation is a call into the
+// core, which poisons and guards what a Reset frees.
 type Arena struct {
 	a      bindings.Arena
 	closed atomic.Bool
@@ -49,17 +55,28 @@ type arenaBlock struct {
 // bump fails and goes to the locked path.
 const blockSealed = ^uintptr(0) >> 1
 
-// arenaShard is one P's share of an Arena: its gate and its counts in all
-// and since the Reset numbered epoch, written by the owner alone. The owner
-// zeroes the latter when it sees a newer Reset, so that Reset need not steal
-// the shards: a process-wide barrier per Reset would cost more than the
-// allocations between two Resets.
+// arenaShard is one P's share of an Arena: its gate, its bump region
+// [cur, end) carved from a block, and its counts in all and since the Reset
+// numbered epoch, written by the owner alone. The owner drops its region and
+// zeroes the counts since the Reset when it sees a newer epoch, so that Reset
+// need not steal the shards: a process-wide barrier per Reset would cost more
+// than the allocations between two Resets.
 type arenaShard struct {
 	gate
 	epoch                                  uint64
+	cur, end                               uintptr
 	bytes, allocs, totalBytes, totalAllocs uint64
 	_                                      [64]byte
 }
+
+// Regions a P carves from a block: a sixteenth of the block, between
+// minRegion and maxRegion (and at least the allocation). Larger regions mean
+// fewer compare-and-swaps on the shared offset; what a P leaves of its region
+// at a Reset or a block change is address space the block had anyway.
+const (
+	minRegion = 16 << 10
+	maxRegion = 4 << 20
+)
 
 // fastArena: the core hands out blocks and the Go side may bump in them.
 const fastArena = bindings.ArenaBlocks && bindings.FastPath
@@ -106,21 +123,26 @@ func (a *Arena) AllocAligned(n, align int) ([]byte, error) {
 		if uint(pid) < uint(len(a.shards)) {
 			sh := &a.shards[pid]
 			if sh.enter() {
-				if b := a.cur.Load(); b != nil {
-					if p := b.bump(uintptr(n), uintptr(align)); p != nil {
-						gen := a.acct.resets.Load()
-						if sh.epoch != gen {
-							sh.epoch, sh.bytes, sh.allocs = gen, 0, 0
-						}
-						sh.bytes += uint64(n)
-						sh.allocs++
-						sh.totalBytes += uint64(n)
-						sh.totalAllocs++
-						sh.leave()
-						procUnpin()
-						a.acct.sample(p, n, gen)
-						return bytesAt(p, n), nil
+				gen := a.acct.resets.Load()
+				if sh.epoch != gen {
+					sh.epoch, sh.bytes, sh.allocs, sh.cur, sh.end = gen, 0, 0, 0, 0
+				}
+				p := sh.bump(uintptr(n), uintptr(align))
+				if p == 0 && a.carve(sh, uintptr(n), uintptr(align)) {
+					p = sh.bump(uintptr(n), uintptr(align))
+				}
+				if p != 0 {
+					sh.bytes += uint64(n)
+					sh.allocs++
+					sh.totalBytes += uint64(n)
+					sh.totalAllocs++
+					sample, rate := spendPinned(pid, n)
+					sh.leave()
+					procUnpin()
+					if sample {
+						a.acct.sampleDrawn(ptrOf(p), n, gen, rate)
 					}
+					return bytesAt(ptrOf(p), n), nil
 				}
 				sh.leave()
 			}
@@ -128,6 +150,45 @@ func (a *Arena) AllocAligned(n, align int) ([]byte, error) {
 		procUnpin()
 	}
 	return a.allocLocked(n, align)
+}
+
+// bump hands out n bytes aligned to align from the P's region, or returns 0
+// when they do not fit (the owner, entered).
+func (sh *arenaShard) bump(n, align uintptr) uintptr {
+	start := (sh.cur + align - 1) &^ (align - 1)
+	if sh.cur == 0 || start < sh.cur || start > sh.end || n > sh.end-start {
+		return 0
+	}
+	sh.cur = start + n
+	return start
+}
+
+// carve gives the P a new region of the current block for n bytes aligned
+// to align: one compare-and-swap on the block's offset. false when the block
+// is full, sealed or missing (the locked path then takes a new one).
+func (a *Arena) carve(sh *arenaShard, n, align uintptr) bool {
+	b := a.cur.Load()
+	if b == nil {
+		return false
+	}
+	want := min(max(b.size/16, minRegion), maxRegion)
+	want = max(want, n+align-1)
+	for {
+		off := b.off.Load()
+		if off > b.size {
+			return false // sealed
+		}
+		room := b.size - off
+		start := (b.base + off + align - 1) &^ (align - 1)
+		if start-b.base > b.size || n > b.size-(start-b.base) {
+			return false
+		}
+		k := min(want, room)
+		if b.off.CompareAndSwap(off, off+k) {
+			sh.cur, sh.end = b.base+off, b.base+off+k
+			return true
+		}
+	}
 }
 
 // allocOdd is AllocAligned of an empty size or a bad alignment.
@@ -181,21 +242,26 @@ func (a *Arena) allocLocked(n, align int) ([]byte, error) {
 		if e != bindings.OK {
 			return nil, allocError("Arena.Alloc", n, e)
 		}
-		nb := &arenaBlock{base: uintptr(data), size: size}
-		p = nb.bump(uintptr(n), uintptr(align))
-		if p == nil {
+		base := uintptr(data)
+		start := (base + uintptr(align) - 1) &^ (uintptr(align) - 1)
+		used := start - base + uintptr(n)
+		if used > size {
 			panic("offheap: internal error: the core handed out an arena block too small")
 		}
-		// Keep bumping in whichever block has more room left; an oversized
-		// block (one allocation) is settled at once.
+		p = ptrOf(start)
+		// Keep bumping in whichever block has more room left; a block that
+		// holds just this allocation is settled at once, without a
+		// descriptor on the Go heap.
 		cur := a.cur.Load()
-		if cur == nil || nb.size-nb.off.Load() > cur.size-min(cur.off.Load(), cur.size) {
+		if cur == nil || size-used > cur.size-min(cur.off.Load(), cur.size) {
+			nb := &arenaBlock{base: base, size: size}
+			nb.off.Store(used)
 			if cur != nil {
 				a.retire(cur)
 			}
 			a.cur.Store(nb)
 		} else {
-			a.retire(nb)
+			a.a.Settle(data, used)
 		}
 	}
 	a.acct.noteSlow(n)
@@ -227,7 +293,9 @@ func (a *Arena) unstealAll() {
 }
 
 // Owns reports whether b starts in memory the arena handed out since the last
-// Reset.
+// Reset. Memory a P set aside for its next allocations (a region of the
+// current block, arena.go) counts as handed out: Owns can tell arena memory
+// from any other, not each allocation from the gaps between them.
 func (a *Arena) Owns(b []byte) bool {
 	a.check("Arena.Owns")
 	a.mu.Lock()
@@ -240,7 +308,9 @@ func (a *Arena) Owns(b []byte) bool {
 	}
 	p := sliceAddr(b)
 	if cur := a.cur.Load(); cur != nil && p >= cur.base && p-cur.base < cur.size {
-		return p-cur.base < cur.off.Load() // the core counts the current block as handed out whole
+		// The core counts the current block as handed out whole; regions
+		// the Ps carved count as handed out.
+		return p-cur.base < cur.off.Load()
 	}
 	return a.a.Owns(p)
 }

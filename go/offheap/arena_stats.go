@@ -54,6 +54,19 @@ func (c *arenaAcct) sample(p unsafe.Pointer, n int, gen uint64) {
 	}
 }
 
+// sampleDrawn is sample for an allocation whose budget was drawn already
+// (spendPinned chose it, at rate).
+func (c *arenaAcct) sampleDrawn(p unsafe.Pointer, n int, gen uint64, rate int64) {
+	sampleAlloc(uintptr(p), n, rate)
+	c.mu.Lock()
+	if c.resets.Load() == gen {
+		c.sampled = append(c.sampled, uintptr(p))
+	} else {
+		forgetSample(uintptr(p))
+	}
+	c.mu.Unlock()
+}
+
 // noteReset runs with the arena locked: every allocation ends at once (the
 // shards' counts since the Reset go with the epoch, arena.go).
 func (c *arenaAcct) noteReset() {

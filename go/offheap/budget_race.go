@@ -35,3 +35,14 @@ func spend(n int) (sample bool, rate int64) {
 	b.left.Store(nextSample(rate))
 	return rate != 0, rate
 }
+
+// spendPinned is spend for a caller already pinned to P pid.
+func spendPinned(pid int, n int) (sample bool, rate int64) {
+	b := &budgets[uint(pid)%uint(len(budgets))]
+	if b.left.Add(-int64(n)) >= 0 {
+		return false, 0
+	}
+	rate = profRate.Load()
+	b.left.Store(nextSample(rate))
+	return rate != 0, rate
+}

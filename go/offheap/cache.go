@@ -17,14 +17,19 @@ package offheap
 //  2. A shard holds one magazine (a stack) of free chunks per cacheable size
 //     class. Alloc pops a chunk and hands it out (bindings.Word.HandOut); an
 //     empty magazine is refilled with a batch in one call
-//     (bindings.Slab.TakeCached), made after unpinning.
+//     (bindings.Slab.TakeOwned), made after unpinning, from the slabs that
+//     the P's owner in the core holds (c/src/owner.c: the Go runtime's
+//     mcache model, each P allocating only from slabs it owns, so two Ps
+//     share neither a slab's cache lines nor a class lock).
 //  3. A release is classified without a call by bindings.Slab.Find, the Go
 //     mirror of the core's chunk protocol (c/src/chunk.h), and claimed by
 //     bindings.Word.TryRelease; a double free, a foreign or interior pointer,
 //     or a chunk of another instance is refused with the core's verdict
 //     (anything Find refuses goes to the core, which words the error). The
 //     claimed chunk is pushed on the magazine; a full magazine returns its
-//     older half in one call (bindings.Slab.ReturnCached), after unpinning.
+//     older half in one call (bindings.Slab.ReturnOwned), after unpinning:
+//     chunks of the P's own slabs go back on their free lists, others onto
+//     their owner's cross-owner stacks (one CAS each).
 //  4. Anything else (large sizes, debug mode, a build without the fast path)
 //     is one call to the core.
 //
@@ -199,10 +204,12 @@ func (h *heap) close(always bool) bool {
 			h.shards[i].mags = nil // the core frees everything
 		}
 		h.c.Destroy()
+		h.deleteOwners() // orphaned by Destroy: only their memory is left
 	} else {
 		for i := range h.shards {
 			h.flushShard(&h.shards[i])
 		}
+		h.deleteOwners() // their slabs go back to the central lists
 		var bs bindings.Stats
 		if h.c.ReadStats(&bs) == bindings.OK && bs.InUseBytes == 0 && bs.LargeInUse == 0 {
 			h.c.Destroy()
@@ -211,6 +218,15 @@ func (h *heap) close(always bool) bool {
 	h.stealMu.Unlock()
 	unregisterHeap(h)
 	return true
+}
+
+// deleteOwners deletes the shards' slab owners (every shard stolen for good).
+func (h *heap) deleteOwners() {
+	for i := range h.shards {
+		sh := &h.shards[i]
+		h.c.DeleteOwner(sh.owner)
+		sh.owner = 0
+	}
 }
 
 // leaks lists the heap's live allocations (chunks cached free are not live).

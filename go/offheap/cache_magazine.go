@@ -26,6 +26,10 @@ type shard struct {
 	gate
 	ops  uint64     // owner-written: cached operations (the janitor's idle test)
 	mags []magazine // per cacheable class; installed by a stealer (prepare)
+	// The core's slab owner for this P (c/src/owner.c): refills take chunks
+	// from its slabs and returns give them back to it, so Ps never share a
+	// slab's allocation nor a class lock. Made by prepare, deleted by close.
+	owner bindings.Owner
 	// Calls into the core begun through this shard and not ended, which
 	// Close waits for, and all such calls (the janitor's idle test).
 	calls   atomic.Int32
@@ -100,6 +104,9 @@ func (h *heap) prepare(cls int) {
 	if sh.mags == nil {
 		sh.mags = make([]magazine, len(h.classes))
 	}
+	if sh.owner == 0 {
+		sh.owner = h.c.NewOwner() // 0 (out of metadata memory): the central lists serve
+	}
 	if sh.mags[cls].items == nil {
 		// Padded: the Go allocator puts another P's small array right after
 		// this one, and a shared cache line would cost both Ps every push.
@@ -140,8 +147,9 @@ func (h *heap) alloc(op string, n int, zero bool) (unsafe.Pointer, bindings.Err)
 				return it.p, bindings.OK
 			}
 			sh.calls.Add(1) // Close waits for the refill
+			owner := sh.owner
 			unpinShard(sh)
-			if p := h.refill(cls); p != nil {
+			if p := h.refill(cls, owner); p != nil {
 				sh.endCall()
 				if zero {
 					clear(unsafe.Slice((*byte)(p), n))
@@ -170,13 +178,14 @@ func (h *heap) alloc(op string, n int, zero bool) (unsafe.Pointer, bindings.Err)
 	return p, e
 }
 
-// refill takes a batch of class cls from the core (unpinned, inside a call),
-// hands out one chunk and stashes the rest in the magazine of the P the
-// goroutine runs on now; what does not fit goes back.
-func (h *heap) refill(cls int) unsafe.Pointer {
+// refill takes a batch of class cls from the slabs of owner (the P's owner
+// when the goroutine pinned; unpinned now, inside a call), hands out one chunk
+// and stashes the rest in the magazine of the P the goroutine runs on now;
+// what does not fit goes back.
+func (h *heap) refill(cls int, owner bindings.Owner) unsafe.Pointer {
 	var buf [maxBatch]unsafe.Pointer
 	var words [maxBatch]bindings.Word
-	got := h.c.TakeCached(cls, buf[:h.classes[cls].batch])
+	got := h.c.TakeOwned(owner, cls, buf[:h.classes[cls].batch])
 	if got == 0 {
 		return nil
 	}
@@ -211,7 +220,7 @@ func (h *heap) refill(cls int) unsafe.Pointer {
 		if !counted {
 			allocs = 1
 		}
-		h.c.ReturnCached(cls, buf[:got], allocs, 0)
+		h.c.ReturnOwned(owner, cls, buf[:got], allocs, 0)
 	}
 	return p
 }
@@ -294,8 +303,9 @@ func (h *heap) pushFull(sh *shard, m *magazine, cls int, ptr unsafe.Pointer, w b
 	allocs, frees := m.allocs, m.frees
 	m.allocs, m.frees = 0, 0
 	sh.calls.Add(1)
+	owner := sh.owner
 	unpinShard(sh)
-	h.c.ReturnCached(cls, buf[:k], allocs, frees)
+	h.c.ReturnOwned(owner, cls, buf[:k], allocs, frees)
 	sh.endCall()
 }
 

@@ -1,0 +1,24 @@
+//go:build offheap_shared || asan
+
+package bindings
+
+import "unsafe"
+
+// Owner is unavailable without the fast path (owner_bundled.go).
+type Owner uintptr
+
+// NewOwner returns no owner without the fast path.
+func (s Slab) NewOwner() Owner { return 0 }
+
+// DeleteOwner has nothing to free without the fast path.
+func (s Slab) DeleteOwner(o Owner) {}
+
+// TakeOwned is unavailable without the fast path.
+func (s Slab) TakeOwned(o Owner, cls int, out []unsafe.Pointer) int { return 0 }
+
+// ReturnOwned is unavailable without the fast path.
+func (s Slab) ReturnOwned(o Owner, cls int, ptrs []unsafe.Pointer, allocs, frees uint64) {
+	if len(ptrs) > 0 {
+		panic("offheap: internal error: ReturnOwned without the fast path")
+	}
+}

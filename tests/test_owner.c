@@ -1,0 +1,232 @@
+/* test_owner.c - owner handles (c/src/owner.c, issue 17): the slab owners a
+ * binding holds per P keep the statistics exact, keep chunks with the owner
+ * that took them, send other owners' chunks home through their cross-owner
+ * stacks, exclude two threads that reach one owner at once, and hand their
+ * slabs back when deleted, when idle (the purger) and when their heap dies.
+ */
+#include "test_util.h"
+
+#include "chunk.h"
+
+#include <pthread.h>
+
+enum { BATCH = 64 };
+
+static oh_slab_t *new_heap(void) {
+  oh_slab_config_t cfg = {.min_chunk = 64, .slab_size = 256 * KiB, .growth = 2.0};
+  oh_slab_t *h = oh_slab_new(&cfg);
+  cr_assert(h != NULL);
+  return h;
+}
+
+static uint64_t in_use(oh_slab_t *h) {
+  oh_stats_t st;
+  cr_assert_eq(oh_slab_stats(h, &st), 0);
+  return st.in_use_bytes;
+}
+
+static int cmp_ptr(const void *a, const void *b) {
+  uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The same chunks, whatever the order. */
+static int same_set(void **a, void **b, size_t n) {
+  qsort(a, n, sizeof *a, cmp_ptr);
+  qsort(b, n, sizeof *b, cmp_ptr);
+  return memcmp(a, b, n * sizeof *a) == 0;
+}
+
+static uint32_t word_of(oh_slab_t *h, void *p) {
+  ohi_span_t *sp = NULL;
+  uint32_t *w = NULL;
+  cr_assert_eq(ohi_chunk_find(h, p, "test", &sp, &w), 0);
+  return __atomic_load_n(w, __ATOMIC_ACQUIRE);
+}
+
+Test(owner, take_and_return_keep_statistics_exact_and_chunks_with_their_owner) {
+  oh_slab_t *h = new_heap();
+  ohi_tcache_t *o = ohi_owner_new(h);
+  cr_assert(o != NULL);
+  void *a[BATCH], *b[BATCH];
+  size_t chunk = oh_slab_class_size(h, 1);
+  cr_assert_eq(ohi_owner_take(h, o, 1, a, BATCH), BATCH);
+  cr_expect_eq(in_use(h), BATCH * chunk, "taken chunks count as in use");
+  for (int i = 0; i < BATCH; i++) {
+    cr_expect_eq(word_of(h, a[i]), OHI_W_CACHED, "chunk %d is not CACHED", i);
+    cr_expect_eq(((ohi_slab_t *)ohi_region_lookup(a[i]))->owner, o, "chunk %d is not in a slab of the owner", i);
+    memset(a[i], i, chunk);
+  }
+  /* The binding served 10 allocations and 10 frees from its cache meanwhile. */
+  ohi_owner_return(h, o, 1, a, BATCH, 10, 10);
+  cr_expect_eq(in_use(h), 0, "returned chunks still count as in use");
+  oh_stats_t st;
+  cr_assert_eq(oh_slab_stats(h, &st), 0);
+  cr_expect_eq(st.allocs, 10);
+  cr_expect_eq(st.frees, 10);
+  /* The owner's own frees went to its free lists: the next batch is them. */
+  memcpy(b, a, sizeof a);
+  void *again[BATCH];
+  cr_assert_eq(ohi_owner_take(h, o, 1, again, BATCH), BATCH);
+  cr_expect(same_set(b, again, BATCH), "the owner did not reuse its own chunks");
+  ohi_owner_return(h, o, 1, again, BATCH, 0, 0);
+  ohi_owner_delete(h, o);
+  cr_expect_eq(in_use(h), 0);
+  cr_expect_eq(oh_slab_destroy(h), 0);
+}
+
+Test(owner, another_owners_chunks_go_home_through_its_cross_owner_stack) {
+  oh_slab_t *h = new_heap();
+  ohi_tcache_t *o1 = ohi_owner_new(h), *o2 = ohi_owner_new(h);
+  cr_assert(o1 != NULL && o2 != NULL);
+  void *a[BATCH], *keep[BATCH], *again[BATCH];
+  cr_assert_eq(ohi_owner_take(h, o1, 2, a, BATCH), BATCH);
+  memcpy(keep, a, sizeof a);
+  ohi_owner_return(h, o2, 2, a, BATCH, 0, 0); /* o2 returns o1's chunks */
+  cr_expect_eq(in_use(h), 0);
+  for (int i = 0; i < BATCH; i++) {
+    ohi_slab_t *s = (ohi_slab_t *)ohi_region_lookup(keep[i]);
+    cr_expect_eq(s->owner, o1, "chunk %d changed owner", i);
+    cr_expect(OHI_W_IS_FREE(word_of(h, keep[i])), "chunk %d is not free", i);
+  }
+  /* o2 holds no slab of the class: its take adopts another slab. */
+  void *b[BATCH];
+  cr_assert_eq(ohi_owner_take(h, o2, 2, b, BATCH), BATCH);
+  for (int i = 0; i < BATCH; i++)
+    cr_expect_neq(((ohi_slab_t *)ohi_region_lookup(b[i]))->owner, o1, "o2 took from o1's slab");
+  /* o1 collects its stack and gets its chunks back. */
+  cr_assert_eq(ohi_owner_take(h, o1, 2, again, BATCH), BATCH);
+  cr_expect(same_set(keep, again, BATCH), "o1 did not get its chunks back from the cross-owner stack");
+  ohi_owner_return(h, o1, 2, again, BATCH, 0, 0);
+  ohi_owner_return(h, o1, 2, b, BATCH, 0, 0); /* and o2's go home the other way */
+  cr_expect_eq(in_use(h), 0);
+  ohi_owner_delete(h, o1);
+  ohi_owner_delete(h, o2);
+  cr_expect_eq(oh_slab_destroy(h), 0);
+}
+
+typedef struct {
+  oh_slab_t *h;
+  ohi_tcache_t *o;
+  int id, rounds, bad;
+} sharer_t;
+
+/* Takes and returns batches through one shared owner, checking that nobody
+ * else wrote its chunks while it held them. */
+static void *share_owner(void *arg) {
+  sharer_t *t = arg;
+  void *p[16];
+  size_t chunk = oh_slab_class_size(t->h, 0);
+  for (int r = 0; r < t->rounds; r++) {
+    size_t got = ohi_owner_take(t->h, t->o, 0, p, 16);
+    if (got != 16) t->bad++;
+    for (size_t i = 0; i < got; i++) t_fill(p[i], chunk, t_seed((unsigned)t->id, (uint64_t)r * 16 + i));
+    sched_yield();
+    for (size_t i = 0; i < got; i++)
+      if (t_check(p[i], chunk, t_seed((unsigned)t->id, (uint64_t)r * 16 + i)) != SIZE_MAX) t->bad++;
+    ohi_owner_return(t->h, t->o, 0, p, got, 0, 0);
+  }
+  return NULL;
+}
+
+Test(owner, two_threads_on_one_owner_never_share_a_chunk, .timeout = 120) {
+  oh_slab_t *h = new_heap();
+  ohi_tcache_t *o = ohi_owner_new(h);
+  cr_assert(o != NULL);
+  int rounds = (int)t_scaled(20000, 20);
+  sharer_t t[2] = {{h, o, 1, rounds, 0}, {h, o, 2, rounds, 0}};
+  pthread_t th;
+  cr_assert_eq(pthread_create(&th, NULL, share_owner, &t[1]), 0);
+  share_owner(&t[0]);
+  pthread_join(th, NULL);
+  cr_expect_eq(t[0].bad + t[1].bad, 0, "%d chunks were written by the other thread, or batches came short",
+               t[0].bad + t[1].bad);
+  cr_expect_eq(in_use(h), 0);
+  ohi_owner_delete(h, o);
+  cr_expect_eq(oh_slab_destroy(h), 0);
+}
+
+Test(owner, delete_hands_the_slabs_back_for_others_to_reuse) {
+  t_opt_save_t saved = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1); /* nothing purged behind the test's back */
+  oh_slab_t *h = new_heap();
+  ohi_tcache_t *o = ohi_owner_new(h);
+  cr_assert(o != NULL);
+  void *a[BATCH];
+  cr_assert_eq(ohi_owner_take(h, o, 3, a, BATCH), BATCH);
+  ohi_owner_return(h, o, 3, a, BATCH / 2, 0, 0); /* half back, half still held */
+  oh_stats_t before;
+  cr_assert_eq(oh_slab_stats(h, &before), 0);
+  ohi_owner_delete(h, o);
+  for (int i = BATCH / 2; i < BATCH; i++) {
+    ohi_slab_t *s = (ohi_slab_t *)ohi_region_lookup(a[i]);
+    cr_expect_eq(s->owner, NULL, "a deleted owner still owns chunk %d's slab", i);
+  }
+  /* The held half goes back through the central path and the memory is
+   * reused by a new owner without a new mapping. */
+  ohi_owner_return(h, NULL, 3, a + BATCH / 2, BATCH / 2, 0, 0);
+  cr_expect_eq(in_use(h), 0);
+  ohi_tcache_t *o2 = ohi_owner_new(h);
+  cr_assert_eq(ohi_owner_take(h, o2, 3, a, BATCH), BATCH);
+  oh_stats_t after;
+  cr_assert_eq(oh_slab_stats(h, &after), 0);
+  cr_expect_eq(after.mapped_bytes, before.mapped_bytes, "a new owner mapped memory the deleted one gave back");
+  ohi_owner_return(h, o2, 3, a, BATCH, 0, 0);
+  ohi_owner_delete(h, o2);
+  cr_expect_eq(oh_slab_destroy(h), 0);
+  t_opt_restore(saved);
+}
+
+Test(owner, an_idle_owner_is_drained_by_the_purger, .timeout = 60) {
+  t_opt_save_t saved = t_opt_set(OH_OPT_PURGE_DELAY_MS, 100);
+  oh_slab_t *h = new_heap();
+  ohi_tcache_t *o = ohi_owner_new(h);
+  cr_assert(o != NULL);
+  void *a[BATCH];
+  cr_assert_eq(ohi_owner_take(h, o, 4, a, BATCH), BATCH);
+  ohi_owner_return(h, o, 4, a, BATCH, 0, 0);
+  cr_expect(__atomic_load_n(&o->holds, __ATOMIC_ACQUIRE) != 0, "the owner holds no slab after a take");
+  /* No call for several delays: the purger hands its slabs back. */
+  uint64_t deadline = t_now_ms() + 20000;
+  while (__atomic_load_n(&o->holds, __ATOMIC_ACQUIRE) != 0 && t_now_ms() < deadline) t_sleep_ms(20);
+  cr_expect_eq(__atomic_load_n(&o->holds, __ATOMIC_ACQUIRE), 0, "an idle owner kept its slabs for 20 s");
+  /* and the owner still works */
+  cr_assert_eq(ohi_owner_take(h, o, 4, a, BATCH), BATCH);
+  ohi_owner_return(h, o, 4, a, BATCH, 0, 0);
+  ohi_owner_delete(h, o);
+  cr_expect_eq(oh_slab_destroy(h), 0);
+  t_opt_restore(saved);
+}
+
+Test(owner, destroying_the_heap_orphans_its_owners) {
+  oh_slab_t *h = new_heap();
+  ohi_tcache_t *o = ohi_owner_new(h);
+  cr_assert(o != NULL);
+  void *a[BATCH];
+  cr_assert_eq(ohi_owner_take(h, o, 0, a, BATCH), BATCH);
+  cr_expect_eq(oh_slab_destroy(h), 0); /* its slabs go with the heap */
+  cr_expect_eq(o->heap_id, 0, "the owner of a destroyed heap is not orphaned");
+  ohi_owner_delete(h, o); /* frees only the owner (ASan and valgrind watch) */
+}
+
+Test(owner, busy_or_stolen_owner_falls_back_to_the_central_lists) {
+  oh_slab_t *h = new_heap();
+  ohi_tcache_t *o = ohi_owner_new(h);
+  cr_assert(o != NULL);
+  void *a[8];
+  __atomic_store_n(&o->in_op, 1u, __ATOMIC_SEQ_CST); /* another thread inside */
+  cr_assert_eq(ohi_owner_take(h, o, 0, a, 8), 8);
+  for (int i = 0; i < 8; i++)
+    cr_expect_eq(((ohi_slab_t *)ohi_region_lookup(a[i]))->owner, NULL, "a busy owner's take used its slabs");
+  ohi_owner_return(h, o, 0, a, 8, 0, 0);
+  __atomic_store_n(&o->in_op, 0u, __ATOMIC_SEQ_CST);
+  cr_expect_eq(in_use(h), 0);
+  __atomic_store_n(&o->steal, 1u, __ATOMIC_SEQ_CST); /* a stealer holds it */
+  cr_assert_eq(ohi_owner_take(h, o, 0, a, 8), 8);
+  for (int i = 0; i < 8; i++)
+    cr_expect_eq(((ohi_slab_t *)ohi_region_lookup(a[i]))->owner, NULL, "a stolen owner's take used its slabs");
+  ohi_owner_return(h, o, 0, a, 8, 0, 0);
+  __atomic_store_n(&o->steal, 0u, __ATOMIC_SEQ_CST);
+  cr_expect_eq(in_use(h), 0);
+  ohi_owner_delete(h, o);
+  cr_expect_eq(oh_slab_destroy(h), 0);
+}
