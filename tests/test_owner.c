@@ -44,7 +44,10 @@ static uint32_t word_of(oh_slab_t *h, void *p) {
   return __atomic_load_n(w, __ATOMIC_ACQUIRE);
 }
 
+/* The purger may steal an owner at any moment (its take then falls back to
+ * the central lists, as tested below): tests of where chunks go keep it out. */
 Test(owner, take_and_return_keep_statistics_exact_and_chunks_with_their_owner) {
+  t_opt_save_t saved = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
   oh_slab_t *h = new_heap();
   ohi_tcache_t *o = ohi_owner_new(h);
   cr_assert(o != NULL);
@@ -73,9 +76,11 @@ Test(owner, take_and_return_keep_statistics_exact_and_chunks_with_their_owner) {
   ohi_owner_delete(h, o);
   cr_expect_eq(in_use(h), 0);
   cr_expect_eq(oh_slab_destroy(h), 0);
+  t_opt_restore(saved);
 }
 
 Test(owner, another_owners_chunks_go_home_through_its_cross_owner_stack) {
+  t_opt_save_t saved = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
   oh_slab_t *h = new_heap();
   ohi_tcache_t *o1 = ohi_owner_new(h), *o2 = ohi_owner_new(h);
   cr_assert(o1 != NULL && o2 != NULL);
@@ -103,6 +108,7 @@ Test(owner, another_owners_chunks_go_home_through_its_cross_owner_stack) {
   ohi_owner_delete(h, o1);
   ohi_owner_delete(h, o2);
   cr_expect_eq(oh_slab_destroy(h), 0);
+  t_opt_restore(saved);
 }
 
 typedef struct {
@@ -209,6 +215,7 @@ Test(owner, destroying_the_heap_orphans_its_owners) {
 }
 
 Test(owner, busy_or_stolen_owner_falls_back_to_the_central_lists) {
+  t_opt_save_t saved = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1); /* the purger's unsteal would end ours */
   oh_slab_t *h = new_heap();
   ohi_tcache_t *o = ohi_owner_new(h);
   cr_assert(o != NULL);
@@ -229,4 +236,5 @@ Test(owner, busy_or_stolen_owner_falls_back_to_the_central_lists) {
   cr_expect_eq(in_use(h), 0);
   ohi_owner_delete(h, o);
   cr_expect_eq(oh_slab_destroy(h), 0);
+  t_opt_restore(saved);
 }
