@@ -122,6 +122,26 @@ func (s *Slab) RefCount(b []byte) int {
 	return 1
 }
 
+// UsableSize returns the bytes of the chunk (or whole pages) that the live
+// allocation b starts at occupies: b may be resliced up to that capacity,
+// b[:n:UsableSize], without touching another allocation. It is 0 for the
+// empty slice Alloc(0) returns, and panics on misuse like AddRef.
+func (s *Slab) UsableSize(b []byte) int {
+	const op = "Slab.UsableSize"
+	p, ok := s.addr(op, b)
+	if !ok {
+		return 0
+	}
+	n, e := s.h.liveSize(op, uintptr(p))
+	if e != bindings.OK {
+		if e == bindings.EALREADY {
+			panic(misusef(op, uintptr(p), "%s of a freed slice (%#x, len %d): use after free", op, uintptr(p), len(b)))
+		}
+		panic(releaseMisuse(op, s.h.what, e, uintptr(p), len(b)))
+	}
+	return n
+}
+
 // addr returns b's address; ok is false for the empty slice Alloc(0)
 // returns, which owns nothing. nil and other empty slices panic.
 func (s *Slab) addr(op string, b []byte) (p unsafe.Pointer, ok bool) {
