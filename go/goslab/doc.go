@@ -42,7 +42,7 @@
 //   - Close (an addition) frees everything at once; an Arena dropped without
 //     Close gives its memory back when nothing allocated from it is live.
 //
-// go-slab's public-API tests run in this package with only their import
-// changed (goslab_upstream_test.go); its tests of unexported internals do not
-// apply.
+// go-slab's public-API tests pass against this package with only their
+// import changed, but for the cap assertion above (compat_test.go mirrors
+// them); its tests of unexported internals do not apply.
 package goslab
