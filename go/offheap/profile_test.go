@@ -140,7 +140,7 @@ func TestHeapProfileTypedAndArena(t *testing.T) {
 // allocation per rate bytes and scales the estimate back to the truth.
 func TestHeapProfileSampled(t *testing.T) {
 	withProfileRate(t, 64<<10)
-	const n, size = 4000, 4096 // 16 MiB: ~256 samples
+	const n, size = 4000, 4096                                // 16 MiB: ~256 samples
 	alloc0, _ := profileBytes(t, "offheap.profiledAllocator") // cumulative: other tests, -count=2
 	var bufs [][]byte
 	for range n {
