@@ -72,7 +72,8 @@ func alloc(op string, n int, zero bool) ([]byte, error) {
 // length does not matter. b and every slice of it dangle afterwards.
 //
 // Free panics with a *MisuseError, naming the problem and the address, when b
-// is nil or empty, was not allocated by offheap (a Go-heap slice, say), is an
+// is nil or has capacity zero (b[:0] of a live allocation is fine: it still
+// names the allocation), was not allocated by offheap (a Go-heap slice, say), is an
 // interior slice, belongs to a Slab, Pool or BufferPool, or was already freed.
 func Free(b []byte) {
 	if cap(b) == 0 {

@@ -58,7 +58,7 @@ func releaseMisuse(op, what string, e bindings.Err, addr uintptr, n int) *Misuse
 		switch op {
 		case "Slab.DecRef":
 			return misusef(op, addr, "%s of a freed slice (%#x, len %d): reference count below zero", op, addr, n)
-		case "Slab.AddRef", "Slab.RefCount":
+		case "Slab.AddRef", "Slab.RefCount", "Slab.SetNext", "Slab.GetNext":
 			return misusef(op, addr, "%s of a freed slice (%#x, len %d): use after free", op, addr, n)
 		}
 		return misusef(op, addr, "double %s of %#x (len %d): the slice was already freed", op, addr, n)

@@ -47,20 +47,27 @@ func Unmap(b []byte) error {
 		return nil
 	}
 	if cap(b)%pageSize != 0 {
+		notMapped(p, cap(b))
 		panic(misusef("Unmap", p, "Unmap of a slice whose capacity %d is not a whole number of pages (%#x): pass the slice Map returned", cap(b), p))
 	}
 	switch e := bindings.Unmap(p, uintptr(cap(b))); e {
 	case bindings.OK:
 		return nil
 	case bindings.EINVAL:
-		switch bindings.SpanKindOf(p) {
-		case bindings.SpanSlab, bindings.SpanLarge, bindings.SpanArena:
-			panic(misusef("Unmap", p, "Unmap of a slice not mapped by offheap.Map (%#x, cap %d): it belongs to an allocator (Alloc, Slab, Pool, BufferPool or Arena); release it there", p, cap(b)))
-		}
+		notMapped(p, cap(b))
 		panic(misusef("Unmap", p, "Unmap of a slice not mapped by offheap.Map, already unmapped, or of another size (%#x, cap %d)", p, cap(b)))
 	case bindings.EFAULT:
 		panic(misusef("Unmap", p, "Unmap of an interior slice (%#x, cap %d): it does not start where the mapping starts", p, cap(b)))
 	default:
 		return fmt.Errorf("offheap: Unmap(%#x, %d): %v", p, cap(b), e)
+	}
+}
+
+// notMapped panics, naming the misuse, when p is memory of one of offheap's
+// allocators rather than a Map mapping (Unmap of an Alloc slice, say).
+func notMapped(p uintptr, capacity int) {
+	switch bindings.SpanKindOf(p) {
+	case bindings.SpanSlab, bindings.SpanLarge, bindings.SpanArena:
+		panic(misusef("Unmap", p, "Unmap of a slice not mapped by offheap.Map (%#x, cap %d): it belongs to an allocator (Alloc, Slab, Pool, BufferPool or Arena); release it there", p, capacity))
 	}
 }

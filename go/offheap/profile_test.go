@@ -71,17 +71,18 @@ func profiledAllocator(n, size int) [][]byte {
 func TestHeapProfileSeesAllocAndFree(t *testing.T) {
 	withProfileRate(t, 1)
 	const n, size = 10, 3000
+	alloc0, inuse0 := profileBytes(t, "offheap.profiledAllocator") // cumulative: other tests, -count=2
 	bufs := profiledAllocator(n, size)
 	alloc, inuse := profileBytes(t, "offheap.profiledAllocator")
-	if alloc != n*size || inuse != n*size {
-		t.Fatalf("profiledAllocator: alloc_space %d, inuse_space %d, want %d each", alloc, inuse, n*size)
+	if alloc-alloc0 != n*size || inuse-inuse0 != n*size {
+		t.Fatalf("profiledAllocator: alloc_space +%d, inuse_space +%d, want %d each", alloc-alloc0, inuse-inuse0, n*size)
 	}
 	for _, b := range bufs[:4] {
 		Free(b)
 	}
 	alloc, inuse = profileBytes(t, "offheap.profiledAllocator")
-	if alloc != n*size || inuse != (n-4)*size {
-		t.Fatalf("after 4 frees: alloc_space %d, inuse_space %d, want %d and %d", alloc, inuse, n*size, (n-4)*size)
+	if alloc-alloc0 != n*size || inuse-inuse0 != (n-4)*size {
+		t.Fatalf("after 4 frees: alloc_space +%d, inuse_space +%d, want %d and %d", alloc-alloc0, inuse-inuse0, n*size, (n-4)*size)
 	}
 	// Leaks names the call site of sampled allocations.
 	found := false
@@ -99,8 +100,8 @@ func TestHeapProfileSeesAllocAndFree(t *testing.T) {
 	for _, b := range bufs[4:] {
 		Free(b)
 	}
-	if _, inuse = profileBytes(t, "offheap.profiledAllocator"); inuse != 0 {
-		t.Fatalf("inuse_space %d after every Free, want 0", inuse)
+	if _, inuse = profileBytes(t, "offheap.profiledAllocator"); inuse != inuse0 {
+		t.Fatalf("inuse_space %d after every Free, want %d as before", inuse, inuse0)
 	}
 }
 
@@ -116,10 +117,11 @@ func TestHeapProfileTypedAndArena(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
+	alloc0, _ := profileBytes(t, "offheap.profiledTyped") // cumulative: earlier runs (-count=2)
 	p, _ := profiledTyped(a)
 	alloc, inuse := profileBytes(t, "offheap.profiledTyped")
-	if alloc != 512+800 || inuse != 512+800 {
-		t.Fatalf("alloc_space %d inuse_space %d, want %d", alloc, inuse, 512+800)
+	if alloc-alloc0 != 512+800 || inuse != 512+800 {
+		t.Fatalf("alloc_space %d (+%d) inuse_space %d, want +%d and %d", alloc, alloc-alloc0, inuse, 512+800, 512+800)
 	}
 	if ls := a.Leaks(); len(ls) != 1 || ls[0].Size != 800 || !strings.Contains(ls[0].CallSite(), "profiledTyped") {
 		t.Fatalf("Arena.Leaks = %+v, want one 800-byte allocation from profiledTyped", ls)
@@ -138,14 +140,15 @@ func TestHeapProfileTypedAndArena(t *testing.T) {
 // allocation per rate bytes and scales the estimate back to the truth.
 func TestHeapProfileSampled(t *testing.T) {
 	withProfileRate(t, 64<<10)
-	const n, size = 4000, 4096 // 16 MiB: ~256 samples
+	const n, size = 4000, 4096                                // 16 MiB: ~256 samples
+	alloc0, _ := profileBytes(t, "offheap.profiledAllocator") // cumulative: other tests, -count=2
 	var bufs [][]byte
 	for range n {
 		bufs = append(bufs, profiledAllocator(1, size)...)
 	}
 	alloc, _ := profileBytes(t, "offheap.profiledAllocator")
-	if want := int64(n * size); alloc < want/2 || alloc > want*2 {
-		t.Fatalf("estimated alloc_space %d, want about %d", alloc, want)
+	if want, got := int64(n*size), alloc-alloc0; got < want/2 || got > want*2 {
+		t.Fatalf("estimated alloc_space +%d, want about %d", got, want)
 	}
 	for _, b := range bufs {
 		Free(b)

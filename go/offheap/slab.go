@@ -74,11 +74,22 @@ func (s *Slab) Alloc(n int) []byte {
 	return b
 }
 
+// Calloc is Alloc with the bytes zeroed (len n, cap n, reference count 1).
+func (s *Slab) Calloc(n int) []byte {
+	b, err := s.allocZero("Slab.Calloc", n, true)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
 // TryAlloc is Alloc that returns an error wrapping ErrOutOfMemory instead of
 // panicking when memory cannot be had.
 func (s *Slab) TryAlloc(n int) ([]byte, error) { return s.alloc("Slab.TryAlloc", n) }
 
-func (s *Slab) alloc(op string, n int) ([]byte, error) {
+func (s *Slab) alloc(op string, n int) ([]byte, error) { return s.allocZero(op, n, false) }
+
+func (s *Slab) allocZero(op string, n int, zero bool) ([]byte, error) {
 	s.check(op)
 	if n <= 0 {
 		if n < 0 {
@@ -87,7 +98,7 @@ func (s *Slab) alloc(op string, n int) ([]byte, error) {
 		s.h.checkOpen(op) // a closed Slab still panics
 		return bytesAt(zeroPtr(), 0), nil
 	}
-	p, e := s.h.alloc(op, n, false)
+	p, e := s.h.alloc(op, n, zero)
 	if e != bindings.OK {
 		return nil, allocError(op, n, e)
 	}
@@ -120,6 +131,26 @@ func (s *Slab) RefCount(b []byte) int {
 		return s.h.refCount("Slab.RefCount", uintptr(p), len(b))
 	}
 	return 1
+}
+
+// UsableSize returns the bytes of the chunk (or whole pages) that the live
+// allocation b starts at occupies: b may be resliced up to that capacity,
+// b[:n:UsableSize], without touching another allocation. It is 0 for the
+// empty slice Alloc(0) returns, and panics on misuse like AddRef.
+func (s *Slab) UsableSize(b []byte) int {
+	const op = "Slab.UsableSize"
+	p, ok := s.addr(op, b)
+	if !ok {
+		return 0
+	}
+	n, e := s.h.liveSize(op, uintptr(p))
+	if e != bindings.OK {
+		if e == bindings.EALREADY {
+			panic(misusef(op, uintptr(p), "%s of a freed slice (%#x, len %d): use after free", op, uintptr(p), len(b)))
+		}
+		panic(releaseMisuse(op, s.h.what, e, uintptr(p), len(b)))
+	}
+	return n
 }
 
 // addr returns b's address; ok is false for the empty slice Alloc(0)

@@ -63,7 +63,7 @@ func (s *Slab) SetNext(buf, next []byte) {
 	s.check(op)
 	p := s.liveBuf(op, buf)
 	var link chainLink
-	if cap(next) > 0 {
+	if len(next) > 0 {
 		link = chainLink{p: sliceAddr(next), n: len(next)}
 		s.h.addRef(op, link.p, link.n)
 	}

@@ -19,6 +19,8 @@ package offheap
 import (
 	"sync"
 	"unsafe"
+
+	"github.com/offheap/offheap/bindings"
 )
 
 // SyncPool returns an adapter with sync.Pool's method set over p, for code
@@ -37,11 +39,28 @@ func (p *BufferPool) SyncPool() *SyncPoolAdapter { return &SyncPoolAdapter{p: p}
 // steady state.
 func (p *BufferPool) SyncPoolPtr() *SyncPoolAdapter { return &SyncPoolAdapter{p: p, ptr: true} }
 
+// SyncPoolAppend returns an adapter with sync.Pool's method set over p, for
+// code written for a pool whose New makes buffers to append into:
+//
+//	New: func() any { return make([]byte, 0, N) }
+//	buffer := pool.Get().([]byte)
+//	buffer = append(buffer, data...)
+//	pool.Put(buffer[:0])
+//
+// Get returns a []byte of len 0 and cap Size(); Put takes it back at any
+// length. An append past the capacity moves the buffer to the Go heap (append
+// cannot grow off-heap memory) and the pool's buffer is lost: Put of such a
+// buffer panics and says so. Allocations as SyncPool.
+func (p *BufferPool) SyncPoolAppend() *SyncPoolAdapter {
+	return &SyncPoolAdapter{p: p, empty: true}
+}
+
 // SyncPoolAdapter has the method set of sync.Pool (Get() any, Put(any)) over a
 // BufferPool; see BufferPool.SyncPool and BufferPool.SyncPoolPtr.
 type SyncPoolAdapter struct {
 	p     *BufferPool
 	ptr   bool      // Get returns *[]byte
+	empty bool      // Get returns len 0 (SyncPoolAppend)
 	boxes sync.Pool // of *[]byte, empty, for the next Get
 }
 
@@ -57,10 +76,14 @@ var byteSliceType = func() unsafe.Pointer {
 	return (*eface)(unsafe.Pointer(&x)).typ
 }()
 
-// Get returns a buffer of the pool: a []byte for SyncPool's adapter, a
-// *[]byte for SyncPoolPtr's.
+// Get returns a buffer of the pool: a []byte for SyncPool's and
+// SyncPoolAppend's adapters (len 0 for the latter), a *[]byte for
+// SyncPoolPtr's.
 func (a *SyncPoolAdapter) Get() any {
 	b := a.p.Get()
+	if a.empty {
+		b = b[:0]
+	}
 	box, _ := a.boxes.Get().(*[]byte)
 	if a.ptr {
 		if box == nil {
@@ -86,6 +109,7 @@ func (a *SyncPoolAdapter) Put(x any) {
 	var box *[]byte
 	switch b := x.(type) {
 	case []byte:
+		a.checkMoved(b)
 		a.p.Put(b)
 		// The interface's own box holds the slice header; a []byte that is
 		// not nil is always boxed on the heap by the caller's conversion.
@@ -94,6 +118,7 @@ func (a *SyncPoolAdapter) Put(x any) {
 		if b == nil {
 			panic(misusef("SyncPoolAdapter.Put", 0, "SyncPoolAdapter.Put of a nil *[]byte"))
 		}
+		a.checkMoved(*b)
 		a.p.Put(*b)
 		box = b
 	default:
@@ -103,4 +128,21 @@ func (a *SyncPoolAdapter) Put(x any) {
 	// it would write to the caller's variable behind its back now, rather
 	// than when the box is handed out again, as sync.Pool would.
 	a.boxes.Put(box)
+}
+
+// checkMoved panics, naming what happened, when b is larger than the pool's
+// buffers and not offheap's memory: an append outgrew a buffer of the pool
+// and moved it to the Go heap.
+func (a *SyncPoolAdapter) checkMoved(b []byte) {
+	if cap(b) <= a.p.size {
+		return
+	}
+	addr := sliceAddr(b)
+	if k := bindings.SpanKindOf(addr); k != bindings.SpanNone && k != bindings.SpanUnknown {
+		return // offheap memory of another size: BufferPool.Put names it
+	}
+	a.p.check("SyncPoolAdapter.Put")
+	panic(misusef("SyncPoolAdapter.Put", addr, "SyncPoolAdapter.Put of a []byte of capacity %d, not one of this pool's %d-byte buffers (%#x, len %d): "+
+		"an append grew a buffer of the pool past its capacity and moved it to the Go heap, and the pool's buffer is lost; "+
+		"use a pool of larger buffers, or stop appending at cap", cap(b), a.p.size, addr, len(b)))
 }
