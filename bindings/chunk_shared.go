@@ -19,8 +19,12 @@ const Large = -1
 // Find is unavailable without the fast path: every release is a call.
 func (s Slab) Find(p uintptr) (Word, int, Err) { return Word{}, 0, EINVAL }
 
-func (w Word) TryRelease(decref bool) (uint32, Err) { panic("offheap: internal error: no chunk protocol in this build") }
-func (w Word) TryAddRef() Err                      { panic("offheap: internal error: no chunk protocol in this build") }
-func (w Word) RefCount() int                       { panic("offheap: internal error: no chunk protocol in this build") }
-func (w Word) HandOut()                            { panic("offheap: internal error: no chunk protocol in this build") }
-func (w Word) StoreForTest(v uint32)               { panic("offheap: internal error: no chunk protocol in this build") }
+func (w Word) TryRelease(decref bool) (uint32, Err) {
+	panic("offheap: internal error: no chunk protocol in this build")
+}
+func (w Word) TryAddRef() Err { panic("offheap: internal error: no chunk protocol in this build") }
+func (w Word) RefCount() int  { panic("offheap: internal error: no chunk protocol in this build") }
+func (w Word) HandOut()       { panic("offheap: internal error: no chunk protocol in this build") }
+func (w Word) StoreForTest(v uint32) {
+	panic("offheap: internal error: no chunk protocol in this build")
+}

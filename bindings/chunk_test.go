@@ -77,7 +77,7 @@ func TestChunkProtocolDifferential(t *testing.T) {
 		"default heap":       defaultChunk,
 		"oh_map mapping":     uintptr(mp),
 		"arena":              uintptr(ap),
-		"slab tail or chunk": live &^ (1<<20 - 1) + 1<<20 - 8,
+		"slab tail or chunk": live&^(1<<20-1) + 1<<20 - 8,
 	}
 	for name, p := range cases {
 		w, cls, ge := h.Find(p)
