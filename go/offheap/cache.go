@@ -97,6 +97,11 @@ type heap struct {
 	classes   []classInfo // the cacheable classes, by increasing size
 	sizeClass []uint8     // (n+15)/16 -> class, for n <= tableMax
 	tableMax  int
+	// (n+4095)/4096 -> the smallest class of at least that many pages' bytes,
+	// for tableMax < n <= maxCached: at most one class too large, which
+	// classFor steps down from (a BufferPool of 1 MiB buffers asks for its
+	// class on every Get).
+	bigClass []uint8
 	maxCached int // largest n served from the caches
 }
 
@@ -138,6 +143,12 @@ func newHeap(c bindings.Slab, kind, what string, decref bool, maxChunk int, magS
 	for i := range h.sizeClass {
 		h.sizeClass[i] = uint8(h.searchClass(i * 16))
 	}
+	if h.maxCached > h.tableMax {
+		h.bigClass = make([]uint8, (h.maxCached+bigStep-1)/bigStep+1)
+		for i := range h.bigClass {
+			h.bigClass[i] = uint8(min(h.searchClass(i*bigStep), len(h.classes)-1))
+		}
+	}
 	return h
 }
 
@@ -146,11 +157,18 @@ func (h *heap) searchClass(n int) int {
 	return sort.Search(len(h.classes), func(i int) bool { return h.classes[i].size >= n })
 }
 
+// bigStep is the granule of bigClass.
+const bigStep = 4096
+
 func (h *heap) classFor(n int) int {
 	if n <= h.tableMax {
 		return int(h.sizeClass[(n+15)>>4])
 	}
-	return h.searchClass(n)
+	c := int(h.bigClass[(n+bigStep-1)/bigStep])
+	for c > 0 && h.classes[c-1].size >= n {
+		c--
+	}
+	return c
 }
 
 // fast reports whether the caches may be used now.

@@ -60,3 +60,28 @@ func TestCachesAfterGOMAXPROCSGrows(t *testing.T) {
 		}
 	}
 }
+
+// classFor's tables give exactly the smallest cacheable class holding n, for
+// every n a cache serves, in the heaps of every shape.
+func TestClassForIsTheSmallestClass(t *testing.T) {
+	heaps := []*heap{defaultHeap}
+	for _, size := range []int{64, 4 << 10, 100 << 10, 1 << 20} {
+		bp := NewBufferPool(size)
+		defer bp.Close()
+		heaps = append(heaps, bp.h)
+	}
+	s, err := NewSlab(SlabConfig{MinChunk: 48, SlabSize: 4 << 20, Growth: 1.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	heaps = append(heaps, s.h)
+	for _, h := range heaps {
+		for n := 1; n <= h.maxCached; n++ {
+			if got, want := h.classFor(n), h.searchClass(n); got != want {
+				t.Fatalf("heap %q: classFor(%d) = %d (size %d), want %d (size %d)", h.what, n, got,
+					h.classes[got].size, want, h.classes[want].size)
+			}
+		}
+	}
+}
