@@ -56,8 +56,9 @@ type arenaBlock struct {
 const blockSealed = ^uintptr(0) >> 1
 
 // arenaShard is one P's share of an Arena: its gate, its bump region
-// [cur, end) carved from a block, and its counts in all and since the Reset
-// numbered epoch, written by the owner alone. The owner drops its region and
+// [cur, end) carved from a block, and its counts since the Reset numbered
+// epoch and of the epochs before (total*: the counts in all are those plus
+// the current ones), written by the owner alone. The owner drops its region and
 // zeroes the counts since the Reset when it sees a newer epoch, so that Reset
 // need not steal the shards: a process-wide barrier per Reset would cost more
 // than the allocations between two Resets.
@@ -125,6 +126,8 @@ func (a *Arena) AllocAligned(n, align int) ([]byte, error) {
 			if sh.enter() {
 				gen := a.acct.resets.Load()
 				if sh.epoch != gen {
+					sh.totalBytes += sh.bytes
+					sh.totalAllocs += sh.allocs
 					sh.epoch, sh.bytes, sh.allocs, sh.cur, sh.end = gen, 0, 0, 0, 0
 				}
 				p := sh.bump(uintptr(n), uintptr(align))
@@ -134,9 +137,11 @@ func (a *Arena) AllocAligned(n, align int) ([]byte, error) {
 				if p != 0 {
 					sh.bytes += uint64(n)
 					sh.allocs++
-					sh.totalBytes += uint64(n)
-					sh.totalAllocs++
-					sample, rate := spendPinned(pid, n)
+					var sample bool
+					var rate int64
+					if !spendFast(pid, n) {
+						sample, rate = spendSlow(pid, n)
+					}
 					sh.leave()
 					procUnpin()
 					if sample {

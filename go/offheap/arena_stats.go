@@ -104,8 +104,8 @@ func (a *Arena) Stats() ArenaStats {
 			st.InUseBytes += sh.bytes
 			st.Allocs += sh.allocs
 		}
-		st.TotalBytes += sh.totalBytes
-		st.TotalAllocs += sh.totalAllocs
+		st.TotalBytes += sh.totalBytes + sh.bytes
+		st.TotalAllocs += sh.totalAllocs + sh.allocs
 	}
 	a.unstealAll()
 	return st

@@ -66,9 +66,21 @@ func spend(n int) (sample bool, rate int64) {
 	return rate != 0, rate
 }
 
-// spendPinned is spend for a caller already pinned to P pid (Arena.Alloc's
-// bump path): one pin per allocation instead of two.
-func spendPinned(pid int, n int) (sample bool, rate int64) {
+// spendFast and spendSlow are spend for a caller already pinned to P pid
+// (Arena.Alloc's bump path: one pin per allocation instead of two).
+// spendFast takes n bytes from the P's budget when that draws no sample (the
+// common case, small enough to inline); false leaves it to spendSlow.
+func spendFast(pid int, n int) bool {
+	if uint(pid) < uint(len(budgets)) {
+		if b := &budgets[pid]; b.left >= int64(n) && b.epoch == profEpoch.Load() {
+			b.left -= int64(n)
+			return true
+		}
+	}
+	return false
+}
+
+func spendSlow(pid int, n int) (sample bool, rate int64) {
 	if uint(pid) >= uint(len(budgets)) {
 		if sharedBudget.Add(-int64(n)) >= 0 {
 			return false, 0

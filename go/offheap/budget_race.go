@@ -36,8 +36,11 @@ func spend(n int) (sample bool, rate int64) {
 	return rate != 0, rate
 }
 
-// spendPinned is spend for a caller already pinned to P pid.
-func spendPinned(pid int, n int) (sample bool, rate int64) {
+// spendFast has no fast form in race builds.
+func spendFast(pid int, n int) bool { return false }
+
+// spendSlow is spend for a caller already pinned to P pid.
+func spendSlow(pid int, n int) (sample bool, rate int64) {
 	b := &budgets[uint(pid)%uint(len(budgets))]
 	if b.left.Add(-int64(n)) >= 0 {
 		return false, 0
