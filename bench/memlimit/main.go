@@ -199,7 +199,14 @@ func child(m string) {
 						break
 					}
 					refused++
-					if !evictOldest() {
+					// Evict a batch (the request and 256 KiB more), as caches
+					// do: each refusal costs a purge of free memory.
+					gone, any := 0, false
+					for gone < n+256<<10 && head < len(queue) {
+						gone += len(queue[head].b)
+						any = evictOldest() || any
+					}
+					if !any {
 						b = offheap.Alloc(n) // nothing left to evict: soft
 						break
 					}

@@ -43,6 +43,7 @@ import (
 	"runtime/metrics"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/offheap/offheap/bindings"
 )
@@ -63,6 +64,10 @@ const (
 	goFloorMin = 32 << 20
 	goFloorDiv = 10
 
+	// refreshMinNS spaces the refreshes of the Go runtime's memory that
+	// refusals make.
+	refreshMinNS = 10e6
+
 	// maxCoreLimit is the largest limit the core takes (OHI_MEMLIMIT_MAX).
 	maxCoreLimit = 1 << 62
 )
@@ -74,6 +79,8 @@ var memLimit struct {
 	prevGo int64         // Go's limit when offheap took it over
 	stop   chan struct{} // closed to stop the follower
 	done   chan struct{} // closed by the follower when it stops
+
+	refreshed atomic.Int64 // nanotime of a refusal's last refresh
 
 	followMu sync.Mutex // one follow at a time
 	goLimit  int64      // last value given to debug.SetMemoryLimit (followMu)
@@ -224,10 +231,15 @@ func memAdmit(op string, n int) (reserved bool, err error) {
 	if e == bindings.OK {
 		return r, nil
 	}
-	// The Go runtime may have released memory since the follower looked.
-	followMemory()
-	if r, e = bindings.MemoryReserve(uintptr(n)); e == bindings.OK {
-		return r, nil
+	// The Go runtime may have released memory since the follower looked:
+	// look again (at most every refreshMinNS: a cache that evicts on each
+	// refusal must not pay a metrics read per insert).
+	if now := nanotime(); now-memLimit.refreshed.Load() > refreshMinNS {
+		memLimit.refreshed.Store(now)
+		followMemory()
+		if r, e = bindings.MemoryReserve(uintptr(n)); e == bindings.OK {
+			return r, nil
+		}
 	}
 	var st bindings.MemoryStatus
 	bindings.ReadMemoryStatus(&st)
@@ -236,6 +248,10 @@ func memAdmit(op string, n int) (reserved bool, err error) {
 		op, n, sizeString(uint64(st.Limit)), sizeString(total), sizeString(st.Committed), sizeString(st.External),
 		sizeString(st.Reserved), sizeString(uint64(n)), ErrOutOfMemory)
 }
+
+var clockStart = time.Now()
+
+func nanotime() int64 { return int64(time.Since(clockStart)) }
 
 func memSettle(reserved bool, n int) {
 	if reserved {
