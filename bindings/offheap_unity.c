@@ -22,6 +22,8 @@
 #include "../c/src/stats.c"
 #include "../c/src/pool.c"
 #include "../c/src/arena.c"
+#include "../c/src/memlimit.c"
+#include "../c/src/cgroup.c"
 /* The OS layer last: <windows.h> defines macros (near, far, ...) that must
  * not reach the portable sources. */
 #if defined(_WIN32)

@@ -72,7 +72,7 @@ extern "C" {
 #endif
 
 #define OH_VERSION_MAJOR 0
-#define OH_VERSION_MINOR 1
+#define OH_VERSION_MINOR 2
 #define OH_VERSION_PATCH 0
 /* Bumped whenever a public type, function or the exported symbol list changes
  * incompatibly; it is the soname's number (liboffheap.so.OH_ABI_VERSION). */
@@ -135,6 +135,18 @@ typedef enum oh_option_e {
   OH_OPT_SEGMENT_CACHE_BYTES, /* OFFHEAP_SEGMENT_CACHE_BYTES: address space of free,
                                 decommitted slab segments kept mapped for reuse;
                                 beyond it they are unmapped (oh_purge unmaps all) */
+  OH_OPT_MEMORY_LIMIT,       /* OFFHEAP_MEMORY_LIMIT: the process budget in bytes (see
+                                "memory limit" below); -1 = none (the default). The
+                                variable takes a size with a unit (2GiB, 1536MiB, 1.5GiB,
+                                512M, or bytes), `none`, or `auto`: the cgroup's limit
+                                (v2 memory.max, v1 memory.limit_in_bytes) less 10%
+                                headroom, no limit when none is found. A bad value is
+                                reported through the error handler (and on stderr):
+                                no limit */
+  OH_OPT_MEMORY_LIMIT_SOFT,  /* OFFHEAP_MEMORY_LIMIT_SOFT: 1 = the core never refuses
+                                growth for the limit (it still purges early and counts
+                                steps); a binding then admits its own error-returning
+                                calls with oh_memory_reserve. 0 (default) = refuse */
   OH_OPT_COUNT_
 } oh_option_t;
 OH_API long long oh_option_get(oh_option_t opt);
@@ -278,6 +290,54 @@ OH_API size_t oh_slab_purge(oh_slab_t *s);
 /* Hands the calling thread's slabs back to the shared lists (so that other
  * threads allocate from what it freed). */
 OH_API void oh_thread_flush(void);
+
+/* ---- memory limit --------------------------------------------------------- */
+
+/* One budget for the process (OH_OPT_MEMORY_LIMIT = L). The total it counts is
+ *   offheap's committed bytes + external bytes + bytes reserved in flight
+ * where external is what a language binding reports as used outside offheap
+ * (the Go runtime's memory) and reserved what oh_memory_reserve admitted and
+ * the caller has not settled yet. While L is set:
+ *   - growth (a new slab, a large allocation, oh_map, an arena block) that
+ *     would take the total past L first purges the free memory of the heaps'
+ *     shared lists and large spans at once, then is refused with ENOMEM and a
+ *     message naming the limit, the total and the request (through the error
+ *     handler); concurrent growers exceed L by at most the pages one
+ *     admission commits beyond its request, per thread;
+ *   - when the committed bytes climb within two steps of L, the purger
+ *     decommits every free page at once instead of after the delay;
+ *   - the committed bytes are followed in steps of L/64 (at least 1 MiB): each
+ *     step crossed wakes oh_memory_wait.
+ * Without a limit every function here costs a load and does nothing else. */
+typedef struct oh_memory_status_s {
+  int64_t limit;      /* OH_OPT_MEMORY_LIMIT; -1 = none */
+  uint64_t committed; /* offheap's committed bytes (oh_stats' committed_bytes) */
+  uint64_t external;  /* last value given to oh_memory_set_external */
+  uint64_t reserved;  /* admitted by oh_memory_reserve, not yet unreserved */
+  uint64_t step;      /* bytes per step; 0 without a limit */
+  uint64_t seq;       /* bumped at each step crossed and each change of the limit */
+} oh_memory_status_t;
+OH_API void oh_memory_status(oh_memory_status_t *out);
+/* Bytes the process uses outside offheap, counted in the total (a binding
+ * refreshes it; 0 by default). */
+OH_API void oh_memory_set_external(uint64_t bytes);
+/* Admits n bytes of growth that the caller allocates next (a binding's
+ * error-returning allocation): 1 when a limit is set and n bytes are now
+ * reserved - give them back with oh_memory_unreserve(n) once the allocation
+ * is made (its pages then count as committed) or has failed; 0 when no limit
+ * is set (nothing reserved); -1 with ENOMEM when total + n would pass the
+ * limit even after purging. */
+OH_API int oh_memory_reserve(size_t n);
+OH_API void oh_memory_unreserve(size_t n);
+/* Blocks until the step sequence differs from seen (a step was crossed or the
+ * limit changed) or timeout_ms passed; returns the sequence. For a binding's
+ * background thread that keeps another limit (the Go runtime's) in line. */
+OH_API uint64_t oh_memory_wait(uint64_t seen, unsigned timeout_ms);
+/* Parses an OFFHEAP_MEMORY_LIMIT value into *limit (-1 = none). cgroup_root
+ * prefixes the /proc and /sys paths `auto` reads (NULL or "" = the real
+ * ones; tests point it at fixture trees). 0, or -1 with EINVAL and a message
+ * naming the value. */
+OH_API int oh_memory_limit_parse(const char *text, const char *cgroup_root, long long *limit);
 
 /* ---- debugging ------------------------------------------------------------ */
 

@@ -72,7 +72,10 @@ static size_t hdr_bytes(void) { return ohi_round_pages(sizeof(arena_block_t)); }
 #define ARENA_GROW_MAX ((size_t)64 << 20)
 
 static arena_block_t *block_new(oh_arena_t *a, size_t map_size) {
+  size_t held;
+  if (!ohi_memlimit_grow(map_size, &held)) return NULL; /* the caller reports, with the limit noted */
   arena_block_t *b = ohi_pages_map(map_size, OHI_GRANULE);
+  ohi_memlimit_settle(held); /* counted as committed now, or failed */
   if (b == NULL) return NULL;
   b->cap = map_size - sizeof(arena_block_t);
   OHI_ASAN_POISON(b->data, b->cap); /* unpoisoned piece by piece as it is bumped */
@@ -212,7 +215,7 @@ void *oh_arena_alloc(oh_arena_t *a, size_t n, size_t align) {
     arena_block_t *nb = block_get(a, n + align);
     if (nb == NULL) {
       ohi_unlock(&a->lock);
-      return ohi_fail_null(ENOMEM, "oh_arena_alloc: the OS refused a block for %zu bytes", n);
+      return ohi_fail_null(ENOMEM, "oh_arena_alloc: no block for %zu bytes", n);
     }
     nb->next = a->blocks;
     a->blocks = nb;
@@ -325,7 +328,7 @@ void *ohi_arena_take_block(oh_arena_t *a, size_t need, size_t align, size_t *cap
   arena_block_t *nb = block_get(a, need + align);
   if (nb == NULL) {
     ohi_unlock(&a->lock);
-    return ohi_fail_null(ENOMEM, "oh_arena_alloc: the OS refused a block for %zu bytes", need);
+    return ohi_fail_null(ENOMEM, "oh_arena_alloc: no block for %zu bytes", need);
   }
   nb->next = a->blocks;
   a->blocks = nb;

@@ -315,9 +315,11 @@ static void fork_prepare(void) {
   ohi_meta_lock_all();
   ohi_region_lock_all();
   ohi_purge_lock_all();
+  ohi_memlimit_lock_all();
 }
 
 static void fork_release(bool child) {
+  ohi_memlimit_unlock_all(child);
   ohi_purge_unlock_all(child);
   ohi_region_unlock_all(child);
   ohi_meta_unlock_all(child);

@@ -150,6 +150,35 @@ void ohi_options_init(void); /* idempotent, thread safe */
 void ohi_option_hook(void (*fn)(oh_option_t));
 OHI_INLINE long long ohi_opt(oh_option_t o) { return OHI_LOAD_RELAXED(&ohi_options[o]); }
 
+/* ---- the memory limit (memlimit.c, cgroup.c) ------------------------------
+ * OH_OPT_MEMORY_LIMIT's state, mirrored from the option by
+ * ohi_memlimit_apply (options.c calls it on every change). */
+#define OHI_MEMLIMIT_MAX (1LL << 62)
+/* log2 of the step, 0 without a limit: the commit accounting (pages.c) tests
+ * it and calls ohi_memlimit_crossed when the committed bytes change step. */
+extern uint32_t ohi_memlimit_shift;
+void ohi_memlimit_apply(long long limit);
+void ohi_memlimit_crossed(uint64_t before, uint64_t after);
+OHI_INLINE void ohi_memlimit_note(uint64_t before, uint64_t after) {
+  uint32_t sh = OHI_LOAD_RELAXED(&ohi_memlimit_shift);
+  if (OHI_LIKELY(sh == 0)) return;
+  if ((before >> sh) != (after >> sh)) ohi_memlimit_crossed(before, after);
+}
+/* Growth of n bytes by the core itself (a slab segment, a large span, an
+ * oh_map mapping, an arena block): true when admitted, *held = the bytes
+ * reserved (give them back with ohi_memlimit_settle after the pages are
+ * accounted); false with errno ENOMEM and the limit noted (ohi_error_note)
+ * for the caller's report. Never purges a thread cache
+ * synchronously: callable inside a thread cache operation, with no lock held. */
+bool ohi_memlimit_grow(size_t n, size_t *held);
+void ohi_memlimit_settle(size_t held);
+/* The limit `auto` finds: the smallest cgroup memory limit on the way from
+ * this process's cgroup to its hierarchy's root, v1 or v2; -1 when none.
+ * root prefixes every path read (tests: fixture trees). */
+long long ohi_cgroup_memory_limit(const char *root);
+void ohi_memlimit_lock_all(void); /* fork */
+void ohi_memlimit_unlock_all(bool child);
+
 /* Record an error: sets errno, formats the thread's last-error message, calls
  * the error handler. ohi_fail returns -1, ohi_fail_null NULL. */
 #if defined(__MINGW32__)
@@ -161,6 +190,9 @@ OHI_INLINE long long ohi_opt(oh_option_t o) { return OHI_LOAD_RELAXED(&ohi_optio
 #endif
 int ohi_fail(int err, const char *fmt, ...) __attribute__((format(OHI_PRINTF_FORMAT, 2, 3), cold));
 void *ohi_fail_null(int err, const char *fmt, ...) __attribute__((format(OHI_PRINTF_FORMAT, 2, 3), cold));
+/* Notes why a lower layer refused (NULL clears): the caller's next error
+ * report on this thread carries it after its own message. */
+void ohi_error_note(const char *fmt, ...) __attribute__((format(OHI_PRINTF_FORMAT, 1, 2), cold));
 
 /* ---- the region map (region.c) ---------------------------------------------
  * Every mapping the library hands out data from is registered, per 64 KiB
@@ -621,6 +653,14 @@ void ohi_purge_wake(void);    /* run a purge pass now, whatever the purger's dea
 /* A heap maps fresh memory: free pages a pass has seen once are decommitted
  * now rather than after the delay (rate-limited; purge.c). */
 void ohi_purge_pressure(void);
+/* The memory limit is near: the purger's next pass (now) decommits every
+ * free page and empty slab whatever their age (at most one such pass per
+ * 10 ms). */
+void ohi_purge_urgent(void);
+/* Near or past the limit: purges the heaps' shared lists and large spans at
+ * once (not thread caches: see ohi_memlimit_grow) and asks for an urgent
+ * pass. Returns bytes decommitted. */
+size_t ohi_purge_for_limit(void);
 /* How long a thread cache must sit unused to be drained, and the purger's
  * shortest re-arm: the purge delay, but at least 100 ms, so that a delay of 0
  * does not wake the purger, nor steal a busy thread's cache, on every refill. */

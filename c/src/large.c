@@ -60,9 +60,15 @@ OHI_NOINLINE void *ohi_large_alloc(oh_slab_t *h, size_t n, bool zero, const char
     if (l != NULL && zero) memset((void *)l->span.base, 0, n);
   }
   if (l == NULL) {
+    size_t held;
+    if (!ohi_memlimit_grow(size, &held)) return ohi_fail_null(ENOMEM, "%s: no memory for %zu bytes", fn, size);
     l = ohi_meta_alloc(sizeof *l);
-    if (l == NULL) return ohi_fail_null(ENOMEM, "%s: out of memory for metadata (size %zu)", fn, n);
+    if (l == NULL) {
+      ohi_memlimit_settle(held);
+      return ohi_fail_null(ENOMEM, "%s: out of memory for metadata (size %zu)", fn, n);
+    }
     void *p = ohi_pages_map(size, OHI_GRANULE);
+    ohi_memlimit_settle(held); /* counted as committed now, or failed */
     if (p == NULL) {
       ohi_meta_free(l, sizeof *l);
       return ohi_fail_null(ENOMEM, "%s: the OS refused %zu bytes", fn, size);

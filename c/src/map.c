@@ -14,9 +14,15 @@ void *oh_map(size_t n) {
   ohi_options_init();
   if (n == 0 || n > MAP_MAX) return ohi_fail_null(EINVAL, "oh_map: size %zu is out of range (1 .. 2^46)", n);
   size_t size = ohi_round_pages(n);
+  size_t held;
+  if (!ohi_memlimit_grow(size, &held)) return ohi_fail_null(ENOMEM, "oh_map: no memory for %zu bytes", size);
   ohi_span_t *span = ohi_meta_alloc(sizeof *span);
-  if (span == NULL) return ohi_fail_null(ENOMEM, "oh_map: out of memory for metadata");
+  if (span == NULL) {
+    ohi_memlimit_settle(held);
+    return ohi_fail_null(ENOMEM, "oh_map: out of memory for metadata");
+  }
   void *p = ohi_pages_map(size, OHI_GRANULE);
+  ohi_memlimit_settle(held); /* counted as committed now, or failed */
   if (p == NULL) {
     ohi_meta_free(span, sizeof *span);
     return ohi_fail_null(ENOMEM, "oh_map: the OS refused %zu bytes", size);

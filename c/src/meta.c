@@ -108,7 +108,7 @@ void ohi_meta_free(void *p, size_t size) {
   OHI_STORE_RELEASE(&((ohi_span_t *)p)->kind, 0u); /* a stale reader now sees no span */
   /* Always the eager advice: a reused block must read as zero. */
   if (ohi_os_decommit(p, bytes, 0) != 0) memset(p, 0, bytes);
-  OHI_FETCH_SUB(&ohi_counters.committed, bytes);
+  ohi_pages_uncommit_account(bytes);
   ohi_lock(&meta_lock);
   meta_node_t *n = cell_alloc_locked(0);
   if (n != NULL) { /* relaxed stores: see ohi_segment_give */

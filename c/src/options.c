@@ -13,7 +13,12 @@
 typedef struct option_desc_s {
   const char *env;
   long long def, min, max;
+  /* Parses the variable when it is more than an integer (0 or -1 with a
+   * message through the error handler); NULL = an integer in [min, max]. */
+  int (*parse)(const char *text, long long *out);
 } option_desc_t;
+
+static int parse_memory_limit(const char *text, long long *out) { return oh_memory_limit_parse(text, NULL, out); }
 
 static const option_desc_t option_table[OH_OPT_COUNT_] = {
     /* Freed memory stays committed this long before it is decommitted. A
@@ -49,6 +54,14 @@ static const option_desc_t option_table[OH_OPT_COUNT_] = {
      * churn of bench/burst's 1 GiB bursts; beyond it a program under
      * `ulimit -v` needs its address space back more than a faster regrowth. */
     [OH_OPT_SEGMENT_CACHE_BYTES] = {"OFFHEAP_SEGMENT_CACHE_BYTES", 1LL << 30, 0, 1LL << 46},
+    /* One budget for the process (memlimit.c): none by default, since a
+     * limit refuses allocations. `auto` leaves 10% of the cgroup's limit as
+     * headroom for what neither offheap nor a binding counts (thread stacks,
+     * malloc, page cache charged to the cgroup), as automemlimit does for Go. */
+    [OH_OPT_MEMORY_LIMIT] = {"OFFHEAP_MEMORY_LIMIT", -1, -1, OHI_MEMLIMIT_MAX, parse_memory_limit},
+    /* Refusal left to a binding (oh_memory_reserve): off for C callers, who
+     * get NULL/ENOMEM past the limit; Go sets it so that Alloc stays soft. */
+    [OH_OPT_MEMORY_LIMIT_SOFT] = {"OFFHEAP_MEMORY_LIMIT_SOFT", 0, 0, 1},
 };
 
 long long ohi_options[OH_OPT_COUNT_];
@@ -63,7 +76,14 @@ static void options_read_env(void) {
     const option_desc_t *d = &option_table[i];
     long long v = d->def;
     const char *s = getenv(d->env);
-    if (s != NULL && *s != '\0') {
+    if (s != NULL && *s != '\0' && d->parse != NULL) {
+      long long parsed = d->def;
+      if (d->parse(s, &parsed) == 0) {
+        v = parsed;
+      } else {
+        fprintf(stderr, "offheap: %s\n", oh_last_error()); /* the message names the variable */
+      }
+    } else if (s != NULL && *s != '\0') {
       char *end = NULL;
       errno = 0;
       long long parsed = strtoll(s, &end, 10);
@@ -76,6 +96,7 @@ static void options_read_env(void) {
     }
     OHI_STORE_RELAXED(&ohi_options[i], v);
   }
+  ohi_memlimit_apply(ohi_options[OH_OPT_MEMORY_LIMIT]);
 }
 
 void ohi_options_init(void) { pthread_once(&options_once, options_read_env); }
@@ -96,6 +117,7 @@ int oh_option_set(oh_option_t opt, long long value) {
   if (value < d->min || value > d->max)
     return ohi_fail(EINVAL, "oh_option_set: %s = %lld is outside [%lld, %lld]", d->env, value, d->min, d->max);
   OHI_STORE_RELAXED(&ohi_options[opt], value);
+  if (opt == OH_OPT_MEMORY_LIMIT) ohi_memlimit_apply(value);
   int n = __atomic_load_n(&hook_count, __ATOMIC_ACQUIRE);
   for (int i = 0; i < n; i++) hooks[i](opt);
   return 0;
@@ -112,7 +134,7 @@ void ohi_option_hook(void (*fn)(oh_option_t)) {
 
 static oh_error_fn error_fn;
 static void *error_arg;
-static __thread char last_error[256];
+static __thread char last_error[512];
 
 void oh_set_error_handler(oh_error_fn fn, void *arg) {
   /* The pair is written without a lock: set the handler before sharing work
@@ -123,8 +145,26 @@ void oh_set_error_handler(oh_error_fn fn, void *arg) {
 
 const char *oh_last_error(void) { return last_error; }
 
+/* Why a lower layer refused (the memory limit), added to the message of the
+ * caller's next error on this thread, so the error handler gets one report
+ * that names both the operation and the cause. */
+static __thread char note[200];
+
+void ohi_error_note(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  if (fmt == NULL) note[0] = '\0';
+  else vsnprintf(note, sizeof note, fmt, ap);
+  va_end(ap);
+}
+
 static void report(int err, const char *fmt, va_list ap) {
-  vsnprintf(last_error, sizeof last_error, fmt, ap);
+  int len = vsnprintf(last_error, sizeof last_error, fmt, ap);
+  if (note[0] != '\0') {
+    if (len >= 0 && (size_t)len < sizeof last_error)
+      snprintf(last_error + len, sizeof last_error - (size_t)len, ": %s", note);
+    note[0] = '\0';
+  }
   oh_error_fn fn = __atomic_load_n(&error_fn, __ATOMIC_ACQUIRE);
   if (fn != NULL) fn(err, last_error, OHI_LOAD_RELAXED(&error_arg));
   errno = err;

@@ -12,6 +12,17 @@
 
 ohi_counters_t ohi_counters;
 
+/* Every change of the committed figure goes through these two, so that the
+ * memory limit sees each step crossed (memlimit.c; one load without a limit). */
+static void committed_add(uint64_t n) {
+  uint64_t before = OHI_FETCH_ADD(&ohi_counters.committed, n);
+  ohi_memlimit_note(before, before + n);
+}
+static void committed_sub(uint64_t n) {
+  uint64_t before = OHI_FETCH_SUB(&ohi_counters.committed, n);
+  ohi_memlimit_note(before, before - n);
+}
+
 /* ---- fault injection (tests only) ----------------------------------------- */
 
 static uint64_t fail_every, fail_after_bytes, fail_calls, fail_bytes, fail_decommits;
@@ -64,7 +75,7 @@ void *ohi_pages_reserve(size_t size, size_t align) {
 
 void *ohi_pages_map(size_t size, size_t align) {
   void *p = ohi_pages_reserve(size, align);
-  if (p != NULL) OHI_FETCH_ADD(&ohi_counters.committed, size);
+  if (p != NULL) committed_add(size);
   return p;
 }
 
@@ -72,7 +83,7 @@ void ohi_pages_unmap_accounted(void *addr, size_t size, size_t committed) {
   OHI_ASAN_UNPOISON(addr, size); /* whoever maps this range next must not inherit our poison */
   if (ohi_os_unmap(addr, size) == 0) {
     OHI_FETCH_SUB(&ohi_counters.mapped, size);
-    OHI_FETCH_SUB(&ohi_counters.committed, committed);
+    if (committed) committed_sub(committed);
   }
 }
 
@@ -88,16 +99,16 @@ size_t ohi_pages_decommit(void *addr, size_t size) {
    * the pages: from then on nothing decommitted is known to read as zero. */
   if (advice != 0 && OHI_LOAD_RELAXED(&ohi_lazy_decommitted) == 0) OHI_STORE_RELAXED(&ohi_lazy_decommitted, 1u);
   if (ohi_os_decommit(addr, size, advice) != 0) return 0;
-  OHI_FETCH_SUB(&ohi_counters.committed, size);
+  committed_sub(size);
   OHI_FETCH_ADD(&ohi_counters.decommitted_total, size);
   return size;
 }
 
 void ohi_pages_commit_account(size_t size) {
-  if (size) OHI_FETCH_ADD(&ohi_counters.committed, size);
+  if (size) committed_add(size);
 }
 void ohi_pages_uncommit_account(size_t size) {
-  if (size) OHI_FETCH_SUB(&ohi_counters.committed, size);
+  if (size) committed_sub(size);
 }
 
 /* ---- public: pages and decommit -------------------------------------------- */

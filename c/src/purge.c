@@ -73,6 +73,23 @@ void ohi_purge_pressure(void) {
 
 static uint32_t under_pressure; /* atomic: the purger's current pass runs under pressure */
 
+/* The memory limit is near (memlimit.c): the next pass purges everything free
+ * at once, as oh_purge does. At most one such pass per URGENT_MS, so committed
+ * bytes hovering around a step near the limit cannot keep the purger (and
+ * the thread caches it steals) busy. */
+#define URGENT_MS 10
+static uint32_t urgent;      /* atomic: the next pass is urgent */
+static uint64_t urgent_ms;   /* atomic: when the last urgent pass was asked for */
+
+void ohi_purge_urgent(void) {
+  if (ohi_opt(OH_OPT_PURGE_DELAY_MS) < 0) return; /* never by the policy */
+  uint64_t now = ohi_os_now_ms(), last = OHI_LOAD_RELAXED(&urgent_ms);
+  if (last != 0 && now < last + URGENT_MS) return;
+  OHI_STORE_RELAXED(&urgent_ms, now);
+  OHI_STORE_RELAXED(&urgent, 1u);
+  ohi_purge_wake();
+}
+
 static void due(uint64_t *next_deadline, uint64_t at) {
   if (next_deadline && (*next_deadline == 0 || at < *next_deadline)) *next_deadline = at;
 }
@@ -329,6 +346,19 @@ size_t ohi_heaps_purge_all(uint64_t now, bool force, uint64_t *next_deadline) {
   return bytes;
 }
 
+size_t ohi_purge_for_limit(void) {
+  uint64_t now = ohi_os_now_ms();
+  size_t bytes = 0;
+  ohi_lock(&ohi_registry_lock);
+  for (oh_slab_t *h = ohi_heaps; h != NULL; h = h->next) {
+    uint64_t retained = 0;
+    bytes += heap_purge(h, now, true, NULL, &retained);
+  }
+  ohi_unlock(&ohi_registry_lock);
+  ohi_purge_urgent(); /* the thread caches: by the purger, which can steal them */
+  return bytes;
+}
+
 size_t oh_slab_purge(oh_slab_t *s) {
   if (!ohi_heap_check(s, "oh_slab_purge")) return 0;
   uint64_t now = ohi_os_now_ms();
@@ -430,7 +460,8 @@ static void *purger_main(void *arg) {
     deadline = 0;
     long long delay = ohi_opt(OH_OPT_PURGE_DELAY_MS);
     uint64_t now = ohi_os_now_ms();
-    if (delay >= 0) ohi_heaps_purge_all(now, false, &deadline);
+    bool force = __atomic_exchange_n(&urgent, 0u, __ATOMIC_RELAXED) != 0;
+    if (delay >= 0) ohi_heaps_purge_all(now, force, &deadline);
     OHI_STORE_RELAXED(&under_pressure, 0u);
     /* A pass that was asked for (rather than due) keeps the purger armed for
      * one more delay even when it found nothing to do: under churn, slabs

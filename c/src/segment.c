@@ -24,6 +24,13 @@ static size_t seg_cache_bytes; /* peeked without the lock */
 
 void *ohi_segment_take(unsigned shift) {
   size_t size = (size_t)1 << shift;
+  /* A new slab: its pages are committed as its chunks go out, so the whole
+   * segment is what the memory limit admits (memlimit.c); the reservation
+   * is given back at once, the slab's first pages being counted already by
+   * the time another grower checks again. */
+  size_t held;
+  if (!ohi_memlimit_grow(size, &held)) return NULL; /* the caller reports, with the limit noted */
+  ohi_memlimit_settle(held);
   ohi_lock(&seg_lock);
   seg_node_t *n = seg_cache[shift];
   if (n != NULL) {

@@ -47,9 +47,16 @@ func Calloc(n int) []byte {
 }
 
 // TryAlloc is Alloc that returns an error wrapping ErrOutOfMemory instead of
-// panicking when memory cannot be had.
+// panicking when memory cannot be had, or when it would take the process
+// past its memory limit (SetMemoryLimit).
 func TryAlloc(n int) ([]byte, error) {
-	return alloc("TryAlloc", n, false)
+	r, err := memAdmit("TryAlloc", n)
+	if err != nil {
+		return nil, err
+	}
+	b, err := alloc("TryAlloc", n, false)
+	memSettle(r, n)
+	return b, err
 }
 
 func alloc(op string, n int, zero bool) ([]byte, error) {

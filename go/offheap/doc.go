@@ -27,7 +27,8 @@
 //     idle buffers off-heap and decommits them once idle; SyncPool (Get
 //     returns []byte) and SyncPoolPtr (Get returns *[]byte, no allocation)
 //     adapt it to code written against sync.Pool.
-//   - ReadStats, Scavenge, SetPurgeDelay, SetDebug: figures and knobs.
+//   - ReadStats, Scavenge, SetPurgeDelay, SetDebug: figures and knobs;
+//     SetMemoryLimit: one budget for the Go runtime and offheap (below).
 //   - Owns, Stats and Leaks on every allocator: offheap itself (Owns,
 //     ReadStats, Leaks), Slab, Pool, BufferPool and Arena.
 //   - WriteHeapProfile, HeapProfileHandler, SetProfileRate: a heap profile of
@@ -129,11 +130,38 @@
 // handed out, and in guard mode the pages of the blocks it keeps fault until
 // the arena hands them out again.
 //
+// # One memory budget for Go and off-heap memory
+//
+// GOMEMLIMIT counts only the Go runtime's memory, so a program that moved its
+// gigabytes off the Go heap loses the knob that keeps it inside its
+// container: the Go heap grows to GOMEMLIMIT as if the off-heap bytes did not
+// exist. SetMemoryLimit(L) - or OFFHEAP_MEMORY_LIMIT=2GiB, or =auto for the
+// cgroup's limit less 10% - makes L the budget of both:
+//
+//   - Go's own limit follows L minus offheap's committed bytes
+//     (debug.SetMemoryLimit), in steps of L/64, never below max(L/10, 32 MiB);
+//     it goes back to what it was when the limit is lifted (NoMemoryLimit).
+//     A goroutine parked in the core wakes on each step crossed: nothing is
+//     added to Alloc or Free.
+//   - As the total nears L, offheap decommits its free memory at once rather
+//     than after the purge delay.
+//   - TryAlloc, Slab.TryAlloc, Pool.TryGet and Map refuse what would take the
+//     total past L (after purging) with an error wrapping ErrOutOfMemory that
+//     names the limit, the total and the request: a cache evicts on that
+//     error. Alloc and the panicking calls stay soft and succeed past L, as
+//     the Go heap does past GOMEMLIMIT.
+//   - ReadStats reports MemoryLimit, TotalBytes and GoRuntimeBytes (and so
+//     does PublishExpvar).
+//
+// With no limit set (the default) Go's limit is never touched. See
+// bench/memlimit for a cache under a 1.5 GiB budget three ways.
+//
 // # Environment
 //
 // The C core reads OFFHEAP_PURGE_DELAY_MS, OFFHEAP_DEBUG, OFFHEAP_DECOMMIT,
-// OFFHEAP_TCACHE_BYTES, OFFHEAP_RETAIN_BYTES, OFFHEAP_SEGMENT_CACHE_BYTES and OFFHEAP_HUGEPAGES once at start
-// up; see c/include/offheap.h. The Go package reads OFFHEAP_PROFILE_RATE (the
+// OFFHEAP_TCACHE_BYTES, OFFHEAP_RETAIN_BYTES, OFFHEAP_SEGMENT_CACHE_BYTES,
+// OFFHEAP_HUGEPAGES and OFFHEAP_MEMORY_LIMIT once at start up; see
+// c/include/offheap.h. The Go package reads OFFHEAP_PROFILE_RATE (the
 // heap profile's bytes per sample; 0 = off, 1 = every allocation).
 //
 // # Building

@@ -21,11 +21,16 @@ func Map(n int) ([]byte, error) {
 		}
 		return bytesAt(zeroPtr(), 0), nil
 	}
+	size := (n + pageSize - 1) &^ (pageSize - 1)
+	r, err := memAdmit("Map", size)
+	if err != nil {
+		return nil, err
+	}
 	p, e := bindings.Map(uintptr(n))
+	memSettle(r, size)
 	if e != bindings.OK {
 		return nil, allocError("Map", n, e)
 	}
-	size := (n + pageSize - 1) &^ (pageSize - 1)
 	return bytesAt(p, size), nil
 }
 

@@ -122,7 +122,7 @@ func (p *Pool) Size() int { return p.size }
 // is closed, or with an error wrapping ErrOutOfMemory if it is at MaxObjects
 // or memory cannot be had.
 func (p *Pool) Get() []byte {
-	b, err := p.TryGet()
+	b, err := p.tryGet()
 	if err != nil {
 		panic(err)
 	}
@@ -130,8 +130,18 @@ func (p *Pool) Get() []byte {
 }
 
 // TryGet is Get that returns an error wrapping ErrOutOfMemory instead of
-// panicking when the pool is at MaxObjects or memory cannot be had.
+// panicking when the pool is at MaxObjects or memory cannot be had, or when
+// it would take the process past its memory limit (SetMemoryLimit).
 func (p *Pool) TryGet() ([]byte, error) {
+	r, err := memAdmit("Pool.TryGet", p.size)
+	if err != nil {
+		return nil, err
+	}
+	defer memSettle(r, p.size)
+	return p.tryGet()
+}
+
+func (p *Pool) tryGet() ([]byte, error) {
 	p.check("Pool.Get")
 	if p.h != nil {
 		ptr, e := p.h.alloc("Pool.Get", p.size, false)

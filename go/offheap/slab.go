@@ -85,7 +85,17 @@ func (s *Slab) Calloc(n int) []byte {
 
 // TryAlloc is Alloc that returns an error wrapping ErrOutOfMemory instead of
 // panicking when memory cannot be had.
-func (s *Slab) TryAlloc(n int) ([]byte, error) { return s.alloc("Slab.TryAlloc", n) }
+// It also refuses what would take the process past its memory limit
+// (SetMemoryLimit).
+func (s *Slab) TryAlloc(n int) ([]byte, error) {
+	r, err := memAdmit("Slab.TryAlloc", n)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.alloc("Slab.TryAlloc", n)
+	memSettle(r, n)
+	return b, err
+}
 
 func (s *Slab) alloc(op string, n int) ([]byte, error) { return s.allocZero(op, n, false) }
 

@@ -30,7 +30,13 @@ type Stats struct {
 	SlabsEmpty       uint64 // empty slabs kept committed for reuse
 	SlabsDecommitted uint64 // empty slabs decommitted, cached for any size class
 	LargeInUse       uint64 // live allocations larger than a slab (whole pages)
-	Classes          []ClassStats
+	// The process budget (SetMemoryLimit): the limit (NoMemoryLimit: none),
+	// the total it counts - offheap's committed bytes plus the Go runtime's
+	// memory, as GOMEMLIMIT counts it - and the Go part alone.
+	MemoryLimit    int64
+	TotalBytes     uint64
+	GoRuntimeBytes uint64
+	Classes        []ClassStats
 }
 
 // SlabStats are the figures of one Slab (or Pool, or BufferPool).
@@ -92,6 +98,7 @@ func ReadStats() Stats {
 		LargeInUse:       g.LargeInUse,
 		Classes:          classStats(&d),
 	}
+	st.MemoryLimit, st.TotalBytes, st.GoRuntimeBytes = memoryTotals()
 	return st
 }
 
