@@ -104,7 +104,7 @@ func NewArena(blockSize int) (*Arena, error) {
 // next Reset or Close. The contents are unspecified. It panics if the arena is
 // closed, or with an error wrapping ErrOutOfMemory if memory cannot be had.
 func (a *Arena) Alloc(n int) []byte {
-	b, err := a.AllocAligned(n, 16)
+	b, err := a.allocAligned(n, 16, false)
 	if err != nil {
 		panic(err)
 	}
@@ -113,8 +113,13 @@ func (a *Arena) Alloc(n int) []byte {
 
 // AllocAligned is Alloc with the alignment given (a power of two up to the
 // page size) that returns an error wrapping ErrOutOfMemory instead of
-// panicking when memory cannot be had.
-func (a *Arena) AllocAligned(n, align int) ([]byte, error) {
+// panicking when memory cannot be had, or when a new block would take the
+// process past SetMemoryLimit's limit.
+func (a *Arena) AllocAligned(n, align int) ([]byte, error) { return a.allocAligned(n, align, true) }
+
+// allocAligned is AllocAligned; limited: a new block respects the memory
+// limit (Alloc, like every panicking call, may go past it).
+func (a *Arena) allocAligned(n, align int, limited bool) ([]byte, error) {
 	a.check("Arena.Alloc")
 	if n <= 0 || align <= 0 || align&(align-1) != 0 || align > pageSize {
 		return a.allocOdd(n, align)
@@ -154,7 +159,7 @@ func (a *Arena) AllocAligned(n, align int) ([]byte, error) {
 		}
 		procUnpin()
 	}
-	return a.allocLocked(n, align)
+	return a.allocLocked(n, align, limited)
 }
 
 // bump hands out n bytes aligned to align from the P's region, or returns 0
@@ -227,7 +232,7 @@ func (b *arenaBlock) bump(n, align uintptr) unsafe.Pointer {
 
 // allocLocked is the locked path: a call per allocation (debug mode, no
 // blocks in this build), or a new block.
-func (a *Arena) allocLocked(n, align int) ([]byte, error) {
+func (a *Arena) allocLocked(n, align int, limited bool) ([]byte, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.closed.Load() {
@@ -243,7 +248,15 @@ func (a *Arena) allocLocked(n, align int) ([]byte, error) {
 		p = cur.bump(uintptr(n), uintptr(align)) // another goroutine may have changed blocks
 	}
 	if p == nil {
+		reserved := false
+		if limited {
+			var err error
+			if reserved, err = memAdmit("Arena.AllocAligned", n); err != nil {
+				return nil, err
+			}
+		}
 		data, size, e := a.a.TakeBlock(uintptr(n), uintptr(align))
+		memSettle(reserved, n)
 		if e != bindings.OK {
 			return nil, allocError("Arena.Alloc", n, e)
 		}

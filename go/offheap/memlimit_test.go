@@ -141,6 +141,18 @@ func TestMemoryLimitTryAllocRefusedAllocSoft(t *testing.T) {
 		t.Errorf("Pool.TryGet over the limit: %v", err)
 	}
 	p.Put(p.Get()) // soft
+	a, err := NewArena(64 << 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if _, err := a.AllocAligned(1<<20, 16); !errors.Is(err, ErrOutOfMemory) || !strings.Contains(err.Error(), "Arena.AllocAligned") {
+		t.Errorf("Arena.AllocAligned of a new block over the limit: %v", err)
+	}
+	if x := a.Alloc(1 << 20); len(x) != 1<<20 { // soft
+		t.Errorf("Arena.Alloc over the limit returned %d bytes", len(x))
+	}
+	a.Reset()
 	Free(b)
 	// Freed: back under the limit (the free memory is purged before refusing).
 	c, err := TryAlloc(32 << 20)

@@ -58,7 +58,7 @@ func NewIn[T any](a *Arena) *T {
 	checkPointerFree[T]("NewIn")
 	var zero T
 	size, align := int(unsafe.Sizeof(zero)), int(unsafe.Alignof(zero))
-	b, err := a.AllocAligned(size, max(align, 1))
+	b, err := a.allocAligned(size, max(align, 1), false) // panicking: soft past the memory limit
 	if err != nil {
 		panic(err)
 	}
@@ -81,7 +81,7 @@ func MakeSliceIn[T any](a *Arena, len, cap int) []T {
 	if size != 0 && uint64(cap) > math.MaxInt/size {
 		panic(fmt.Errorf("offheap: MakeSliceIn[%v](%d, %d): size too large: %w", reflect.TypeFor[T](), len, cap, ErrOutOfMemory))
 	}
-	b, err := a.AllocAligned(int(size)*cap, max(align, 1))
+	b, err := a.allocAligned(int(size)*cap, max(align, 1), false)
 	if err != nil {
 		panic(err)
 	}
