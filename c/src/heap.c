@@ -10,6 +10,8 @@
  *   sizeclass.c  n -> class: one table read (grid snapped to 64 steps/octave)
  *   tcache.c     a thread's cache owns slabs and allocates from them without a
  *                lock; frees of its own chunks are plain stores
+ *   owner.c      the same caches as handles a binding holds per worker (the
+ *                Go package: one per P), not per thread
  *   central.c    slab free lists (local, and a lock-free cross-thread stack),
  *                the class's central lists under its lock, slab creation
  *   large.c      allocations bigger than a slab: their own mappings
@@ -45,7 +47,14 @@
  *
  * Thread exit, oh_thread_flush and an idle thread (one purge delay without an
  * operation) hand a cache's slabs back to the central lists, so memory never
- * stays stranded with a thread.
+ * stays stranded with a thread; an owner handle's slabs go back when the
+ * binding deletes it or when it sits idle, like a thread's.
+ *
+ * The Go package keeps per-P magazines of chunks in the CACHED state in front
+ * of this (go/offheap/cache.go); it refills and drains them in batches through
+ * its P's owner handle (owner.c), so each P allocates only from slabs it owns
+ * (the Go runtime's mcache model) and a chunk released on another P goes home
+ * through its slab's cross-thread stack.
  */
 #include "internal.h"
 

@@ -19,6 +19,7 @@
  *   heap.c                    heaps: creation, registry, destroy, fork
  *   central.c                 per-class central lists, slab creation and release
  *   tcache.c                  thread caches: slabs owned by a thread
+ *   owner.c                   owner handles: the same caches held by a binding
  *   large.c                   allocations bigger than a slab
  *   release.c                 pointer classification, alloc/free entry points
  *   purge.c                   the purge policy and the purger thread
