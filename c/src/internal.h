@@ -19,9 +19,9 @@
  *   heap.c                    heaps: creation, registry, destroy, fork
  *   central.c                 per-class central lists, slab creation and release
  *   tcache.c                  thread caches: slabs owned by a thread
- *   owner.c                   owner handles: the same caches held by a binding
  *   large.c                   allocations bigger than a slab
  *   release.c                 pointer classification, alloc/free entry points
+ *   owner.c                   owner handles: the caches of tcache.c held by a binding
  *   purge.c                   the purge policy and the purger thread
  *   stats.c                   statistics and the leak report
  *   pool.c, arena.c           built on the slab tier and the page layer
