@@ -28,7 +28,6 @@
  */
 #include "internal.h"
 
-#include <sched.h>
 
 static bool owner_enter(ohi_tcache_t *tc) {
   uint32_t idle = 0;
