@@ -63,7 +63,6 @@ func alloc(op string, n int, zero bool) ([]byte, error) {
 	if e != bindings.OK {
 		return nil, allocError(op, n, e)
 	}
-	profileAlloc(p, n)
 	return bytesAt(p, n), nil
 }
 
@@ -86,8 +85,7 @@ func Free(b []byte) {
 	if isZeroBase(uintptr(p)) {
 		return
 	}
-	profileFree(p)
-	defaultHeap.release("Free", p, len(b))
+	defaultHeap.release("Free", p, len(b)) // drops p's profile sample once the release is accepted
 }
 
 // MakeSlice returns a zeroed off-heap slice of n elements of T, with len n and
@@ -111,7 +109,6 @@ func MakeSlice[T any](n int) []T {
 	if e != bindings.OK {
 		panic(allocError(fmt.Sprintf("MakeSlice[%v]", reflect.TypeFor[T]()), n, e))
 	}
-	profileAlloc(p, n*int(size))
 	return unsafe.Slice((*T)(p), n)
 }
 
@@ -128,7 +125,6 @@ func FreeSlice[T any](s []T) {
 	if isZeroBase(uintptr(p)) { // zero-size elements
 		return
 	}
-	profileFree(p)
 	defaultHeap.release("FreeSlice", p, len(s))
 }
 
