@@ -240,7 +240,10 @@ func (h *heap) refill(cls int, owner bindings.Owner) unsafe.Pointer {
 // if p was not handed out and sampled again meanwhile (sampleGen): a refused
 // release keeps a live allocation's sample.
 func (h *heap) release(op string, ptr unsafe.Pointer, n int) bool {
-	gen := sampleGen(ptr)
+	var gen uint64 // sampleGen, inlined
+	if maybeSampled(ptr) {
+		gen = lookupGen(uintptr(ptr))
+	}
 	freed := h.releaseUnsampled(op, ptr, n)
 	if freed && gen != 0 {
 		forgetSampleIf(uintptr(ptr), gen)

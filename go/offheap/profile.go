@@ -224,12 +224,22 @@ func sampleAlloc(p uintptr, n int, rate int64, owner any) {
 // handed out (and sampled) again in between. An unsampled address costs one
 // load.
 func sampleGen(p unsafe.Pointer) uint64 {
-	if hintSlot(uintptr(p)).Load() == 0 {
+	if !maybeSampled(p) {
 		return 0
 	}
+	return lookupGen(uintptr(p))
+}
+
+// maybeSampled is sampleGen's filter, which inlines: false when no sample
+// can live at p.
+func maybeSampled(p unsafe.Pointer) bool { return hintSlot(uintptr(p)).Load() != 0 }
+
+// lookupGen is sampleGen's lookup.
+func lookupGen(p uintptr) uint64 {
 	prof.mu.Lock()
-	defer prof.mu.Unlock()
-	return prof.live[uintptr(p)].gen
+	gen := prof.live[p].gen
+	prof.mu.Unlock()
+	return gen
 }
 
 // forgetSampleIf drops the sample at p if it is the one of generation gen.
