@@ -335,3 +335,52 @@ func TestHelperNamesTheWrappersCaller(t *testing.T) {
 		t.Errorf("Helper allocates %v times per call", n)
 	}
 }
+
+//go:noinline
+func churnAlloc(s *Slab, n int) ([]byte, []byte) { return Alloc(n), s.Alloc(n) }
+
+// Goroutines allocating and freeing at rate 1 (chunks handed from one to
+// another through the caches and the core): once everything is freed,
+// nothing they allocated is left in use in the profile - no sample outlives
+// its release, and no release drops a newer owner's sample.
+func TestProfileConcurrentChurnLeavesNothingInUse(t *testing.T) {
+	withProfileRate(t, 1)
+	s, _ := NewSlab(SlabConfig{})
+	defer s.Close()
+	_, inuse0 := profileBytes(t, "offheap.churnAlloc")
+	done := make(chan struct{})
+	shared := make(chan []byte, 64)
+	for g := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range 2000 {
+				a, b := churnAlloc(s, 16+(i+g)%400)
+				s.AddRef(b)
+				select {
+				case shared <- b: // another goroutine drops the second reference
+				default:
+					s.DecRef(b)
+				}
+				select {
+				case x := <-shared:
+					s.DecRef(x)
+				default:
+				}
+				s.DecRef(b)
+				Free(a)
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	for len(shared) > 0 {
+		s.DecRef(<-shared)
+	}
+	if _, inuse := profileBytes(t, "offheap.churnAlloc"); inuse != inuse0 {
+		t.Fatalf("inuse_space %d after every release, want %d", inuse, inuse0)
+	}
+	if ls := s.Leaks(); len(ls) != 0 {
+		t.Fatalf("Slab.Leaks has %d entries after every release", len(ls))
+	}
+}
