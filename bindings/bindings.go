@@ -30,7 +30,7 @@
 //
 // Every C function called here is marked #cgo noescape (the core keeps no
 // pointer it is given beyond the call) and #cgo nocallback (the core never
-// calls into Go: no error handler is installed).
+// calls into Go: the one error handler installed is C, debug_report.go).
 package bindings
 
 /*

@@ -75,3 +75,47 @@ Test(destroy, racing_destroys_of_one_slab_have_one_winner, .timeout = 60) {
   oh_stats_t g;
   cr_expect_eq(oh_stats(&g), 0);
 }
+
+/* A release through a destroyed instance names the pointer as well as the
+ * instance: the pointer is what the caller can look up (which allocation it
+ * still held), the dead handle alone does not say. */
+Test(destroy, decref_on_a_destroyed_slab_names_the_pointer) {
+  t_cap_install();
+  oh_slab_t *s = oh_slab_new(NULL);
+  cr_assert(s != NULL);
+  void *p = oh_slab_alloc(s, 64);
+  cr_assert(p != NULL);
+  cr_assert_eq(oh_slab_destroy(s), 0);
+  char want_p[32], want_s[32];
+  snprintf(want_p, sizeof want_p, "pointer %p", p);
+  snprintf(want_s, sizeof want_s, "slab %p", (void *)s);
+  struct {
+    const char *fn;
+    long r;
+  } calls[4];
+  t_cap_reset();
+  errno = 0;
+  calls[0].fn = "oh_slab_decref", calls[0].r = oh_slab_decref(s, p);
+  cr_expect_eq(errno, EINVAL, "decref: errno %s", t_errname(errno));
+  cr_expect(t_cap_count() == 1 && strstr(t_cap.last_msg, "oh_slab_decref of pointer") != NULL &&
+                strstr(t_cap.last_msg, want_p) != NULL && strstr(t_cap.last_msg, want_s) != NULL &&
+                strstr(t_cap.last_msg, "not a live instance") != NULL,
+            "decref on a destroyed slab said: %s (want %s and %s)", t_cap.last_msg, want_p, want_s);
+  calls[1].fn = "oh_slab_addref", calls[1].r = oh_slab_addref(s, p);
+  cr_expect(strstr(t_cap.last_msg, "oh_slab_addref of pointer") != NULL && strstr(t_cap.last_msg, want_p) != NULL,
+            "addref said: %s", t_cap.last_msg);
+  calls[2].fn = "oh_slab_refcount", calls[2].r = oh_slab_refcount(s, p);
+  cr_expect(strstr(t_cap.last_msg, "oh_slab_refcount of pointer") != NULL && strstr(t_cap.last_msg, want_p) != NULL,
+            "refcount said: %s", t_cap.last_msg);
+  calls[3].fn = "oh_slab_usable_size", calls[3].r = (long)oh_slab_usable_size(s, p);
+  cr_expect(strstr(t_cap.last_msg, "oh_slab_usable_size of pointer") != NULL && strstr(t_cap.last_msg, want_p) != NULL,
+            "usable_size said: %s", t_cap.last_msg);
+  for (int i = 0; i < 3; i++) cr_expect_eq(calls[i].r, -1, "%s returned %ld", calls[i].fn, calls[i].r);
+  cr_expect_eq(calls[3].r, 0, "oh_slab_usable_size returned %ld", calls[3].r);
+  cr_expect_eq(t_cap_count(), 4);
+  errno = 0;
+  cr_expect_eq(oh_slab_decref(NULL, p), -1);
+  cr_expect(strstr(t_cap.last_msg, want_p) != NULL && strstr(t_cap.last_msg, "NULL slab") != NULL,
+            "decref on NULL said: %s", t_cap.last_msg);
+  t_cap_remove();
+}

@@ -188,6 +188,18 @@ bool ohi_heap_check(oh_slab_t *h, const char *fn) {
   return true;
 }
 
+bool ohi_heap_check_ptr(oh_slab_t *h, const char *fn, const void *p) {
+  if (OHI_UNLIKELY(h == NULL)) {
+    ohi_fail(EINVAL, "%s of pointer %p: NULL slab", fn, p);
+    return false;
+  }
+  if (OHI_UNLIKELY(OHI_LOAD_ACQUIRE(&h->magic) != OHI_HEAP_LIVE)) {
+    ohi_fail(EINVAL, "%s of pointer %p: slab %p is not a live instance (destroyed already?)", fn, p, (void *)h);
+    return false;
+  }
+  return true;
+}
+
 static uint32_t affinity_tokens;
 uint32_t ohi_affinity_token(void) {
   uint32_t t;

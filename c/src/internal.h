@@ -533,6 +533,8 @@ oh_slab_t *ohi_heap_new_single(size_t object_size, size_t slab_size, size_t max_
 int ohi_heap_destroy(oh_slab_t *h, const char *fn);
 /* A handle that is not a live heap is refused (EINVAL) with fn's name. */
 bool ohi_heap_check(oh_slab_t *h, const char *fn);
+/* ohi_heap_check for a call about pointer p, which the message names. */
+bool ohi_heap_check_ptr(oh_slab_t *h, const char *fn, const void *p);
 void ohi_tls_register(void); /* thread-exit destructor for this thread's caches */
 
 /* ---- central lists (central.c) ---- */

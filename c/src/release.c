@@ -215,6 +215,12 @@ size_t oh_usable_size(const void *p) {
     if (OHI_UNLIKELY(!ohi_heap_check((h), fn))) \
       return ret;                                \
   } while (0)
+/* CHECK_HEAP for a call about pointer p: the refusal names p too. */
+#define CHECK_HEAP_PTR(h, fn, p, ret)                   \
+  do {                                                  \
+    if (OHI_UNLIKELY(!ohi_heap_check_ptr((h), fn, (p)))) \
+      return ret;                                       \
+  } while (0)
 
 void *oh_slab_alloc(oh_slab_t *s, size_t n) {
   CHECK_HEAP(s, "oh_slab_alloc", NULL);
@@ -222,12 +228,12 @@ void *oh_slab_alloc(oh_slab_t *s, size_t n) {
 }
 
 int oh_slab_decref(oh_slab_t *s, void *p) {
-  CHECK_HEAP(s, "oh_slab_decref", -1);
+  CHECK_HEAP_PTR(s, "oh_slab_decref", p, -1);
   return ohi_heap_release(s, p, OHI_RELEASE_DECREF, "oh_slab_decref");
 }
 
 int oh_slab_addref(oh_slab_t *s, void *p) {
-  CHECK_HEAP(s, "oh_slab_addref", -1);
+  CHECK_HEAP_PTR(s, "oh_slab_addref", p, -1);
   ohi_span_t *sp = NULL;
   uint32_t *w = NULL;
   if (ohi_chunk_find(s, p, "oh_slab_addref", &sp, &w) != 0) return -1;
@@ -235,7 +241,7 @@ int oh_slab_addref(oh_slab_t *s, void *p) {
 }
 
 long oh_slab_refcount(oh_slab_t *s, const void *p) {
-  CHECK_HEAP(s, "oh_slab_refcount", -1);
+  CHECK_HEAP_PTR(s, "oh_slab_refcount", p, -1);
   ohi_span_t *sp = NULL;
   uint32_t *w = NULL;
   if (ohi_chunk_find(s, p, "oh_slab_refcount", &sp, &w) != 0) return -1;
@@ -244,7 +250,7 @@ long oh_slab_refcount(oh_slab_t *s, const void *p) {
 }
 
 size_t oh_slab_usable_size(oh_slab_t *s, const void *p) {
-  CHECK_HEAP(s, "oh_slab_usable_size", 0);
+  CHECK_HEAP_PTR(s, "oh_slab_usable_size", p, 0);
   ohi_span_t *sp = NULL;
   uint32_t *w = NULL;
   if (ohi_chunk_find(s, p, "oh_usable_size", &sp, &w) != 0) return 0;

@@ -9,6 +9,7 @@ package goslab_test
 
 import (
 	"errors"
+	"runtime"
 	"testing"
 
 	slab "github.com/offheap/offheap/go/goslab"
@@ -133,6 +134,10 @@ func TestMalloc(t *testing.T) {
 
 // TestGrowthFactors: every growth factor go-slab accepts works.
 func TestGrowthFactors(t *testing.T) {
+	// One P: a goroutine that moved to another P between DecRef and Alloc
+	// would find the freed chunk in the first P's cache, not its own (seen
+	// on a loaded machine).
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	for gf := 1.1; gf < 16.7; gf += 0.1 {
 		a := slab.NewArena(1, 1024, gf, nil)
 		b := a.Alloc(1024)

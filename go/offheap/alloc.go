@@ -70,7 +70,6 @@ func alloc(op string, n int, zero bool) ([]byte, error) {
 	if e != bindings.OK {
 		return nil, allocError(op, n, e)
 	}
-	profileAlloc(p, n)
 	return bytesAt(p, n), nil
 }
 
@@ -93,8 +92,7 @@ func Free(b []byte) {
 	if isZeroBase(uintptr(p)) {
 		return
 	}
-	profileFree(p)
-	defaultHeap.release("Free", p, len(b))
+	defaultHeap.release("Free", p, len(b)) // drops p's profile sample once the release is accepted
 }
 
 // MakeSlice returns a zeroed off-heap slice of n elements of T, with len n and
@@ -118,7 +116,6 @@ func MakeSlice[T any](n int) []T {
 	if e != bindings.OK {
 		panic(allocError(fmt.Sprintf("MakeSlice[%v]", reflect.TypeFor[T]()), n, e))
 	}
-	profileAlloc(p, n*int(size))
 	return unsafe.Slice((*T)(p), n)
 }
 
@@ -135,7 +132,6 @@ func FreeSlice[T any](s []T) {
 	if isZeroBase(uintptr(p)) { // zero-size elements
 		return
 	}
-	profileFree(p)
 	defaultHeap.release("FreeSlice", p, len(s))
 }
 

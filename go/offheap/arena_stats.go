@@ -15,6 +15,7 @@ import (
 
 // ArenaStats are the figures of one Arena.
 type ArenaStats struct {
+	Name        string // NewArenaNamed's name, if any
 	InUseBytes  uint64 // bytes handed out since the last Reset (requested sizes)
 	Allocs      uint64 // allocations since the last Reset
 	TotalAllocs uint64 // allocations since NewArena
@@ -43,7 +44,7 @@ func (c *arenaAcct) noteSlow(n int) {
 // profiler. It runs unpinned and unlocked, so a Reset may have come in
 // between: a sample of an allocation it freed is forgotten at once.
 func (c *arenaAcct) sample(p unsafe.Pointer, n int, gen uint64) {
-	if profileAlloc(p, n) {
+	if profileAlloc(p, n, c) {
 		c.mu.Lock()
 		if c.resets.Load() == gen {
 			c.sampled = append(c.sampled, uintptr(p))
@@ -57,7 +58,7 @@ func (c *arenaAcct) sample(p unsafe.Pointer, n int, gen uint64) {
 // sampleDrawn is sample for an allocation whose budget was drawn already
 // (spendPinned chose it, at rate).
 func (c *arenaAcct) sampleDrawn(p unsafe.Pointer, n int, gen uint64, rate int64) {
-	sampleAlloc(uintptr(p), n, rate)
+	sampleAlloc(uintptr(p), n, rate, c)
 	c.mu.Lock()
 	if c.resets.Load() == gen {
 		c.sampled = append(c.sampled, uintptr(p))
@@ -91,6 +92,7 @@ func (a *Arena) Stats() ArenaStats {
 	}
 	c := &a.acct
 	st := ArenaStats{
+		Name:        instanceName(c),
 		InUseBytes:  c.bytes.Load(),
 		Allocs:      c.allocs.Load(),
 		TotalAllocs: c.totalAllocs.Load(),
@@ -127,11 +129,12 @@ func (a *Arena) Leaks() []Allocation {
 	addrs := append([]uintptr(nil), a.acct.sampled...)
 	a.acct.mu.Unlock()
 	var out []Allocation
+	name := instanceName(&a.acct)
 	prof.mu.Lock()
 	defer prof.mu.Unlock()
 	for _, p := range addrs {
 		if r, ok := prof.live[p]; ok {
-			out = append(out, Allocation{Addr: p, Size: r.b.size, RefCount: 1, Class: -1, Stack: r.b.stk})
+			out = append(out, Allocation{Addr: p, Size: r.b.size, RefCount: 1, Class: -1, Name: name, Stack: r.b.stk})
 		}
 	}
 	return out

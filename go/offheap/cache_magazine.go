@@ -116,9 +116,18 @@ func (h *heap) prepare(cls int) {
 	sh.unsteal()
 }
 
-// alloc allocates n > 0 bytes, zeroed if zero is set. The core's error is
-// returned for the caller to report.
+// alloc allocates n > 0 bytes, zeroed if zero is set, and offers the
+// allocation to the heap profiler (profile.go). The core's error is returned
+// for the caller to report.
 func (h *heap) alloc(op string, n int, zero bool) (unsafe.Pointer, bindings.Err) {
+	p, e := h.allocUnsampled(op, n, zero)
+	if e == bindings.OK {
+		profileAlloc(p, n, h)
+	}
+	return p, e
+}
+
+func (h *heap) allocUnsampled(op string, n int, zero bool) (unsafe.Pointer, bindings.Err) {
 	if n <= h.maxCached && h.fast() {
 		cls := h.classFor(n)
 		for try := 0; try < 2; try++ {
@@ -226,8 +235,23 @@ func (h *heap) refill(cls int, owner bindings.Owner) unsafe.Pointer {
 }
 
 // release frees p (decref: drops one reference) and reports whether the
-// allocation was freed. Misuse panics with a message for op.
+// allocation was freed. Misuse panics with a message for op. p's profile
+// sample is dropped only once the release is accepted and freed p, and only
+// if p was not handed out and sampled again meanwhile (sampleGen): a refused
+// release keeps a live allocation's sample.
 func (h *heap) release(op string, ptr unsafe.Pointer, n int) bool {
+	var gen uint64 // sampleGen, inlined
+	if maybeSampled(ptr) {
+		gen = lookupGen(uintptr(ptr))
+	}
+	freed := h.releaseUnsampled(op, ptr, n)
+	if freed && gen != 0 {
+		forgetSampleIf(uintptr(ptr), gen)
+	}
+	return freed
+}
+
+func (h *heap) releaseUnsampled(op string, ptr unsafe.Pointer, n int) bool {
 	p := uintptr(ptr)
 	if h.fast() {
 		if w, cls, e := h.c.Find(p); e == bindings.OK && cls >= 0 && cls < len(h.classes) {

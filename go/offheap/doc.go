@@ -35,7 +35,13 @@
 //     off-heap memory for go tool pprof (alloc_objects, alloc_space,
 //     inuse_objects, inuse_space, with the allocating stacks), sampled by
 //     bytes like runtime.MemProfileRate, one sample per 64 MiB by default;
-//     Allocation.CallSite names where a sampled leak was allocated.
+//     Allocation.CallSite names where a sampled leak was allocated (Helper
+//     marks a wrapper so that its caller is named instead). Every allocator
+//     is sampled.
+//   - Names: SlabConfig.Name, PoolConfig.Name, NewBufferPoolNamed and
+//     NewArenaNamed name an instance; the name is on its Leaks entries
+//     (Allocation.Name), its Stats, ReadStats().Instances and its profile
+//     samples (label "allocator").
 //   - PublishExpvar: ReadStats as JSON through expvar. (Importing offheap
 //     imports expvar, which registers /debug/vars on http.DefaultServeMux.)
 //
@@ -123,7 +129,9 @@
 //
 // SetDebugLevel (OFFHEAP_DEBUG) makes a use after free visible: freed memory
 // is poisoned (0xdf) and verified when it is handed out again (a write after
-// free is reported with the address and the first modified offset), and freed
+// free is reported with the address and the first modified offset, on
+// standard error and through DebugReports, whether debug mode was switched on
+// by OFFHEAP_DEBUG or at run time by SetDebug), and freed
 // buffers of a page or more are made inaccessible until they are handed out
 // again, so a use after free of them faults at the guilty line (level 1 and
 // guard mode alike). Arenas are covered too: Reset poisons what the arena

@@ -81,7 +81,7 @@ func (p *BufferPool) Owns(b []byte) bool {
 // buffers idle in the pool are not listed.
 func (p *BufferPool) Leaks() []Allocation {
 	p.check("BufferPool.Leaks")
-	return p.h.leaks("BufferPool.Leaks")
+	return named(p.h.leaks("BufferPool.Leaks"), instanceName(p.h))
 }
 
 // bufferPoolSlabSize is the slab size NewBufferPool gives a pool of size-byte

@@ -16,6 +16,10 @@ type PoolConfig struct {
 	// BlockObjects is how many objects the pool grows by at a time
 	// (default: about 64 KiB worth, at least 8).
 	BlockObjects int
+	// Name names the pool in its Leaks entries (Allocation.Name), its Stats,
+	// ReadStats().Instances (and PublishExpvar) and its heap profile samples
+	// (label "allocator"). Optional.
+	Name string
 }
 
 // A Pool hands out fixed-size objects (byte slices of one size) and grows by
@@ -34,6 +38,7 @@ type Pool struct {
 	size int
 	h    *heap        // unbounded pools
 	b    *boundedPool // bounded pools
+	name string       // PoolConfig.Name
 }
 
 // boundedPool is the core's oh_pool behind a bounded Pool; it outlives the
@@ -80,12 +85,25 @@ func NewPool(size int, cfg PoolConfig) (*Pool, error) {
 		default:
 			return nil, fmt.Errorf("offheap: NewPool(%d): %w", size, ErrOutOfMemory)
 		}
-		pool := &Pool{size: size, b: &boundedPool{p: p}}
+		pool := &Pool{size: size, b: &boundedPool{p: p}, name: cfg.Name}
 		runtime.AddCleanup(pool, func(b *boundedPool) {
 			if b.close(true) {
 				cleanedUp.Add(1)
 			}
+			unnameInstance(b)
 		}, pool.b)
+		if cfg.Name != "" {
+			b, name := pool.b, cfg.Name
+			nameInstance(b, "Pool", name, func() (InstanceStats, bool) {
+				b.mu.RLock()
+				defer b.mu.RUnlock()
+				var bs bindings.Stats
+				if b.closed || b.p.ReadStats(&bs) != bindings.OK {
+					return InstanceStats{}, false
+				}
+				return InstanceStats{Kind: "Pool", Name: name, InUseBytes: bs.InUseBytes, Allocs: bs.Allocs, Frees: bs.Frees}, true
+			})
+		}
 		return pool, nil
 	}
 	// Unbounded: a slab heap whose first class holds the objects, with slabs
@@ -110,8 +128,12 @@ func NewPool(size int, cfg PoolConfig) (*Pool, error) {
 	}
 	h := newHeap(c, "Pool", "this Pool", true, int(c.ClassSize(0)), 3, 4)
 	registerHeap(h)
-	pool := &Pool{size: size, h: h}
+	pool := &Pool{size: size, h: h, name: cfg.Name}
 	runtime.AddCleanup(pool, cleanupHeap, h)
+	if cfg.Name != "" {
+		nameHeap(h, cfg.Name)
+		runtime.AddCleanup(pool, unnameHeap, h)
+	}
 	return pool, nil
 }
 
@@ -161,6 +183,7 @@ func (p *Pool) tryGet() ([]byte, error) {
 	if e != bindings.OK {
 		return nil, fmt.Errorf("offheap: Pool.Get: pool of %d-byte objects at its maximum, or the OS refused memory: %w", p.size, ErrOutOfMemory)
 	}
+	profileAlloc(ptr, p.size, b)
 	return bytesAt(ptr, p.size), nil
 }
 
@@ -188,7 +211,11 @@ func (p *Pool) Put(obj []byte) {
 		panic(emptyMisuse("Pool.Put", obj))
 	}
 	addr := sliceAddr(obj)
+	gen := sampleGen(slicePtr(obj))
 	e := b.p.Put(addr)
+	if e == bindings.OK && gen != 0 {
+		forgetSampleIf(addr, gen) // accepted: the sample of what was put back goes
+	}
 	b.mu.RUnlock()
 	if e != bindings.OK {
 		panic(releaseMisuse("Pool.Put", "this Pool", e, addr, len(obj)))
@@ -199,14 +226,14 @@ func (p *Pool) Put(obj []byte) {
 func (p *Pool) Leaks() []Allocation {
 	p.check("Pool.Leaks")
 	if p.h != nil {
-		return p.h.leaks("Pool.Leaks")
+		return named(p.h.leaks("Pool.Leaks"), p.name)
 	}
 	p.b.mu.RLock()
 	defer p.b.mu.RUnlock()
 	if p.b.closed {
 		panic(closedMisuse("Pool.Leaks", "Pool"))
 	}
-	return allocations(p.b.p.Leaks())
+	return named(allocations(p.b.p.Leaks()), p.name)
 }
 
 // Stats returns the pool's figures (one size class).
@@ -224,7 +251,9 @@ func (p *Pool) Stats() SlabStats {
 		}
 		p.b.p.ReadStats(&bs)
 	}
-	return slabStats(&bs, 0)
+	st := slabStats(&bs, 0)
+	st.Name = p.name
+	return st
 }
 
 // Close frees every object at once and returns the memory to the OS. Every
@@ -236,10 +265,14 @@ func (p *Pool) Close() error {
 		if !p.h.close(true) {
 			return ErrClosed
 		}
+		forgetOwner(p.h) // the profile's samples of the objects Close freed
+		unnameInstance(p.h)
 		return nil
 	}
 	if !p.b.close(false) {
 		return ErrClosed
 	}
+	forgetOwner(p.b)
+	unnameInstance(p.b)
 	return nil
 }

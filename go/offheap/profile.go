@@ -15,11 +15,15 @@ package offheap
 // small counting filter says a sampled allocation may live there, so an
 // unsampled free costs one load.
 //
-// Sampled: the process-wide allocator (Alloc, Calloc, TryAlloc, MakeSlice,
-// New) and Arena allocations (Reset and Close drop them). Slab, Pool and
-// BufferPool allocations are not sampled: their releases go through reference
-// counts and caches where dropping a record at the right moment would cost a
-// lock on every release.
+// Sampled: every allocator - the process-wide one (Alloc, Calloc, TryAlloc,
+// MakeSlice, New), Slab, Pool and BufferPool allocations, and Arena
+// allocations (Reset and Close drop them). The unsampled cost is the same
+// for all: a pinned decrement of the P's budget per allocation, and one load
+// of the counting filter per release. A release drops a sample only once the
+// allocator accepted it (heap.release): a refused release (a double free, an
+// Arena slice given to Free) leaves the live allocation's sample in place.
+// Each sample carries its allocator's kind and name (SlabConfig.Name, ...),
+// written to the profile as the labels "kind" and "allocator".
 
 import (
 	"bytes"
@@ -100,15 +104,15 @@ func nextSample(rate int64) int64 {
 	return int64(rand.ExpFloat64()*float64(rate)) + 1
 }
 
-// profileAlloc accounts an allocation of n bytes at p against the calling
-// P's budget and records it when the budget runs out. It reports whether p
-// was sampled.
-func profileAlloc(p unsafe.Pointer, n int) bool {
+// profileAlloc accounts an allocation of n bytes at p, made by the
+// allocator instance owner, against the calling P's budget and records it
+// when the budget runs out. It reports whether p was sampled.
+func profileAlloc(p unsafe.Pointer, n int, owner any) bool {
 	sample, rate := spend(n)
 	if !sample {
 		return false
 	}
-	sampleAlloc(uintptr(p), n, rate)
+	sampleAlloc(uintptr(p), n, rate, owner)
 	return true
 }
 
@@ -120,6 +124,7 @@ const maxStack = 32
 type profBucket struct {
 	stk                   []uintptr
 	size                  int
+	kind, name            string      // the allocator's (profile labels)
 	next                  *profBucket // same hash
 	allocObjs, allocBytes float64
 	inuseObjs, inuseBytes float64
@@ -129,12 +134,18 @@ type profBucket struct {
 type profRecord struct {
 	b     *profBucket
 	scale float64 // estimated allocations this sample stands for
+	// gen tells this sample from a later one at the same address: a release
+	// reads it before the allocator frees the memory, and forgets the sample
+	// only if it is still the one there (sampleGen, forgetSampleIf).
+	gen   uint64
+	owner any // the allocator instance (*heap, *boundedPool, *arenaAcct)
 }
 
 var prof struct {
 	mu      sync.Mutex
 	buckets map[uint64]*profBucket // by stackHash
 	live    map[uintptr]profRecord
+	gen     uint64 // the last profRecord.gen handed out
 }
 
 // stackHash mixes a stack and a size into a bucket key; buckets compare the
@@ -149,17 +160,17 @@ func stackHash(stk []uintptr, size int) uint64 {
 	return h
 }
 
-// lookupBucket returns the bucket of stk and size, making it if need be
-// (prof.mu held).
-func lookupBucket(stk []uintptr, size int) *profBucket {
+// lookupBucket returns the bucket of stk, size and allocator, making it if
+// need be (prof.mu held).
+func lookupBucket(stk []uintptr, size int, kind, name string) *profBucket {
 	h := stackHash(stk, size)
 	first := prof.buckets[h]
 	for b := first; b != nil; b = b.next {
-		if b.size == size && slices.Equal(b.stk, stk) {
+		if b.size == size && b.kind == kind && b.name == name && slices.Equal(b.stk, stk) {
 			return b
 		}
 	}
-	b := &profBucket{stk: slices.Clone(stk), size: size, next: first}
+	b := &profBucket{stk: slices.Clone(stk), size: size, kind: kind, name: name, next: first}
 	prof.buckets[h] = b
 	return b
 }
@@ -173,7 +184,8 @@ func hintSlot(p uintptr) *atomic.Int32 { return &liveHint[(p>>4^p>>16)&uintptr(l
 // sampleAlloc records a sample. The stack starts inside offheap; the frames
 // of the package's own code are trimmed when the profile is written
 // (userFrames), so that one walk serves every entry point.
-func sampleAlloc(p uintptr, n int, rate int64) {
+func sampleAlloc(p uintptr, n int, rate int64, owner any) {
+	kind, name := ownerLabels(owner)
 	var pcs [maxStack]uintptr
 	stk := pcs[:callers(pcs[:])]
 	scale := 1.0
@@ -187,7 +199,7 @@ func sampleAlloc(p uintptr, n int, rate int64) {
 		prof.buckets = make(map[uint64]*profBucket)
 		prof.live = make(map[uintptr]profRecord)
 	}
-	b := lookupBucket(stk, n)
+	b := lookupBucket(stk, n, kind, name)
 	b.allocObjs += scale
 	b.allocBytes += scale * float64(n)
 	b.inuseObjs += scale
@@ -199,30 +211,74 @@ func sampleAlloc(p uintptr, n int, rate int64) {
 		old.b.inuseBytes -= old.scale * float64(old.b.size)
 		hintSlot(p).Add(-1)
 	}
-	prof.live[p] = profRecord{b: b, scale: scale}
+	prof.gen++
+	prof.live[p] = profRecord{b: b, scale: scale, gen: prof.gen, owner: owner}
 	hintSlot(p).Add(1)
 	prof.mu.Unlock()
 }
 
-// profileFree takes the allocation at p out of the in-use figures if it was
-// sampled. It runs before the memory is released, while p cannot be handed
-// out (and sampled) again.
-func profileFree(p unsafe.Pointer) {
-	if hintSlot(uintptr(p)).Load() == 0 {
-		return
+// sampleGen returns the generation of the sample recorded at p, 0 if none.
+// A release reads it before the memory is released and passes it to
+// forgetSampleIf once the allocator accepted the release: the sample is
+// dropped only if the release was accepted, and only if the memory was not
+// handed out (and sampled) again in between. An unsampled address costs one
+// load.
+func sampleGen(p unsafe.Pointer) uint64 {
+	if !maybeSampled(p) {
+		return 0
 	}
-	forgetSample(uintptr(p))
+	return lookupGen(uintptr(p))
 }
 
+// maybeSampled is sampleGen's filter, which inlines: false when no sample
+// can live at p.
+func maybeSampled(p unsafe.Pointer) bool { return hintSlot(uintptr(p)).Load() != 0 }
+
+// lookupGen is sampleGen's lookup.
+func lookupGen(p uintptr) uint64 {
+	prof.mu.Lock()
+	gen := prof.live[p].gen
+	prof.mu.Unlock()
+	return gen
+}
+
+// forgetSampleIf drops the sample at p if it is the one of generation gen.
+func forgetSampleIf(p uintptr, gen uint64) {
+	prof.mu.Lock()
+	if r, ok := prof.live[p]; ok && r.gen == gen {
+		dropRecord(p, r)
+	}
+	prof.mu.Unlock()
+}
+
+// forgetSample drops the sample at p, whatever its generation (an Arena's
+// Reset: the arena's own list names the addresses).
 func forgetSample(p uintptr) {
 	prof.mu.Lock()
 	if r, ok := prof.live[p]; ok {
-		delete(prof.live, p)
-		hintSlot(p).Add(-1)
-		r.b.inuseObjs -= r.scale
-		r.b.inuseBytes -= r.scale * float64(r.b.size)
+		dropRecord(p, r)
 	}
 	prof.mu.Unlock()
+}
+
+// forgetOwner drops the samples of an allocator instance whose memory went
+// all at once (Slab.Close, Pool.Close).
+func forgetOwner(owner any) {
+	prof.mu.Lock()
+	for p, r := range prof.live {
+		if r.owner == owner {
+			dropRecord(p, r)
+		}
+	}
+	prof.mu.Unlock()
+}
+
+// dropRecord takes the record r at p out of the in-use figures (prof.mu held).
+func dropRecord(p uintptr, r profRecord) {
+	delete(prof.live, p)
+	hintSlot(p).Add(-1)
+	r.b.inuseObjs -= r.scale
+	r.b.inuseBytes -= r.scale * float64(r.b.size)
 }
 
 // sampledStack returns the recorded stack of the live sampled allocation at
@@ -248,12 +304,13 @@ func withCallSites(as []Allocation) []Allocation {
 }
 
 // CallSite returns where a sampled allocation was made, as "function
-// file:line" of the first caller outside package offheap, or "" if the
-// allocation was not sampled (see SetProfileRate; with a rate of 1 every
-// allocation is).
+// file:line" of the first caller outside package offheap and outside the
+// functions that marked themselves with Helper, or "" if the allocation was
+// not sampled (see SetProfileRate; with a rate of 1 every allocation is).
 func (a Allocation) CallSite() string {
+	helpers := helperNames()
 	for _, f := range userFrames(a.Stack) {
-		if !inPackage(f.File) {
+		if !inPackage(f.File) && !helpers[f.Function] {
 			return fmt.Sprintf("%s %s:%d", f.Function, f.File, f.Line)
 		}
 	}
@@ -298,19 +355,22 @@ func inPackage(file string) bool {
 // WriteHeapProfile writes the off-heap heap profile to w in the gzipped
 // protocol-buffer format of pprof: sample types alloc_objects, alloc_space,
 // inuse_objects and inuse_space (the default), each sample with the stack of
-// the goroutine that allocated and a "bytes" label with the allocation's
-// size. Counts are estimates scaled from the samples, as the runtime's are.
+// the goroutine that allocated, a "bytes" label with the allocation's size,
+// a "kind" label naming the allocator type (Alloc, Slab, Pool, BufferPool,
+// Arena) and, for a named instance, an "allocator" label with its name
+// (go tool pprof -tagfocus allocator=NAME). Counts are estimates scaled from the samples, as the runtime's are.
 // Read it with go tool pprof, or github.com/google/pprof/profile.
 func WriteHeapProfile(w io.Writer) error {
 	type snap struct {
 		stk                                          []uintptr
 		size                                         int
+		kind, name                                   string
 		allocObjs, allocBytes, inuseObjs, inuseBytes float64
 	}
 	prof.mu.Lock()
 	snaps := make([]snap, 0, len(prof.buckets))
 	for _, b := range prof.buckets {
-		snaps = append(snaps, snap{b.stk, b.size, b.allocObjs, b.allocBytes, b.inuseObjs, b.inuseBytes})
+		snaps = append(snaps, snap{b.stk, b.size, b.kind, b.name, b.allocObjs, b.allocBytes, b.inuseObjs, b.inuseBytes})
 	}
 	prof.mu.Unlock()
 	sort.Slice(snaps, func(i, j int) bool { return snaps[i].allocBytes > snaps[j].allocBytes })
@@ -358,9 +418,14 @@ func WriteHeapProfile(w io.Writer) error {
 			}
 			sl = append(sl, loc)
 		}
+		labels := map[string][]string{"kind": {s.kind}}
+		if s.name != "" {
+			labels["allocator"] = []string{s.name}
+		}
 		p.Sample = append(p.Sample, &profile.Sample{
 			Location: sl,
 			Value:    []int64{round(s.allocObjs), round(s.allocBytes), round(s.inuseObjs), round(s.inuseBytes)},
+			Label:    labels,
 			NumLabel: map[string][]int64{"bytes": {int64(s.size)}},
 			NumUnit:  map[string][]string{"bytes": {"bytes"}},
 		})

@@ -18,6 +18,10 @@ type SlabConfig struct {
 	// Growth is the factor between consecutive chunk sizes, > 1 (default
 	// 1.25). Chunk sizes are snapped to a grid of 64 steps per power of two.
 	Growth float64
+	// Name names the Slab in its Leaks entries (Allocation.Name), its Stats,
+	// ReadStats().Instances (and PublishExpvar) and its heap profile samples
+	// (label "allocator"). Optional.
+	Name string
 }
 
 // A Slab is an allocator instance with size classes and per-allocation
@@ -35,6 +39,7 @@ type Slab struct {
 	h        *heap
 	slabSize int
 	chains   chainTable // go-slab's SetNext links (slab_goslab.go)
+	name     string     // SlabConfig.Name
 }
 
 // NewSlab creates a Slab. An invalid configuration (a slab size that is not a
@@ -58,8 +63,12 @@ func NewSlab(cfg SlabConfig) (*Slab, error) {
 	}
 	h := newHeap(c, "Slab", "this Slab", true, 0, 3, 4)
 	registerHeap(h)
-	s := &Slab{h: h, slabSize: size}
+	s := &Slab{h: h, slabSize: size, name: cfg.Name}
 	runtime.AddCleanup(s, cleanupHeap, h)
+	if cfg.Name != "" {
+		nameHeap(h, cfg.Name)
+		runtime.AddCleanup(s, unnameHeap, h)
+	}
 	return s, nil
 }
 
@@ -191,6 +200,8 @@ func (s *Slab) Close() error {
 	if !s.h.close(true) {
 		return ErrClosed
 	}
+	forgetOwner(s.h) // the profile's samples of what Close freed
+	unnameInstance(s.h)
 	return nil
 }
 
@@ -198,12 +209,14 @@ func (s *Slab) Close() error {
 // report what is still held before Close.
 func (s *Slab) Leaks() []Allocation {
 	s.check("Slab.Leaks")
-	return s.h.leaks("Slab.Leaks")
+	return named(s.h.leaks("Slab.Leaks"), s.name)
 }
 
 // Stats returns the Slab's figures, per size class included.
 func (s *Slab) Stats() SlabStats {
 	s.check("Slab.Stats")
 	bs := s.h.stats("Slab.Stats")
-	return slabStats(&bs, s.slabSize)
+	st := slabStats(&bs, s.slabSize)
+	st.Name = s.name
+	return st
 }

@@ -96,3 +96,16 @@ func walkFrames(pcs []uintptr) (n int, unknown uintptr) {
 	}
 	return n, 0
 }
+
+// helperCallerPC returns the return address of its caller's frame: called
+// by Helper, an address inside the function that called Helper.
+//
+//go:nosplit
+//go:noinline
+//go:nocheckptr
+//go:norace
+func helperCallerPC() uintptr {
+	fp := callerFP()            // helperCallerPC's own frame
+	fp = *(*uintptr)(ptrOf(fp)) // its caller's (Helper's)
+	return *(*uintptr)(ptrOf(fp + unsafe.Sizeof(uintptr(0))))
+}

@@ -37,10 +37,15 @@ type Stats struct {
 	TotalBytes     uint64
 	GoRuntimeBytes uint64
 	Classes        []ClassStats
+	// Instances lists the named allocator instances that are open
+	// (SlabConfig.Name, PoolConfig.Name, NewBufferPoolNamed, NewArenaNamed),
+	// each with its own figures, by kind and name.
+	Instances []InstanceStats `json:",omitempty"`
 }
 
 // SlabStats are the figures of one Slab (or Pool, or BufferPool).
 type SlabStats struct {
+	Name          string // the instance's name (SlabConfig.Name, PoolConfig.Name), if any
 	InUseBytes    uint64 // bytes of live allocations (chunk sizes)
 	SlabBytes     uint64 // bytes of the slabs the instance owns
 	LargeInUse    uint64 // live allocations larger than a slab
@@ -97,6 +102,7 @@ func ReadStats() Stats {
 		SlabsDecommitted: g.SlabsDecommitted,
 		LargeInUse:       g.LargeInUse,
 		Classes:          classStats(&d),
+		Instances:        namedInstances(),
 	}
 	st.MemoryLimit, st.TotalBytes, st.GoRuntimeBytes = memoryTotals()
 	return st
@@ -138,13 +144,15 @@ func PurgeDelay() time.Duration {
 
 // SetDebug switches debug mode (also OFFHEAP_DEBUG=1): freed memory is
 // poisoned (filled with 0xdf), so a use after free reads garbage instead of
-// plausible data.
+// plausible data, and a write after free is reported when the chunk is
+// handed out again (see DebugReports).
 //
 // SetDebug(true) is SetDebugLevel(DebugPoison).
 func SetDebug(on bool) {
 	v := int64(0)
 	if on {
 		v = 1
+		bindings.InstallDebugReports()
 	}
 	bindings.OptionSet(bindings.OptDebug, v)
 }
@@ -169,10 +177,38 @@ const (
 // SetDebugLevel sets the debug level; best before the first allocation, so
 // that nothing freed earlier sits unpoisoned in a cache.
 func SetDebugLevel(l DebugLevel) error {
+	if l > DebugOff && l <= DebugGuard {
+		bindings.InstallDebugReports()
+	}
 	if e := bindings.OptionSet(bindings.OptDebug, int64(l)); e != bindings.OK {
 		return fmt.Errorf("offheap: SetDebugLevel(%d): out of range (%d..%d)", l, DebugOff, DebugGuard)
 	}
 	return nil
+}
+
+// DebugReports returns the reports debug mode made since the last call,
+// oldest first (the last 64 at most): each write after free that the core
+// found when it handed the chunk out again, as
+//
+//	offheap: use after free: chunk 0xc000123400 (size 208) was modified at offset 37 after it was freed
+//
+// Each report is also written to the process's standard error as it
+// happens, unless SetDebugReportsToStderr(false). Reports are collected once
+// debug mode was switched on by SetDebug, SetDebugLevel or OFFHEAP_DEBUG.
+// The address is the chunk's first byte and the offset the first byte that
+// lost its poison; the culprit is whoever held a slice of that chunk before
+// its last release.
+func DebugReports() []string { return bindings.DebugReports() }
+
+// SetDebugReportsToStderr says whether debug mode's reports are written to
+// standard error as they happen (the default), besides being kept for
+// DebugReports.
+func SetDebugReportsToStderr(on bool) { bindings.DebugReportsToStderr(on) }
+
+func init() {
+	if CurrentDebugLevel() > DebugOff { // OFFHEAP_DEBUG
+		bindings.InstallDebugReports()
+	}
 }
 
 // CurrentDebugLevel returns the debug level in force.
@@ -184,6 +220,10 @@ type Allocation struct {
 	Size     int // usable size
 	RefCount int
 	Class    int // size class, -1 for whole pages
+	// Name is the name of the allocator instance the allocation belongs to
+	// (SlabConfig.Name, PoolConfig.Name, NewBufferPoolNamed, NewArenaNamed);
+	// "" for an unnamed instance and the process-wide allocator.
+	Name string
 	// Stack is where the allocation was made, if the heap profiler sampled
 	// it (SetProfileRate; CallSite formats it), else nil.
 	Stack []uintptr

@@ -30,7 +30,6 @@ func New[T any]() *T {
 	if e != bindings.OK {
 		panic(allocError(fmt.Sprintf("New[%v]", reflect.TypeFor[T]()), size, e))
 	}
-	profileAlloc(p, size)
 	return (*T)(p)
 }
 
@@ -46,7 +45,6 @@ func Delete[T any](p *T) {
 	if isZeroBase(uintptr(ptr)) {
 		return
 	}
-	profileFree(ptr)
 	defaultHeap.release("Delete", ptr, int(unsafe.Sizeof(*p)))
 }
 
