@@ -372,6 +372,7 @@ func (a *Arena) Close() error {
 		return ErrClosed
 	}
 	a.closed.Store(true)
+	unnameInstance(&a.acct)
 	a.stealAll(stealClosed)
 	if cur := a.cur.Load(); cur != nil {
 		cur.off.Store(blockSealed)

@@ -95,7 +95,9 @@ func (p *BufferPool) Put(b []byte) {
 func (p *BufferPool) Stats() SlabStats {
 	p.check("BufferPool.Stats")
 	bs := p.h.stats("BufferPool.Stats")
-	return slabStats(&bs, bufferPoolSlabSize(p.size))
+	st := slabStats(&bs, bufferPoolSlabSize(p.size))
+	st.Name = instanceName(p.h)
+	return st
 }
 
 // Close frees the pool's idle buffers and, if no buffer is out, all of its

@@ -101,7 +101,7 @@ type heap struct {
 	// for tableMax < n <= maxCached: at most one class too large, which
 	// classFor steps down from (a BufferPool of 1 MiB buffers asks for its
 	// class on every Get).
-	bigClass []uint8
+	bigClass  []uint8
 	maxCached int // largest n served from the caches
 }
 

@@ -104,6 +104,9 @@ func TestNamesInLeaksStatsExpvarAndProfile(t *testing.T) {
 	if st := bounded.Stats(); st.Name != "test-bounded" {
 		t.Errorf("bounded Pool.Stats().Name = %q", st.Name)
 	}
+	if st := bp.Stats(); st.Name != "test-buffers" {
+		t.Errorf("BufferPool.Stats().Name = %q", st.Name)
+	}
 	if st := a.Stats(); st.Name != "test-requests" || st.InUseBytes != 700 {
 		t.Errorf("Arena.Stats() = %+v", st)
 	}
