@@ -63,14 +63,20 @@ type cacheItem struct {
 // unpinned) when a stealer holds the shard, the heap is closed, or the P is
 // one GOMAXPROCS added after the heap was made.
 func (h *heap) pinShard() *shard {
+	sh, _ := h.pinShardID()
+	return sh
+}
+
+// pinShardID is pinShard that also returns the P's id.
+func (h *heap) pinShardID() (*shard, int) {
 	pid := procPin()
 	if uint(pid) < uint(len(h.shards)) {
 		if sh := &h.shards[pid]; sh.enter() {
-			return sh
+			return sh, pid
 		}
 	}
 	procUnpin()
-	return nil
+	return nil, pid
 }
 
 func unpinShard(sh *shard) {
@@ -120,18 +126,21 @@ func (h *heap) prepare(cls int) {
 // allocation to the heap profiler (profile.go). The core's error is returned
 // for the caller to report.
 func (h *heap) alloc(op string, n int, zero bool) (unsafe.Pointer, bindings.Err) {
-	p, e := h.allocUnsampled(op, n, zero)
-	if e == bindings.OK {
+	p, e, spent := h.allocUnsampled(op, n, zero)
+	if e == bindings.OK && !spent {
 		profileAlloc(p, n, h)
 	}
 	return p, e
 }
 
-func (h *heap) allocUnsampled(op string, n int, zero bool) (unsafe.Pointer, bindings.Err) {
+// allocUnsampled is alloc without the profiler's sample; spent reports that
+// the bytes were taken from the P's sampling budget already and drew no
+// sample (the magazine path does it while pinned: one pin per allocation).
+func (h *heap) allocUnsampled(op string, n int, zero bool) (_ unsafe.Pointer, _ bindings.Err, spent bool) {
 	if n <= h.maxCached && h.fast() {
 		cls := h.classFor(n)
 		for try := 0; try < 2; try++ {
-			sh := h.pinShard()
+			sh, pid := h.pinShardID()
 			if sh == nil {
 				break
 			}
@@ -149,11 +158,12 @@ func (h *heap) allocUnsampled(op string, n int, zero bool) (unsafe.Pointer, bind
 				m.allocs++
 				sh.ops++
 				it.w.HandOut()
+				spent := spendFast(pid, n)
 				unpinShard(sh)
 				if zero {
 					clear(unsafe.Slice((*byte)(it.p), n))
 				}
-				return it.p, bindings.OK
+				return it.p, bindings.OK, spent
 			}
 			sh.calls.Add(1) // Close waits for the refill
 			owner := sh.owner
@@ -163,7 +173,7 @@ func (h *heap) allocUnsampled(op string, n int, zero bool) (unsafe.Pointer, bind
 				if zero {
 					clear(unsafe.Slice((*byte)(p), n))
 				}
-				return p, bindings.OK
+				return p, bindings.OK, false
 			}
 			sh.endCall()
 			break // the core is out of memory (or the heap bounded): the call below reports it
@@ -184,7 +194,7 @@ func (h *heap) allocUnsampled(op string, n int, zero bool) (unsafe.Pointer, bind
 		p, e = bindings.Alloc(uintptr(n))
 	}
 	sh.endCall()
-	return p, e
+	return p, e, false
 }
 
 // refill takes a batch of class cls from the slabs of owner (the P's owner
