@@ -177,7 +177,7 @@ uint32_t ohi_slab_collect(ohi_slab_t *s) {
 OHI_NOINLINE void ohi_slab_mark_dirty(ohi_slab_t *s) {
   OHI_STORE_RELAXED(&s->dirty, 1u);
   OHI_FETCH_ADD(&ohi_dirty_epoch, 1);
-  ohi_purge_notify();
+  ohi_purge_notify_dirty();
 }
 
 static void mark_dirty(ohi_slab_t *s) {
