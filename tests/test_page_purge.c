@@ -243,3 +243,38 @@ Test(page_purge, idle_worker_frees_go_back_without_a_call, .timeout = 60) {
   t_opt_restore(delay);
   t_opt_restore(advice);
 }
+
+/* ---- the walk's cost ----------------------------------------------------------- */
+
+/* A purge pass reads a slab's state words only when it could decommit
+ * something (issue 18): free chunks that sit still age without a walk, so a
+ * slab whose free chunks share every page with live ones is walked twice
+ * (when they are first seen, and when they come due) rather than once per
+ * pass until they are due. */
+Test(page_purge, unchanged_slabs_are_not_walked_every_pass, .timeout = 60) {
+  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, DELAY);
+  t_opt_save_t retain = t_opt_set(OH_OPT_RETAIN_BYTES, 0);
+  oh_slab_t *h = oh_slab_new(NULL);
+  cr_assert(h != NULL);
+  size_t n = (t_small() ? 1 : 4) * MiB / 64;
+  void **p = calloc(n, sizeof *p);
+  cr_assert(p != NULL);
+  for (size_t i = 0; i < n; i++) {
+    p[i] = oh_slab_alloc(h, 64);
+    cr_assert(p[i] != NULL);
+  }
+  for (size_t i = 0; i < n; i += 2) cr_assert_eq(oh_slab_decref(h, p[i]), 1); /* every page keeps live chunks */
+  uint64_t w0 = __atomic_load_n(&ohi_purge_walked, __ATOMIC_RELAXED);
+  /* ample time for every free chunk to come due (1.25 delays) and for
+   * passes after that, which find the slabs clean */
+  t_sleep_ms(t_no_rss() ? 40 * DELAY : 8 * DELAY);
+  uint64_t walked = __atomic_load_n(&ohi_purge_walked, __ATOMIC_RELAXED) - w0;
+  cr_log_info("walk cost: %llu words read for %zu chunks", (unsigned long long)walked, n);
+  cr_expect(walked <= 3 * n, "purge passes read %llu state words for %zu chunks whose state never changed (%.1f walks)",
+            (unsigned long long)walked, n, (double)walked / (double)n);
+  for (size_t i = 1; i < n; i += 2) cr_assert_eq(oh_slab_decref(h, p[i]), 1);
+  free(p);
+  oh_slab_destroy(h);
+  t_opt_restore(retain);
+  t_opt_restore(delay);
+}

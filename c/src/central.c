@@ -171,6 +171,7 @@ uint32_t ohi_slab_collect(ohi_slab_t *s) {
     n++;
   }
   s->used -= n;
+  s->puts += n;
   return n;
 }
 
@@ -189,6 +190,7 @@ void ohi_slab_push(ohi_slab_t *s, uint32_t idx, uint32_t flags) {
   OHI_STORE_RELEASE(&ohi_slab_words(s)[idx], OHI_W_FREE | flags | s->free_head);
   s->free_head = idx;
   s->used--;
+  s->puts++;
   mark_dirty(s);
 }
 

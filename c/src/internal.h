@@ -351,6 +351,11 @@ struct ohi_slab_s {
   uint32_t guarded;       /* free chunks whose pages are inaccessible (debug) */
   uint64_t empty_since_ms;/* central empty list: when it got there */
   size_t touched;         /* bytes from the base handed out at least once (page rounded) */
+  uint32_t puts;          /* chunks put on the local free list, ever (wraps) */
+  /* The purge walk's summary (purge.c), kept by whoever holds the slab: the
+   * used and puts it saw, the lowest age among free chunks not yet due, and
+   * passes skipped since (their ages owed to chunks free at that walk). */
+  uint32_t pg_valid, pg_used, pg_puts, pg_min_age, pg_credit;
 };
 /* Invariants (owner or class lock held; xfree collected):
  *   nchunks = used + nfree + (nchunks - bump), nfree = chunks on the local
@@ -626,6 +631,7 @@ void ohi_tcache_free_owned(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32
 /* ---- purging (purge.c) ---- */
 extern uint64_t ohi_dirty_epoch; /* atomic: bumped when a slab gets free chunks to age */
 extern uint64_t ohi_purge_tick;  /* atomic: purge passes so far */
+extern uint64_t ohi_purge_walked; /* atomic: state words the purge walks read (tests) */
 /* The owner purges its own slabs (from a refill) when a pass has come since
  * it last did: busy caches are not stolen for it. */
 void ohi_tcache_purge_self(oh_slab_t *h, ohi_tcache_t *tc);

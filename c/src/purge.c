@@ -41,6 +41,7 @@
 
 uint64_t ohi_dirty_epoch;
 uint64_t ohi_purge_tick;
+uint64_t ohi_purge_walked;
 
 /* Purge passes come every quarter delay (at least 25 ms) while anything
  * waits, and a free chunk qualifies at age 5: free for at least the delay and
@@ -104,29 +105,49 @@ size_t ohi_slab_purge_pages(oh_slab_t *h, ohi_slab_t *s, bool force, uint64_t *m
 }
 
 /* steps: the passes this one stands for (a quiet owner's slabs missed the
- * pass before: purge_caches). */
+ * pass before: purge_caches).
+ *
+ * The walk costs O(chunks), so it is skipped while it could decommit
+ * nothing: no chunk was allocated or freed since the last walk (used and
+ * puts as it left them) and the lowest age of a chunk not yet due, plus the
+ * passes skipped since, is still short of the age needed. The passes a skip
+ * owes are paid at the next walk to the chunks whose age is not 0: a chunk
+ * handed out and freed again restarts at 0, so a non-zero age means free
+ * since that walk. */
 static size_t slab_purge(oh_slab_t *h, ohi_slab_t *s, bool force, uint32_t steps, uint64_t *more) {
   ohi_slab_collect(s);
   if (!force && OHI_LOAD_RELAXED(&s->dirty) == 0) return 0;
-  OHI_STORE_RELAXED(&s->dirty, 0u);
   long long delay = ohi_opt(OH_OPT_PURGE_DELAY_MS);
   uint32_t need = force ? 0 : age_needed(delay);
   if (OHI_LOAD_RELAXED(&under_pressure) && need > 2) need = 2; /* seen by an earlier pass too */
+  uint32_t credit = s->pg_credit;
+  if (!force && s->pg_valid && s->pg_used == s->used && s->pg_puts == s->puts &&
+      s->pg_min_age + credit + steps < need) {
+    s->pg_credit = credit + steps;
+    if (more) *more = 1; /* still dirty: passes must go on */
+    return 0;
+  }
+  s->pg_credit = 0;
+  OHI_STORE_RELAXED(&s->dirty, 0u);
   uint32_t *words = ohi_slab_words(s);
   size_t bytes = 0;
   bool dirty = false, failed = false;
-  uint32_t run = OHI_W_END;
+  uint32_t run = OHI_W_END, min_age = OHI_W_AGE_MAX;
   for (uint32_t k = 0; k < s->bump; k++) {
     uint32_t w = OHI_LOAD_RELAXED(&words[k]);
     bool eligible = false;
     if ((w & (OHI_W_FREE | OHI_W_CACHED)) == OHI_W_FREE) {
       uint32_t age = (w & OHI_W_AGE) >> OHI_W_AGE_SHIFT;
       if (age < OHI_W_AGE_MAX) {
-        age = age + steps < OHI_W_AGE_MAX ? age + steps : OHI_W_AGE_MAX;
+        uint32_t add = age != 0 ? steps + credit : steps;
+        age = age + add < OHI_W_AGE_MAX ? age + add : OHI_W_AGE_MAX;
         OHI_STORE_RELAXED(&words[k], (w & ~OHI_W_AGE) | (age << OHI_W_AGE_SHIFT));
       }
       eligible = age >= need;
-      if (!eligible) dirty = true;
+      if (!eligible) {
+        dirty = true;
+        if (age < min_age) min_age = age;
+      }
     }
     if (eligible && run == OHI_W_END) run = k;
     if (!eligible && run != OHI_W_END) {
@@ -139,6 +160,11 @@ static size_t slab_purge(oh_slab_t *h, ohi_slab_t *s, bool force, uint32_t steps
     if (s->touched > end) end = s->touched;
     bytes += decommit_run(s, run, s->bump, end, &failed);
   }
+  OHI_FETCH_ADD(&ohi_purge_walked, s->bump);
+  s->pg_valid = !failed; /* a refused decommit is retried at the next pass */
+  s->pg_used = s->used;
+  s->pg_puts = s->puts;
+  s->pg_min_age = min_age;
   if (dirty || failed) {
     OHI_STORE_RELAXED(&s->dirty, 1u);
     if (more) *more = 1;
