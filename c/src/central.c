@@ -171,13 +171,14 @@ uint32_t ohi_slab_collect(ohi_slab_t *s) {
     n++;
   }
   s->used -= n;
+  s->puts += n;
   return n;
 }
 
 OHI_NOINLINE void ohi_slab_mark_dirty(ohi_slab_t *s) {
   OHI_STORE_RELAXED(&s->dirty, 1u);
   OHI_FETCH_ADD(&ohi_dirty_epoch, 1);
-  ohi_purge_notify();
+  ohi_purge_notify_dirty();
 }
 
 static void mark_dirty(ohi_slab_t *s) {
@@ -189,6 +190,7 @@ void ohi_slab_push(ohi_slab_t *s, uint32_t idx, uint32_t flags) {
   OHI_STORE_RELEASE(&ohi_slab_words(s)[idx], OHI_W_FREE | flags | s->free_head);
   s->free_head = idx;
   s->used--;
+  s->puts++;
   mark_dirty(s);
 }
 

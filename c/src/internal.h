@@ -384,6 +384,11 @@ struct ohi_slab_s {
   uint32_t guarded;       /* free chunks whose pages are inaccessible (debug) */
   uint64_t empty_since_ms;/* central empty list: when it got there */
   size_t touched;         /* bytes from the base handed out at least once (page rounded) */
+  uint32_t puts;          /* chunks put on the local free list, ever (wraps) */
+  /* The purge walk's summary (purge.c), kept by whoever holds the slab: the
+   * used and puts it saw, the lowest age among free chunks not yet due, and
+   * passes skipped since (their ages owed to chunks free at that walk). */
+  uint32_t pg_valid, pg_used, pg_puts, pg_min_age, pg_credit;
 };
 /* Invariants (owner or class lock held; xfree collected):
  *   nchunks = used + nfree + (nchunks - bump), nfree = chunks on the local
@@ -449,21 +454,33 @@ typedef struct ohi_tbin_s {
 
 /* Draining or inspecting a thread cache from another thread (the purger)
  * without a lock or an atomic read-modify-write on the owner's fast path:
- *   owner:   in_op = 1; [compiler barrier]; if (steal) bypass the cache;
+ *   owner:   in_op = 1; [compiler barrier]; if (steal) see below;
  *            ... use the cache and its slabs ...; in_op = 0 (release)
- *   stealer: steal = 1; ohi_os_process_barrier(); wait until in_op == 0;
+ *   stealer: steal = kind; ohi_os_process_barrier(); wait until in_op == 0;
  *            work on the cache's slabs; steal = 0 (release)
  * The process-wide barrier stands in for the fence the owner leaves out:
  * after it, either the stealer sees in_op == 1 (and waits) or the owner's
- * next check sees steal == 1 (and bypasses the cache: its allocations go to
- * the central lists, its frees to the cross-thread stacks). Without the
- * barrier (ENOSYS) the purger leaves the cache to its owner. */
+ * next check sees steal != 0. Without the barrier (ENOSYS) the purger leaves
+ * the cache to its owner. What an owner that finds its cache stolen does
+ * depends on the kind of steal:
+ *   BYPASS  it bypasses the cache: its allocations go to the central lists,
+ *           its frees to the cross-thread stacks (fork, destroy, a busy
+ *           cache the purger must age, leak reports);
+ *   YIELD   it asks for the cache back (want = 1) and waits: the purger
+ *           ages a quiet owner's slabs this way and gives them back after
+ *           the slab it is on, so an owner misjudged quiet (descheduled
+ *           mid-burst, valgrind's one-thread-at-a-time) loses nothing of its
+ *           cache's behaviour - a free still releases the slab it empties
+ *           under a zero delay - and waits at most one slab's purge. */
+#define OHI_STEAL_BYPASS 1u
+#define OHI_STEAL_YIELD 2u
 struct ohi_tcache_s {
   uint32_t in_op;   /* owner: inside a cache operation */
   uint32_t steal;   /* stealer: keep out */
   uint32_t holds;   /* owner sets, stealer clears: the cache owns slabs */
-  uint32_t pad_;
+  uint32_t want;    /* owner: waiting for a YIELD steal to end (stealer clears) */
   uint64_t seen_ops, seen_ms; /* purger's idle detection, under registry lock */
+  uint64_t seen_ops_tick;     /* purger: the pass (ohi_purge_tick) that last saw ops change */
   uint64_t seen_dirty;        /* purger: ohi_dirty_epoch at its last look */
   uint64_t purged_tick;       /* owner: ohi_purge_tick when it last purged its own slabs */
   uint32_t pending;           /* purger: dirty slabs were left for a later pass */
@@ -588,12 +605,12 @@ OHI_INLINE ohi_tcache_t *ohi_tcache_get(oh_slab_t *h) {
   return ohi_tcache_create(h);
 }
 /* The owner's side of the steal handshake (struct ohi_tcache_s). */
+bool ohi_tcache_enter_stolen(ohi_tcache_t *tc); /* out of line: waits out a YIELD steal */
 OHI_INLINE bool ohi_tcache_enter(ohi_tcache_t *tc) {
   OHI_STORE_RELAXED(&tc->in_op, 1u);
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
   if (OHI_LIKELY(OHI_LOAD_ACQUIRE(&tc->steal) == 0)) return true;
-  OHI_STORE_RELEASE(&tc->in_op, 0u);
-  return false;
+  return ohi_tcache_enter_stolen(tc);
 }
 OHI_INLINE void ohi_tcache_leave(ohi_tcache_t *tc) { OHI_STORE_RELEASE(&tc->in_op, 0u); }
 void *ohi_tcache_refill_alloc(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls, uint32_t state, bool *zeroed);
@@ -604,7 +621,8 @@ void ohi_bin_disown(ohi_tbin_t *b, ohi_slab_t *s); /* off the list, counts kept 
 void ohi_bin_note_emptied(ohi_tbin_t *b, ohi_slab_t *s); /* used fell to 0 */
 void ohi_bin_push_front(ohi_tbin_t *b, ohi_slab_t *s);
 /* Stealer side: take the cache away from its owner / give it back. */
-bool ohi_tcache_steal(ohi_tcache_t *tc);
+bool ohi_tcache_steal(ohi_tcache_t *tc); /* BYPASS */
+bool ohi_tcache_steal_yielding(ohi_tcache_t *tc); /* YIELD: check want between slabs */
 void ohi_tcache_unsteal(ohi_tcache_t *tc);
 /* Hands every slab of tc back to the central lists (owner, or stealer). */
 bool ohi_tcache_abandon_all(oh_slab_t *h, ohi_tcache_t *tc); /* true: some slab emptied */
@@ -648,11 +666,14 @@ void ohi_tcache_free_owned(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32
 /* ---- purging (purge.c) ---- */
 extern uint64_t ohi_dirty_epoch; /* atomic: bumped when a slab gets free chunks to age */
 extern uint64_t ohi_purge_tick;  /* atomic: purge passes so far */
+extern uint64_t ohi_purge_walked; /* atomic: state words the purge walks read (tests) */
 /* The owner purges its own slabs (from a refill) when a pass has come since
  * it last did: busy caches are not stolen for it. */
 void ohi_tcache_purge_self(oh_slab_t *h, ohi_tcache_t *tc);
 void ohi_purge_notify(void);  /* something waits for the delay: make sure the purger runs */
 void ohi_purge_wake(void);    /* run a purge pass now, whatever the purger's deadline */
+/* A slab got free chunks to age: make sure passes come every pass period. */
+void ohi_purge_notify_dirty(void);
 /* A heap maps fresh memory: free pages a pass has seen once are decommitted
  * now rather than after the delay (rate-limited; purge.c). */
 void ohi_purge_pressure(void);

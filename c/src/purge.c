@@ -41,6 +41,7 @@
 
 uint64_t ohi_dirty_epoch;
 uint64_t ohi_purge_tick;
+uint64_t ohi_purge_walked;
 
 /* Purge passes come every quarter delay (at least 25 ms) while anything
  * waits, and a free chunk qualifies at age 5: free for at least the delay and
@@ -114,28 +115,56 @@ static size_t decommit_run(ohi_slab_t *s, uint32_t i, uint32_t j, size_t end, bo
   return done;
 }
 
+static size_t slab_purge(oh_slab_t *h, ohi_slab_t *s, bool force, uint32_t steps, uint64_t *more);
+
 size_t ohi_slab_purge_pages(oh_slab_t *h, ohi_slab_t *s, bool force, uint64_t *more) {
+  return slab_purge(h, s, force, 1, more);
+}
+
+/* steps: the passes this one stands for (a quiet owner's slabs missed the
+ * pass before: purge_caches).
+ *
+ * The walk costs O(chunks), so it is skipped while it could decommit
+ * nothing: no chunk was allocated or freed since the last walk (used and
+ * puts as it left them) and the lowest age of a chunk not yet due, plus the
+ * passes skipped since, is still short of the age needed. The passes a skip
+ * owes are paid at the next walk to the chunks whose age is not 0: a chunk
+ * handed out and freed again restarts at 0, so a non-zero age means free
+ * since that walk. */
+static size_t slab_purge(oh_slab_t *h, ohi_slab_t *s, bool force, uint32_t steps, uint64_t *more) {
   ohi_slab_collect(s);
   if (!force && OHI_LOAD_RELAXED(&s->dirty) == 0) return 0;
-  OHI_STORE_RELAXED(&s->dirty, 0u);
   long long delay = ohi_opt(OH_OPT_PURGE_DELAY_MS);
   uint32_t need = force ? 0 : age_needed(delay);
   if (OHI_LOAD_RELAXED(&under_pressure) && need > 2) need = 2; /* seen by an earlier pass too */
+  uint32_t credit = s->pg_credit;
+  if (!force && s->pg_valid && s->pg_used == s->used && s->pg_puts == s->puts &&
+      s->pg_min_age + credit + steps < need) {
+    s->pg_credit = credit + steps;
+    if (more) *more = 1; /* still dirty: passes must go on */
+    return 0;
+  }
+  s->pg_credit = 0;
+  OHI_STORE_RELAXED(&s->dirty, 0u);
   uint32_t *words = ohi_slab_words(s);
   size_t bytes = 0;
   bool dirty = false, failed = false;
-  uint32_t run = OHI_W_END;
+  uint32_t run = OHI_W_END, min_age = OHI_W_AGE_MAX;
   for (uint32_t k = 0; k < s->bump; k++) {
     uint32_t w = OHI_LOAD_RELAXED(&words[k]);
     bool eligible = false;
     if ((w & (OHI_W_FREE | OHI_W_CACHED)) == OHI_W_FREE) {
       uint32_t age = (w & OHI_W_AGE) >> OHI_W_AGE_SHIFT;
       if (age < OHI_W_AGE_MAX) {
-        age++;
+        uint32_t add = age != 0 ? steps + credit : steps;
+        age = age + add < OHI_W_AGE_MAX ? age + add : OHI_W_AGE_MAX;
         OHI_STORE_RELAXED(&words[k], (w & ~OHI_W_AGE) | (age << OHI_W_AGE_SHIFT));
       }
       eligible = age >= need;
-      if (!eligible) dirty = true;
+      if (!eligible) {
+        dirty = true;
+        if (age < min_age) min_age = age;
+      }
     }
     if (eligible && run == OHI_W_END) run = k;
     if (!eligible && run != OHI_W_END) {
@@ -148,6 +177,11 @@ size_t ohi_slab_purge_pages(oh_slab_t *h, ohi_slab_t *s, bool force, uint64_t *m
     if (s->touched > end) end = s->touched;
     bytes += decommit_run(s, run, s->bump, end, &failed);
   }
+  OHI_FETCH_ADD(&ohi_purge_walked, s->bump);
+  s->pg_valid = !failed; /* a refused decommit is retried at the next pass */
+  s->pg_used = s->used;
+  s->pg_puts = s->puts;
+  s->pg_min_age = min_age;
   if (dirty || failed) {
     OHI_STORE_RELAXED(&s->dirty, 1u);
     if (more) *more = 1;
@@ -252,18 +286,29 @@ static uint64_t tcache_ops(oh_slab_t *h, ohi_tcache_t *tc) {
 }
 
 /* The slabs of a stolen cache that is in use: free pages decommitted, slabs
- * empty for the delay released (beyond the retained margin). */
-static size_t purge_owned(oh_slab_t *h, ohi_tcache_t *tc, bool force, uint64_t *retained, uint64_t *more) {
+ * empty for the delay released (beyond the retained margin). steps: passes
+ * this one counts for (slab_purge). yielding: a YIELD steal, given up after
+ * the slab in hand when the owner wants its cache back (the rest waits for
+ * the next pass: pending). */
+static size_t purge_owned(oh_slab_t *h, ohi_tcache_t *tc, bool force, uint32_t steps, bool yielding,
+                          uint64_t *retained, uint64_t *more) {
   size_t bytes = 0;
   for (unsigned cls = 0; cls < h->nclasses; cls++) {
     ohi_tbin_t *b = &tc->bins[cls];
     for (ohi_slab_t *s = b->owned, *next; s != NULL; s = next) {
       next = s->next;
+      if (yielding && OHI_LOAD_RELAXED(&tc->want) != 0) {
+        OHI_STORE_RELAXED(&tc->pending, 1u);
+        *more = 1;
+        return bytes;
+      }
       bool was_empty = s->used == 0;
+      /* chunks other threads freed since are not owed the missed pass */
+      uint32_t st = OHI_LOAD_RELAXED(&s->xfree) == OHI_W_END ? steps : 1;
       OHI_OWNER_INC(&b->nfree, ohi_slab_collect(s));
       if (s->used == 0 && !was_empty) ohi_bin_note_emptied(b, s);
       if (keep_in_margin(h, s, force, retained)) continue;
-      bytes += ohi_slab_purge_pages(h, s, force, more);
+      bytes += slab_purge(h, s, force, st, more);
       if (OHI_LOAD_RELAXED(&s->dirty) != 0) OHI_STORE_RELAXED(&tc->pending, 1u);
       if (s->used != 0 || OHI_LOAD_RELAXED(&s->dirty) != 0 || OHI_LOAD_RELAXED(&s->xfree) != OHI_W_END) continue;
       /* Empty for the delay (every chunk aged): released. */
@@ -290,31 +335,46 @@ static size_t purge_caches(oh_slab_t *h, uint64_t now, bool force, uint64_t *nex
     if (ops != tc->seen_ops) {
       tc->seen_ops = ops;
       tc->seen_ms = now;
+      tc->seen_ops_tick = OHI_LOAD_RELAXED(&ohi_purge_tick);
     }
     if (OHI_LOAD_RELAXED(&tc->holds) == 0) continue;
     bool idle = now >= tc->seen_ms + idle_ms;
+    /* An idle cache whose slabs are still aging in place (quiet, below) is
+     * drained once they are clean, or after a second idle period at most:
+     * handed to the central lists midway, they would lose a pass. */
+    if (idle && !force && OHI_LOAD_RELAXED(&tc->pending) && now < tc->seen_ms + 2 * idle_ms) idle = false;
     if (!idle) due(next_deadline, tc->seen_ms + idle_ms);
     /* A busy cache is looked into only when something may wait for the
      * policy: a slab got free chunks since the last look, or was left dirty. */
     uint64_t dirty = OHI_LOAD_RELAXED(&ohi_dirty_epoch);
     if (!force && !idle && !OHI_LOAD_RELAXED(&tc->pending) && dirty == tc->seen_dirty) continue;
-    /* A busy owner purges its own slabs on its next refill; stolen only when
-     * it has not for two delays' worth of passes (it stays on its fast path,
-     * say, in one class while others hold free pages), or under pressure:
-     * while stolen, its allocations go to the central lists and its frees to
-     * the cross-thread stacks, so stealing a busy cache is itself a cost. */
-    if (!force && !idle && !OHI_LOAD_RELAXED(&under_pressure) &&
-        OHI_LOAD_RELAXED(&ohi_purge_tick) < OHI_LOAD_RELAXED(&tc->purged_tick) + 2 * PASSES_PER_DELAY) {
+    /* A busy owner purges its own slabs on its next refill; a quiet one (no
+     * operation since the last pass) is aged by the purger through a YIELD
+     * steal, which it waits out if it wakes meanwhile, so a thread that frees
+     * and then blocks has its pages back on the policy's clock. A busy cache
+     * is stolen (BYPASS) only when its owner has not purged for two delays'
+     * worth of passes (it stays on its fast path, say, in one class while
+     * others hold free pages), or under pressure: while stolen so, its
+     * allocations go to the central lists and its frees to the cross-thread
+     * stacks, so stealing a busy cache is itself a cost. */
+    uint64_t tick = OHI_LOAD_RELAXED(&ohi_purge_tick), purged = OHI_LOAD_RELAXED(&tc->purged_tick);
+    /* quiet: no operation since the last pass, a whole period ago */
+    bool quiet = !force && !idle && tc->seen_ops_tick < tick && now >= tc->seen_ms + pass_period(delay);
+    if (!force && !idle && !quiet && !OHI_LOAD_RELAXED(&under_pressure) && tick < purged + 2 * PASSES_PER_DELAY) {
       more = 1;
       continue;
     }
     tc->seen_dirty = dirty;
     OHI_STORE_RELAXED(&tc->pending, 0u);
-    if (!ohi_tcache_steal(tc)) continue; /* no process barrier: left to its owner */
+    if (!(quiet ? ohi_tcache_steal_yielding(tc) : ohi_tcache_steal(tc))) continue; /* no process barrier */
     if (idle && !force) {
       if (ohi_tcache_abandon_all(h, tc)) more = 1;
     } else {
-      bytes += purge_owned(h, tc, force, retained, &more);
+      /* Quiet since the pass before last, and not purged at the last pass:
+       * its free chunks sat through that pass unaged, and count it now. */
+      uint32_t steps = quiet && purged + 1 < tick ? 2 : 1;
+      bytes += purge_owned(h, tc, force, steps, quiet, retained, &more);
+      OHI_STORE_RELAXED(&tc->purged_tick, tick); /* its owner need not purge again this pass */
       if (OHI_LOAD_RELAXED(&tc->pending)) more = 1;
     }
     ohi_tcache_unsteal(tc);
@@ -328,7 +388,7 @@ void ohi_tcache_purge_self(oh_slab_t *h, ohi_tcache_t *tc) {
   OHI_STORE_RELAXED(&tc->purged_tick, tick);
   if (ohi_opt(OH_OPT_PURGE_DELAY_MS) < 0) return;
   uint64_t retained = 0, more = 0;
-  purge_owned(h, tc, false, &retained, &more);
+  purge_owned(h, tc, false, 1, false, &retained, &more);
   if (OHI_LOAD_RELAXED(&tc->pending)) ohi_purge_notify(); /* chunks still aging: passes must go on */
 }
 
@@ -385,6 +445,11 @@ static bool purger_started, purge_pending;
  * by the purger before each pass, so an empty slab made during a pass is
  * either seen by it or notifies again. */
 static bool purger_armed;
+/* Set while the next pass comes within a pass period by itself (chunks are
+ * aging) or is pending: a slab's first free since it was clean then costs
+ * one load. A purger armed only for a later deadline (an owner's idle time)
+ * is woken by it, so the passes that age the new free chunks start now. */
+static bool purger_passing;
 static pthread_once_t purge_once = PTHREAD_ONCE_INIT;
 
 static void purge_cond_init(void) {
@@ -423,6 +488,7 @@ void ohi_purge_unlock_all(bool child) {
   purger_started = false;
   purge_pending = false;
   __atomic_store_n(&purger_armed, false, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&purger_passing, false, __ATOMIC_SEQ_CST);
 }
 
 static void *purger_main(void *arg) {
@@ -456,6 +522,7 @@ static void *purger_main(void *arg) {
     purge_pending = false;
     OHI_STORE_RELAXED(&under_pressure, __atomic_exchange_n(&pressure, 0u, __ATOMIC_RELAXED));
     __atomic_store_n(&purger_armed, false, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&purger_passing, false, __ATOMIC_SEQ_CST);
     pthread_mutex_unlock(&purge_mu);
     deadline = 0;
     long long delay = ohi_opt(OH_OPT_PURGE_DELAY_MS);
@@ -470,12 +537,19 @@ static void *purger_main(void *arg) {
     if (was_notified && delay >= 0 && deadline == 0) deadline = now + pass_period(delay);
     pthread_mutex_lock(&purge_mu);
     if (deadline != 0) __atomic_store_n(&purger_armed, true, __ATOMIC_SEQ_CST);
+    if (deadline != 0 && delay >= 0 && deadline <= now + pass_period(delay))
+      __atomic_store_n(&purger_passing, true, __ATOMIC_SEQ_CST);
   }
   return NULL;
 }
 
 void ohi_purge_notify(void) {
   if (__atomic_load_n(&purger_armed, __ATOMIC_SEQ_CST)) return;
+  ohi_purge_wake();
+}
+
+void ohi_purge_notify_dirty(void) {
+  if (__atomic_load_n(&purger_passing, __ATOMIC_SEQ_CST) || ohi_opt(OH_OPT_PURGE_DELAY_MS) < 0) return;
   ohi_purge_wake();
 }
 
@@ -496,6 +570,7 @@ void ohi_purge_wake(void) {
   }
   purge_pending = true;
   __atomic_store_n(&purger_armed, true, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&purger_passing, true, __ATOMIC_SEQ_CST);
   pthread_cond_signal(&purge_cv);
   pthread_mutex_unlock(&purge_mu);
 }

@@ -118,6 +118,7 @@ OHI_INLINE void free_owned(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32
   ohi_tbin_t *b = &tc->bins[cls];
   OHI_STORE_RELEASE(&ohi_slab_words(s)[idx], OHI_W_FREE | head);
   s->free_head = idx;
+  s->puts++;
   uint32_t used = --s->used;
   if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&s->dirty) == 0)) ohi_slab_mark_dirty(s);
   if (count) OHI_OWNER_INC(&tc->frees[cls], 1);

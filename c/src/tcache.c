@@ -253,17 +253,40 @@ static void release_owned(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s) {
 
 /* ---- other threads' side ------------------------------------------------------------ */
 
-bool ohi_tcache_steal(ohi_tcache_t *tc) {
-  OHI_STORE_RELAXED(&tc->steal, 1u);
+static bool steal(ohi_tcache_t *tc, uint32_t kind) {
+  OHI_STORE_RELAXED(&tc->steal, kind);
   if (ohi_os_process_barrier() != 0) { /* no barrier: leave the cache to its owner */
     OHI_STORE_RELEASE(&tc->steal, 0u);
     return false;
   }
   while (OHI_LOAD_ACQUIRE(&tc->in_op) != 0) sched_yield();
+  /* A want left from an earlier steal is stale; one set from now on is an
+   * owner waiting for this one (it saw steal == YIELD). */
+  OHI_STORE_RELAXED(&tc->want, 0u);
   return true;
 }
 
+bool ohi_tcache_steal(ohi_tcache_t *tc) { return steal(tc, OHI_STEAL_BYPASS); }
+bool ohi_tcache_steal_yielding(ohi_tcache_t *tc) { return steal(tc, OHI_STEAL_YIELD); }
+
 void ohi_tcache_unsteal(ohi_tcache_t *tc) { OHI_STORE_RELEASE(&tc->steal, 0u); }
+
+/* The owner found steal set on entering (in_op is 1): a BYPASS steal sends
+ * this operation past the cache; a YIELD steal is waited out. */
+OHI_NOINLINE bool ohi_tcache_enter_stolen(ohi_tcache_t *tc) {
+  for (;;) {
+    OHI_STORE_RELEASE(&tc->in_op, 0u);
+    uint32_t kind = OHI_LOAD_ACQUIRE(&tc->steal);
+    if (kind == OHI_STEAL_BYPASS) return false;
+    if (kind == OHI_STEAL_YIELD) {
+      OHI_STORE_RELAXED(&tc->want, 1u);
+      while (OHI_LOAD_ACQUIRE(&tc->steal) == OHI_STEAL_YIELD) sched_yield();
+    }
+    OHI_STORE_RELAXED(&tc->in_op, 1u);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (OHI_LOAD_ACQUIRE(&tc->steal) == 0) return true;
+  }
+}
 
 bool ohi_tcache_abandon_all(oh_slab_t *h, ohi_tcache_t *tc) {
   uint64_t now = 0;
