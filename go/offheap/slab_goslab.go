@@ -15,9 +15,12 @@ package offheap
 // Every use checks the address against the core's tables (the region map,
 // this Slab as owner, a chunk start, a reference count of at least 1) before
 // anything is dereferenced, so a stale or foreign Loc panics with a
-// *MisuseError instead of yielding a wild slice. (A Loc whose chunk was freed
-// and handed out again is, like any stale pointer, indistinguishable from the
-// new owner's.)
+// *MisuseError instead of yielding a wild slice. A Loc also carries its
+// chunk's generation (16 bits above the 48 of the address), kept in the same
+// sharded table as the chains from the first BufToLoc of the chunk until the
+// DecRef that frees it: a Loc whose chunk was freed and handed out again - to
+// which go-slab silently gives the new owner's bytes - panics as stale (all
+// but one reuse in 65535 of the same shard's generations).
 
 import (
 	"sync"
@@ -30,16 +33,19 @@ import (
 // chainShards spreads the chain table's locks; a power of two.
 const chainShards = 32
 
-// chainTable maps a chunk to the buffer it holds a reference on (SetNext).
+// chainTable maps a chunk to the buffer it holds a reference on (SetNext),
+// and a chunk some Loc names to its generation (BufToLoc).
 type chainTable struct {
-	links  atomic.Int64 // entries in all shards: 0 = DecRef's fast path
+	links  atomic.Int64 // entries of both kinds in all shards: 0 = DecRef's fast path
 	shards [chainShards]chainShard
 }
 
 type chainShard struct {
-	mu sync.Mutex
-	m  map[uintptr]chainLink // no Go pointers: the collector skips it
-	_  [40]byte              // keep shards on separate cache lines
+	mu   sync.Mutex
+	m    map[uintptr]chainLink // no Go pointers: the collector skips it
+	gens map[uintptr]uint16    // Loc generations of live chunks
+	next uint16                // the shard's last generation handed out
+	_    [28]byte              // keep shards on separate cache lines
 }
 
 // chainLink is the next buffer of a chain: its first byte and its length.
@@ -146,6 +152,10 @@ func (s *Slab) decRefLinked(op string, p unsafe.Pointer, n int) (freed bool, nex
 			delete(sh.m, uintptr(p))
 			s.chains.links.Add(-1)
 		}
+		if _, had := sh.gens[uintptr(p)]; had { // its Locs are stale from now on
+			delete(sh.gens, uintptr(p))
+			s.chains.links.Add(-1)
+		}
 	}
 	return freed, next, ok
 }
@@ -175,7 +185,7 @@ func (s *Slab) liveBuf(op string, buf []byte) uintptr {
 // MakeSlice[Loc], or packed into two uint64s (Words, LocFromWords). The zero
 // Loc is the nil Loc. Every use goes through the Slab's checks.
 type Loc struct {
-	addr  uint64 // the chunk's first byte; 0 for the nil Loc
+	addr  uint64 // the chunk's generation << locAddrBits | its first byte; 0 for the nil Loc
 	start uint32 // the part of the chunk the Loc names
 	n     uint32
 }
@@ -184,14 +194,17 @@ type Loc struct {
 func NilLoc() Loc { return Loc{} }
 
 // IsNil reports whether l is the nil Loc.
-func (l Loc) IsNil() bool { return l.addr == 0 }
+func (l Loc) IsNil() bool { return l.ptr() == 0 }
+
+func (l Loc) ptr() uint64 { return l.addr & (1<<locAddrBits - 1) }
+func (l Loc) gen() uint16 { return uint16(l.addr >> locAddrBits) }
 
 // Slice returns a Loc of the bytes [start, start+n) of l's chunk, as go-slab's
 // Loc.Slice does (start counts from the chunk's first byte, not from l's).
 // The range is checked against the chunk when the Loc is used (LocToBuf).
 func (l Loc) Slice(start, n int) Loc {
 	if start < 0 || n < 0 || uint64(start) > 1<<32-1 || uint64(n) > 1<<32-1 {
-		panic(misusef("Loc.Slice", uintptr(l.addr), "Loc.Slice(%d, %d): the range must be non-negative and below 4 GiB", start, n))
+		panic(misusef("Loc.Slice", uintptr(l.ptr()), "Loc.Slice(%d, %d): the range must be non-negative and below 4 GiB", start, n))
 	}
 	l.start, l.n = uint32(start), uint32(n)
 	return l
@@ -221,7 +234,50 @@ func (s *Slab) BufToLoc(buf []byte) Loc {
 	if uint64(len(buf)) > 1<<32-1 {
 		panic(misusef(op, p, "%s of a slice of %d bytes (%#x): a Loc names at most 4 GiB - 1", op, len(buf), p))
 	}
-	return Loc{addr: uint64(p), n: uint32(len(buf))}
+	return Loc{addr: uint64(p) | uint64(s.locGen(p))<<locAddrBits, n: uint32(len(buf))}
+}
+
+// locAddrBits is the address part of Loc.addr; the generation sits above it.
+const locAddrBits = 48
+
+// locGen returns the generation of the live chunk at p, giving it one on its
+// first Loc (0: the address does not fit below the generation, unchecked).
+func (s *Slab) locGen(p uintptr) uint16 {
+	if uint64(p)>>locAddrBits != 0 {
+		return 0
+	}
+	sh := s.chains.shard(p)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	g, ok := sh.gens[p]
+	if !ok {
+		if sh.gens == nil {
+			sh.gens = make(map[uintptr]uint16)
+		}
+		if sh.next++; sh.next == 0 {
+			sh.next = 1
+		}
+		g = sh.next
+		sh.gens[p] = g
+		s.chains.links.Add(1)
+	}
+	return g
+}
+
+// checkGen panics if l names a chunk that was freed and handed out again
+// since l was made (p: l's chunk, live).
+func (s *Slab) checkGen(op string, l Loc, p uintptr) {
+	g := l.gen()
+	if g == 0 {
+		return
+	}
+	sh := s.chains.shard(p)
+	sh.mu.Lock()
+	cur, ok := sh.gens[p]
+	sh.mu.Unlock()
+	if !ok || cur != g {
+		panic(misusef(op, p, "%s of a stale Loc (%#x, generation %d): its buffer was freed and handed out again", op, p, g))
+	}
 }
 
 // LocToBuf returns the bytes l names (nil for the nil Loc), with len and cap
@@ -240,6 +296,7 @@ func (s *Slab) LocToBuf(l Loc) []byte {
 	if e != bindings.OK {
 		panic(locMisuse(op, e, l))
 	}
+	s.checkGen(op, l, p)
 	if uint64(l.start)+uint64(l.n) > uint64(size) {
 		panic(misusef(op, p, "%s of a Loc whose range [%d, %d) lies outside its %d-byte chunk (%#x)", op, l.start, uint64(l.start)+uint64(l.n), size, p))
 	}
@@ -265,25 +322,27 @@ func (s *Slab) LocDecRef(l Loc) {
 
 // locAddr returns l's chunk address; the nil Loc is a misuse here.
 func (s *Slab) locAddr(op string, l Loc) uintptr {
-	if l.IsNil() || uint64(uintptr(l.addr)) != l.addr {
+	if l.IsNil() || uint64(uintptr(l.ptr())) != l.ptr() {
 		s.h.checkOpen(op)
-		panic(misusef(op, uintptr(l.addr), "%s of the nil Loc (or of an address this platform cannot hold: %#x)", op, l.addr))
+		panic(misusef(op, uintptr(l.ptr()), "%s of the nil Loc (or of an address this platform cannot hold: %#x)", op, l.ptr()))
 	}
-	return uintptr(l.addr)
+	return uintptr(l.ptr())
 }
 
-// locLive returns l's chunk address after checking that it is live in s.
+// locLive returns l's chunk address after checking that it is live in s and
+// still the allocation l was made for.
 func (s *Slab) locLive(op string, l Loc) uintptr {
 	p := s.locAddr(op, l)
 	if _, e := s.h.liveSize(op, p); e != bindings.OK {
 		panic(locMisuse(op, e, l))
 	}
+	s.checkGen(op, l, p)
 	return p
 }
 
 // locMisuse reports a Loc the core refused with e.
 func locMisuse(op string, e bindings.Err, l Loc) *MisuseError {
-	p := uintptr(l.addr)
+	p := uintptr(l.ptr())
 	switch e {
 	case bindings.EALREADY:
 		return misusef(op, p, "%s of a stale Loc (%#x): its buffer was freed", op, p)
