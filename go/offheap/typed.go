@@ -35,7 +35,10 @@ func New[T any]() *T {
 
 // Delete frees a value New returned; p dangles afterwards. It panics with a
 // *MisuseError on misuse: p nil, not from New (a Go-heap value, a field or
-// element inside an allocation), or already deleted.
+// element inside an allocation), or already deleted. One misuse cannot be
+// told apart: &s[0] of a slice MakeSlice returned has the slice's own address,
+// so Delete(&s[0]) frees the whole slice (as FreeSlice(s) would) and s
+// dangles.
 func Delete[T any](p *T) {
 	checkPointerFree[T]("Delete")
 	if p == nil {
