@@ -72,7 +72,7 @@ extern "C" {
 #endif
 
 #define OH_VERSION_MAJOR 0
-#define OH_VERSION_MINOR 2
+#define OH_VERSION_MINOR 3
 #define OH_VERSION_PATCH 0
 /* Bumped whenever a public type, function or the exported symbol list changes
  * incompatibly; it is the soname's number (liboffheap.so.OH_ABI_VERSION). */
@@ -167,6 +167,15 @@ OH_API void *oh_map(size_t n);
  * EINVAL; memory of an allocator (oh_alloc, slab, pool, arena): EINVAL; a
  * mapping already unmapped, or being unmapped by a racing call: EINVAL. */
 OH_API int oh_unmap(void *p, size_t n);
+
+/* Which kind of offheap memory p lies in, from the library's own tables and
+ * without touching p: OH_KIND_NONE (not offheap's, or released), a chunk of a
+ * slab or pool (OH_KIND_SLAB), a whole-page allocation of oh_alloc or a slab
+ * (OH_KIND_LARGE), an oh_map mapping (OH_KIND_MAP) or an arena block
+ * (OH_KIND_ARENA). The answer can be stale if another thread releases the
+ * memory meanwhile: use it to word a message, never to decide a release. */
+enum { OH_KIND_NONE = 0, OH_KIND_SLAB = 1, OH_KIND_LARGE = 2, OH_KIND_MAP = 3, OH_KIND_ARENA = 4 };
+OH_API int oh_kind_of(const void *p);
 
 /* Decommits the whole pages lying strictly inside [addr, addr+len): never a byte
  * outside the range. Any memory works, including memory offheap did not

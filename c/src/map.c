@@ -1,4 +1,5 @@
-/* map.c - raw page mappings for users: oh_map and oh_unmap.
+/* map.c - raw page mappings for users: oh_map and oh_unmap; and oh_kind_of,
+ * which tells them (and every other kind of offheap memory) apart.
  *
  * A mapping is registered in the region map with a span of kind OHI_SPAN_MAP,
  * so every other entry point recognises (and refuses) its pointers with a
@@ -75,4 +76,20 @@ int oh_unmap(void *p, size_t n) {
   ohi_pages_unmap(p, size);
   ohi_meta_free(span, sizeof *span);
   return 0;
+}
+
+/* ---- what kind of memory a pointer lies in ------------------------------------- */
+
+_Static_assert((int)OH_KIND_SLAB == (int)OHI_SPAN_SLAB && (int)OH_KIND_LARGE == (int)OHI_SPAN_LARGE &&
+                   (int)OH_KIND_MAP == (int)OHI_SPAN_MAP && (int)OH_KIND_ARENA == (int)OHI_SPAN_ARENA,
+               "oh_kind_of answers the region map's span kinds");
+
+int oh_kind_of(const void *p) {
+  ohi_span_t *sp = ohi_region_lookup(p);
+  if (sp == NULL) return OH_KIND_NONE;
+  uint32_t kind = __atomic_load_n(&sp->kind, __ATOMIC_ACQUIRE);
+  uintptr_t base = OHI_LOAD_RELAXED(&sp->base);
+  size_t size = OHI_LOAD_RELAXED(&sp->size);
+  if (kind == 0 || (uintptr_t)p < base || (uintptr_t)p - base >= size) return OH_KIND_NONE;
+  return (int)kind;
 }

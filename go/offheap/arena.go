@@ -240,8 +240,19 @@ func (a *Arena) allocLocked(n, align int, limited bool) ([]byte, error) {
 	}
 	var p unsafe.Pointer
 	if !fastArena || bindings.DebugMode() {
+		// A call per allocation: whether it takes a new block is the core's
+		// business, so past the memory limit every limited one is refused.
+		reserved := false
+		if limited {
+			var err error
+			if reserved, err = memAdmit("Arena.AllocAligned", n); err != nil {
+				return nil, err
+			}
+		}
 		var e bindings.Err
-		if p, e = a.a.Alloc(uintptr(n), uintptr(align)); e != bindings.OK {
+		p, e = a.a.Alloc(uintptr(n), uintptr(align))
+		memSettle(reserved, n)
+		if e != bindings.OK {
 			return nil, allocError("Arena.Alloc", n, e)
 		}
 	} else if cur := a.cur.Load(); cur != nil {

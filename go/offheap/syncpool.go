@@ -138,7 +138,7 @@ func (a *SyncPoolAdapter) checkMoved(b []byte) {
 		return
 	}
 	addr := sliceAddr(b)
-	if k := bindings.SpanKindOf(addr); k != bindings.SpanNone && k != bindings.SpanUnknown {
+	if k := bindings.SpanKindOf(addr); k != bindings.SpanNone {
 		return // offheap memory of another size: BufferPool.Put names it
 	}
 	a.p.check("SyncPoolAdapter.Put")
