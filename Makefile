@@ -1,6 +1,7 @@
 # offheap - build, test and benchmark.
 #
 #   make            build/liboffheap.a, build/liboffheap.so (soname), build/offheap.pc
+#   make help       every target, one line each
 #   make test       every test: C suite (plain, ASan+UBSan, TSan, valgrind), Go tests
 #                   (plain, -race, cgocheck2), bench module tests
 #   make bench      the main job: GC-pressure comparison against native slices
@@ -40,16 +41,26 @@ TEST_HDRS := $(wildcard tests/*.h)
 # Criterion runs tests in forked workers; -j2 matches the machine.
 CRITERION_ARGS ?= --jobs 2
 
+# `make` with no target builds the library: the mk/*.mk files included below
+# define rules of their own, and without this the first of them would be the
+# default goal.
+.DEFAULT_GOAL := all
+
 # Each mk/*.mk adds its own targets, and the short versions of its checks to
 # TEST_EXTRA, which `make test` runs after the core suites.
 TEST_EXTRA :=
 include $(sort $(wildcard mk/*.mk))
 
-.PHONY: all lib test test-c test-asan test-tsan test-valgrind test-go test-bench-module \
+.PHONY: all lib help test test-c test-asan test-tsan test-valgrind test-go test-bench-module \
         bench bench-c bench-go bench-hyperfine install uninstall clean deps-c deps-bench
 
-all: lib
-lib: $(BUILD)/liboffheap.a $(BUILD)/liboffheap.so $(BUILD)/offheap.pc
+all: lib ## the library: build/liboffheap.a, liboffheap.so (with soname) and offheap.pc (the default)
+lib: $(BUILD)/liboffheap.a $(BUILD)/liboffheap.so $(BUILD)/offheap.pc ## the same as all
+
+# Every target a user may name carries a `## ` comment on its rule line; help
+# prints them, so a new target documents itself where it is defined.
+help: ## this list
+	@awk -F ':[^#]*## ' '/^[a-z][a-z0-9-]*:[^=#]*## / { printf "  %-20s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 # ---- the library -----------------------------------------------------------
 
@@ -91,7 +102,7 @@ $(BUILD)/dbg/obj/%.o: c/src/%.c $(LIB_HDRS)
 # ---- C tests ---------------------------------------------------------------
 
 CRITERION_H := /usr/include/criterion/criterion.h
-deps-c:
+deps-c: ## install libcriterion-dev and valgrind with apt-get when missing (as root)
 	@if [ ! -f $(CRITERION_H) ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing libcriterion-dev (apt-get)"; \
@@ -112,14 +123,14 @@ $(BUILD)/tsan/offheap_tests: $(TEST_SRCS) $(TEST_HDRS) $(call objs,tsan) | deps-
 $(BUILD)/dbg/offheap_tests: $(TEST_SRCS) $(TEST_HDRS) $(call objs,dbg) | deps-c
 	$(CC) $(TEST_CFLAGS) $(SAN_dbg) $(TEST_SRCS) $(call objs,dbg) -lcriterion -o $@
 
-test-c: $(BUILD)/rel/offheap_tests
+test-c: $(BUILD)/rel/offheap_tests ## the C suite, plain -O2 build
 	$< $(CRITERION_ARGS)
 # RSS tests read /proc/self/statm; ASan's shadow memory makes them meaningless,
 # so sanitizer runs set OH_TEST_NO_RSS and those tests skip their RSS asserts only.
 # A report raised after a test's verdict (by the purger thread, say) may not
 # change Criterion's tally, so the output is scanned for reports as well.
 SAN_REPORTS := 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|WARNING: ThreadSanitizer'
-test-asan: $(BUILD)/asan/offheap_tests
+test-asan: $(BUILD)/asan/offheap_tests ## the C suite under ASan+UBSan (and LeakSanitizer)
 	set -o pipefail; ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  OH_TEST_NO_RSS=1 $< $(CRITERION_ARGS) 2>&1 | tee $(BUILD)/asan/tests.log
@@ -129,7 +140,7 @@ test-asan: $(BUILD)/asan/offheap_tests
 # the detector can track, and the child starts its own purger thread, which
 # TSan refuses after a multithreaded fork unless die_after_fork=0. Data races
 # are still reported there.
-test-tsan: $(BUILD)/tsan/offheap_tests
+test-tsan: $(BUILD)/tsan/offheap_tests ## the C suite under TSan
 	set -o pipefail; TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 OH_TEST_NO_RSS=1 $< $(CRITERION_ARGS) \
 	  --filter '!(fork)/*' 2>&1 | tee $(BUILD)/tsan/tests.log
 	set -o pipefail; TSAN_OPTIONS=halt_on_error=1:detect_deadlocks=0:die_after_fork=0 OH_TEST_NO_RSS=1 $< $(CRITERION_ARGS) \
@@ -138,7 +149,7 @@ test-tsan: $(BUILD)/tsan/offheap_tests
 # valgrind follows Criterion's forked workers; one job keeps output readable.
 # "Possibly lost" blocks are the purger thread's TLS (a detached thread that
 # lives until exit), not leaks: only definite leaks are shown and fail.
-test-valgrind: $(BUILD)/dbg/offheap_tests
+test-valgrind: $(BUILD)/dbg/offheap_tests ## the C suite under valgrind memcheck (OH_TEST_SMALL sizes)
 	OH_TEST_NO_RSS=1 OH_TEST_SMALL=1 valgrind -q --error-exitcode=99 --leak-check=full \
 	  --show-leak-kinds=definite --errors-for-leak-kinds=definite --trace-children=yes $< --jobs 1
 
@@ -149,22 +160,22 @@ test-valgrind: $(BUILD)/dbg/offheap_tests
 C_HASH = $(shell cat $(LIB_SRCS) $(LIB_HDRS) | sha1sum | cut -c1-12)
 GO_ENV = CGO_ENABLED=1 CGO_CFLAGS="-O2 -g -DOH_SRC_HASH=$(C_HASH)"
 
-test-go:
+test-go: ## go vet, go test (plain, -race, cgocheck2) and go/decommit without cgo
 	$(GO_ENV) $(GO) vet ./...
 	$(GO_ENV) $(GO) test -count=1 ./...
 	$(GO_ENV) $(GO) test -count=1 -race ./...
 	$(GO_ENV) GOEXPERIMENT=cgocheck2 $(GO) test -count=1 ./...
 	CGO_ENABLED=0 $(GO) test -count=1 ./go/decommit/...
 
-test-bench-module:
+test-bench-module: ## go vet and go test of the bench module
 	cd bench && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) test -count=1 ./...
 
-test: test-c test-asan test-tsan test-valgrind test-go test-bench-module $(TEST_EXTRA)
+test: test-c test-asan test-tsan test-valgrind test-go test-bench-module $(TEST_EXTRA) ## every test (the parts below marked make test), with the time of each part
 	@echo "make test: all suites passed"
 
 # ---- benchmarks ------------------------------------------------------------
 
-deps-bench:
+deps-bench: ## install jemalloc, mimalloc and hyperfine with apt-get when missing (as root)
 	@missing=""; \
 	 [ -f /usr/include/jemalloc/jemalloc.h ] || missing="$$missing libjemalloc-dev"; \
 	 [ -f /usr/include/mimalloc.h ] || missing="$$missing libmimalloc-dev"; \
@@ -177,7 +188,7 @@ deps-bench:
 # The chart goes to build/ unless BENCH_CHART says otherwise; gcpressure
 # prints where it wrote it.
 BENCH_CHART ?= $(CURDIR)/$(BUILD)/gcpressure.svg
-bench:
+bench: ## the main job: GC pressure against native slices (table, build/gcpressure.svg; BENCH_ARGS)
 	@mkdir -p $(dir $(BENCH_CHART))
 	cd bench && $(GO_ENV) $(GO) run ./gcpressure -chart $(BENCH_CHART) $(BENCH_ARGS)
 
@@ -185,22 +196,22 @@ BENCH_C_SRCS := $(wildcard bench/cbench/*.c)
 $(BUILD)/bench/cbench: $(BENCH_C_SRCS) $(BUILD)/liboffheap.a | deps-bench
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) -O2 -g -pthread -Ic/include $(BENCH_C_SRCS) $(BUILD)/liboffheap.a -ljemalloc -lmimalloc -o $@
-bench-c: $(BUILD)/bench/cbench
+bench-c: $(BUILD)/bench/cbench ## C micro-benchmark against glibc, jemalloc and mimalloc (BENCH_C_ARGS)
 	$< $(BENCH_C_ARGS)
 
 BENCH_GO_ARGS ?= -benchtime 200ms -count 6
-bench-go:
+bench-go: ## Go micro-benchmarks against make, sync.Pool and peers (BENCH_GO_ARGS)
 	@mkdir -p $(BUILD)
 	cd bench && $(GO_ENV) $(GO) test -run '^$$' -bench . -benchmem $(BENCH_GO_ARGS) ./micro/ | tee ../$(BUILD)/bench-go.txt
 
-bench-hyperfine: | deps-bench
+bench-hyperfine: | deps-bench ## gcpressure modes timed by hyperfine (HYPERFINE_ARGS, BENCH_ARGS)
 	cd bench && $(GO_ENV) $(GO) build -o ../$(BUILD)/gcpressure ./gcpressure
 	hyperfine --warmup 1 --runs 5 $(HYPERFINE_ARGS) \
 	  $(foreach m,native native-memlimit sync-pool offheap offheap-pool offheap-slab,-n $(m) '$(BUILD)/gcpressure -child -modes $(m) $(BENCH_ARGS)')
 
 # ---- install ---------------------------------------------------------------
 
-install: lib
+install: lib ## install header, libraries and offheap.pc under PREFIX (and DESTDIR)
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 c/include/offheap.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/liboffheap.a $(DESTDIR)$(PREFIX)/lib/
@@ -210,10 +221,10 @@ install: lib
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' c/offheap.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/offheap.pc
 	chmod 644 $(DESTDIR)$(PREFIX)/lib/pkgconfig/offheap.pc
 
-uninstall:
+uninstall: ## remove what install installed
 	rm -f $(DESTDIR)$(PREFIX)/include/offheap.h $(DESTDIR)$(PREFIX)/lib/liboffheap.a \
 	  $(DESTDIR)$(PREFIX)/lib/liboffheap.so $(DESTDIR)$(PREFIX)/lib/liboffheap.so.$(ABI) \
 	  $(DESTDIR)$(PREFIX)/lib/liboffheap.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/pkgconfig/offheap.pc
 
-clean:
+clean: ## remove build/
 	rm -rf $(BUILD)

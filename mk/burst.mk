@@ -31,7 +31,7 @@ $(BUILD)/bench/cburst-offheap: $(BURST_C_SRC) $(BUILD)/liboffheap.a
 	@mkdir -p $(@D)
 	$(CC) $(BURST_CFLAGS) -DCB_OFFHEAP $< $(BUILD)/liboffheap.a -ldl -o $@
 
-bench-burst-c: $(BURST_CBINS)
+bench-burst-c: $(BURST_CBINS) ## the burst C harness binaries (build/bench/cburst-*)
 
 # The Go command is rebuilt every time (go build caches); GO_ENV passes the C
 # sources' hash so that an edit under c/ reaches the cgo build.
@@ -41,13 +41,13 @@ $(BUILD)/bench/burst: FORCE_BURST
 .PHONY: FORCE_BURST
 FORCE_BURST:
 
-bench-burst: $(BURST_CBINS) $(BUILD)/bench/burst
+bench-burst: $(BURST_CBINS) $(BUILD)/bench/burst ## memory back to the OS after a burst, every mode (BURST_ARGS)
 	$(BUILD)/bench/burst -peak 1GiB -json $(BUILD)/burst.json -chart $(BUILD)/burst.svg $(BURST_ARGS)
 
 # Every mode, 64 MiB bursts, short idle windows: the harnesses link and run,
 # the protocol and the analysis hold (~10 s). Exit status only: the figures of
 # so small a burst say little.
-test-burst: $(BURST_CBINS) $(BUILD)/bench/burst
+test-burst: $(BURST_CBINS) $(BUILD)/bench/burst ## a tiny end-to-end run of every burst mode (make test)
 	$(BUILD)/bench/burst -peak 64MiB -idle 300ms -pre 100ms -purge-delay 50ms > $(BUILD)/test-burst.txt \
 	  || { cat $(BUILD)/test-burst.txt; exit 1; }
 	@echo "test-burst: every mode ran (table in $(BUILD)/test-burst.txt)"

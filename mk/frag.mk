@@ -34,7 +34,7 @@ $(BUILD)/bench/cfrag-offheap: $(FRAG_C_SRC) $(BUILD)/liboffheap.a
 	@mkdir -p $(@D)
 	$(CC) $(FRAG_CFLAGS) -DCF_OFFHEAP $< $(BUILD)/liboffheap.a -ldl -o $@
 
-bench-frag-c: $(FRAG_CBINS)
+bench-frag-c: $(FRAG_CBINS) ## the frag C harness binaries (build/bench/cfrag-*)
 
 # Rebuilt every time (go build caches); GO_ENV passes the C sources' hash so
 # that an edit under c/ reaches the cgo build.
@@ -43,13 +43,13 @@ $(BUILD)/bench/frag: FORCE_FRAG
 	cd bench && $(GO_ENV) $(GO) build -o ../$@ ./frag
 FORCE_FRAG:
 
-bench-frag: $(FRAG_CBINS) $(BUILD)/bench/frag
+bench-frag: $(FRAG_CBINS) $(BUILD)/bench/frag ## resident memory against live bytes under fragmenting frees (FRAG_LIVE, FRAG_ARGS)
 	$(BUILD)/bench/frag -live $(FRAG_LIVE) -json $(BUILD)/frag.json $(FRAG_ARGS)
 
 # Every mode and workload at 16 MiB with a 50 ms purge delay: the harnesses
 # link and run and every buffer checks out (~10 s). Exit status only: the
 # figures of so small a run say little.
-test-frag: $(FRAG_CBINS) $(BUILD)/bench/frag
+test-frag: $(FRAG_CBINS) $(BUILD)/bench/frag ## a tiny end-to-end run of every frag workload and mode (make test)
 	$(BUILD)/bench/frag -live 16MiB -pool 4MiB -purge-delay 50ms -cache-ops 20000 > $(BUILD)/test-frag.txt \
 	  || { cat $(BUILD)/test-frag.txt; exit 1; }
 	@echo "test-frag: every mode ran (tables in $(BUILD)/test-frag.txt)"
