@@ -24,8 +24,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -41,31 +39,19 @@ func main() {
 
 // run is the whole command: 0 success, 1 failure, 2 bad command line.
 func run(args []string, stdout, stderr io.Writer) int {
-	if harness.IsChild(args) {
+	return harness.Main("burst", args, stderr, func(args []string) error {
 		c, err := parseChildArgs(args[1:])
-		if err == nil {
-			err = runChild(c, stdout)
-		}
 		if err != nil {
-			fmt.Fprintf(stderr, "burst -child: %v\n", err)
-			return 1
+			return err
 		}
-		return 0
-	}
-	cfg, err := parseConfig(args, stderr, offheap.PurgeDelay())
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	var ue *harness.UsageError
-	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "burst: %v\nRun 'burst -h' for usage.\n", ue)
-		return 2
-	}
-	if err := runParent(cfg, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "burst: %v\n", err)
-		return 1
-	}
-	return 0
+		return runChild(c, stdout)
+	}, func(args []string) error {
+		cfg, err := parseConfig(args, stderr, offheap.PurgeDelay())
+		if err != nil {
+			return err
+		}
+		return runParent(cfg, stdout, stderr)
+	})
 }
 
 // modeRun is what the parent learned from one child.
@@ -83,19 +69,16 @@ func runParent(cfg config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("cannot find own executable to run the Go modes: %v", err)
 	}
 	cdir := harness.FindCBin(cfg.CBin, exe, "cburst-offheap")
-	var jsonFile, chartFile *os.File
-	if cfg.JSON != "" {
-		if jsonFile, err = os.Create(cfg.JSON); err != nil {
-			return err
-		}
-		defer jsonFile.Close()
+	jsonOut, err := harness.CreateOutput("-json", cfg.JSON)
+	if err != nil {
+		return err
 	}
-	if cfg.Chart != "" {
-		if chartFile, err = os.Create(cfg.Chart); err != nil {
-			return err
-		}
-		defer chartFile.Close()
+	defer jsonOut.Close()
+	chartOut, err := harness.CreateOutput("-chart", cfg.Chart)
+	if err != nil {
+		return err
 	}
+	defer chartOut.Close()
 
 	prog := harness.NewProgress(stderr, "burst")
 	byMode := map[string][]*modeRun{}
@@ -142,21 +125,11 @@ func runParent(cfg config, stdout, stderr io.Writer) error {
 	for _, msg := range failed {
 		fmt.Fprintf(stdout, "FAILED %s\n", msg)
 	}
-	if jsonFile != nil {
-		if err := writeJSON(jsonFile, cfg, results, byMode); err != nil {
-			return fmt.Errorf("-json: %v", err)
-		}
-		if err := jsonFile.Close(); err != nil {
-			return fmt.Errorf("-json: %v", err)
-		}
+	if err := jsonOut.Write(func(w io.Writer) error { return writeJSON(w, cfg, results, byMode) }); err != nil {
+		return err
 	}
-	if chartFile != nil {
-		if err := writeChart(chartFile, cfg, series); err != nil {
-			return fmt.Errorf("-chart: %v", err)
-		}
-		if err := chartFile.Close(); err != nil {
-			return fmt.Errorf("-chart: %v", err)
-		}
+	if err := chartOut.Write(func(w io.Writer) error { return writeChart(w, cfg, series) }); err != nil {
+		return err
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("%d of %d mode runs failed", len(failed), total)

@@ -19,7 +19,6 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -37,31 +36,19 @@ func main() {
 
 // run is the whole command: 0 success, 1 failure, 2 bad command line.
 func run(args []string, stdout, stderr io.Writer) int {
-	if harness.IsChild(args) {
+	return harness.Main("frag", args, stderr, func(args []string) error {
 		c, err := parseChildArgs(args[1:])
-		if err == nil {
-			err = runChild(c, stdout)
-		}
 		if err != nil {
-			fmt.Fprintf(stderr, "frag -child: %v\n", err)
-			return 1
+			return err
 		}
-		return 0
-	}
-	cfg, err := parseConfig(args, stderr, offheap.PurgeDelay())
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	var ue *harness.UsageError
-	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "frag: %v\nRun 'frag -h' for usage.\n", ue)
-		return 2
-	}
-	if err := runParent(cfg, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "frag: %v\n", err)
-		return 1
-	}
-	return 0
+		return runChild(c, stdout)
+	}, func(args []string) error {
+		cfg, err := parseConfig(args, stderr, offheap.PurgeDelay())
+		if err != nil {
+			return err
+		}
+		return runParent(cfg, stdout, stderr)
+	})
 }
 
 // modeRun is what the parent learned from one child.
@@ -79,13 +66,11 @@ func runParent(cfg config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("cannot find own executable to run the Go modes: %v", err)
 	}
 	cdir := harness.FindCBin(cfg.CBin, exe, "cfrag-offheap")
-	var jsonFile *os.File
-	if cfg.JSON != "" {
-		if jsonFile, err = os.Create(cfg.JSON); err != nil {
-			return err
-		}
-		defer jsonFile.Close()
+	jsonOut, err := harness.CreateOutput("-json", cfg.JSON)
+	if err != nil {
+		return err
 	}
+	defer jsonOut.Close()
 	prog := harness.NewProgress(stderr, "frag")
 	total := time.Now()
 	pairs := cfg.runs()
@@ -109,15 +94,13 @@ func runParent(cfg config, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "FAILED %s / %s: %v\n", mr.Workload, mr.Mode, mr.err)
 		}
 	}
-	if jsonFile != nil {
-		doc := jsonDoc{Config: jsonConfigOf(cfg), Runs: runs}
-		if err := harness.WriteJSON(jsonFile, doc); err != nil {
-			return fmt.Errorf("-json: %v", err)
-		}
-		if err := jsonFile.Close(); err != nil {
-			return fmt.Errorf("-json: %v", err)
-		}
-		fmt.Fprintf(stdout, "json: %s\n", harness.AbsPath(cfg.JSON))
+	if err := jsonOut.Write(func(w io.Writer) error {
+		return harness.WriteJSON(w, jsonDoc{Config: jsonConfigOf(cfg), Runs: runs})
+	}); err != nil {
+		return err
+	}
+	if jsonOut != nil {
+		fmt.Fprintf(stdout, "json: %s\n", jsonOut.Path())
 	}
 	fmt.Fprintf(stderr, "frag: %d runs in %.1fs\n", len(pairs), time.Since(total).Seconds())
 	if failed > 0 {

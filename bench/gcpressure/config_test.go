@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"github.com/offheap/offheap/bench/internal/harness"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -199,7 +200,7 @@ func TestParseConfigErrors(t *testing.T) {
 	}
 	for name, args := range bad {
 		_, err := parseConfig(args, io.Discard)
-		var ue *usageError
+		var ue *harness.UsageError
 		if !errors.As(err, &ue) {
 			t.Errorf("%s: %v: got %v, want a usage error", name, args, err)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/offheap/offheap/bench/internal/harness"
 	"runtime/debug"
 	"sync"
 )
@@ -53,13 +54,13 @@ const pairGOGC = 400
 // Go user tries first to keep the heap near its live size.
 func memLimit(cfg config) int64 { return cfg.Live + cfg.Live/2 }
 
-func allModeNames() []string {
-	names := make([]string, len(modes))
-	for i, m := range modes {
-		names[i] = m.name
+// modeTable is the modes' names for -modes (see harness.Modes).
+var modeTable = func() (t harness.Modes) {
+	for _, m := range modes {
+		t = append(t, harness.Mode{Name: m.name})
 	}
-	return names
-}
+	return t
+}()
 
 func lookupMode(name string) *mode {
 	for i := range modes {

@@ -1,0 +1,79 @@
+// main.go is a benchmark command's outer shell, the same in every command:
+// child or parent, the exit status of each kind of failure, and the output
+// files named by flags (-json, -chart), created before a minute of measuring
+// rather than after it.
+package harness
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Main runs the command called name: child(args) when IsChild(args), else
+// parent(args). It returns the exit status: 0 on success or -h, 2 for a
+// *UsageError of the parent (printed with a hint to run name -h), 1 for any
+// other error, printed after the command's name.
+func Main(name string, args []string, stderr io.Writer, child, parent func(args []string) error) int {
+	run, who := parent, name
+	if IsChild(args) {
+		run, who = child, name+" -child"
+	}
+	err := run(args)
+	var ue *UsageError
+	switch {
+	case err == nil || errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue) && who == name:
+		fmt.Fprintf(stderr, "%s: %v\nRun '%s -h' for usage.\n", name, ue, name)
+		return 2
+	}
+	fmt.Fprintf(stderr, "%s: %v\n", who, err)
+	return 1
+}
+
+// Output is a file a flag names, created at once so that a bad path fails
+// before the measurement; nil (flag not given) writes nothing.
+type Output struct {
+	flag, path string
+	f          *os.File
+}
+
+// CreateOutput creates path for flag ("-json"); nil, nil when path is "".
+func CreateOutput(flag, path string) (*Output, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	return &Output{flag: flag, path: path, f: f}, nil
+}
+
+// Write calls write on the file and closes it; an error names the flag.
+func (o *Output) Write(write func(io.Writer) error) error {
+	if o == nil {
+		return nil
+	}
+	err := write(o.f)
+	if cerr := o.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %v", o.flag, err)
+	}
+	return nil
+}
+
+// Close closes the file if Write has not (for a deferred cleanup).
+func (o *Output) Close() {
+	if o != nil {
+		o.f.Close()
+	}
+}
+
+// Path is where the file went, made absolute for the message that says so.
+func (o *Output) Path() string { return AbsPath(o.path) }
