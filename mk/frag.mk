@@ -15,24 +15,19 @@
 
 FRAG_C_SRC := bench/frag/cfrag/cfrag.c
 FRAG_CBINS := $(addprefix $(BUILD)/bench/cfrag-,glibc jemalloc mimalloc offheap)
-FRAG_CFLAGS = $(CSTD) -Wall -Wextra -O2 -g -pthread -Ic/include
+FRAG_CFLAGS = $(CSTD) -Wall -Wextra -O2 -g -pthread -Ic/include -Ibench/internal/charness
 FRAG_LIVE ?= 1GiB
 FRAG_ARGS ?=
 
 .PHONY: bench-frag bench-frag-c test-frag FORCE_FRAG
 
-$(BUILD)/bench/cfrag-glibc: $(FRAG_C_SRC)
+# One pattern rule for the four: -DCH_<ALLOCATOR> picks the allocator in
+# bench/internal/charness/charness.h, CH_LIBS_<allocator> links it.
+$(BUILD)/bench/cfrag-offheap: $(BUILD)/liboffheap.a
+$(BUILD)/bench/cfrag-jemalloc $(BUILD)/bench/cfrag-mimalloc: | deps-bench
+$(BUILD)/bench/cfrag-%: $(FRAG_C_SRC) bench/internal/charness/charness.h
 	@mkdir -p $(@D)
-	$(CC) $(FRAG_CFLAGS) -DCF_GLIBC $< -ldl -o $@
-$(BUILD)/bench/cfrag-jemalloc: $(FRAG_C_SRC) | deps-bench
-	@mkdir -p $(@D)
-	$(CC) $(FRAG_CFLAGS) -DCF_JEMALLOC $< -ljemalloc -ldl -o $@
-$(BUILD)/bench/cfrag-mimalloc: $(FRAG_C_SRC) | deps-bench
-	@mkdir -p $(@D)
-	$(CC) $(FRAG_CFLAGS) -DCF_MIMALLOC $< -lmimalloc -ldl -o $@
-$(BUILD)/bench/cfrag-offheap: $(FRAG_C_SRC) $(BUILD)/liboffheap.a
-	@mkdir -p $(@D)
-	$(CC) $(FRAG_CFLAGS) -DCF_OFFHEAP $< $(BUILD)/liboffheap.a -ldl -o $@
+	$(CC) $(FRAG_CFLAGS) -DCH_$(shell echo $* | tr a-z A-Z) $< $(CH_LIBS_$*) -ldl -o $@
 
 bench-frag-c: $(FRAG_CBINS) ## the frag C harness binaries (build/bench/cfrag-*)
 

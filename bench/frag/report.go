@@ -135,7 +135,7 @@ func decommits(r *result) (string, string) {
 	if last.Purges < 0 {
 		return "-", "-"
 	}
-	return report.Int(last.Purges - first.Purges), report.MiB(last.DecommittedBytes - first.DecommittedBytes, 0)
+	return report.Int(last.Purges - first.Purges), report.MiB(last.DecommittedBytes-first.DecommittedBytes, 0)
 }
 
 func writePhase(w io.Writer, rs []*result) {
