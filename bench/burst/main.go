@@ -27,7 +27,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/offheap/offheap/bench/internal/harness"
 	"github.com/offheap/offheap/go/offheap"
@@ -140,13 +139,10 @@ func runParent(cfg config, stdout, stderr io.Writer) error {
 // runMode runs one mode in a child process, sampling its RSS meanwhile.
 func runMode(cfg config, mode, exe, cdir string, prog *harness.Progress) *modeRun {
 	mr := &modeRun{mode: mode}
-	path := exe
-	if cb := modes.Lookup(mode).CBin; cb != "" {
-		path = filepath.Join(cdir, cb)
-		if _, err := os.Stat(path); cdir == "" || err != nil {
-			mr.err = fmt.Errorf("C harness %s not found: build it with make bench-burst-c (or pass -cbin DIR)", cb)
-			return mr
-		}
+	path, err := modes.Exe(mode, exe, cdir, "make bench-burst-c")
+	if err != nil {
+		mr.err = err
+		return mr
 	}
 	var recv []float64
 	samples, err := harness.Run(harness.Spec{

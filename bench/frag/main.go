@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/offheap/offheap/bench/internal/harness"
@@ -112,16 +111,13 @@ func runParent(cfg config, stdout, stderr io.Writer) error {
 // runMode runs one workload in one mode in a child process.
 func runMode(cfg config, workload, mode, exe, cdir string, prog *harness.Progress) *modeRun {
 	mr := &modeRun{Workload: workload, Mode: mode}
-	path := exe
-	if cb := modes.Lookup(mode).CBin; cb != "" {
-		path = filepath.Join(cdir, cb)
-		if _, err := os.Stat(path); cdir == "" || err != nil {
-			mr.err = fmt.Errorf("C harness %s not found: build it with make bench-frag-c (or pass -cbin DIR)", cb)
-			return mr
-		}
+	path, err := modes.Exe(mode, exe, cdir, "make bench-frag-c")
+	if err != nil {
+		mr.err = err
+		return mr
 	}
 	var steps []step
-	_, err := harness.Run(harness.Spec{
+	_, err = harness.Run(harness.Spec{
 		Path: path,
 		Args: childArgs(cfg, workload, mode),
 		Env:  childEnv(cfg),

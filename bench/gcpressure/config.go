@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -78,23 +77,7 @@ func newFlagSet(cfg *config, sizeText, liveText, modesText *string) *flag.FlagSe
 	fs.StringVar(&cfg.JSON, "json", "", "write the results to `FILE` as JSON (one object per mode)")
 	fs.StringVar(&cfg.Chart, "chart", "", "write an SVG chart of RSS and request latency over time to `FILE`")
 	fs.BoolVar(&cfg.Child, "child", false, "internal: run the one mode given by -modes in this process")
-	fs.Usage = func() { printUsage(fs) }
 	return fs
-}
-
-func printUsage(fs *flag.FlagSet) {
-	w := fs.Output()
-	fmt.Fprint(w, usageText)
-	// PrintDefaults without the internal -child flag.
-	tmp := flag.NewFlagSet("", flag.ContinueOnError)
-	tmp.SetOutput(w)
-	fs.VisitAll(func(f *flag.Flag) {
-		if f.Name != "child" {
-			tmp.Var(f.Value, f.Name, f.Usage)
-			tmp.Lookup(f.Name).DefValue = f.DefValue
-		}
-	})
-	tmp.PrintDefaults()
 }
 
 // parseConfig parses and validates the command line. Errors other than
@@ -104,17 +87,8 @@ func parseConfig(args []string, out io.Writer) (config, error) {
 	var cfg config
 	var sizeText, liveText, modesText string
 	fs := newFlagSet(&cfg, &sizeText, &liveText, &modesText)
-	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(out)
-			fs.Usage()
-			return cfg, err
-		}
-		return cfg, harness.Usagef("%v", err)
-	}
-	if fs.NArg() > 0 {
-		return cfg, harness.Usagef("unexpected argument %q (all settings are flags)", fs.Arg(0))
+	if err := harness.ParseFlags(fs, args, out, usageText); err != nil {
+		return cfg, err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })

@@ -34,6 +34,34 @@ func Main(name string, args []string, stderr io.Writer, child, parent func(args 
 	return 1
 }
 
+// ParseFlags parses a command's flags. -h prints usage and the flags
+// (without the internal -child) to out and returns flag.ErrHelp; a bad flag
+// or a positional argument is a *UsageError.
+func ParseFlags(fs *flag.FlagSet, args []string, out io.Writer, usage string) error {
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(out, usage)
+		shown := flag.NewFlagSet("", flag.ContinueOnError)
+		shown.SetOutput(out)
+		fs.VisitAll(func(f *flag.Flag) {
+			if f.Name != "child" {
+				shown.Var(f.Value, f.Name, f.Usage)
+				shown.Lookup(f.Name).DefValue = f.DefValue
+			}
+		})
+		shown.PrintDefaults()
+		return err
+	case err != nil:
+		return Usagef("%v", err)
+	case fs.NArg() > 0:
+		return Usagef("unexpected argument %q (all settings are flags)", fs.Arg(0))
+	}
+	return nil
+}
+
 // Output is a file a flag names, created at once so that a bad path fails
 // before the measurement; nil (flag not given) writes nothing.
 type Output struct {
