@@ -46,12 +46,14 @@ CRITERION_ARGS ?= --jobs 2
 # default goal.
 .DEFAULT_GOAL := all
 
-# Each mk/*.mk adds its own targets, and the short versions of its checks to
-# TEST_EXTRA, which `make test` runs after the core suites.
+# Each mk/*.mk adds its own targets, the short versions of its checks to
+# TEST_EXTRA, which `make test` runs after the core suites, and what those
+# run to TEST_BUILD (built first, see make test below).
 TEST_EXTRA :=
+TEST_BUILD :=
 include $(sort $(wildcard mk/*.mk))
 
-.PHONY: all lib help test test-c test-asan test-tsan test-valgrind test-go test-bench-module \
+.PHONY: all lib help test test-build test-c test-asan test-tsan test-valgrind test-go test-bench-module \
         bench bench-c bench-go bench-hyperfine install uninstall clean deps-c deps-bench
 
 all: lib ## the library: build/liboffheap.a, liboffheap.so (with soname) and offheap.pc (the default)
@@ -146,12 +148,22 @@ test-tsan: $(BUILD)/tsan/offheap_tests ## the C suite under TSan
 	set -o pipefail; TSAN_OPTIONS=halt_on_error=1:detect_deadlocks=0:die_after_fork=0 OH_TEST_NO_RSS=1 $< $(CRITERION_ARGS) \
 	  --filter 'fork/*' 2>&1 | tee -a $(BUILD)/tsan/tests.log
 	@! grep -E $(SAN_REPORTS) $(BUILD)/tsan/tests.log
-# valgrind follows Criterion's forked workers; one job keeps output readable.
+# valgrind memcheck is here for what no sanitizer of this suite reports: reads
+# of uninitialised memory, in an -O0 build. It costs about a second per test
+# process (valgrind translates the program anew in each of Criterion's
+# workers), so it runs the suites whose code paths it can check, at
+# OH_TEST_SMALL sizes, and leaves out the thread storms - fork, threads,
+# ownership, misuse_race: valgrind runs one thread at a time, so it sees one
+# interleaving of what they race, which TSan checks, and the memory they
+# touch is ASan's. thread_exit (the caches torn down at a thread's exit) stays.
+# One job: make test runs it beside the other parts, on the core they leave.
 # "Possibly lost" blocks are the purger thread's TLS (a detached thread that
 # lives until exit), not leaks: only definite leaks are shown and fail.
-test-valgrind: $(BUILD)/dbg/offheap_tests ## the C suite under valgrind memcheck (OH_TEST_SMALL sizes)
+VALGRIND_SKIP := fork|threads|ownership|misuse_race
+test-valgrind: $(BUILD)/dbg/offheap_tests ## the C suite under valgrind memcheck, but the thread storms (OH_TEST_SMALL sizes)
 	OH_TEST_NO_RSS=1 OH_TEST_SMALL=1 valgrind -q --error-exitcode=99 --leak-check=full \
-	  --show-leak-kinds=definite --errors-for-leak-kinds=definite --trace-children=yes $< --jobs 1
+	  --show-leak-kinds=definite --errors-for-leak-kinds=definite --trace-children=yes $< --jobs 1 \
+	  --filter '!($(VALGRIND_SKIP))/*'
 
 # ---- Go --------------------------------------------------------------------
 
@@ -160,17 +172,45 @@ test-valgrind: $(BUILD)/dbg/offheap_tests ## the C suite under valgrind memcheck
 C_HASH = $(shell cat $(LIB_SRCS) $(LIB_HDRS) | sha1sum | cut -c1-12)
 GO_ENV = CGO_ENABLED=1 CGO_CFLAGS="-O2 -g -DOH_SRC_HASH=$(C_HASH)"
 
+# Plain go test runs every package. The race detector and cgocheck2 look at
+# what Go shares - across goroutines, and with C through cgo: go/offheap and
+# bindings (go/decommit has neither goroutines nor cgo; it runs plain, -asan
+# and without cgo). The tests that build a module, a vendor tree or the
+# shared library in a subprocess check packaging, and their builds are not
+# instrumented: they run once, in the plain run (GO_BUILD_TESTS).
+GO_SHARED_PKGS := ./go/offheap ./bindings
+GO_BUILD_TESTS := ^(TestVendoredBuild|TestSharedLibraryBuild|TestFailOSSharedBuild)$$
 test-go: ## go vet, go test (plain, -race, cgocheck2) and go/decommit without cgo
 	$(GO_ENV) $(GO) vet ./...
 	$(GO_ENV) $(GO) test -count=1 ./...
-	$(GO_ENV) $(GO) test -count=1 -race ./...
-	$(GO_ENV) GOEXPERIMENT=cgocheck2 $(GO) test -count=1 ./...
+	$(GO_ENV) $(GO) test -count=1 -race -skip '$(GO_BUILD_TESTS)' $(GO_SHARED_PKGS)
+	$(GO_ENV) GOEXPERIMENT=cgocheck2 $(GO) test -count=1 -skip '$(GO_BUILD_TESTS)' $(GO_SHARED_PKGS)
 	CGO_ENABLED=0 $(GO) test -count=1 ./go/decommit/...
 
 test-bench-module: ## go vet and go test of the bench module
 	cd bench && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) test -count=1 ./...
 
-test: test-c test-asan test-tsan test-valgrind test-go test-bench-module $(TEST_EXTRA) ## every test (the parts below marked make test), with the time of each part
+# ---- make test ---------------------------------------------------------------
+
+# make test builds everything its parts run first, with -j2 and in one make
+# (TEST_BUILD; the mk/*.mk files add theirs), so that no two parts build the
+# same objects at once. Then the parts run in two lanes (mk/test-parts.sh):
+# TEST_BESIDE, the parts that leave a core idle - valgrind's single job, the
+# fuzzers' fixed time, the bench end-to-end runs that mostly sleep through
+# idle windows - one after another, beside the main lane, which runs the rest
+# in order. The table of each part's wall time comes at the end.
+TEST_BUILD += lib $(foreach v,rel asan tsan dbg,$(BUILD)/$(v)/offheap_tests)
+TEST_PARTS = test-c test-asan test-tsan test-valgrind test-go test-bench-module $(TEST_EXTRA)
+TEST_BESIDE = $(filter test-valgrind test-burst test-frag test-fuzz-short,$(TEST_PARTS))
+test-build: ## everything make test runs, built with -j2
+	@$(MAKE) --no-print-directory -j2 $(TEST_BUILD)
+
+# (make is passed by another name: a line naming $(MAKE) would run even under
+# make -n, which is to print the parts, not run them.)
+TEST_MAKE = $(MAKE)
+test: ## every test, in two lanes after one build, with the time of each part
+	@MAKE="$(TEST_MAKE)" mk/test-parts.sh $(BUILD)/test-times test-build "$(TEST_BESIDE)" \
+	  "$(filter-out $(TEST_BESIDE),$(TEST_PARTS))"
 	@echo "make test: all suites passed"
 
 # ---- benchmarks ------------------------------------------------------------

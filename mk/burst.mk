@@ -53,3 +53,4 @@ test-burst: $(BURST_CBINS) $(BUILD)/bench/burst ## a tiny end-to-end run of ever
 	@echo "test-burst: every mode ran (table in $(BUILD)/test-burst.txt)"
 
 TEST_EXTRA += test-burst
+TEST_BUILD += $(BURST_CBINS)

@@ -50,3 +50,4 @@ test-frag: $(FRAG_CBINS) $(BUILD)/bench/frag ## a tiny end-to-end run of every f
 	@echo "test-frag: every mode ran (tables in $(BUILD)/test-frag.txt)"
 
 TEST_EXTRA += test-frag
+TEST_BUILD += $(FRAG_CBINS)

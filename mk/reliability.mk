@@ -118,3 +118,4 @@ test-go-asan: ## go test -asan of go/offheap and bindings (make test)
 	$(GO_ENV) $(GO) test -count=1 -asan ./go/... ./bindings
 
 TEST_EXTRA += test-fuzz-short test-soak-short test-go-asan
+TEST_BUILD += $(FUZZ_BIN) $(BUILD)/soak/soak $(BUILD)/soak/soak-asan $(BUILD)/soak/soak-tsan
