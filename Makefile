@@ -116,14 +116,30 @@ deps-c: ## install libcriterion-dev and valgrind with apt-get when missing (as r
 
 TEST_CFLAGS = $(CSTD) -Wall -Wextra -Wno-unused-parameter -pthread -Ic/include -Ic/src -Itests
 
-$(BUILD)/rel/offheap_tests: $(TEST_SRCS) $(TEST_HDRS) $(call objs,rel) | deps-c
-	$(CC) $(TEST_CFLAGS) -O1 -g $(TEST_SRCS) $(call objs,rel) -lcriterion -o $@
-$(BUILD)/asan/offheap_tests: $(TEST_SRCS) $(TEST_HDRS) $(call objs,asan) | deps-c
-	$(CC) $(TEST_CFLAGS) $(SAN_asan) $(TEST_SRCS) $(call objs,asan) -lcriterion -o $@
-$(BUILD)/tsan/offheap_tests: $(TEST_SRCS) $(TEST_HDRS) $(call objs,tsan) | deps-c
-	$(CC) $(TEST_CFLAGS) $(SAN_tsan) $(TEST_SRCS) $(call objs,tsan) -lcriterion -o $@
-$(BUILD)/dbg/offheap_tests: $(TEST_SRCS) $(TEST_HDRS) $(call objs,dbg) | deps-c
-	$(CC) $(TEST_CFLAGS) $(SAN_dbg) $(TEST_SRCS) $(call objs,dbg) -lcriterion -o $@
+# Each test file compiles on its own, so that make -j builds them side by
+# side; once per variant, with that variant's flags, and linked with the
+# library's objects of the same variant.
+test_objs = $(patsubst tests/%.c,$(BUILD)/$(1)/tests/%.o,$(TEST_SRCS))
+$(BUILD)/rel/tests/%.o: tests/%.c $(TEST_HDRS) $(LIB_HDRS) | deps-c
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -O1 -g -c $< -o $@
+$(BUILD)/asan/tests/%.o: tests/%.c $(TEST_HDRS) $(LIB_HDRS) | deps-c
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) $(SAN_asan) -c $< -o $@
+$(BUILD)/tsan/tests/%.o: tests/%.c $(TEST_HDRS) $(LIB_HDRS) | deps-c
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) $(SAN_tsan) -c $< -o $@
+$(BUILD)/dbg/tests/%.o: tests/%.c $(TEST_HDRS) $(LIB_HDRS) | deps-c
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) $(SAN_dbg) -c $< -o $@
+$(BUILD)/rel/offheap_tests: $(call test_objs,rel) $(call objs,rel)
+	$(CC) -pthread $^ -lcriterion -o $@
+$(BUILD)/asan/offheap_tests: $(call test_objs,asan) $(call objs,asan)
+	$(CC) -pthread $(SAN_asan) $^ -lcriterion -o $@
+$(BUILD)/tsan/offheap_tests: $(call test_objs,tsan) $(call objs,tsan)
+	$(CC) -pthread $(SAN_tsan) $^ -lcriterion -o $@
+$(BUILD)/dbg/offheap_tests: $(call test_objs,dbg) $(call objs,dbg)
+	$(CC) -pthread $(SAN_dbg) $^ -lcriterion -o $@
 
 test-c: $(BUILD)/rel/offheap_tests ## the C suite, plain -O2 build
 	$< $(CRITERION_ARGS)
