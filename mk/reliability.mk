@@ -113,9 +113,11 @@ test-soak-short: $(BUILD)/soak/soak $(BUILD)/soak/soak-asan $(BUILD)/soak/soak-t
 # ---- go test -asan -----------------------------------------------------------------
 
 # The Go code is instrumented by the compiler, the core by cgo's C compiler
-# with -fsanitize=address (go adds it); LeakSanitizer runs at exit.
+# with -fsanitize=address (go adds it); LeakSanitizer runs at exit. The
+# packaging tests that build in a subprocess (GO_BUILD_TESTS, in the Makefile)
+# run in the plain go test only: their builds are not instrumented.
 test-go-asan: ## go test -asan of go/offheap and bindings (make test)
-	$(GO_ENV) $(GO) test -count=1 -asan ./go/... ./bindings
+	$(GO_ENV) $(GO) test -count=1 -asan -skip '$(GO_BUILD_TESTS)' ./go/... ./bindings
 
 TEST_EXTRA += test-fuzz-short test-soak-short test-go-asan
 TEST_BUILD += $(FUZZ_BIN) $(BUILD)/soak/soak $(BUILD)/soak/soak-asan $(BUILD)/soak/soak-tsan
