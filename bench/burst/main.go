@@ -23,7 +23,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -63,23 +62,12 @@ type modeRun struct {
 }
 
 func runParent(cfg config, stdout, stderr io.Writer) error {
-	exe, err := harness.SelfExe()
-	if err != nil {
-		return fmt.Errorf("cannot find own executable to run the Go modes: %v", err)
-	}
-	cdir := harness.FindCBin(cfg.CBin, exe, "cburst-offheap")
-	jsonOut, err := harness.CreateOutput("-json", cfg.JSON)
+	par, err := harness.NewParent("burst", cfg.CBin, "cburst-offheap", cfg.JSON, cfg.Chart, stderr)
 	if err != nil {
 		return err
 	}
-	defer jsonOut.Close()
-	chartOut, err := harness.CreateOutput("-chart", cfg.Chart)
-	if err != nil {
-		return err
-	}
-	defer chartOut.Close()
-
-	prog := harness.NewProgress(stderr, "burst")
+	defer par.Close()
+	prog, cdir := par.Prog, par.CDir
 	byMode := map[string][]*modeRun{}
 	total := cfg.Runs * len(cfg.Modes)
 	k := 0
@@ -87,7 +75,7 @@ func runParent(cfg config, stdout, stderr io.Writer) error {
 		for _, m := range cfg.Modes {
 			k++
 			prog.Start(k, total, m)
-			mr := runMode(cfg, m, exe, cdir, prog)
+			mr := runMode(cfg, m, par.Exe, cdir, prog)
 			if mr.err != nil {
 				prog.Done(mr.err, "")
 			} else {
@@ -124,10 +112,10 @@ func runParent(cfg config, stdout, stderr io.Writer) error {
 	for _, msg := range failed {
 		fmt.Fprintf(stdout, "FAILED %s\n", msg)
 	}
-	if err := jsonOut.Write(func(w io.Writer) error { return writeJSON(w, cfg, results, byMode) }); err != nil {
+	if err := par.JSON.Write(func(w io.Writer) error { return writeJSON(w, cfg, results, byMode) }); err != nil {
 		return err
 	}
-	if err := chartOut.Write(func(w io.Writer) error { return writeChart(w, cfg, series) }); err != nil {
+	if err := par.Chart.Write(func(w io.Writer) error { return writeChart(w, cfg, series) }); err != nil {
 		return err
 	}
 	if len(failed) > 0 {
@@ -152,8 +140,7 @@ func runMode(cfg config, mode, exe, cdir string, prog *harness.Progress) *modeRu
 		Sample: cfg.Sample,
 		Line: func(line []byte, at float64) bool {
 			var e event
-			if err := json.Unmarshal(line, &e); err != nil || e.Event == "" {
-				prog.Println(mode + ": " + string(line))
+			if !prog.Decode(mode, line, &e, func() bool { return e.Event != "" }) {
 				return false
 			}
 			mr.events = append(mr.events, e)

@@ -17,7 +17,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -60,23 +59,18 @@ type modeRun struct {
 }
 
 func runParent(cfg config, stdout, stderr io.Writer) error {
-	exe, err := harness.SelfExe()
-	if err != nil {
-		return fmt.Errorf("cannot find own executable to run the Go modes: %v", err)
-	}
-	cdir := harness.FindCBin(cfg.CBin, exe, "cfrag-offheap")
-	jsonOut, err := harness.CreateOutput("-json", cfg.JSON)
+	par, err := harness.NewParent("frag", cfg.CBin, "cfrag-offheap", cfg.JSON, "", stderr)
 	if err != nil {
 		return err
 	}
-	defer jsonOut.Close()
-	prog := harness.NewProgress(stderr, "frag")
+	defer par.Close()
+	prog, cdir := par.Prog, par.CDir
 	total := time.Now()
 	pairs := cfg.runs()
 	var runs []*modeRun
 	for i, p := range pairs {
 		prog.Start(i+1, len(pairs), p[0]+" / "+p[1])
-		mr := runMode(cfg, p[0], p[1], exe, cdir, prog)
+		mr := runMode(cfg, p[0], p[1], par.Exe, cdir, prog)
 		if mr.err != nil {
 			mr.Error = mr.err.Error()
 			prog.Done(mr.err, "")
@@ -93,13 +87,13 @@ func runParent(cfg config, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "FAILED %s / %s: %v\n", mr.Workload, mr.Mode, mr.err)
 		}
 	}
-	if err := jsonOut.Write(func(w io.Writer) error {
+	if err := par.JSON.Write(func(w io.Writer) error {
 		return harness.WriteJSON(w, jsonDoc{Config: jsonConfigOf(cfg), Runs: runs})
 	}); err != nil {
 		return err
 	}
-	if jsonOut != nil {
-		fmt.Fprintf(stdout, "json: %s\n", jsonOut.Path())
+	if par.JSON != nil {
+		fmt.Fprintf(stdout, "json: %s\n", par.JSON.Path())
 	}
 	fmt.Fprintf(stderr, "frag: %d runs in %.1fs\n", len(pairs), time.Since(total).Seconds())
 	if failed > 0 {
@@ -123,8 +117,7 @@ func runMode(cfg config, workload, mode, exe, cdir string, prog *harness.Progres
 		Env:  childEnv(cfg),
 		Line: func(line []byte, _ float64) bool {
 			var m message
-			if err := json.Unmarshal(line, &m); err != nil || (m.Step == nil && m.Result == nil) {
-				prog.Println(mode + ": " + string(line))
+			if !prog.Decode(mode, line, &m, func() bool { return m.Step != nil || m.Result != nil }) {
 				return false
 			}
 			if m.Step != nil {

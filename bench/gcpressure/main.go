@@ -15,7 +15,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -57,27 +56,17 @@ type modeRun struct {
 }
 
 func runParent(cfg config, stdout, stderr io.Writer) error {
-	exe, err := harness.SelfExe()
-	if err != nil {
-		return fmt.Errorf("cannot find own executable to run the modes: %v", err)
-	}
-	jsonOut, err := harness.CreateOutput("-json", cfg.JSON)
+	par, err := harness.NewParent("gcpressure", "", "", cfg.JSON, cfg.Chart, stderr)
 	if err != nil {
 		return err
 	}
-	defer jsonOut.Close()
-	chartOut, err := harness.CreateOutput("-chart", cfg.Chart)
-	if err != nil {
-		return err
-	}
-	defer chartOut.Close()
-
-	prog := harness.NewProgress(stderr, "gcpressure")
+	defer par.Close()
+	prog := par.Prog
 	total := time.Now()
 	var runs []*modeRun
 	for i, m := range cfg.Modes {
 		prog.Start(i+1, len(cfg.Modes), m)
-		r := runMode(exe, cfg, m, prog)
+		r := runMode(par.Exe, cfg, m, prog)
 		if r.err != nil {
 			prog.Done(r.err, "")
 		} else {
@@ -102,17 +91,17 @@ func runParent(cfg config, stdout, stderr io.Writer) error {
 	for _, msg := range failed {
 		fmt.Fprintf(stdout, "FAILED %s\n", msg)
 	}
-	if err := jsonOut.Write(func(w io.Writer) error { return writeJSON(w, results) }); err != nil {
+	if err := par.JSON.Write(func(w io.Writer) error { return writeJSON(w, results) }); err != nil {
 		return err
 	}
-	if err := chartOut.Write(func(w io.Writer) error { return writeChart(w, cfg, series) }); err != nil {
+	if err := par.Chart.Write(func(w io.Writer) error { return writeChart(w, cfg, series) }); err != nil {
 		return err
 	}
-	if chartOut != nil {
-		fmt.Fprintf(stdout, "chart: %s\n", chartOut.Path())
+	if par.Chart != nil {
+		fmt.Fprintf(stdout, "chart: %s\n", par.Chart.Path())
 	}
-	if jsonOut != nil {
-		fmt.Fprintf(stdout, "json: %s\n", jsonOut.Path())
+	if par.JSON != nil {
+		fmt.Fprintf(stdout, "json: %s\n", par.JSON.Path())
 	}
 	fmt.Fprintf(stderr, "gcpressure: %d modes in %.1fs\n", len(cfg.Modes), time.Since(total).Seconds())
 	if len(failed) > 0 {
@@ -131,8 +120,7 @@ func runMode(exe string, cfg config, mode string, prog *harness.Progress) *modeR
 		Args: childArgs(cfg, mode),
 		Line: func(line []byte, _ float64) bool {
 			var m message
-			if err := json.Unmarshal(line, &m); err != nil || (m.Sample == nil && m.Result == nil) {
-				prog.Println(mode + ": " + string(line))
+			if !prog.Decode(mode, line, &m, func() bool { return m.Sample != nil || m.Result != nil }) {
 				return false
 			}
 			if m.Sample != nil {

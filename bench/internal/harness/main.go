@@ -62,6 +62,43 @@ func ParseFlags(fs *flag.FlagSet, args []string, out io.Writer, usage string) er
 	return nil
 }
 
+// Parent is what a command's parent process holds while it runs its modes:
+// its own executable (the Go modes' child), the directory of its C harness
+// binaries, the output files its flags name, and its progress line.
+type Parent struct {
+	Exe, CDir   string
+	JSON, Chart *Output
+	Prog        *Progress
+}
+
+// NewParent sets up the parent of the command called name. cbin and probe
+// are for FindCBin (probe "" for a command without C harness binaries);
+// jsonPath and chartPath are the -json and -chart flags ("" for none).
+func NewParent(name, cbin, probe, jsonPath, chartPath string, stderr io.Writer) (*Parent, error) {
+	exe, err := SelfExe()
+	if err != nil {
+		return nil, fmt.Errorf("cannot find own executable to run the modes: %v", err)
+	}
+	p := &Parent{Exe: exe, Prog: NewProgress(stderr, name)}
+	if probe != "" {
+		p.CDir = FindCBin(cbin, exe, probe)
+	}
+	if p.JSON, err = CreateOutput("-json", jsonPath); err != nil {
+		return nil, err
+	}
+	if p.Chart, err = CreateOutput("-chart", chartPath); err != nil {
+		p.JSON.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Close closes the output files Write has not.
+func (p *Parent) Close() {
+	p.JSON.Close()
+	p.Chart.Close()
+}
+
 // Output is a file a flag names, created at once so that a bad path fails
 // before the measurement; nil (flag not given) writes nothing.
 type Output struct {
