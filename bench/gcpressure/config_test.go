@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"flag"
-	"github.com/offheap/offheap/bench/internal/harness"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/offheap/offheap/bench/internal/harness"
 )
 
 func TestParseSize(t *testing.T) {

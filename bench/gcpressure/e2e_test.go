@@ -3,11 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/offheap/offheap/bench/internal/harness"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/offheap/offheap/bench/internal/harness"
 )
 
 // The parent re-executes its own binary for each mode; in tests that binary

@@ -1,9 +1,11 @@
 package main
 
 import (
-	"github.com/offheap/offheap/bench/internal/harness"
 	"runtime/debug"
 	"sync"
+
+	"github.com/offheap/offheap/bench/internal/allocs"
+	"github.com/offheap/offheap/bench/internal/harness"
 )
 
 // allocator is how a mode obtains and releases the workload's buffers.
@@ -24,10 +26,10 @@ type mode struct {
 
 // modes is the table of modes, in report order; native is the baseline.
 var modes = []mode{
-	{"native", func(config) (allocator, error) { return nativeAlloc{}, nil }},
+	{"native", func(config) (allocator, error) { return allocs.Native{}, nil }},
 	{"native-memlimit", func(cfg config) (allocator, error) {
 		debug.SetMemoryLimit(memLimit(cfg))
-		return nativeAlloc{}, nil
+		return allocs.Native{}, nil
 	}},
 	{"sync-pool", func(cfg config) (allocator, error) { return newSyncPoolAlloc(cfg.Size), nil }},
 	{"offheap", newOffheapAlloc},
@@ -39,7 +41,7 @@ var modes = []mode{
 	// its gigabyte of live buffers.
 	{"native-gogc400", func(config) (allocator, error) {
 		debug.SetGCPercent(pairGOGC)
-		return nativeAlloc{}, nil
+		return allocs.Native{}, nil
 	}},
 	{"offheap-gogc400", func(cfg config) (allocator, error) {
 		debug.SetGCPercent(pairGOGC)
@@ -70,14 +72,6 @@ func lookupMode(name string) *mode {
 	}
 	return nil
 }
-
-// nativeAlloc is plain make; Free drops the reference and leaves the buffer
-// to the garbage collector.
-type nativeAlloc struct{}
-
-func (nativeAlloc) Alloc(n int) []byte { return make([]byte, n) }
-func (nativeAlloc) Free([]byte)        {}
-func (nativeAlloc) Close() error       { return nil }
 
 // syncPoolAlloc keeps one sync.Pool per size class (exact size for a fixed
 // -size, power-of-two classes for a range), holding *[]byte as the sync.Pool
