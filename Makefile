@@ -1,6 +1,7 @@
 # offheap - build, test and benchmark.
 #
 #   make            build/liboffheap.a, build/liboffheap.so (soname), build/offheap.pc
+#   make help       every target, one line each
 #   make test       every test: C suite (plain, ASan+UBSan, TSan, valgrind), Go tests
 #                   (plain, -race, cgocheck2), bench module tests
 #   make bench      the main job: GC-pressure comparison against native slices
@@ -40,16 +41,28 @@ TEST_HDRS := $(wildcard tests/*.h)
 # Criterion runs tests in forked workers; -j2 matches the machine.
 CRITERION_ARGS ?= --jobs 2
 
-# Each mk/*.mk adds its own targets, and the short versions of its checks to
-# TEST_EXTRA, which `make test` runs after the core suites.
+# `make` with no target builds the library: the mk/*.mk files included below
+# define rules of their own, and without this the first of them would be the
+# default goal.
+.DEFAULT_GOAL := all
+
+# Each mk/*.mk adds its own targets, the short versions of its checks to
+# TEST_EXTRA, which `make test` runs after the core suites, and what those
+# run to TEST_BUILD (built first, see make test below).
 TEST_EXTRA :=
+TEST_BUILD :=
 include $(sort $(wildcard mk/*.mk))
 
-.PHONY: all lib test test-c test-asan test-tsan test-valgrind test-go test-bench-module \
+.PHONY: all lib help test test-build test-c test-asan test-tsan test-valgrind test-go test-bench-module \
         bench bench-c bench-go bench-hyperfine install uninstall clean deps-c deps-bench
 
-all: lib
-lib: $(BUILD)/liboffheap.a $(BUILD)/liboffheap.so $(BUILD)/offheap.pc
+all: lib ## the library: build/liboffheap.a, liboffheap.so (with soname) and offheap.pc (the default)
+lib: $(BUILD)/liboffheap.a $(BUILD)/liboffheap.so $(BUILD)/offheap.pc ## the same as all
+
+# Every target a user may name carries a `## ` comment on its rule line; help
+# prints them, so a new target documents itself where it is defined.
+help: ## this list
+	@awk -F ':[^#]*## ' '/^[a-z][a-z0-9-]*:[^=#]*## / { printf "  %-20s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 # ---- the library -----------------------------------------------------------
 
@@ -91,7 +104,7 @@ $(BUILD)/dbg/obj/%.o: c/src/%.c $(LIB_HDRS)
 # ---- C tests ---------------------------------------------------------------
 
 CRITERION_H := /usr/include/criterion/criterion.h
-deps-c:
+deps-c: ## install libcriterion-dev and valgrind with apt-get when missing (as root)
 	@if [ ! -f $(CRITERION_H) ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing libcriterion-dev (apt-get)"; \
@@ -103,23 +116,39 @@ deps-c:
 
 TEST_CFLAGS = $(CSTD) -Wall -Wextra -Wno-unused-parameter -pthread -Ic/include -Ic/src -Itests
 
-$(BUILD)/rel/offheap_tests: $(TEST_SRCS) $(TEST_HDRS) $(call objs,rel) | deps-c
-	$(CC) $(TEST_CFLAGS) -O1 -g $(TEST_SRCS) $(call objs,rel) -lcriterion -o $@
-$(BUILD)/asan/offheap_tests: $(TEST_SRCS) $(TEST_HDRS) $(call objs,asan) | deps-c
-	$(CC) $(TEST_CFLAGS) $(SAN_asan) $(TEST_SRCS) $(call objs,asan) -lcriterion -o $@
-$(BUILD)/tsan/offheap_tests: $(TEST_SRCS) $(TEST_HDRS) $(call objs,tsan) | deps-c
-	$(CC) $(TEST_CFLAGS) $(SAN_tsan) $(TEST_SRCS) $(call objs,tsan) -lcriterion -o $@
-$(BUILD)/dbg/offheap_tests: $(TEST_SRCS) $(TEST_HDRS) $(call objs,dbg) | deps-c
-	$(CC) $(TEST_CFLAGS) $(SAN_dbg) $(TEST_SRCS) $(call objs,dbg) -lcriterion -o $@
+# Each test file compiles on its own, so that make -j builds them side by
+# side; once per variant, with that variant's flags, and linked with the
+# library's objects of the same variant.
+test_objs = $(patsubst tests/%.c,$(BUILD)/$(1)/tests/%.o,$(TEST_SRCS))
+$(BUILD)/rel/tests/%.o: tests/%.c $(TEST_HDRS) $(LIB_HDRS) | deps-c
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -O1 -g -c $< -o $@
+$(BUILD)/asan/tests/%.o: tests/%.c $(TEST_HDRS) $(LIB_HDRS) | deps-c
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) $(SAN_asan) -c $< -o $@
+$(BUILD)/tsan/tests/%.o: tests/%.c $(TEST_HDRS) $(LIB_HDRS) | deps-c
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) $(SAN_tsan) -c $< -o $@
+$(BUILD)/dbg/tests/%.o: tests/%.c $(TEST_HDRS) $(LIB_HDRS) | deps-c
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) $(SAN_dbg) -c $< -o $@
+$(BUILD)/rel/offheap_tests: $(call test_objs,rel) $(call objs,rel)
+	$(CC) -pthread $^ -lcriterion -o $@
+$(BUILD)/asan/offheap_tests: $(call test_objs,asan) $(call objs,asan)
+	$(CC) -pthread $(SAN_asan) $^ -lcriterion -o $@
+$(BUILD)/tsan/offheap_tests: $(call test_objs,tsan) $(call objs,tsan)
+	$(CC) -pthread $(SAN_tsan) $^ -lcriterion -o $@
+$(BUILD)/dbg/offheap_tests: $(call test_objs,dbg) $(call objs,dbg)
+	$(CC) -pthread $(SAN_dbg) $^ -lcriterion -o $@
 
-test-c: $(BUILD)/rel/offheap_tests
+test-c: $(BUILD)/rel/offheap_tests ## the C suite, plain -O2 build
 	$< $(CRITERION_ARGS)
 # RSS tests read /proc/self/statm; ASan's shadow memory makes them meaningless,
 # so sanitizer runs set OH_TEST_NO_RSS and those tests skip their RSS asserts only.
 # A report raised after a test's verdict (by the purger thread, say) may not
 # change Criterion's tally, so the output is scanned for reports as well.
 SAN_REPORTS := 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|WARNING: ThreadSanitizer'
-test-asan: $(BUILD)/asan/offheap_tests
+test-asan: $(BUILD)/asan/offheap_tests ## the C suite under ASan+UBSan (and LeakSanitizer)
 	set -o pipefail; ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  OH_TEST_NO_RSS=1 $< $(CRITERION_ARGS) 2>&1 | tee $(BUILD)/asan/tests.log
@@ -129,18 +158,28 @@ test-asan: $(BUILD)/asan/offheap_tests
 # the detector can track, and the child starts its own purger thread, which
 # TSan refuses after a multithreaded fork unless die_after_fork=0. Data races
 # are still reported there.
-test-tsan: $(BUILD)/tsan/offheap_tests
+test-tsan: $(BUILD)/tsan/offheap_tests ## the C suite under TSan
 	set -o pipefail; TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 OH_TEST_NO_RSS=1 $< $(CRITERION_ARGS) \
 	  --filter '!(fork)/*' 2>&1 | tee $(BUILD)/tsan/tests.log
 	set -o pipefail; TSAN_OPTIONS=halt_on_error=1:detect_deadlocks=0:die_after_fork=0 OH_TEST_NO_RSS=1 $< $(CRITERION_ARGS) \
 	  --filter 'fork/*' 2>&1 | tee -a $(BUILD)/tsan/tests.log
 	@! grep -E $(SAN_REPORTS) $(BUILD)/tsan/tests.log
-# valgrind follows Criterion's forked workers; one job keeps output readable.
+# valgrind memcheck is here for what no sanitizer of this suite reports: reads
+# of uninitialised memory, in an -O0 build. It costs about a second per test
+# process (valgrind translates the program anew in each of Criterion's
+# workers), so it runs the suites whose code paths it can check, at
+# OH_TEST_SMALL sizes, and leaves out the thread storms - fork, threads,
+# ownership, misuse_race: valgrind runs one thread at a time, so it sees one
+# interleaving of what they race, which TSan checks, and the memory they
+# touch is ASan's. thread_exit (the caches torn down at a thread's exit) stays.
+# One job: make test runs it beside the other parts, on the core they leave.
 # "Possibly lost" blocks are the purger thread's TLS (a detached thread that
 # lives until exit), not leaks: only definite leaks are shown and fail.
-test-valgrind: $(BUILD)/dbg/offheap_tests
+VALGRIND_SKIP := fork|threads|ownership|misuse_race
+test-valgrind: $(BUILD)/dbg/offheap_tests ## the C suite under valgrind memcheck, but the thread storms (OH_TEST_SMALL sizes)
 	OH_TEST_NO_RSS=1 OH_TEST_SMALL=1 valgrind -q --error-exitcode=99 --leak-check=full \
-	  --show-leak-kinds=definite --errors-for-leak-kinds=definite --trace-children=yes $< --jobs 1
+	  --show-leak-kinds=definite --errors-for-leak-kinds=definite --trace-children=yes $< --jobs 1 \
+	  --filter '!($(VALGRIND_SKIP))/*'
 
 # ---- Go --------------------------------------------------------------------
 
@@ -149,22 +188,50 @@ test-valgrind: $(BUILD)/dbg/offheap_tests
 C_HASH = $(shell cat $(LIB_SRCS) $(LIB_HDRS) | sha1sum | cut -c1-12)
 GO_ENV = CGO_ENABLED=1 CGO_CFLAGS="-O2 -g -DOH_SRC_HASH=$(C_HASH)"
 
-test-go:
+# Plain go test runs every package. The race detector and cgocheck2 look at
+# what Go shares - across goroutines, and with C through cgo: go/offheap and
+# bindings (go/decommit has neither goroutines nor cgo; it runs plain, -asan
+# and without cgo). The tests that build a module, a vendor tree or the
+# shared library in a subprocess check packaging, and their builds are not
+# instrumented: they run once, in the plain run (GO_BUILD_TESTS).
+GO_SHARED_PKGS := ./go/offheap ./bindings
+GO_BUILD_TESTS := ^(TestVendoredBuild|TestSharedLibraryBuild|TestFailOSSharedBuild)$$
+test-go: ## go vet, go test (plain, -race, cgocheck2) and go/decommit without cgo
 	$(GO_ENV) $(GO) vet ./...
 	$(GO_ENV) $(GO) test -count=1 ./...
-	$(GO_ENV) $(GO) test -count=1 -race ./...
-	$(GO_ENV) GOEXPERIMENT=cgocheck2 $(GO) test -count=1 ./...
+	$(GO_ENV) $(GO) test -count=1 -race -skip '$(GO_BUILD_TESTS)' $(GO_SHARED_PKGS)
+	$(GO_ENV) GOEXPERIMENT=cgocheck2 $(GO) test -count=1 -skip '$(GO_BUILD_TESTS)' $(GO_SHARED_PKGS)
 	CGO_ENABLED=0 $(GO) test -count=1 ./go/decommit/...
 
-test-bench-module:
+test-bench-module: ## go vet and go test of the bench module
 	cd bench && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) test -count=1 ./...
 
-test: test-c test-asan test-tsan test-valgrind test-go test-bench-module $(TEST_EXTRA)
+# ---- make test ---------------------------------------------------------------
+
+# make test builds everything its parts run first, with -j2 and in one make
+# (TEST_BUILD; the mk/*.mk files add theirs), so that no two parts build the
+# same objects at once. Then the parts run in two lanes (mk/test-parts.sh):
+# TEST_BESIDE, the parts that leave a core idle - valgrind's single job, the
+# fuzzers' fixed time, the bench end-to-end runs that mostly sleep through
+# idle windows - one after another, beside the main lane, which runs the rest
+# in order. The table of each part's wall time comes at the end.
+TEST_BUILD += lib $(foreach v,rel asan tsan dbg,$(BUILD)/$(v)/offheap_tests)
+TEST_PARTS = test-c test-asan test-tsan test-valgrind test-go test-bench-module $(TEST_EXTRA)
+TEST_BESIDE = $(filter test-valgrind test-burst test-frag test-fuzz-short,$(TEST_PARTS))
+test-build: ## everything make test runs, built with -j2
+	@$(MAKE) --no-print-directory -j2 $(TEST_BUILD)
+
+# (make is passed by another name: a line naming $(MAKE) would run even under
+# make -n, which is to print the parts, not run them.)
+TEST_MAKE = $(MAKE)
+test: ## every test, in two lanes after one build, with the time of each part
+	@MAKE="$(TEST_MAKE)" mk/test-parts.sh $(BUILD)/test-times test-build "$(TEST_BESIDE)" \
+	  "$(filter-out $(TEST_BESIDE),$(TEST_PARTS))"
 	@echo "make test: all suites passed"
 
 # ---- benchmarks ------------------------------------------------------------
 
-deps-bench:
+deps-bench: ## install jemalloc, mimalloc and hyperfine with apt-get when missing (as root)
 	@missing=""; \
 	 [ -f /usr/include/jemalloc/jemalloc.h ] || missing="$$missing libjemalloc-dev"; \
 	 [ -f /usr/include/mimalloc.h ] || missing="$$missing libmimalloc-dev"; \
@@ -177,30 +244,30 @@ deps-bench:
 # The chart goes to build/ unless BENCH_CHART says otherwise; gcpressure
 # prints where it wrote it.
 BENCH_CHART ?= $(CURDIR)/$(BUILD)/gcpressure.svg
-bench:
+bench: ## the main job: GC pressure against native slices (table, build/gcpressure.svg; BENCH_ARGS)
 	@mkdir -p $(dir $(BENCH_CHART))
 	cd bench && $(GO_ENV) $(GO) run ./gcpressure -chart $(BENCH_CHART) $(BENCH_ARGS)
 
 BENCH_C_SRCS := $(wildcard bench/cbench/*.c)
-$(BUILD)/bench/cbench: $(BENCH_C_SRCS) $(BUILD)/liboffheap.a | deps-bench
+$(BUILD)/bench/cbench: $(BENCH_C_SRCS) bench/internal/charness/charness.h $(BUILD)/liboffheap.a | deps-bench
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) -O2 -g -pthread -Ic/include $(BENCH_C_SRCS) $(BUILD)/liboffheap.a -ljemalloc -lmimalloc -o $@
-bench-c: $(BUILD)/bench/cbench
+	$(CC) $(CSTD) -O2 -g -pthread -Ic/include -Ibench/internal/charness $(BENCH_C_SRCS) $(BUILD)/liboffheap.a -ljemalloc -lmimalloc -o $@
+bench-c: $(BUILD)/bench/cbench ## C micro-benchmark against glibc, jemalloc and mimalloc (BENCH_C_ARGS)
 	$< $(BENCH_C_ARGS)
 
 BENCH_GO_ARGS ?= -benchtime 200ms -count 6
-bench-go:
+bench-go: ## Go micro-benchmarks against make, sync.Pool and peers (BENCH_GO_ARGS)
 	@mkdir -p $(BUILD)
 	cd bench && $(GO_ENV) $(GO) test -run '^$$' -bench . -benchmem $(BENCH_GO_ARGS) ./micro/ | tee ../$(BUILD)/bench-go.txt
 
-bench-hyperfine: | deps-bench
+bench-hyperfine: | deps-bench ## gcpressure modes timed by hyperfine (HYPERFINE_ARGS, BENCH_ARGS)
 	cd bench && $(GO_ENV) $(GO) build -o ../$(BUILD)/gcpressure ./gcpressure
 	hyperfine --warmup 1 --runs 5 $(HYPERFINE_ARGS) \
 	  $(foreach m,native native-memlimit sync-pool offheap offheap-pool offheap-slab,-n $(m) '$(BUILD)/gcpressure -child -modes $(m) $(BENCH_ARGS)')
 
 # ---- install ---------------------------------------------------------------
 
-install: lib
+install: lib ## install header, libraries and offheap.pc under PREFIX (and DESTDIR)
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 c/include/offheap.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/liboffheap.a $(DESTDIR)$(PREFIX)/lib/
@@ -210,10 +277,10 @@ install: lib
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' c/offheap.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/offheap.pc
 	chmod 644 $(DESTDIR)$(PREFIX)/lib/pkgconfig/offheap.pc
 
-uninstall:
+uninstall: ## remove what install installed
 	rm -f $(DESTDIR)$(PREFIX)/include/offheap.h $(DESTDIR)$(PREFIX)/lib/liboffheap.a \
 	  $(DESTDIR)$(PREFIX)/lib/liboffheap.so $(DESTDIR)$(PREFIX)/lib/liboffheap.so.$(ABI) \
 	  $(DESTDIR)$(PREFIX)/lib/liboffheap.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/pkgconfig/offheap.pc
 
-clean:
+clean: ## remove build/
 	rm -rf $(BUILD)

@@ -13,25 +13,25 @@
 
 BURST_C_SRC := bench/burst/cburst/cburst.c
 BURST_CBINS := $(addprefix $(BUILD)/bench/cburst-,glibc jemalloc mimalloc offheap)
-BURST_CFLAGS = $(CSTD) -Wall -Wextra -O2 -g -pthread -Ic/include
+BURST_CFLAGS = $(CSTD) -Wall -Wextra -O2 -g -pthread -Ic/include -Ibench/internal/charness
 BURST_ARGS ?=
+# What each C harness binary links (cburst-*, cfrag-*).
+CH_LIBS_glibc :=
+CH_LIBS_jemalloc := -ljemalloc
+CH_LIBS_mimalloc := -lmimalloc
+CH_LIBS_offheap = $(BUILD)/liboffheap.a
 
 .PHONY: bench-burst bench-burst-c test-burst
 
-$(BUILD)/bench/cburst-glibc: $(BURST_C_SRC)
+# One pattern rule for the four: -DCH_<ALLOCATOR> picks the allocator in
+# bench/internal/charness/charness.h, CH_LIBS_<allocator> links it.
+$(BUILD)/bench/cburst-offheap: $(BUILD)/liboffheap.a
+$(BUILD)/bench/cburst-jemalloc $(BUILD)/bench/cburst-mimalloc: | deps-bench
+$(BUILD)/bench/cburst-%: $(BURST_C_SRC) bench/internal/charness/charness.h
 	@mkdir -p $(@D)
-	$(CC) $(BURST_CFLAGS) -DCB_GLIBC $< -ldl -o $@
-$(BUILD)/bench/cburst-jemalloc: $(BURST_C_SRC) | deps-bench
-	@mkdir -p $(@D)
-	$(CC) $(BURST_CFLAGS) -DCB_JEMALLOC $< -ljemalloc -ldl -o $@
-$(BUILD)/bench/cburst-mimalloc: $(BURST_C_SRC) | deps-bench
-	@mkdir -p $(@D)
-	$(CC) $(BURST_CFLAGS) -DCB_MIMALLOC $< -lmimalloc -ldl -o $@
-$(BUILD)/bench/cburst-offheap: $(BURST_C_SRC) $(BUILD)/liboffheap.a
-	@mkdir -p $(@D)
-	$(CC) $(BURST_CFLAGS) -DCB_OFFHEAP $< $(BUILD)/liboffheap.a -ldl -o $@
+	$(CC) $(BURST_CFLAGS) -DCH_$(shell echo $* | tr a-z A-Z) $< $(CH_LIBS_$*) -ldl -o $@
 
-bench-burst-c: $(BURST_CBINS)
+bench-burst-c: $(BURST_CBINS) ## the burst C harness binaries (build/bench/cburst-*)
 
 # The Go command is rebuilt every time (go build caches); GO_ENV passes the C
 # sources' hash so that an edit under c/ reaches the cgo build.
@@ -41,15 +41,16 @@ $(BUILD)/bench/burst: FORCE_BURST
 .PHONY: FORCE_BURST
 FORCE_BURST:
 
-bench-burst: $(BURST_CBINS) $(BUILD)/bench/burst
+bench-burst: $(BURST_CBINS) $(BUILD)/bench/burst ## memory back to the OS after a burst, every mode (BURST_ARGS)
 	$(BUILD)/bench/burst -peak 1GiB -json $(BUILD)/burst.json -chart $(BUILD)/burst.svg $(BURST_ARGS)
 
 # Every mode, 64 MiB bursts, short idle windows: the harnesses link and run,
 # the protocol and the analysis hold (~10 s). Exit status only: the figures of
 # so small a burst say little.
-test-burst: $(BURST_CBINS) $(BUILD)/bench/burst
+test-burst: $(BURST_CBINS) $(BUILD)/bench/burst ## a tiny end-to-end run of every burst mode (make test)
 	$(BUILD)/bench/burst -peak 64MiB -idle 300ms -pre 100ms -purge-delay 50ms > $(BUILD)/test-burst.txt \
 	  || { cat $(BUILD)/test-burst.txt; exit 1; }
 	@echo "test-burst: every mode ran (table in $(BUILD)/test-burst.txt)"
 
 TEST_EXTRA += test-burst
+TEST_BUILD += $(BURST_CBINS)

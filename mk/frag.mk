@@ -15,26 +15,21 @@
 
 FRAG_C_SRC := bench/frag/cfrag/cfrag.c
 FRAG_CBINS := $(addprefix $(BUILD)/bench/cfrag-,glibc jemalloc mimalloc offheap)
-FRAG_CFLAGS = $(CSTD) -Wall -Wextra -O2 -g -pthread -Ic/include
+FRAG_CFLAGS = $(CSTD) -Wall -Wextra -O2 -g -pthread -Ic/include -Ibench/internal/charness
 FRAG_LIVE ?= 1GiB
 FRAG_ARGS ?=
 
 .PHONY: bench-frag bench-frag-c test-frag FORCE_FRAG
 
-$(BUILD)/bench/cfrag-glibc: $(FRAG_C_SRC)
+# One pattern rule for the four: -DCH_<ALLOCATOR> picks the allocator in
+# bench/internal/charness/charness.h, CH_LIBS_<allocator> links it.
+$(BUILD)/bench/cfrag-offheap: $(BUILD)/liboffheap.a
+$(BUILD)/bench/cfrag-jemalloc $(BUILD)/bench/cfrag-mimalloc: | deps-bench
+$(BUILD)/bench/cfrag-%: $(FRAG_C_SRC) bench/internal/charness/charness.h
 	@mkdir -p $(@D)
-	$(CC) $(FRAG_CFLAGS) -DCF_GLIBC $< -ldl -o $@
-$(BUILD)/bench/cfrag-jemalloc: $(FRAG_C_SRC) | deps-bench
-	@mkdir -p $(@D)
-	$(CC) $(FRAG_CFLAGS) -DCF_JEMALLOC $< -ljemalloc -ldl -o $@
-$(BUILD)/bench/cfrag-mimalloc: $(FRAG_C_SRC) | deps-bench
-	@mkdir -p $(@D)
-	$(CC) $(FRAG_CFLAGS) -DCF_MIMALLOC $< -lmimalloc -ldl -o $@
-$(BUILD)/bench/cfrag-offheap: $(FRAG_C_SRC) $(BUILD)/liboffheap.a
-	@mkdir -p $(@D)
-	$(CC) $(FRAG_CFLAGS) -DCF_OFFHEAP $< $(BUILD)/liboffheap.a -ldl -o $@
+	$(CC) $(FRAG_CFLAGS) -DCH_$(shell echo $* | tr a-z A-Z) $< $(CH_LIBS_$*) -ldl -o $@
 
-bench-frag-c: $(FRAG_CBINS)
+bench-frag-c: $(FRAG_CBINS) ## the frag C harness binaries (build/bench/cfrag-*)
 
 # Rebuilt every time (go build caches); GO_ENV passes the C sources' hash so
 # that an edit under c/ reaches the cgo build.
@@ -43,15 +38,16 @@ $(BUILD)/bench/frag: FORCE_FRAG
 	cd bench && $(GO_ENV) $(GO) build -o ../$@ ./frag
 FORCE_FRAG:
 
-bench-frag: $(FRAG_CBINS) $(BUILD)/bench/frag
+bench-frag: $(FRAG_CBINS) $(BUILD)/bench/frag ## resident memory against live bytes under fragmenting frees (FRAG_LIVE, FRAG_ARGS)
 	$(BUILD)/bench/frag -live $(FRAG_LIVE) -json $(BUILD)/frag.json $(FRAG_ARGS)
 
 # Every mode and workload at 16 MiB with a 50 ms purge delay: the harnesses
 # link and run and every buffer checks out (~10 s). Exit status only: the
 # figures of so small a run say little.
-test-frag: $(FRAG_CBINS) $(BUILD)/bench/frag
+test-frag: $(FRAG_CBINS) $(BUILD)/bench/frag ## a tiny end-to-end run of every frag workload and mode (make test)
 	$(BUILD)/bench/frag -live 16MiB -pool 4MiB -purge-delay 50ms -cache-ops 20000 > $(BUILD)/test-frag.txt \
 	  || { cat $(BUILD)/test-frag.txt; exit 1; }
 	@echo "test-frag: every mode ran (tables in $(BUILD)/test-frag.txt)"
 
 TEST_EXTRA += test-frag
+TEST_BUILD += $(FRAG_CBINS)

@@ -40,7 +40,7 @@ TEST_EXTRA += test-install test-symbols test-examples test-nocgo test-modzip tes
 # $(call pkg_fail,message): fail a packaging check with a message.
 pkg_fail = { echo "$@: $(1)" >&2; exit 1; }
 
-test-install: lib
+test-install: lib ## install and uninstall into temporary prefixes, with DESTDIR (make test)
 	@set -euo pipefail; t=$$(mktemp -d); trap 'rm -rf "$$t"' EXIT; \
 	 check_tree() { \
 	   local root=$$1 prefix=$$2 lib=$$1$$2/lib; \
@@ -74,11 +74,11 @@ test-install: lib
 
 # ---- exported symbols ----------------------------------------------------------
 
-test-symbols: $(BUILD)/liboffheap.so
+test-symbols: $(BUILD)/liboffheap.so ## liboffheap.so exports exactly c/offheap.symbols (make test)
 	@mk/packaging/symbols.sh check $(BUILD)/liboffheap.so.$(VERSION) c/include/offheap.h $(SYMBOLS)
 	@CC=$(CC) mk/packaging/symbols.sh selftest
 
-update-symbols: $(BUILD)/liboffheap.so
+update-symbols: $(BUILD)/liboffheap.so ## rewrite c/offheap.symbols from the built library
 	@mk/packaging/symbols.sh update $(BUILD)/liboffheap.so.$(VERSION) c/include/offheap.h $(SYMBOLS)
 
 # ---- examples against an installed library --------------------------------------
@@ -88,7 +88,7 @@ update-symbols: $(BUILD)/liboffheap.so
 # The go build cache keys cgo packages on CGO_CFLAGS, not on pkg-config's
 # output: naming the prefix there keeps a build against an earlier (deleted)
 # prefix from being reused.
-test-examples: lib
+test-examples: lib ## the C and Go examples built and run against an installed prefix (make test)
 	@set -euo pipefail; t=$$(mktemp -d); trap 'rm -rf "$$t"' EXIT; \
 	 $(MAKE) -s --no-print-directory install PREFIX=$$t/prefix >/dev/null; \
 	 export PKG_CONFIG_PATH=$$t/prefix/lib/pkgconfig; \
@@ -123,7 +123,7 @@ test-examples: lib
 NOCGO_MSG := offheap_requires_cgo__build_with_CGO_ENABLED_1_and_a_C_compiler
 NOCGO_GOOS := linux windows darwin freebsd netbsd openbsd dragonfly
 
-test-nocgo:
+test-nocgo: ## CGO_ENABLED=0 builds fail or pass as documented, every OS (make test)
 	@set -euo pipefail; \
 	 for os in $(NOCGO_GOOS); do \
 	   CGO_ENABLED=0 GOOS=$$os GOARCH=amd64 $(GO) vet ./go/decommit || $(call pkg_fail,go/decommit does not build for $$os without cgo); done; \
@@ -142,7 +142,7 @@ test-nocgo:
 
 MODZIP_VERSION := v$(VERSION)
 
-test-modzip:
+test-modzip: ## a user module builds and runs examples/go from the module zip (make test)
 	@set -euo pipefail; t=$$(mktemp -d); \
 	 trap 'chmod -R u+w "$$t" 2>/dev/null; rm -rf "$$t"' EXIT; \
 	 GOFLAGS= $(GO) run mk/packaging/modzip.go $$t/proxy $(MODZIP_VERSION) >/dev/null; \
@@ -167,7 +167,7 @@ UNIX_VARIANTS := linux:0: freebsd:1:-DOH_AS_FREEBSD netbsd:1:-DOH_AS_NETBSD open
   dragonfly:1:-DOH_AS_DRAGONFLY macos:2:-DOH_AS_APPLE~-DMADV_FREE_REUSABLE=7 macos-old-sdk:3:-DOH_AS_APPLE
 UNIX_CFLAGS = $(CSTD) $(WARN) -Werror -O1 -pthread -Ic/include -Ic/src
 
-test-unix-defines: c/src/os_unix.c tests/unix/os_unix_advice.c tests/unix/as_os.h $(LIB_HDRS)
+test-unix-defines: c/src/os_unix.c tests/unix/os_unix_advice.c tests/unix/as_os.h $(LIB_HDRS) ## os_unix.c compiled and checked as each BSD and macOS (make test)
 	@set -euo pipefail; d=$(BUILD)/unix-defines; mkdir -p $$d; \
 	 for v in $(UNIX_VARIANTS); do \
 	   IFS=: read -r name os flags <<<"$$v"; flags=$${flags//\~/ }; \
@@ -199,7 +199,7 @@ WINE_ENV = WINEPREFIX=$(abspath $(WIN))/wineprefix WINEDEBUG=-all WINEDLLOVERRID
 # runs outside the source tree under Wine, and the check runs on Linux).
 WIN_GO_SKIP ?= ^(TestScavengeReturnsMemory|TestBufferPoolIdleDecommit|TestNotAsyncSignalSafeIsDocumented)$$
 
-deps-windows:
+deps-windows: ## install mingw-w64 and Wine with apt-get when missing (as root)
 	@if ! command -v $(MINGW_CC) >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then echo "installing gcc-mingw-w64-x86-64-posix (apt-get)"; \
 	    apt-get install -y -qq gcc-mingw-w64-x86-64-posix >/dev/null 2>&1 || \
@@ -234,8 +234,9 @@ $(WIN)/bcryptprimitives.dll: tests/windows/bcryptprimitives.c | deps-windows
 	@mkdir -p $(@D)
 	$(MINGW_CC) -shared -O2 -o $@ $< -ladvapi32
 
-windows-build: $(WIN)/liboffheap.a $(WIN)/offheap.dll $(WIN)/test_windows.exe $(WIN)/example.exe \
-               $(WIN)/bcryptprimitives.dll
+WIN_BINS := $(WIN)/liboffheap.a $(WIN)/offheap.dll $(WIN)/test_windows.exe $(WIN)/example.exe \
+  $(WIN)/bcryptprimitives.dll
+windows-build: $(WIN_BINS) ## the Windows library, DLL, tests and examples, cross-compiled
 	$(WIN_GO_ENV) $(GO) vet ./go/... ./bindings
 	$(WIN_GO_ENV) $(GO) test -c -o $(WIN)/offheap.test.exe ./go/offheap
 	$(WIN_GO_ENV) $(GO) test -c -o $(WIN)/decommit.test.exe ./go/decommit
@@ -255,7 +256,7 @@ windows-build: $(WIN)/liboffheap.a $(WIN)/offheap.dll $(WIN)/test_windows.exe $(
 # Runs a Windows program under Wine from $(WIN): $(call wine_run,program args)
 wine_run = (cd $(WIN) && $(WINE_ENV) timeout 900 $(WINE) $(1))
 
-test-windows: windows-build test-unix-defines
+test-windows: windows-build test-unix-defines ## the Windows binaries run under Wine (not part of make test)
 	@set -euo pipefail; \
 	 if ! command -v $(WINE) >/dev/null || ! $(call wine_run,cmd.exe /c echo wine-runs) 2>/dev/null | grep -q wine-runs; then \
 	   echo "test-windows: ***** NOT RUN: Wine is missing or does not run here. The library, offheap.dll,"; \

@@ -34,7 +34,7 @@ GO_FUZZ_FLAGS := -run '^$$' -fuzz '^FuzzOps$$' -fuzzminimizetime 20x
 .PHONY: fuzz soak test-fuzz-short test-soak-short test-go-asan deps-fuzz fuzz-c fuzz-go
 
 # clang with libFuzzer: Debian's clang, and libclang-rt-N-dev for its runtime.
-deps-fuzz:
+deps-fuzz: ## install clang and its libFuzzer runtime with apt-get when missing (as root)
 	@if ! printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }\n' | \
 	    $(FUZZ_CC) -x c -fsanitize=fuzzer - -o /dev/null >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" != 0 ]; then \
@@ -55,20 +55,20 @@ $(FUZZ_BIN): tests/fuzz/fuzz_ops.c $(LIB_SRCS) $(LIB_HDRS) | deps-fuzz
 	@mkdir -p $(@D) $(FUZZ_DIR)/corpus
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(LIB_SRCS) tests/fuzz/fuzz_ops.c -o $@
 
-fuzz-c: $(FUZZ_BIN)
+fuzz-c: $(FUZZ_BIN) ## the libFuzzer target on the C ABI for FUZZ_TIME seconds
 	@mkdir -p $(FUZZ_DIR)/corpus
 	$(FUZZ_ENV) $< $(FUZZ_RUN_FLAGS) -max_total_time=$(FUZZ_TIME) $(FUZZ_DIR)/corpus $(FUZZ_SEEDS)
 
-fuzz-go:
+fuzz-go: ## the Go fuzz target FuzzOps for FUZZ_TIME seconds
 	$(GO_ENV) $(GO) test $(GO_FUZZ_FLAGS) -fuzztime $(FUZZ_TIME)s ./go/offheap
 
-fuzz: fuzz-c fuzz-go
+fuzz: fuzz-c fuzz-go ## fuzz-c then fuzz-go
 
 # Seeds first (every committed input once), then a short fuzzing run each.
 # The C run starts from the seeds alone (a fresh working corpus), so that its
 # time stays bounded however much `make fuzz` has grown build/fuzz/corpus.
 # The Go seed corpus (f.Add and testdata/fuzz/FuzzOps) also runs in every go test.
-test-fuzz-short: $(FUZZ_BIN)
+test-fuzz-short: $(FUZZ_BIN) ## the seed corpora and FUZZ_SHORT seconds of each fuzzer (make test)
 	$(FUZZ_ENV) $< $(FUZZ_RUN_FLAGS) -runs=0 $(FUZZ_SEEDS)
 	rm -rf $(FUZZ_DIR)/short-corpus && mkdir -p $(FUZZ_DIR)/short-corpus
 	$(FUZZ_ENV) $< $(FUZZ_RUN_FLAGS) -max_total_time=$(FUZZ_SHORT) $(FUZZ_DIR)/short-corpus $(FUZZ_SEEDS)
@@ -93,7 +93,7 @@ $(BUILD)/soak/soak-tsan: $(SOAK_SRC) $(SOAK_TSAN_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(SOAK_CFLAGS) $(SAN_tsan) $< $(SOAK_TSAN_OBJS) -o $@
 
-soak: $(BUILD)/soak/soak
+soak: $(BUILD)/soak/soak ## 8 threads x SOAK_OPS operations on the C core, then through the Go API
 	$< -t 8 -n $(SOAK_OPS)
 	set -o pipefail; $< -t 8 -n $$(( $(SOAK_OPS) / 4 )) -s 2 -f | tail -1
 	$(GO_ENV) OFFHEAP_SOAK_OPS=$(SOAK_OPS) $(GO) test -count=1 -run '^TestSoak$$' -v -timeout 2h ./go/offheap
@@ -102,7 +102,7 @@ soak: $(BUILD)/soak/soak
 # Each run's output goes to build/soak/*.log, printed whole if it fails.
 SOAK_RUN = run() { log=$$1; shift; "$$@" > $$log 2>&1 || { cat $$log; exit 1; }; \
   ! grep -E $(SAN_REPORTS) $$log || exit 1; tail -1 $$log; }; run
-test-soak-short: $(BUILD)/soak/soak $(BUILD)/soak/soak-asan $(BUILD)/soak/soak-tsan
+test-soak-short: $(BUILD)/soak/soak $(BUILD)/soak/soak-asan $(BUILD)/soak/soak-tsan ## the C soak, short: -O2, ASan+UBSan and TSan builds (make test)
 	@$(SOAK_RUN) $(BUILD)/soak/rel.log $(BUILD)/soak/soak -t 8 -n 200000
 	@$(SOAK_RUN) $(BUILD)/soak/flip.log $(BUILD)/soak/soak -t 8 -n 200000 -s 2 -f
 	@$(SOAK_RUN) $(BUILD)/soak/asan.log env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
@@ -113,8 +113,11 @@ test-soak-short: $(BUILD)/soak/soak $(BUILD)/soak/soak-asan $(BUILD)/soak/soak-t
 # ---- go test -asan -----------------------------------------------------------------
 
 # The Go code is instrumented by the compiler, the core by cgo's C compiler
-# with -fsanitize=address (go adds it); LeakSanitizer runs at exit.
-test-go-asan:
-	$(GO_ENV) $(GO) test -count=1 -asan ./go/... ./bindings
+# with -fsanitize=address (go adds it); LeakSanitizer runs at exit. The
+# packaging tests that build in a subprocess (GO_BUILD_TESTS, in the Makefile)
+# run in the plain go test only: their builds are not instrumented.
+test-go-asan: ## go test -asan of go/offheap and bindings (make test)
+	$(GO_ENV) $(GO) test -count=1 -asan -skip '$(GO_BUILD_TESTS)' ./go/... ./bindings
 
 TEST_EXTRA += test-fuzz-short test-soak-short test-go-asan
+TEST_BUILD += $(FUZZ_BIN) $(BUILD)/soak/soak $(BUILD)/soak/soak-asan $(BUILD)/soak/soak-tsan

@@ -125,7 +125,7 @@ static void *unmap_racer(void *arg) {
 }
 
 Test(misuse_race, racing_double_unmap_has_exactly_one_winner, .timeout = 120) {
-  size_t page = oh_page_size(), rounds = t_scaled(20000, 100);
+  size_t page = oh_page_size(), rounds = T_TSAN ? 2000 : t_scaled(20000, 100);
   void *warm = oh_map(page); /* metadata blocks mapped before the baseline */
   cr_assert_eq(oh_unmap(warm, page), 0);
   uint64_t before = mapped_bytes();
@@ -245,7 +245,7 @@ static int destroy_pool(void *p) { return oh_pool_destroy(p); }
 static int destroy_arena(void *a) { return oh_arena_destroy(a); }
 
 Test(misuse_race, racing_double_destroy_has_exactly_one_winner, .timeout = 120) {
-  size_t rounds = t_scaled(2000, 20);
+  size_t rounds = T_TSAN ? 500 : t_scaled(2000, 20);
   int bad = 0;
   for (size_t i = 0; i < rounds; i++) {
     int pool = i % 2 == 0;

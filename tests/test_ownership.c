@@ -112,7 +112,7 @@ Test(ownership, free_storm_from_other_threads, .timeout = 120) {
   oh_stats_t s0;
   cr_assert_eq(oh_stats(&s0), 0);
   uint64_t rng = 5;
-  size_t total = t_small() ? 100000 : t_no_rss() ? 300000 : 2000000; /* sanitizers: slower */
+  size_t total = t_small() || T_TSAN ? 100000 : t_no_rss() ? 300000 : 2000000; /* sanitizers: slower */
   for (size_t k = 0; k < total; k++) {
     while (__atomic_load_n(&st.head, __ATOMIC_RELAXED) - __atomic_load_n(&st.tail, __ATOMIC_ACQUIRE) >= RING)
       sched_yield();

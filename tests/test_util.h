@@ -35,6 +35,20 @@ int t_small(void);  /* OH_TEST_SMALL set: valgrind-sized run */
 int t_no_rss(void); /* OH_TEST_NO_RSS set: skip RSS comparisons */
 /* n, or n/div (at least 1) in a small run. */
 size_t t_scaled(size_t n, size_t div);
+/* T_TSAN: built with -fsanitize=thread (GCC and clang define the macro).
+ * TSan makes every access and atomic some ten times dearer, and its reports
+ * come from the order of accesses, not from how often they race: the race
+ * storms run fewer rounds under it and still race every path. */
+#if defined(__SANITIZE_THREAD__)
+#define T_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define T_TSAN 1
+#endif
+#endif
+#ifndef T_TSAN
+#define T_TSAN 0
+#endif
 
 /* ---- memory measurement ----------------------------------------------------- */
 

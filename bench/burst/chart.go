@@ -1,15 +1,15 @@
+// chart.go draws burst's chart: resident memory over time, one line per
+// mode, on bench/internal/svg.
 package main
 
 import (
 	"fmt"
-	"github.com/offheap/offheap/bench/internal/svg"
 	"io"
 	"math"
-	"strings"
-)
 
-// The chart follows bench/gcpressure/chart.go (copied, not imported: both are
-// main packages): one panel of RSS over time, one line per mode.
+	"github.com/offheap/offheap/bench/internal/report"
+	"github.com/offheap/offheap/bench/internal/svg"
+)
 
 // chartSeries is one mode's first run.
 type chartSeries struct {
@@ -19,37 +19,14 @@ type chartSeries struct {
 	Result  *modeResult
 }
 
-// Warm colours for Go's own memory, cool for offheap, greys and purples for
-// the C allocators (Okabe-Ito and neighbours).
-var modeColors = map[string]string{
-	"offheap":             "#0072b2",
-	"offheap-pool":        "#009e73",
-	"offheap-c":           "#56b4e9",
-	"native":              "#d55e00",
-	"native-gc":           "#e69f00",
-	"native-freeosmemory": "#f0e442",
-	"glibc":               "#000000",
-	"jemalloc":            "#cc79a7",
-	"jemalloc-bg":         "#882255",
-	"mimalloc":            "#999999",
-}
-
-func colorOf(mode string) string {
-	if c, ok := modeColors[mode]; ok {
-		return c
-	}
-	return "#444444"
-}
-
+// Chart geometry, in SVG user units: one panel, the legend on the right.
 const (
 	chartW     = 1000
 	chartH     = 560
-	plotLeft   = 90
-	plotRight  = 700
 	legendLeft = 730
-	plotTop    = 90
-	plotBottom = 480
 )
+
+var plot = svg.Plot{Left: 90, Right: 700, Top: 90, Bottom: 480}
 
 // origin is a series' time zero: its ready event (the first sample if none).
 func origin(se chartSeries) float64 {
@@ -78,30 +55,12 @@ func writeChart(out io.Writer, cfg config, series []chartSeries) error {
 			}
 		}
 	}
-	if tMax <= 0 {
-		tMax = 1
-	}
-	tTicks := svg.NiceTicks(0, tMax, 10)
-	tMax = tTicks[len(tTicks)-1]
-	xOf := func(t float64) float64 { return plotLeft + (plotRight-plotLeft)*t/tMax }
-	unit, unitName := float64(1<<20), "MiB"
-	if rssMax >= 1<<30 {
-		unit, unitName = 1<<30, "GiB"
-	}
-	rssTicks := svg.NiceTicks(0, rssMax*1.05/unit, 6)
-	rssAxisMax := rssTicks[len(rssTicks)-1] * unit
-	yOf := func(v float64) float64 { return plotBottom - (plotBottom-plotTop)*v/rssAxisMax }
-
-	s.F(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
-	s.F(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="Helvetica, Arial, sans-serif" font-size="12">`+"\n",
-		chartW, chartH, chartW, chartH)
-	s.F("<title>%s</title>\n", svg.Esc("burst: resident memory over time"))
-	s.F(`<rect width="100%%" height="100%%" fill="white"/>` + "\n")
+	xOf, tTicks := plot.TimeAxis(tMax)
 	title, sub := "Memory back to the OS: resident memory over time, per mode", ""
 	if cfg.Pattern == "steady" {
 		title = "Steady churn: resident memory over time, per mode"
 		sub = fmt.Sprintf("%s live of %s buffers, %s%% replaced per round, gap %v; purge delay %s",
-			formatSize(cfg.Peak), formatSize(cfg.Size), trimFloat(cfg.Churn), cfg.Gap, cfg.Delay)
+			formatSize(cfg.Peak), formatSize(cfg.Size), report.TrimFloat(cfg.Churn), cfg.Gap, cfg.Delay)
 	} else {
 		bursts := fmt.Sprintf("%d bursts", cfg.Bursts)
 		if cfg.Bursts == 1 {
@@ -110,72 +69,51 @@ func writeChart(out io.Writer, cfg config, series []chartSeries) error {
 		sub = fmt.Sprintf("%s to %s of %s buffers, freed to %s, idle %v after each; purge delay %s",
 			bursts, formatSize(cfg.Peak), formatSize(cfg.Size), formatSize(cfg.Floor), cfg.Idle, cfg.Delay)
 	}
-	s.Text(plotLeft, 30, "start", ` font-size="18" font-weight="bold"`, title)
-	s.Text(plotLeft, 52, "start", ` fill="#444"`, sub+"; each mode in its own process. Lower is better while idle.")
-	s.Text(plotLeft, plotTop-12, "start", ` font-size="14" font-weight="bold"`, "Resident memory (VmRSS of each mode's process)")
-	for _, v := range rssTicks {
-		y := yOf(v * unit)
-		s.Line(plotLeft, y, plotRight, y, `stroke="#e4e4e4"`)
-		s.Text(plotLeft-8, y+4, "end", "", trimFloat(svg.RoundTick(v))+" "+unitName)
-	}
-	for _, t := range tTicks {
-		x := xOf(t)
-		s.Line(x, plotBottom, x, plotBottom+5, `stroke="#333"`)
-		s.Text(x, plotBottom+18, "middle", "", trimFloat(svg.RoundTick(t))+"s")
-	}
-	yp := yOf(float64(cfg.Peak))
-	s.Line(plotLeft, yp, plotRight, yp, `stroke="#333" stroke-dasharray="6 4"`)
-	s.Text(plotRight-4, yp-5, "end", ` fill="#333"`, "peak live bytes ("+formatSize(cfg.Peak)+")")
+	s.Begin(chartW, chartH, "burst: resident memory over time", title,
+		sub+"; each mode in its own process. Lower is better while idle.", plot.Left)
+	s.Heading(plot.Left, plot.Top-12, "Resident memory (VmRSS of each mode's process)")
+	yOf := s.BytesAxis(plot, rssMax)
+	s.TimeTicks(plot, xOf, tTicks)
+	s.Reference(plot, yOf(float64(cfg.Peak)), "#333", "6 4", "peak live bytes ("+formatSize(cfg.Peak)+")")
 	if cfg.Floor > 0 {
-		yf := yOf(float64(cfg.Floor))
-		s.Line(plotLeft, yf, plotRight, yf, `stroke="#777" stroke-dasharray="2 4"`)
-		s.Text(plotRight-4, yf-5, "end", ` fill="#777"`, "floor ("+formatSize(cfg.Floor)+")")
+		s.Reference(plot, yOf(float64(cfg.Floor)), "#777", "2 4", "floor ("+formatSize(cfg.Floor)+")")
 	}
-	for _, se := range series {
+	for i, se := range series {
 		t0 := origin(se)
 		var pts []string
 		for _, p := range se.Samples {
 			if p.T >= t0 {
-				pts = append(pts, fmt.Sprintf("%.1f,%.1f", xOf(p.T-t0), yOf(float64(p.RSS))))
+				pts = append(pts, svg.Point(xOf(p.T-t0), yOf(float64(p.RSS))))
 			}
 		}
-		c := colorOf(se.Mode)
-		s.F(`<polyline class="series" data-mode="%s" fill="none" stroke="%s" stroke-width="1.8" stroke-linejoin="round" points="%s"/>`+"\n",
-			svg.Esc(se.Mode), c, strings.Join(pts, " "))
+		c := svg.ModeColor(se.Mode, i)
+		s.Series(se.Mode, c, 1.8, pts)
 		for _, e := range se.Events {
 			if e.Event == "free_end" || e.Event == "warm_end" {
-				s.F(`<circle cx="%.1f" cy="%.1f" r="3.5" fill="white" stroke="%s" stroke-width="1.5"/>`+"\n",
-					xOf(e.At-t0), yOf(float64(rssAt(se.Samples, e.At))), c)
+				s.Marker(xOf(e.At-t0), yOf(float64(rssAt(se.Samples, e.At))), c)
 			}
 		}
 	}
-	s.Line(plotLeft, plotTop, plotLeft, plotBottom, `stroke="#333"`)
-	s.Line(plotLeft, plotBottom, plotRight, plotBottom, `stroke="#333"`)
-	s.Text((plotLeft+plotRight)/2, plotBottom+42, "middle", "", "seconds since the mode's process was ready")
+	s.Axes(plot)
+	s.Text((plot.Left+plot.Right)/2, plot.Bottom+42, "middle", "", "seconds since the mode's process was ready")
 
-	s.Text(legendLeft, plotTop-12, "start", ` font-size="14" font-weight="bold"`, "Modes")
+	s.Heading(legendLeft, plot.Top-12, "Modes")
 	for i, se := range series {
-		y := float64(plotTop + 10 + i*36)
-		c := colorOf(se.Mode)
-		s.Line(legendLeft, y, legendLeft+28, y, fmt.Sprintf(`stroke="%s" stroke-width="3"`, c))
-		s.Text(legendLeft+36, y+4, "start", ` font-weight="bold"`, se.Mode)
-		if r := se.Result; r != nil {
-			var t string
-			if r.Steady != nil {
-				t = fmt.Sprintf("%.0f ns/buffer, %.2f faults/buffer", r.Steady.NsPerBuffer, r.Steady.FaultsPerBuf)
-			} else if len(r.Bursts) > 0 {
-				t = fmt.Sprintf("release %s, idle %s MiB", fmtRelease(r.Bursts[0].ReleaseS), mib(r.Bursts[0].IdleRSS))
-			}
-			s.Text(legendLeft+36, y+18, "start", ` fill="#444" font-size="11"`, t)
+		var notes []string
+		if r := se.Result; r != nil && r.Steady != nil {
+			notes = append(notes, fmt.Sprintf("%.0f ns/buffer, %.2f faults/buffer", r.Steady.NsPerBuffer, r.Steady.FaultsPerBuf))
+		} else if r != nil && len(r.Bursts) > 0 {
+			notes = append(notes, fmt.Sprintf("release %s, idle %s MiB", fmtRelease(r.Bursts[0].ReleaseS), report.MiB(r.Bursts[0].IdleRSS, 1)))
 		}
+		s.Legend(legendLeft, plot.Top+10+float64(i)*36, se.Mode, svg.ModeColor(se.Mode, i), 18, notes...)
 	}
-	y := float64(plotTop + 10 + len(series)*36)
-	s.F(`<circle cx="%d" cy="%.1f" r="3.5" fill="white" stroke="#333" stroke-width="1.5"/>`+"\n", legendLeft+14, y)
+	y := plot.Top + 10 + float64(len(series))*36
+	s.Marker(legendLeft+14, y, "#333")
 	mark := "end of a free"
 	if cfg.Pattern == "steady" {
 		mark = "end of the warm-up"
 	}
-	s.Text(legendLeft+36, y+4, "start", ` fill="#444" font-size="11"`, mark)
+	s.Note(legendLeft+36, y+4, mark)
 	s.F("</svg>\n")
 	return s.Close()
 }

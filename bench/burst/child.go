@@ -5,13 +5,12 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"runtime/debug"
 	"time"
 
+	"github.com/offheap/offheap/bench/internal/allocs"
 	"github.com/offheap/offheap/bench/internal/harness"
-	"github.com/offheap/offheap/go/offheap"
 )
 
 // event is one line of a child's output (Go child and C harness alike): a
@@ -37,94 +36,27 @@ type event struct {
 	At float64 `json:"-"`
 }
 
-// goAllocator is how a Go mode obtains and releases buffers.
-type goAllocator interface {
-	Alloc(n int) []byte
-	Free(b []byte)
-	AfterFree()    // called once all of a free phase's buffers are freed
-	Purges() int64 // -1 when not offheap
-	Info() string
-}
-
-func newGoAllocator(mode string, size int) goAllocator {
+// newGoAllocator is the allocator of a Go mode.
+func newGoAllocator(mode string) allocs.Allocator {
 	switch mode {
 	case "offheap":
-		return offheapAlloc{}
+		return allocs.Offheap{}
 	case "offheap-pool":
-		return &poolAlloc{p: offheap.NewBufferPool(size)}
+		return allocs.NewPools()
 	case "native":
-		return nativeAlloc{}
+		return allocs.Native{}
 	case "native-gc":
-		return nativeAlloc{after: runtime.GC, what: "runtime.GC() after each free"}
+		return allocs.Native{After: runtime.GC, What: "runtime.GC() after each free"}
 	case "native-freeosmemory":
-		return nativeAlloc{after: debug.FreeOSMemory, what: "debug.FreeOSMemory() after each free"}
+		return allocs.Native{After: debug.FreeOSMemory, What: "debug.FreeOSMemory() after each free"}
 	}
 	panic("not a Go mode: " + mode)
-}
-
-func offheapInfo(api string) string {
-	env := ""
-	for _, k := range []string{"OFFHEAP_RETAIN_BYTES", "OFFHEAP_TCACHE_BYTES", "OFFHEAP_DECOMMIT"} {
-		if v := os.Getenv(k); v != "" {
-			env += fmt.Sprintf(", %s=%s", k, v)
-		}
-	}
-	d := "never"
-	if pd := offheap.PurgeDelay(); pd >= 0 {
-		d = pd.String()
-	}
-	return fmt.Sprintf("%s, %s; purge delay %s%s", api, runtime.Version(), d, env)
-}
-
-type offheapAlloc struct{}
-
-func (offheapAlloc) Alloc(n int) []byte { return offheap.Alloc(n) }
-func (offheapAlloc) Free(b []byte)      { offheap.Free(b) }
-func (offheapAlloc) AfterFree()         {}
-func (offheapAlloc) Purges() int64      { return int64(offheap.ReadStats().Purges) }
-func (offheapAlloc) Info() string       { return offheapInfo("offheap.Alloc/Free") }
-
-type poolAlloc struct{ p *offheap.BufferPool }
-
-func (a *poolAlloc) Alloc(n int) []byte { return a.p.Get()[:n] }
-func (a *poolAlloc) Free(b []byte)      { a.p.Put(b[:a.p.Size()]) }
-func (a *poolAlloc) AfterFree()         {}
-func (a *poolAlloc) Purges() int64      { return int64(offheap.ReadStats().Purges) }
-func (a *poolAlloc) Info() string {
-	return offheapInfo(fmt.Sprintf("offheap.BufferPool(%d)", a.p.Size()))
-}
-
-type nativeAlloc struct {
-	after func()
-	what  string
-}
-
-func (nativeAlloc) Alloc(n int) []byte { return make([]byte, n) }
-func (nativeAlloc) Free([]byte)        {}
-func (a nativeAlloc) AfterFree() {
-	if a.after != nil {
-		a.after()
-	}
-}
-func (nativeAlloc) Purges() int64 { return -1 }
-func (a nativeAlloc) Info() string {
-	s := "make([]byte), " + runtime.Version()
-	if v := os.Getenv("GOGC"); v != "" {
-		s += ", GOGC=" + v
-	}
-	if v := os.Getenv("GODEBUG"); v != "" {
-		s += ", GODEBUG=" + v
-	}
-	if a.what != "" {
-		s += "; " + a.what
-	}
-	return s
 }
 
 // child runs one Go mode and writes its events to out.
 type child struct {
 	c     childConfig
-	a     goAllocator
+	a     allocs.Allocator
 	out   *harness.Emitter
 	start time.Time
 	bufs  [][]byte
@@ -134,7 +66,8 @@ type child struct {
 func (ch *child) emit(e event) {
 	minflt, cpu := harness.Usage()
 	e.T = time.Since(ch.start).Seconds()
-	e.Minflt, e.CPUS, e.Purges = minflt, cpu.Seconds(), ch.a.Purges()
+	e.Minflt, e.CPUS = minflt, cpu.Seconds()
+	e.Purges, _ = ch.a.Decommits()
 	ch.out.Emit(e)
 }
 
@@ -171,7 +104,7 @@ func (ch *child) kept(i, nfloor int) bool {
 
 func runChild(c childConfig, out io.Writer) error {
 	ch := &child{c: c, out: harness.NewEmitter(out), start: time.Now()}
-	ch.a = newGoAllocator(c.Mode, int(c.Size))
+	ch.a = newGoAllocator(c.Mode)
 	ch.bufs = make([][]byte, c.Peak/c.Size)
 	ch.tmpl = make([]byte, c.Size)
 	for i := range ch.tmpl {

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -163,14 +162,7 @@ func newFlagSet(cfg *config, ft *flagTexts) *flag.FlagSet {
 	fs.StringVar(&cfg.CBin, "cbin", "", "`DIR` holding the cburst-* binaries (default: next to this executable, ../build/bench, build/bench)")
 	fs.StringVar(&cfg.JSON, "json", "", "write the results to `FILE` as JSON")
 	fs.StringVar(&cfg.Chart, "chart", "", "write an SVG chart of RSS over time, one line per mode, to `FILE`")
-	fs.Usage = func() { printUsage(fs) }
 	return fs
-}
-
-func printUsage(fs *flag.FlagSet) {
-	w := fs.Output()
-	fmt.Fprint(w, usageText)
-	fs.PrintDefaults()
 }
 
 // parseConfig parses and checks the command line. defaultDelay is the
@@ -179,18 +171,8 @@ func printUsage(fs *flag.FlagSet) {
 func parseConfig(args []string, out io.Writer, defaultDelay time.Duration) (config, error) {
 	var cfg config
 	var ft flagTexts
-	fs := newFlagSet(&cfg, &ft)
-	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(out)
-			fs.Usage()
-			return cfg, err
-		}
-		return cfg, &harness.UsageError{Msg: err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return cfg, usagef("unexpected argument %q (all settings are flags)", fs.Arg(0))
+	if err := harness.ParseFlags(newFlagSet(&cfg, &ft), args, out, usageText); err != nil {
+		return cfg, err
 	}
 	var err error
 	if cfg.Peak, err = parseSize(ft.peak); err != nil {

@@ -23,13 +23,9 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/offheap/offheap/bench/internal/harness"
 	"github.com/offheap/offheap/go/offheap"
@@ -41,31 +37,19 @@ func main() {
 
 // run is the whole command: 0 success, 1 failure, 2 bad command line.
 func run(args []string, stdout, stderr io.Writer) int {
-	if harness.IsChild(args) {
+	return harness.Main("burst", args, stderr, func(args []string) error {
 		c, err := parseChildArgs(args[1:])
-		if err == nil {
-			err = runChild(c, stdout)
-		}
 		if err != nil {
-			fmt.Fprintf(stderr, "burst -child: %v\n", err)
-			return 1
+			return err
 		}
-		return 0
-	}
-	cfg, err := parseConfig(args, stderr, offheap.PurgeDelay())
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	var ue *harness.UsageError
-	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "burst: %v\nRun 'burst -h' for usage.\n", ue)
-		return 2
-	}
-	if err := runParent(cfg, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "burst: %v\n", err)
-		return 1
-	}
-	return 0
+		return runChild(c, stdout)
+	}, func(args []string) error {
+		cfg, err := parseConfig(args, stderr, offheap.PurgeDelay())
+		if err != nil {
+			return err
+		}
+		return runParent(cfg, stdout, stderr)
+	})
 }
 
 // modeRun is what the parent learned from one child.
@@ -78,26 +62,12 @@ type modeRun struct {
 }
 
 func runParent(cfg config, stdout, stderr io.Writer) error {
-	exe, err := harness.SelfExe()
+	par, err := harness.NewParent("burst", cfg.CBin, "cburst-offheap", cfg.JSON, cfg.Chart, stderr)
 	if err != nil {
-		return fmt.Errorf("cannot find own executable to run the Go modes: %v", err)
+		return err
 	}
-	cdir := harness.FindCBin(cfg.CBin, exe, "cburst-offheap")
-	var jsonFile, chartFile *os.File
-	if cfg.JSON != "" {
-		if jsonFile, err = os.Create(cfg.JSON); err != nil {
-			return err
-		}
-		defer jsonFile.Close()
-	}
-	if cfg.Chart != "" {
-		if chartFile, err = os.Create(cfg.Chart); err != nil {
-			return err
-		}
-		defer chartFile.Close()
-	}
-
-	prog := harness.NewProgress(stderr, "burst")
+	defer par.Close()
+	prog, cdir := par.Prog, par.CDir
 	byMode := map[string][]*modeRun{}
 	total := cfg.Runs * len(cfg.Modes)
 	k := 0
@@ -105,7 +75,7 @@ func runParent(cfg config, stdout, stderr io.Writer) error {
 		for _, m := range cfg.Modes {
 			k++
 			prog.Start(k, total, m)
-			mr := runMode(cfg, m, exe, cdir, prog)
+			mr := runMode(cfg, m, par.Exe, cdir, prog)
 			if mr.err != nil {
 				prog.Done(mr.err, "")
 			} else {
@@ -142,21 +112,11 @@ func runParent(cfg config, stdout, stderr io.Writer) error {
 	for _, msg := range failed {
 		fmt.Fprintf(stdout, "FAILED %s\n", msg)
 	}
-	if jsonFile != nil {
-		if err := writeJSON(jsonFile, cfg, results, byMode); err != nil {
-			return fmt.Errorf("-json: %v", err)
-		}
-		if err := jsonFile.Close(); err != nil {
-			return fmt.Errorf("-json: %v", err)
-		}
+	if err := par.JSON.Write(func(w io.Writer) error { return writeJSON(w, cfg, results, byMode) }); err != nil {
+		return err
 	}
-	if chartFile != nil {
-		if err := writeChart(chartFile, cfg, series); err != nil {
-			return fmt.Errorf("-chart: %v", err)
-		}
-		if err := chartFile.Close(); err != nil {
-			return fmt.Errorf("-chart: %v", err)
-		}
+	if err := par.Chart.Write(func(w io.Writer) error { return writeChart(w, cfg, series) }); err != nil {
+		return err
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("%d of %d mode runs failed", len(failed), total)
@@ -167,13 +127,10 @@ func runParent(cfg config, stdout, stderr io.Writer) error {
 // runMode runs one mode in a child process, sampling its RSS meanwhile.
 func runMode(cfg config, mode, exe, cdir string, prog *harness.Progress) *modeRun {
 	mr := &modeRun{mode: mode}
-	path := exe
-	if cb := modes.Lookup(mode).CBin; cb != "" {
-		path = filepath.Join(cdir, cb)
-		if _, err := os.Stat(path); cdir == "" || err != nil {
-			mr.err = fmt.Errorf("C harness %s not found: build it with make bench-burst-c (or pass -cbin DIR)", cb)
-			return mr
-		}
+	path, err := modes.Exe(mode, exe, cdir, "make bench-burst-c")
+	if err != nil {
+		mr.err = err
+		return mr
 	}
 	var recv []float64
 	samples, err := harness.Run(harness.Spec{
@@ -183,8 +140,7 @@ func runMode(cfg config, mode, exe, cdir string, prog *harness.Progress) *modeRu
 		Sample: cfg.Sample,
 		Line: func(line []byte, at float64) bool {
 			var e event
-			if err := json.Unmarshal(line, &e); err != nil || e.Event == "" {
-				prog.Println(mode + ": " + string(line))
+			if !prog.Decode(mode, line, &e, func() bool { return e.Event != "" }) {
 				return false
 			}
 			mr.events = append(mr.events, e)

@@ -5,11 +5,11 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"strings"
 
 	"github.com/offheap/offheap/bench/internal/harness"
+	"github.com/offheap/offheap/bench/internal/report"
 )
 
 // Targets of the issue, checked per mode in the table.
@@ -18,42 +18,11 @@ const (
 	targetSecondFirst = 1.2  // the second burst no slower than 1.2 x the first
 )
 
-func mib(n int64) string { return fmt.Sprintf("%.1f", float64(n)/(1<<20)) }
-
 func fmtRelease(s float64) string {
 	if s < 0 {
 		return "never"
 	}
-	return fmtSeconds(s)
-}
-
-func fmtSeconds(v float64) string {
-	switch {
-	case v < 1:
-		return fmt.Sprintf("%.0fms", v*1e3)
-	case v < 10:
-		return fmt.Sprintf("%.2fs", v)
-	}
-	return fmt.Sprintf("%.1fs", v)
-}
-
-func fmtCount(n int64) string {
-	switch {
-	case n < 0:
-		return "-"
-	case n >= 1e6:
-		return fmt.Sprintf("%.2fM", float64(n)/1e6)
-	case n >= 1e4:
-		return fmt.Sprintf("%.0fk", float64(n)/1e3)
-	}
-	return fmt.Sprintf("%d", n)
-}
-
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "NO"
+	return report.Duration(s)
 }
 
 // idleExcess is the idle RSS above the baseline and the floor.
@@ -66,12 +35,12 @@ func oneLine(cfg config, r *modeResult) string {
 	if r.Steady != nil {
 		s := r.Steady
 		return fmt.Sprintf("%.0f ns/buffer, %.2f faults/buffer, purges %s, RSS %s MiB", s.NsPerBuffer, s.FaultsPerBuf,
-			fmtCount(s.Purges), mib(s.RSSMedian))
+			report.Count(s.Purges), report.MiB(s.RSSMedian, 1))
 	}
 	var parts []string
 	for _, b := range r.Bursts {
-		parts = append(parts, fmt.Sprintf("burst %d %s (%s faults), release %s, idle %s MiB", b.Burst, fmtSeconds(b.BurstS),
-			fmtCount(b.BurstMinflt), fmtRelease(b.ReleaseS), mib(b.IdleRSS)))
+		parts = append(parts, fmt.Sprintf("burst %d %s (%s faults), release %s, idle %s MiB", b.Burst, report.Duration(b.BurstS),
+			report.Count(b.BurstMinflt), fmtRelease(b.ReleaseS), report.MiB(b.IdleRSS, 1)))
 	}
 	return strings.Join(parts, "; ")
 }
@@ -81,24 +50,19 @@ func describeRun(cfg config, cdir string) string {
 	var b strings.Builder
 	if cfg.Pattern == "steady" {
 		fmt.Fprintf(&b, "burst -pattern steady: %s live of %s buffers, %s%% replaced per round (oldest first), gap %v, churn %v (first %v warm-up)",
-			formatSize(cfg.Peak), formatSize(cfg.Size), trimFloat(cfg.Churn), cfg.Gap, cfg.Duration, cfg.Warm)
+			formatSize(cfg.Peak), formatSize(cfg.Size), report.TrimFloat(cfg.Churn), cfg.Gap, cfg.Duration, cfg.Warm)
 	} else {
 		fmt.Fprintf(&b, "burst: peak %s of %s buffers, floor %s (%s), %d bursts, idle %v after each free",
 			formatSize(cfg.Peak), formatSize(cfg.Size), formatSize(cfg.Floor), cfg.Keep, cfg.Bursts, cfg.Idle)
 	}
 	fmt.Fprintf(&b, "; purge delay %s; %s, GOMAXPROCS %d; runs %d (medians)", cfg.Delay, runtime.Version(), runtime.GOMAXPROCS(0), cfg.Runs)
-	for _, env := range []string{"OFFHEAP_PURGE_DELAY_MS", "OFFHEAP_RETAIN_BYTES", "OFFHEAP_TCACHE_BYTES", "OFFHEAP_DECOMMIT", "GOGC", "GOMEMLIMIT", "GODEBUG", "MALLOC_CONF", "MIMALLOC_DECOMMIT_DELAY"} {
-		if v := os.Getenv(env); v != "" {
-			fmt.Fprintf(&b, ", %s=%s", env, v)
-		}
-	}
+	b.WriteString(report.Env("", "OFFHEAP_PURGE_DELAY_MS", "OFFHEAP_RETAIN_BYTES", "OFFHEAP_TCACHE_BYTES", "OFFHEAP_DECOMMIT",
+		"GOGC", "GOMEMLIMIT", "GODEBUG", "MALLOC_CONF", "MIMALLOC_DECOMMIT_DELAY"))
 	if cdir != "" {
 		fmt.Fprintf(&b, "; C harness from %s", cdir)
 	}
 	return b.String()
 }
-
-func trimFloat(v float64) string { return strings.TrimSuffix(fmt.Sprintf("%g", v), ".0") }
 
 // writeTable prints the results.
 func writeTable(w io.Writer, cfg config, cdir string, results []*modeResult) {
@@ -121,16 +85,16 @@ func writeTable(w io.Writer, cfg config, cdir string, results []*modeResult) {
 	burst := float64(cfg.Peak - cfg.Floor)
 	for _, r := range results {
 		b1 := r.Bursts[0]
-		cells := []string{fmtSeconds(b1.BurstS), fmtCount(b1.BurstMinflt)}
+		cells := []string{report.Duration(b1.BurstS), report.Count(b1.BurstMinflt)}
 		if two {
 			b2 := r.Bursts[1]
-			cells = append(cells, fmtSeconds(b2.BurstS), fmtCount(b2.BurstMinflt), fmt.Sprintf("%.2fx", r.SecondFirst))
+			cells = append(cells, report.Duration(b2.BurstS), report.Count(b2.BurstMinflt), fmt.Sprintf("%.2fx", r.SecondFirst))
 		}
 		ex := idleExcess(cfg, r, b1)
-		cells = append(cells, fmtRelease(b1.ReleaseS), mib(b1.IdleRSS), mib(ex), fmt.Sprintf("%.1f%%", 100*float64(ex)/burst),
-			mib(r.BaselineRSS), mib(r.PeakRSS), fmtSeconds(r.CPUS), yesNo(float64(ex) <= targetIdle*burst))
+		cells = append(cells, fmtRelease(b1.ReleaseS), report.MiB(b1.IdleRSS, 1), report.MiB(ex, 1), fmt.Sprintf("%.1f%%", 100*float64(ex)/burst),
+			report.MiB(r.BaselineRSS, 1), report.MiB(r.PeakRSS, 1), report.Duration(r.CPUS), report.YesNo(float64(ex) <= targetIdle*burst))
 		if two {
-			cells = append(cells, yesNo(r.SecondFirst <= targetSecondFirst))
+			cells = append(cells, report.YesNo(r.SecondFirst <= targetSecondFirst))
 		}
 		tab.Row(append([]string{r.Mode}, cells...)...)
 	}
@@ -153,8 +117,8 @@ func writeSteadyTable(w io.Writer, results []*modeResult) {
 	tab := harness.NewTable("mode", "fill", "rounds", "replaced", "ns/buffer", "faults/buf", "purges", "cpu", "RSS med", "RSS max", "peak RSS")
 	for _, r := range results {
 		s := r.Steady
-		tab.Row(r.Mode, fmtSeconds(s.FillS), fmtCount(s.Rounds), fmtCount(s.Replaced), fmt.Sprintf("%.0f", s.NsPerBuffer),
-			fmt.Sprintf("%.3f", s.FaultsPerBuf), fmtCount(s.Purges), fmtSeconds(s.CPUS), mib(s.RSSMedian), mib(s.RSSMax), mib(r.PeakRSS))
+		tab.Row(r.Mode, report.Duration(s.FillS), report.Count(s.Rounds), report.Count(s.Replaced), fmt.Sprintf("%.0f", s.NsPerBuffer),
+			fmt.Sprintf("%.3f", s.FaultsPerBuf), report.Count(s.Purges), report.Duration(s.CPUS), report.MiB(s.RSSMedian, 1), report.MiB(s.RSSMax, 1), report.MiB(r.PeakRSS, 1))
 	}
 	tab.Write(w)
 	fmt.Fprintln(w)

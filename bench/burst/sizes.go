@@ -1,8 +1,6 @@
 package main
 
-import (
-	"github.com/offheap/offheap/bench/internal/units"
-)
+import "github.com/offheap/offheap/bench/internal/units"
 
 // The byte-size helpers are shared with the other benchmark commands
 // (bench/internal/units).
@@ -10,4 +8,3 @@ const maxSize = units.MaxSize
 
 func parseSize(s string) (int64, error) { return units.ParseSize(s) }
 func formatSize(n int64) string         { return units.FormatSize(n) }
-func humanBytes(n float64) string       { return units.HumanBytes(n) }

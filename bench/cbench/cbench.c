@@ -44,17 +44,10 @@
  *     offheap-slab  oh_slab_alloc/oh_slab_decref on oh_slab_new(NULL), an
  *                   instance with the default configuration
  */
-#include <dlfcn.h>
-#include <errno.h>
-#include <stdarg.h>
+#include "charness.h" /* die, now_ns, lib_of */
+
 #include <pthread.h>
 #include <sched.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <mimalloc.h>
 
@@ -78,29 +71,12 @@ static malloc_fn glibc_malloc, je_malloc;
 static free_fn glibc_free, je_free;
 static oh_slab_t *bench_slab;
 
-static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
-static void die(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("cbench: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-  exit(1);
-}
-
 static void oh_die(const char *what, size_t n) __attribute__((noreturn, cold));
 static void oh_die(const char *what, size_t n) {
   die("%s (size %zu) failed: errno %d: %s", what, n, errno, oh_last_error());
 }
 static void alloc_die(const char *who, size_t n) __attribute__((noreturn, cold));
 static void alloc_die(const char *who, size_t n) { die("%s: allocation of %zu bytes failed", who, n); }
-
-static inline uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* --clock cpu: time is the thread's CPU time (user + system, so page faults
  * count) instead of wall time; preemption by other processes on a shared
@@ -199,12 +175,6 @@ static const allocator_t allocators[] = {
 #define N_ALLOCATORS (int)(sizeof allocators / sizeof allocators[0])
 
 /* ---- resolving glibc and jemalloc ---------------------------------------- */
-
-static const char *lib_of(const void *fn) {
-  Dl_info info;
-  if (fn == NULL || dladdr(fn, &info) == 0 || info.dli_fname == NULL) return "?";
-  return info.dli_fname;
-}
 
 static void *sym_in(const char *lib, const char *sym, const char *must_contain) {
   void *h = dlopen(lib, RTLD_NOW | RTLD_NOLOAD);

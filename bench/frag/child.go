@@ -6,11 +6,10 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
-	"runtime"
 	"runtime/debug"
 	"time"
 
+	"github.com/offheap/offheap/bench/internal/allocs"
 	"github.com/offheap/offheap/bench/internal/harness"
 	"github.com/offheap/offheap/go/offheap"
 )
@@ -58,103 +57,29 @@ type result struct {
 }
 
 // allocator is how a mode obtains and releases buffers.
-type allocator interface {
-	Alloc(n int) []byte
-	Free(b []byte)
-	Scavenge()                        // hand every free page back to the OS now
-	Decommits() (purges, bytes int64) // -1, -1 when not offheap
-	Info() string
-}
+type allocator = allocs.Allocator
 
 func newAllocator(c childConfig, peakLive int64) (allocator, error) {
 	switch c.Mode {
 	case "native":
-		return nativeAlloc{}, nil
+		return allocs.Native{}, nil
 	case "native-memlimit":
 		lim := int64(c.MemLimit * float64(peakLive))
 		debug.SetMemoryLimit(lim)
-		return nativeAlloc{limit: lim}, nil
+		return allocs.Native{Limit: lim}, nil
 	case "offheap":
-		return offheapAlloc{}, nil
+		return allocs.Offheap{}, nil
 	case "offheap-slab":
 		s, err := offheap.NewSlab(offheap.SlabConfig{})
 		if err != nil {
 			return nil, err
 		}
-		return &slabAlloc{s: s}, nil
+		return &allocs.Slab{S: s, Desc: "SlabConfig{}"}, nil
 	case "offheap-bufferpool":
-		return &poolAlloc{pools: map[int]*offheap.BufferPool{}}, nil
+		return allocs.NewPools(), nil
 	}
 	return nil, fmt.Errorf("not a Go mode: %s", c.Mode)
 }
-
-type nativeAlloc struct{ limit int64 }
-
-func (nativeAlloc) Alloc(n int) []byte               { return make([]byte, n) }
-func (nativeAlloc) Free([]byte)                      {}
-func (nativeAlloc) Scavenge()                        { debug.FreeOSMemory() }
-func (nativeAlloc) Decommits() (purges, bytes int64) { return -1, -1 }
-func (a nativeAlloc) Info() string {
-	s := "make([]byte), " + runtime.Version()
-	if a.limit > 0 {
-		s += fmt.Sprintf(", GOMEMLIMIT %s", harnessBytes(a.limit))
-	}
-	if v := os.Getenv("GOGC"); v != "" {
-		s += ", GOGC=" + v
-	}
-	return s
-}
-
-func offheapDecommits() (int64, int64) {
-	st := offheap.ReadStats()
-	return int64(st.Purges), int64(st.DecommittedBytes)
-}
-
-func offheapInfo(api string) string {
-	d := "never"
-	if pd := offheap.PurgeDelay(); pd >= 0 {
-		d = pd.String()
-	}
-	return fmt.Sprintf("%s, %s; purge delay %s", api, runtime.Version(), d)
-}
-
-type offheapAlloc struct{}
-
-func (offheapAlloc) Alloc(n int) []byte               { return offheap.Alloc(n) }
-func (offheapAlloc) Free(b []byte)                    { offheap.Free(b) }
-func (offheapAlloc) Scavenge()                        { offheap.Scavenge() }
-func (offheapAlloc) Decommits() (purges, bytes int64) { return offheapDecommits() }
-func (offheapAlloc) Info() string                     { return offheapInfo("offheap.Alloc/Free") }
-
-type slabAlloc struct{ s *offheap.Slab }
-
-func (a *slabAlloc) Alloc(n int) []byte { return a.s.Alloc(n) }
-func (a *slabAlloc) Free(b []byte) {
-	if !a.s.DecRef(b) {
-		panic("offheap-slab: DecRef of a buffer with refcount 1 did not free it")
-	}
-}
-func (a *slabAlloc) Scavenge()                        { offheap.Scavenge() }
-func (a *slabAlloc) Decommits() (purges, bytes int64) { return offheapDecommits() }
-func (a *slabAlloc) Info() string                     { return offheapInfo("offheap.NewSlab(SlabConfig{}) Alloc/DecRef") }
-
-// poolAlloc keeps one BufferPool per buffer size, created on first use.
-type poolAlloc struct{ pools map[int]*offheap.BufferPool }
-
-func (a *poolAlloc) Alloc(n int) []byte {
-	p := a.pools[n]
-	if p == nil {
-		p = offheap.NewBufferPool(n)
-		a.pools[n] = p
-	}
-	return p.Get()
-}
-func (a *poolAlloc) Free(b []byte)                    { a.pools[len(b)].Put(b) }
-func (a *poolAlloc) Scavenge()                        { offheap.Scavenge() }
-func (a *poolAlloc) Decommits() (purges, bytes int64) { return offheapDecommits() }
-func (a *poolAlloc) Info() string                     { return offheapInfo("offheap.BufferPool per size, Get/Put") }
-
-func harnessBytes(n int64) string { return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20)) }
 
 // rng is splitmix64, written out so that the C harness (cfrag.c) draws the
 // same numbers from the same seed: both sides free the same buffers.
@@ -218,8 +143,8 @@ func (r *recorder) result(c childConfig, base int64) *result {
 	if res.BusyS > 0 {
 		res.OpsPerS = float64(res.Ops) / res.BusyS
 	}
-	if nat, ok := r.a.(nativeAlloc); ok {
-		res.MemLimit = nat.limit
+	if nat, ok := r.a.(allocs.Native); ok {
+		res.MemLimit = nat.Limit
 	}
 	return res
 }

@@ -4,7 +4,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -111,10 +110,6 @@ func newFlagSet(cfg *config, ft *flagTexts) *flag.FlagSet {
 	fs.Float64Var(&cfg.MemLimit, "memlimit", defaultMemLimit, "native-memlimit's GOMEMLIMIT as a `FACTOR` of the peak live bytes")
 	fs.StringVar(&cfg.CBin, "cbin", "", "`DIR` holding the cfrag-* binaries (default: next to this executable, ../build/bench, build/bench)")
 	fs.StringVar(&cfg.JSON, "json", "", "write the results to `FILE` as JSON")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usageText)
-		fs.PrintDefaults()
-	}
 	return fs
 }
 
@@ -124,18 +119,8 @@ func newFlagSet(cfg *config, ft *flagTexts) *flag.FlagSet {
 func parseConfig(args []string, out io.Writer, libDelay time.Duration) (config, error) {
 	var cfg config
 	var ft flagTexts
-	fs := newFlagSet(&cfg, &ft)
-	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(out)
-			fs.Usage()
-			return cfg, err
-		}
-		return cfg, &harness.UsageError{Msg: err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return cfg, harness.Usagef("unexpected argument %q (all settings are flags)", fs.Arg(0))
+	if err := harness.ParseFlags(newFlagSet(&cfg, &ft), args, out, usageText); err != nil {
+		return cfg, err
 	}
 	var err error
 	if cfg.Live, err = units.ParseSize(ft.live); err != nil {

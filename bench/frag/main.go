@@ -17,13 +17,10 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/offheap/offheap/bench/internal/harness"
@@ -37,31 +34,19 @@ func main() {
 
 // run is the whole command: 0 success, 1 failure, 2 bad command line.
 func run(args []string, stdout, stderr io.Writer) int {
-	if harness.IsChild(args) {
+	return harness.Main("frag", args, stderr, func(args []string) error {
 		c, err := parseChildArgs(args[1:])
-		if err == nil {
-			err = runChild(c, stdout)
-		}
 		if err != nil {
-			fmt.Fprintf(stderr, "frag -child: %v\n", err)
-			return 1
+			return err
 		}
-		return 0
-	}
-	cfg, err := parseConfig(args, stderr, offheap.PurgeDelay())
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	var ue *harness.UsageError
-	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "frag: %v\nRun 'frag -h' for usage.\n", ue)
-		return 2
-	}
-	if err := runParent(cfg, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "frag: %v\n", err)
-		return 1
-	}
-	return 0
+		return runChild(c, stdout)
+	}, func(args []string) error {
+		cfg, err := parseConfig(args, stderr, offheap.PurgeDelay())
+		if err != nil {
+			return err
+		}
+		return runParent(cfg, stdout, stderr)
+	})
 }
 
 // modeRun is what the parent learned from one child.
@@ -74,25 +59,18 @@ type modeRun struct {
 }
 
 func runParent(cfg config, stdout, stderr io.Writer) error {
-	exe, err := harness.SelfExe()
+	par, err := harness.NewParent("frag", cfg.CBin, "cfrag-offheap", cfg.JSON, "", stderr)
 	if err != nil {
-		return fmt.Errorf("cannot find own executable to run the Go modes: %v", err)
+		return err
 	}
-	cdir := harness.FindCBin(cfg.CBin, exe, "cfrag-offheap")
-	var jsonFile *os.File
-	if cfg.JSON != "" {
-		if jsonFile, err = os.Create(cfg.JSON); err != nil {
-			return err
-		}
-		defer jsonFile.Close()
-	}
-	prog := harness.NewProgress(stderr, "frag")
+	defer par.Close()
+	prog, cdir := par.Prog, par.CDir
 	total := time.Now()
 	pairs := cfg.runs()
 	var runs []*modeRun
 	for i, p := range pairs {
 		prog.Start(i+1, len(pairs), p[0]+" / "+p[1])
-		mr := runMode(cfg, p[0], p[1], exe, cdir, prog)
+		mr := runMode(cfg, p[0], p[1], par.Exe, cdir, prog)
 		if mr.err != nil {
 			mr.Error = mr.err.Error()
 			prog.Done(mr.err, "")
@@ -109,15 +87,13 @@ func runParent(cfg config, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "FAILED %s / %s: %v\n", mr.Workload, mr.Mode, mr.err)
 		}
 	}
-	if jsonFile != nil {
-		doc := jsonDoc{Config: jsonConfigOf(cfg), Runs: runs}
-		if err := harness.WriteJSON(jsonFile, doc); err != nil {
-			return fmt.Errorf("-json: %v", err)
-		}
-		if err := jsonFile.Close(); err != nil {
-			return fmt.Errorf("-json: %v", err)
-		}
-		fmt.Fprintf(stdout, "json: %s\n", harness.AbsPath(cfg.JSON))
+	if err := par.JSON.Write(func(w io.Writer) error {
+		return harness.WriteJSON(w, jsonDoc{Config: jsonConfigOf(cfg), Runs: runs})
+	}); err != nil {
+		return err
+	}
+	if par.JSON != nil {
+		fmt.Fprintf(stdout, "json: %s\n", par.JSON.Path())
 	}
 	fmt.Fprintf(stderr, "frag: %d runs in %.1fs\n", len(pairs), time.Since(total).Seconds())
 	if failed > 0 {
@@ -129,23 +105,19 @@ func runParent(cfg config, stdout, stderr io.Writer) error {
 // runMode runs one workload in one mode in a child process.
 func runMode(cfg config, workload, mode, exe, cdir string, prog *harness.Progress) *modeRun {
 	mr := &modeRun{Workload: workload, Mode: mode}
-	path := exe
-	if cb := modes.Lookup(mode).CBin; cb != "" {
-		path = filepath.Join(cdir, cb)
-		if _, err := os.Stat(path); cdir == "" || err != nil {
-			mr.err = fmt.Errorf("C harness %s not found: build it with make bench-frag-c (or pass -cbin DIR)", cb)
-			return mr
-		}
+	path, err := modes.Exe(mode, exe, cdir, "make bench-frag-c")
+	if err != nil {
+		mr.err = err
+		return mr
 	}
 	var steps []step
-	_, err := harness.Run(harness.Spec{
+	_, err = harness.Run(harness.Spec{
 		Path: path,
 		Args: childArgs(cfg, workload, mode),
 		Env:  childEnv(cfg),
 		Line: func(line []byte, _ float64) bool {
 			var m message
-			if err := json.Unmarshal(line, &m); err != nil || (m.Step == nil && m.Result == nil) {
-				prog.Println(mode + ": " + string(line))
+			if !prog.Decode(mode, line, &m, func() bool { return m.Step != nil || m.Result != nil }) {
 				return false
 			}
 			if m.Step != nil {

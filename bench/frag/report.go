@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"runtime"
 	"strings"
 
 	"github.com/offheap/offheap/bench/internal/harness"
+	"github.com/offheap/offheap/bench/internal/report"
 	"github.com/offheap/offheap/bench/internal/units"
 )
 
@@ -25,6 +25,9 @@ const (
 )
 
 func isOffheap(mode string) bool { return strings.Contains(mode, "offheap") }
+
+// ModeName is the result's mode, for report.Find.
+func (r *result) ModeName() string { return r.Mode }
 
 func (r *result) step(name string) *step {
 	for i := range r.Steps {
@@ -57,8 +60,6 @@ func fmtVs(v, base float64) string {
 	return fmt.Sprintf("%.2fx", v/base)
 }
 
-func mib(n int64) string { return fmt.Sprintf("%.0f", float64(n)/(1<<20)) }
-
 func fmtRate(v float64) string {
 	switch {
 	case v >= 1e6:
@@ -67,20 +68,6 @@ func fmtRate(v float64) string {
 		return fmt.Sprintf("%.0fk", v/1e3)
 	}
 	return fmt.Sprintf("%.0f", v)
-}
-
-func fmtCount(n int64) string {
-	if n < 0 {
-		return "-"
-	}
-	return fmt.Sprint(n)
-}
-
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "NO"
 }
 
 // summary is the progress line of a finished run.
@@ -98,11 +85,8 @@ func describeRun(cfg config, cdir string) string {
 	fmt.Fprintf(&b, "frag: -live %s, -pool %s, seed %d, purge delay %v (idle wait %v), native-memlimit %gx peak live; %s, GOMAXPROCS %d",
 		units.FormatSize(cfg.Live), units.FormatSize(cfg.Pool), cfg.Seed, cfg.Delay, cfg.Wait, cfg.MemLimit, runtime.Version(),
 		runtime.GOMAXPROCS(0))
-	for _, env := range []string{"OFFHEAP_PURGE_DELAY_MS", "OFFHEAP_RETAIN_BYTES", "OFFHEAP_TCACHE_BYTES", "OFFHEAP_DECOMMIT", "GOGC", "GOMEMLIMIT", "MALLOC_CONF"} {
-		if v := os.Getenv(env); v != "" {
-			fmt.Fprintf(&b, ", %s=%s", env, v)
-		}
-	}
+	b.WriteString(report.Env("", "OFFHEAP_PURGE_DELAY_MS", "OFFHEAP_RETAIN_BYTES", "OFFHEAP_TCACHE_BYTES", "OFFHEAP_DECOMMIT",
+		"GOGC", "GOMEMLIMIT", "MALLOC_CONF"))
 	if cdir != "" {
 		fmt.Fprintf(&b, "; C harness from %s", cdir)
 	}
@@ -118,15 +102,6 @@ func byWorkload(runs []*modeRun, w string) []*result {
 		}
 	}
 	return out
-}
-
-func findMode(rs []*result, mode string) *result {
-	for _, r := range rs {
-		if r.Mode == mode {
-			return r
-		}
-	}
-	return nil
 }
 
 func writeReport(w io.Writer, cfg config, cdir string, runs []*modeRun) {
@@ -160,13 +135,13 @@ func decommits(r *result) (string, string) {
 	if last.Purges < 0 {
 		return "-", "-"
 	}
-	return fmtCount(last.Purges - first.Purges), mib(last.DecommittedBytes - first.DecommittedBytes)
+	return report.Int(last.Purges - first.Purges), report.MiB(last.DecommittedBytes-first.DecommittedBytes, 0)
 }
 
 func writePhase(w io.Writer, rs []*result) {
 	fmt.Fprintln(w, "== phase: fill 16 KiB, free a random 75 %, fill 48 KiB, free to a random 10 %, idle 2 x purge delay, scavenge")
 	fmt.Fprintln(w, "RSS / live after each step ((RSS - base) / live bytes):")
-	nat := findMode(rs, "native")
+	nat := report.Find(rs, "native")
 	head := append([]string{"mode"}, phaseSteps...)
 	head = append(head, "peak RSS", "x native", "ops/s", "x native", "purges", "decommit MiB", "idle<=1.3", "scav<=1.15", "peak<=native")
 	tab := harness.NewTable(head...)
@@ -176,14 +151,14 @@ func writePhase(w io.Writer, rs []*result) {
 			cells = append(cells, fmtRatio(r.ratio(r.step(n))))
 		}
 		p, d := decommits(r)
-		cells = append(cells, mib(r.PeakRSS), vsNative(r, nat, func(x *result) float64 { return float64(x.PeakRSS) }),
+		cells = append(cells, report.MiB(r.PeakRSS, 0), vsNative(r, nat, func(x *result) float64 { return float64(x.PeakRSS) }),
 			fmtRate(r.OpsPerS), vsNative(r, nat, func(x *result) float64 { return x.OpsPerS }), p, d)
 		if isOffheap(r.Mode) {
 			peakOK := "-"
 			if nat != nil {
-				peakOK = yesNo(r.PeakRSS <= nat.PeakRSS)
+				peakOK = report.YesNo(r.PeakRSS <= nat.PeakRSS)
 			}
-			cells = append(cells, yesNo(r.ratio(r.step("idle")) <= targetIdle), yesNo(r.ratio(r.step("scavenge")) <= targetScavenge), peakOK)
+			cells = append(cells, report.YesNo(r.ratio(r.step("idle")) <= targetIdle), report.YesNo(r.ratio(r.step("scavenge")) <= targetScavenge), peakOK)
 		} else {
 			cells = append(cells, "", "", "")
 		}
@@ -197,7 +172,7 @@ func writePhase(w io.Writer, rs []*result) {
 		cells := []string{"live", "0"}
 		for _, n := range phaseSteps {
 			if s := rs[0].step(n); s != nil {
-				cells = append(cells, mib(s.Live))
+				cells = append(cells, report.MiB(s.Live, 0))
 			} else {
 				cells = append(cells, "-")
 			}
@@ -205,10 +180,10 @@ func writePhase(w io.Writer, rs []*result) {
 		tab.Row(cells...)
 	}
 	for _, r := range rs {
-		cells := []string{r.Mode, mib(r.BaseRSS)}
+		cells := []string{r.Mode, report.MiB(r.BaseRSS, 0)}
 		for _, n := range phaseSteps {
 			if s := r.step(n); s != nil {
-				cells = append(cells, mib(s.RSS))
+				cells = append(cells, report.MiB(s.RSS, 0))
 			} else {
 				cells = append(cells, "-")
 			}
@@ -256,7 +231,7 @@ func writeCache(w io.Writer, cfg config, rs []*result) {
 	fmt.Fprintf(w, "== cache: %s capacity, values log-normal 64 B - 256 KiB (median 2 KiB), Zipf keys, random eviction, every value verified\n",
 		units.FormatSize(cfg.Live))
 	fmt.Fprintln(w, "RSS / live at every 10 % of the operations:")
-	nat := findMode(rs, "native")
+	nat := report.Find(rs, "native")
 	head := []string{"mode"}
 	for p := 10; p <= 100; p += 10 {
 		head = append(head, fmt.Sprintf("%d%%", p))
@@ -273,11 +248,11 @@ func writeCache(w io.Writer, cfg config, rs []*result) {
 		if n := r.Hits + r.Misses; n > 0 {
 			hits = fmt.Sprintf("%.0f%%", 100*float64(r.Hits)/float64(n))
 		}
-		cells = append(cells, fmt.Sprintf("%+.1f%%", 100*g), fmtCount(pg), fmtRate(r.OpsPerS),
-			vsNative(r, nat, func(x *result) float64 { return x.OpsPerS }), mib(r.PeakRSS),
+		cells = append(cells, fmt.Sprintf("%+.1f%%", 100*g), report.Int(pg), fmtRate(r.OpsPerS),
+			vsNative(r, nat, func(x *result) float64 { return x.OpsPerS }), report.MiB(r.PeakRSS, 0),
 			vsNative(r, nat, func(x *result) float64 { return float64(x.PeakRSS) }), hits)
 		if isOffheap(r.Mode) {
-			cells = append(cells, yesNo(r.ratio(r.step("100%")) <= targetCache), yesNo(g <= targetGrowth), yesNo(pg == 0))
+			cells = append(cells, report.YesNo(r.ratio(r.step("100%")) <= targetCache), report.YesNo(g <= targetGrowth), report.YesNo(pg == 0))
 		} else {
 			cells = append(cells, "", "", "")
 		}
@@ -319,7 +294,7 @@ func writePool(w io.Writer, cfg config, rs []*result) {
 	fmt.Fprintf(w, "== pool: %s of 16 KiB buffers taken, 90 %% put back in random order, RSS every 100 ms for %v\n",
 		units.FormatSize(cfg.Pool), cfg.Wait)
 	fmt.Fprintln(w, "RSS / live (the 10 % kept) after the put-back:")
-	nat := findMode(rs, "native")
+	nat := report.Find(rs, "native")
 	var cols []string
 	for k := 1; k <= 4; k++ {
 		cols = append(cols, poolStepName(int(math.Round(float64(k)*cfg.Wait.Seconds()/4/poolTick.Seconds()))))
@@ -342,10 +317,10 @@ func writePool(w io.Writer, cfg config, rs []*result) {
 			rel = fmt.Sprintf("%.1fs", at)
 		}
 		p, d := decommits(r)
-		cells = append(cells, rel, mib(r.PeakRSS), vsNative(r, nat, func(x *result) float64 { return float64(x.PeakRSS) }),
+		cells = append(cells, rel, report.MiB(r.PeakRSS, 0), vsNative(r, nat, func(x *result) float64 { return float64(x.PeakRSS) }),
 			fmtRate(r.OpsPerS), p, d)
 		if isOffheap(r.Mode) {
-			cells = append(cells, yesNo(at >= 0))
+			cells = append(cells, report.YesNo(at >= 0))
 		} else {
 			cells = append(cells, "")
 		}

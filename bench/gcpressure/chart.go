@@ -1,12 +1,16 @@
+// chart.go draws make bench's chart: resident memory and request latency
+// over time, one line per mode, on bench/internal/svg.
 package main
 
 import (
 	"fmt"
-	"github.com/offheap/offheap/bench/internal/svg"
 	"io"
 	"math"
 	"strings"
 	"time"
+
+	"github.com/offheap/offheap/bench/internal/report"
+	"github.com/offheap/offheap/bench/internal/svg"
 )
 
 // chartSeries is one mode's time series for the chart.
@@ -16,45 +20,22 @@ type chartSeries struct {
 	Result  *modeResult
 }
 
-// Mode colours: warm for the Go-heap modes, cool for offheap (Okabe-Ito,
-// distinguishable with the common colour-vision deficiencies).
-var modeColors = map[string]string{
-	"native":          "#d55e00",
-	"native-memlimit": "#e69f00",
-	"sync-pool":       "#cc79a7",
-	"offheap":         "#0072b2",
-	"offheap-pool":    "#009e73",
-	"offheap-slab":    "#56b4e9",
-}
-
-var fallbackColors = []string{"#000000", "#f0e442", "#999999", "#882255"}
-
-func colorOf(mode string, i int) string {
-	if c, ok := modeColors[mode]; ok {
-		return c
-	}
-	return fallbackColors[i%len(fallbackColors)]
-}
-
-// Chart geometry, in SVG user units.
+// Chart geometry, in SVG user units: two panels, the legend on the right.
 const (
 	chartW     = 1000
 	chartH     = 780
-	plotLeft   = 90
-	plotRight  = 730
 	legendLeft = 770
-	rssTop     = 90
-	rssBottom  = 370
-	latTop     = 450
-	latBottom  = 730
+)
+
+var (
+	rssPlot = svg.Plot{Left: 90, Right: 730, Top: 90, Bottom: 370}
+	latPlot = svg.Plot{Left: 90, Right: 730, Top: 450, Bottom: 730}
 )
 
 // writeChart writes two stacked panels sharing the time axis: resident memory
 // (top) and the rolling request p99 (bottom, log scale), one line per mode.
 func writeChart(out io.Writer, cfg config, series []chartSeries) error {
 	s := svg.New(out)
-
-	// Axes' ranges.
 	tMax, rssMax, latLo, latHi := 0.0, float64(cfg.Live), math.Inf(1), 0.0
 	for _, se := range series {
 		for _, p := range se.Samples {
@@ -65,21 +46,7 @@ func writeChart(out io.Writer, cfg config, series []chartSeries) error {
 			}
 		}
 	}
-	if tMax <= 0 {
-		tMax = 1
-	}
-	tTicks := svg.NiceTicks(0, tMax, 10)
-	tMax = tTicks[len(tTicks)-1]
-	xOf := func(t float64) float64 { return plotLeft + (plotRight-plotLeft)*t/tMax }
-
-	unit, unitName := float64(1<<20), "MiB"
-	if rssMax >= 1<<30 {
-		unit, unitName = 1<<30, "GiB"
-	}
-	rssTicks := svg.NiceTicks(0, rssMax*1.05/unit, 6)
-	rssAxisMax := rssTicks[len(rssTicks)-1] * unit
-	yRSS := func(v float64) float64 { return rssBottom - (rssBottom-rssTop)*v/rssAxisMax }
-
+	xOf, tTicks := rssPlot.TimeAxis(tMax)
 	haveLat := latHi > 0
 	decLo, decHi := 0.0, 1.0
 	if haveLat {
@@ -89,133 +56,100 @@ func writeChart(out io.Writer, cfg config, series []chartSeries) error {
 		}
 	}
 	yLat := func(ns float64) float64 {
-		return latBottom - (latBottom-latTop)*(math.Log10(ns)-decLo)/(decHi-decLo)
+		return latPlot.Bottom - (latPlot.Bottom-latPlot.Top)*(math.Log10(ns)-decLo)/(decHi-decLo)
 	}
 
-	s.F(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
-	s.F(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="Helvetica, Arial, sans-serif" font-size="12">`+"\n",
-		chartW, chartH, chartW, chartH)
-	s.F("<title>%s</title>\n", svg.Esc("gcpressure: resident memory and request latency over time"))
-	s.F(`<rect width="100%%" height="100%%" fill="white"/>` + "\n")
-	s.Text(plotLeft, 30, "start", ` font-size="18" font-weight="bold"`, "GC pressure: resident memory and request latency, per mode")
-	sub := fmt.Sprintf("%s of %s buffers held, %s%% replaced per round, ", formatSize(cfg.Live), cfg.Size, trimFloat(cfg.Churn))
+	sub := fmt.Sprintf("%s of %s buffers held, %s%% replaced per round, ", formatSize(cfg.Live), cfg.Size, report.TrimFloat(cfg.Churn))
 	if cfg.Duration > 0 {
 		sub += fmt.Sprintf("churn for %v after the fill", cfg.Duration)
 	} else {
 		sub += fmt.Sprintf("%d rounds after the fill", cfg.Rounds)
 	}
-	sub += "; each mode in its own process, same seed. Lower is better in both panels."
-	s.Text(plotLeft, 52, "start", ` fill="#444"`, sub)
+	s.Begin(chartW, chartH, "gcpressure: resident memory and request latency over time",
+		"GC pressure: resident memory and request latency, per mode",
+		sub+"; each mode in its own process, same seed. Lower is better in both panels.", rssPlot.Left)
 
 	// ---- top panel: RSS ----
 	s.F(`<g id="rss" class="panel">` + "\n")
-	s.Text(plotLeft, rssTop-12, "start", ` font-size="14" font-weight="bold"`, "Resident memory (VmRSS of each mode's process)")
-	for _, v := range rssTicks {
-		y := yRSS(v * unit)
-		s.Line(plotLeft, y, plotRight, y, `stroke="#e4e4e4"`)
-		s.Text(plotLeft-8, y+4, "end", "", trimFloat(svg.RoundTick(v))+" "+unitName)
-	}
-	timeAxis(s, xOf, tTicks, rssBottom)
-	// The live bytes, for reference.
-	yl := yRSS(float64(cfg.Live))
-	s.Line(plotLeft, yl, plotRight, yl, `stroke="#333" stroke-dasharray="6 4"`)
-	s.Text(plotRight-4, yl-5, "end", ` fill="#333"`, "live bytes held ("+formatSize(cfg.Live)+")")
+	s.Heading(rssPlot.Left, rssPlot.Top-12, "Resident memory (VmRSS of each mode's process)")
+	yRSS := s.BytesAxis(rssPlot, rssMax)
+	s.TimeTicks(rssPlot, xOf, tTicks)
+	s.Reference(rssPlot, yRSS(float64(cfg.Live)), "#333", "6 4", "live bytes held ("+formatSize(cfg.Live)+")")
 	for i, se := range series {
 		var pts []string
 		for _, p := range se.Samples {
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", xOf(p.T), yRSS(float64(p.RSS))))
+			pts = append(pts, svg.Point(xOf(p.T), yRSS(float64(p.RSS))))
 		}
-		s.F(`<polyline class="series" data-mode="%s" fill="none" stroke="%s" stroke-width="1.8" stroke-linejoin="round" points="%s"/>`+"\n",
-			svg.Esc(se.Mode), colorOf(se.Mode, i), strings.Join(pts, " "))
+		s.Series(se.Mode, svg.ModeColor(se.Mode, i), 1.8, pts)
 		// Mark where the fill ends and the churn begins.
 		for _, p := range se.Samples {
 			if p.Phase == "churn" {
-				s.F(`<circle cx="%.1f" cy="%.1f" r="3.5" fill="white" stroke="%s" stroke-width="1.5"/>`+"\n",
-					xOf(p.T), yRSS(float64(p.RSS)), colorOf(se.Mode, i))
+				s.Marker(xOf(p.T), yRSS(float64(p.RSS)), svg.ModeColor(se.Mode, i))
 				break
 			}
 		}
 	}
-	axisBox(s, rssTop, rssBottom)
+	s.Axes(rssPlot)
 	s.F("</g>\n")
 
 	// ---- bottom panel: request latency ----
 	s.F(`<g id="latency" class="panel">` + "\n")
-	s.Text(plotLeft, latTop-12, "start", ` font-size="14" font-weight="bold"`,
+	s.Heading(latPlot.Left, latPlot.Top-12,
 		fmt.Sprintf("Request latency: p99 of the requests in the last %v (log scale)", cfg.Sample*time.Duration(windowSpan(cfg))))
 	if haveLat {
 		for d := decLo; d <= decHi; d++ {
 			y := yLat(math.Pow(10, d))
-			s.Line(plotLeft, y, plotRight, y, `stroke="#d0d0d0"`)
-			s.Text(plotLeft-8, y+4, "end", "", decadeLabel(int(d)))
+			s.Line(latPlot.Left, y, latPlot.Right, y, `stroke="#d0d0d0"`)
+			s.Text(latPlot.Left-8, y+4, "end", "", decadeLabel(int(d)))
 			if d < decHi && decHi-decLo <= 3 {
 				for _, m := range []float64{2, 5} {
 					v := m * math.Pow(10, d)
 					y := yLat(v)
-					s.Line(plotLeft, y, plotRight, y, `stroke="#eeeeee"`)
-					s.Text(plotLeft-8, y+4, "end", ` fill="#777" font-size="10"`, tickNs(v))
+					s.Line(latPlot.Left, y, latPlot.Right, y, `stroke="#eeeeee"`)
+					s.Text(latPlot.Left-8, y+4, "end", ` fill="#777" font-size="10"`, tickNs(v))
 				}
 			}
 		}
 	} else {
-		s.Text((plotLeft+plotRight)/2, (latTop+latBottom)/2, "middle", ` fill="#777"`, "no request completed in any sample window")
+		s.Text((latPlot.Left+latPlot.Right)/2, (latPlot.Top+latPlot.Bottom)/2, "middle", ` fill="#777"`, "no request completed in any sample window")
 	}
-	timeAxis(s, xOf, tTicks, latBottom)
+	s.TimeTicks(latPlot, xOf, tTicks)
 	for i, se := range series {
 		var pts []string
 		for _, p := range se.Samples {
 			if p.ReqP99 > 0 && haveLat {
-				pts = append(pts, fmt.Sprintf("%.1f,%.1f", xOf(p.T), yLat(p.ReqP99)))
+				pts = append(pts, svg.Point(xOf(p.T), yLat(p.ReqP99)))
 			}
 		}
-		s.F(`<polyline class="series" data-mode="%s" fill="none" stroke="%s" stroke-width="1.5" stroke-linejoin="round" points="%s"/>`+"\n",
-			svg.Esc(se.Mode), colorOf(se.Mode, i), strings.Join(pts, " "))
+		s.Series(se.Mode, svg.ModeColor(se.Mode, i), 1.5, pts)
 	}
-	axisBox(s, latTop, latBottom)
+	s.Axes(latPlot)
 	s.F("</g>\n")
-	s.Text((plotLeft+plotRight)/2, latBottom+42, "middle", "", "seconds since the mode started (fill, then churn)")
+	s.Text((latPlot.Left+latPlot.Right)/2, latPlot.Bottom+42, "middle", "", "seconds since the mode started (fill, then churn)")
 
 	// ---- legend ----
 	s.F(`<g id="legend">` + "\n")
-	s.Text(legendLeft, rssTop-12, "start", ` font-size="14" font-weight="bold"`, "Modes")
+	s.Heading(legendLeft, rssPlot.Top-12, "Modes")
 	for i, se := range series {
-		y := float64(rssTop + 10 + i*52)
-		c := colorOf(se.Mode, i)
-		s.Line(legendLeft, y, legendLeft+28, y, fmt.Sprintf(`stroke="%s" stroke-width="3"`, c))
-		s.Text(legendLeft+36, y+4, "start", ` font-weight="bold"`, se.Mode)
+		var notes []string
 		if r := se.Result; r != nil {
-			s.Text(legendLeft+36, y+19, "start", ` fill="#444" font-size="11"`,
-				fmt.Sprintf("peak %s, wall %s", humanBytes(float64(r.PeakRSSBytes)), fmtSeconds(r.WallS)))
-			s.Text(legendLeft+36, y+33, "start", ` fill="#444" font-size="11"`,
-				fmt.Sprintf("req p99 %s, p99.9 %s", fmtNs(r.ReqP99ns), fmtNs(r.ReqP999ns)))
+			notes = []string{fmt.Sprintf("peak %s, wall %s", humanBytes(float64(r.PeakRSSBytes)), report.Seconds(r.WallS)),
+				fmt.Sprintf("req p99 %s, p99.9 %s", fmtNs(r.ReqP99ns), fmtNs(r.ReqP999ns))}
 		}
+		s.Legend(legendLeft, rssPlot.Top+10+float64(i)*52, se.Mode, svg.ModeColor(se.Mode, i), 19, notes...)
 	}
-	y := float64(rssTop + 10 + len(series)*52)
-	s.F(`<circle cx="%d" cy="%.1f" r="3.5" fill="white" stroke="#333" stroke-width="1.5"/>`+"\n", legendLeft+14, y)
-	s.Text(legendLeft+36, y+4, "start", ` fill="#444" font-size="11"`, "fill done, churn starts")
+	y := rssPlot.Top + 10 + float64(len(series))*52
+	s.Marker(legendLeft+14, y, "#333")
+	s.Note(legendLeft+36, y+4, "fill done, churn starts")
 	s.Line(legendLeft, y+22, legendLeft+28, y+22, `stroke="#333" stroke-dasharray="6 4"`)
-	s.Text(legendLeft+36, y+26, "start", ` fill="#444" font-size="11"`, "live bytes held")
+	s.Note(legendLeft+36, y+26, "live bytes held")
 	s.F("</g>\n")
-
 	s.F("</svg>\n")
 	return s.Close()
 }
 
 // windowSpan is how many sample intervals the rolling latency window spans.
 func windowSpan(cfg config) int { return max(1, int(100*time.Millisecond/cfg.Sample)) }
-
-func timeAxis(s *svg.Writer, xOf func(float64) float64, ticks []float64, bottom float64) {
-	for _, t := range ticks {
-		x := xOf(t)
-		s.Line(x, bottom, x, bottom+5, `stroke="#333"`)
-		s.Text(x, bottom+18, "middle", "", trimFloat(svg.RoundTick(t))+"s")
-	}
-}
-
-func axisBox(s *svg.Writer, top, bottom float64) {
-	s.Line(plotLeft, top, plotLeft, bottom, `stroke="#333"`)
-	s.Line(plotLeft, bottom, plotRight, bottom, `stroke="#333"`)
-}
 
 // decadeLabel names 10^d nanoseconds: 1ns, 10ns, 100ns, 1µs, ...
 func decadeLabel(d int) string {

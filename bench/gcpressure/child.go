@@ -1,14 +1,14 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/offheap/offheap/bench/internal/harness"
 )
 
 // ---- messages from a child to the parent (JSON lines on the child's stdout) ----
@@ -61,23 +61,6 @@ type modeResult struct {
 	VsNative map[string]float64 `json:"vs_native,omitempty"`
 }
 
-// emitter writes messages, one JSON object per line, from several goroutines.
-type emitter struct {
-	mu  sync.Mutex
-	enc *json.Encoder
-	err error
-}
-
-func newEmitter(w io.Writer) *emitter { return &emitter{enc: json.NewEncoder(w)} }
-
-func (e *emitter) emit(m message) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.err == nil {
-		e.err = e.enc.Encode(m)
-	}
-}
-
 // runChild runs one mode in this process and writes its samples and result
 // as JSON lines to out.
 func runChild(cfg config, out io.Writer) error {
@@ -86,7 +69,7 @@ func runChild(cfg config, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %v", m.name, err)
 	}
-	em := newEmitter(out)
+	em := harness.NewEmitter(out)
 	w := &workload{cfg: cfg, a: a, rng: rand.New(rand.NewPCG(cfg.Seed, 0))}
 	w.phase.Store("fill")
 
@@ -104,15 +87,15 @@ func runChild(cfg config, out io.Writer) error {
 	go requestLoop(cfg.Seed+1, &stopReq, reqHist, window, reqReady, reqDone)
 	<-reqReady
 
-	cpu0 := cpuTime()
+	cpu0 := harness.CPUTime()
 	gc0 := readGC()
 	start := time.Now()
 
 	takeSample := func() {
 		p99, n := window.Rotate(0.99)
-		em.emit(message{Sample: &sample{
+		em.Emit(message{Sample: &sample{
 			T:        time.Since(start).Seconds(),
-			RSS:      currentRSS(),
+			RSS:      harness.SelfRSS(),
 			ReqP99:   p99,
 			Requests: n,
 			Phase:    w.phase.Load().(string),
@@ -157,14 +140,14 @@ func runChild(cfg config, out io.Writer) error {
 
 	end := time.Now()
 	gc1 := readGC()
-	cpu1 := cpuTime()
+	cpu1 := harness.CPUTime()
 	stopReq.Store(true)
 	<-reqDone
 	close(stopSamp)
 	<-sampDone
 	takeSample() // the end, so every mode has a last point
 
-	peak := peakRSS()
+	peak := harness.PeakRSS()
 
 	// Outside the measurement: check and free every buffer, then close the
 	// allocator, so each mode's allocator also proves it frees what it gave.
@@ -207,6 +190,6 @@ func runChild(cfg config, out io.Writer) error {
 		ChurnPct:      cfg.Churn,
 		Seed:          cfg.Seed,
 	}
-	em.emit(message{Result: res})
-	return em.err
+	em.Emit(message{Result: res})
+	return em.Err()
 }

@@ -1,14 +1,14 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/offheap/offheap/bench/internal/harness"
 )
 
 // Defaults for `make bench`: the eight modes, one after another, take about a
@@ -39,15 +39,6 @@ type config struct {
 	JSON     string        // -json FILE
 	Chart    string        // -chart FILE.svg
 	Child    bool          // hidden: run Modes[0] in this process, JSON lines on stdout
-}
-
-// usageError is a bad command line: reported with a hint and exit status 2.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error {
-	return &usageError{fmt.Sprintf(format, args...)}
 }
 
 // maxBuffers bounds the number of live buffers (their headers alone are
@@ -86,120 +77,67 @@ func newFlagSet(cfg *config, sizeText, liveText, modesText *string) *flag.FlagSe
 	fs.StringVar(&cfg.JSON, "json", "", "write the results to `FILE` as JSON (one object per mode)")
 	fs.StringVar(&cfg.Chart, "chart", "", "write an SVG chart of RSS and request latency over time to `FILE`")
 	fs.BoolVar(&cfg.Child, "child", false, "internal: run the one mode given by -modes in this process")
-	fs.Usage = func() { printUsage(fs) }
 	return fs
 }
 
-func printUsage(fs *flag.FlagSet) {
-	w := fs.Output()
-	fmt.Fprint(w, usageText)
-	// PrintDefaults without the internal -child flag.
-	tmp := flag.NewFlagSet("", flag.ContinueOnError)
-	tmp.SetOutput(w)
-	fs.VisitAll(func(f *flag.Flag) {
-		if f.Name != "child" {
-			tmp.Var(f.Value, f.Name, f.Usage)
-			tmp.Lookup(f.Name).DefValue = f.DefValue
-		}
-	})
-	tmp.PrintDefaults()
-}
-
 // parseConfig parses and validates the command line. Errors other than
-// flag.ErrHelp are *usageError (exit status 2). Usage text and flag package
+// flag.ErrHelp are *harness.UsageError (exit status 2). Usage text and flag package
 // messages go to out.
 func parseConfig(args []string, out io.Writer) (config, error) {
 	var cfg config
 	var sizeText, liveText, modesText string
 	fs := newFlagSet(&cfg, &sizeText, &liveText, &modesText)
-	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(out)
-			fs.Usage()
-			return cfg, err
-		}
-		return cfg, &usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return cfg, usagef("unexpected argument %q (all settings are flags)", fs.Arg(0))
+	if err := harness.ParseFlags(fs, args, out, usageText); err != nil {
+		return cfg, err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
 	live, err := parseSize(liveText)
 	if err != nil {
-		return cfg, usagef("-live: %v", err)
+		return cfg, harness.Usagef("-live: %v", err)
 	}
 	cfg.Live = live
 	if cfg.Size, err = parseSizeSpec(sizeText); err != nil {
-		return cfg, usagef("-size: %v", err)
+		return cfg, harness.Usagef("-size: %v", err)
 	}
 	if cfg.Size.Hi > cfg.Live {
-		return cfg, usagef("-size %s: larger than -live %s", cfg.Size, formatSize(cfg.Live))
+		return cfg, harness.Usagef("-size %s: larger than -live %s", cfg.Size, formatSize(cfg.Live))
 	}
 	if n := float64(cfg.Live) / cfg.Size.Mean(); n > maxBuffers {
-		return cfg, usagef("-live %s of -size %s is about %.0f buffers; the limit is %d: raise -size or lower -live",
+		return cfg, harness.Usagef("-live %s of -size %s is about %.0f buffers; the limit is %d: raise -size or lower -live",
 			formatSize(cfg.Live), cfg.Size, n, maxBuffers)
 	}
 	if math.IsNaN(cfg.Churn) || cfg.Churn <= 0 || cfg.Churn > 100 {
-		return cfg, usagef("-churn %s: must be a percentage above 0 and at most 100", strconv.FormatFloat(cfg.Churn, 'g', -1, 64))
+		return cfg, harness.Usagef("-churn %s: must be a percentage above 0 and at most 100", strconv.FormatFloat(cfg.Churn, 'g', -1, 64))
 	}
 	if set["rounds"] && set["duration"] {
-		return cfg, usagef("-rounds and -duration: give one or the other")
+		return cfg, harness.Usagef("-rounds and -duration: give one or the other")
 	}
 	if cfg.Duration < 0 {
-		return cfg, usagef("-duration %v: must be positive", cfg.Duration)
+		return cfg, harness.Usagef("-duration %v: must be positive", cfg.Duration)
 	}
 	if cfg.Duration == 0 && cfg.Rounds < 1 {
-		return cfg, usagef("-rounds %d: must be at least 1", cfg.Rounds)
+		return cfg, harness.Usagef("-rounds %d: must be at least 1", cfg.Rounds)
 	}
 	if cfg.Duration > 0 {
 		cfg.Rounds = 0
 	}
 	if cfg.Sample < 10*time.Millisecond || cfg.Sample > 10*time.Second {
-		return cfg, usagef("-sample %v: must be between 10ms and 10s", cfg.Sample)
+		return cfg, harness.Usagef("-sample %v: must be between 10ms and 10s", cfg.Sample)
 	}
-	if cfg.Modes, err = parseModes(modesText); err != nil {
-		return cfg, usagef("-modes: %v", err)
+	if cfg.Modes, err = modeTable.Parse(modesText); err != nil {
+		return cfg, harness.Usagef("-modes: %v", err)
 	}
 	if cfg.Child {
 		if len(cfg.Modes) != 1 {
-			return cfg, usagef("-child runs exactly one mode; -modes names %d", len(cfg.Modes))
+			return cfg, harness.Usagef("-child runs exactly one mode; -modes names %d", len(cfg.Modes))
 		}
 		if cfg.JSON != "" || cfg.Chart != "" {
-			return cfg, usagef("-child writes JSON lines to stdout; -json and -chart belong to the parent")
+			return cfg, harness.Usagef("-child writes JSON lines to stdout; -json and -chart belong to the parent")
 		}
 	}
 	return cfg, nil
-}
-
-// parseModes parses a comma-separated list of modes (or "all") into table order.
-func parseModes(s string) ([]string, error) {
-	if strings.TrimSpace(s) == "all" {
-		return allModeNames(), nil
-	}
-	seen := map[string]bool{}
-	for _, m := range strings.Split(s, ",") {
-		m = strings.TrimSpace(m)
-		if m == "" {
-			return nil, fmt.Errorf("empty mode name in %q", s)
-		}
-		if lookupMode(m) == nil {
-			return nil, fmt.Errorf("unknown mode %q (modes: %s, or all)", m, strings.Join(allModeNames(), ", "))
-		}
-		if seen[m] {
-			return nil, fmt.Errorf("mode %q listed twice", m)
-		}
-		seen[m] = true
-	}
-	var out []string
-	for _, m := range allModeNames() {
-		if seen[m] {
-			out = append(out, m)
-		}
-	}
-	return out, nil
 }
 
 // childArgs is the command line that makes a child run mode with cfg.

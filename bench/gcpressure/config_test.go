@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/offheap/offheap/bench/internal/harness"
 )
 
 func TestParseSize(t *testing.T) {
@@ -199,7 +201,7 @@ func TestParseConfigErrors(t *testing.T) {
 	}
 	for name, args := range bad {
 		_, err := parseConfig(args, io.Discard)
-		var ue *usageError
+		var ue *harness.UsageError
 		if !errors.As(err, &ue) {
 			t.Errorf("%s: %v: got %v, want a usage error", name, args, err)
 		}

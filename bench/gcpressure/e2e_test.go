@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/offheap/offheap/bench/internal/harness"
 )
 
 // The parent re-executes its own binary for each mode; in tests that binary
@@ -101,7 +103,7 @@ func checkResults(t *testing.T, res []map[string]any, modes []string, live float
 }
 
 func TestEndToEnd(t *testing.T) {
-	modes := allModeNames()
+	modes := modeTable.Names()
 	res, table, chart := endToEnd(t, "-live", "8MiB", "-rounds", "2", "-modes", strings.Join(modes, ","))
 	checkResults(t, res, modes, 8<<20, 2)
 	if res[0]["buffers"].(float64) != 512 {
@@ -168,9 +170,9 @@ func TestFailedChildIsReported(t *testing.T) {
 	// A child that cannot run its mode fails the run (exit 1) and names the
 	// mode; the modes that ran are still reported.
 	dir := t.TempDir()
-	old := selfExe
-	defer func() { selfExe = old }()
-	selfExe = func() (string, error) { return filepath.Join(dir, "no-such-binary"), nil }
+	old := harness.SelfExe
+	defer func() { harness.SelfExe = old }()
+	harness.SelfExe = func() (string, error) { return filepath.Join(dir, "no-such-binary"), nil }
 	var out, errb bytes.Buffer
 	if code := run([]string{"-live", "1MiB", "-rounds", "1", "-modes", "native"}, &out, &errb); code != 1 {
 		t.Fatalf("exit %d, want 1; stderr %s", code, errb.String())

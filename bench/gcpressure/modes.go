@@ -3,6 +3,9 @@ package main
 import (
 	"runtime/debug"
 	"sync"
+
+	"github.com/offheap/offheap/bench/internal/allocs"
+	"github.com/offheap/offheap/bench/internal/harness"
 )
 
 // allocator is how a mode obtains and releases the workload's buffers.
@@ -23,10 +26,10 @@ type mode struct {
 
 // modes is the table of modes, in report order; native is the baseline.
 var modes = []mode{
-	{"native", func(config) (allocator, error) { return nativeAlloc{}, nil }},
+	{"native", func(config) (allocator, error) { return allocs.Native{}, nil }},
 	{"native-memlimit", func(cfg config) (allocator, error) {
 		debug.SetMemoryLimit(memLimit(cfg))
-		return nativeAlloc{}, nil
+		return allocs.Native{}, nil
 	}},
 	{"sync-pool", func(cfg config) (allocator, error) { return newSyncPoolAlloc(cfg.Size), nil }},
 	{"offheap", newOffheapAlloc},
@@ -38,7 +41,7 @@ var modes = []mode{
 	// its gigabyte of live buffers.
 	{"native-gogc400", func(config) (allocator, error) {
 		debug.SetGCPercent(pairGOGC)
-		return nativeAlloc{}, nil
+		return allocs.Native{}, nil
 	}},
 	{"offheap-gogc400", func(cfg config) (allocator, error) {
 		debug.SetGCPercent(pairGOGC)
@@ -53,13 +56,13 @@ const pairGOGC = 400
 // Go user tries first to keep the heap near its live size.
 func memLimit(cfg config) int64 { return cfg.Live + cfg.Live/2 }
 
-func allModeNames() []string {
-	names := make([]string, len(modes))
-	for i, m := range modes {
-		names[i] = m.name
+// modeTable is the modes' names for -modes (see harness.Modes).
+var modeTable = func() (t harness.Modes) {
+	for _, m := range modes {
+		t = append(t, harness.Mode{Name: m.name})
 	}
-	return names
-}
+	return t
+}()
 
 func lookupMode(name string) *mode {
 	for i := range modes {
@@ -69,14 +72,6 @@ func lookupMode(name string) *mode {
 	}
 	return nil
 }
-
-// nativeAlloc is plain make; Free drops the reference and leaves the buffer
-// to the garbage collector.
-type nativeAlloc struct{}
-
-func (nativeAlloc) Alloc(n int) []byte { return make([]byte, n) }
-func (nativeAlloc) Free([]byte)        {}
-func (nativeAlloc) Close() error       { return nil }
 
 // syncPoolAlloc keeps one sync.Pool per size class (exact size for a fixed
 // -size, power-of-two classes for a range), holding *[]byte as the sync.Pool

@@ -3,17 +3,12 @@ package main
 import (
 	"fmt"
 
+	"github.com/offheap/offheap/bench/internal/allocs"
 	"github.com/offheap/offheap/go/offheap"
 )
 
-// offheapAlloc is the process-wide allocator: offheap.Alloc / offheap.Free.
-type offheapAlloc struct{}
-
-func newOffheapAlloc(config) (allocator, error) { return offheapAlloc{}, nil }
-
-func (offheapAlloc) Alloc(n int) []byte { return offheap.Alloc(n) }
-func (offheapAlloc) Free(b []byte)      { offheap.Free(b) }
-func (offheapAlloc) Close() error       { return nil }
+// newOffheapAlloc is the process-wide allocator: offheap.Alloc / offheap.Free.
+func newOffheapAlloc(config) (allocator, error) { return allocs.Offheap{}, nil }
 
 // offheapPoolAlloc keeps one offheap.BufferPool per size class, like the
 // sync-pool mode keeps one sync.Pool per class.
@@ -53,33 +48,16 @@ func (a *offheapPoolAlloc) Close() error {
 	return nil
 }
 
-// offheapSlabAlloc is one offheap.Slab: Alloc gives a refcount of 1 and DecRef
-// frees. Its classes start at the smallest -size and grow by 1.25x in 1 MiB
-// slabs (larger buffers get whole pages).
-type offheapSlabAlloc struct {
-	slab *offheap.Slab
-}
-
-const slabSize = 1 << 20
-
+// newOffheapSlabAlloc is one offheap.Slab: Alloc gives a refcount of 1 and
+// DecRef frees. Its classes start at the smallest -size and grow by 1.25x in
+// 1 MiB slabs (larger buffers get whole pages).
 func newOffheapSlabAlloc(cfg config) (allocator, error) {
-	s, err := offheap.NewSlab(offheap.SlabConfig{
-		MinChunk: int(min(cfg.Size.Lo, slabSize)),
-		SlabSize: slabSize,
-		Growth:   1.25,
-	})
+	sc := offheap.SlabConfig{MinChunk: int(min(cfg.Size.Lo, slabSize)), SlabSize: slabSize, Growth: 1.25}
+	s, err := offheap.NewSlab(sc)
 	if err != nil {
 		return nil, err
 	}
-	return &offheapSlabAlloc{slab: s}, nil
+	return &allocs.Slab{S: s, Desc: fmt.Sprintf("%+v", sc)}, nil
 }
 
-func (a *offheapSlabAlloc) Alloc(n int) []byte { return a.slab.Alloc(n) }
-
-func (a *offheapSlabAlloc) Free(b []byte) {
-	if !a.slab.DecRef(b) {
-		panic(fmt.Sprintf("offheap-slab: DecRef of a buffer (len %d) with refcount 1 did not free it", len(b)))
-	}
-}
-
-func (a *offheapSlabAlloc) Close() error { return a.slab.Close() }
+const slabSize = 1 << 20

@@ -1,14 +1,14 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"runtime"
 	"strings"
-	"text/tabwriter"
+
+	"github.com/offheap/offheap/bench/internal/harness"
+	"github.com/offheap/offheap/bench/internal/report"
 )
 
 // figure is one compared column: its JSON name, its table heading, how to
@@ -21,8 +21,8 @@ type figure struct {
 }
 
 var figures = []figure{
-	{"wall_s", "wall", func(r *modeResult) float64 { return r.WallS }, fmtSeconds},
-	{"cpu_s", "cpu", func(r *modeResult) float64 { return r.CPUS }, fmtSeconds},
+	{"wall_s", "wall", func(r *modeResult) float64 { return r.WallS }, report.Seconds},
+	{"cpu_s", "cpu", func(r *modeResult) float64 { return r.CPUS }, report.Seconds},
 	{"gc_cycles", "GCs", func(r *modeResult) float64 { return float64(r.GCCycles) }, func(v float64) string { return fmt.Sprintf("%.0f", v) }},
 	{"gc_cpu_fraction", "GC cpu", func(r *modeResult) float64 { return r.GCCPUFraction }, func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) }},
 	{"pause_p50_us", "pause p50", func(r *modeResult) float64 { return r.PauseP50us }, func(v float64) string { return fmtNs(v * 1e3) }},
@@ -34,9 +34,12 @@ var figures = []figure{
 	{"peak_rss_bytes", "peak RSS", func(r *modeResult) float64 { return float64(r.PeakRSSBytes) }, humanBytes},
 }
 
+// ModeName is the result's mode, for report.Find.
+func (r *modeResult) ModeName() string { return r.Mode }
+
 // fillRatios sets every result's VsNative from the native result, if any.
 func fillRatios(results []*modeResult) {
-	base := findMode(results, "native")
+	base := report.Find(results, "native")
 	if base == nil {
 		return
 	}
@@ -50,75 +53,56 @@ func fillRatios(results []*modeResult) {
 	}
 }
 
-func findMode(results []*modeResult, name string) *modeResult {
-	for _, r := range results {
-		if r.Mode == name {
-			return r
-		}
-	}
-	return nil
-}
-
 // writeTable prints the results, then their ratios to native.
 func writeTable(w io.Writer, cfg config, results []*modeResult) {
 	fmt.Fprintln(w, describeRun(cfg, results))
 	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	width := len("mode")
-	for _, r := range results {
-		width = max(width, len(r.Mode))
-	}
-	row := func(first string, cells []string) {
-		fmt.Fprintf(tw, "%-*s\t%s\t\n", width, first, strings.Join(cells, "\t"))
-	}
 	var heads []string
 	for _, f := range figures {
 		heads = append(heads, f.heading)
 	}
-	row("mode", append(heads, "RSS/live", "req/s"))
+	tab := harness.NewTable(append(append([]string{"mode"}, heads...), "RSS/live", "req/s")...)
 	for _, r := range results {
-		var cells []string
+		cells := []string{r.Mode}
 		for _, f := range figures {
 			cells = append(cells, f.format(f.get(r)))
 		}
-		cells = append(cells, fmt.Sprintf("%.2f", float64(r.PeakRSSBytes)/float64(max(r.LiveBytes, 1))),
-			fmtCount(uint64(reqRate(r))))
-		row(r.Mode, cells)
+		tab.Row(append(cells, fmt.Sprintf("%.2f", float64(r.PeakRSSBytes)/float64(max(r.LiveBytes, 1))),
+			report.Count(int64(reqRate(r))))...)
 	}
-	tw.Flush()
+	tab.Write(w)
 
-	if base := findMode(results, "native"); base != nil && len(results) > 1 {
+	if base := report.Find(results, "native"); base != nil && len(results) > 1 {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "ratio to native (lower is better, except req/s):")
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		row("mode", append(heads, "req/s"))
+		tab = harness.NewTable(append(append([]string{"mode"}, heads...), "req/s")...)
 		for _, r := range results {
-			var cells []string
+			cells := []string{r.Mode}
 			for _, f := range figures {
 				if v, ok := r.VsNative[f.key]; ok {
-					cells = append(cells, fmtRatio(v))
+					cells = append(cells, report.Ratio(v))
 				} else {
 					cells = append(cells, "-")
 				}
 			}
 			if b := reqRate(base); b > 0 {
-				cells = append(cells, fmtRatio(reqRate(r)/b))
+				cells = append(cells, report.Ratio(reqRate(r)/b))
 			} else {
 				cells = append(cells, "-")
 			}
-			row(r.Mode, cells)
+			tab.Row(cells...)
 		}
-		tw.Flush()
+		tab.Write(w)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "wall, cpu: the fill and the churn, in the child (cpu: getrusage, all threads). GCs, GC cpu (share of")
 	fmt.Fprintln(w, "all CPU available to Go), pauses (stop-the-world; histogram bucket upper bounds): runtime/metrics.")
 	fmt.Fprintln(w, "req: latency of each small request of a closed loop running alongside; req/s: how many it served.")
 	fmt.Fprintln(w, "peak RSS: VmHWM of the child. RSS/live: peak RSS / bytes of buffers held.")
-	if findMode(results, "native-memlimit") != nil {
+	if report.Find(results, "native-memlimit") != nil {
 		fmt.Fprintf(w, "native-memlimit: GOMEMLIMIT %s (1.5 x -live), GOGC as for every mode.\n", formatSize(memLimit(cfg)))
 	}
-	if findMode(results, "native-gogc400") != nil || findMode(results, "offheap-gogc400") != nil {
+	if report.Find(results, "native-gogc400") != nil || report.Find(results, "offheap-gogc400") != nil {
 		fmt.Fprintf(w, "*-gogc%d: GOGC=%d (debug.SetGCPercent) for that mode alone: fewer GC cycles, a heap target %dx the live Go heap.\n",
 			pairGOGC, pairGOGC, 1+pairGOGC/100)
 	}
@@ -136,7 +120,7 @@ func reqRate(r *modeResult) float64 {
 func describeRun(cfg config, results []*modeResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "gcpressure: live %s of %s buffers, churn %s%% per round, ",
-		formatSize(cfg.Live), cfg.Size, trimFloat(cfg.Churn))
+		formatSize(cfg.Live), cfg.Size, report.TrimFloat(cfg.Churn))
 	if cfg.Duration > 0 {
 		fmt.Fprintf(&b, "churn for %v", cfg.Duration)
 	} else {
@@ -147,48 +131,15 @@ func describeRun(cfg config, results []*modeResult) string {
 		procs = results[0].GoMaxProc
 	}
 	fmt.Fprintf(&b, ", seed %d; %s, GOMAXPROCS %d", cfg.Seed, runtime.Version(), procs)
-	for _, env := range []string{"GOGC", "GOMEMLIMIT", "GODEBUG"} {
-		if v := os.Getenv(env); v != "" {
-			fmt.Fprintf(&b, ", %s=%s from the environment", env, v)
-		}
-	}
-	return b.String()
+	return b.String() + report.Env(" from the environment", "GOGC", "GOMEMLIMIT", "GODEBUG")
 }
-
-func trimFloat(v float64) string { return strings.TrimSuffix(fmt.Sprintf("%g", v), ".0") }
 
 // writeJSON writes the results as a JSON array, one object per mode.
 func writeJSON(w io.Writer, results []*modeResult) error {
 	if results == nil {
 		results = []*modeResult{}
 	}
-	b, err := json.MarshalIndent(results, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(append(b, '\n'))
-	return err
-}
-
-// fmtRatio prints a ratio with two decimals, or two significant digits
-// when it is that small (0.0048x rather than 0.00x).
-func fmtRatio(v float64) string {
-	switch {
-	case v == 0:
-		return "0x"
-	case v < 0.01:
-		return fmt.Sprintf("%.2gx", v)
-	case v >= 100:
-		return fmt.Sprintf("%.0fx", v)
-	}
-	return fmt.Sprintf("%.2fx", v)
-}
-
-func fmtSeconds(v float64) string {
-	if v < 10 {
-		return fmt.Sprintf("%.2fs", v)
-	}
-	return fmt.Sprintf("%.1fs", v)
+	return harness.WriteJSON(w, results)
 }
 
 // fmtNs renders nanoseconds with a unit and 3 significant digits.
@@ -214,16 +165,4 @@ func sig3(v float64) string {
 		return fmt.Sprintf("%.1f", v)
 	}
 	return fmt.Sprintf("%.2f", v)
-}
-
-func fmtCount(n uint64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.2fG", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.2fM", float64(n)/1e6)
-	case n >= 1e4:
-		return fmt.Sprintf("%.0fk", float64(n)/1e3)
-	}
-	return fmt.Sprintf("%d", n)
 }

@@ -111,14 +111,6 @@ func TestFormatters(t *testing.T) {
 	if got := humanBytes(2.08 * (1 << 30)); got != "2.08 GiB" {
 		t.Errorf("humanBytes = %q", got)
 	}
-	for v, want := range map[float64]string{1: "1.00x", 0.5: "0.50x", 0.0048: "0.0048x", 0: "0x", 2.75: "2.75x", 150: "150x"} {
-		if got := fmtRatio(v); got != want {
-			t.Errorf("fmtRatio(%v) = %q, want %q", v, got, want)
-		}
-	}
-	if got := fmtCount(6_850_000); got != "6.85M" {
-		t.Errorf("fmtCount = %q", got)
-	}
 	if got := reqRate(&modeResult{Requests: 100, WallS: 0}); got != 0 || math.IsNaN(got) {
 		t.Errorf("reqRate with zero wall = %v", got)
 	}

@@ -2,11 +2,12 @@ package main
 
 import (
 	"fmt"
-	"github.com/offheap/offheap/bench/internal/units"
 	"math"
 	"math/bits"
 	"math/rand/v2"
 	"strings"
+
+	"github.com/offheap/offheap/bench/internal/units"
 )
 
 // The byte-size helpers are shared with the other benchmark commands

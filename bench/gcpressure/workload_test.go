@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/offheap/offheap/bench/internal/allocs"
 )
 
 func TestWriteBufWritesEveryByte(t *testing.T) {
@@ -73,7 +75,7 @@ func TestWorkloadSameInEveryAllocator(t *testing.T) {
 		}
 		return sizes, w.ids, w.live
 	}
-	s1, i1, l1 := trace(nativeAlloc{})
+	s1, i1, l1 := trace(allocs.Native{})
 	s2, i2, l2 := trace(newSyncPoolAlloc(cfg.Size))
 	if !slices.Equal(s1, s2) || !slices.Equal(i1, i2) || l1 != l2 {
 		t.Errorf("native and sync-pool did different work: %d vs %d buffers, live %d vs %d", len(s1), len(s2), l1, l2)

@@ -4,8 +4,8 @@
  * process's RSS from /proc/<pid>/statm; this program only allocates, writes,
  * frees, sleeps, and says when each phase began and ended.
  *
- * One source, one binary per allocator (mk/burst.mk), so that no allocator
- * replaces another's malloc behind the measurement's back:
+ * One source, one binary per allocator (mk/burst.mk; charness.h), so that no
+ * allocator replaces another's malloc behind the measurement's back:
  *   cburst-glibc     malloc/free, nothing else linked
  *   cburst-jemalloc  malloc/free with -ljemalloc (jemalloc becomes the process
  *                    malloc; checked with dladdr). Mode jemalloc-bg turns on
@@ -21,100 +21,19 @@
  * The buffer table (one pointer per buffer) is mapped with mmap, outside
  * every allocator under test, and touched before the measurement starts.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <dlfcn.h>
-#include <errno.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
-#include <time.h>
-#include <unistd.h>
-
-#if defined(CB_OFFHEAP)
-#include "offheap.h"
-#define CB_NAME "offheap"
-#define A(n) oh_alloc(n)
-#define F(p) oh_free(p)
-#elif defined(CB_JEMALLOC)
-#define CB_NAME "jemalloc"
-/* Declared here rather than through <jemalloc/jemalloc.h>, whose unprefixed
- * build redefines malloc & co. The reference keeps libjemalloc a DT_NEEDED
- * dependency even with --as-needed. */
-extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
-#define A(n) malloc(n)
-#define F(p) free(p)
-#elif defined(CB_MIMALLOC)
-#include <mimalloc.h>
-#define CB_NAME "mimalloc"
-#define A(n) mi_malloc(n)
-#define F(p) mi_free(p)
-#elif defined(CB_GLIBC)
-#include <gnu/libc-version.h>
-#define CB_NAME "glibc"
-#define A(n) malloc(n)
-#define F(p) free(p)
-#else
-#error "define one of CB_OFFHEAP, CB_JEMALLOC, CB_MIMALLOC, CB_GLIBC"
-#endif
+#include "charness.h"
 
 /* ---- output: JSON lines, no allocation ------------------------------------- */
 
 static char outbuf[1 << 14];
 
-static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
-static void die(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("cburst-" CB_NAME ": ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-  exit(1);
-}
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void sleep_ms(uint64_t ms) {
-  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
-
 static uint64_t start_ns;
-
-typedef struct usage_s {
-  long minflt;
-  double cpu_s;
-} usage_t;
-
-static usage_t usage(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  usage_t u = {ru.ru_minflt, (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-                                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6};
-  return u;
-}
 
 /* Decommits counted by the allocator's own purge policy, where it has one. */
 static long long purges(void) {
-#if defined(CB_OFFHEAP)
-  oh_stats_t st;
-  if (oh_stats(&st) != 0) return -1;
-  return (long long)st.purges;
-#else
-  return -1;
-#endif
+  long long p, bytes;
+  ch_decommits(&p, &bytes);
+  return p;
 }
 
 /* One event line: {"event":NAME,"t":s,"minflt":n,"cpu_s":s,"purges":n,
@@ -124,7 +43,7 @@ static void event(const char *name, int burst, const char *extra_fmt, ...) {
   /* the time first: purges() takes the allocator's registry lock, which a
    * purge pass in progress holds */
   double t = (double)(now_ns() - start_ns) / 1e9;
-  usage_t u = usage();
+  ch_usage_t u = ch_usage();
   long long pg = purges();
   char extra[512] = "";
   if (extra_fmt != NULL) {
@@ -139,61 +58,9 @@ static void event(const char *name, int burst, const char *extra_fmt, ...) {
   fflush(stdout);
 }
 
-/* VmHWM of this process in bytes. */
-static long long peak_rss(void) {
-  FILE *f = fopen("/proc/self/status", "r");
-  if (f == NULL) return 0;
-  char line[256];
-  long long kb = 0;
-  while (fgets(line, sizeof line, f) != NULL)
-    if (strncmp(line, "VmHWM:", 6) == 0) kb = atoll(line + 6);
-  fclose(f);
-  return kb * 1024;
-}
-
-/* ---- the allocator's identity ------------------------------------------------ */
-
-static __attribute__((unused)) const char *lib_of(void *fn) {
-  Dl_info info;
-  if (fn == NULL || dladdr(fn, &info) == 0 || info.dli_fname == NULL) return "?";
-  return info.dli_fname;
-}
-
-static void describe(const char *mode, char *out, size_t n) {
-#if defined(CB_OFFHEAP)
-  snprintf(out, n, "liboffheap %s (static); purge delay %lld ms, retain %lld bytes, thread cache %lld bytes", oh_version(),
-           oh_option_get(OH_OPT_PURGE_DELAY_MS), oh_option_get(OH_OPT_RETAIN_BYTES),
-           oh_option_get(OH_OPT_TCACHE_BYTES));
-#elif defined(CB_JEMALLOC)
-  const char *version = "?";
-  size_t sz = sizeof version;
-  mallctl("version", &version, &sz, NULL, 0);
-  ssize_t dirty = -2, muzzy = -2;
-  sz = sizeof dirty;
-  mallctl("opt.dirty_decay_ms", &dirty, &sz, NULL, 0);
-  sz = sizeof muzzy;
-  mallctl("opt.muzzy_decay_ms", &muzzy, &sz, NULL, 0);
-  bool bg = false;
-  sz = sizeof bg;
-  mallctl("background_thread", &bg, &sz, NULL, 0);
-  snprintf(out, n, "jemalloc %s (malloc from %s); dirty_decay_ms %zd, muzzy_decay_ms %zd, background_thread %s",
-           version, lib_of((void *)malloc), dirty, muzzy, bg ? "on" : "off");
-#elif defined(CB_MIMALLOC)
-  int v = mi_version();
-  snprintf(out, n, "mimalloc %d.%d.%d (mi_malloc from %s); decommit_delay %ld ms, segment_decommit_delay %ld ms",
-           v / 100, (v / 10) % 10, v % 10, lib_of((void *)mi_malloc), mi_option_get(mi_option_decommit_delay),
-           mi_option_get(mi_option_segment_decommit_delay));
-#else
-  snprintf(out, n, "glibc %s malloc (from %s), default mallopt settings", gnu_get_libc_version(),
-           lib_of((void *)malloc));
-#endif
-  (void)mode;
-}
-
 static void setup(const char *mode) {
-#if defined(CB_JEMALLOC)
-  if (strstr(lib_of((void *)malloc), "jemalloc") == NULL)
-    die("malloc resolves into %s, not libjemalloc: the measurement would be glibc's", lib_of((void *)malloc));
+  ch_check();
+#if defined(CH_JEMALLOC)
   if (strcmp(mode, "jemalloc-bg") == 0) {
     bool on = true;
     if (mallctl("background_thread", NULL, NULL, &on, sizeof on) != 0)
@@ -202,8 +69,8 @@ static void setup(const char *mode) {
     die("mode %s is not served by this binary (jemalloc, jemalloc-bg)", mode);
   }
 #else
-  const char *want = CB_NAME;
-#if defined(CB_OFFHEAP)
+  const char *want = CH_NAME;
+#if defined(CH_OFFHEAP)
   want = "offheap-c";
 #endif
   if (strcmp(mode, want) != 0) die("mode %s is not served by this binary (%s)", mode, want);
@@ -224,7 +91,7 @@ static void **bufs; /* one slot per buffer, mmap'ed */
 static size_t nbufs;
 
 static void *alloc_write(size_t size, size_t id) {
-  unsigned char *p = A(size);
+  unsigned char *p = CH_ALLOC(size);
   if (p == NULL) die("allocation of %zu bytes failed (buffer %zu)", size, id);
   memset(p, 0xa5, size);
   p[0] = (unsigned char)id;
@@ -236,7 +103,7 @@ static void check_free(void *q, size_t size, size_t id) {
   if (p[0] != (unsigned char)id || p[size - 1] != 0xa5)
     die("buffer %zu changed while live: first byte %u (want %u), last %u", id, p[0], (unsigned)(unsigned char)id,
         p[size - 1]);
-  F(p);
+  CH_FREE(p);
 }
 
 /* Whether buffer i stays live at the floor. */
@@ -320,14 +187,6 @@ static void run_steady(const cfg_t *c) {
 
 /* ---- command line ------------------------------------------------------------- */
 
-static uint64_t num(const char *flag, const char *v) {
-  char *end = NULL;
-  errno = 0;
-  unsigned long long x = strtoull(v, &end, 10);
-  if (errno != 0 || end == v || *end != '\0') die("%s %s: not a non-negative integer", flag, v);
-  return x;
-}
-
 int main(int argc, char **argv) {
   start_ns = now_ns();
   setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
@@ -361,23 +220,13 @@ int main(int argc, char **argv) {
   setup(c.mode);
 
   nbufs = c.peak / c.size;
-  size_t table = (nbufs * sizeof(void *) + 4095) & ~(size_t)4095;
-  bufs = mmap(NULL, table, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (bufs == MAP_FAILED) die("mmap of the buffer table (%zu bytes) failed", table);
-  memset(bufs, 0, table); /* resident before the baseline */
+  bufs = map_table(nbufs * sizeof(void *));
   /* Initialise the allocator before the baseline is taken. */
-  F(alloc_write(c.size, 0));
+  CH_FREE(alloc_write(c.size, 0));
 
-  char info[512];
-  describe(c.mode, info, sizeof info);
-  char esc[1024];
-  size_t j = 0;
-  for (const char *s = info; *s && j + 2 < sizeof esc; s++) {
-    if (*s == '"' || *s == '\\') esc[j++] = '\\';
-    esc[j++] = *s;
-  }
-  esc[j] = '\0';
-  event("ready", 0, "\"info\":\"%s\"", esc);
+  char info[512], esc[1024];
+  ch_describe(info, sizeof info);
+  event("ready", 0, "\"info\":\"%s\"", json_escape(info, esc, sizeof esc));
   sleep_ms(c.pre_ms);
   if (steady) run_steady(&c);
   else run_burst(&c);

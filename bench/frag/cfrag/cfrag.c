@@ -6,8 +6,8 @@
  * and mimalloc on exactly the same frees: the random choices come from the
  * same splitmix64 stream as the Go child's.
  *
- * One source, one binary per allocator (mk/frag.mk), as bench/burst/cburst
- * does, so that no allocator replaces another's malloc behind the
+ * One source, one binary per allocator (mk/frag.mk; charness.h), as
+ * bench/burst/cburst does, so that no allocator replaces another's malloc behind the
  * measurement's back:
  *   cfrag-offheap   oh_alloc / oh_free, scavenge = oh_purge()
  *   cfrag-glibc     malloc / free, scavenge = malloc_trim(0)
@@ -18,172 +18,12 @@
  * Usage (normally run by frag): cfrag-X -workload phase -mode c-X -live BYTES
  *   [-pool BYTES] [-seed N] [-wait-ms N]
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <dlfcn.h>
-#include <errno.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
-#include <time.h>
-#include <unistd.h>
+#include "charness.h"
 
-#if defined(CF_OFFHEAP)
-#include "offheap.h"
-#define CF_MODE "c-offheap"
-#define A(n) oh_alloc(n)
-#define F(p) oh_free(p)
-#elif defined(CF_JEMALLOC)
-#define CF_MODE "c-jemalloc"
-/* Declared here rather than through <jemalloc/jemalloc.h>, whose unprefixed
- * build redefines malloc & co (as in cburst.c). */
-extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
-#define A(n) malloc(n)
-#define F(p) free(p)
-#elif defined(CF_MIMALLOC)
-#include <mimalloc.h>
-#define CF_MODE "c-mimalloc"
-#define A(n) mi_malloc(n)
-#define F(p) mi_free(p)
-#elif defined(CF_GLIBC)
-#include <gnu/libc-version.h>
-#include <malloc.h>
-#define CF_MODE "c-glibc"
-#define A(n) malloc(n)
-#define F(p) free(p)
-#else
-#error "define one of CF_OFFHEAP, CF_JEMALLOC, CF_MIMALLOC, CF_GLIBC"
-#endif
-
+#define CF_MODE "c-" CH_NAME
 #define SIZE16 (16u << 10)
 #define SIZE48 (48u << 10)
 #define STAMP_KEY 0x5a5aa5a5f00dcafeull
-
-static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
-static void die(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("cfrag (" CF_MODE "): ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-  exit(1);
-}
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void sleep_ms(uint64_t ms) {
-  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
-
-static double cpu_s(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-         (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-static long long rss(void) {
-  FILE *f = fopen("/proc/self/statm", "r");
-  long long size = 0, res = 0;
-  if (f == NULL) return 0;
-  if (fscanf(f, "%lld %lld", &size, &res) != 2) res = 0;
-  fclose(f);
-  return res * sysconf(_SC_PAGESIZE);
-}
-
-static long long peak_rss(void) {
-  FILE *f = fopen("/proc/self/status", "r");
-  if (f == NULL) return 0;
-  char line[256];
-  long long kb = 0;
-  while (fgets(line, sizeof line, f) != NULL)
-    if (strncmp(line, "VmHWM:", 6) == 0) kb = atoll(line + 6);
-  fclose(f);
-  return kb * 1024;
-}
-
-static __attribute__((unused)) const char *lib_of(void *fn) {
-  Dl_info info;
-  if (fn == NULL || dladdr(fn, &info) == 0 || info.dli_fname == NULL) return "?";
-  return info.dli_fname;
-}
-
-/* ---- the allocator: identity, decommit counts, scavenge --------------------- */
-
-static void describe(char *out, size_t n) {
-#if defined(CF_OFFHEAP)
-  snprintf(out, n, "liboffheap %s (static) oh_alloc/oh_free; purge delay %lld ms, retain %lld bytes, thread cache %lld bytes",
-           oh_version(), oh_option_get(OH_OPT_PURGE_DELAY_MS), oh_option_get(OH_OPT_RETAIN_BYTES),
-           oh_option_get(OH_OPT_TCACHE_BYTES));
-#elif defined(CF_JEMALLOC)
-  const char *version = "?";
-  size_t sz = sizeof version;
-  mallctl("version", &version, &sz, NULL, 0);
-  ssize_t dirty = -2, muzzy = -2;
-  sz = sizeof dirty;
-  mallctl("opt.dirty_decay_ms", &dirty, &sz, NULL, 0);
-  sz = sizeof muzzy;
-  mallctl("opt.muzzy_decay_ms", &muzzy, &sz, NULL, 0);
-  snprintf(out, n, "jemalloc %s (malloc from %s); dirty_decay_ms %zd, muzzy_decay_ms %zd", version,
-           lib_of((void *)malloc), dirty, muzzy);
-#elif defined(CF_MIMALLOC)
-  int v = mi_version();
-  snprintf(out, n, "mimalloc %d.%d.%d (mi_malloc from %s), its defaults", v / 100, (v / 10) % 10, v % 10,
-           lib_of((void *)mi_malloc));
-#else
-  snprintf(out, n, "glibc %s malloc (from %s), default mallopt settings", gnu_get_libc_version(),
-           lib_of((void *)malloc));
-#endif
-}
-
-static void check_allocator(void) {
-#if defined(CF_JEMALLOC)
-  if (strstr(lib_of((void *)malloc), "jemalloc") == NULL)
-    die("malloc resolves into %s, not libjemalloc: the measurement would be glibc's", lib_of((void *)malloc));
-#elif defined(CF_GLIBC)
-  if (strstr(lib_of((void *)malloc), "libc.so") == NULL) die("malloc resolves into %s, not glibc", lib_of((void *)malloc));
-#endif
-}
-
-/* offheap's decommits by the purge policy and bytes decommitted; -1 elsewhere. */
-static void decommits(long long *purges, long long *bytes) {
-  *purges = *bytes = -1;
-#if defined(CF_OFFHEAP)
-  oh_stats_t st;
-  if (oh_stats(&st) == 0) {
-    *purges = (long long)st.purges;
-    *bytes = (long long)st.decommitted_bytes;
-  }
-#endif
-}
-
-static void scavenge(void) {
-#if defined(CF_OFFHEAP)
-  oh_purge();
-#elif defined(CF_JEMALLOC)
-  mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
-  char name[64];
-  snprintf(name, sizeof name, "arena.%u.purge", 4096u); /* MALLCTL_ARENAS_ALL */
-  if (mallctl(name, NULL, NULL, NULL, 0) != 0) die("mallctl(%s) failed", name);
-#elif defined(CF_MIMALLOC)
-  mi_collect(true);
-#else
-  malloc_trim(0);
-#endif
-}
 
 /* ---- the same random stream as the Go child (splitmix64) --------------------- */
 
@@ -210,7 +50,7 @@ static int nsteps;
 
 static void step(const char *name) {
   long long p, d;
-  decommits(&p, &d);
+  ch_decommits(&p, &d);
   char *s = steps_json[nsteps < MAX_STEPS ? nsteps++ : MAX_STEPS - 1];
   snprintf(s, 512,
            "{\"name\":\"%s\",\"t\":%.6f,\"rss\":%lld,\"live\":%lld,\"ops\":%lld,\"busy_s\":%.6f,\"purges\":%lld,"
@@ -221,7 +61,7 @@ static void step(const char *name) {
 }
 
 static void alloc_write(size_t i, uint32_t n) {
-  unsigned char *p = A(n);
+  unsigned char *p = CH_ALLOC(n);
   if (p == NULL) die("allocation of %u bytes failed (buffer %zu)", n, i);
   memset(p, 0xa5, n);
   uint64_t st = (uint64_t)i ^ STAMP_KEY;
@@ -240,7 +80,7 @@ static void check_free(size_t i) {
   memcpy(&a, p, 8);
   memcpy(&b, p + n - 8, 8);
   if (a != st || b != st || p[8] != 0xa5) die("buffer %zu (%u bytes) changed while live", i, n);
-  F(p);
+  CH_FREE(p);
   bufs[i] = NULL;
   live -= n;
   ops++;
@@ -256,22 +96,6 @@ static void free_random(size_t m, size_t k) {
     idx[x] = t;
     check_free(idx[j]);
   }
-}
-
-static void *map_table(size_t bytes) {
-  bytes = (bytes + 4095) & ~(size_t)4095;
-  void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) die("mmap of %zu bytes failed", bytes);
-  memset(p, 0, bytes); /* resident before the baseline */
-  return p;
-}
-
-static uint64_t num(const char *flag, const char *v) {
-  char *end = NULL;
-  errno = 0;
-  unsigned long long x = strtoull(v, &end, 10);
-  if (errno != 0 || end == v || *end != '\0') die("%s %s: not a non-negative integer", flag, v);
-  return x;
 }
 
 int main(int argc, char **argv) {
@@ -292,16 +116,16 @@ int main(int argc, char **argv) {
   if (workload == NULL || strcmp(workload, "phase") != 0) die("-workload %s: only phase", workload ? workload : "(none)");
   if (mode == NULL || strcmp(mode, CF_MODE) != 0) die("-mode %s is not served by this binary (%s)", mode ? mode : "(none)", CF_MODE);
   if (live_target < (1u << 20)) die("-live %llu: at least 1 MiB", (unsigned long long)live_target);
-  check_allocator();
+  ch_check();
 
   size_t n16 = live_target / SIZE16, n48 = live_target / SIZE48, n = n16 + n48;
   bufs = map_table(n * sizeof *bufs);
   lens = map_table(n * sizeof *lens);
   idx = map_table(n * sizeof *idx);
-  F(A(SIZE16)); /* set the allocator up before the baseline */
-  F(A(SIZE48));
+  CH_FREE(CH_ALLOC(SIZE16)); /* set the allocator up before the baseline */
+  CH_FREE(CH_ALLOC(SIZE48));
   long long base = rss();
-  double cpu0 = cpu_s();
+  double cpu0 = ch_usage().cpu_s;
   rng_state = seed;
   start_ns = now_ns();
   step("start");
@@ -332,21 +156,15 @@ int main(int argc, char **argv) {
 
   sleep_ms(wait_ms);
   step("idle");
-  scavenge();
+  ch_scavenge();
   step("scavenge");
 
   long long peak = peak_rss();
   char info[512], esc[1024];
-  describe(info, sizeof info);
-  size_t j = 0;
-  for (const char *s = info; *s && j + 2 < sizeof esc; s++) {
-    if (*s == '"' || *s == '\\') esc[j++] = '\\';
-    esc[j++] = *s;
-  }
-  esc[j] = '\0';
+  ch_describe(info, sizeof info);
   printf("{\"result\":{\"workload\":\"phase\",\"mode\":\"%s\",\"info\":\"%s\",\"base_rss\":%lld,\"peak_rss\":%lld,"
          "\"ops\":%lld,\"busy_s\":%.6f,\"ops_per_s\":%.1f,\"cpu_s\":%.6f,\"wall_s\":%.6f,\"steps\":[",
-         CF_MODE, esc, base, peak, ops, busy_s, busy_s > 0 ? (double)ops / busy_s : 0.0, cpu_s() - cpu0,
+         CF_MODE, json_escape(info, esc, sizeof esc), base, peak, ops, busy_s, busy_s > 0 ? (double)ops / busy_s : 0.0, ch_usage().cpu_s - cpu0,
          (double)(now_ns() - start_ns) / 1e9);
   for (int k = 0; k < nsteps; k++) printf("%s%s", k ? "," : "", steps_json[k]);
   printf("]}}\n");

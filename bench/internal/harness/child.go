@@ -116,7 +116,10 @@ func Run(s Spec) ([]Sample, error) {
 		for {
 			rss, err := RSSOf(pid)
 			mu.Lock()
-			if err != nil || finished {
+			// A child that has exited but not yet been waited for is a
+			// zombie whose statm reads zero: its last line may still be on
+			// the way through the pipe, so finished alone is not enough.
+			if err != nil || finished || rss == 0 {
 				mu.Unlock()
 				return
 			}

@@ -5,6 +5,8 @@ package harness
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -26,6 +28,21 @@ func (ms Modes) Lookup(name string) *Mode {
 		}
 	}
 	return nil
+}
+
+// Exe is the executable that runs mode: exe (the command itself, for a Go
+// mode) or its C harness binary in cdir (see FindCBin); an error says how to
+// build a missing one (build, a make target).
+func (ms Modes) Exe(mode, exe, cdir, build string) (string, error) {
+	cb := ms.Lookup(mode).CBin
+	if cb == "" {
+		return exe, nil
+	}
+	path := filepath.Join(cdir, cb)
+	if _, err := os.Stat(path); cdir == "" || err != nil {
+		return "", fmt.Errorf("C harness %s not found: build it with %s (or pass -cbin DIR)", cb, build)
+	}
+	return path, nil
 }
 
 // Names is every mode's name, in table order.

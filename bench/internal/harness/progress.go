@@ -6,6 +6,7 @@
 package harness
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -68,6 +69,17 @@ func (p *Progress) Update(status string) {
 		return
 	}
 	fmt.Fprintln(p.w, line)
+}
+
+// Decode reads a line of a child's output into v. A line that is not one
+// of the child's messages (not JSON, or known says no) is shown above the
+// progress line as the child's (mode: line), and Decode returns false.
+func (p *Progress) Decode(mode string, line []byte, v any, known func() bool) bool {
+	if json.Unmarshal(line, v) != nil || !known() {
+		p.Println(mode + ": " + string(line))
+		return false
+	}
+	return true
 }
 
 // Println prints a line above the progress line (a child's stray output).
