@@ -14,7 +14,7 @@ CLIENTS_ARGS ?=
 
 .PHONY: test-clients
 
-test-clients:
+test-clients: ## fastcache and ristretto's z run their own test suites on offheap (make test)
 	$(GO_ENV) GO=$(GO) $(if $(FASTCACHE_VERSION),FASTCACHE_VERSION=$(FASTCACHE_VERSION)) \
 		$(if $(RISTRETTO_VERSION),RISTRETTO_VERSION=$(RISTRETTO_VERSION)) \
 		tests/clients/run.sh $(CLIENTS_ARGS) </dev/null

@@ -30,7 +30,7 @@
 PKG_CONFIG ?= pkg-config
 SYMBOLS := c/offheap.symbols
 
-.PHONY: test-install test-symbols update-symbols test-examples test-nocgo test-modzip \
+.PHONY: test-shared-go test-install test-symbols update-symbols test-examples test-nocgo test-modzip \
         test-unix-defines test-windows deps-windows windows-build
 
 TEST_EXTRA += test-install test-symbols test-examples test-nocgo test-modzip test-unix-defines
@@ -117,6 +117,22 @@ test-examples: lib ## the C and Go examples built and run against an installed p
 	   { cat $$t/out-abi >&2; $(call pkg_fail,the offheap_shared init check did not name the ABI mismatch); }; \
 	 if LD_LIBRARY_PATH=$$t/abi2/lib $$t/c/example >/dev/null 2>&1; then $(call pkg_fail,the C example ran on a library of another ABI); fi; \
 	 echo "test-examples: C example (pkg-config, shared and static) and Go example (-tags offheap_shared) built from an installed prefix and run; both refuse a library of another ABI"
+
+# ---- the Go packages' own tests against an installed library ----------------------
+
+# go/offheap words some messages from what the core says of an address; with
+# an installed library (-tags offheap_shared) it can only ask the public API,
+# so its whole test suite runs against one too (the Map message tests once
+# failed only there).
+test-shared-go: lib ## go/offheap and go/goslab tests with -tags offheap_shared against an installed prefix (make test)
+	@set -euo pipefail; t=$$(mktemp -d); trap 'rm -rf "$$t"' EXIT; \
+	 $(MAKE) -s --no-print-directory install PREFIX=$$t/prefix >/dev/null; \
+	 PKG_CONFIG_PATH=$$t/prefix/lib/pkgconfig LD_LIBRARY_PATH=$$t/prefix/lib CGO_ENABLED=1 \
+	   CGO_CFLAGS="-O2 -g -I$$t/prefix/include" GOFLAGS= $(GO) test -count=1 -tags offheap_shared \
+	   ./go/offheap/ ./go/goslab/ 2>&1 | grep -v '^offheap: use after free: chunk' ; \
+	 echo "test-shared-go: the Go packages' tests passed against liboffheap.so.$(ABI) installed in a prefix"
+
+TEST_EXTRA += test-shared-go
 
 # ---- builds without cgo --------------------------------------------------------
 
