@@ -1,6 +1,6 @@
 # mk/reliability.mk - fuzzing, soak and the -asan Go run (issue 6; RELIABILITY.md).
 #
-#   make fuzz                 libFuzzer target on the C ABI (tests/fuzz/fuzz_ops.c, clang with
+#   make fuzz                 libFuzzer target on the C ABI (tests/fuzz/*.c, clang with
 #                             -fsanitize=fuzzer,address,undefined), then the Go fuzz target
 #                             FuzzOps (go/offheap/fuzz_test.go): FUZZ_TIME seconds each
 #                             (default 300). New C inputs go to build/fuzz/corpus, crashers
@@ -51,9 +51,11 @@ deps-fuzz:
 
 # The fuzz target links the core's sources itself (with -Ic/src, for the
 # fault-injection hook), instrumented for coverage and the sanitizers.
-$(FUZZ_BIN): tests/fuzz/fuzz_ops.c $(LIB_SRCS) $(LIB_HDRS) | deps-fuzz
+# Its own sources are tests/fuzz/*.c (fuzz_ops.c has the overview).
+FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
+$(FUZZ_BIN): $(FUZZ_SRCS) $(wildcard tests/fuzz/*.h) $(LIB_SRCS) $(LIB_HDRS) | deps-fuzz
 	@mkdir -p $(@D) $(FUZZ_DIR)/corpus
-	$(FUZZ_CC) $(FUZZ_FLAGS) $(LIB_SRCS) tests/fuzz/fuzz_ops.c -o $@
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(LIB_SRCS) $(FUZZ_SRCS) -o $@
 
 fuzz-c: $(FUZZ_BIN)
 	@mkdir -p $(FUZZ_DIR)/corpus
