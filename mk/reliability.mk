@@ -5,7 +5,7 @@
 #                             FuzzOps (go/offheap/fuzz_test.go): FUZZ_TIME seconds each
 #                             (default 300). New C inputs go to build/fuzz/corpus, crashers
 #                             to build/fuzz/; Go crashers to go/offheap/testdata/fuzz/FuzzOps.
-#   make soak                 8 threads x 10 M mixed operations on the C core (tests/soak/soak.c,
+#   make soak                 8 threads x 10 M mixed operations on the C core (tests/soak/*.c,
 #                             -O2), then 8 goroutines x 10 M through the Go API (TestSoak with
 #                             OFFHEAP_SOAK_OPS); SOAK_OPS overrides the 10 M.
 #   make test-fuzz-short      the seed corpora, plus FUZZ_SHORT seconds (default 15) of each fuzzer
@@ -78,22 +78,24 @@ test-fuzz-short: $(FUZZ_BIN)
 
 # ---- soak --------------------------------------------------------------------
 
-SOAK_SRC := tests/soak/soak.c
+# The soak is tests/soak/*.c (soak.c has the overview).
+SOAK_SRCS := $(wildcard tests/soak/*.c)
+SOAK_HDRS := $(wildcard tests/soak/*.h)
 # The sanitizer builds of the core (rules in the Makefile); spelled out here
 # because this file is read before the Makefile defines objs.
 SOAK_ASAN_OBJS := $(patsubst c/src/%.c,$(BUILD)/asan/obj/%.o,$(LIB_SRCS))
 SOAK_TSAN_OBJS := $(patsubst c/src/%.c,$(BUILD)/tsan/obj/%.o,$(LIB_SRCS))
 SOAK_CFLAGS = $(CSTD) -Wall -Wextra -Wno-unused-parameter -pthread -Ic/include
 
-$(BUILD)/soak/soak: $(SOAK_SRC) $(BUILD)/liboffheap.a
+$(BUILD)/soak/soak: $(SOAK_SRCS) $(SOAK_HDRS) $(BUILD)/liboffheap.a
 	@mkdir -p $(@D)
-	$(CC) $(SOAK_CFLAGS) -O2 -g $< $(BUILD)/liboffheap.a -o $@
-$(BUILD)/soak/soak-asan: $(SOAK_SRC) $(SOAK_ASAN_OBJS)
+	$(CC) $(SOAK_CFLAGS) -O2 -g $(SOAK_SRCS) $(BUILD)/liboffheap.a -o $@
+$(BUILD)/soak/soak-asan: $(SOAK_SRCS) $(SOAK_HDRS) $(SOAK_ASAN_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(SOAK_CFLAGS) $(SAN_asan) $< $(SOAK_ASAN_OBJS) -o $@
-$(BUILD)/soak/soak-tsan: $(SOAK_SRC) $(SOAK_TSAN_OBJS)
+	$(CC) $(SOAK_CFLAGS) $(SAN_asan) $(SOAK_SRCS) $(SOAK_ASAN_OBJS) -o $@
+$(BUILD)/soak/soak-tsan: $(SOAK_SRCS) $(SOAK_HDRS) $(SOAK_TSAN_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(SOAK_CFLAGS) $(SAN_tsan) $< $(SOAK_TSAN_OBJS) -o $@
+	$(CC) $(SOAK_CFLAGS) $(SAN_tsan) $(SOAK_SRCS) $(SOAK_TSAN_OBJS) -o $@
 
 soak: $(BUILD)/soak/soak
 	$< -t 8 -n $(SOAK_OPS)
