@@ -2,6 +2,10 @@
 
 package bindings
 
+// abi.go checks that an installed liboffheap speaks the ABI this package was
+// written for (offheap_shared builds; link_shared.go calls it at init), and
+// words the remedy when it does not.
+
 import "fmt"
 
 // checkABI returns a message when the linked library, the header it was

@@ -10,13 +10,14 @@ package bindings
 
 /*
 #include "internal.h"
+#include "errcodes.h"
 
 typedef struct { void *p; size_t cap; int err; } ohg_block;
 static inline ohg_block ohg_arena_take_block(oh_arena_t *a, size_t need, size_t align) {
 	ohg_block r;
 	r.cap = 0;
 	r.p = ohi_arena_take_block(a, need, align, &r.cap);
-	r.err = r.p != NULL ? 0 : (errno == ENOMEM ? 1 : 2);
+	r.err = r.p != NULL ? OHG_OK : ohg_code(errno);
 	return r;
 }
 static inline void ohg_arena_settle(oh_arena_t *a, uintptr_t data, size_t used) { ohi_arena_settle(a, (void *)data, used); }
@@ -37,13 +38,10 @@ const ArenaBlocks = true
 // refuses, EINVAL for a destroyed arena or a size out of range.
 func (a Arena) TakeBlock(need, align uintptr) (unsafe.Pointer, uintptr, Err) {
 	r := C.ohg_arena_take_block(a.a, C.size_t(need), C.size_t(align))
-	switch r.err {
-	case 0:
-		return r.p, uintptr(r.cap), OK
-	case 1:
-		return nil, 0, ENOMEM
+	if e := Err(r.err); e != OK {
+		return nil, 0, e
 	}
-	return nil, 0, EINVAL
+	return r.p, uintptr(r.cap), OK
 }
 
 // Settle tells the core how many bytes from the start of a taken block

@@ -2,6 +2,10 @@
 
 package bindings
 
+// arena_shared.go stands in for arena_bundled.go with an installed library,
+// whose internals are hidden: no blocks, so the Arena makes one call per
+// allocation.
+
 import "unsafe"
 
 // ArenaBlocks reports that an installed library does not hand out blocks:

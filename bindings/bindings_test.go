@@ -1,5 +1,9 @@
 package bindings
 
+// bindings_test.go - the thin layer over the C ABI: versions, errors and
+// their codes, slab batches, and that the unity file compiles every core
+// source.
+
 import (
 	"os"
 	"path/filepath"
@@ -57,6 +61,34 @@ func TestErrors(t *testing.T) {
 	for e, name := range map[Err]string{OK: "OK", ENOMEM: "ENOMEM", EXDEV: "EXDEV", EOTHER: "errno", Err(99): "Err(99)"} {
 		if e.String() != name {
 			t.Errorf("%d.String() = %q, want %q", int(e), e.String(), name)
+		}
+	}
+}
+
+// TestErrnoCodes checks the one errno map (errcodes.h) against the Go side:
+// each errno the core reports maps to the Err named after it, every Err
+// between OK and EOTHER is some errno's, and a failure with any other errno
+// (or none) is EOTHER, never OK.
+func TestErrnoCodes(t *testing.T) {
+	seen := map[Err]string{}
+	for name, errno := range cErrnos() {
+		e := errnoCode(errno)
+		if e.String() != name {
+			t.Errorf("errno %s (%d) maps to %v (%d), want %s", name, errno, e, int(e), name)
+		}
+		if prev, dup := seen[e]; dup {
+			t.Errorf("errnos %s and %s both map to %v", prev, name, e)
+		}
+		seen[e] = name
+	}
+	for e := OK + 1; e < EOTHER; e++ {
+		if _, ok := seen[e]; !ok {
+			t.Errorf("no errno maps to %v (%d)", e, int(e))
+		}
+	}
+	for _, errno := range []int{0, -1, 1 << 20} {
+		if e := errnoCode(errno); e != EOTHER {
+			t.Errorf("errno %d maps to %v, want EOTHER", errno, e)
 		}
 	}
 }

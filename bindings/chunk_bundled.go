@@ -16,11 +16,12 @@ package bindings
 
 /*
 #include "chunk.h"
+#include "errcodes.h"
 
 static inline int ohg_core_find(oh_slab_t *h, uintptr_t p, uintptr_t *word) {
 	ohi_span_t *sp = NULL;
 	uint32_t *w = NULL;
-	if (ohi_chunk_find(h, (const void *)p, "ohg_core_find", &sp, &w) != 0) return -errno;
+	if (ohi_chunk_find(h, (const void *)p, "ohg_core_find", &sp, &w) != 0) return -ohg_code(errno);
 	*word = (uintptr_t)w;
 	return sp->kind == OHI_SPAN_LARGE ? 1 : 0;
 }
@@ -28,24 +29,11 @@ typedef struct { uint32_t old; int err; } ohg_transition;
 static inline ohg_transition ohg_core_try_release(uint32_t *w, int decref) {
 	ohg_transition r;
 	r.old = ohi_chunk_try_release(w, decref ? OHI_RELEASE_DECREF : OHI_RELEASE_FREE, NULL, "ohg_core_try_release");
-	r.err = r.old == 0 ? errno : 0;
+	r.err = r.old == 0 ? ohg_code(errno) : OHG_OK;
 	return r;
 }
 static inline int ohg_core_try_addref(uint32_t *w) {
-	return ohi_chunk_try_addref(w, NULL, "ohg_core_try_addref") == 0 ? 0 : errno;
-}
-static inline int ohg_errno_code(int e) {
-	switch (e) {
-	case 0: return 0;
-	case ENOMEM: return 1;
-	case EINVAL: return 2;
-	case EFAULT: return 3;
-	case EALREADY: return 4;
-	case EXDEV: return 5;
-	case EBUSY: return 6;
-	case EOVERFLOW: return 7;
-	default: return 8;
-	}
+	return ohi_chunk_try_addref(w, NULL, "ohg_core_try_addref") == 0 ? OHG_OK : ohg_code(errno);
 }
 #cgo noescape ohg_core_find
 #cgo nocallback ohg_core_find
@@ -53,8 +41,6 @@ static inline int ohg_errno_code(int e) {
 #cgo nocallback ohg_core_try_release
 #cgo noescape ohg_core_try_addref
 #cgo nocallback ohg_core_try_addref
-#cgo noescape ohg_errno_code
-#cgo nocallback ohg_errno_code
 */
 import "C"
 
@@ -214,7 +200,7 @@ func (s Slab) CoreFind(p uintptr) (word uintptr, large bool, e Err) {
 	var w C.uintptr_t
 	r := int(C.ohg_core_find(s.h, C.uintptr_t(p), &w))
 	if r < 0 {
-		return 0, false, Err(C.ohg_errno_code(C.int(-r)))
+		return 0, false, Err(-r)
 	}
 	return uintptr(w), r == 1, OK
 }
@@ -229,12 +215,12 @@ func CoreTryRelease(v *uint32, decref bool) (old uint32, e Err) {
 		d = 1
 	}
 	r := C.ohg_core_try_release((*C.uint32_t)(unsafe.Pointer(v)), d)
-	return uint32(r.old), Err(C.ohg_errno_code(r.err))
+	return uint32(r.old), Err(r.err)
 }
 
 // CoreTryAddRef applies ohi_chunk_try_addref to *v in C (differential test).
 func CoreTryAddRef(v *uint32) Err {
-	return Err(C.ohg_errno_code(C.ohg_core_try_addref((*C.uint32_t)(unsafe.Pointer(v)))))
+	return Err(C.ohg_core_try_addref((*C.uint32_t)(unsafe.Pointer(v))))
 }
 
 // WordAt wraps a word the caller owns (differential test of the transitions).

@@ -2,6 +2,10 @@
 
 package bindings
 
+// fast_shared.go stands in for fast_bundled.go where the call-free fast path
+// is unavailable (an installed library, or -asan): no batches, and every
+// operation is a call into the core.
+
 import "unsafe"
 
 // TakeCached is unavailable without the fast path.

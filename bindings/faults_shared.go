@@ -2,6 +2,9 @@
 
 package bindings
 
+// faults_shared.go stands in for faults_bundled.go with an installed library,
+// which does not export the core's fault-injection hook: FailOS says so.
+
 import "errors"
 
 // FaultInjection reports whether FailOS works in this build: an installed

@@ -1,5 +1,8 @@
 package bindings
 
+// faults_test.go - the fault-injection hook (FailOS) in both builds, and
+// TestFailOSSharedBuild, which runs it against an installed library.
+
 import (
 	"os"
 	"path/filepath"

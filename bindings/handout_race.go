@@ -2,6 +2,8 @@
 
 package bindings
 
+// handout_race.go is handout_plain.go's hand-out store for race builds.
+
 import "sync/atomic"
 
 // handOut is handout_plain.go's store, atomic for the race detector.

@@ -2,6 +2,9 @@
 
 package bindings
 
+// owner_shared.go stands in for owner_bundled.go without the fast path (an
+// installed library, or -asan): no owners, so batches take the central lists.
+
 import "unsafe"
 
 // Owner is unavailable without the fast path (owner_bundled.go).

@@ -18,7 +18,7 @@
 #   make test-unix-defines  os_unix.c compiled as macOS and the BSDs would, each
 #                           checked for the madvise advice it gives
 #   make test-windows       the core cross-compiled with mingw-w64 (static library
-#                           and offheap.dll), tests/windows/test_windows.c, the C
+#                           and offheap.dll), tests/windows/test_windows*.c, the C
 #                           and Go examples and the Go test binaries of go/offheap
 #                           and go/decommit for windows/amd64, run under Wine
 #
@@ -241,8 +241,10 @@ $(WIN)/liboffheap.a: $(patsubst c/src/%.c,$(WIN)/obj/%.o,$(WIN_SRCS))
 # Windows' own DLLs. Only OH_API (dllexport) names are exported.
 $(WIN)/offheap.dll: $(patsubst c/src/%.c,$(WIN)/dllobj/%.o,$(WIN_SRCS))
 	$(MINGW_CC) -shared -static -o $@ $^ -Wl,--out-implib,$(WIN)/liboffheap.dll.a
-$(WIN)/test_windows.exe: tests/windows/test_windows.c $(WIN)/liboffheap.a $(LIB_HDRS)
-	$(MINGW_CC) $(CSTD) -Wall -Wextra -Werror -O1 -g -pthread -Ic/include -Ic/src $< $(WIN)/liboffheap.a \
+# The test program is tests/windows/test_windows*.c (test_windows.c has the overview).
+WIN_TEST_SRCS := $(wildcard tests/windows/test_windows*.c)
+$(WIN)/test_windows.exe: $(WIN_TEST_SRCS) tests/windows/test_windows.h $(WIN)/liboffheap.a $(LIB_HDRS)
+	$(MINGW_CC) $(CSTD) -Wall -Wextra -Werror -O1 -g -pthread -Ic/include -Ic/src $(WIN_TEST_SRCS) $(WIN)/liboffheap.a \
 	  -lpsapi -static -o $@
 $(WIN)/example.exe: examples/c/example.c $(WIN)/offheap.dll
 	$(MINGW_CC) -std=c11 -Wall -Wextra -Werror -O2 -Ic/include $< $(WIN)/liboffheap.dll.a -o $@

@@ -1,11 +1,11 @@
 # mk/reliability.mk - fuzzing, soak and the -asan Go run (issue 6; RELIABILITY.md).
 #
-#   make fuzz                 libFuzzer target on the C ABI (tests/fuzz/fuzz_ops.c, clang with
+#   make fuzz                 libFuzzer target on the C ABI (tests/fuzz/*.c, clang with
 #                             -fsanitize=fuzzer,address,undefined), then the Go fuzz target
 #                             FuzzOps (go/offheap/fuzz_test.go): FUZZ_TIME seconds each
 #                             (default 300). New C inputs go to build/fuzz/corpus, crashers
 #                             to build/fuzz/; Go crashers to go/offheap/testdata/fuzz/FuzzOps.
-#   make soak                 8 threads x 10 M mixed operations on the C core (tests/soak/soak.c,
+#   make soak                 8 threads x 10 M mixed operations on the C core (tests/soak/*.c,
 #                             -O2), then 8 goroutines x 10 M through the Go API (TestSoak with
 #                             OFFHEAP_SOAK_OPS); SOAK_OPS overrides the 10 M.
 #   make test-fuzz-short      the seed corpora, plus FUZZ_SHORT seconds (default 15) of each fuzzer
@@ -51,9 +51,11 @@ deps-fuzz: ## install clang and its libFuzzer runtime with apt-get when missing 
 
 # The fuzz target links the core's sources itself (with -Ic/src, for the
 # fault-injection hook), instrumented for coverage and the sanitizers.
-$(FUZZ_BIN): tests/fuzz/fuzz_ops.c $(LIB_SRCS) $(LIB_HDRS) | deps-fuzz
+# Its own sources are tests/fuzz/*.c (fuzz_ops.c has the overview).
+FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
+$(FUZZ_BIN): $(FUZZ_SRCS) $(wildcard tests/fuzz/*.h) $(LIB_SRCS) $(LIB_HDRS) | deps-fuzz
 	@mkdir -p $(@D) $(FUZZ_DIR)/corpus
-	$(FUZZ_CC) $(FUZZ_FLAGS) $(LIB_SRCS) tests/fuzz/fuzz_ops.c -o $@
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(LIB_SRCS) $(FUZZ_SRCS) -o $@
 
 fuzz-c: $(FUZZ_BIN) ## the libFuzzer target on the C ABI for FUZZ_TIME seconds
 	@mkdir -p $(FUZZ_DIR)/corpus
@@ -76,22 +78,24 @@ test-fuzz-short: $(FUZZ_BIN) ## the seed corpora and FUZZ_SHORT seconds of each 
 
 # ---- soak --------------------------------------------------------------------
 
-SOAK_SRC := tests/soak/soak.c
+# The soak is tests/soak/*.c (soak.c has the overview).
+SOAK_SRCS := $(wildcard tests/soak/*.c)
+SOAK_HDRS := $(wildcard tests/soak/*.h)
 # The sanitizer builds of the core (rules in the Makefile); spelled out here
 # because this file is read before the Makefile defines objs.
 SOAK_ASAN_OBJS := $(patsubst c/src/%.c,$(BUILD)/asan/obj/%.o,$(LIB_SRCS))
 SOAK_TSAN_OBJS := $(patsubst c/src/%.c,$(BUILD)/tsan/obj/%.o,$(LIB_SRCS))
 SOAK_CFLAGS = $(CSTD) -Wall -Wextra -Wno-unused-parameter -pthread -Ic/include
 
-$(BUILD)/soak/soak: $(SOAK_SRC) $(BUILD)/liboffheap.a
+$(BUILD)/soak/soak: $(SOAK_SRCS) $(SOAK_HDRS) $(BUILD)/liboffheap.a
 	@mkdir -p $(@D)
-	$(CC) $(SOAK_CFLAGS) -O2 -g $< $(BUILD)/liboffheap.a -o $@
-$(BUILD)/soak/soak-asan: $(SOAK_SRC) $(SOAK_ASAN_OBJS)
+	$(CC) $(SOAK_CFLAGS) -O2 -g $(SOAK_SRCS) $(BUILD)/liboffheap.a -o $@
+$(BUILD)/soak/soak-asan: $(SOAK_SRCS) $(SOAK_HDRS) $(SOAK_ASAN_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(SOAK_CFLAGS) $(SAN_asan) $< $(SOAK_ASAN_OBJS) -o $@
-$(BUILD)/soak/soak-tsan: $(SOAK_SRC) $(SOAK_TSAN_OBJS)
+	$(CC) $(SOAK_CFLAGS) $(SAN_asan) $(SOAK_SRCS) $(SOAK_ASAN_OBJS) -o $@
+$(BUILD)/soak/soak-tsan: $(SOAK_SRCS) $(SOAK_HDRS) $(SOAK_TSAN_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(SOAK_CFLAGS) $(SAN_tsan) $< $(SOAK_TSAN_OBJS) -o $@
+	$(CC) $(SOAK_CFLAGS) $(SAN_tsan) $(SOAK_SRCS) $(SOAK_TSAN_OBJS) -o $@
 
 soak: $(BUILD)/soak/soak ## 8 threads x SOAK_OPS operations on the C core, then through the Go API
 	$< -t 8 -n $(SOAK_OPS)

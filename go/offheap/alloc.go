@@ -14,18 +14,6 @@ import (
 	"github.com/offheap/offheap/bindings"
 )
 
-// zeroBase is where every empty slice that owns no memory points (Alloc(0)
-// and friends): freeing such a slice is recognised by this address and does
-// nothing. 16 bytes keep it aligned for any element type.
-var zeroBase [2]uint64
-
-func zeroPtr() unsafe.Pointer { return unsafe.Pointer(&zeroBase) }
-
-func isZeroBase(p uintptr) bool { return p == uintptr(unsafe.Pointer(&zeroBase)) }
-
-// bytesAt returns the n bytes at p as a slice with cap == len.
-func bytesAt(p unsafe.Pointer, n int) []byte { return unsafe.Slice((*byte)(p), n) }
-
 // Alloc returns n bytes of off-heap memory with len n and cap n. The contents
 // are unspecified (use Calloc for zeroed memory). Free it with Free. It panics
 // with an error wrapping ErrOutOfMemory if the memory cannot be had.

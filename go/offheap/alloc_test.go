@@ -1,5 +1,8 @@
 package offheap
 
+// alloc_test.go - the process-wide allocator (alloc.go): sizes, alignment,
+// zeroing, TryAlloc's errors, empty and negative sizes, MakeSlice.
+
 import (
 	"errors"
 	"testing"

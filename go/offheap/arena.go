@@ -1,5 +1,10 @@
 package offheap
 
+// arena.go is Arena: bump allocation through blocks of pages, all freed at
+// once by Reset, for memory whose lifetimes end together. The bumping runs on
+// the Go side, per P, behind the shard handshake of gate.go; arena_stats.go
+// gives the Arena its Stats, Leaks and profile samples.
+
 import (
 	"fmt"
 	"runtime"

@@ -1,5 +1,8 @@
 package offheap
 
+// bench_test.go - microbenchmarks of the hot paths (Alloc/Free, Slab,
+// BufferPool, Pool) against the cgo call they avoid and sync.Pool.
+
 import (
 	"sync"
 	"testing"

@@ -1,5 +1,9 @@
 package offheap
 
+// bufferpool.go is BufferPool, a sync.Pool of equal-sized byte buffers kept
+// off the Go heap: a heap of its own (cache.go) whose first size class holds
+// the buffers. Its sync.Pool adapters are in syncpool.go, Owns in owns.go.
+
 import (
 	"fmt"
 	"runtime"
@@ -41,10 +45,7 @@ func NewBufferPool(size int) *BufferPool {
 	// A heap of its own, so that buffers of another pool (or of Alloc) are
 	// told apart by the core, with slabs of at least 8 buffers; its first
 	// size class holds the buffers.
-	slab := 1 << 20
-	for slab < 8*size && slab < 1<<30 {
-		slab <<= 1
-	}
+	slab := bufferPoolSlabSize(size)
 	minChunk := min(size, slab) // larger buffers are whole-page allocations
 	c, e := bindings.NewSlab(uintptr(minChunk), uintptr(slab), 2)
 	if e != bindings.OK {
@@ -98,6 +99,23 @@ func (p *BufferPool) Stats() SlabStats {
 	st := slabStats(&bs, bufferPoolSlabSize(p.size))
 	st.Name = instanceName(p.h)
 	return st
+}
+
+// Leaks lists the pool's buffers that are out (taken by Get, not Put back);
+// buffers idle in the pool are not listed.
+func (p *BufferPool) Leaks() []Allocation {
+	p.check("BufferPool.Leaks")
+	return named(p.h.leaks("BufferPool.Leaks"), instanceName(p.h))
+}
+
+// bufferPoolSlabSize is the slab size NewBufferPool gives a pool of size-byte
+// buffers: at least 8 buffers per slab, from 1 MiB to 1 GiB.
+func bufferPoolSlabSize(size int) int {
+	slab := 1 << 20
+	for slab < 8*size && slab < 1<<30 {
+		slab <<= 1
+	}
+	return slab
 }
 
 // Close frees the pool's idle buffers and, if no buffer is out, all of its

@@ -4,7 +4,8 @@ package offheap
 // in front of the core, so that steady-state allocation and release make no
 // cgo call and take no lock. This file holds the overview and the heap's
 // lifecycle; cache_magazine.go the owner's operations, cache_janitor.go the
-// stealers (janitor, Stats, Scavenge, Close), cache_stats.go the statistics.
+// stealers (janitor, Stats, Scavenge, Close), cache_stats.go the statistics,
+// gate.go the owner/stealer handshake.
 //
 // A cgo call costs ~21 ns here, more than the allocator's own work, so one per
 // Alloc and one per Free would dominate. Instead:

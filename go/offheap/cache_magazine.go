@@ -8,19 +8,11 @@ package offheap
 // then share the shard.
 
 import (
-	"runtime"
 	"sync/atomic"
 	"unsafe"
 
 	"github.com/offheap/offheap/bindings"
 )
-
-// gate is the owner/stealer handshake of one per-P shard (cache.go): a
-// heap's shards and an Arena's use it.
-type gate struct {
-	inOp   atomic.Uint32 // the owner is inside an operation on the shard
-	stolen atomic.Uint32 // 0, or held by a stealer (stealTemp, stealClosed)
-}
 
 type shard struct {
 	gate
@@ -36,11 +28,6 @@ type shard struct {
 	slowOps atomic.Uint64
 	_       [64]byte // keep shards on separate cache lines
 }
-
-const (
-	stealTemp   = 1
-	stealClosed = 2
-)
 
 // magazine is a stack of free chunks of one class, each in the CACHED state.
 type magazine struct {
@@ -379,15 +366,6 @@ func (h *heap) refCount(op string, p uintptr, n int) int {
 	return rc
 }
 
-// steal takes the shard from its owner: once it returns, the owner is not
-// inside an operation and will not enter one until unsteal. Stealers hold
-// the heap's stealMu.
-func (sh *gate) steal(v uint32) {
-	sh.stolen.Store(v)
-	stealFence()
-	sh.waitOwner()
-}
-
 // stealAll steals every shard of h with one barrier.
 func (h *heap) stealAll(v uint32) {
 	for i := range h.shards {
@@ -402,19 +380,5 @@ func (h *heap) stealAll(v uint32) {
 func (h *heap) unstealAll() {
 	for i := range h.shards {
 		h.shards[i].unsteal()
-	}
-}
-
-// waitOwner waits for the owner to leave: it is pinned and never blocks
-// inside, so this is short.
-func (sh *gate) waitOwner() {
-	for sh.inOp.Load() != 0 {
-		runtime.Gosched()
-	}
-}
-
-func (sh *gate) unsteal() {
-	if sh.stolen.Load() == stealTemp {
-		sh.stolen.Store(0)
 	}
 }

@@ -1,5 +1,8 @@
 package offheap
 
+// cgocalls_test.go - the Go-side caches' promise, counted: steady-state
+// allocation and release make (almost) no cgo calls.
+
 import (
 	"runtime"
 	"testing"

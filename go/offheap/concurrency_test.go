@@ -1,5 +1,8 @@
 package offheap
 
+// concurrency_test.go - 8 goroutines against one allocator of each kind,
+// each buffer filled with its owner's pattern and checked before release.
+
 import (
 	"fmt"
 	"math/rand/v2"

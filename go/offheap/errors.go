@@ -7,7 +7,6 @@ package offheap
 import (
 	"errors"
 	"fmt"
-	"unsafe"
 
 	"github.com/offheap/offheap/bindings"
 )
@@ -35,12 +34,6 @@ func (e *MisuseError) Error() string { return e.msg }
 func misusef(op string, addr uintptr, format string, args ...any) *MisuseError {
 	return &MisuseError{Op: op, Addr: addr, msg: "offheap: " + fmt.Sprintf(format, args...)}
 }
-
-// sliceAddr returns the address of b's first byte (0 for nil).
-func sliceAddr[T any](b []T) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }
-
-// slicePtr returns b's first byte as a pointer (nil for nil).
-func slicePtr[T any](b []T) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(b)) }
 
 // releaseMisuse builds the report for a release (Free, DecRef, Put, AddRef)
 // that the core refused with e. op names the call, what the allocator the slice

@@ -1,5 +1,8 @@
 package offheap_test
 
+// example_test.go - the package's runnable examples (go doc shows them),
+// one per allocator and per common task.
+
 import (
 	"errors"
 	"fmt"

@@ -1,5 +1,8 @@
 package offheap
 
+// helpers_test.go - what the tests share: panic checks (mustPanic) and
+// buffer patterns (fill, checkFill).
+
 import (
 	"errors"
 	"fmt"

@@ -1,5 +1,9 @@
 package offheap
 
+// memlimit_test.go - SetMemoryLimit (memlimit.go): the Go runtime's limit
+// follows offheap's bytes, allocation is refused or slowed at the limit, and
+// OFFHEAP_MEMORY_LIMIT is parsed as documented.
+
 import (
 	"errors"
 	"fmt"

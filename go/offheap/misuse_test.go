@@ -1,5 +1,8 @@
 package offheap
 
+// misuse_test.go - every detected misuse of each allocator panics with a
+// *MisuseError whose message names the operation, the misuse and the slice.
+
 import (
 	"fmt"
 	"testing"

@@ -2,6 +2,9 @@
 
 package offheap
 
+// overflow_test.go - a reference count at its maximum; it writes a chunk's
+// state word directly, which only the bundled core's fast path exposes.
+
 import (
 	"testing"
 

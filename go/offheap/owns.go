@@ -6,11 +6,7 @@ package offheap
 // BufferPool (Arena.Owns is in arena.go), and the liveness check behind
 // go-slab's Locs and chains (slab_goslab.go).
 
-import (
-	"unsafe"
-
-	"github.com/offheap/offheap/bindings"
-)
+import "github.com/offheap/offheap/bindings"
 
 // Owns reports whether b starts at a live allocation of the process-wide
 // allocator (Alloc, Calloc, TryAlloc, MakeSlice, New): false for nil and empty
@@ -77,23 +73,6 @@ func (p *BufferPool) Owns(b []byte) bool {
 	return p.h.owns("BufferPool.Owns", uintptr(slicePtr(b)))
 }
 
-// Leaks lists the pool's buffers that are out (taken by Get, not Put back);
-// buffers idle in the pool are not listed.
-func (p *BufferPool) Leaks() []Allocation {
-	p.check("BufferPool.Leaks")
-	return named(p.h.leaks("BufferPool.Leaks"), instanceName(p.h))
-}
-
-// bufferPoolSlabSize is the slab size NewBufferPool gives a pool of size-byte
-// buffers: at least 8 buffers per slab, from 1 MiB to 1 GiB.
-func bufferPoolSlabSize(size int) int {
-	slab := 1 << 20
-	for slab < 8*size && slab < 1<<30 {
-		slab <<= 1
-	}
-	return slab
-}
-
 // owns reports whether p is the first byte of a live allocation of h. It
 // panics if h is closed.
 func (h *heap) owns(op string, p uintptr) bool {
@@ -136,10 +115,3 @@ func (h *heap) liveSize(op string, p uintptr) (int, bindings.Err) {
 	n, e := h.c.UsableSize(p)
 	return int(n), e
 }
-
-// ptrOf turns an address the core vouched for (off-heap memory), or one on
-// the running goroutine's own stack (stack_fp.go), back into a pointer. The
-// collector neither moves nor frees the former, and the latter cannot move
-// while a nosplit function reads it; the indirection keeps vet's check for
-// Go-heap conversions quiet.
-func ptrOf(p uintptr) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&p)) }

@@ -1,5 +1,9 @@
 package offheap
 
+// pin.go reaches the runtime's procPin: the per-P index that picks a shard
+// of the Go-side caches (cache.go, arena.go) and the heap profiler's budget
+// (budget.go), with preemption off while the shard is used.
+
 import _ "unsafe" // for go:linkname
 
 // procPin returns the id of the P the goroutine runs on, with preemption

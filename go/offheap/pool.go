@@ -1,5 +1,9 @@
 package offheap
 
+// pool.go is Pool: fixed-size objects that grow on demand, with an optional
+// bound (MaxObjects). An unbounded pool is a heap with per-P caches
+// (cache.go); a bounded one is the core's oh_pool_t, which keeps the count.
+
 import (
 	"fmt"
 	"runtime"

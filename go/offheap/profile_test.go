@@ -256,3 +256,94 @@ func TestStackWalkMatchesCallers(t *testing.T) {
 		t.Fatalf("walk ended at %s, want a runtime frame (goexit)", last)
 	}
 }
+
+// TestStackWalkWithoutVerdicts runs the profiler's stack walk through 24
+// functions whose return addresses have no cached verdict (the cache is
+// cleared first), more than the walk judges before it gives up: the stack
+// must still reach the test, as it must when two of a stack's return
+// addresses share a cache slot, where each judgement evicts the other.
+func TestStackWalkWithoutVerdicts(t *testing.T) {
+	for i := range pcVerdicts {
+		pcVerdicts[i].Store(0)
+	}
+	var got []string
+	coldChain01(&got)
+	for _, f := range got {
+		if strings.Contains(f, "TestStackWalkWithoutVerdicts") {
+			return
+		}
+	}
+	t.Fatalf("the walk stopped before the test's frame: %v", got)
+}
+
+//go:noinline
+func coldChain01(out *[]string) { coldChain02(out) }
+
+//go:noinline
+func coldChain02(out *[]string) { coldChain03(out) }
+
+//go:noinline
+func coldChain03(out *[]string) { coldChain04(out) }
+
+//go:noinline
+func coldChain04(out *[]string) { coldChain05(out) }
+
+//go:noinline
+func coldChain05(out *[]string) { coldChain06(out) }
+
+//go:noinline
+func coldChain06(out *[]string) { coldChain07(out) }
+
+//go:noinline
+func coldChain07(out *[]string) { coldChain08(out) }
+
+//go:noinline
+func coldChain08(out *[]string) { coldChain09(out) }
+
+//go:noinline
+func coldChain09(out *[]string) { coldChain10(out) }
+
+//go:noinline
+func coldChain10(out *[]string) { coldChain11(out) }
+
+//go:noinline
+func coldChain11(out *[]string) { coldChain12(out) }
+
+//go:noinline
+func coldChain12(out *[]string) { coldChain13(out) }
+
+//go:noinline
+func coldChain13(out *[]string) { coldChain14(out) }
+
+//go:noinline
+func coldChain14(out *[]string) { coldChain15(out) }
+
+//go:noinline
+func coldChain15(out *[]string) { coldChain16(out) }
+
+//go:noinline
+func coldChain16(out *[]string) { coldChain17(out) }
+
+//go:noinline
+func coldChain17(out *[]string) { coldChain18(out) }
+
+//go:noinline
+func coldChain18(out *[]string) { coldChain19(out) }
+
+//go:noinline
+func coldChain19(out *[]string) { coldChain20(out) }
+
+//go:noinline
+func coldChain20(out *[]string) { coldChain21(out) }
+
+//go:noinline
+func coldChain21(out *[]string) { coldChain22(out) }
+
+//go:noinline
+func coldChain22(out *[]string) { coldChain23(out) }
+
+//go:noinline
+func coldChain23(out *[]string) { coldChain24(out) }
+
+//go:noinline
+func coldChain24(out *[]string) { walkDepth(0, out) }

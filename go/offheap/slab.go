@@ -1,5 +1,9 @@
 package offheap
 
+// slab.go is Slab, an allocator instance of its own (oh_slab_t) with
+// per-allocation reference counts; the rest of go-slab's API is in
+// slab_goslab.go, Owns in owns.go.
+
 import (
 	"fmt"
 	"runtime"

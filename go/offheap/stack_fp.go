@@ -46,13 +46,18 @@ func verdictSlot(pc uintptr) *atomic.Uintptr {
 // stack, from the return into callers' caller outwards, and returns how many
 // it wrote.
 func callers(pcs []uintptr) int {
-	for tries := 0; ; tries++ {
+	for tries := 0; tries < 16; tries++ {
 		n, unknown := walkFrames(pcs)
-		if unknown == 0 || tries == 16 {
+		if unknown == 0 {
 			return n
 		}
 		judge(unknown)
 	}
+	// Still an address without a verdict: more new return addresses than
+	// tries, or two of this stack's addresses sharing a slot of pcVerdicts
+	// (each judgement then evicts the other's). The walk would be cut short,
+	// dropping the user's frames, so take the slow unwinder instead.
+	return runtime.Callers(1, pcs)
 }
 
 // judge records whether the walk may go on past a return address into pc.

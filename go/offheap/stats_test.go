@@ -1,5 +1,9 @@
 package offheap
 
+// stats_test.go - the figures (stats.go, cache_stats.go), the options,
+// Scavenge and idle decommit measured in RSS, cleanup of unreachable
+// instances, the leak report and the debug level's range.
+
 import (
 	"os"
 	"runtime"

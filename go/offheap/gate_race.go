@@ -2,7 +2,10 @@
 
 package offheap
 
-// enter is cache_enter.go's with a swap: goroutines that take turns on one P
+// gate_race.go is the owner's side of the shard handshake (gate.go) in race
+// builds.
+
+// enter is gate_plain.go's with a swap: goroutines that take turns on one P
 // are ordered by the pinning and the stealers by a process-wide barrier,
 // neither of which the race detector can see; the swap's acquire of the
 // previous owner's leave, and sequentially consistent stores, make both

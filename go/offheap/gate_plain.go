@@ -2,13 +2,13 @@
 
 package offheap
 
-// cache_enter.go is the owner's side of the shard handshake (cache.go) in
+// gate_plain.go is the owner's side of the shard handshake (gate.go) in
 // the form the core's thread caches use (internal.h, struct ohi_tcache_s):
 // plain stores of inOp, no fence, because every stealer runs a process-wide
 // barrier (membarrier) between its store of stolen and its read of inOp.
 // Where the OS has no such barrier the owner's store of 1 is sequentially
 // consistent instead (a locked instruction on amd64). Race builds use
-// cache_enter_race.go: the detector cannot see either argument.
+// gate_race.go: the detector cannot see either argument.
 
 import (
 	"unsafe"

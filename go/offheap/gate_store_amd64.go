@@ -2,8 +2,8 @@
 
 package offheap
 
-// cache_store_amd64.go: the release store that ends an owner's operation on
-// its shard (cache_enter.go); race builds use an atomic store instead.
+// gate_store_amd64.go: the release store that ends an owner's operation on
+// its shard (gate_plain.go); race builds use an atomic store instead.
 
 import (
 	"sync/atomic"

@@ -1,5 +1,10 @@
 package offheap
 
+// map.go is Map and Unmap, whole pages straight from the OS through the
+// core's oh_map / oh_unmap (c/src/map.c, whose name this file mirrors): for
+// buffers too large or too long-lived for an allocator, with the core still
+// telling a mapping apart from allocator memory when it is released.
+
 import (
 	"fmt"
 
