@@ -43,6 +43,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <time.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -709,5 +710,18 @@ extern uint64_t ohi_retired_allocs, ohi_retired_frees; /* under the registry loc
  * and settle how many bytes from its start were handed out. */
 void *ohi_arena_take_block(oh_arena_t *a, size_t need, size_t align, size_t *cap);
 void ohi_arena_settle(oh_arena_t *a, void *data, size_t used);
+
+/* A condition variable whose timed waits count CLOCK_MONOTONIC time where
+ * the OS lets it (the purger's and the memory-limit follower's waits must not
+ * jump with the wall clock). */
+OHI_INLINE void ohi_cond_init_monotonic(pthread_cond_t *cv) {
+  pthread_condattr_t attr;
+  pthread_condattr_init(&attr);
+#if defined(__linux__)
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+#endif
+  pthread_cond_init(cv, &attr);
+  pthread_condattr_destroy(&attr);
+}
 
 #endif /* OFFHEAP_INTERNAL_H */

@@ -54,13 +54,7 @@ static bool wait_cv_made;
 
 static void wait_cond_init(void) {
   wait_cv_made = true;
-  pthread_condattr_t attr;
-  pthread_condattr_init(&attr);
-#if defined(__linux__)
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-#endif
-  pthread_cond_init(&wait_cv, &attr);
-  pthread_condattr_destroy(&attr);
+  ohi_cond_init_monotonic(&wait_cv);
 }
 
 static void bump_seq(void) {

@@ -452,15 +452,7 @@ static bool purger_armed;
 static bool purger_passing;
 static pthread_once_t purge_once = PTHREAD_ONCE_INIT;
 
-static void purge_cond_init(void) {
-  pthread_condattr_t attr;
-  pthread_condattr_init(&attr);
-#if defined(__linux__)
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-#endif
-  pthread_cond_init(&purge_cv, &attr);
-  pthread_condattr_destroy(&attr);
-}
+static void purge_cond_init(void) { ohi_cond_init_monotonic(&purge_cv); }
 
 static void on_option_change(oh_option_t opt) {
   if (opt == OH_OPT_PURGE_DELAY_MS || opt == OH_OPT_RETAIN_BYTES) ohi_purge_wake(); /* deadlines change */

@@ -41,29 +41,9 @@ func resetBudgets(rate int64) {
 // allocation is to be sampled, and at which rate.
 func spend(n int) (sample bool, rate int64) {
 	pid := procPin()
-	if uint(pid) >= uint(len(budgets)) {
-		procUnpin()
-		if sharedBudget.Add(-int64(n)) >= 0 {
-			return false, 0
-		}
-		rate = profRate.Load()
-		sharedBudget.Store(nextSample(rate))
-		return rate != 0, rate
-	}
-	b := &budgets[pid]
-	if e := profEpoch.Load(); b.epoch != e {
-		b.epoch = e // the rate is stored before the epoch moves
-		b.left = nextSample(profRate.Load())
-	}
-	b.left -= int64(n)
-	if b.left >= 0 {
-		procUnpin()
-		return false, 0
-	}
-	rate = profRate.Load()
-	b.left = nextSample(rate)
+	sample, rate = spendSlow(pid, n)
 	procUnpin()
-	return rate != 0, rate
+	return sample, rate
 }
 
 // spendFast and spendSlow are spend for a caller already pinned to P pid
