@@ -596,8 +596,9 @@ void ohi_chunk_debug_handout(ohi_slab_t *s, uint32_t idx, uint32_t w);
 /* ---- thread caches (tcache.c) ---- */
 extern __thread ohi_tcache_t *ohi_tls_caches[OHI_MAX_SLOTS] __attribute__((tls_model("initial-exec")));
 ohi_tcache_t *ohi_tcache_create(oh_slab_t *h);
-/* A cache with its counters, not yet registered (tcache.c). */
-ohi_tcache_t *ohi_tcache_make(oh_slab_t *h);
+/* A cache with its counters, registered with h (tcache.c); NULL when out of
+ * metadata memory or h is destroyed. explicit_owner: an owner handle. */
+ohi_tcache_t *ohi_tcache_new(oh_slab_t *h, bool explicit_owner);
 OHI_INLINE ohi_tcache_t *ohi_tcache_get(oh_slab_t *h) {
   int slot = h->slot;
   if (OHI_UNLIKELY(slot < 0)) return NULL;

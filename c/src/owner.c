@@ -37,23 +37,7 @@ static bool owner_enter(ohi_tcache_t *tc) {
   return false;
 }
 
-ohi_tcache_t *ohi_owner_new(oh_slab_t *h) {
-  ohi_tcache_t *tc = ohi_tcache_make(h);
-  if (tc == NULL) return NULL;
-  tc->explicit_owner = 1u;
-  ohi_lock(&ohi_registry_lock);
-  if (OHI_LOAD_RELAXED(&h->magic) != OHI_HEAP_LIVE) { /* destroyed meanwhile */
-    ohi_unlock(&ohi_registry_lock);
-    ohi_meta_free(tc, tc->meta_size);
-    return NULL;
-  }
-  tc->next = h->tcaches;
-  if (h->tcaches) h->tcaches->prev = tc;
-  h->tcaches = tc;
-  OHI_STORE_RELAXED(&tc->heap_id, h->id);
-  ohi_unlock(&ohi_registry_lock);
-  return tc;
-}
+ohi_tcache_t *ohi_owner_new(oh_slab_t *h) { return ohi_tcache_new(h, true); }
 
 void ohi_owner_delete(oh_slab_t *h, ohi_tcache_t *tc) {
   if (tc == NULL) return;

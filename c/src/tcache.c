@@ -41,35 +41,20 @@ static void tls_destructor(void *arg);
 static void tls_init(void) { pthread_key_create(&tls_key, tls_destructor); }
 void ohi_tls_register(void) { pthread_once(&tls_once, tls_init); }
 
-ohi_tcache_t *ohi_tcache_make(oh_slab_t *h) {
+ohi_tcache_t *ohi_tcache_new(oh_slab_t *h, bool explicit_owner) {
   size_t n = h->nclasses;
   size_t size = sizeof(ohi_tcache_t) + n * sizeof(ohi_tbin_t) + 3 * n * sizeof(uint64_t);
   ohi_tcache_t *tc = ohi_meta_alloc(size);
   if (tc == NULL) return NULL;
   tc->meta_size = size;
   tc->heap = h;
+  tc->explicit_owner = explicit_owner;
   tc->seen_ms = ohi_os_now_ms(); /* idle is counted from now, not from boot */
   tc->allocs = (uint64_t *)&tc->bins[n];
   tc->frees = tc->allocs + n;
   tc->cached = (int64_t *)(tc->frees + n);
-  return tc;
-}
-
-ohi_tcache_t *ohi_tcache_create(oh_slab_t *h) {
-  ohi_tcache_t *old = ohi_tls_caches[h->slot];
-  if (old != NULL) { /* left behind by a destroyed heap that had this slot */
-    ohi_tls_caches[h->slot] = NULL;
-    ohi_meta_free(old, old->meta_size);
-  }
-  ohi_tcache_t *tc = ohi_tcache_make(h);
-  if (tc == NULL) return NULL;
-  size_t size = tc->meta_size;
-  if (!tls_registered) {
-    pthread_setspecific(tls_key, (void *)1);
-    tls_registered = true;
-  }
   ohi_lock(&ohi_registry_lock);
-  if (ohi_slots[h->slot] != h) { /* destroyed meanwhile */
+  if (OHI_LOAD_RELAXED(&h->magic) != OHI_HEAP_LIVE) { /* destroyed meanwhile */
     ohi_unlock(&ohi_registry_lock);
     ohi_meta_free(tc, size);
     return NULL;
@@ -79,7 +64,21 @@ ohi_tcache_t *ohi_tcache_create(oh_slab_t *h) {
   h->tcaches = tc;
   OHI_STORE_RELAXED(&tc->heap_id, h->id);
   ohi_unlock(&ohi_registry_lock);
-  ohi_tls_caches[h->slot] = tc;
+  return tc;
+}
+
+ohi_tcache_t *ohi_tcache_create(oh_slab_t *h) {
+  ohi_tcache_t *old = ohi_tls_caches[h->slot];
+  if (old != NULL) { /* left behind by a destroyed heap that had this slot */
+    ohi_tls_caches[h->slot] = NULL;
+    ohi_meta_free(old, old->meta_size);
+  }
+  if (!tls_registered) {
+    pthread_setspecific(tls_key, (void *)1);
+    tls_registered = true;
+  }
+  ohi_tcache_t *tc = ohi_tcache_new(h, false);
+  if (tc != NULL) ohi_tls_caches[h->slot] = tc;
   return tc;
 }
 

@@ -44,19 +44,13 @@ func (c *arenaAcct) noteSlow(n int) {
 // profiler. It runs unpinned and unlocked, so a Reset may have come in
 // between: a sample of an allocation it freed is forgotten at once.
 func (c *arenaAcct) sample(p unsafe.Pointer, n int, gen uint64) {
-	if profileAlloc(p, n, c) {
-		c.mu.Lock()
-		if c.resets.Load() == gen {
-			c.sampled = append(c.sampled, uintptr(p))
-		} else {
-			forgetSample(uintptr(p))
-		}
-		c.mu.Unlock()
+	if sample, rate := spend(n); sample {
+		c.sampleDrawn(p, n, gen, rate)
 	}
 }
 
 // sampleDrawn is sample for an allocation whose budget was drawn already
-// (spendPinned chose it, at rate).
+// (spendSlow chose it, at rate).
 func (c *arenaAcct) sampleDrawn(p unsafe.Pointer, n int, gen uint64, rate int64) {
 	sampleAlloc(uintptr(p), n, rate, c)
 	c.mu.Lock()

@@ -27,13 +27,7 @@ func resetBudgets(rate int64) {
 func spend(n int) (sample bool, rate int64) {
 	pid := procPin()
 	procUnpin()
-	b := &budgets[uint(pid)%uint(len(budgets))]
-	if b.left.Add(-int64(n)) >= 0 {
-		return false, 0
-	}
-	rate = profRate.Load()
-	b.left.Store(nextSample(rate))
-	return rate != 0, rate
+	return spendSlow(pid, n)
 }
 
 // spendFast has no fast form in race builds.
