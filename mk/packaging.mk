@@ -38,6 +38,9 @@ TEST_EXTRA += test-install test-symbols test-examples test-nocgo test-modzip tes
 # ---- install -----------------------------------------------------------------
 
 # $(call pkg_fail,message): fail a packaging check with a message.
+# The checks run under pipefail: a pipe into grep reads its whole input
+# (grep >/dev/null, not grep -q, which exits at the first match and can
+# kill the writer with SIGPIPE - a random failure on a loaded machine).
 pkg_fail = { echo "$@: $(1)" >&2; exit 1; }
 
 test-install: lib ## install and uninstall into temporary prefixes, with DESTDIR (make test)
@@ -51,14 +54,14 @@ test-install: lib ## install and uninstall into temporary prefixes, with DESTDIR
 	   cmp -s c/include/offheap.h "$$root$$prefix/include/offheap.h" || $(call pkg_fail,the installed offheap.h differs from c/include/offheap.h); \
 	   for l in liboffheap.so.$(ABI) liboffheap.so; do \
 	     [ "$$(readlink "$$lib/$$l")" = liboffheap.so.$(VERSION) ] || $(call pkg_fail,$$l is not a symlink to liboffheap.so.$(VERSION)); done; \
-	   readelf -d "$$lib/liboffheap.so.$(VERSION)" | grep -q 'SONAME.*\[liboffheap\.so\.$(ABI)\]' || \
+	   readelf -d "$$lib/liboffheap.so.$(VERSION)" | grep 'SONAME.*\[liboffheap\.so\.$(ABI)\]' >/dev/null || \
 	     $(call pkg_fail,the soname of liboffheap.so.$(VERSION) is not liboffheap.so.$(ABI)); \
 	   grep -qx "prefix=$$prefix" "$$lib/pkgconfig/offheap.pc" || $(call pkg_fail,offheap.pc does not say prefix=$$prefix); \
 	   [ "$$(PKG_CONFIG_PATH=$$lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$$root $(PKG_CONFIG) --modversion offheap)" = $(VERSION) ] || \
 	     $(call pkg_fail,pkg-config --modversion is not $(VERSION)); \
 	   [ "$$(PKG_CONFIG_PATH=$$lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$$root $(PKG_CONFIG) --cflags --libs offheap | xargs)" = \
 	     "-I$$root$$prefix/include -L$$root$$prefix/lib -loffheap" ] || $(call pkg_fail,pkg-config --cflags --libs says something else); \
-	   ar t "$$lib/liboffheap.a" | grep -q '^central\.o$$' || $(call pkg_fail,liboffheap.a lacks central.o); \
+	   ar t "$$lib/liboffheap.a" | grep '^central\.o$$' >/dev/null || $(call pkg_fail,liboffheap.a lacks central.o); \
 	 }; \
 	 left() { find "$$1" \( -type f -o -type l \) | sed "s|^$$1||"; }; \
 	 $(MAKE) -s --no-print-directory install PREFIX=$$t/prefix >/dev/null; \
@@ -92,8 +95,8 @@ test-examples: lib ## the C and Go examples built and run against an installed p
 	@set -euo pipefail; t=$$(mktemp -d); trap 'rm -rf "$$t"' EXIT; \
 	 $(MAKE) -s --no-print-directory install PREFIX=$$t/prefix >/dev/null; \
 	 export PKG_CONFIG_PATH=$$t/prefix/lib/pkgconfig; \
-	 needs() { readelf -d "$$1" | grep -q 'NEEDED.*\[liboffheap\.so\.$(ABI)\]'; }; \
-	 from_prefix() { LD_LIBRARY_PATH=$$t/prefix/lib ldd "$$1" | grep -q "liboffheap\.so\.$(ABI) => $$t/prefix/lib/liboffheap\.so\.$(ABI) "; }; \
+	 needs() { readelf -d "$$1" | grep 'NEEDED.*\[liboffheap\.so\.$(ABI)\]' >/dev/null; }; \
+	 from_prefix() { LD_LIBRARY_PATH=$$t/prefix/lib ldd "$$1" | grep "liboffheap\.so\.$(ABI) => $$t/prefix/lib/liboffheap\.so\.$(ABI) " >/dev/null; }; \
 	 ran_ok() { grep -q '^example: all steps ok$$' "$$1" || { cat "$$1" >&2; $(call pkg_fail,$$2 did not finish); }; }; \
 	 mkdir $$t/c && cp examples/c/example.c $$t/c/; \
 	 (cd $$t/c && $(CC) -std=c11 -Wall -Wextra -Werror -O2 example.c $$($(PKG_CONFIG) --cflags --libs offheap) -o example); \
