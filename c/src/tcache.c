@@ -302,8 +302,9 @@ bool ohi_tcache_abandon_all(oh_slab_t *h, ohi_tcache_t *tc) {
     OHI_STORE_RELAXED(&b->nempty, 0u);
     OHI_STORE_RELAXED(&b->nfree, 0u);
   }
+  bool spans = ohi_large_cache_drain(h, tc); /* free large spans: to the heap's shared cache */
   OHI_STORE_RELAXED(&tc->holds, 0u);
-  return now != 0; /* some slab went to an empty list */
+  return now != 0 || spans; /* some slab went to an empty list, or spans to age */
 }
 
 void ohi_tcache_unlink(oh_slab_t *h, ohi_tcache_t *tc) {
@@ -322,6 +323,14 @@ void ohi_tcache_retire(oh_slab_t *h, ohi_tcache_t *tc) {
     OHI_STORE_RELAXED(&tc->frees[c], 0);
     OHI_STORE_RELAXED(&tc->cached[c], 0);
   }
+  OHI_FETCH_ADD(&h->large_allocs, OHI_LOAD_RELAXED(&tc->lallocs));
+  OHI_FETCH_ADD(&h->large_frees, OHI_LOAD_RELAXED(&tc->lfrees));
+  OHI_FETCH_ADD(&h->large_alloc_bytes, OHI_LOAD_RELAXED(&tc->lalloc_bytes));
+  OHI_FETCH_ADD(&h->large_free_bytes_total, OHI_LOAD_RELAXED(&tc->lfree_bytes_total));
+  OHI_STORE_RELAXED(&tc->lallocs, 0);
+  OHI_STORE_RELAXED(&tc->lfrees, 0);
+  OHI_STORE_RELAXED(&tc->lalloc_bytes, 0);
+  OHI_STORE_RELAXED(&tc->lfree_bytes_total, 0);
 }
 
 /* Thread exit: every owned slab goes back to the central lists, so nothing a
