@@ -451,6 +451,9 @@ typedef struct ohi_tbin_s {
                            * (owner-written; stats read) */
   uint64_t nfree;         /* chunks on the owned slabs' local free lists (likewise) */
   uint64_t seen_remote;   /* the class's remote_epoch at the last full scan */
+  /* The class's operations through this cache (owner-written; stats read):
+   * next to cur and nfree, so the fast paths touch one line of the bin. */
+  uint64_t allocs, frees;
 } ohi_tbin_t;
 
 /* Draining or inspecting a thread cache from another thread (the purger)
@@ -492,7 +495,6 @@ struct ohi_tcache_s {
   oh_slab_t *heap;
   size_t meta_size;
   ohi_tcache_t *next, *prev; /* the heap's list, under the registry lock */
-  uint64_t *allocs, *frees;  /* per class, owner-written */
   int64_t *cached;           /* per class, owner-written: chunks a binding holds
                               * through this owner (its share of cached_out) */
   /* Large spans (large.c): freed ones kept for reuse, newest first (owner,

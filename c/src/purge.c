@@ -282,7 +282,7 @@ static size_t heap_purge(oh_slab_t *h, uint64_t now, bool force, uint64_t *next_
 
 static uint64_t tcache_ops(oh_slab_t *h, ohi_tcache_t *tc) {
   uint64_t ops = OHI_LOAD_RELAXED(&tc->calls) + OHI_LOAD_RELAXED(&tc->lallocs) + OHI_LOAD_RELAXED(&tc->lfrees);
-  for (unsigned i = 0; i < h->nclasses; i++) ops += OHI_LOAD_RELAXED(&tc->allocs[i]) + OHI_LOAD_RELAXED(&tc->frees[i]);
+  for (unsigned i = 0; i < h->nclasses; i++) ops += OHI_LOAD_RELAXED(&tc->bins[i].allocs) + OHI_LOAD_RELAXED(&tc->bins[i].frees);
   return ops;
 }
 

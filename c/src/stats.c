@@ -20,8 +20,8 @@ void ohi_heap_stats_locked(oh_slab_t *h, oh_stats_t *out, bool classes) {
     int64_t owners_cached = 0;
     for (ohi_tcache_t *tc = h->tcaches; tc != NULL; tc = tc->next) {
       cached += OHI_LOAD_RELAXED(&tc->bins[i].nfree);
-      allocs += OHI_LOAD_RELAXED(&tc->allocs[i]);
-      frees += OHI_LOAD_RELAXED(&tc->frees[i]);
+      allocs += OHI_LOAD_RELAXED(&tc->bins[i].allocs);
+      frees += OHI_LOAD_RELAXED(&tc->bins[i].frees);
       owners_cached += OHI_LOAD_RELAXED(&tc->cached[i]);
       empties += OHI_LOAD_RELAXED(&tc->bins[i].nempty);
     }

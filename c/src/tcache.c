@@ -43,15 +43,13 @@ void ohi_tls_register(void) { pthread_once(&tls_once, tls_init); }
 
 ohi_tcache_t *ohi_tcache_make(oh_slab_t *h) {
   size_t n = h->nclasses;
-  size_t size = sizeof(ohi_tcache_t) + n * sizeof(ohi_tbin_t) + 3 * n * sizeof(uint64_t);
+  size_t size = sizeof(ohi_tcache_t) + n * sizeof(ohi_tbin_t) + n * sizeof(int64_t);
   ohi_tcache_t *tc = ohi_meta_alloc(size);
   if (tc == NULL) return NULL;
   tc->meta_size = size;
   tc->heap = h;
   tc->seen_ms = ohi_os_now_ms(); /* idle is counted from now, not from boot */
-  tc->allocs = (uint64_t *)&tc->bins[n];
-  tc->frees = tc->allocs + n;
-  tc->cached = (int64_t *)(tc->frees + n);
+  tc->cached = (int64_t *)&tc->bins[n];
   return tc;
 }
 
@@ -316,11 +314,11 @@ void ohi_tcache_unlink(oh_slab_t *h, ohi_tcache_t *tc) {
 
 void ohi_tcache_retire(oh_slab_t *h, ohi_tcache_t *tc) {
   for (unsigned c = 0; c < h->nclasses; c++) {
-    OHI_FETCH_ADD(&h->classes[c].allocs, OHI_LOAD_RELAXED(&tc->allocs[c]));
-    OHI_FETCH_ADD(&h->classes[c].frees, OHI_LOAD_RELAXED(&tc->frees[c]));
+    OHI_FETCH_ADD(&h->classes[c].allocs, OHI_LOAD_RELAXED(&tc->bins[c].allocs));
+    OHI_FETCH_ADD(&h->classes[c].frees, OHI_LOAD_RELAXED(&tc->bins[c].frees));
     OHI_FETCH_ADD(&h->classes[c].cached_out, OHI_LOAD_RELAXED(&tc->cached[c]));
-    OHI_STORE_RELAXED(&tc->allocs[c], 0);
-    OHI_STORE_RELAXED(&tc->frees[c], 0);
+    OHI_STORE_RELAXED(&tc->bins[c].allocs, 0);
+    OHI_STORE_RELAXED(&tc->bins[c].frees, 0);
     OHI_STORE_RELAXED(&tc->cached[c], 0);
   }
   OHI_FETCH_ADD(&h->large_allocs, OHI_LOAD_RELAXED(&tc->lallocs));
