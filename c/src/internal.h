@@ -115,6 +115,9 @@ int ohi_os_protect(void *addr, size_t size, int accessible);
 void ohi_os_hugepage_hint(void *addr, size_t size);
 /* Monotonic milliseconds. */
 uint64_t ohi_os_now_ms(void);
+/* The same clock read cheaply (Linux CLOCK_MONOTONIC_COARSE: no TSC read,
+ * up to a tick behind): for stamps on hot paths (large.c). */
+uint64_t ohi_os_now_ms_coarse(void);
 /* A full memory barrier executed by every running thread of the process
  * (Linux membarrier PRIVATE_EXPEDITED, Windows FlushProcessWriteBuffers).
  * Lets one rare side of a Dekker-style handshake pay for the fence the

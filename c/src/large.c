@@ -231,7 +231,7 @@ void ohi_large_free(oh_slab_t *h, ohi_large_t *l) {
     ohi_large_unmap(h, l);
     return;
   }
-  l->freed_ms = ohi_os_now_ms();
+  l->freed_ms = ohi_os_now_ms_coarse(); /* a tick early at most: the delay is in ms */
   l->fnext = NULL;
   OHI_STORE_RELEASE(&l->refcount, 0u); /* free: a second free says so */
   OHI_ASAN_POISON((void *)l->span.base, l->span.size);
@@ -307,7 +307,7 @@ size_t ohi_large_purge(oh_slab_t *h, uint64_t now, long long delay, bool force, 
   large_lock(h);
   for (ohi_large_t **pp = &h->large_free, *l; (l = *pp) != NULL;) {
     if (force || now >= l->freed_ms + (uint64_t)delay) {
-      *pp = l->fnext;
+      OHI_STORE_RELAXED(pp, l->fnext); /* the head is peeked without the lock */
       h->large_free_count--;
       h->large_free_bytes -= l->span.size;
       l->fnext = victims;

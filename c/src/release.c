@@ -119,8 +119,9 @@ void *ohi_heap_alloc(oh_slab_t *h, size_t n, const char *fn) {
     OHI_STORE_RELAXED(&tc->in_op, 1u);
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     ohi_tbin_t *b = &tc->bins[cls];
-    ohi_slab_t *s = b->cur;
-    if (OHI_LIKELY(OHI_LOAD_ACQUIRE(&tc->steal) == 0) && OHI_LIKELY(s != NULL)) {
+    ohi_slab_t *s;
+    /* nothing of the cache is read before the steal check (a stealer writes it) */
+    if (OHI_LIKELY(OHI_LOAD_ACQUIRE(&tc->steal) == 0) && OHI_LIKELY((s = b->cur) != NULL)) {
       uint32_t idx = s->free_head;
       if (OHI_LIKELY(idx != OHI_W_END)) {
         uint32_t *w = &ohi_slab_words(s)[idx];
@@ -236,11 +237,12 @@ int ohi_heap_release(oh_slab_t *h, void *p, int mode, const char *fn) {
   if (OHI_LIKELY(tc != NULL) && OHI_LIKELY(sp->kind == OHI_SPAN_SLAB) && OHI_LIKELY(OHI_LOAD_RELAXED(&s->owner) == tc)) {
     OHI_STORE_RELAXED(&tc->in_op, 1u);
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    uint32_t head = s->free_head, used = s->used - 1;
     ohi_tbin_t *b = &tc->bins[s->class_index];
-    if (OHI_LIKELY(OHI_LOAD_ACQUIRE(&tc->steal) == 0) && OHI_LIKELY(head != OHI_W_END || s->bump != s->nchunks) &&
+    uint32_t head = OHI_W_END, used = 0;
+    /* nothing of the slab is read before the steal check (a stealer writes it) */
+    if (OHI_LIKELY(OHI_LOAD_ACQUIRE(&tc->steal) == 0) && OHI_LIKELY((head = s->free_head) != OHI_W_END || s->bump != s->nchunks) &&
         OHI_LIKELY(OHI_LOAD_RELAXED(&s->dirty) != 0) && OHI_LIKELY(OHI_LOAD_RELAXED(&s->xfree) == OHI_W_END) &&
-        (OHI_LIKELY(used != 0) || (b->cur == s && ohi_opt(OH_OPT_PURGE_DELAY_MS) != 0))) {
+        (OHI_LIKELY((used = s->used - 1) != 0) || (b->cur == s && ohi_opt(OH_OPT_PURGE_DELAY_MS) != 0))) {
       OHI_ASAN_POISON(p, s->chunk_size);
       uint32_t idx = (uint32_t)(w - ohi_slab_words(s));
       OHI_STORE_RELEASE(w, OHI_W_FREE | head);
