@@ -147,6 +147,10 @@ typedef enum oh_option_e {
                                 growth for the limit (it still purges early and counts
                                 steps); a binding then admits its own error-returning
                                 calls with oh_memory_reserve. 0 (default) = refuse */
+  OH_OPT_LARGE_CACHE_BYTES,  /* OFFHEAP_LARGE_CACHE_BYTES: bytes of freed allocations
+                                larger than a slab each thread keeps mapped for reuse
+                                (until the purge delay passes); 0 = none kept per
+                                thread (a small shared cache under a lock only) */
   OH_OPT_COUNT_
 } oh_option_t;
 OH_API long long oh_option_get(oh_option_t opt);

@@ -260,6 +260,10 @@ int ohi_heap_destroy(oh_slab_t *h, const char *fn) {
       unmap_slab_list(h, tc->bins[i].owned);
       tc->bins[i].owned = tc->bins[i].cur = tc->bins[i].owned_tail = NULL;
     }
+    /* its free large spans are on the heap's list of mapped spans: unmapped below */
+    OHI_STORE_RELAXED(&tc->lfree, (ohi_large_t *)NULL);
+    OHI_STORE_RELAXED(&tc->lfree_count, 0);
+    OHI_STORE_RELAXED(&tc->lfree_bytes, 0);
     OHI_STORE_RELAXED(&tc->heap_id, 0);
     if (stolen) ohi_tcache_unsteal(tc);
   }
@@ -279,13 +283,13 @@ int ohi_heap_destroy(oh_slab_t *h, const char *fn) {
     ohi_lock_destroy(&c->lock);
   }
   OHI_STORE_RELAXED(&h->empty_bytes, 0);
+  /* Every mapped large span, live or in a cache (the threads' caches were
+   * emptied above): nobody else reaches the list now. */
   for (ohi_large_t *l = h->large, *next; l != NULL; l = next) {
     next = l->next;
-    ohi_large_unmap(l);
-  }
-  for (ohi_large_t *l = h->large_free, *next; l != NULL; l = next) {
-    next = l->next;
-    ohi_large_unmap(l);
+    ohi_region_set(l->span.base, l->span.size, NULL);
+    ohi_pages_unmap((void *)l->span.base, l->span.size);
+    ohi_meta_free(l, sizeof *l);
   }
   OHI_STORE_RELAXED(&h->large, NULL);
   OHI_STORE_RELAXED(&h->large_free, NULL);

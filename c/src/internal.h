@@ -116,6 +116,9 @@ int ohi_os_protect(void *addr, size_t size, int accessible);
 void ohi_os_hugepage_hint(void *addr, size_t size);
 /* Monotonic milliseconds. */
 uint64_t ohi_os_now_ms(void);
+/* The same clock read cheaply (Linux CLOCK_MONOTONIC_COARSE: no TSC read,
+ * up to a tick behind): for stamps on hot paths (large.c). */
+uint64_t ohi_os_now_ms_coarse(void);
 /* A full memory barrier executed by every running thread of the process
  * (Linux membarrier PRIVATE_EXPEDITED, Windows FlushProcessWriteBuffers).
  * Lets one rare side of a Dekker-style handshake pay for the fence the
@@ -411,8 +414,9 @@ typedef struct ohi_large_s {
   ohi_span_t span;        /* kind OHI_SPAN_LARGE; owner = heap */
   uint32_t refcount;      /* state word as for chunks; 0 while cached free */
   uint32_t guarded;       /* cached free and made inaccessible (debug level 2) */
-  uint64_t freed_ms;      /* when it went to the heap's cache of free spans */
-  struct ohi_large_s *next, *prev; /* the heap's live list, or its free cache */
+  uint64_t freed_ms;      /* when it went to a cache of free spans */
+  struct ohi_large_s *next, *prev; /* the heap's list of mapped spans (large_lock) */
+  struct ohi_large_s *fnext;       /* in a thread's or the heap's cache of free spans */
 } ohi_large_t;
 
 #define OHI_EXACT_DIV_MAGIC(d) (UINT64_MAX / (uint64_t)(d) + 1)
@@ -451,6 +455,9 @@ typedef struct ohi_tbin_s {
                            * (owner-written; stats read) */
   uint64_t nfree;         /* chunks on the owned slabs' local free lists (likewise) */
   uint64_t seen_remote;   /* the class's remote_epoch at the last full scan */
+  /* The class's operations through this cache (owner-written; stats read):
+   * next to cur and nfree, so the fast paths touch one line of the bin. */
+  uint64_t allocs, frees;
 } ohi_tbin_t;
 
 /* Draining or inspecting a thread cache from another thread (the purger)
@@ -492,9 +499,13 @@ struct ohi_tcache_s {
   oh_slab_t *heap;
   size_t meta_size;
   ohi_tcache_t *next, *prev; /* the heap's list, under the registry lock */
-  uint64_t *allocs, *frees;  /* per class, owner-written */
   int64_t *cached;           /* per class, owner-written: chunks a binding holds
                               * through this owner (its share of cached_out) */
+  /* Large spans (large.c): freed ones kept for reuse, newest first (owner,
+   * or a stealer), and the owner-written counts of large operations. */
+  ohi_large_t *lfree;
+  uint64_t lfree_bytes, lfree_count;
+  uint64_t lallocs, lfrees, lalloc_bytes, lfree_bytes_total;
   ohi_tbin_t bins[];
 };
 
@@ -512,11 +523,17 @@ struct oh_slab_s {
   size_t max_objects;
   size_t meta_size;
   uint64_t empty_bytes; /* atomic: bytes of central empty slabs */
+  /* Large spans (large.c). The lock covers the list of every mapped span
+   * (changed only with a mapping or an unmapping) and the shared cache of
+   * free spans; threads reuse their own freed spans without it. */
   ohi_lock_t large_lock;
-  ohi_large_t *large;      /* live large spans */
-  ohi_large_t *large_free; /* freed spans kept for reuse, newest first */
-  uint64_t large_count, large_bytes, large_allocs, large_frees;
+  ohi_large_t *large;      /* every mapped large span: live or cached free */
+  ohi_large_t *large_free; /* the shared cache: freed spans kept for reuse, newest first */
   uint64_t large_free_count, large_free_bytes;
+  uint64_t large_mapped;   /* atomic: bytes of the spans on the list */
+  /* atomic: large operations not counted by a thread cache (no cache, or a
+   * retired one's): in use = allocs - frees over these and the caches' */
+  uint64_t large_allocs, large_frees, large_alloc_bytes, large_free_bytes_total;
   uint64_t purged_bytes, purge_count; /* atomic: this heap's share of the purge counters */
   ohi_tcache_t *tcaches; /* under the registry lock */
   oh_slab_t *next, *prev; /* the registry, under the registry lock */
@@ -635,7 +652,17 @@ void ohi_tcache_retire(oh_slab_t *h, ohi_tcache_t *tc); /* counters to the class
 void *ohi_large_alloc(oh_slab_t *h, size_t n, bool zero, const char *fn);
 void ohi_large_free(oh_slab_t *h, ohi_large_t *l);
 size_t ohi_large_purge(oh_slab_t *h, uint64_t now, long long delay, bool force, uint64_t *next_deadline);
-void ohi_large_unmap(ohi_large_t *l);
+/* Unmaps a span that is on no cache (taking it off the heap's list). */
+void ohi_large_unmap(oh_slab_t *h, ohi_large_t *l);
+/* A thread cache's free spans: those older than the delay unmapped (all when
+ * force); *more set while some wait. Owner, or a stealer. */
+size_t ohi_large_cache_purge(oh_slab_t *h, ohi_tcache_t *tc, bool force, uint64_t *more);
+/* A thread cache hands its free spans to the heap's shared cache (owner, or
+ * a stealer: idle, exiting or deleted caches); true when it had some (the
+ * caller makes sure the purger comes: ohi_after_empty). */
+bool ohi_large_cache_drain(oh_slab_t *h, ohi_tcache_t *tc);
+/* Times h's large_lock was taken (tests: the thread-cached path takes none). */
+extern uint64_t ohi_large_lock_taken;
 
 /* ---- allocation and release (release.c) ---- */
 void *ohi_heap_alloc(oh_slab_t *h, size_t n, const char *fn);

@@ -62,6 +62,11 @@ static const option_desc_t option_table[OH_OPT_COUNT_] = {
     /* Refusal left to a binding (oh_memory_reserve): off for C callers, who
      * get NULL/ENOMEM past the limit; Go sets it so that Alloc stays soft. */
     [OH_OPT_MEMORY_LIMIT_SOFT] = {"OFFHEAP_MEMORY_LIMIT_SOFT", 0, 0, 1},
+    /* Freed large spans a thread keeps for reuse without a lock (large.c):
+     * aged out by the purge policy like a thread's free slabs, so the bound
+     * only caps a burst within one delay. 1 GiB holds a batch of 256 x 4 MiB
+     * (a reuse costs ~20 ns, a fresh mapping ~10-15 us). */
+    [OH_OPT_LARGE_CACHE_BYTES] = {"OFFHEAP_LARGE_CACHE_BYTES", 1LL << 30, 0, 1LL << 46},
 };
 
 long long ohi_options[OH_OPT_COUNT_];

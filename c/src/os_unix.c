@@ -121,4 +121,14 @@ uint64_t ohi_os_now_ms(void) {
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+uint64_t ohi_os_now_ms_coarse(void) {
+#if defined(CLOCK_MONOTONIC_COARSE)
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+#else
+  return ohi_os_now_ms();
+#endif
+}
+
 #endif /* !_WIN32 */

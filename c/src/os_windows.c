@@ -246,6 +246,7 @@ void ohi_os_hugepage_hint(void *addr, size_t size) {
 }
 
 uint64_t ohi_os_now_ms(void) { return (uint64_t)GetTickCount64(); }
+uint64_t ohi_os_now_ms_coarse(void) { return (uint64_t)GetTickCount64(); }
 
 /* FlushProcessWriteBuffers (Vista and later) makes every processor running a
  * thread of the process execute a full barrier; it cannot fail. */

@@ -84,8 +84,8 @@ void ohi_owner_return(oh_slab_t *h, ohi_tcache_t *tc, int cls, void *const *ptrs
     ohi_heap_return_cached(h, cls, ptrs, n, allocs, frees);
     return;
   }
-  OHI_OWNER_INC(&tc->allocs[cls], allocs);
-  OHI_OWNER_INC(&tc->frees[cls], frees);
+  OHI_OWNER_INC(&tc->bins[cls].allocs, allocs);
+  OHI_OWNER_INC(&tc->bins[cls].frees, frees);
   OHI_OWNER_INC(&tc->cached[cls], (int64_t)frees - (int64_t)allocs - (int64_t)n);
   OHI_OWNER_INC(&tc->calls, 1);
   for (size_t i = 0; i < n; i++) {

@@ -20,7 +20,8 @@
  *   idle caches   A thread cache with no operation for the delay (at least
  *                 100 ms) hands its slabs to the central lists, so a thread
  *                 that stops allocating strands nothing.
- *   large spans   Freed spans kept for reuse are unmapped after the delay.
+ *   large spans   Freed spans kept for reuse (by the freeing thread's cache,
+ *                 or the heap's shared cache) are unmapped after the delay.
  *
  *   delay  0   empty slabs released by the free that emptied them, free
  *              pages at the next pass (50 ms)
@@ -280,8 +281,8 @@ static size_t heap_purge(oh_slab_t *h, uint64_t now, bool force, uint64_t *next_
 /* ---- thread caches ------------------------------------------------------------------- */
 
 static uint64_t tcache_ops(oh_slab_t *h, ohi_tcache_t *tc) {
-  uint64_t ops = OHI_LOAD_RELAXED(&tc->calls);
-  for (unsigned i = 0; i < h->nclasses; i++) ops += OHI_LOAD_RELAXED(&tc->allocs[i]) + OHI_LOAD_RELAXED(&tc->frees[i]);
+  uint64_t ops = OHI_LOAD_RELAXED(&tc->calls) + OHI_LOAD_RELAXED(&tc->lallocs) + OHI_LOAD_RELAXED(&tc->lfrees);
+  for (unsigned i = 0; i < h->nclasses; i++) ops += OHI_LOAD_RELAXED(&tc->bins[i].allocs) + OHI_LOAD_RELAXED(&tc->bins[i].frees);
   return ops;
 }
 
@@ -292,7 +293,7 @@ static uint64_t tcache_ops(oh_slab_t *h, ohi_tcache_t *tc) {
  * the next pass: pending). */
 static size_t purge_owned(oh_slab_t *h, ohi_tcache_t *tc, bool force, uint32_t steps, bool yielding,
                           uint64_t *retained, uint64_t *more) {
-  size_t bytes = 0;
+  size_t bytes = ohi_large_cache_purge(h, tc, force, more); /* its free large spans */
   for (unsigned cls = 0; cls < h->nclasses; cls++) {
     ohi_tbin_t *b = &tc->bins[cls];
     for (ohi_slab_t *s = b->owned, *next; s != NULL; s = next) {

@@ -68,7 +68,7 @@ OHI_INLINE void *chunk_alloc(oh_slab_t *h, unsigned cls, bool *zeroed, const cha
           OHI_STORE_RELAXED(&b->nfree, OHI_LOAD_RELAXED(&b->nfree) - 1);
           s->used++; /* the current slab: its emptiness is not counted (nempty) */
           OHI_STORE_RELAXED(w, 1u);
-          OHI_OWNER_INC(&tc->allocs[cls], 1);
+          OHI_OWNER_INC(&tc->bins[cls].allocs, 1);
           ohi_tcache_leave(tc);
           void *p = ohi_chunk_ptr(s, idx);
           OHI_ASAN_UNPOISON(p, s->chunk_size);
@@ -78,7 +78,7 @@ OHI_INLINE void *chunk_alloc(oh_slab_t *h, unsigned cls, bool *zeroed, const cha
       }
     }
     void *p = ohi_tcache_refill_alloc(h, tc, cls, 1, zeroed);
-    if (p != NULL) OHI_OWNER_INC(&tc->allocs[cls], 1);
+    if (p != NULL) OHI_OWNER_INC(&tc->bins[cls].allocs, 1);
     ohi_tcache_leave(tc);
     if (p != NULL) return p;
   }
@@ -92,10 +92,56 @@ static OHI_NOINLINE void *too_large(oh_slab_t *h, size_t n, bool zero, const cha
   return ohi_large_alloc(h, n, zero, fn);
 }
 
+/* The thread's cache for h when it has one already (the fast paths; the
+ * slow ones make it): no call, so the fast paths need no stack frame. */
+OHI_INLINE ohi_tcache_t *tcache_peek(oh_slab_t *h) {
+  int slot = h->slot;
+  if (OHI_UNLIKELY(slot < 0)) return NULL;
+  ohi_tcache_t *tc = ohi_tls_caches[slot];
+  if (OHI_LIKELY(tc != NULL && OHI_LOAD_RELAXED(&tc->heap_id) == h->id)) return tc;
+  return NULL;
+}
+
+static OHI_NOINLINE void *alloc_slow(oh_slab_t *h, unsigned cls, const char *fn) {
+  bool zeroed;
+  return chunk_alloc(h, cls, &zeroed, fn);
+}
+
+/* The fast path of an allocation: the current slab's local free list, in a
+ * function that calls nothing else (no frame, no saved registers); anything
+ * else - no cache yet, a dry slab, a steal, debug mode - starts over in
+ * alloc_slow. */
 void *ohi_heap_alloc(oh_slab_t *h, size_t n, const char *fn) {
   if (OHI_UNLIKELY(n > h->classes[h->nclasses - 1].chunk_size)) return too_large(h, n, false, fn);
-  bool zeroed;
-  return chunk_alloc(h, ohi_class_of(h, n), &zeroed, fn);
+  unsigned cls = ohi_class_of(h, n);
+  ohi_tcache_t *tc = OHI_LIKELY(ohi_opt(OH_OPT_DEBUG) == 0) ? tcache_peek(h) : NULL;
+  if (OHI_LIKELY(tc != NULL)) {
+    OHI_STORE_RELAXED(&tc->in_op, 1u);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    ohi_tbin_t *b = &tc->bins[cls];
+    ohi_slab_t *s;
+    /* nothing of the cache is read before the steal check (a stealer writes it) */
+    if (OHI_LIKELY(OHI_LOAD_ACQUIRE(&tc->steal) == 0) && OHI_LIKELY((s = b->cur) != NULL)) {
+      uint32_t idx = s->free_head;
+      if (OHI_LIKELY(idx != OHI_W_END)) {
+        uint32_t *w = &ohi_slab_words(s)[idx];
+        uint32_t fw = OHI_LOAD_RELAXED(w);
+        if (OHI_LIKELY((fw & OHI_W_SLOW) == 0)) {
+          s->free_head = fw & OHI_W_NEXT;
+          OHI_STORE_RELAXED(&b->nfree, OHI_LOAD_RELAXED(&b->nfree) - 1);
+          s->used++; /* the current slab: its emptiness is not counted (nempty) */
+          OHI_STORE_RELAXED(w, 1u);
+          OHI_OWNER_INC(&b->allocs, 1);
+          ohi_tcache_leave(tc);
+          void *p = ohi_chunk_ptr(s, idx);
+          OHI_ASAN_UNPOISON(p, s->chunk_size);
+          return p;
+        }
+      }
+    }
+    ohi_tcache_leave(tc);
+  }
+  return alloc_slow(h, cls, fn);
 }
 
 void *ohi_heap_alloc_zeroed(oh_slab_t *h, size_t n, const char *fn) {
@@ -121,7 +167,7 @@ OHI_INLINE void free_owned(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32
   s->puts++;
   uint32_t used = --s->used;
   if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&s->dirty) == 0)) ohi_slab_mark_dirty(s);
-  if (count) OHI_OWNER_INC(&tc->frees[cls], 1);
+  if (count) OHI_OWNER_INC(&tc->bins[cls].frees, 1);
   uint32_t got = 1;
   /* Frees other threads (or this one, while the purger held its cache)
    * left on the slab's stack come home with this one. */
@@ -147,7 +193,7 @@ OHI_INLINE void chunk_put(oh_slab_t *h, ohi_slab_t *s, uint32_t idx, uint32_t fl
       ohi_tcache_leave(tc);
       return;
     }
-    if (count) OHI_OWNER_INC(&tc->frees[s->class_index], 1);
+    if (count) OHI_OWNER_INC(&tc->bins[s->class_index].frees, 1);
   } else if (count) {
     OHI_FETCH_ADD(&h->classes[s->class_index].frees, 1);
   }
@@ -157,13 +203,8 @@ OHI_INLINE void chunk_put(oh_slab_t *h, ohi_slab_t *s, uint32_t idx, uint32_t fl
 
 void ohi_chunk_released(oh_slab_t *h, ohi_slab_t *s, uint32_t idx, uint32_t flags) { chunk_put(h, s, idx, flags, false); }
 
-int ohi_heap_release(oh_slab_t *h, void *p, int mode, const char *fn) {
-  ohi_span_t *sp = NULL;
-  uint32_t *w = NULL;
-  if (OHI_UNLIKELY(ohi_chunk_find(h, p, fn, &sp, &w) != 0)) return -1;
-  uint32_t old = ohi_chunk_try_release(w, mode, p, fn);
-  if (OHI_UNLIKELY(old == 0)) return -1;
-  if (old > 1) return 0;
+/* A claimed chunk or large span goes back (the release won its CAS). */
+static OHI_NOINLINE int release_slow(oh_slab_t *h, ohi_span_t *sp, uint32_t *w, void *p) {
   if (OHI_UNLIKELY(sp->kind == OHI_SPAN_LARGE)) {
     if (OHI_UNLIKELY(ohi_opt(OH_OPT_DEBUG))) memset(p, 0xdf, sp->size);
     ohi_large_free(h, (ohi_large_t *)sp);
@@ -175,6 +216,47 @@ int ohi_heap_release(oh_slab_t *h, void *p, int mode, const char *fn) {
   else OHI_ASAN_POISON(p, s->chunk_size);
   chunk_put(h, s, (uint32_t)(w - ohi_slab_words(s)), flags, true);
   return 1;
+}
+
+/* Every release is classified (ohi_chunk_find) and claimed by one CAS
+ * (ohi_chunk_try_release). The fast path then frees a chunk of a slab the
+ * calling thread owns onto its local free list, in a function that calls
+ * nothing else (no frame, no saved registers): free_owned without the cases
+ * it calls out for (a full slab, a first free since the slab was clean,
+ * cross-thread frees to collect, an empty slab that is not the current
+ * one or a zero delay). Anything else goes through release_slow. */
+int ohi_heap_release(oh_slab_t *h, void *p, int mode, const char *fn) {
+  ohi_span_t *sp = NULL;
+  uint32_t *w = NULL;
+  if (OHI_UNLIKELY(ohi_chunk_find(h, p, fn, &sp, &w) != 0)) return -1;
+  uint32_t old = ohi_chunk_try_release(w, mode, p, fn);
+  if (OHI_UNLIKELY(old == 0)) return -1;
+  if (old > 1) return 0;
+  ohi_slab_t *s = (ohi_slab_t *)sp;
+  ohi_tcache_t *tc = OHI_LIKELY(ohi_opt(OH_OPT_DEBUG) == 0) ? tcache_peek(h) : NULL;
+  if (OHI_LIKELY(tc != NULL) && OHI_LIKELY(sp->kind == OHI_SPAN_SLAB) && OHI_LIKELY(OHI_LOAD_RELAXED(&s->owner) == tc)) {
+    OHI_STORE_RELAXED(&tc->in_op, 1u);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    ohi_tbin_t *b = &tc->bins[s->class_index];
+    uint32_t head = OHI_W_END, used = 0;
+    /* nothing of the slab is read before the steal check (a stealer writes it) */
+    if (OHI_LIKELY(OHI_LOAD_ACQUIRE(&tc->steal) == 0) && OHI_LIKELY((head = s->free_head) != OHI_W_END || s->bump != s->nchunks) &&
+        OHI_LIKELY(OHI_LOAD_RELAXED(&s->dirty) != 0) && OHI_LIKELY(OHI_LOAD_RELAXED(&s->xfree) == OHI_W_END) &&
+        (OHI_LIKELY((used = s->used - 1) != 0) || (b->cur == s && ohi_opt(OH_OPT_PURGE_DELAY_MS) != 0))) {
+      OHI_ASAN_POISON(p, s->chunk_size);
+      uint32_t idx = (uint32_t)(w - ohi_slab_words(s));
+      OHI_STORE_RELEASE(w, OHI_W_FREE | head);
+      s->free_head = idx;
+      s->puts++;
+      s->used = used;
+      OHI_OWNER_INC(&b->frees, 1);
+      OHI_OWNER_INC(&b->nfree, 1);
+      ohi_tcache_leave(tc);
+      return 1;
+    }
+    ohi_tcache_leave(tc);
+  }
+  return release_slow(h, sp, w, p);
 }
 
 /* ---- public API: the process-wide allocator ------------------------------------ */

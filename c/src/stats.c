@@ -20,8 +20,8 @@ void ohi_heap_stats_locked(oh_slab_t *h, oh_stats_t *out, bool classes) {
     int64_t owners_cached = 0;
     for (ohi_tcache_t *tc = h->tcaches; tc != NULL; tc = tc->next) {
       cached += OHI_LOAD_RELAXED(&tc->bins[i].nfree);
-      allocs += OHI_LOAD_RELAXED(&tc->allocs[i]);
-      frees += OHI_LOAD_RELAXED(&tc->frees[i]);
+      allocs += OHI_LOAD_RELAXED(&tc->bins[i].allocs);
+      frees += OHI_LOAD_RELAXED(&tc->bins[i].frees);
       owners_cached += OHI_LOAD_RELAXED(&tc->cached[i]);
       empties += OHI_LOAD_RELAXED(&tc->bins[i].nempty);
     }
@@ -50,13 +50,20 @@ void ohi_heap_stats_locked(oh_slab_t *h, oh_stats_t *out, bool classes) {
     }
   }
   if (classes) out->class_count = h->nclasses;
-  ohi_lock(&h->large_lock);
-  if (classes) out->mapped_bytes += h->large_bytes + h->large_free_bytes;
-  out->in_use_bytes += h->large_bytes;
-  out->large_in_use += h->large_count;
-  out->allocs += h->large_allocs;
-  out->frees += h->large_frees;
-  ohi_unlock(&h->large_lock);
+  /* Large spans: counted like the classes, per thread cache and in the heap. */
+  uint64_t la = OHI_LOAD_RELAXED(&h->large_allocs), lf = OHI_LOAD_RELAXED(&h->large_frees);
+  uint64_t lab = OHI_LOAD_RELAXED(&h->large_alloc_bytes), lfb = OHI_LOAD_RELAXED(&h->large_free_bytes_total);
+  for (ohi_tcache_t *tc = h->tcaches; tc != NULL; tc = tc->next) {
+    la += OHI_LOAD_RELAXED(&tc->lallocs);
+    lf += OHI_LOAD_RELAXED(&tc->lfrees);
+    lab += OHI_LOAD_RELAXED(&tc->lalloc_bytes);
+    lfb += OHI_LOAD_RELAXED(&tc->lfree_bytes_total);
+  }
+  if (classes) out->mapped_bytes += OHI_LOAD_RELAXED(&h->large_mapped);
+  out->in_use_bytes += lab > lfb ? lab - lfb : 0; /* counters read one after another */
+  out->large_in_use += la > lf ? la - lf : 0;
+  out->allocs += la;
+  out->frees += lf;
 }
 
 static void stats_header(oh_stats_t *out) {
@@ -131,10 +138,13 @@ size_t oh_slab_leaks(oh_slab_t *s, oh_leak_fn fn, void *arg) {
     ohi_unlock(&c->lock);
   }
   ohi_unlock(&ohi_registry_lock);
+  /* The heap's list holds every mapped span: the free ones (cached) are not leaks. */
   ohi_lock(&s->large_lock);
   for (ohi_large_t *l = s->large; l != NULL; l = l->next) {
+    uint32_t rc = OHI_LOAD_ACQUIRE(&l->refcount);
+    if (OHI_W_IS_FREE(rc)) continue;
     count++;
-    if (fn) fn((void *)l->span.base, l->span.size, (long)OHI_LOAD_ACQUIRE(&l->refcount), -1, arg);
+    if (fn) fn((void *)l->span.base, l->span.size, (long)rc, -1, arg);
   }
   ohi_unlock(&s->large_lock);
   return count;

@@ -43,16 +43,14 @@ void ohi_tls_register(void) { pthread_once(&tls_once, tls_init); }
 
 ohi_tcache_t *ohi_tcache_new(oh_slab_t *h, bool explicit_owner) {
   size_t n = h->nclasses;
-  size_t size = sizeof(ohi_tcache_t) + n * sizeof(ohi_tbin_t) + 3 * n * sizeof(uint64_t);
+  size_t size = sizeof(ohi_tcache_t) + n * sizeof(ohi_tbin_t) + n * sizeof(int64_t);
   ohi_tcache_t *tc = ohi_meta_alloc(size);
   if (tc == NULL) return NULL;
   tc->meta_size = size;
   tc->heap = h;
   tc->explicit_owner = explicit_owner;
   tc->seen_ms = ohi_os_now_ms(); /* idle is counted from now, not from boot */
-  tc->allocs = (uint64_t *)&tc->bins[n];
-  tc->frees = tc->allocs + n;
-  tc->cached = (int64_t *)(tc->frees + n);
+  tc->cached = (int64_t *)&tc->bins[n];
   ohi_lock(&ohi_registry_lock);
   if (OHI_LOAD_RELAXED(&h->magic) != OHI_HEAP_LIVE) { /* destroyed meanwhile */
     ohi_unlock(&ohi_registry_lock);
@@ -301,8 +299,9 @@ bool ohi_tcache_abandon_all(oh_slab_t *h, ohi_tcache_t *tc) {
     OHI_STORE_RELAXED(&b->nempty, 0u);
     OHI_STORE_RELAXED(&b->nfree, 0u);
   }
+  bool spans = ohi_large_cache_drain(h, tc); /* free large spans: to the heap's shared cache */
   OHI_STORE_RELAXED(&tc->holds, 0u);
-  return now != 0; /* some slab went to an empty list */
+  return now != 0 || spans; /* some slab went to an empty list, or spans to age */
 }
 
 void ohi_tcache_unlink(oh_slab_t *h, ohi_tcache_t *tc) {
@@ -314,13 +313,21 @@ void ohi_tcache_unlink(oh_slab_t *h, ohi_tcache_t *tc) {
 
 void ohi_tcache_retire(oh_slab_t *h, ohi_tcache_t *tc) {
   for (unsigned c = 0; c < h->nclasses; c++) {
-    OHI_FETCH_ADD(&h->classes[c].allocs, OHI_LOAD_RELAXED(&tc->allocs[c]));
-    OHI_FETCH_ADD(&h->classes[c].frees, OHI_LOAD_RELAXED(&tc->frees[c]));
+    OHI_FETCH_ADD(&h->classes[c].allocs, OHI_LOAD_RELAXED(&tc->bins[c].allocs));
+    OHI_FETCH_ADD(&h->classes[c].frees, OHI_LOAD_RELAXED(&tc->bins[c].frees));
     OHI_FETCH_ADD(&h->classes[c].cached_out, OHI_LOAD_RELAXED(&tc->cached[c]));
-    OHI_STORE_RELAXED(&tc->allocs[c], 0);
-    OHI_STORE_RELAXED(&tc->frees[c], 0);
+    OHI_STORE_RELAXED(&tc->bins[c].allocs, 0);
+    OHI_STORE_RELAXED(&tc->bins[c].frees, 0);
     OHI_STORE_RELAXED(&tc->cached[c], 0);
   }
+  OHI_FETCH_ADD(&h->large_allocs, OHI_LOAD_RELAXED(&tc->lallocs));
+  OHI_FETCH_ADD(&h->large_frees, OHI_LOAD_RELAXED(&tc->lfrees));
+  OHI_FETCH_ADD(&h->large_alloc_bytes, OHI_LOAD_RELAXED(&tc->lalloc_bytes));
+  OHI_FETCH_ADD(&h->large_free_bytes_total, OHI_LOAD_RELAXED(&tc->lfree_bytes_total));
+  OHI_STORE_RELAXED(&tc->lallocs, 0);
+  OHI_STORE_RELAXED(&tc->lfrees, 0);
+  OHI_STORE_RELAXED(&tc->lalloc_bytes, 0);
+  OHI_STORE_RELAXED(&tc->lfree_bytes_total, 0);
 }
 
 /* Thread exit: every owned slab goes back to the central lists, so nothing a
