@@ -68,6 +68,13 @@ func TestSlabStats(t *testing.T) {
 			t.Fatalf("class sizes %v, want %v", sizes, want)
 		}
 	}
+	// One P and one thread: the ten chunks come from one slab whether the
+	// build serves them from the P's owner or (-asan, a shared library) from
+	// the thread's cache; a goroutine moved between threads or Ps meanwhile
+	// would make two owners adopt a slab each (seen under -asan).
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	var bs [][]byte
 	for i := 0; i < 10; i++ {
 		bs = append(bs, s.Alloc(100)) // class 128
