@@ -85,9 +85,19 @@ const Large = -1
 // core's (or an oh_map mapping), EXDEV for another instance's or an arena's,
 // EFAULT for an interior pointer.
 func (s Slab) Find(p uintptr) (w Word, cls int, e Err) {
+	w, cls, _, e = s.FindOwned(p)
+	return w, cls, e
+}
+
+// FindOwned is Find that also returns the owner of p's slab (owner.c: a P's
+// owner handle, or a thread's cache; 0 for a central slab or a large span),
+// read as the core's releases read it: it may change at any moment, so it
+// only chooses where a claimed chunk goes (its owner's cross-owner stack or
+// the caller's cache), never whether the release is valid.
+func (s Slab) FindOwned(p uintptr) (w Word, cls int, slabOwner Owner, e Err) {
 	sp := lookup(p)
 	if sp == nil {
-		return Word{}, 0, EINVAL
+		return Word{}, 0, 0, EINVAL
 	}
 	kind := atomic.LoadUint32((*uint32)(unsafe.Pointer(&sp.kind)))
 	base := uintptr(atomic.LoadUintptr((*uintptr)(unsafe.Pointer(&sp.base))))
@@ -100,12 +110,13 @@ func (s Slab) Find(p uintptr) (w Word, cls int, e Err) {
 		if idx < atomic.LoadUint32((*uint32)(unsafe.Pointer(&slab.nchunks))) &&
 			idx*atomic.LoadUint32((*uint32)(unsafe.Pointer(&slab.chunk_size))) == off {
 			words := unsafe.Add(unsafe.Pointer(slab), C.sizeof_ohi_slab_t) // ohi_slab_words
-			return Word{(*uint32)(unsafe.Add(words, uintptr(idx)*4))}, int(slab.class_index), OK
+			so := Owner(atomic.LoadUintptr((*uintptr)(unsafe.Pointer(&slab.owner))))
+			return Word{(*uint32)(unsafe.Add(words, uintptr(idx)*4))}, int(slab.class_index), so, OK
 		}
 	} else if kind == spanLarge && owner == unsafe.Pointer(s.h) && p == base {
-		return Word{(*uint32)(unsafe.Pointer(&(*C.ohi_large_t)(unsafe.Pointer(sp)).refcount))}, Large, OK
+		return Word{(*uint32)(unsafe.Pointer(&(*C.ohi_large_t)(unsafe.Pointer(sp)).refcount))}, Large, 0, OK
 	}
-	return Word{}, 0, findFail(s, p, sp, kind, base, owner)
+	return Word{}, 0, 0, findFail(s, p, sp, kind, base, owner)
 }
 
 // lookup is ohi_region_lookup.

@@ -19,6 +19,8 @@ const Large = -1
 // Find is unavailable without the fast path: every release is a call.
 func (s Slab) Find(p uintptr) (Word, int, Err) { return Word{}, 0, EINVAL }
 
+func (s Slab) FindOwned(p uintptr) (Word, int, Owner, Err) { return Word{}, 0, 0, EINVAL }
+
 func (w Word) TryRelease(decref bool) (uint32, Err) {
 	panic("offheap: internal error: no chunk protocol in this build")
 }

@@ -32,6 +32,15 @@ func (h *heap) giveBack(m *magazine, cls, k int) {
 	m.ndec = max(m.ndec-k, 0)
 }
 
+// giveBackFar returns m's chunks of other owners' slabs (shard stolen).
+func (h *heap) giveBackFar(sh *shard, m *magazine, cls int) {
+	if m.nfar > 0 {
+		h.c.ReturnOwned(sh.owner, cls, m.far[:m.nfar], 0, 0)
+		clear(m.far[:m.nfar])
+		m.nfar = 0
+	}
+}
+
 // flush returns every cached chunk to the core.
 func (h *heap) flush() {
 	h.stealMu.Lock()
@@ -49,7 +58,9 @@ func (h *heap) flush() {
 // flushShard empties a stolen shard's magazines.
 func (h *heap) flushShard(sh *shard) {
 	for cls := range sh.mags {
-		if m := &sh.mags[cls]; m.n > 0 || m.allocs > 0 || m.frees > 0 {
+		m := &sh.mags[cls]
+		h.giveBackFar(sh, m, cls)
+		if m.n > 0 || m.allocs > 0 || m.frees > 0 {
 			h.giveBack(m, cls, m.n)
 		}
 	}
@@ -78,6 +89,7 @@ func (h *heap) trim(act bool) (busy bool) {
 		ops += h.opsStolen(sh)
 		for cls := range sh.mags {
 			m := &sh.mags[cls]
+			h.giveBackFar(sh, m, cls) // they were meant to go home anyway
 			if act && m.low > 0 {
 				size := h.classes[cls].size
 				if h.decommitIdle && size >= pageSize {
@@ -123,7 +135,7 @@ func (h *heap) holdsChunks() bool {
 		sh := &h.shards[i]
 		ops += h.opsStolen(sh)
 		for cls := range sh.mags {
-			if m := &sh.mags[cls]; m.n > m.ndec {
+			if m := &sh.mags[cls]; m.n > m.ndec || m.nfar > 0 {
 				holds = true
 			}
 		}

@@ -38,8 +38,17 @@ type magazine struct {
 	// Operations served since the last return to the core, which counts them
 	// for its statistics when the chunks go back.
 	allocs, frees uint64
-	_             [64]byte // another P's magazine may be allocated next to this one
+	// Claimed chunks of slabs another owner holds (another P's, or a C
+	// thread's), on their way home: this P never hands them out, so two Ps
+	// never write one slab's state words or chunks, and a full buffer goes
+	// back in one call onto their owners' cross-owner stacks.
+	far  [farMax]unsafe.Pointer
+	nfar int
+	_    [64]byte // another P's magazine may be allocated next to this one
 }
+
+// farMax bounds a magazine's chunks on their way to another owner.
+const farMax = 16
 
 type cacheItem struct {
 	p unsafe.Pointer
@@ -251,7 +260,7 @@ func (h *heap) release(op string, ptr unsafe.Pointer, n int) bool {
 func (h *heap) releaseUnsampled(op string, ptr unsafe.Pointer, n int) bool {
 	p := uintptr(ptr)
 	if h.fast() {
-		if w, cls, e := h.c.Find(p); e == bindings.OK && cls >= 0 && cls < len(h.classes) {
+		if w, cls, so, e := h.c.FindOwned(p); e == bindings.OK && cls >= 0 && cls < len(h.classes) {
 			for try := 0; try < 2; try++ {
 				sh := h.pinShard()
 				if sh == nil {
@@ -273,6 +282,10 @@ func (h *heap) releaseUnsampled(op string, ptr unsafe.Pointer, n int) bool {
 				}
 				m.frees++
 				sh.ops++
+				if so != sh.owner && so != 0 && sh.owner != 0 {
+					h.pushFar(sh, m, cls, ptr)
+					return true
+				}
 				if m.n < len(m.items) {
 					m.items[m.n] = cacheItem{ptr, w}
 					m.n++
@@ -327,6 +340,36 @@ func (h *heap) pushFull(sh *shard, m *magazine, cls int, ptr unsafe.Pointer, w b
 	owner := sh.owner
 	unpinShard(sh)
 	h.c.ReturnOwned(owner, cls, buf[:k], allocs, frees)
+	sh.endCall()
+}
+
+// pushFar puts a claimed chunk of another owner's slab on the magazine's far
+// buffer (shard entered); a full buffer goes home in one call, after
+// unpinning.
+func (h *heap) pushFar(sh *shard, m *magazine, cls int, ptr unsafe.Pointer) {
+	if m.nfar < farMax {
+		m.far[m.nfar] = ptr
+		m.nfar++
+		unpinShard(sh)
+		armJanitor()
+		return
+	}
+	h.sendFar(sh, m, cls, ptr)
+}
+
+// sendFar returns the far buffer and ptr (shard entered; out of line, like
+// pushFull).
+//
+//go:noinline
+func (h *heap) sendFar(sh *shard, m *magazine, cls int, ptr unsafe.Pointer) {
+	var buf [farMax + 1]unsafe.Pointer
+	k := copy(buf[:], m.far[:m.nfar])
+	buf[k] = ptr
+	m.nfar = 0
+	sh.calls.Add(1)
+	owner := sh.owner
+	unpinShard(sh)
+	h.c.ReturnOwned(owner, cls, buf[:k+1], 0, 0)
 	sh.endCall()
 }
 

@@ -47,7 +47,7 @@ func (h *heap) cachedStolen() (chunks, allocs, frees []uint64) {
 		sh := &h.shards[i]
 		for cls := range sh.mags {
 			m := &sh.mags[cls]
-			chunks[cls] += uint64(m.n)
+			chunks[cls] += uint64(m.n + m.nfar)
 			allocs[cls] += m.allocs
 			frees[cls] += m.frees
 		}

@@ -312,3 +312,71 @@ func TestArenaRegionsReuseMemoryAfterReset(t *testing.T) {
 		t.Fatal("first Close returned ErrClosed")
 	}
 }
+
+// A P never caches another owner's chunk for reuse: after goroutines on two
+// Ps free each other's buffers for a while, every chunk in a P's magazines
+// belongs to a slab its own owner holds (or a central one), and the far
+// buffers hold only other owners' chunks on their way home.
+func TestMagazinesHoldOnlyTheirOwnersChunks(t *testing.T) {
+	twoPs(t)
+	old := PurgeDelay()
+	if err := SetPurgeDelay(-1); err != nil { // no idle hand-back moves slabs between owners meanwhile
+		t.Fatal(err)
+	}
+	defer SetPurgeDelay(old)
+	s, err := NewSlab(SlabConfig{MinChunk: 64, SlabSize: 256 << 10, Growth: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ch := make(chan []byte, 64)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for b := range ch {
+			s.DecRef(b)
+		}
+	}()
+	for i := range 20000 {
+		b := s.Alloc(64 + i%3*64)
+		if i%2 == 0 {
+			ch <- b // freed by the other goroutine, often on the other P
+		} else {
+			s.DecRef(b)
+		}
+	}
+	close(ch)
+	<-done
+	h := s.h
+	h.stealMu.Lock()
+	h.stealAll(stealTemp)
+	local, far := 0, 0
+	for i := range h.shards {
+		sh := &h.shards[i]
+		for cls := range sh.mags {
+			m := &sh.mags[cls]
+			for _, it := range m.items[:m.n] {
+				_, _, so, e := h.c.FindOwned(uintptr(it.p))
+				if e != bindings.OK || (so != 0 && sh.owner != 0 && so != sh.owner) {
+					t.Errorf("P %d caches a chunk of another owner's slab (%#x, owner %#x, its own %#x)", i, it.p, so, sh.owner)
+				}
+				local++
+			}
+			for _, p := range m.far[:m.nfar] {
+				if _, _, so, _ := h.c.FindOwned(uintptr(p)); so == sh.owner {
+					t.Errorf("P %d holds its own chunk %#x as a far one", i, p)
+				}
+				far++
+			}
+		}
+	}
+	h.unstealAll()
+	h.stealMu.Unlock()
+	if local == 0 {
+		t.Fatal("no chunk cached at all: the test saw nothing")
+	}
+	t.Logf("%d chunks cached by their owners' Ps, %d on their way home", local, far)
+	if st := s.Stats(); st.InUseBytes != 0 {
+		t.Fatalf("%d bytes in use after every buffer was freed", st.InUseBytes)
+	}
+}
