@@ -20,7 +20,7 @@ package bindings
 #include "internal.h"
 
 static inline size_t ohg_take_cached(oh_slab_t *h, int cls, uintptr_t *out, size_t n) {
-	return ohi_heap_take_cached(h, cls, (void **)out, n, NULL);
+	return ohi_heap_take_cached(h, cls, (void **)out, n);
 }
 static inline void ohg_return_cached(oh_slab_t *h, int cls, const uintptr_t *ptrs, size_t n, uint64_t allocs, uint64_t frees) {
 	ohi_heap_return_cached(h, cls, (void *const *)ptrs, n, allocs, frees);

@@ -347,7 +347,7 @@ size_t ohi_central_take(oh_slab_t *h, unsigned cls, void **out, size_t n, uint32
 }
 
 void ohi_after_empty(oh_slab_t *h) {
-  if (ohi_opt(OH_OPT_PURGE_DELAY_MS) == 0) ohi_heap_purge(h, ohi_os_now_ms(), false, NULL);
+  if (ohi_purge_at_free()) ohi_heap_purge(h, ohi_os_now_ms(), false, NULL);
   else ohi_purge_notify();
 }
 

@@ -200,14 +200,6 @@ bool ohi_heap_check_ptr(oh_slab_t *h, const char *fn, const void *p) {
   return true;
 }
 
-static uint32_t affinity_tokens;
-uint32_t ohi_affinity_token(void) {
-  uint32_t t;
-  do t = __atomic_add_fetch(&affinity_tokens, 1, __ATOMIC_RELAXED);
-  while (t == 0);
-  return t;
-}
-
 /* ---- destroy --------------------------------------------------------------------- */
 
 static void unmap_slab(oh_slab_t *h, ohi_slab_t *s) {

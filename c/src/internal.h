@@ -400,15 +400,6 @@ struct ohi_slab_s {
  *   a chunk on the local free list has word OHI_W_FREE | flags | next
  *   used = 0 <=> the slab is empty; pages in [touched, size) were never touched */
 
-/* A cache's preference for one slab per class. Kept for the binding's ABI: slab
- * ownership by thread caches replaced it, so the core ignores it. */
-typedef struct ohi_affinity_s {
-  uintptr_t base;
-  uint32_t token;
-  uint32_t pad_;
-} ohi_affinity_t;
-uint32_t ohi_affinity_token(void);
-
 /* A large allocation (bigger than a slab): its own mapping, one refcount. */
 typedef struct ohi_large_s {
   ohi_span_t span;        /* kind OHI_SPAN_LARGE; owner = heap */
@@ -674,7 +665,7 @@ void ohi_chunk_released(oh_slab_t *h, ohi_slab_t *s, uint32_t idx, uint32_t flag
 /* Batch transfer of chunks in the CACHED state for caches kept by a language
  * binding (release.c explains the protocol). allocs/frees: operations the
  * binding served from its cache since its last return, for the statistics. */
-size_t ohi_heap_take_cached(oh_slab_t *h, int cls, void **out, size_t n, ohi_affinity_t *aff);
+size_t ohi_heap_take_cached(oh_slab_t *h, int cls, void **out, size_t n);
 void ohi_heap_return_cached(oh_slab_t *h, int cls, void *const *ptrs, size_t n, uint64_t allocs, uint64_t frees);
 
 /* ---- owner handles (owner.c) ---- */
@@ -699,6 +690,10 @@ extern uint64_t ohi_purge_walked; /* atomic: state words the purge walks read (t
 /* The owner purges its own slabs (from a refill) when a pass has come since
  * it last did: busy caches are not stolen for it. */
 void ohi_tcache_purge_self(oh_slab_t *h, ohi_tcache_t *tc);
+/* The one question of the purge policy the tiers ask on their fast paths: is
+ * freed memory released at the free (a delay of 0) instead of waiting for the
+ * policy's passes? (purge.c decides everything else.) */
+OHI_INLINE bool ohi_purge_at_free(void) { return ohi_opt(OH_OPT_PURGE_DELAY_MS) == 0; }
 void ohi_purge_notify(void);  /* something waits for the delay: make sure the purger runs */
 void ohi_purge_wake(void);    /* run a purge pass now, whatever the purger's deadline */
 /* A slab got free chunks to age: make sure passes come every pass period. */

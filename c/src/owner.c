@@ -60,7 +60,7 @@ void ohi_owner_delete(oh_slab_t *h, ohi_tcache_t *tc) {
 }
 
 size_t ohi_owner_take(oh_slab_t *h, ohi_tcache_t *tc, int cls, void **out, size_t n) {
-  if (tc == NULL || ohi_opt(OH_OPT_DEBUG) != 0 || !owner_enter(tc)) return ohi_heap_take_cached(h, cls, out, n, NULL);
+  if (tc == NULL || ohi_opt(OH_OPT_DEBUG) != 0 || !owner_enter(tc)) return ohi_heap_take_cached(h, cls, out, n);
   size_t got = 0;
   bool zeroed;
   while (got < n) {
@@ -73,7 +73,7 @@ size_t ohi_owner_take(oh_slab_t *h, ohi_tcache_t *tc, int cls, void **out, size_
   OHI_OWNER_INC(&tc->calls, 1);
   ohi_tcache_leave(tc);
   if (got < n) { /* the owner could not adopt a slab: the central lists say why */
-    got += ohi_heap_take_cached(h, cls, out + got, n - got, NULL);
+    got += ohi_heap_take_cached(h, cls, out + got, n - got);
   }
   return got;
 }

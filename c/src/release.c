@@ -176,7 +176,7 @@ OHI_INLINE void free_owned(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32
     used = s->used;
   }
   OHI_OWNER_INC(&b->nfree, got);
-  if (OHI_UNLIKELY(was_full) || (used == 0 && (b->cur != s || ohi_opt(OH_OPT_PURGE_DELAY_MS) == 0)))
+  if (OHI_UNLIKELY(was_full) || (used == 0 && (b->cur != s || ohi_purge_at_free())))
     ohi_tcache_local_free_slow(h, tc, s, was_full);
 }
 
@@ -242,7 +242,7 @@ int ohi_heap_release(oh_slab_t *h, void *p, int mode, const char *fn) {
     /* nothing of the slab is read before the steal check (a stealer writes it) */
     if (OHI_LIKELY(OHI_LOAD_ACQUIRE(&tc->steal) == 0) && OHI_LIKELY((head = s->free_head) != OHI_W_END || s->bump != s->nchunks) &&
         OHI_LIKELY(OHI_LOAD_RELAXED(&s->dirty) != 0) && OHI_LIKELY(OHI_LOAD_RELAXED(&s->xfree) == OHI_W_END) &&
-        (OHI_LIKELY((used = s->used - 1) != 0) || (b->cur == s && ohi_opt(OH_OPT_PURGE_DELAY_MS) != 0))) {
+        (OHI_LIKELY((used = s->used - 1) != 0) || (b->cur == s && !ohi_purge_at_free()))) {
       OHI_ASAN_POISON(p, s->chunk_size);
       uint32_t idx = (uint32_t)(w - ohi_slab_words(s));
       OHI_STORE_RELEASE(w, OHI_W_FREE | head);
@@ -398,8 +398,7 @@ int oh_slab_free_batch(oh_slab_t *s, void *const *ptrs, size_t n, size_t *bad) {
  * the class's cached_out counts what the binding holds, so the statistics stay
  * exact: in use = allocs - frees + cached_out. */
 
-size_t ohi_heap_take_cached(oh_slab_t *h, int cls, void **out, size_t n, ohi_affinity_t *aff) {
-  (void)aff;
+size_t ohi_heap_take_cached(oh_slab_t *h, int cls, void **out, size_t n) {
   ohi_class_t *c = &h->classes[cls];
   /* From the central lists, not the calling thread's cache: a goroutine runs
    * on whichever OS thread, and chunks it frees must not land in slabs owned

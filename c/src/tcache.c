@@ -157,7 +157,7 @@ static bool owned_collect(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s) {
   OHI_OWNER_INC(&b->nfree, ohi_slab_collect(s));
   if (was_empty || s->used != 0) return true;
   ohi_bin_note_emptied(b, s);
-  if (ohi_opt(OH_OPT_PURGE_DELAY_MS) != 0 || b->cur == s || s->guarded) return true;
+  if (!ohi_purge_at_free() || b->cur == s || s->guarded) return true;
   release_owned(h, b, s);
   return false;
 }
@@ -207,7 +207,7 @@ void *ohi_tcache_refill_alloc(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls, uint
   }
   ohi_slab_t *t = ohi_central_adopt(h, cls, tc);
   if (t == NULL) return NULL;
-  if (t->used == 0 && ohi_opt(OH_OPT_PURGE_DELAY_MS) != 0) ohi_purge_notify(); /* an empty slab to watch */
+  if (t->used == 0 && !ohi_purge_at_free()) ohi_purge_notify(); /* an empty slab to watch */
   own(b, t);
   set_cur(b, t);
   if (OHI_LOAD_RELAXED(&tc->holds) == 0) {
@@ -230,7 +230,7 @@ void ohi_tcache_local_free_slow(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, b
   }
   if (s->used != 0) return;
   ohi_bin_note_emptied(b, s);
-  if (ohi_opt(OH_OPT_PURGE_DELAY_MS) != 0) return; /* it waits, owned, for the policy */
+  if (!ohi_purge_at_free()) return; /* it waits, owned, for the policy */
   if (OHI_LOAD_RELAXED(&s->xfree) != OHI_W_END || s->guarded) return; /* left to the purger */
   release_owned(h, b, s);
 }
