@@ -39,7 +39,8 @@ static bool read_line(const char *path, char *buf, size_t size) {
  * "unlimited" near 2^63). */
 static long long limit_file(const char *dir, const char *file) {
   char path[PATH_MAX_], line[64];
-  snprintf(path, sizeof path, "%s/%s", dir, file);
+  int n = snprintf(path, sizeof path, "%s/%s", dir, file);
+  if (n < 0 || (size_t)n >= sizeof path) return -1; /* a path this long names no cgroup file */
   if (!read_line(path, line, sizeof line)) return -1;
   if (strcmp(line, "max") == 0) return -1;
   char *end = NULL;

@@ -631,7 +631,10 @@ void ohi_bin_disown(ohi_tbin_t *b, ohi_slab_t *s); /* off the list, counts kept 
 void ohi_bin_note_emptied(ohi_tbin_t *b, ohi_slab_t *s); /* used fell to 0 */
 void ohi_bin_push_front(ohi_tbin_t *b, ohi_slab_t *s);
 /* Stealer side: take the cache away from its owner / give it back. */
-bool ohi_tcache_steal(ohi_tcache_t *tc); /* BYPASS */
+bool ohi_tcache_steal(ohi_tcache_t *tc);
+/* ohi_tcache_steal that gives up after spins yields while the owner is in an
+ * operation (which may be the caller's own, on a refusal path). */
+bool ohi_tcache_try_steal(ohi_tcache_t *tc, unsigned spins); /* BYPASS */
 bool ohi_tcache_steal_yielding(ohi_tcache_t *tc); /* YIELD: check want between slabs */
 void ohi_tcache_unsteal(ohi_tcache_t *tc);
 /* Hands every slab of tc back to the central lists (owner, or stealer). */

@@ -412,11 +412,20 @@ size_t ohi_purge_for_limit(void) {
   size_t bytes = 0;
   ohi_lock(&ohi_registry_lock);
   for (oh_slab_t *h = ohi_heaps; h != NULL; h = h->next) {
-    uint64_t retained = 0;
+    uint64_t retained = 0, more = 0;
     bytes += heap_purge(h, now, true, NULL, &retained);
+    /* Large spans kept by thread caches (a freed 256 MiB buffer, say) are
+     * whole mappings the refusal can get back at once; a cache whose owner
+     * is inside an operation - the caller's own, maybe - is left to the
+     * urgent pass below. */
+    for (ohi_tcache_t *tc = h->tcaches; tc != NULL; tc = tc->next) {
+      if (!ohi_tcache_try_steal(tc, 64)) continue;
+      bytes += ohi_large_cache_purge(h, tc, true, &more);
+      ohi_tcache_unsteal(tc);
+    }
   }
   ohi_unlock(&ohi_registry_lock);
-  ohi_purge_urgent(); /* the thread caches: by the purger, which can steal them */
+  ohi_purge_urgent(); /* the rest of the thread caches: by the purger, which can steal them */
   return bytes;
 }
 

@@ -264,6 +264,23 @@ static bool steal(ohi_tcache_t *tc, uint32_t kind) {
 }
 
 bool ohi_tcache_steal(ohi_tcache_t *tc) { return steal(tc, OHI_STEAL_BYPASS); }
+
+bool ohi_tcache_try_steal(ohi_tcache_t *tc, unsigned spins) {
+  OHI_STORE_RELAXED(&tc->steal, OHI_STEAL_BYPASS);
+  if (ohi_os_process_barrier() != 0) {
+    OHI_STORE_RELEASE(&tc->steal, 0u);
+    return false;
+  }
+  for (unsigned i = 0; OHI_LOAD_ACQUIRE(&tc->in_op) != 0; i++) {
+    if (i == spins) { /* its owner is inside an operation - perhaps the caller */
+      OHI_STORE_RELEASE(&tc->steal, 0u);
+      return false;
+    }
+    sched_yield();
+  }
+  OHI_STORE_RELAXED(&tc->want, 0u);
+  return true;
+}
 bool ohi_tcache_steal_yielding(ohi_tcache_t *tc) { return steal(tc, OHI_STEAL_YIELD); }
 
 void ohi_tcache_unsteal(ohi_tcache_t *tc) { OHI_STORE_RELEASE(&tc->steal, 0u); }

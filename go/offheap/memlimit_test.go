@@ -102,6 +102,9 @@ func TestMemoryLimitGoLimitFloor(t *testing.T) {
 func TestMemoryLimitTryAllocRefusedAllocSoft(t *testing.T) {
 	followMemory() // no limit: nothing
 	withMemoryLimit(t, 1<<40)
+	// Free memory (earlier tests' large spans kept for reuse, say) would be
+	// purged by the first refusal and make room beyond the test's 96 MiB.
+	Scavenge()
 	total, _ := coreTotal()
 	const room = 96 << 20
 	SetMemoryLimit(int64(total) + room)
