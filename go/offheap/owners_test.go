@@ -372,6 +372,12 @@ func TestMagazinesHoldOnlyTheirOwnersChunks(t *testing.T) {
 	}
 	h.unstealAll()
 	h.stealMu.Unlock()
+	if !bindings.FastPath { // an installed library: every operation is a call, nothing is cached
+		if local+far != 0 {
+			t.Fatalf("%d chunks cached without the fast path", local+far)
+		}
+		return
+	}
 	if local == 0 {
 		t.Fatal("no chunk cached at all: the test saw nothing")
 	}
