@@ -53,7 +53,7 @@ TEST_EXTRA :=
 TEST_BUILD :=
 include $(sort $(wildcard mk/*.mk))
 
-.PHONY: all lib help test test-build test-c test-asan test-tsan test-valgrind test-go test-bench-module \
+.PHONY: bench-memlimit all lib help test test-build test-c test-asan test-tsan test-valgrind test-go test-bench-module \
         bench bench-c bench-go bench-hyperfine install uninstall clean deps-c deps-bench
 
 all: lib ## the library: build/liboffheap.a, liboffheap.so (with soname) and offheap.pc (the default)
@@ -259,6 +259,9 @@ BENCH_GO_ARGS ?= -benchtime 200ms -count 6
 bench-go: ## Go micro-benchmarks against make, sync.Pool and peers (BENCH_GO_ARGS)
 	@mkdir -p $(BUILD)
 	cd bench && $(GO_ENV) $(GO) test -run '^$$' -bench . -benchmem $(BENCH_GO_ARGS) ./micro/ | tee ../$(BUILD)/bench-go.txt
+
+bench-memlimit: ## one budget for Go and off-heap memory: native+GOMEMLIMIT, offheap, offheap+SetMemoryLimit (MEMLIMIT_ARGS)
+	cd bench && $(GO_ENV) $(GO) run ./memlimit $(MEMLIMIT_ARGS)
 
 bench-hyperfine: | deps-bench ## gcpressure modes timed by hyperfine (HYPERFINE_ARGS, BENCH_ARGS)
 	cd bench && $(GO_ENV) $(GO) build -o ../$(BUILD)/gcpressure ./gcpressure
