@@ -51,6 +51,24 @@ static OHI_NOINLINE void *alloc_central(oh_slab_t *h, unsigned cls, bool *zeroed
   return ohi_fail_null(ENOMEM, "%s: the OS refused a new slab of %zu bytes", fn, h->slab_size);
 }
 
+/* The owner pops a chunk of its current slab s from the local free list
+ * (cache entered): plain loads and stores, the word from FREE|next to 1.
+ * Returns its index, or OHI_W_END when the list is empty or its head needs
+ * the slow path (guarded, poisoned or decommitted pages). */
+OHI_INLINE uint32_t pop_current(ohi_tbin_t *b, ohi_slab_t *s) {
+  uint32_t idx = s->free_head;
+  if (OHI_UNLIKELY(idx == OHI_W_END)) return OHI_W_END;
+  uint32_t *w = &ohi_slab_words(s)[idx];
+  uint32_t fw = OHI_LOAD_RELAXED(w);
+  if (OHI_UNLIKELY((fw & OHI_W_SLOW) != 0)) return OHI_W_END;
+  s->free_head = fw & OHI_W_NEXT;
+  OHI_STORE_RELAXED(&b->nfree, OHI_LOAD_RELAXED(&b->nfree) - 1);
+  s->used++; /* the current slab: its emptiness is not counted (nempty) */
+  OHI_STORE_RELAXED(w, 1u);
+  OHI_OWNER_INC(&b->allocs, 1);
+  return idx;
+}
+
 /* Allocates a chunk of class cls; *zeroed tells whether it is known to read
  * as zero (fresh or decommitted pages). */
 OHI_INLINE void *chunk_alloc(oh_slab_t *h, unsigned cls, bool *zeroed, const char *fn) {
@@ -58,24 +76,13 @@ OHI_INLINE void *chunk_alloc(oh_slab_t *h, unsigned cls, bool *zeroed, const cha
   if (OHI_LIKELY(tc != NULL) && OHI_LIKELY(ohi_tcache_enter(tc))) {
     ohi_tbin_t *b = &tc->bins[cls];
     ohi_slab_t *s = b->cur;
-    if (OHI_LIKELY(s != NULL)) {
-      uint32_t idx = s->free_head;
-      if (OHI_LIKELY(idx != OHI_W_END)) {
-        uint32_t *w = &ohi_slab_words(s)[idx];
-        uint32_t fw = OHI_LOAD_RELAXED(w);
-        if (OHI_LIKELY((fw & OHI_W_SLOW) == 0)) {
-          s->free_head = fw & OHI_W_NEXT;
-          OHI_STORE_RELAXED(&b->nfree, OHI_LOAD_RELAXED(&b->nfree) - 1);
-          s->used++; /* the current slab: its emptiness is not counted (nempty) */
-          OHI_STORE_RELAXED(w, 1u);
-          OHI_OWNER_INC(&tc->bins[cls].allocs, 1);
-          ohi_tcache_leave(tc);
-          void *p = ohi_chunk_ptr(s, idx);
-          OHI_ASAN_UNPOISON(p, s->chunk_size);
-          *zeroed = false;
-          return p;
-        }
-      }
+    uint32_t idx;
+    if (OHI_LIKELY(s != NULL) && OHI_LIKELY((idx = pop_current(b, s)) != OHI_W_END)) {
+      ohi_tcache_leave(tc);
+      void *p = ohi_chunk_ptr(s, idx);
+      OHI_ASAN_UNPOISON(p, s->chunk_size);
+      *zeroed = false;
+      return p;
     }
     void *p = ohi_tcache_refill_alloc(h, tc, cls, 1, zeroed);
     if (p != NULL) OHI_OWNER_INC(&tc->bins[cls].allocs, 1);
@@ -121,23 +128,13 @@ void *ohi_heap_alloc(oh_slab_t *h, size_t n, const char *fn) {
     ohi_tbin_t *b = &tc->bins[cls];
     ohi_slab_t *s;
     /* nothing of the cache is read before the steal check (a stealer writes it) */
-    if (OHI_LIKELY(OHI_LOAD_ACQUIRE(&tc->steal) == 0) && OHI_LIKELY((s = b->cur) != NULL)) {
-      uint32_t idx = s->free_head;
-      if (OHI_LIKELY(idx != OHI_W_END)) {
-        uint32_t *w = &ohi_slab_words(s)[idx];
-        uint32_t fw = OHI_LOAD_RELAXED(w);
-        if (OHI_LIKELY((fw & OHI_W_SLOW) == 0)) {
-          s->free_head = fw & OHI_W_NEXT;
-          OHI_STORE_RELAXED(&b->nfree, OHI_LOAD_RELAXED(&b->nfree) - 1);
-          s->used++; /* the current slab: its emptiness is not counted (nempty) */
-          OHI_STORE_RELAXED(w, 1u);
-          OHI_OWNER_INC(&b->allocs, 1);
-          ohi_tcache_leave(tc);
-          void *p = ohi_chunk_ptr(s, idx);
-          OHI_ASAN_UNPOISON(p, s->chunk_size);
-          return p;
-        }
-      }
+    uint32_t idx;
+    if (OHI_LIKELY(OHI_LOAD_ACQUIRE(&tc->steal) == 0) && OHI_LIKELY((s = b->cur) != NULL) &&
+        OHI_LIKELY((idx = pop_current(b, s)) != OHI_W_END)) {
+      ohi_tcache_leave(tc);
+      void *p = ohi_chunk_ptr(s, idx);
+      OHI_ASAN_UNPOISON(p, s->chunk_size);
+      return p;
     }
     ohi_tcache_leave(tc);
   }
