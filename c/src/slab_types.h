@@ -1,0 +1,230 @@
+/* slab_types.h - the data model of the slab tier: state words, slabs, thread
+ * caches and owner handles, large spans, heaps and size classes, with their
+ * invariants. The Go binding reads some of these layouts directly
+ * (bindings/chunk_bundled.go, through chunk.h): a change here is a change of
+ * that contract, which bindings/chunk_test.go checks. internal.h includes it.
+ */
+#ifndef OFFHEAP_SLAB_TYPES_H
+#define OFFHEAP_SLAB_TYPES_H
+
+#include "base.h"
+
+/* ---- the slab tier: shared types ---------------------------------------------
+ * heap.c holds the overview. A heap (oh_slab_t) has size classes; each slab is
+ * one segment of slab_size bytes cut into chunks of one class. A slab is owned
+ * either by one thread's cache (ohi_tcache_t, tcache.c), which allocates and
+ * frees its chunks without a lock, or by its class's central lists
+ * (central.c), under the class lock.
+ *
+ * Per-chunk state word (words[i] of its slab):
+ *   0                          never handed out (index >= bump)
+ *   1 .. OH_REFCOUNT_MAX       allocated; the value is the reference count
+ *   OHI_W_CACHED | [GUARD] | [POISON] | next
+ *                              free but not on the slab's free list: claimed
+ *                              by a release in progress, held by a binding's
+ *                              cache (next = END), or on the slab's
+ *                              cross-thread free stack (next = the next index)
+ *   OHI_W_FREE | flags | next  free, on the slab's local free list
+ * Flags of a free chunk: GUARD = its whole pages are inaccessible (debug);
+ * POISON = its bytes hold the 0xdf poison (debug, verified at hand-out);
+ * DECOMMITTED = some page it overlaps is decommitted (the slab's bitmap says
+ * which); AGE = purge passes it has sat through on the free list (0..7).
+ * The allocator never writes to free chunk memory: free lists live in these
+ * words, so decommitting free chunks loses nothing and a use-after-free write
+ * cannot corrupt the allocator. */
+#define OHI_W_FREE 0x80000000u
+#define OHI_W_CACHED 0x40000000u
+#define OHI_W_GUARD 0x20000000u
+#define OHI_W_AGE_SHIFT 26
+#define OHI_W_AGE_MAX 7u
+#define OHI_W_AGE (OHI_W_AGE_MAX << OHI_W_AGE_SHIFT)
+#define OHI_W_DECOMMITTED 0x02000000u
+#define OHI_W_POISON 0x01000000u
+#define OHI_W_NEXT 0x00ffffffu /* chunk indices: below 2^24 - 1 per slab */
+#define OHI_W_END OHI_W_NEXT
+#define OHI_W_MAX_CHUNKS (OHI_W_END - 1)
+#define OHI_W_IS_FREE(w) ((w) == 0 || (w) >= OHI_W_CACHED)
+/* Flags that send a hand-out to the slow path. */
+#define OHI_W_SLOW (OHI_W_GUARD | OHI_W_DECOMMITTED | OHI_W_POISON)
+
+typedef struct ohi_tcache_s ohi_tcache_t;
+
+/* Which list holds a slab (ohi_slab_t.list). */
+enum ohi_slab_list { OHI_LIST_NONE = 0, OHI_LIST_PARTIAL, OHI_LIST_FULL, OHI_LIST_EMPTY, OHI_LIST_OWNED };
+
+typedef struct ohi_slab_s ohi_slab_t;
+struct ohi_slab_s {
+  ohi_span_t span;        /* kind OHI_SPAN_SLAB; owner = heap */
+  /* Read by releases without a lock (relaxed atomics, see ohi_span_publish);
+   * fixed for the descriptor's life: */
+  uint32_t chunk_size;
+  uint32_t nchunks;       /* chunk_size * nchunks <= span.size */
+  uint64_t div_magic;     /* index = (offset * div_magic) >> 64, exact for offset < 2^32 */
+  uint32_t *words;        /* nchunks state words, after this struct */
+  uint64_t *dpages;       /* bitmap of decommitted pages, after the words */
+  size_t meta_size;       /* bytes of this struct + words + bitmap */
+  uint32_t class_index;
+  /* Shared between threads (atomics): */
+  uint32_t xfree;         /* head of the cross-thread free stack, or OHI_W_END */
+  ohi_tcache_t *owner;    /* the owning thread cache; NULL = central. Changed
+                           * under the class lock, by the owner or a stealer */
+  uint32_t dirty;         /* free chunks may hold committed pages: the purger looks */
+  uint32_t pad0_;
+  /* The owner's (or, for a central slab, the class lock's): */
+  ohi_slab_t *next, *prev; /* in an owner's or a central list */
+  uint32_t free_head;     /* first index of the local free list, or OHI_W_END */
+  uint32_t pad1_;
+  uint32_t bump;          /* chunks [bump, nchunks) never handed out */
+  uint32_t used;          /* handed out and not on the local free list */
+  uint32_t list;          /* enum ohi_slab_list */
+  uint32_t guarded;       /* free chunks whose pages are inaccessible (debug) */
+  uint64_t empty_since_ms;/* central empty list: when it got there */
+  size_t touched;         /* bytes from the base handed out at least once (page rounded) */
+  uint32_t puts;          /* chunks put on the local free list, ever (wraps) */
+  /* The purge walk's summary (purge.c), kept by whoever holds the slab: the
+   * used and puts it saw, the lowest age among free chunks not yet due, and
+   * passes skipped since (their ages owed to chunks free at that walk). */
+  uint32_t pg_valid, pg_used, pg_puts, pg_min_age, pg_credit;
+};
+/* Invariants (owner or class lock held; xfree collected):
+ *   nchunks = used + nfree + (nchunks - bump), nfree = chunks on the local
+ *   free list (ohi_slab_nfree)
+ *   a chunk on the local free list has word OHI_W_FREE | flags | next
+ *   used = 0 <=> the slab is empty; pages in [touched, size) were never touched */
+
+/* A large allocation (bigger than a slab): its own mapping, one refcount. */
+typedef struct ohi_large_s {
+  ohi_span_t span;        /* kind OHI_SPAN_LARGE; owner = heap */
+  uint32_t refcount;      /* state word as for chunks; 0 while cached free */
+  uint32_t guarded;       /* cached free and made inaccessible (debug level 2) */
+  uint64_t freed_ms;      /* when it went to a cache of free spans */
+  struct ohi_large_s *next, *prev; /* the heap's list of mapped spans (large_lock) */
+  struct ohi_large_s *fnext;       /* in a thread's or the heap's cache of free spans */
+} ohi_large_t;
+
+#define OHI_EXACT_DIV_MAGIC(d) (UINT64_MAX / (uint64_t)(d) + 1)
+OHI_INLINE uint32_t ohi_fast_div(uint64_t magic, uint32_t n) {
+  return (uint32_t)(((unsigned __int128)magic * n) >> 64);
+}
+OHI_INLINE uint32_t *ohi_slab_words(ohi_slab_t *s) { return (uint32_t *)(s + 1); }
+OHI_INLINE uint32_t ohi_slab_nfree(const ohi_slab_t *s) { return s->bump - s->used; }
+OHI_INLINE void *ohi_chunk_ptr(const ohi_slab_t *s, uint32_t idx) {
+  return (void *)(s->span.base + (uintptr_t)idx * s->chunk_size);
+}
+
+/* One size class of a heap: its central lists and counters. */
+typedef struct ohi_class_s {
+  ohi_lock_t lock;
+  ohi_slab_t *partial, *full, *empty; /* central slabs, doubly linked */
+  uint32_t chunk_size;
+  uint32_t nchunks;       /* per slab */
+  uint64_t div_magic;
+  uint64_t slabs;         /* atomic: slabs of the class, owned or central */
+  uint64_t empty_count;   /* central empty slabs */
+  uint64_t allocs, frees; /* operations on the locked path, and retired caches' */
+  int64_t cached_out;     /* chunks held by a binding's cache (take - return) */
+  uint64_t remote_epoch;  /* atomic: a slab's cross-thread stack went from empty
+                           * to non-empty (owners rescan their slabs) */
+} __attribute__((aligned(OHI_CACHE_LINE))) ohi_class_t;
+
+/* A thread's share of a heap, for one class: the slabs it owns. */
+typedef struct ohi_tbin_s {
+  ohi_slab_t *cur;        /* allocating from: has local free chunks or bump room */
+  ohi_slab_t *owned;      /* every owned slab of the class (cur included): those
+                           * with room first, full ones at the back */
+  ohi_slab_t *owned_tail;
+  uint32_t nowned;
+  uint32_t nempty;        /* owned slabs with used == 0, the current one aside
+                           * (owner-written; stats read) */
+  uint64_t nfree;         /* chunks on the owned slabs' local free lists (likewise) */
+  uint64_t seen_remote;   /* the class's remote_epoch at the last full scan */
+  /* The class's operations through this cache (owner-written; stats read):
+   * next to cur and nfree, so the fast paths touch one line of the bin. */
+  uint64_t allocs, frees;
+} ohi_tbin_t;
+
+/* Draining or inspecting a thread cache from another thread (the purger)
+ * without a lock or an atomic read-modify-write on the owner's fast path:
+ *   owner:   in_op = 1; [compiler barrier]; if (steal) see below;
+ *            ... use the cache and its slabs ...; in_op = 0 (release)
+ *   stealer: steal = kind; ohi_os_process_barrier(); wait until in_op == 0;
+ *            work on the cache's slabs; steal = 0 (release)
+ * The process-wide barrier stands in for the fence the owner leaves out:
+ * after it, either the stealer sees in_op == 1 (and waits) or the owner's
+ * next check sees steal != 0. Without the barrier (ENOSYS) the purger leaves
+ * the cache to its owner. What an owner that finds its cache stolen does
+ * depends on the kind of steal:
+ *   BYPASS  it bypasses the cache: its allocations go to the central lists,
+ *           its frees to the cross-thread stacks (fork, destroy, a busy
+ *           cache the purger must age, leak reports);
+ *   YIELD   it asks for the cache back (want = 1) and waits: the purger
+ *           ages a quiet owner's slabs this way and gives them back after
+ *           the slab it is on, so an owner misjudged quiet (descheduled
+ *           mid-burst, valgrind's one-thread-at-a-time) loses nothing of its
+ *           cache's behaviour - a free still releases the slab it empties
+ *           under a zero delay - and waits at most one slab's purge. */
+#define OHI_STEAL_BYPASS 1u
+#define OHI_STEAL_YIELD 2u
+struct ohi_tcache_s {
+  uint32_t in_op;   /* owner: inside a cache operation */
+  uint32_t steal;   /* stealer: keep out */
+  uint32_t holds;   /* owner sets, stealer clears: the cache owns slabs */
+  uint32_t want;    /* owner: waiting for a YIELD steal to end (stealer clears) */
+  uint64_t seen_ops, seen_ms; /* purger's idle detection, under registry lock */
+  uint64_t seen_ops_tick;     /* purger: the pass (ohi_purge_tick) that last saw ops change */
+  uint64_t seen_dirty;        /* purger: ohi_dirty_epoch at its last look */
+  uint64_t purged_tick;       /* owner: ohi_purge_tick when it last purged its own slabs */
+  uint32_t pending;           /* purger: dirty slabs were left for a later pass */
+  uint32_t explicit_owner;    /* 1: an owner handle a binding holds (owner.c), not a thread's */
+  uint64_t calls;             /* owner-written: a binding's calls through an owner handle
+                               * (the purger's idle test counts them with allocs and frees) */
+  uint64_t heap_id; /* 0 once the heap is destroyed */
+  oh_slab_t *heap;
+  size_t meta_size;
+  ohi_tcache_t *next, *prev; /* the heap's list, under the registry lock */
+  int64_t *cached;           /* per class, owner-written: chunks a binding holds
+                              * through this owner (its share of cached_out) */
+  /* Large spans (large.c): freed ones kept for reuse, newest first (owner,
+   * or a stealer), and the owner-written counts of large operations. */
+  ohi_large_t *lfree;
+  uint64_t lfree_bytes, lfree_count;
+  uint64_t lallocs, lfrees, lalloc_bytes, lfree_bytes_total;
+  ohi_tbin_t bins[];
+};
+
+#define OHI_MAX_SLOTS 64 /* heaps that get thread caches at once */
+#define OHI_GRID_MAX (64 + 64 * 21) /* slab sizes up to 2^31 */
+
+struct oh_slab_s {
+  uint64_t id;
+  uint32_t magic;   /* OHI_HEAP_LIVE while registered; 0 once destroyed */
+  int slot;         /* thread-cache slot, -1 = none */
+  uint32_t nclasses;
+  size_t slab_size;
+  unsigned slab_shift;
+  bool single;      /* a pool: one class of exactly classes[0].chunk_size */
+  size_t max_objects;
+  size_t meta_size;
+  uint64_t empty_bytes; /* atomic: bytes of central empty slabs */
+  /* Large spans (large.c). The lock covers the list of every mapped span
+   * (changed only with a mapping or an unmapping) and the shared cache of
+   * free spans; threads reuse their own freed spans without it. */
+  ohi_lock_t large_lock;
+  ohi_large_t *large;      /* every mapped large span: live or cached free */
+  ohi_large_t *large_free; /* the shared cache: freed spans kept for reuse, newest first */
+  uint64_t large_free_count, large_free_bytes;
+  uint64_t large_mapped;   /* atomic: bytes of the spans on the list */
+  /* atomic: large operations not counted by a thread cache (no cache, or a
+   * retired one's): in use = allocs - frees over these and the caches' */
+  uint64_t large_allocs, large_frees, large_alloc_bytes, large_free_bytes_total;
+  uint64_t purged_bytes, purge_count; /* atomic: this heap's share of the purge counters */
+  ohi_tcache_t *tcaches; /* under the registry lock */
+  oh_slab_t *next, *prev; /* the registry, under the registry lock */
+  uint8_t grid[OHI_GRID_MAX];
+  ohi_class_t classes[];
+};
+#define OHI_HEAP_LIVE 0x6f686870u
+
+enum ohi_release_mode { OHI_RELEASE_FREE = 0, OHI_RELEASE_DECREF = 1 };
+
+#endif /* OFFHEAP_SLAB_TYPES_H */
