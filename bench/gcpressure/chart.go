@@ -134,7 +134,7 @@ func writeChart(out io.Writer, cfg config, series []chartSeries) error {
 		var notes []string
 		if r := se.Result; r != nil {
 			notes = []string{fmt.Sprintf("peak %s, wall %s", humanBytes(float64(r.PeakRSSBytes)), report.Seconds(r.WallS)),
-				fmt.Sprintf("req p99 %s, p99.9 %s", fmtNs(r.ReqP99ns), fmtNs(r.ReqP999ns))}
+				fmt.Sprintf("req p99 %s, p99.9 %s", report.Ns(r.ReqP99ns), report.Ns(r.ReqP999ns))}
 		}
 		s.Legend(legendLeft, rssPlot.Top+10+float64(i)*52, se.Mode, svg.ModeColor(se.Mode, i), 19, notes...)
 	}
@@ -161,9 +161,9 @@ func decadeLabel(d int) string {
 	return fmt.Sprintf("%.0f%s", math.Pow(10, float64(d-3*u)), units[u])
 }
 
-// tickNs labels a round latency: 5µs, 20ms (fmtNs without trailing zeros).
+// tickNs labels a round latency: 5µs, 20ms (report.Ns without trailing zeros).
 func tickNs(v float64) string {
-	t := fmtNs(v)
+	t := report.Ns(v)
 	num := strings.TrimRight(t, "nµms")
 	unit := t[len(num):]
 	if strings.Contains(num, ".") {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/offheap/offheap/bench/internal/harness"
+	"github.com/offheap/offheap/bench/internal/latency"
 )
 
 // ---- messages from a child to the parent (JSON lines on the child's stdout) ----
@@ -77,8 +78,8 @@ func runChild(cfg config, out io.Writer) error {
 		stopReq  atomic.Bool
 		reqReady = make(chan struct{})
 		reqDone  = make(chan struct{})
-		reqHist  = new(latHist)
-		window   = newLatWindows(windowSpan(cfg))
+		reqHist  = new(latency.Hist)
+		window   = latency.NewWindows(windowSpan(cfg))
 		stopSamp = make(chan struct{})
 		sampDone = make(chan struct{})
 	)
@@ -176,7 +177,7 @@ func runChild(cfg config, out io.Writer) error {
 		ReqP50ns:      reqHist.Quantile(0.50),
 		ReqP99ns:      reqHist.Quantile(0.99),
 		ReqP999ns:     reqHist.Quantile(0.999),
-		ReqMaxns:      float64(reqHist.max),
+		ReqMaxns:      float64(reqHist.Max()),
 		PeakRSSBytes:  peak,
 		LiveBytes:     liveAfterFill,
 		Requests:      reqHist.Count(),

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/offheap/offheap/bench/internal/harness"
+	"github.com/offheap/offheap/bench/internal/report"
 	"github.com/offheap/offheap/bench/internal/units"
 )
 
@@ -151,7 +152,7 @@ func stage(cfg config, s sample) string {
 	}
 	p99 := "-"
 	if s.ReqP99 > 0 {
-		p99 = fmtNs(s.ReqP99)
+		p99 = report.Ns(s.ReqP99)
 	}
 	return fmt.Sprintf("%s  rss %s  req p99 %s", st, units.HumanBytes(float64(s.RSS)), p99)
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
 	"runtime"
 	"strings"
 
@@ -25,12 +24,12 @@ var figures = []figure{
 	{"cpu_s", "cpu", func(r *modeResult) float64 { return r.CPUS }, report.Seconds},
 	{"gc_cycles", "GCs", func(r *modeResult) float64 { return float64(r.GCCycles) }, func(v float64) string { return fmt.Sprintf("%.0f", v) }},
 	{"gc_cpu_fraction", "GC cpu", func(r *modeResult) float64 { return r.GCCPUFraction }, func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) }},
-	{"pause_p50_us", "pause p50", func(r *modeResult) float64 { return r.PauseP50us }, func(v float64) string { return fmtNs(v * 1e3) }},
-	{"pause_p99_us", "pause p99", func(r *modeResult) float64 { return r.PauseP99us }, func(v float64) string { return fmtNs(v * 1e3) }},
-	{"pause_max_us", "pause max", func(r *modeResult) float64 { return r.PauseMaxus }, func(v float64) string { return fmtNs(v * 1e3) }},
-	{"req_p50_ns", "req p50", func(r *modeResult) float64 { return r.ReqP50ns }, fmtNs},
-	{"req_p99_ns", "req p99", func(r *modeResult) float64 { return r.ReqP99ns }, fmtNs},
-	{"req_p999_ns", "req p99.9", func(r *modeResult) float64 { return r.ReqP999ns }, fmtNs},
+	{"pause_p50_us", "pause p50", func(r *modeResult) float64 { return r.PauseP50us }, func(v float64) string { return report.Ns(v * 1e3) }},
+	{"pause_p99_us", "pause p99", func(r *modeResult) float64 { return r.PauseP99us }, func(v float64) string { return report.Ns(v * 1e3) }},
+	{"pause_max_us", "pause max", func(r *modeResult) float64 { return r.PauseMaxus }, func(v float64) string { return report.Ns(v * 1e3) }},
+	{"req_p50_ns", "req p50", func(r *modeResult) float64 { return r.ReqP50ns }, report.Ns},
+	{"req_p99_ns", "req p99", func(r *modeResult) float64 { return r.ReqP99ns }, report.Ns},
+	{"req_p999_ns", "req p99.9", func(r *modeResult) float64 { return r.ReqP999ns }, report.Ns},
 	{"peak_rss_bytes", "peak RSS", func(r *modeResult) float64 { return float64(r.PeakRSSBytes) }, humanBytes},
 }
 
@@ -140,29 +139,4 @@ func writeJSON(w io.Writer, results []*modeResult) error {
 		results = []*modeResult{}
 	}
 	return harness.WriteJSON(w, results)
-}
-
-// fmtNs renders nanoseconds with a unit and 3 significant digits.
-func fmtNs(ns float64) string {
-	switch a := math.Abs(ns); {
-	case a == 0:
-		return "0"
-	case a < 1e3:
-		return fmt.Sprintf("%.0fns", ns)
-	case a < 1e6:
-		return sig3(ns/1e3) + "µs"
-	case a < 1e9:
-		return sig3(ns/1e6) + "ms"
-	}
-	return sig3(ns/1e9) + "s"
-}
-
-func sig3(v float64) string {
-	switch a := math.Abs(v); {
-	case a >= 100:
-		return fmt.Sprintf("%.0f", v)
-	case a >= 10:
-		return fmt.Sprintf("%.1f", v)
-	}
-	return fmt.Sprintf("%.2f", v)
 }

@@ -102,12 +102,6 @@ func TestTable(t *testing.T) {
 }
 
 func TestFormatters(t *testing.T) {
-	cases := map[float64]string{0: "0", 350: "350ns", 1580: "1.58µs", 24400: "24.4µs", 229376: "229µs", 10.5e6: "10.5ms", 2.5e9: "2.50s"}
-	for in, want := range cases {
-		if got := fmtNs(in); got != want {
-			t.Errorf("fmtNs(%v) = %q, want %q", in, got, want)
-		}
-	}
 	if got := humanBytes(2.08 * (1 << 30)); got != "2.08 GiB" {
 		t.Errorf("humanBytes = %q", got)
 	}

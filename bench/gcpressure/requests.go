@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
+
+	"github.com/offheap/offheap/bench/internal/latency"
 )
 
 // The request loop stands for the service that owns the buffers: a closed
@@ -126,7 +128,7 @@ func (s *service) unlink(x *session) {
 // Each request is timed from the end of the previous one, so a stall between
 // two requests (a stop-the-world pause, the goroutine descheduled) counts
 // against the next, as it would for a request waiting in a server's queue.
-func requestLoop(seed uint64, stop *atomic.Bool, hist *latHist, win *latWindows, ready, done chan<- struct{}) {
+func requestLoop(seed uint64, stop *atomic.Bool, hist *latency.Hist, win *latency.Windows, ready, done chan<- struct{}) {
 	defer close(done)
 	s := newService(seed)
 	close(ready)

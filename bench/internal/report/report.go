@@ -5,6 +5,7 @@ package report
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"strings"
 )
@@ -102,4 +103,30 @@ func Env(suffix string, names ...string) string {
 		}
 	}
 	return b.String()
+}
+
+// Ns prints nanoseconds with a unit and 3 significant digits: 350ns,
+// 1.58µs, 10.5ms, 2.50s.
+func Ns(ns float64) string {
+	switch a := math.Abs(ns); {
+	case a == 0:
+		return "0"
+	case a < 1e3:
+		return fmt.Sprintf("%.0fns", ns)
+	case a < 1e6:
+		return sig3(ns/1e3) + "µs"
+	case a < 1e9:
+		return sig3(ns/1e6) + "ms"
+	}
+	return sig3(ns/1e9) + "s"
+}
+
+func sig3(v float64) string {
+	switch a := math.Abs(v); {
+	case a >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case a >= 10:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
 }

@@ -46,3 +46,12 @@ func TestFindAndEnv(t *testing.T) {
 		t.Errorf("Env = %q", got)
 	}
 }
+
+func TestNs(t *testing.T) {
+	cases := map[float64]string{0: "0", 350: "350ns", 1580: "1.58µs", 24400: "24.4µs", 229376: "229µs", 10.5e6: "10.5ms", 2.5e9: "2.50s"}
+	for in, want := range cases {
+		if got := Ns(in); got != want {
+			t.Errorf("Ns(%v) = %q, want %q", in, got, want)
+		}
+	}
+}
