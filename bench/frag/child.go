@@ -44,6 +44,7 @@ type result struct {
 	Ops       int64   `json:"ops"`
 	BusyS     float64 `json:"busy_s"`
 	OpsPerS   float64 `json:"ops_per_s"`
+	OpP99ns   float64 `json:"op_p99_ns,omitempty"` // phase: p99 of one Alloc or Free call of the fill and free steps
 	CPUS      float64 `json:"cpu_s"`
 	Values    int64   `json:"values,omitempty"` // cache: values held at the end
 	Hits      int64   `json:"hits,omitempty"`

@@ -198,6 +198,11 @@ func TestEndToEnd(t *testing.T) {
 			if fill.Live != 4<<20+int64(16<<20/(48<<10))*(48<<10) || floor.Live >= fill.Live/9 {
 				t.Errorf("%s: live %d after the 48K fill, %d at the floor", r.Mode, fill.Live, floor.Live)
 			}
+			// Each Alloc and Free is timed: the p99 of ~1300 calls is above a
+			// nanosecond and below the whole run.
+			if res.OpP99ns < 1 || res.OpP99ns > res.BusyS*1e9 {
+				t.Errorf("%s: op p99 %v ns (busy %v s)", r.Mode, res.OpP99ns, res.BusyS)
+			}
 		}
 		if r.Workload == "cache" && (res.Hits == 0 || res.Evictions == 0 || res.Hits+res.Misses != 20000) {
 			t.Errorf("%s cache: %d hits, %d misses, %d evictions", r.Mode, res.Hits, res.Misses, res.Evictions)

@@ -143,7 +143,8 @@ func writePhase(w io.Writer, rs []*result) {
 	fmt.Fprintln(w, "RSS / live after each step ((RSS - base) / live bytes):")
 	nat := report.Find(rs, "native")
 	head := append([]string{"mode"}, phaseSteps...)
-	head = append(head, "peak RSS", "x native", "ops/s", "x native", "purges", "decommit MiB", "idle<=1.3", "scav<=1.15", "peak<=native")
+	head = append(head, "peak RSS", "x native", "ops/s", "x native", "op p99", "x native", "purges", "decommit MiB", "idle<=1.3",
+		"scav<=1.15", "peak<=native")
 	tab := harness.NewTable(head...)
 	for _, r := range rs {
 		cells := []string{r.Mode}
@@ -152,7 +153,8 @@ func writePhase(w io.Writer, rs []*result) {
 		}
 		p, d := decommits(r)
 		cells = append(cells, report.MiB(r.PeakRSS, 0), vsNative(r, nat, func(x *result) float64 { return float64(x.PeakRSS) }),
-			fmtRate(r.OpsPerS), vsNative(r, nat, func(x *result) float64 { return x.OpsPerS }), p, d)
+			fmtRate(r.OpsPerS), vsNative(r, nat, func(x *result) float64 { return x.OpsPerS }), opP99(r.OpP99ns),
+			vsNative(r, nat, func(x *result) float64 { return x.OpP99ns }), p, d)
 		if isOffheap(r.Mode) {
 			peakOK := "-"
 			if nat != nil {
@@ -191,9 +193,19 @@ func writePhase(w io.Writer, rs []*result) {
 		tab.Row(cells...)
 	}
 	tab.Write(w)
-	fmt.Fprintln(w, "peak RSS: VmHWM, MiB. ops/s: allocations + frees per second of the fill and free steps. purges /")
+	fmt.Fprintln(w, "peak RSS: VmHWM, MiB. ops/s: allocations + frees per second of the fill and free steps. op p99: 99th")
+	fmt.Fprintln(w, "percentile of one allocation or free call in those steps (monotonic clock around each call). purges /")
 	fmt.Fprintln(w, "decommit MiB: offheap's decommits by its purge policy and bytes decommitted (Scavenge included) over")
 	fmt.Fprintln(w, "the run. Targets (offheap modes): idle <= 1.3, scavenge <= 1.15, peak RSS <= native's.")
+}
+
+// opP99 prints a per-operation p99 ("-" for a harness that did not time its
+// operations).
+func opP99(ns float64) string {
+	if ns <= 0 {
+		return "-"
+	}
+	return report.Ns(ns)
 }
 
 func vsNative(r, nat *result, get func(*result) float64) string {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/offheap/offheap/bench/internal/harness"
+	"github.com/offheap/offheap/bench/internal/latency"
 )
 
 const (
@@ -32,10 +33,13 @@ type buffers struct {
 	a    allocator
 	bufs [][]byte
 	tmpl []byte
+	lat  latency.Hist // each Alloc and Free call, in ns (monotonic clock)
 }
 
 func (t *buffers) alloc(i, n int) {
+	t0 := time.Now()
 	b := t.a.Alloc(n)
+	t.lat.Record(uint64(time.Since(t0)))
 	copy(b, t.tmpl[:n])
 	binary.LittleEndian.PutUint64(b, uint64(i)^stampKey)
 	binary.LittleEndian.PutUint64(b[n-8:], uint64(i)^stampKey)
@@ -58,7 +62,9 @@ func (t *buffers) free(i int) error {
 		return err
 	}
 	t.r.live -= int64(len(t.bufs[i]))
+	t0 := time.Now()
 	t.a.Free(t.bufs[i])
+	t.lat.Record(uint64(time.Since(t0)))
 	t.bufs[i] = nil
 	t.r.ops++
 	return nil
@@ -160,6 +166,7 @@ func runPhase(c childConfig, em *harness.Emitter) (*result, error) {
 	a.Scavenge()
 	r.step(phaseSteps[5])
 	res := r.result(c, base)
+	res.OpP99ns = t.lat.Quantile(0.99)
 	return res, t.freeAll()
 }
 

@@ -35,6 +35,36 @@ static uint64_t rng_next(void) {
   return z ^ (z >> 31);
 }
 
+/* ---- per-operation latency: the Go child's histogram (bench/internal/latency) --- */
+
+/* Below 64 ns exact; above, each power of two split into 64 buckets. */
+#define LAT_SUB 64
+static uint64_t lat_counts[LAT_SUB + 58 * LAT_SUB], lat_n;
+
+static void lat_record(uint64_t v) {
+  size_t b = v;
+  if (v >= LAT_SUB) {
+    int shift = 63 - __builtin_clzll(v) - 6;
+    b = LAT_SUB + (size_t)shift * LAT_SUB + ((v >> shift) & (LAT_SUB - 1));
+  }
+  lat_counts[b]++;
+  lat_n++;
+}
+
+/* The nearest-rank q-quantile: the midpoint of the bucket that holds it. */
+static double lat_quantile(double q) {
+  uint64_t rank = (uint64_t)(q * (double)lat_n), cum = 0;
+  if ((double)rank < q * (double)lat_n) rank++;
+  if (rank < 1) rank = 1;
+  for (size_t i = 0; i < sizeof lat_counts / sizeof lat_counts[0]; i++) {
+    if ((cum += lat_counts[i]) < rank) continue;
+    if (i < LAT_SUB) return (double)i;
+    uint64_t shift = (i - LAT_SUB) / LAT_SUB, lo = (LAT_SUB + (i - LAT_SUB) % LAT_SUB) << shift;
+    return (double)lo + (double)((1ull << shift) - 1) / 2;
+  }
+  return 0;
+}
+
 /* ---- the workload -------------------------------------------------------------- */
 
 static unsigned char **bufs; /* mmap'ed: outside every allocator under test */
@@ -61,7 +91,9 @@ static void step(const char *name) {
 }
 
 static void alloc_write(size_t i, uint32_t n) {
+  uint64_t t0 = now_ns();
   unsigned char *p = CH_ALLOC(n);
+  lat_record(now_ns() - t0);
   if (p == NULL) die("allocation of %u bytes failed (buffer %zu)", n, i);
   memset(p, 0xa5, n);
   uint64_t st = (uint64_t)i ^ STAMP_KEY;
@@ -80,7 +112,9 @@ static void check_free(size_t i) {
   memcpy(&a, p, 8);
   memcpy(&b, p + n - 8, 8);
   if (a != st || b != st || p[8] != 0xa5) die("buffer %zu (%u bytes) changed while live", i, n);
+  uint64_t t0 = now_ns();
   CH_FREE(p);
+  lat_record(now_ns() - t0);
   bufs[i] = NULL;
   live -= n;
   ops++;
@@ -163,8 +197,9 @@ int main(int argc, char **argv) {
   char info[512], esc[1024];
   ch_describe(info, sizeof info);
   printf("{\"result\":{\"workload\":\"phase\",\"mode\":\"%s\",\"info\":\"%s\",\"base_rss\":%lld,\"peak_rss\":%lld,"
-         "\"ops\":%lld,\"busy_s\":%.6f,\"ops_per_s\":%.1f,\"cpu_s\":%.6f,\"wall_s\":%.6f,\"steps\":[",
-         CF_MODE, json_escape(info, esc, sizeof esc), base, peak, ops, busy_s, busy_s > 0 ? (double)ops / busy_s : 0.0, ch_usage().cpu_s - cpu0,
+         "\"ops\":%lld,\"busy_s\":%.6f,\"ops_per_s\":%.1f,\"op_p99_ns\":%.1f,\"cpu_s\":%.6f,\"wall_s\":%.6f,\"steps\":[",
+         CF_MODE, json_escape(info, esc, sizeof esc), base, peak, ops, busy_s, busy_s > 0 ? (double)ops / busy_s : 0.0, lat_quantile(0.99),
+         ch_usage().cpu_s - cpu0,
          (double)(now_ns() - start_ns) / 1e9);
   for (int k = 0; k < nsteps; k++) printf("%s%s", k ? "," : "", steps_json[k]);
   printf("]}}\n");
