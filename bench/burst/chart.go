@@ -9,6 +9,7 @@ import (
 
 	"github.com/offheap/offheap/bench/internal/report"
 	"github.com/offheap/offheap/bench/internal/svg"
+	"github.com/offheap/offheap/bench/internal/units"
 )
 
 // chartSeries is one mode's first run.
@@ -60,23 +61,23 @@ func writeChart(out io.Writer, cfg config, series []chartSeries) error {
 	if cfg.Pattern == "steady" {
 		title = "Steady churn: resident memory over time, per mode"
 		sub = fmt.Sprintf("%s live of %s buffers, %s%% replaced per round, gap %v; purge delay %s",
-			formatSize(cfg.Peak), formatSize(cfg.Size), report.TrimFloat(cfg.Churn), cfg.Gap, cfg.Delay)
+			units.FormatSize(cfg.Peak), units.FormatSize(cfg.Size), report.TrimFloat(cfg.Churn), cfg.Gap, cfg.Delay)
 	} else {
 		bursts := fmt.Sprintf("%d bursts", cfg.Bursts)
 		if cfg.Bursts == 1 {
 			bursts = "1 burst"
 		}
 		sub = fmt.Sprintf("%s to %s of %s buffers, freed to %s, idle %v after each; purge delay %s",
-			bursts, formatSize(cfg.Peak), formatSize(cfg.Size), formatSize(cfg.Floor), cfg.Idle, cfg.Delay)
+			bursts, units.FormatSize(cfg.Peak), units.FormatSize(cfg.Size), units.FormatSize(cfg.Floor), cfg.Idle, cfg.Delay)
 	}
 	s.Begin(chartW, chartH, "burst: resident memory over time", title,
 		sub+"; each mode in its own process. Lower is better while idle.", plot.Left)
 	s.Heading(plot.Left, plot.Top-12, "Resident memory (VmRSS of each mode's process)")
 	yOf := s.BytesAxis(plot, rssMax)
 	s.TimeTicks(plot, xOf, tTicks)
-	s.Reference(plot, yOf(float64(cfg.Peak)), "#333", "6 4", "peak live bytes ("+formatSize(cfg.Peak)+")")
+	s.Reference(plot, yOf(float64(cfg.Peak)), "#333", "6 4", "peak live bytes ("+units.FormatSize(cfg.Peak)+")")
 	if cfg.Floor > 0 {
-		s.Reference(plot, yOf(float64(cfg.Floor)), "#777", "2 4", "floor ("+formatSize(cfg.Floor)+")")
+		s.Reference(plot, yOf(float64(cfg.Floor)), "#777", "2 4", "floor ("+units.FormatSize(cfg.Floor)+")")
 	}
 	for i, se := range series {
 		t0 := origin(se)

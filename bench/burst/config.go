@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/offheap/offheap/bench/internal/harness"
+	"github.com/offheap/offheap/bench/internal/units"
 )
 
 // Defaults of the command. `make bench-burst` passes a smaller -peak (1GiB).
@@ -144,8 +145,8 @@ type flagTexts struct {
 func newFlagSet(cfg *config, ft *flagTexts) *flag.FlagSet {
 	fs := flag.NewFlagSet("burst", flag.ContinueOnError)
 	fs.StringVar(&cfg.Pattern, "pattern", "burst", "`burst` (burst, free, idle, repeat) or steady (constant live size, FIFO churn)")
-	fs.StringVar(&ft.peak, "peak", formatSize(defaultPeak), "live `SIZE` at the top of a burst (steady: the live size)")
-	fs.StringVar(&ft.size, "size", formatSize(defaultSize), "buffer `SIZE`; every byte of every buffer is written")
+	fs.StringVar(&ft.peak, "peak", units.FormatSize(defaultPeak), "live `SIZE` at the top of a burst (steady: the live size)")
+	fs.StringVar(&ft.size, "size", units.FormatSize(defaultSize), "buffer `SIZE`; every byte of every buffer is written")
 	fs.StringVar(&ft.floor, "floor", "0", "live `SIZE` kept between bursts")
 	fs.StringVar(&cfg.Keep, "keep", "oldest", "which buffers stay live at the floor: `oldest` (the first allocated) or spread (every k-th)")
 	fs.IntVar(&cfg.Bursts, "bursts", defaultBursts, "number of bursts")
@@ -175,25 +176,25 @@ func parseConfig(args []string, out io.Writer, defaultDelay time.Duration) (conf
 		return cfg, err
 	}
 	var err error
-	if cfg.Peak, err = parseSize(ft.peak); err != nil {
+	if cfg.Peak, err = units.ParseSize(ft.peak); err != nil {
 		return cfg, usagef("-peak: %v", err)
 	}
-	if cfg.Size, err = parseSize(ft.size); err != nil {
+	if cfg.Size, err = units.ParseSize(ft.size); err != nil {
 		return cfg, usagef("-size: %v", err)
 	}
 	if isZeroSize(ft.floor) {
 		cfg.Floor = 0
-	} else if cfg.Floor, err = parseSize(ft.floor); err != nil {
+	} else if cfg.Floor, err = units.ParseSize(ft.floor); err != nil {
 		return cfg, usagef("-floor: %v", err)
 	}
 	switch {
 	case cfg.Size > cfg.Peak:
-		return cfg, usagef("-size %s is larger than -peak %s", formatSize(cfg.Size), formatSize(cfg.Peak))
+		return cfg, usagef("-size %s is larger than -peak %s", units.FormatSize(cfg.Size), units.FormatSize(cfg.Peak))
 	case cfg.Peak/cfg.Size > maxBuffers:
 		return cfg, usagef("-peak %s of -size %s is %d buffers; the limit is %d: raise -size or lower -peak",
-			formatSize(cfg.Peak), formatSize(cfg.Size), cfg.Peak/cfg.Size, maxBuffers)
+			units.FormatSize(cfg.Peak), units.FormatSize(cfg.Size), cfg.Peak/cfg.Size, maxBuffers)
 	case cfg.Floor >= cfg.Peak:
-		return cfg, usagef("-floor %s must be below -peak %s", formatSize(cfg.Floor), formatSize(cfg.Peak))
+		return cfg, usagef("-floor %s must be below -peak %s", units.FormatSize(cfg.Floor), units.FormatSize(cfg.Peak))
 	}
 	if cfg.Pattern != "burst" && cfg.Pattern != "steady" {
 		return cfg, usagef("-pattern %q: burst or steady", cfg.Pattern)
@@ -202,7 +203,7 @@ func parseConfig(args []string, out io.Writer, defaultDelay time.Duration) (conf
 		return cfg, usagef("-keep %q: oldest or spread", cfg.Keep)
 	}
 	if cfg.Floor > 0 && cfg.Floor < cfg.Size {
-		return cfg, usagef("-floor %s holds no whole buffer of -size %s", formatSize(cfg.Floor), formatSize(cfg.Size))
+		return cfg, usagef("-floor %s holds no whole buffer of -size %s", units.FormatSize(cfg.Floor), units.FormatSize(cfg.Size))
 	}
 	if cfg.Bursts < 1 || cfg.Bursts > 100 {
 		return cfg, usagef("-bursts %d: between 1 and 100", cfg.Bursts)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/offheap/offheap/bench/internal/harness"
 	"github.com/offheap/offheap/bench/internal/report"
+	"github.com/offheap/offheap/bench/internal/units"
 )
 
 // Targets of the issue, checked per mode in the table.
@@ -50,10 +51,10 @@ func describeRun(cfg config, cdir string) string {
 	var b strings.Builder
 	if cfg.Pattern == "steady" {
 		fmt.Fprintf(&b, "burst -pattern steady: %s live of %s buffers, %s%% replaced per round (oldest first), gap %v, churn %v (first %v warm-up)",
-			formatSize(cfg.Peak), formatSize(cfg.Size), report.TrimFloat(cfg.Churn), cfg.Gap, cfg.Duration, cfg.Warm)
+			units.FormatSize(cfg.Peak), units.FormatSize(cfg.Size), report.TrimFloat(cfg.Churn), cfg.Gap, cfg.Duration, cfg.Warm)
 	} else {
 		fmt.Fprintf(&b, "burst: peak %s of %s buffers, floor %s (%s), %d bursts, idle %v after each free",
-			formatSize(cfg.Peak), formatSize(cfg.Size), formatSize(cfg.Floor), cfg.Keep, cfg.Bursts, cfg.Idle)
+			units.FormatSize(cfg.Peak), units.FormatSize(cfg.Size), units.FormatSize(cfg.Floor), cfg.Keep, cfg.Bursts, cfg.Idle)
 	}
 	fmt.Fprintf(&b, "; purge delay %s; %s, GOMAXPROCS %d; runs %d (medians)", cfg.Delay, runtime.Version(), runtime.GOMAXPROCS(0), cfg.Runs)
 	b.WriteString(report.Env("", "OFFHEAP_PURGE_DELAY_MS", "OFFHEAP_RETAIN_BYTES", "OFFHEAP_TCACHE_BYTES", "OFFHEAP_DECOMMIT",

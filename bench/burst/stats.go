@@ -230,91 +230,35 @@ func medianResult(runs []*modeResult) *modeResult {
 	if len(runs) == 1 {
 		return runs[0]
 	}
-	f := func(get func(*modeResult) float64) float64 {
-		var v []float64
-		for _, r := range runs {
-			v = append(v, get(r))
-		}
-		return medianF(v)
-	}
-	i := func(get func(*modeResult) int64) int64 {
-		var v []int64
-		for _, r := range runs {
-			v = append(v, get(r))
-		}
-		return median64(v)
-	}
-	m := &modeResult{
-		Mode:        runs[0].Mode,
-		Info:        runs[0].Info,
-		Runs:        len(runs),
-		BaselineRSS: i(func(r *modeResult) int64 { return r.BaselineRSS }),
-		Threshold:   i(func(r *modeResult) int64 { return r.Threshold }),
-		PeakRSS:     i(func(r *modeResult) int64 { return r.PeakRSS }),
-		CPUS:        f(func(r *modeResult) float64 { return r.CPUS }),
-		SecondFirst: f(func(r *modeResult) float64 { return r.SecondFirst }),
-	}
+	m := harness.MedianFields(runs)
+	m.Runs, m.Bursts, m.Steady = len(runs), nil, nil
 	nb := len(runs[0].Bursts)
 	for _, r := range runs {
 		nb = min(nb, len(r.Bursts))
 	}
 	for b := 0; b < nb; b++ {
-		bf := func(get func(*burstResult) float64) float64 {
-			return f(func(r *modeResult) float64 { return get(&r.Bursts[b]) })
-		}
-		bi := func(get func(*burstResult) int64) int64 {
-			return i(func(r *modeResult) int64 { return get(&r.Bursts[b]) })
-		}
-		rel := bf(func(x *burstResult) float64 {
-			if x.ReleaseS < 0 {
-				return math.Inf(1)
+		bursts := make([]*burstResult, len(runs))
+		release := make([]float64, len(runs))
+		for i, r := range runs {
+			bursts[i], release[i] = &r.Bursts[b], r.Bursts[b].ReleaseS
+			if release[i] < 0 {
+				release[i] = math.Inf(1)
 			}
-			return x.ReleaseS
-		})
-		if math.IsInf(rel, 1) {
-			rel = -1
 		}
-		m.Bursts = append(m.Bursts, burstResult{
-			Burst:       b + 1,
-			BurstS:      bf(func(x *burstResult) float64 { return x.BurstS }),
-			Buffers:     bi(func(x *burstResult) int64 { return x.Buffers }),
-			BurstMinflt: bi(func(x *burstResult) int64 { return x.BurstMinflt }),
-			FreeS:       bf(func(x *burstResult) float64 { return x.FreeS }),
-			ReleaseS:    rel,
-			IdleRSS:     bi(func(x *burstResult) int64 { return x.IdleRSS }),
-			IdleEndRSS:  bi(func(x *burstResult) int64 { return x.IdleEndRSS }),
-			BurstPurges: bi(func(x *burstResult) int64 { return x.BurstPurges }),
-			IdlePurges:  bi(func(x *burstResult) int64 { return x.IdlePurges }),
-			IdleCPUS:    bf(func(x *burstResult) float64 { return x.IdleCPUS }),
-			IdleSamples: int(bi(func(x *burstResult) int64 { return int64(x.IdleSamples) })),
-		})
+		br := harness.MedianFields(bursts)
+		br.Burst, br.ReleaseS = b+1, medianF(release)
+		if math.IsInf(br.ReleaseS, 1) {
+			br.ReleaseS = -1
+		}
+		m.Bursts = append(m.Bursts, br)
 	}
-	if runs[0].Steady != nil {
-		ok := true
-		for _, r := range runs {
-			ok = ok && r.Steady != nil
-		}
-		if ok {
-			sf := func(get func(*steadyResult) float64) float64 {
-				return f(func(r *modeResult) float64 { return get(r.Steady) })
-			}
-			si := func(get func(*steadyResult) int64) int64 {
-				return i(func(r *modeResult) int64 { return get(r.Steady) })
-			}
-			m.Steady = &steadyResult{
-				FillS:        sf(func(s *steadyResult) float64 { return s.FillS }),
-				ChurnS:       sf(func(s *steadyResult) float64 { return s.ChurnS }),
-				Rounds:       si(func(s *steadyResult) int64 { return s.Rounds }),
-				Replaced:     si(func(s *steadyResult) int64 { return s.Replaced }),
-				NsPerBuffer:  sf(func(s *steadyResult) float64 { return s.NsPerBuffer }),
-				Minflt:       si(func(s *steadyResult) int64 { return s.Minflt }),
-				FaultsPerBuf: sf(func(s *steadyResult) float64 { return s.FaultsPerBuf }),
-				Purges:       si(func(s *steadyResult) int64 { return s.Purges }),
-				CPUS:         sf(func(s *steadyResult) float64 { return s.CPUS }),
-				RSSMedian:    si(func(s *steadyResult) int64 { return s.RSSMedian }),
-				RSSMax:       si(func(s *steadyResult) int64 { return s.RSSMax }),
-			}
+	steady := make([]*steadyResult, len(runs))
+	for i, r := range runs {
+		if steady[i] = r.Steady; r.Steady == nil {
+			return &m
 		}
 	}
-	return m
+	st := harness.MedianFields(steady)
+	m.Steady = &st
+	return &m
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/offheap/offheap/bench/internal/report"
 	"github.com/offheap/offheap/bench/internal/svg"
+	"github.com/offheap/offheap/bench/internal/units"
 )
 
 // chartSeries is one mode's time series for the chart.
@@ -59,7 +60,7 @@ func writeChart(out io.Writer, cfg config, series []chartSeries) error {
 		return latPlot.Bottom - (latPlot.Bottom-latPlot.Top)*(math.Log10(ns)-decLo)/(decHi-decLo)
 	}
 
-	sub := fmt.Sprintf("%s of %s buffers held, %s%% replaced per round, ", formatSize(cfg.Live), cfg.Size, report.TrimFloat(cfg.Churn))
+	sub := fmt.Sprintf("%s of %s buffers held, %s%% replaced per round, ", units.FormatSize(cfg.Live), cfg.Size, report.TrimFloat(cfg.Churn))
 	if cfg.Duration > 0 {
 		sub += fmt.Sprintf("churn for %v after the fill", cfg.Duration)
 	} else {
@@ -74,7 +75,7 @@ func writeChart(out io.Writer, cfg config, series []chartSeries) error {
 	s.Heading(rssPlot.Left, rssPlot.Top-12, "Resident memory (VmRSS of each mode's process)")
 	yRSS := s.BytesAxis(rssPlot, rssMax)
 	s.TimeTicks(rssPlot, xOf, tTicks)
-	s.Reference(rssPlot, yRSS(float64(cfg.Live)), "#333", "6 4", "live bytes held ("+formatSize(cfg.Live)+")")
+	s.Reference(rssPlot, yRSS(float64(cfg.Live)), "#333", "6 4", "live bytes held ("+units.FormatSize(cfg.Live)+")")
 	for i, se := range series {
 		var pts []string
 		for _, p := range se.Samples {
@@ -133,7 +134,7 @@ func writeChart(out io.Writer, cfg config, series []chartSeries) error {
 	for i, se := range series {
 		var notes []string
 		if r := se.Result; r != nil {
-			notes = []string{fmt.Sprintf("peak %s, wall %s", humanBytes(float64(r.PeakRSSBytes)), report.Seconds(r.WallS)),
+			notes = []string{fmt.Sprintf("peak %s, wall %s", units.HumanBytes(float64(r.PeakRSSBytes)), report.Seconds(r.WallS)),
 				fmt.Sprintf("req p99 %s, p99.9 %s", report.Ns(r.ReqP99ns), report.Ns(r.ReqP999ns))}
 		}
 		s.Legend(legendLeft, rssPlot.Top+10+float64(i)*52, se.Mode, svg.ModeColor(se.Mode, i), 19, notes...)

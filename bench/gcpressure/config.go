@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/offheap/offheap/bench/internal/harness"
+	"github.com/offheap/offheap/bench/internal/units"
 )
 
 // Defaults for `make bench`: the eight modes, one after another, take about a
@@ -66,7 +67,7 @@ Flags:
 
 func newFlagSet(cfg *config, sizeText, liveText, modesText *string) *flag.FlagSet {
 	fs := flag.NewFlagSet("gcpressure", flag.ContinueOnError)
-	fs.StringVar(liveText, "live", formatSize(defaultLive), "total `SIZE` of the buffers held live")
+	fs.StringVar(liveText, "live", units.FormatSize(defaultLive), "total `SIZE` of the buffers held live")
 	fs.StringVar(sizeText, "size", defaultSize, "buffer size: a fixed `SIZE` such as 16KiB, or a range LO-HI such as 64B-64KiB\n(sizes drawn log-uniformly; pool modes use one pool per power-of-two class)")
 	fs.Float64Var(&cfg.Churn, "churn", defaultChurn, "`PERCENT` of the buffers replaced (freed and allocated anew) per round, in (0, 100]")
 	fs.IntVar(&cfg.Rounds, "rounds", defaultRounds, "rounds of churn after the fill")
@@ -93,7 +94,7 @@ func parseConfig(args []string, out io.Writer) (config, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
-	live, err := parseSize(liveText)
+	live, err := units.ParseSize(liveText)
 	if err != nil {
 		return cfg, harness.Usagef("-live: %v", err)
 	}
@@ -102,11 +103,11 @@ func parseConfig(args []string, out io.Writer) (config, error) {
 		return cfg, harness.Usagef("-size: %v", err)
 	}
 	if cfg.Size.Hi > cfg.Live {
-		return cfg, harness.Usagef("-size %s: larger than -live %s", cfg.Size, formatSize(cfg.Live))
+		return cfg, harness.Usagef("-size %s: larger than -live %s", cfg.Size, units.FormatSize(cfg.Live))
 	}
 	if n := float64(cfg.Live) / cfg.Size.Mean(); n > maxBuffers {
 		return cfg, harness.Usagef("-live %s of -size %s is about %.0f buffers; the limit is %d: raise -size or lower -live",
-			formatSize(cfg.Live), cfg.Size, n, maxBuffers)
+			units.FormatSize(cfg.Live), cfg.Size, n, maxBuffers)
 	}
 	if math.IsNaN(cfg.Churn) || cfg.Churn <= 0 || cfg.Churn > 100 {
 		return cfg, harness.Usagef("-churn %s: must be a percentage above 0 and at most 100", strconv.FormatFloat(cfg.Churn, 'g', -1, 64))

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/offheap/offheap/bench/internal/harness"
+	"github.com/offheap/offheap/bench/internal/units"
 )
 
 func TestParseSize(t *testing.T) {
@@ -34,33 +35,33 @@ func TestParseSize(t *testing.T) {
 		"1.25MiB": 5 << 18,
 	}
 	for in, want := range good {
-		got, err := parseSize(in)
+		got, err := units.ParseSize(in)
 		if err != nil || got != want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+			t.Errorf("units.ParseSize(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
 	bad := []string{"", "B", "GiB", "16XB", "16 XB", "-5B", "0B", "0", "0.4B", "1..5GiB", "1e3B", "NaNB", "InfGiB",
 		"2TiB", "16KiBs", "0x10B", "1,5GiB", "+1GiB"}
 	for _, in := range bad {
-		if got, err := parseSize(in); err == nil {
-			t.Errorf("parseSize(%q) = %d, want an error", in, got)
+		if got, err := units.ParseSize(in); err == nil {
+			t.Errorf("units.ParseSize(%q) = %d, want an error", in, got)
 		}
 	}
 }
 
 func TestFormatSizeRoundTrips(t *testing.T) {
 	for _, n := range []int64{1, 64, 1000, 1024, 16 << 10, 1536, 1<<20 + 1, 3 << 29, 1 << 30, 1<<30 + 1, 5 << 18, 1 << 40} {
-		s := formatSize(n)
-		back, err := parseSize(s)
+		s := units.FormatSize(n)
+		back, err := units.ParseSize(s)
 		if err != nil || back != n {
-			t.Errorf("formatSize(%d) = %q, parses back as %d, %v", n, s, back, err)
+			t.Errorf("units.FormatSize(%d) = %q, parses back as %d, %v", n, s, back, err)
 		}
 	}
-	if s := formatSize(16 << 10); s != "16KiB" {
-		t.Errorf("formatSize(16KiB) = %q", s)
+	if s := units.FormatSize(16 << 10); s != "16KiB" {
+		t.Errorf("units.FormatSize(16KiB) = %q", s)
 	}
-	if s := formatSize(3 << 29); s != "1.5GiB" {
-		t.Errorf("formatSize(1.5GiB) = %q", s)
+	if s := units.FormatSize(3 << 29); s != "1.5GiB" {
+		t.Errorf("units.FormatSize(1.5GiB) = %q", s)
 	}
 }
 

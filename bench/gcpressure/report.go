@@ -8,6 +8,7 @@ import (
 
 	"github.com/offheap/offheap/bench/internal/harness"
 	"github.com/offheap/offheap/bench/internal/report"
+	"github.com/offheap/offheap/bench/internal/units"
 )
 
 // figure is one compared column: its JSON name, its table heading, how to
@@ -30,7 +31,7 @@ var figures = []figure{
 	{"req_p50_ns", "req p50", func(r *modeResult) float64 { return r.ReqP50ns }, report.Ns},
 	{"req_p99_ns", "req p99", func(r *modeResult) float64 { return r.ReqP99ns }, report.Ns},
 	{"req_p999_ns", "req p99.9", func(r *modeResult) float64 { return r.ReqP999ns }, report.Ns},
-	{"peak_rss_bytes", "peak RSS", func(r *modeResult) float64 { return float64(r.PeakRSSBytes) }, humanBytes},
+	{"peak_rss_bytes", "peak RSS", func(r *modeResult) float64 { return float64(r.PeakRSSBytes) }, units.HumanBytes},
 }
 
 // ModeName is the result's mode, for report.Find.
@@ -99,7 +100,7 @@ func writeTable(w io.Writer, cfg config, results []*modeResult) {
 	fmt.Fprintln(w, "req: latency of each small request of a closed loop running alongside; req/s: how many it served.")
 	fmt.Fprintln(w, "peak RSS: VmHWM of the child. RSS/live: peak RSS / bytes of buffers held.")
 	if report.Find(results, "native-memlimit") != nil {
-		fmt.Fprintf(w, "native-memlimit: GOMEMLIMIT %s (1.5 x -live), GOGC as for every mode.\n", formatSize(memLimit(cfg)))
+		fmt.Fprintf(w, "native-memlimit: GOMEMLIMIT %s (1.5 x -live), GOGC as for every mode.\n", units.FormatSize(memLimit(cfg)))
 	}
 	if report.Find(results, "native-gogc400") != nil || report.Find(results, "offheap-gogc400") != nil {
 		fmt.Fprintf(w, "*-gogc%d: GOGC=%d (debug.SetGCPercent) for that mode alone: fewer GC cycles, a heap target %dx the live Go heap.\n",
@@ -119,7 +120,7 @@ func reqRate(r *modeResult) float64 {
 func describeRun(cfg config, results []*modeResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "gcpressure: live %s of %s buffers, churn %s%% per round, ",
-		formatSize(cfg.Live), cfg.Size, report.TrimFloat(cfg.Churn))
+		units.FormatSize(cfg.Live), cfg.Size, report.TrimFloat(cfg.Churn))
 	if cfg.Duration > 0 {
 		fmt.Fprintf(&b, "churn for %v", cfg.Duration)
 	} else {

@@ -6,6 +6,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/offheap/offheap/bench/internal/units"
 )
 
 func sampleResults() []*modeResult {
@@ -102,7 +104,7 @@ func TestTable(t *testing.T) {
 }
 
 func TestFormatters(t *testing.T) {
-	if got := humanBytes(2.08 * (1 << 30)); got != "2.08 GiB" {
+	if got := units.HumanBytes(2.08 * (1 << 30)); got != "2.08 GiB" {
 		t.Errorf("humanBytes = %q", got)
 	}
 	if got := reqRate(&modeResult{Requests: 100, WallS: 0}); got != 0 || math.IsNaN(got) {

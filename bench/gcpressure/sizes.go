@@ -1,3 +1,5 @@
+// sizes.go is gcpressure's -size: a fixed buffer size or a log-uniform range,
+// and the size classes of the pool modes.
 package main
 
 import (
@@ -10,14 +12,6 @@ import (
 	"github.com/offheap/offheap/bench/internal/units"
 )
 
-// The byte-size helpers are shared with the other benchmark commands
-// (bench/internal/units).
-const maxSize = units.MaxSize
-
-func parseSize(s string) (int64, error) { return units.ParseSize(s) }
-func formatSize(n int64) string         { return units.FormatSize(n) }
-func humanBytes(n float64) string       { return units.HumanBytes(n) }
-
 // sizeSpec is the -size flag: a fixed size, or a range [Lo, Hi] from which
 // sizes are drawn log-uniformly (every power of two in the range is equally
 // likely, as in most real mixes of small and large buffers).
@@ -29,26 +23,26 @@ func (s sizeSpec) Fixed() bool { return s.Lo == s.Hi }
 
 func (s sizeSpec) String() string {
 	if s.Fixed() {
-		return formatSize(s.Lo)
+		return units.FormatSize(s.Lo)
 	}
-	return formatSize(s.Lo) + "-" + formatSize(s.Hi)
+	return units.FormatSize(s.Lo) + "-" + units.FormatSize(s.Hi)
 }
 
 // parseSizeSpec parses "16KiB" or "64B-64KiB".
 func parseSizeSpec(s string) (sizeSpec, error) {
 	lo, hi, isRange := strings.Cut(s, "-")
 	if !isRange {
-		n, err := parseSize(s)
+		n, err := units.ParseSize(s)
 		if err != nil {
 			return sizeSpec{}, err
 		}
 		return sizeSpec{n, n}, nil
 	}
-	a, err := parseSize(lo)
+	a, err := units.ParseSize(lo)
 	if err != nil {
 		return sizeSpec{}, fmt.Errorf("range %q: low end: %v", s, err)
 	}
-	b, err := parseSize(hi)
+	b, err := units.ParseSize(hi)
 	if err != nil {
 		return sizeSpec{}, fmt.Errorf("range %q: high end: %v", s, err)
 	}

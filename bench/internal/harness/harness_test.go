@@ -157,6 +157,14 @@ func TestMedianAndUsage(t *testing.T) {
 	if Median([]int64{5, 1, 3}) != 3 || Median([]float64{4, 1, 2, 3}) != 2.5 || Median[int64](nil) != 0 {
 		t.Error("Median")
 	}
+	type fig struct {
+		Name string
+		N    int64
+		F    float64
+	}
+	if m := MedianFields([]*fig{{"a", 5, 1}, {"b", 1, 3}, {"c", 3, 2}}); m != (fig{"a", 3, 2}) {
+		t.Errorf("MedianFields = %+v", m)
+	}
 	var ue *UsageError
 	if err := Usagef("bad %d", 1); !errors.As(err, &ue) || err.Error() != "bad 1" {
 		t.Errorf("Usagef: %v", err)

@@ -1,12 +1,13 @@
 // output.go is the parent's and the child's output plumbing: aligned text
 // tables, indented JSON files, JSON lines from a child, the usage-error type
-// behind exit status 2, and the medians the commands summarise with.
+// behind exit status 2, and the medians the commands summarise runs with.
 package harness
 
 import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -102,4 +103,32 @@ func Median[T int64 | float64](v []T) T {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// MedianFields is a result whose every int and float64 field is the median of
+// that field over runs, and whose other fields (names, slices, pointers) are
+// the first run's: a command's figures combined over repeated runs.
+func MedianFields[T any](runs []*T) T {
+	var out T
+	ov := reflect.ValueOf(&out).Elem()
+	for i := 0; i < ov.NumField(); i++ {
+		f := ov.Field(i)
+		switch f.Kind() {
+		case reflect.Int, reflect.Int64:
+			v := make([]int64, len(runs))
+			for k, r := range runs {
+				v[k] = reflect.ValueOf(r).Elem().Field(i).Int()
+			}
+			f.SetInt(Median(v))
+		case reflect.Float64:
+			v := make([]float64, len(runs))
+			for k, r := range runs {
+				v[k] = reflect.ValueOf(r).Elem().Field(i).Float()
+			}
+			f.SetFloat(Median(v))
+		default:
+			f.Set(reflect.ValueOf(runs[0]).Elem().Field(i))
+		}
+	}
+	return out
 }
