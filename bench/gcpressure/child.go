@@ -1,3 +1,5 @@
+// child.go is one mode's run in its own process: the fill and the churn with
+// the request loop alongside, the samples for the chart, and the result.
 package main
 
 import (

@@ -1,3 +1,5 @@
+// config.go is gcpressure's command line: the flags, their checks, and the
+// flags a child is given (the parent's, with -child first).
 package main
 
 import (

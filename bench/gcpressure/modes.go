@@ -1,3 +1,5 @@
+// modes.go is gcpressure's mode table (how each mode sets up its allocator)
+// and the sync-pool mode.
 package main
 
 import (

@@ -1,3 +1,5 @@
+// modes_offheap.go holds gcpressure's offheap modes: offheap.Alloc, a
+// BufferPool per size class, and one Slab.
 package main
 
 import (

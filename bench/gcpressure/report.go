@@ -1,3 +1,5 @@
+// report.go prints gcpressure's results: the table of figures, their ratios
+// to native, the notes, and the -json document.
 package main
 
 import (

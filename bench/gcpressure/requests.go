@@ -1,3 +1,6 @@
+// requests.go is the request loop that runs beside the churn: small
+// allocating requests, each timed, standing for the service that owns the
+// buffers.
 package main
 
 import (

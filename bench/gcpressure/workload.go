@@ -1,3 +1,5 @@
+// workload.go is the buffers gcpressure holds and churns, the same in every
+// mode (same seed), each written and checked with a pattern of its id.
 package main
 
 import (

@@ -41,6 +41,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/offheap/offheap/bench/internal/harness"
 	"github.com/offheap/offheap/go/offheap"
 )
 
@@ -232,7 +233,7 @@ func child(m string) {
 	elapsed := time.Since(start)
 	metrics.Read(samples)
 	gcCPU, allCPU := samples[0].Value.Float64(), samples[1].Value.Float64()
-	peak := vmHWM()
+	peak := harness.PeakRSS()
 	st := offheap.ReadStats()
 	runtime.KeepAlive(goLive)
 	fmt.Fprintf(os.Stderr, "memlimit: %s: Go limit at the end %d MiB, offheap committed %d MiB, Go runtime %d MiB, total %d MiB, limit %s\n",
@@ -246,22 +247,6 @@ func limitString(l int64) string {
 		return "none"
 	}
 	return fmt.Sprintf("%d MiB", l>>20)
-}
-
-// vmHWM is the process's peak resident set size.
-func vmHWM() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			f := strings.Fields(line)
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }
 
 // ---- cgroups ----------------------------------------------------------------
