@@ -249,7 +249,7 @@ bench: ## the main job: GC pressure against native slices (table, build/gcpressu
 	cd bench && $(GO_ENV) $(GO) run ./gcpressure -chart $(BENCH_CHART) $(BENCH_ARGS)
 
 BENCH_C_SRCS := $(wildcard bench/cbench/*.c)
-$(BUILD)/bench/cbench: $(BENCH_C_SRCS) bench/internal/charness/charness.h $(BUILD)/liboffheap.a | deps-bench
+$(BUILD)/bench/cbench: $(BENCH_C_SRCS) $(wildcard bench/cbench/*.h) bench/internal/charness/charness.h $(BUILD)/liboffheap.a | deps-bench
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) -O2 -g -pthread -Ic/include -Ibench/internal/charness $(BENCH_C_SRCS) $(BUILD)/liboffheap.a -ljemalloc -lmimalloc -o $@
 bench-c: $(BUILD)/bench/cbench ## C micro-benchmark against glibc, jemalloc and mimalloc (BENCH_C_ARGS)

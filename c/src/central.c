@@ -394,7 +394,7 @@ ohi_slab_t *ohi_central_adopt(oh_slab_t *h, unsigned cls, ohi_tcache_t *tc) {
 void ohi_central_abandon(oh_slab_t *h, ohi_slab_t *s, uint64_t *now) {
   ohi_class_t *c = &h->classes[s->class_index];
   ohi_lock(&c->lock);
-  OHI_STORE_RELEASE(&s->owner, (ohi_tcache_t *)NULL);
+  ohi_slab_unown(s);
   s->list = OHI_LIST_NONE;
   s->next = s->prev = NULL;
   ohi_slab_collect(s); /* after the owner is gone: later pushes wait for a taker or the purger */

@@ -133,6 +133,13 @@ OHI_INLINE bool ohi_tcache_enter(ohi_tcache_t *tc) {
   return ohi_tcache_enter_stolen(tc);
 }
 OHI_INLINE void ohi_tcache_leave(ohi_tcache_t *tc) { OHI_STORE_RELEASE(&tc->in_op, 0u); }
+/* A slab leaves its owner (the owner, or a stealer, holding the cache): the
+ * owner's release shortcut to it (tc->last_free) goes first. */
+OHI_INLINE void ohi_slab_unown(ohi_slab_t *s) {
+  ohi_tcache_t *o = OHI_LOAD_RELAXED(&s->owner);
+  if (o != NULL && o->last_free == s) o->last_free = NULL;
+  OHI_STORE_RELEASE(&s->owner, (ohi_tcache_t *)NULL);
+}
 void *ohi_tcache_refill_alloc(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls, uint32_t state, bool *zeroed);
 void ohi_tcache_local_free_slow(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, bool was_full);
 /* The owned list of a bin (owner or stealer). */

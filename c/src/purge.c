@@ -314,7 +314,7 @@ static size_t purge_owned(oh_slab_t *h, ohi_tcache_t *tc, bool force, uint32_t s
       if (s->used != 0 || OHI_LOAD_RELAXED(&s->dirty) != 0 || OHI_LOAD_RELAXED(&s->xfree) != OHI_W_END) continue;
       /* Empty for the delay (every chunk aged): released. */
       ohi_bin_disown(b, s);
-      OHI_STORE_RELEASE(&s->owner, (ohi_tcache_t *)NULL);
+      ohi_slab_unown(s);
       s->list = OHI_LIST_NONE;
       bytes += ohi_slab_release(h, s);
       OHI_FETCH_ADD(&ohi_counters.purges, 1);

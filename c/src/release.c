@@ -215,45 +215,94 @@ static OHI_NOINLINE int release_slow(oh_slab_t *h, ohi_span_t *sp, uint32_t *w, 
   return 1;
 }
 
-/* Every release is classified (ohi_chunk_find) and claimed by one CAS
- * (ohi_chunk_try_release). The fast path then frees a chunk of a slab the
- * calling thread owns onto its local free list, in a function that calls
- * nothing else (no frame, no saved registers): free_owned without the cases
- * it calls out for (a full slab, a first free since the slab was clean,
- * cross-thread frees to collect, an empty slab that is not the current
- * one or a zero delay). Anything else goes through release_slow. */
-int ohi_heap_release(oh_slab_t *h, void *p, int mode, const char *fn) {
+/* The owner's fast release of chunk w of its slab s (window entered, no
+ * steal): free_owned without the cases it calls out for (a full slab, a
+ * first free since the slab was clean, cross-thread frees to collect, an
+ * empty slab that is not the current one or a zero delay), and only for a
+ * word of 1 (a last reference; anything else - a count, a misuse - is left
+ * to the caller, which reports). The slab's fields are read before the
+ * claiming CAS - a full barrier on x86 - so their loads overlap the
+ * classification's chain and only stores follow it; safe inside the window,
+ * where only the owner (or a stealer, kept out) writes them. Calls nothing.
+ * Returns true when the chunk is freed; false: nothing done. */
+OHI_INLINE bool free_fast(ohi_tcache_t *tc, ohi_slab_t *s, uint32_t *w, void *p) {
+  ohi_tbin_t *b = &tc->bins[s->class_index];
+  uint32_t head = s->free_head, used = s->used - 1, one = 1;
+  if (OHI_UNLIKELY(head == OHI_W_END && s->bump == s->nchunks) || OHI_UNLIKELY(OHI_LOAD_RELAXED(&s->dirty) == 0) ||
+      OHI_UNLIKELY(OHI_LOAD_RELAXED(&s->xfree) != OHI_W_END) ||
+      (OHI_UNLIKELY(used == 0) && (b->cur != s || ohi_purge_at_free())))
+    return false;
+  if (OHI_UNLIKELY(!OHI_CAS(w, &one, OHI_W_CACHED))) return false;
+  OHI_ASAN_POISON(p, s->chunk_size);
+  OHI_STORE_RELEASE(w, OHI_W_FREE | head);
+  s->free_head = (uint32_t)(w - ohi_slab_words(s));
+  s->puts++;
+  s->used = used;
+  OHI_OWNER_INC(&b->frees, 1);
+  OHI_OWNER_INC(&b->nfree, 1);
+  return true;
+}
+
+/* The fast path of a release (frame free: it calls nothing): a chunk of the
+ * slab of the owner's last release (tc->last_free), freed by free_fast.
+ * That slab's descriptor is authoritative for its range while this cache
+ * owns it (checked inside the window), so the region map's two loads leave
+ * the chain a release's latency is made of (pointer -> span -> state word ->
+ * CAS); the range, owner, index and remainder checks are the map path's.
+ * Returns true when p is freed; false: nothing done, release_full decides. */
+OHI_INLINE bool release_fast(oh_slab_t *h, void *p) {
+  ohi_tcache_t *tc = OHI_LIKELY(ohi_opt(OH_OPT_DEBUG) == 0) ? tcache_peek(h) : NULL;
+  if (OHI_UNLIKELY(tc == NULL)) return false;
+  OHI_STORE_RELAXED(&tc->in_op, 1u);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  ohi_slab_t *s;
+  bool done = false;
+  /* nothing of the cache is read before the steal check (a stealer writes it) */
+  if (OHI_LIKELY(OHI_LOAD_ACQUIRE(&tc->steal) == 0) && OHI_LIKELY((s = tc->last_free) != NULL)) {
+    uintptr_t off = (uintptr_t)p - OHI_LOAD_RELAXED(&s->span.base);
+    if (OHI_LIKELY(off < OHI_LOAD_RELAXED(&s->span.size)) && OHI_LIKELY(OHI_LOAD_RELAXED(&s->owner) == tc)) {
+      uint32_t idx = ohi_fast_div(s->div_magic, (uint32_t)off);
+      if (OHI_LIKELY(idx < s->nchunks) && OHI_LIKELY(idx * s->chunk_size == (uint32_t)off))
+        done = free_fast(tc, s, ohi_slab_words(s) + idx, p);
+    }
+  }
+  ohi_tcache_leave(tc);
+  return done;
+}
+
+/* Every release is classified from the core's tables (the region map, or
+ * release_fast's shortcut) and claimed by one CAS (ohi_chunk_try_release, or
+ * free_fast's). Here: the region map; a chunk of a slab the calling thread
+ * owns then goes through free_fast (and its slab becomes the shortcut), and
+ * anything else - a count above 1, a misuse, a slab of another owner or of
+ * none, a large span - through the checked transition and release_slow. */
+static OHI_NOINLINE int release_full(oh_slab_t *h, void *p, int mode, const char *fn) {
   ohi_span_t *sp = NULL;
   uint32_t *w = NULL;
   if (OHI_UNLIKELY(ohi_chunk_find(h, p, fn, &sp, &w) != 0)) return -1;
+  ohi_slab_t *s = (ohi_slab_t *)sp;
+  ohi_tcache_t *tc = OHI_LIKELY(ohi_opt(OH_OPT_DEBUG) == 0) ? tcache_peek(h) : NULL;
+  if (tc != NULL && OHI_LOAD_RELAXED(&sp->kind) == OHI_SPAN_SLAB && OHI_LOAD_RELAXED(&s->owner) == tc) {
+    OHI_STORE_RELAXED(&tc->in_op, 1u);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    bool done = OHI_LOAD_ACQUIRE(&tc->steal) == 0 && OHI_LOAD_RELAXED(&s->owner) == tc && free_fast(tc, s, w, p);
+    if (done) tc->last_free = s;
+    ohi_tcache_leave(tc);
+    if (done) return 1;
+  }
   uint32_t old = ohi_chunk_try_release(w, mode, p, fn);
   if (OHI_UNLIKELY(old == 0)) return -1;
   if (old > 1) return 0;
-  ohi_slab_t *s = (ohi_slab_t *)sp;
-  ohi_tcache_t *tc = OHI_LIKELY(ohi_opt(OH_OPT_DEBUG) == 0) ? tcache_peek(h) : NULL;
-  if (OHI_LIKELY(tc != NULL) && OHI_LIKELY(sp->kind == OHI_SPAN_SLAB) && OHI_LIKELY(OHI_LOAD_RELAXED(&s->owner) == tc)) {
-    OHI_STORE_RELAXED(&tc->in_op, 1u);
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    ohi_tbin_t *b = &tc->bins[s->class_index];
-    uint32_t head = OHI_W_END, used = 0;
-    /* nothing of the slab is read before the steal check (a stealer writes it) */
-    if (OHI_LIKELY(OHI_LOAD_ACQUIRE(&tc->steal) == 0) && OHI_LIKELY((head = s->free_head) != OHI_W_END || s->bump != s->nchunks) &&
-        OHI_LIKELY(OHI_LOAD_RELAXED(&s->dirty) != 0) && OHI_LIKELY(OHI_LOAD_RELAXED(&s->xfree) == OHI_W_END) &&
-        (OHI_LIKELY((used = s->used - 1) != 0) || (b->cur == s && !ohi_purge_at_free()))) {
-      OHI_ASAN_POISON(p, s->chunk_size);
-      uint32_t idx = (uint32_t)(w - ohi_slab_words(s));
-      OHI_STORE_RELEASE(w, OHI_W_FREE | head);
-      s->free_head = idx;
-      s->puts++;
-      s->used = used;
-      OHI_OWNER_INC(&b->frees, 1);
-      OHI_OWNER_INC(&b->nfree, 1);
-      ohi_tcache_leave(tc);
-      return 1;
-    }
-    ohi_tcache_leave(tc);
-  }
   return release_slow(h, sp, w, p);
+}
+
+int ohi_heap_release(oh_slab_t *h, void *p, int mode, const char *fn) {
+  if (OHI_LIKELY(release_fast(h, p))) return 1;
+  return release_full(h, p, mode, fn);
+}
+
+static OHI_NOINLINE int oh_free_full(oh_slab_t *h, void *p) {
+  return release_full(h, p, OHI_RELEASE_FREE, "oh_free") < 0 ? -1 : 0;
 }
 
 /* ---- public API: the process-wide allocator ------------------------------------ */
@@ -276,7 +325,8 @@ int oh_free(void *p) {
   oh_slab_t *h = __atomic_load_n(&ohi_default_heap, __ATOMIC_ACQUIRE);
   if (h == NULL) /* nothing was ever allocated, so p cannot be ours */
     return ohi_fail(EINVAL, "oh_free: pointer %p was not allocated by offheap (nothing was allocated yet)", p);
-  return ohi_heap_release(h, p, OHI_RELEASE_FREE, "oh_free") < 0 ? -1 : 0;
+  if (OHI_LIKELY(release_fast(h, p))) return 0;
+  return oh_free_full(h, p);
 }
 
 size_t oh_usable_size(const void *p) {

@@ -188,6 +188,10 @@ struct ohi_tcache_s {
    * or a stealer), and the owner-written counts of large operations. */
   ohi_large_t *lfree;
   uint64_t lfree_bytes, lfree_count;
+  /* The slab of the owner's last fast release: a release into it skips the
+   * region map (release.c). Trusted only while the slab's owner is this
+   * cache (checked inside the cache's window); cleared when a slab leaves. */
+  ohi_slab_t *last_free;
   uint64_t lallocs, lfrees, lalloc_bytes, lfree_bytes_total;
   ohi_tbin_t bins[];
 };

@@ -238,7 +238,7 @@ void ohi_tcache_local_free_slow(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, b
 /* Releases an empty owned slab (owner, with no cross-thread frees pending). */
 static void release_owned(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s) {
   disown(b, s);
-  OHI_STORE_RELEASE(&s->owner, (ohi_tcache_t *)NULL);
+  ohi_slab_unown(s);
   s->list = OHI_LIST_NONE;
   /* Nobody can reach it now but a racing stale release, which the word
    * check refuses (every word is free). */
