@@ -11,6 +11,7 @@ import (
 
 	"github.com/offheap/offheap/bench/internal/allocs"
 	"github.com/offheap/offheap/bench/internal/harness"
+	"github.com/offheap/offheap/bench/internal/stamp"
 )
 
 // event is one line of a child's output (Go child and C harness alike): a
@@ -60,7 +61,6 @@ type child struct {
 	out   *harness.Emitter
 	start time.Time
 	bufs  [][]byte
-	tmpl  []byte
 }
 
 func (ch *child) emit(e event) {
@@ -74,16 +74,15 @@ func (ch *child) emit(e event) {
 // alloc allocates buffer i and writes every byte of it.
 func (ch *child) alloc(i int) {
 	b := ch.a.Alloc(int(ch.c.Size))
-	copy(b, ch.tmpl)
-	b[0] = byte(i)
+	stamp.Fill(b, uint64(i)^stamp.Key)
 	ch.bufs[i] = b
 }
 
-// free checks buffer i (first and last byte) and frees it.
+// free checks buffer i (its first and last 8 bytes) and frees it.
 func (ch *child) free(i int) error {
 	b := ch.bufs[i]
-	if b[0] != byte(i) || b[len(b)-1] != 0xa5 {
-		return fmt.Errorf("buffer %d changed while live: first byte %d (want %d), last %d", i, b[0], byte(i), b[len(b)-1])
+	if err := stamp.Check(b, uint64(i)^stamp.Key); err != nil {
+		return fmt.Errorf("buffer %d changed while live: %v", i, err)
 	}
 	ch.a.Free(b)
 	ch.bufs[i] = nil
@@ -106,10 +105,6 @@ func runChild(c childConfig, out io.Writer) error {
 	ch := &child{c: c, out: harness.NewEmitter(out), start: time.Now()}
 	ch.a = newGoAllocator(c.Mode)
 	ch.bufs = make([][]byte, c.Peak/c.Size)
-	ch.tmpl = make([]byte, c.Size)
-	for i := range ch.tmpl {
-		ch.tmpl[i] = 0xa5
-	}
 	ch.a.Free(ch.a.Alloc(int(c.Size))) // initialise the allocator before the baseline
 	ch.emit(event{Event: "ready", Info: ch.a.Info()})
 	time.Sleep(c.Pre)

@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/offheap/offheap/bench/internal/harness"
 	"github.com/offheap/offheap/go/offheap"
@@ -67,23 +68,16 @@ func runParent(cfg config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer par.Close()
-	prog, cdir := par.Prog, par.CDir
 	byMode := map[string][]*modeRun{}
-	total := cfg.Runs * len(cfg.Modes)
-	k := 0
-	for r := 0; r < cfg.Runs; r++ {
-		for _, m := range cfg.Modes {
-			k++
-			prog.Start(k, total, m)
-			mr := runMode(cfg, m, par.Exe, cdir, prog)
-			if mr.err != nil {
-				prog.Done(mr.err, "")
-			} else {
-				prog.Done(nil, oneLine(cfg, mr.result))
-			}
-			byMode[m] = append(byMode[m], mr)
+	labels := slices.Repeat(cfg.Modes, cfg.Runs) // the runs interleaved
+	par.Each(labels, func(i int) (string, error) {
+		mr := runMode(cfg, labels[i], par.Exe, par.CDir, par.Prog)
+		byMode[mr.mode] = append(byMode[mr.mode], mr)
+		if mr.err != nil {
+			return "", mr.err
 		}
-	}
+		return oneLine(cfg, mr.result), nil
+	})
 
 	var results []*modeResult
 	var failed []string
@@ -108,7 +102,7 @@ func runParent(cfg config, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	writeTable(stdout, cfg, cdir, results)
+	writeTable(stdout, cfg, par.CDir, results)
 	for _, msg := range failed {
 		fmt.Fprintf(stdout, "FAILED %s\n", msg)
 	}
@@ -119,7 +113,7 @@ func runParent(cfg config, stdout, stderr io.Writer) error {
 		return err
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("%d of %d mode runs failed", len(failed), total)
+		return fmt.Errorf("%d of %d mode runs failed", len(failed), len(labels))
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/offheap/offheap/bench/internal/harness"
+	"github.com/offheap/offheap/bench/internal/stamp"
 )
 
 // The parent re-executes its own binary for the Go modes; in tests that is
@@ -103,13 +104,13 @@ func TestRNGMatchesSplitmix64(t *testing.T) {
 
 func TestValuesAndSizes(t *testing.T) {
 	b := make([]byte, 1000)
-	fillValue(b, word(7, 3))
-	if !verifyValue(b, word(7, 3)) || verifyValue(b, word(7, 4)) {
+	stamp.Fill(b, word(7, 3))
+	if !stamp.Verify(b, word(7, 3)) || stamp.Verify(b, word(7, 4)) {
 		t.Fatal("a value does not verify under its own key, or does under another")
 	}
 	for _, i := range []int{9, 500, 999} {
 		b[i] ^= 1
-		if verifyValue(b, word(7, 3)) {
+		if stamp.Verify(b, word(7, 3)) {
 			t.Errorf("byte %d flipped and the value still verifies", i)
 		}
 		b[i] ^= 1

@@ -64,22 +64,23 @@ func runParent(cfg config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer par.Close()
-	prog, cdir := par.Prog, par.CDir
 	total := time.Now()
 	pairs := cfg.runs()
-	var runs []*modeRun
+	runs := make([]*modeRun, len(pairs))
+	labels := make([]string, len(pairs))
 	for i, p := range pairs {
-		prog.Start(i+1, len(pairs), p[0]+" / "+p[1])
-		mr := runMode(cfg, p[0], p[1], par.Exe, cdir, prog)
+		labels[i] = p[0] + " / " + p[1]
+	}
+	par.Each(labels, func(i int) (string, error) {
+		mr := runMode(cfg, pairs[i][0], pairs[i][1], par.Exe, par.CDir, par.Prog)
+		runs[i] = mr
 		if mr.err != nil {
 			mr.Error = mr.err.Error()
-			prog.Done(mr.err, "")
-		} else {
-			prog.Done(nil, summary(mr.Result))
+			return "", mr.err
 		}
-		runs = append(runs, mr)
-	}
-	writeReport(stdout, cfg, cdir, runs)
+		return summary(mr.Result), nil
+	})
+	writeReport(stdout, cfg, par.CDir, runs)
 	var failed int
 	for _, mr := range runs {
 		if mr.err != nil {

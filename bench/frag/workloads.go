@@ -5,8 +5,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -15,24 +13,23 @@ import (
 
 	"github.com/offheap/offheap/bench/internal/harness"
 	"github.com/offheap/offheap/bench/internal/latency"
+	"github.com/offheap/offheap/bench/internal/stamp"
 )
 
 const (
-	size16   = 16 << 10
-	size48   = 48 << 10
-	stampKey = 0x5a5aa5a5f00dcafe
+	size16 = 16 << 10
+	size48 = 48 << 10
 )
 
 // Phase-change step names, shared with the C harness and the report.
 var phaseSteps = []string{"fill 16K", "free 75%", "fill 48K", "free to 10%", "idle", "scavenge"}
 
-// buffers is a table of buffers whose first and last 8 bytes carry their
-// index: a free checks them, so a buffer overwritten while live is caught.
+// buffers is a table of buffers stamped with their index (bench/internal/stamp):
+// a free checks them, so a buffer overwritten while live is caught.
 type buffers struct {
 	r    *recorder
 	a    allocator
 	bufs [][]byte
-	tmpl []byte
 	lat  latency.Hist // each Alloc and Free call, in ns (monotonic clock)
 }
 
@@ -40,19 +37,15 @@ func (t *buffers) alloc(i, n int) {
 	t0 := time.Now()
 	b := t.a.Alloc(n)
 	t.lat.Record(uint64(time.Since(t0)))
-	copy(b, t.tmpl[:n])
-	binary.LittleEndian.PutUint64(b, uint64(i)^stampKey)
-	binary.LittleEndian.PutUint64(b[n-8:], uint64(i)^stampKey)
+	stamp.Fill(b, uint64(i)^stamp.Key)
 	t.bufs[i] = b
 	t.r.live += int64(n)
 	t.r.ops++
 }
 
 func (t *buffers) check(i int) error {
-	b := t.bufs[i]
-	want := uint64(i) ^ stampKey
-	if binary.LittleEndian.Uint64(b) != want || binary.LittleEndian.Uint64(b[len(b)-8:]) != want || b[8] != 0xa5 {
-		return fmt.Errorf("buffer %d (%d bytes) changed while live", i, len(b))
+	if err := stamp.Check(t.bufs[i], uint64(i)^stamp.Key); err != nil {
+		return fmt.Errorf("buffer %d changed while live: %v", i, err)
 	}
 	return nil
 }
@@ -95,12 +88,12 @@ func (t *buffers) freeRandom(rnd *rng, idx []int, k int) error {
 	return nil
 }
 
-func newBuffers(c childConfig, peakLive int64, n, maxSize int) (*buffers, allocator, int64, error) {
+func newBuffers(c childConfig, peakLive int64, n int) (*buffers, allocator, int64, error) {
 	a, err := newAllocator(c, peakLive)
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	t := &buffers{a: a, bufs: make([][]byte, n), tmpl: bytes.Repeat([]byte{0xa5}, maxSize)}
+	t := &buffers{a: a, bufs: make([][]byte, n)}
 	runtime.GC()
 	return t, a, harness.SelfRSS(), nil
 }
@@ -110,7 +103,7 @@ func newBuffers(c childConfig, peakLive int64, n, maxSize int) (*buffers, alloca
 func runPhase(c childConfig, em *harness.Emitter) (*result, error) {
 	n16, n48 := int(c.Live/size16), int(c.Live/size48)
 	peakLive := int64(n16-n16*3/4)*size16 + int64(n48)*size48
-	t, a, base, err := newBuffers(c, peakLive, n16+n48, size48)
+	t, a, base, err := newBuffers(c, peakLive, n16+n48)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +167,7 @@ func runPhase(c childConfig, em *harness.Emitter) (*result, error) {
 // read RSS every 100 ms for the wait (2 x the purge delay).
 func runPool(c childConfig, em *harness.Emitter) (*result, error) {
 	n := int(c.Pool / size16)
-	t, a, _, err := newBuffers(c, int64(n)*size16, n, size16)
+	t, a, _, err := newBuffers(c, int64(n)*size16, n)
 	if err != nil {
 		return nil, err
 	}
@@ -254,28 +247,6 @@ func word(key, ver uint32) uint64 {
 	return r.next() | 1
 }
 
-func fillValue(b []byte, w uint64) {
-	binary.LittleEndian.PutUint64(b, w)
-	for n := 8; n < len(b); n *= 2 {
-		copy(b[n:], b[:n])
-	}
-}
-
-// verifyValue checks every byte: the first word, then each doubling of the
-// checked prefix against the prefix.
-func verifyValue(b []byte, w uint64) bool {
-	if binary.LittleEndian.Uint64(b) != w {
-		return false
-	}
-	for n := 8; n < len(b); n *= 2 {
-		m := min(n, len(b)-n)
-		if !bytes.Equal(b[n:n+m], b[:m]) {
-			return false
-		}
-	}
-	return true
-}
-
 type entry struct {
 	key, ver uint32
 	b        []byte
@@ -309,7 +280,7 @@ func runCache(c childConfig, em *harness.Emitter) (*result, error) {
 	newValue := func(key uint32) []byte {
 		ver++
 		b := a.Alloc(drawSize(rnd))
-		fillValue(b, word(key, ver))
+		stamp.Fill(b, word(key, ver))
 		r.live += int64(len(b))
 		return b
 	}
@@ -326,7 +297,7 @@ func runCache(c childConfig, em *harness.Emitter) (*result, error) {
 		key := uint32(zipf.Uint64())
 		if i := where[key]; i >= 0 {
 			e := &entries[i]
-			if !verifyValue(e.b, word(e.key, e.ver)) {
+			if !stamp.Verify(e.b, word(e.key, e.ver)) {
 				return nil, fmt.Errorf("value of key %d (version %d, %d bytes) changed while cached", e.key, e.ver, len(e.b))
 			}
 			res.Hits++
@@ -374,7 +345,7 @@ func runCache(c childConfig, em *harness.Emitter) (*result, error) {
 	out.Hits, out.Misses, out.Updates, out.Evictions, out.VerifiedB = res.Hits, res.Misses, res.Updates, res.Evictions, res.VerifiedB
 	out.Values = int64(len(entries))
 	for i := range entries {
-		if !verifyValue(entries[i].b, word(entries[i].key, entries[i].ver)) {
+		if !stamp.Verify(entries[i].b, word(entries[i].key, entries[i].ver)) {
 			return nil, fmt.Errorf("value of key %d changed while cached", entries[i].key)
 		}
 		drop(&entries[i])

@@ -12,6 +12,7 @@ import (
 
 	"github.com/offheap/offheap/bench/internal/harness"
 	"github.com/offheap/offheap/bench/internal/latency"
+	"github.com/offheap/offheap/bench/internal/stamp"
 )
 
 // ---- messages from a child to the parent (JSON lines on the child's stdout) ----
@@ -155,8 +156,8 @@ func runChild(cfg config, out io.Writer) error {
 	// Outside the measurement: check and free every buffer, then close the
 	// allocator, so each mode's allocator also proves it frees what it gave.
 	for i, b := range w.bufs {
-		if err := checkBuf(b, w.ids[i]); err != nil {
-			return fmt.Errorf("%s: at the end: %v", m.name, err)
+		if err := stamp.Check(b, w.ids[i]); err != nil {
+			return fmt.Errorf("%s: at the end: buffer %d: %v", m.name, w.ids[i], err)
 		}
 		a.Free(b)
 		w.bufs[i] = nil

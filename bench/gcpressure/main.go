@@ -62,19 +62,15 @@ func runParent(cfg config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer par.Close()
-	prog := par.Prog
 	total := time.Now()
-	var runs []*modeRun
-	for i, m := range cfg.Modes {
-		prog.Start(i+1, len(cfg.Modes), m)
-		r := runMode(par.Exe, cfg, m, prog)
-		if r.err != nil {
-			prog.Done(r.err, "")
-		} else {
-			prog.Done(nil, "peak RSS "+units.HumanBytes(float64(r.result.PeakRSSBytes)))
+	runs := make([]*modeRun, len(cfg.Modes))
+	par.Each(cfg.Modes, func(i int) (string, error) {
+		runs[i] = runMode(par.Exe, cfg, cfg.Modes[i], par.Prog)
+		if runs[i].err != nil {
+			return "", runs[i].err
 		}
-		runs = append(runs, r)
-	}
+		return "peak RSS " + units.HumanBytes(float64(runs[i].result.PeakRSSBytes)), nil
+	})
 
 	var results []*modeResult
 	var failed []string

@@ -3,11 +3,12 @@
 package main
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"sync/atomic"
+
+	"github.com/offheap/offheap/bench/internal/stamp"
 )
 
 // workload is the buffers and the random choices; identical in every mode.
@@ -24,35 +25,6 @@ type workload struct {
 	round atomic.Int64
 }
 
-// writeBuf writes every byte of b with a pattern derived from id: the 8 bytes
-// of id repeated (copies that double in length, so it runs at memmove speed).
-func writeBuf(b []byte, id uint64) {
-	var pat [8]byte
-	binary.LittleEndian.PutUint64(pat[:], id)
-	n := copy(b, pat[:])
-	for n < len(b) {
-		n += copy(b[n:], b[:n])
-	}
-}
-
-// checkBuf verifies the start and the end of a buffer still hold its pattern:
-// a buffer that an allocator handed out twice, or a neighbour overwrote, fails.
-func checkBuf(b []byte, id uint64) error {
-	var pat [8]byte
-	binary.LittleEndian.PutUint64(pat[:], id)
-	for i := 0; i < len(b) && i < 8; i++ {
-		if b[i] != pat[i] {
-			return fmt.Errorf("buffer %d (len %d) corrupted at byte %d: allocator handed out overlapping memory?", id, len(b), i)
-		}
-	}
-	for i := max(8, len(b)-8); i < len(b); i++ {
-		if b[i] != pat[i%8] {
-			return fmt.Errorf("buffer %d (len %d) corrupted at byte %d: allocator handed out overlapping memory?", id, len(b), i)
-		}
-	}
-	return nil
-}
-
 func (w *workload) newBuf() ([]byte, uint64) {
 	n := w.cfg.Size.Draw(w.rng)
 	b := w.a.Alloc(n)
@@ -60,7 +32,7 @@ func (w *workload) newBuf() ([]byte, uint64) {
 		panic(fmt.Sprintf("allocator returned len %d for %d bytes", len(b), n))
 	}
 	w.nextID++
-	writeBuf(b, w.nextID)
+	stamp.Fill(b, w.nextID)
 	return b, w.nextID
 }
 
@@ -81,8 +53,8 @@ func (w *workload) churnRound() (int, error) {
 	k := max(1, int(math.Round(float64(len(w.bufs))*w.cfg.Churn/100)))
 	for range k {
 		i := w.rng.IntN(len(w.bufs))
-		if err := checkBuf(w.bufs[i], w.ids[i]); err != nil {
-			return 0, err
+		if err := stamp.Check(w.bufs[i], w.ids[i]); err != nil {
+			return 0, fmt.Errorf("buffer %d: %v", w.ids[i], err)
 		}
 		w.live -= int64(len(w.bufs[i]))
 		w.a.Free(w.bufs[i])

@@ -6,37 +6,8 @@ import (
 	"testing"
 
 	"github.com/offheap/offheap/bench/internal/allocs"
+	"github.com/offheap/offheap/bench/internal/stamp"
 )
-
-func TestWriteBufWritesEveryByte(t *testing.T) {
-	for _, n := range []int{1, 7, 8, 9, 15, 16, 17, 100, 4096, 16<<10 + 3} {
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = 0xEE
-		}
-		var id uint64 = 0x0102030405060708
-		writeBuf(b, id)
-		for i, c := range b {
-			if want := byte(id >> (8 * (i % 8))); c != want {
-				t.Fatalf("len %d: byte %d = %#x, want %#x", n, i, c, want)
-			}
-		}
-		if err := checkBuf(b, id); err != nil {
-			t.Fatalf("len %d: %v", n, err)
-		}
-		// A buffer someone else wrote over fails the check, at either end.
-		c := slices.Clone(b)
-		writeBuf(c, id+1)
-		if checkBuf(c, id) == nil {
-			t.Errorf("len %d: overwritten buffer passes", n)
-		}
-		c = slices.Clone(b)
-		c[len(c)-1] ^= 1
-		if checkBuf(c, id) == nil {
-			t.Errorf("len %d: last byte changed, buffer passes", n)
-		}
-	}
-}
 
 // The workload must do the same work in every mode: the same sizes in the
 // same order, and the same buffers replaced.
@@ -62,7 +33,7 @@ func TestWorkloadSameInEveryAllocator(t *testing.T) {
 		}
 		for i, b := range w.bufs {
 			sizes = append(sizes, len(b))
-			if err := checkBuf(b, w.ids[i]); err != nil {
+			if err := stamp.Check(b, w.ids[i]); err != nil {
 				t.Fatal(err)
 			}
 		}

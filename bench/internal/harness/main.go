@@ -93,6 +93,17 @@ func NewParent(name, cbin, probe, jsonPath, chartPath string, stderr io.Writer) 
 	return p, nil
 }
 
+// Each runs a command's children one after another, labels[i] on the
+// progress line while run(i) runs child i; run returns the summary shown when
+// the child is done, or its error. The one loop every command's parent had.
+func (p *Parent) Each(labels []string, run func(i int) (summary string, err error)) {
+	for i, l := range labels {
+		p.Prog.Start(i+1, len(labels), l)
+		summary, err := run(i)
+		p.Prog.Done(err, summary)
+	}
+}
+
 // Close closes the output files Write has not.
 func (p *Parent) Close() {
 	p.JSON.Close()
