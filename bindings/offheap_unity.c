@@ -20,6 +20,7 @@
 #include "../c/src/owner.c"
 #include "../c/src/purge.c"
 #include "../c/src/stats.c"
+#include "../c/src/lifecycle.c"
 #include "../c/src/pool.c"
 #include "../c/src/arena.c"
 #include "../c/src/memlimit.c"

@@ -59,14 +59,14 @@ unsigned ohi_classes_build(const oh_slab_config_t *c, uint32_t *sizes, const cha
 void ohi_class_init(ohi_class_t *c, size_t chunk, size_t slab_size);
 OHI_INLINE unsigned ohi_class_of(oh_slab_t *h, size_t n) { return h->single ? 0 : h->grid[ohi_grid_index(n)]; }
 
-/* ---- heaps (heap.c) ---- */
+/* ---- heaps: creation and the registry (heap.c) ---- */
 extern ohi_lock_t ohi_registry_lock;
 extern oh_slab_t *ohi_heaps;          /* under ohi_registry_lock */
 extern oh_slab_t *ohi_slots[OHI_MAX_SLOTS];
 extern oh_slab_t *ohi_default_heap;   /* atomic */
+extern ohi_lock_t ohi_default_lock;   /* made under it: the default heap (fork takes it first) */
 oh_slab_t *ohi_get_default(void);
 oh_slab_t *ohi_heap_new_single(size_t object_size, size_t slab_size, size_t max_objects);
-int ohi_heap_destroy(oh_slab_t *h, const char *fn);
 /* A handle that is not a live heap is refused (EINVAL) with fn's name. */
 bool ohi_heap_check(oh_slab_t *h, const char *fn);
 /* ohi_heap_check for a call about pointer p, which the message names. */
@@ -238,6 +238,12 @@ void ohi_purge_unlock_all(bool child);
 /* ---- statistics (stats.c) ---- */
 void ohi_heap_stats_locked(oh_slab_t *h, oh_stats_t *out, bool classes);
 extern uint64_t ohi_retired_allocs, ohi_retired_frees; /* under the registry lock */
+
+/* ---- the lifecycle of heaps (lifecycle.c) ---- */
+/* Once, when the first heap is made: the thread-exit destructor, the purge
+ * policy's hooks and the fork handlers. */
+void ohi_lifecycle_init(void);
+int ohi_heap_destroy(oh_slab_t *h, const char *fn);
 
 /* ---- arenas (arena.c) ----
  * Blocks a language binding bumps through itself (arena.c explains): take

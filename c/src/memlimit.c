@@ -181,7 +181,7 @@ uint64_t oh_memory_wait(uint64_t seen, unsigned timeout_ms) {
   return now;
 }
 
-/* fork (heap.c): taken last, after the purger's mutex. In the child no thread
+/* fork (lifecycle.c): taken last, after the purger's mutex. In the child no thread
  * waits any more: the mutex and the condition variable start over. */
 void ohi_memlimit_lock_all(void) { pthread_mutex_lock(&wait_mu); }
 void ohi_memlimit_unlock_all(bool child) {

@@ -476,7 +476,7 @@ static void purge_init(void) {
 
 void ohi_purge_init(void) { pthread_once(&purge_once, purge_init); }
 
-/* fork (heap.c): the purger's mutex is the last lock taken. In the child the
+/* fork (lifecycle.c): the purger's mutex is the last lock taken. In the child the
  * purger thread does not exist: its state starts over, and the condition
  * variable is made anew too (a waiter's state may have been copied into it). */
 void ohi_purge_lock_all(void) { pthread_mutex_lock(&purge_mu); }
