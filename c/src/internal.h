@@ -105,7 +105,6 @@ void ohi_central_release(oh_slab_t *h, ohi_slab_t *s, uint32_t idx, uint32_t fla
 ohi_slab_t *ohi_central_adopt(oh_slab_t *h, unsigned cls, ohi_tcache_t *tc);
 /* Hands an owned slab back to the central lists (owner or stealer). */
 void ohi_central_abandon(oh_slab_t *h, ohi_slab_t *s, uint64_t *now);
-void ohi_after_empty(oh_slab_t *h);
 /* Debug: page guards and poison of a chunk. */
 bool ohi_chunk_guard(void *p, size_t size, bool guard);
 uint32_t ohi_chunk_debug_free(ohi_slab_t *s, void *p);
@@ -155,7 +154,9 @@ void ohi_tcache_retire(oh_slab_t *h, ohi_tcache_t *tc); /* counters to the class
 /* ---- large spans (large.c) ---- */
 void *ohi_large_alloc(oh_slab_t *h, size_t n, bool zero, const char *fn);
 void ohi_large_free(oh_slab_t *h, ohi_large_t *l);
-size_t ohi_large_purge(oh_slab_t *h, uint64_t now, long long delay, bool force, uint64_t *next_deadline);
+/* The heap's shared cache: spans the purge policy finds due unmapped (all
+ * when force); *next_deadline lowered to when the next one falls due. */
+size_t ohi_large_purge(oh_slab_t *h, uint64_t now, bool force, uint64_t *next_deadline);
 /* Unmaps a span that is on no cache (taking it off the heap's list). */
 void ohi_large_unmap(oh_slab_t *h, ohi_large_t *l);
 /* A thread cache's free spans: those older than the delay unmapped (all when
@@ -196,44 +197,19 @@ void ohi_owner_return(oh_slab_t *h, ohi_tcache_t *tc, int cls, void *const *ptrs
 /* The owner's free of its own slab's claimed chunk (release.c; owner entered). */
 void ohi_tcache_free_owned(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx, bool count);
 
-/* ---- purging (purge.c) ---- */
-extern uint64_t ohi_dirty_epoch; /* atomic: bumped when a slab gets free chunks to age */
-extern uint64_t ohi_purge_tick;  /* atomic: purge passes so far */
+/* ---- purging (purge.c) ----
+ * The tiers do not call here: they wake the purger and ask for the policy's
+ * work through wake.c (base.h), where this file hooks it in. */
 extern uint64_t ohi_purge_walked; /* atomic: state words the purge walks read (tests) */
-/* The owner purges its own slabs (from a refill) when a pass has come since
- * it last did: busy caches are not stolen for it. */
-void ohi_tcache_purge_self(oh_slab_t *h, ohi_tcache_t *tc);
-/* The one question of the purge policy the tiers ask on their fast paths: is
- * freed memory released at the free (a delay of 0) instead of waiting for the
- * policy's passes? (purge.c decides everything else.) */
-OHI_INLINE bool ohi_purge_at_free(void) { return ohi_opt(OH_OPT_PURGE_DELAY_MS) == 0; }
-void ohi_purge_notify(void);  /* something waits for the delay: make sure the purger runs */
-void ohi_purge_wake(void);    /* run a purge pass now, whatever the purger's deadline */
-/* A slab got free chunks to age: make sure passes come every pass period. */
-void ohi_purge_notify_dirty(void);
-/* A heap maps fresh memory: free pages a pass has seen once are decommitted
- * now rather than after the delay (rate-limited; purge.c). */
-void ohi_purge_pressure(void);
-/* The memory limit is near: the purger's next pass (now) decommits every
- * free page and empty slab whatever their age (at most one such pass per
- * 10 ms). */
-void ohi_purge_urgent(void);
-/* Near or past the limit: purges the heaps' shared lists and large spans at
- * once (not thread caches: see ohi_memlimit_grow) and asks for an urgent
- * pass. Returns bytes decommitted. */
-size_t ohi_purge_for_limit(void);
 /* How long a thread cache must sit unused to be drained, and the purger's
  * shortest re-arm: the purge delay, but at least 100 ms, so that a delay of 0
  * does not wake the purger, nor steal a busy thread's cache, on every refill. */
 #define OHI_IDLE_MS(delay) ((delay) > 100 ? (uint64_t)(delay) : (uint64_t)100)
-size_t ohi_heap_purge(oh_slab_t *h, uint64_t now, bool force, uint64_t *next_deadline);
 size_t ohi_heaps_purge_all(uint64_t now, bool force, uint64_t *next_deadline);
 /* Page purge of one slab the caller holds exclusively (owner side stolen, or
  * central under the class lock). */
 size_t ohi_slab_purge_pages(oh_slab_t *h, ohi_slab_t *s, bool force, uint64_t *more);
-void ohi_purge_init(void);    /* once, when the first heap is made */
-void ohi_purge_lock_all(void); /* fork */
-void ohi_purge_unlock_all(bool child);
+void ohi_purge_init(void); /* once, when the first heap is made: hooks the purger into wake.c */
 
 /* ---- statistics (stats.c) ---- */
 void ohi_heap_stats_locked(oh_slab_t *h, oh_stats_t *out, bool classes);

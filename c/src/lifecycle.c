@@ -126,12 +126,10 @@ static void for_each_heap_lock(bool lock, bool child) {
   for (oh_slab_t *h = ohi_heaps; h != NULL; h = h->next) {
     for (unsigned i = 0; i < h->nclasses; i++) {
       if (lock) ohi_lock(&h->classes[i].lock);
-      else if (child) ohi_lock_init(&h->classes[i].lock);
-      else ohi_unlock(&h->classes[i].lock);
+      else ohi_lock_after_fork(&h->classes[i].lock, child);
     }
     if (lock) ohi_lock(&h->large_lock);
-    else if (child) ohi_lock_init(&h->large_lock);
-    else ohi_unlock(&h->large_lock);
+    else ohi_lock_after_fork(&h->large_lock, child);
   }
 }
 
@@ -151,13 +149,13 @@ static void fork_prepare(void) {
   ohi_segment_lock_all();
   ohi_meta_lock_all();
   ohi_region_lock_all();
-  ohi_purge_lock_all();
+  ohi_wake_lock_all();
   ohi_memlimit_lock_all();
 }
 
 static void fork_release(bool child) {
   ohi_memlimit_unlock_all(child);
-  ohi_purge_unlock_all(child);
+  ohi_wake_unlock_all(child);
   ohi_region_unlock_all(child);
   ohi_meta_unlock_all(child);
   ohi_segment_unlock_all(child);
@@ -178,13 +176,8 @@ static void fork_release(bool child) {
       ohi_tcache_unsteal(tc);
     }
   }
-  if (child) {
-    ohi_lock_init(&ohi_registry_lock);
-    ohi_lock_init(&ohi_default_lock);
-  } else {
-    ohi_unlock(&ohi_registry_lock);
-    ohi_unlock(&ohi_default_lock);
-  }
+  ohi_lock_after_fork(&ohi_registry_lock, child);
+  ohi_lock_after_fork(&ohi_default_lock, child);
 }
 
 static void fork_parent(void) { fork_release(false); }

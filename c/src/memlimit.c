@@ -181,14 +181,11 @@ uint64_t oh_memory_wait(uint64_t seen, unsigned timeout_ms) {
   return now;
 }
 
-/* fork (lifecycle.c): taken last, after the purger's mutex. In the child no thread
- * waits any more: the mutex and the condition variable start over. */
-void ohi_memlimit_lock_all(void) { pthread_mutex_lock(&wait_mu); }
+/* fork (lifecycle.c): taken last, after the purger's mutex (wake.c). In the
+ * child no thread waits any more: the mutex and the condition variable start
+ * over. */
+void ohi_memlimit_lock_all(void) { ohi_lock(&wait_mu); }
 void ohi_memlimit_unlock_all(bool child) {
-  if (!child) {
-    pthread_mutex_unlock(&wait_mu);
-    return;
-  }
-  pthread_mutex_init(&wait_mu, NULL);
-  if (wait_cv_made) wait_cond_init(); /* a waiter's state may have been copied into it */
+  if (ohi_lock_after_fork(&wait_mu, child) && wait_cv_made)
+    wait_cond_init(); /* a waiter's state may have been copied into it */
 }
