@@ -1,34 +1,70 @@
 /* internal.h - what the sources of the offheap core share and nothing else sees.
  *
  * It is split by concern: base.h (macros, locks, the OS contract, options,
- * the memory limit, region map, pages, metadata, segments), slab_types.h (the
- * slab tier's data model, part of which the Go binding reads), and here the
- * slab tier's per-file prototypes. Together they are the map of the sources:
- * their sections follow the files that define them, lowest layer first. Each
- * layer calls only the ones above it in this list:
+ * the purge policy's questions and the purger's wake-ups, the memory limit,
+ * region map, pages, metadata, segments), slab_types.h (the slab tier's data
+ * model, part of which the Go binding reads), and here the slab tier's
+ * per-file prototypes. Together they are the map of the sources.
  *
+ * THE LAYERS, lowest first: a file calls only the files on its own line and
+ * on the lines above it. make test-layers (tests/layers.sh) reads this list
+ * and the symbols each object defines and uses, and fails on any other call.
+ *
+ *   -- layers --
  *   os_unix.c / os_windows.c  OS primitives (ohi_os_*): the only files that name
  *                             mmap, madvise, VirtualAlloc ...
- *   options.c                 tunables, error reporting, version (a leaf: other
- *                             files register change hooks with it)
+ *   options.c                 tunables, error reporting, version (other files
+ *                             register change hooks with it)
+ *   wake.c                    the purger's wake-ups and its thread: the leaf
+ *                             every tier calls when memory starts waiting for
+ *                             the purge policy, which hooks its work in
  *   pages.c                   page mappings with accounting, fault injection,
  *                             oh_decommit
  *   region.c                  the region map: which span owns an address
  *   meta.c                    type-stable metadata memory
+ *   memlimit.c, cgroup.c      the memory limit (OH_OPT_MEMORY_LIMIT, auto)
  *   segment.c                 the cache of free slab segments (address space)
  *   map.c                     oh_map / oh_unmap, oh_kind_of
- *   memlimit.c, cgroup.c      the memory limit (OH_OPT_MEMORY_LIMIT, auto)
- *   -- the slab tier (overview: heap.c) --
+ *                             -- the slab tier (overview: heap.c) --
  *   sizeclass.c               size classes of a heap
- *   heap.c                    heaps: creation, registry, destroy, fork
+ *   heap.c                    heaps: creation and the registry every tier reads
  *   central.c                 per-class central lists, slab creation and release
  *   tcache.c                  thread caches: slabs owned by a thread
  *   large.c                   allocations bigger than a slab
  *   release.c                 pointer classification, alloc/free entry points
  *   owner.c                   owner handles: the caches of tcache.c held by a binding
- *   purge.c                   the purge policy and the purger thread
+ *   purge.c                   the purge policy: its passes over every tier
  *   stats.c                   statistics and the leak report
+ *   lifecycle.c               the first heap's start-up, destroy, fork: they
+ *                             call every tier, so they come last
  *   pool.c, arena.c           built on the slab tier and the page layer
+ *   -- end of layers --
+ *
+ * The purge policy sits below the tiers it walks, and they reach it only
+ * through wake.c: the wake-ups (ohi_purge_notify, _dirty, _pressure,
+ * _urgent), the delay-0 purge of an emptied slab (ohi_after_empty), an
+ * owner's share of a pass (ohi_tcache_purge_self) and the limit's purge
+ * before a refusal (ohi_purge_for_limit) go through the hooks purge.c sets
+ * (ohi_wake_hook). The tiers ask the policy's questions about the delay
+ * through base.h's inline functions (ohi_purge_at_free, _never, _due,
+ * _deadline), never by reading OH_OPT_PURGE_DELAY_MS. Inline functions of
+ * the headers are compiled into their callers: the layers are about the calls
+ * between the files.
+ *
+ * Calls up the list where that is the natural direction - the only ones:
+ *
+ *   allow options.c -> memlimit.c ohi_memlimit_apply: setting the option is
+ *         what applies the limit
+ *   allow options.c -> cgroup.c oh_memory_limit_parse: the option's value
+ *         ("auto", "80%", "2GiB") is parsed where oh_memory_limit_parse is
+ *   allow pages.c -> memlimit.c ohi_memlimit_shift, ohi_memlimit_crossed: the
+ *         commit accounting tells the limit when committed bytes change step
+ *         (inline ohi_memlimit_note: a load and a shift on every change)
+ *   allow heap.c -> lifecycle.c ohi_lifecycle_init: making the first heap
+ *         starts what destroy and fork rely on (once)
+ *   allow tcache.c -> large.c ohi_large_cache_drain: a cache handed back
+ *         hands its free large spans to the heap's shared cache too (large.c
+ *         keeps them in the thread cache, so it sits below tcache.c)
  *
  * Internal names carry the prefix ohi_ and are hidden from the shared object's
  * symbol table (-fvisibility=hidden; only OH_API names are exported). The
