@@ -19,8 +19,10 @@
  *                the class's central lists under its lock, slab creation
  *   large.c      allocations bigger than a slab: their own mappings
  *   release.c    the entry points; chunk.h the chunk protocol
- *   purge.c      when free pages go back to the OS, and the purger thread
+ *   purge.c      when free pages go back to the OS; the tiers wake its
+ *                thread through wake.c
  *   stats.c      statistics and leak reports
+ *   lifecycle.c  the first heap's start-up, destroy, fork
  *
  * The steps of an allocation of n bytes:
  *   1. n > the largest class: a large span of whole pages (large.c).
