@@ -368,5 +368,22 @@ OHI_INLINE void ohi_cond_init_monotonic(pthread_cond_t *cv) {
   pthread_cond_init(cv, &attr);
   pthread_condattr_destroy(&attr);
 }
+/* The absolute time ms milliseconds from now on such a variable's clock, for
+ * pthread_cond_timedwait. */
+OHI_INLINE struct timespec ohi_cond_deadline(uint64_t ms) {
+  struct timespec ts;
+#if defined(__linux__)
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+#else
+  clock_gettime(CLOCK_REALTIME, &ts);
+#endif
+  ts.tv_sec += (time_t)(ms / 1000);
+  ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (ts.tv_nsec >= 1000000000L) {
+    ts.tv_sec++;
+    ts.tv_nsec -= 1000000000L;
+  }
+  return ts;
+}
 
 #endif /* OFFHEAP_BASE_H */

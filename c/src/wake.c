@@ -128,19 +128,7 @@ static void *purger_main(void *arg) {
       } else {
         uint64_t now = ohi_os_now_ms();
         if (now >= deadline) break;
-        struct timespec ts;
-#if defined(__linux__)
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-#else
-        clock_gettime(CLOCK_REALTIME, &ts);
-#endif
-        uint64_t wait = deadline - now;
-        ts.tv_sec += (time_t)(wait / 1000);
-        ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-          ts.tv_sec++;
-          ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = ohi_cond_deadline(deadline - now);
         pthread_cond_timedwait(&purge_cv, &purge_mu, &ts);
       }
     }
