@@ -1,8 +1,9 @@
 /* base.h - what every file of the core shares below the slab tier: compiler
  * and atomic macros, locks, the OS primitives contract (os_unix.c,
- * os_windows.c), options and errors, the memory limit, the region map, page
+ * os_windows.c), options and errors, the purge policy's questions and the
+ * purger's wake-ups (wake.c), the memory limit, the region map, page
  * mappings, metadata memory and the segment cache. internal.h includes it;
- * see there for the map of the sources.
+ * see there for the map of the sources and its layers.
  */
 #ifndef OFFHEAP_BASE_H
 #define OFFHEAP_BASE_H
