@@ -77,7 +77,7 @@ check() {
       key = $1 " " $2 " " $3
       if (key in ok) { used[key] = 1; next }
       if (rank[$2] > rank[$1])
-        printf "%s.c calls %s, defined in %s.c, a layer below it on the map (%s): not allowed\n", $1, $3, $2, map
+        printf "%s.c uses %s, defined in %s.c, a layer below it on the map (%s): not allowed\n", $1, $3, $2, map
     }
     END {
       for (k in used) if (!used[k]) {
