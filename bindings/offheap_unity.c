@@ -6,6 +6,7 @@
 // (OH_GO_SHARED), which links an installed liboffheap instead.
 #ifndef OH_GO_SHARED
 #include "../c/src/options.c"
+#include "../c/src/wake.c"
 #include "../c/src/pages.c"
 #include "../c/src/region.c"
 #include "../c/src/meta.c"
@@ -20,6 +21,7 @@
 #include "../c/src/owner.c"
 #include "../c/src/purge.c"
 #include "../c/src/stats.c"
+#include "../c/src/lifecycle.c"
 #include "../c/src/pool.c"
 #include "../c/src/arena.c"
 #include "../c/src/memlimit.c"

@@ -17,6 +17,9 @@
 #                           from the read-only module cache) and runs
 #   make test-unix-defines  os_unix.c compiled as macOS and the BSDs would, each
 #                           checked for the madvise advice it gives
+#   make test-layers        the C core's files call only the layers above
+#                           them on c/src/internal.h's map, but the calls it
+#                           allows (tests/layers.sh, on the objects' symbols)
 #   make test-windows       the core cross-compiled with mingw-w64 (static library
 #                           and offheap.dll), tests/windows/test_windows*.c, the C
 #                           and Go examples and the Go test binaries of go/offheap
@@ -31,9 +34,9 @@ PKG_CONFIG ?= pkg-config
 SYMBOLS := c/offheap.symbols
 
 .PHONY: test-shared-go test-install test-symbols update-symbols test-examples test-nocgo test-modzip \
-        test-unix-defines test-windows deps-windows windows-build
+        test-unix-defines test-windows deps-windows windows-build test-layers
 
-TEST_EXTRA += test-install test-symbols test-examples test-nocgo test-modzip test-unix-defines
+TEST_EXTRA += test-install test-symbols test-layers test-examples test-nocgo test-modzip test-unix-defines
 
 # ---- install -----------------------------------------------------------------
 
@@ -80,6 +83,12 @@ test-install: lib ## install and uninstall into temporary prefixes, with DESTDIR
 test-symbols: $(BUILD)/liboffheap.so ## liboffheap.so exports exactly c/offheap.symbols (make test)
 	@mk/packaging/symbols.sh check $(BUILD)/liboffheap.so.$(VERSION) c/include/offheap.h $(SYMBOLS)
 	@CC=$(CC) mk/packaging/symbols.sh selftest
+
+# ---- the core's layers ------------------------------------------------------------
+
+test-layers: $(call objs,rel) ## the C core's files call only the layers c/src/internal.h puts above them (make test)
+	@tests/layers.sh check $(BUILD)/rel/obj c/src/internal.h
+	@CC=$(CC) tests/layers.sh selftest
 
 update-symbols: $(BUILD)/liboffheap.so ## rewrite c/offheap.symbols from the built library
 	@mk/packaging/symbols.sh update $(BUILD)/liboffheap.so.$(VERSION) c/include/offheap.h $(SYMBOLS)

@@ -1,7 +1,7 @@
 /* test_fork.c - fork() while the library is in use: the child must never hang.
  *
  * The core takes every lock before fork and releases or re-creates them after
- * it (heap.c, "fork"); thread caches of threads that do not exist in the child
+ * it (lifecycle.c, "fork"); thread caches of threads that do not exist in the child
  * are handed back to the central lists, and the child's purger starts anew.
  * Each child here allocates, frees and purges, and must exit within a bound;
  * a hang is reported as a failure, not as a stuck test run.

@@ -1,8 +1,9 @@
 /* base.h - what every file of the core shares below the slab tier: compiler
  * and atomic macros, locks, the OS primitives contract (os_unix.c,
- * os_windows.c), options and errors, the memory limit, the region map, page
+ * os_windows.c), options and errors, the purge policy's questions and the
+ * purger's wake-ups (wake.c), the memory limit, the region map, page
  * mappings, metadata memory and the segment cache. internal.h includes it;
- * see there for the map of the sources.
+ * see there for the map of the sources and its layers.
  */
 #ifndef OFFHEAP_BASE_H
 #define OFFHEAP_BASE_H
@@ -63,6 +64,14 @@ void ohi_lock_init(ohi_lock_t *l);
 #define ohi_lock(l) pthread_mutex_lock(l)
 #define ohi_unlock(l) pthread_mutex_unlock(l)
 #define ohi_lock_destroy(l) pthread_mutex_destroy(l)
+/* fork: a lock taken before fork is released after it in the parent and
+ * made anew in the child (where no other thread exists). Returns child, for
+ * the caller to start the rest of its state over. */
+OHI_INLINE bool ohi_lock_after_fork(ohi_lock_t *l, bool child) {
+  if (child) ohi_lock_init(l);
+  else ohi_unlock(l);
+  return child;
+}
 
 /* ---- OS primitives (os_unix.c, os_windows.c) -------------------------------
  * Each returns 0 or an errno value. Addresses and sizes marked "page aligned"
@@ -123,6 +132,68 @@ void ohi_options_init(void); /* idempotent, thread safe */
  * policy registers one). Keeps options.c a leaf. */
 void ohi_option_hook(void (*fn)(oh_option_t));
 OHI_INLINE long long ohi_opt(oh_option_t o) { return OHI_LOAD_RELAXED(&ohi_options[o]); }
+
+/* ---- the purge policy's questions (inline: purge.c decides the rest) ------
+ * The tiers ask these on their paths instead of reading the delay. */
+OHI_INLINE long long ohi_purge_delay(void) { return ohi_opt(OH_OPT_PURGE_DELAY_MS); }
+/* Is freed memory released at the free (a delay of 0) instead of waiting for
+ * the policy's passes? */
+OHI_INLINE bool ohi_purge_at_free(void) { return ohi_purge_delay() == 0; }
+/* A delay of -1: the policy never purges (oh_purge and the limit still do). */
+OHI_INLINE bool ohi_purge_never(void) { return ohi_purge_delay() < 0; }
+/* When memory freed at freed_ms falls due (a delay of -1: never). */
+OHI_INLINE uint64_t ohi_purge_deadline(uint64_t freed_ms) {
+  long long delay = ohi_purge_delay();
+  return delay < 0 ? UINT64_MAX : freed_ms + (uint64_t)delay;
+}
+/* Is memory freed at freed_ms due at now? (force: everything is) */
+OHI_INLINE bool ohi_purge_due(uint64_t freed_ms, uint64_t now, bool force) {
+  return force || now >= ohi_purge_deadline(freed_ms);
+}
+/* Passes come every quarter delay, at least every 25 ms, while anything waits. */
+#define OHI_PURGE_PASSES_PER_DELAY 4
+OHI_INLINE uint64_t ohi_purge_pass_period(long long delay) {
+  return delay / OHI_PURGE_PASSES_PER_DELAY > 25 ? (uint64_t)(delay / OHI_PURGE_PASSES_PER_DELAY) : 25;
+}
+
+/* ---- the purger's wake-ups (wake.c) ----------------------------------------
+ * A leaf every tier calls when memory starts to wait for the purge policy;
+ * the policy (purge.c) hooks its work in when the first heap is made. */
+extern uint64_t ohi_dirty_epoch; /* atomic: bumped when a slab gets free chunks to age */
+extern uint64_t ohi_purge_tick;  /* atomic: purge passes so far */
+struct ohi_tcache_s;
+typedef struct ohi_purger_s {
+  /* One pass of the purger thread: returns the next deadline (0: none);
+   * *soon: it comes within a pass period. force: urgent (the limit). */
+  uint64_t (*pass)(bool notified, bool force, bool pressure, bool *soon);
+  void (*heap_now)(oh_slab_t *h); /* delay 0: a slab of h emptied */
+  void (*owner_pass)(oh_slab_t *h, struct ohi_tcache_s *tc);
+  size_t (*for_limit)(void);
+} ohi_purger_t;
+void ohi_wake_hook(const ohi_purger_t *p); /* purge.c, once */
+void ohi_purge_notify(void);  /* something waits for the delay: make sure the purger runs */
+void ohi_purge_wake(void);    /* run a purge pass now, whatever the purger's deadline */
+/* A slab got free chunks to age: make sure passes come every pass period. */
+void ohi_purge_notify_dirty(void);
+/* A heap maps fresh memory: free pages a pass has seen once are decommitted
+ * now rather than after the delay (rate-limited). */
+void ohi_purge_pressure(void);
+/* The memory limit is near: the purger's next pass (now) decommits every
+ * free page and empty slab whatever their age (at most one such pass per
+ * 10 ms). */
+void ohi_purge_urgent(void);
+/* Near or past the limit: purges the heaps' shared lists and large spans at
+ * once (not thread caches: see ohi_memlimit_grow) and asks for an urgent
+ * pass. Returns bytes decommitted. */
+size_t ohi_purge_for_limit(void);
+/* A slab of h emptied: released now with a delay of 0, else the purger is
+ * notified. */
+void ohi_after_empty(oh_slab_t *h);
+/* The owner purges its own slabs (from a refill) when a pass has come since
+ * it last did: busy caches are not stolen for it. */
+void ohi_tcache_purge_self(oh_slab_t *h, struct ohi_tcache_s *tc);
+void ohi_wake_lock_all(void); /* fork */
+void ohi_wake_unlock_all(bool child);
 
 /* ---- the memory limit (memlimit.c, cgroup.c) ------------------------------
  * OH_OPT_MEMORY_LIMIT's state, mirrored from the option by
@@ -297,6 +368,23 @@ OHI_INLINE void ohi_cond_init_monotonic(pthread_cond_t *cv) {
 #endif
   pthread_cond_init(cv, &attr);
   pthread_condattr_destroy(&attr);
+}
+/* The absolute time ms milliseconds from now on such a variable's clock, for
+ * pthread_cond_timedwait. */
+OHI_INLINE struct timespec ohi_cond_deadline(uint64_t ms) {
+  struct timespec ts;
+#if defined(__linux__)
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+#else
+  clock_gettime(CLOCK_REALTIME, &ts);
+#endif
+  ts.tv_sec += (time_t)(ms / 1000);
+  ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (ts.tv_nsec >= 1000000000L) {
+    ts.tv_sec++;
+    ts.tv_nsec -= 1000000000L;
+  }
+  return ts;
 }
 
 #endif /* OFFHEAP_BASE_H */

@@ -346,11 +346,6 @@ size_t ohi_central_take(oh_slab_t *h, unsigned cls, void **out, size_t n, uint32
   return got;
 }
 
-void ohi_after_empty(oh_slab_t *h) {
-  if (ohi_purge_at_free()) ohi_heap_purge(h, ohi_os_now_ms(), false, NULL);
-  else ohi_purge_notify();
-}
-
 void ohi_central_release(oh_slab_t *h, ohi_slab_t *s, uint32_t idx, uint32_t flags) {
   ohi_class_t *c = &h->classes[s->class_index];
   uint64_t now = 0;

@@ -1,5 +1,8 @@
-/* heap.c - heaps: creation, the registry, destroy, fork. This file also holds
- * the overview of the slab tier; each tier file points back here.
+/* heap.c - heaps: creation and the registry every tier reads (the list of
+ * heaps, the thread-cache slots, the default heap, the checks of a handle).
+ * Destroy, fork and the first heap's start-up call every tier, so they live
+ * apart, at the bottom of the layers (lifecycle.c). This file also holds the
+ * overview of the slab tier; each tier file points back here.
  *
  * THE SLAB TIER
  * A heap (oh_slab_t) is one allocator instance: oh_alloc uses the default one,
@@ -16,8 +19,10 @@
  *                the class's central lists under its lock, slab creation
  *   large.c      allocations bigger than a slab: their own mappings
  *   release.c    the entry points; chunk.h the chunk protocol
- *   purge.c      when free pages go back to the OS, and the purger thread
+ *   purge.c      when free pages go back to the OS; the tiers wake its
+ *                thread through wake.c
  *   stats.c      statistics and leak reports
+ *   lifecycle.c  the first heap's start-up, destroy, fork
  *
  * The steps of an allocation of n bytes:
  *   1. n > the largest class: a large span of whole pages (large.c).
@@ -58,8 +63,6 @@
  */
 #include "internal.h"
 
-#include <sched.h>
-
 #define SLAB_SHIFT_MIN 16
 #define SLAB_SHIFT_MAX 30
 
@@ -68,10 +71,7 @@ oh_slab_t *ohi_heaps;
 oh_slab_t *ohi_slots[OHI_MAX_SLOTS];
 oh_slab_t *ohi_default_heap;
 static uint64_t next_heap_id = 1;
-static ohi_lock_t default_lock = OHI_LOCK_INIT;
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
-
-static void fork_init(void);
+ohi_lock_t ohi_default_lock = OHI_LOCK_INIT;
 
 static oh_slab_t *heap_alloc_struct(unsigned nclasses) {
   size_t size = sizeof(oh_slab_t) + nclasses * sizeof(ohi_class_t);
@@ -84,9 +84,7 @@ static oh_slab_t *heap_alloc_struct(unsigned nclasses) {
 }
 
 static void heap_register(oh_slab_t *h, bool want_slot) {
-  ohi_tls_register();
-  ohi_purge_init();
-  pthread_once(&fork_once, fork_init);
+  ohi_lifecycle_init();
   ohi_lock(&ohi_registry_lock);
   h->id = next_heap_id++;
   h->slot = -1;
@@ -157,13 +155,13 @@ oh_slab_t *ohi_heap_new_single(size_t object_size, size_t slab_size, size_t max_
 /* Creates the process-wide heap on first use; a failure (the OS refusing
  * memory) is reported and retried by the next call, never cached. */
 static OHI_NOINLINE oh_slab_t *default_create(void) {
-  ohi_lock(&default_lock);
+  ohi_lock(&ohi_default_lock);
   oh_slab_t *h = __atomic_load_n(&ohi_default_heap, __ATOMIC_ACQUIRE);
   if (h == NULL) {
     h = heap_new(NULL, "oh_alloc");
     if (h != NULL) __atomic_store_n(&ohi_default_heap, h, __ATOMIC_RELEASE);
   }
-  ohi_unlock(&default_lock);
+  ohi_unlock(&ohi_default_lock);
   return h;
 }
 
@@ -199,177 +197,3 @@ bool ohi_heap_check_ptr(oh_slab_t *h, const char *fn, const void *p) {
   }
   return true;
 }
-
-/* ---- destroy --------------------------------------------------------------------- */
-
-static void unmap_slab(oh_slab_t *h, ohi_slab_t *s) {
-  size_t ps = ohi_os_page_size(), committed = 0;
-  for (size_t pg = 0; pg < s->touched / ps; pg++)
-    if (!ohi_slab_page_decommitted(s, pg)) committed += ps;
-  ohi_region_set(s->span.base, h->slab_size, NULL);
-  ohi_pages_unmap_accounted((void *)s->span.base, h->slab_size, committed);
-  ohi_meta_free(s, s->meta_size);
-}
-
-static void unmap_slab_list(oh_slab_t *h, ohi_slab_t *s) {
-  while (s != NULL) {
-    ohi_slab_t *next = s->next;
-    unmap_slab(h, s);
-    s = next;
-  }
-}
-
-int ohi_heap_destroy(oh_slab_t *h, const char *fn) {
-  if (h == NULL) return ohi_fail(EINVAL, "%s: NULL instance", fn);
-  if (h == __atomic_load_n(&ohi_default_heap, __ATOMIC_ACQUIRE))
-    return ohi_fail(EINVAL, "%s: the process-wide instance cannot be destroyed", fn);
-  ohi_lock(&ohi_registry_lock);
-  oh_slab_t *r = ohi_heaps;
-  while (r != NULL && r != h) r = r->next;
-  /* Claimed under the registry lock: of two racing destroys, one wins. */
-  if (r == NULL || OHI_LOAD_RELAXED(&h->magic) != OHI_HEAP_LIVE) {
-    ohi_unlock(&ohi_registry_lock);
-    return ohi_fail(EINVAL, "%s: %p is not a live instance (destroyed twice?)", fn, (void *)h);
-  }
-  OHI_STORE_RELEASE(&h->magic, 0u);
-  {
-    oh_stats_t last;
-    memset(&last, 0, sizeof last);
-    ohi_heap_stats_locked(h, &last, false);
-    ohi_retired_allocs += last.allocs;
-    ohi_retired_frees += last.frees;
-  }
-  if (h->prev) h->prev->next = h->next;
-  else ohi_heaps = h->next;
-  if (h->next) h->next->prev = h->prev;
-  if (h->slot >= 0) ohi_slots[h->slot] = NULL;
-  /* Threads' caches: their slabs go with the heap; the caches themselves are
-   * orphaned (heap_id 0) and freed by their owners on next use or exit (owner
-   * handles by ohi_owner_delete). */
-  for (ohi_tcache_t *tc = h->tcaches; tc != NULL; tc = tc->next) {
-    bool stolen = ohi_tcache_steal(tc);
-    for (unsigned i = 0; i < h->nclasses; i++) {
-      unmap_slab_list(h, tc->bins[i].owned);
-      tc->bins[i].owned = tc->bins[i].cur = tc->bins[i].owned_tail = NULL;
-    }
-    /* its free large spans are on the heap's list of mapped spans: unmapped below */
-    OHI_STORE_RELAXED(&tc->lfree, (ohi_large_t *)NULL);
-    OHI_STORE_RELAXED(&tc->lfree_count, 0);
-    OHI_STORE_RELAXED(&tc->lfree_bytes, 0);
-    OHI_STORE_RELAXED(&tc->heap_id, 0);
-    if (stolen) ohi_tcache_unsteal(tc);
-  }
-  h->tcaches = NULL;
-  ohi_unlock(&ohi_registry_lock);
-  if (h->slot >= 0 && ohi_tls_caches[h->slot] != NULL && ohi_tls_caches[h->slot]->heap == h) {
-    ohi_meta_free(ohi_tls_caches[h->slot], ohi_tls_caches[h->slot]->meta_size);
-    ohi_tls_caches[h->slot] = NULL;
-  }
-  for (unsigned i = 0; i < h->nclasses; i++) {
-    ohi_class_t *c = &h->classes[i];
-    ohi_lock(&c->lock);
-    unmap_slab_list(h, c->partial);
-    unmap_slab_list(h, c->full);
-    unmap_slab_list(h, c->empty);
-    ohi_unlock(&c->lock);
-    ohi_lock_destroy(&c->lock);
-  }
-  OHI_STORE_RELAXED(&h->empty_bytes, 0);
-  /* Every mapped large span, live or in a cache (the threads' caches were
-   * emptied above): nobody else reaches the list now. */
-  for (ohi_large_t *l = h->large, *next; l != NULL; l = next) {
-    next = l->next;
-    ohi_region_set(l->span.base, l->span.size, NULL);
-    ohi_pages_unmap((void *)l->span.base, l->span.size);
-    ohi_meta_free(l, sizeof *l);
-  }
-  OHI_STORE_RELAXED(&h->large, NULL);
-  OHI_STORE_RELAXED(&h->large_free, NULL);
-  ohi_lock_destroy(&h->large_lock);
-  ohi_meta_free(h, h->meta_size);
-  return 0;
-}
-
-int oh_slab_destroy(oh_slab_t *s) { return ohi_heap_destroy(s, "oh_slab_destroy"); }
-
-/* ---- fork --------------------------------------------------------------------------
- * Like jemalloc: before fork every lock is taken in one fixed order (default,
- * registry, each heap's class and large locks, segments, metadata, region
- * map, purger), after it the parent releases them and the child makes them
- * anew. Every thread cache is stolen first (its owner out of any cache
- * operation, and kept out), so in the child the caches of threads that do not
- * exist there are quiescent: their slabs go back to the central lists. The
- * child's purger is started again on first need. */
-
-#if !defined(_WIN32)
-static void for_each_heap_lock(bool lock, bool child) {
-  for (oh_slab_t *h = ohi_heaps; h != NULL; h = h->next) {
-    for (unsigned i = 0; i < h->nclasses; i++) {
-      if (lock) ohi_lock(&h->classes[i].lock);
-      else if (child) ohi_lock_init(&h->classes[i].lock);
-      else ohi_unlock(&h->classes[i].lock);
-    }
-    if (lock) ohi_lock(&h->large_lock);
-    else if (child) ohi_lock_init(&h->large_lock);
-    else ohi_unlock(&h->large_lock);
-  }
-}
-
-static void fork_prepare(void) {
-  ohi_lock(&default_lock);
-  ohi_lock(&ohi_registry_lock);
-  for (oh_slab_t *h = ohi_heaps; h != NULL; h = h->next)
-    for (ohi_tcache_t *tc = h->tcaches; tc != NULL; tc = tc->next) {
-      /* The owner's side of the handshake has no fence; the process barrier
-       * stands in for it (struct ohi_tcache_s). Without one (ENOSYS) the
-       * owner's next operation sees steal at the latest when it enters. */
-      __atomic_store_n(&tc->steal, 1u, __ATOMIC_SEQ_CST);
-      (void)ohi_os_process_barrier();
-      while (__atomic_load_n(&tc->in_op, __ATOMIC_SEQ_CST) != 0) sched_yield();
-    }
-  for_each_heap_lock(true, false);
-  ohi_segment_lock_all();
-  ohi_meta_lock_all();
-  ohi_region_lock_all();
-  ohi_purge_lock_all();
-  ohi_memlimit_lock_all();
-}
-
-static void fork_release(bool child) {
-  ohi_memlimit_unlock_all(child);
-  ohi_purge_unlock_all(child);
-  ohi_region_unlock_all(child);
-  ohi_meta_unlock_all(child);
-  ohi_segment_unlock_all(child);
-  for_each_heap_lock(false, child);
-  for (oh_slab_t *h = ohi_heaps; h != NULL; h = h->next) {
-    for (ohi_tcache_t *tc = h->tcaches, *next; tc != NULL; tc = next) {
-      next = tc->next;
-      /* Owner handles (owner.c) belong to no thread: the child keeps them. */
-      if (child && !tc->explicit_owner && (h->slot < 0 || ohi_tls_caches[h->slot] != tc)) { /* its thread is not in the child */
-        OHI_STORE_RELAXED(&tc->in_op, 0u);
-        ohi_tcache_abandon_all(h, tc); /* empty slabs wait for the child's purger */
-        ohi_tcache_retire(h, tc);
-        ohi_tcache_unlink(h, tc);
-        OHI_STORE_RELAXED(&tc->heap_id, 0);
-        ohi_meta_free(tc, tc->meta_size);
-        continue;
-      }
-      ohi_tcache_unsteal(tc);
-    }
-  }
-  if (child) {
-    ohi_lock_init(&ohi_registry_lock);
-    ohi_lock_init(&default_lock);
-  } else {
-    ohi_unlock(&ohi_registry_lock);
-    ohi_unlock(&default_lock);
-  }
-}
-
-static void fork_parent(void) { fork_release(false); }
-static void fork_child(void) { fork_release(true); }
-static void fork_init(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
-#else
-static void fork_init(void) {}
-#endif

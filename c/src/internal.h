@@ -1,34 +1,70 @@
 /* internal.h - what the sources of the offheap core share and nothing else sees.
  *
  * It is split by concern: base.h (macros, locks, the OS contract, options,
- * the memory limit, region map, pages, metadata, segments), slab_types.h (the
- * slab tier's data model, part of which the Go binding reads), and here the
- * slab tier's per-file prototypes. Together they are the map of the sources:
- * their sections follow the files that define them, lowest layer first. Each
- * layer calls only the ones above it in this list:
+ * the purge policy's questions and the purger's wake-ups, the memory limit,
+ * region map, pages, metadata, segments), slab_types.h (the slab tier's data
+ * model, part of which the Go binding reads), and here the slab tier's
+ * per-file prototypes. Together they are the map of the sources.
  *
+ * THE LAYERS, lowest first: a file calls only the files on its own line and
+ * on the lines above it. make test-layers (tests/layers.sh) reads this list
+ * and the symbols each object defines and uses, and fails on any other call.
+ *
+ *   -- layers --
  *   os_unix.c / os_windows.c  OS primitives (ohi_os_*): the only files that name
  *                             mmap, madvise, VirtualAlloc ...
- *   options.c                 tunables, error reporting, version (a leaf: other
- *                             files register change hooks with it)
+ *   options.c                 tunables, error reporting, version (other files
+ *                             register change hooks with it)
+ *   wake.c                    the purger's wake-ups and its thread: the leaf
+ *                             every tier calls when memory starts waiting for
+ *                             the purge policy, which hooks its work in
  *   pages.c                   page mappings with accounting, fault injection,
  *                             oh_decommit
  *   region.c                  the region map: which span owns an address
  *   meta.c                    type-stable metadata memory
+ *   memlimit.c, cgroup.c      the memory limit (OH_OPT_MEMORY_LIMIT, auto)
  *   segment.c                 the cache of free slab segments (address space)
  *   map.c                     oh_map / oh_unmap, oh_kind_of
- *   memlimit.c, cgroup.c      the memory limit (OH_OPT_MEMORY_LIMIT, auto)
- *   -- the slab tier (overview: heap.c) --
+ *                             -- the slab tier (overview: heap.c) --
  *   sizeclass.c               size classes of a heap
- *   heap.c                    heaps: creation, registry, destroy, fork
+ *   heap.c                    heaps: creation and the registry every tier reads
  *   central.c                 per-class central lists, slab creation and release
  *   tcache.c                  thread caches: slabs owned by a thread
  *   large.c                   allocations bigger than a slab
  *   release.c                 pointer classification, alloc/free entry points
  *   owner.c                   owner handles: the caches of tcache.c held by a binding
- *   purge.c                   the purge policy and the purger thread
+ *   purge.c                   the purge policy: its passes over every tier
  *   stats.c                   statistics and the leak report
+ *   lifecycle.c               the first heap's start-up, destroy, fork: they
+ *                             call every tier, so they come last
  *   pool.c, arena.c           built on the slab tier and the page layer
+ *   -- end of layers --
+ *
+ * The purge policy sits below the tiers it walks, and they reach it only
+ * through wake.c: the wake-ups (ohi_purge_notify, _dirty, _pressure,
+ * _urgent), the delay-0 purge of an emptied slab (ohi_after_empty), an
+ * owner's share of a pass (ohi_tcache_purge_self) and the limit's purge
+ * before a refusal (ohi_purge_for_limit) go through the hooks purge.c sets
+ * (ohi_wake_hook). The tiers ask the policy's questions about the delay
+ * through base.h's inline functions (ohi_purge_at_free, _never, _due,
+ * _deadline), never by reading OH_OPT_PURGE_DELAY_MS. Inline functions of
+ * the headers are compiled into their callers: the layers are about the calls
+ * between the files.
+ *
+ * Calls up the list where that is the natural direction - the only ones:
+ *
+ *   allow options.c -> memlimit.c ohi_memlimit_apply: setting the option is
+ *         what applies the limit
+ *   allow options.c -> cgroup.c oh_memory_limit_parse: the option's value
+ *         ("auto", "80%", "2GiB") is parsed where oh_memory_limit_parse is
+ *   allow pages.c -> memlimit.c ohi_memlimit_shift, ohi_memlimit_crossed: the
+ *         commit accounting tells the limit when committed bytes change step
+ *         (inline ohi_memlimit_note: a load and a shift on every change)
+ *   allow heap.c -> lifecycle.c ohi_lifecycle_init: making the first heap
+ *         starts what destroy and fork rely on (once)
+ *   allow tcache.c -> large.c ohi_large_cache_drain: a cache handed back
+ *         hands its free large spans to the heap's shared cache too (large.c
+ *         keeps them in the thread cache, so it sits below tcache.c)
  *
  * Internal names carry the prefix ohi_ and are hidden from the shared object's
  * symbol table (-fvisibility=hidden; only OH_API names are exported). The
@@ -59,14 +95,14 @@ unsigned ohi_classes_build(const oh_slab_config_t *c, uint32_t *sizes, const cha
 void ohi_class_init(ohi_class_t *c, size_t chunk, size_t slab_size);
 OHI_INLINE unsigned ohi_class_of(oh_slab_t *h, size_t n) { return h->single ? 0 : h->grid[ohi_grid_index(n)]; }
 
-/* ---- heaps (heap.c) ---- */
+/* ---- heaps: creation and the registry (heap.c) ---- */
 extern ohi_lock_t ohi_registry_lock;
 extern oh_slab_t *ohi_heaps;          /* under ohi_registry_lock */
 extern oh_slab_t *ohi_slots[OHI_MAX_SLOTS];
 extern oh_slab_t *ohi_default_heap;   /* atomic */
+extern ohi_lock_t ohi_default_lock;   /* made under it: the default heap (fork takes it first) */
 oh_slab_t *ohi_get_default(void);
 oh_slab_t *ohi_heap_new_single(size_t object_size, size_t slab_size, size_t max_objects);
-int ohi_heap_destroy(oh_slab_t *h, const char *fn);
 /* A handle that is not a live heap is refused (EINVAL) with fn's name. */
 bool ohi_heap_check(oh_slab_t *h, const char *fn);
 /* ohi_heap_check for a call about pointer p, which the message names. */
@@ -105,7 +141,6 @@ void ohi_central_release(oh_slab_t *h, ohi_slab_t *s, uint32_t idx, uint32_t fla
 ohi_slab_t *ohi_central_adopt(oh_slab_t *h, unsigned cls, ohi_tcache_t *tc);
 /* Hands an owned slab back to the central lists (owner or stealer). */
 void ohi_central_abandon(oh_slab_t *h, ohi_slab_t *s, uint64_t *now);
-void ohi_after_empty(oh_slab_t *h);
 /* Debug: page guards and poison of a chunk. */
 bool ohi_chunk_guard(void *p, size_t size, bool guard);
 uint32_t ohi_chunk_debug_free(ohi_slab_t *s, void *p);
@@ -162,7 +197,9 @@ void ohi_tcache_retire(oh_slab_t *h, ohi_tcache_t *tc); /* counters to the class
 /* ---- large spans (large.c) ---- */
 void *ohi_large_alloc(oh_slab_t *h, size_t n, bool zero, const char *fn);
 void ohi_large_free(oh_slab_t *h, ohi_large_t *l);
-size_t ohi_large_purge(oh_slab_t *h, uint64_t now, long long delay, bool force, uint64_t *next_deadline);
+/* The heap's shared cache: spans the purge policy finds due unmapped (all
+ * when force); *next_deadline lowered to when the next one falls due. */
+size_t ohi_large_purge(oh_slab_t *h, uint64_t now, bool force, uint64_t *next_deadline);
 /* Unmaps a span that is on no cache (taking it off the heap's list). */
 void ohi_large_unmap(oh_slab_t *h, ohi_large_t *l);
 /* A thread cache's free spans: those older than the delay unmapped (all when
@@ -203,48 +240,29 @@ void ohi_owner_return(oh_slab_t *h, ohi_tcache_t *tc, int cls, void *const *ptrs
 /* The owner's free of its own slab's claimed chunk (release.c; owner entered). */
 void ohi_tcache_free_owned(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx, bool count);
 
-/* ---- purging (purge.c) ---- */
-extern uint64_t ohi_dirty_epoch; /* atomic: bumped when a slab gets free chunks to age */
-extern uint64_t ohi_purge_tick;  /* atomic: purge passes so far */
+/* ---- purging (purge.c) ----
+ * The tiers do not call here: they wake the purger and ask for the policy's
+ * work through wake.c (base.h), where this file hooks it in. */
 extern uint64_t ohi_purge_walked; /* atomic: state words the purge walks read (tests) */
-/* The owner purges its own slabs (from a refill) when a pass has come since
- * it last did: busy caches are not stolen for it. */
-void ohi_tcache_purge_self(oh_slab_t *h, ohi_tcache_t *tc);
-/* The one question of the purge policy the tiers ask on their fast paths: is
- * freed memory released at the free (a delay of 0) instead of waiting for the
- * policy's passes? (purge.c decides everything else.) */
-OHI_INLINE bool ohi_purge_at_free(void) { return ohi_opt(OH_OPT_PURGE_DELAY_MS) == 0; }
-void ohi_purge_notify(void);  /* something waits for the delay: make sure the purger runs */
-void ohi_purge_wake(void);    /* run a purge pass now, whatever the purger's deadline */
-/* A slab got free chunks to age: make sure passes come every pass period. */
-void ohi_purge_notify_dirty(void);
-/* A heap maps fresh memory: free pages a pass has seen once are decommitted
- * now rather than after the delay (rate-limited; purge.c). */
-void ohi_purge_pressure(void);
-/* The memory limit is near: the purger's next pass (now) decommits every
- * free page and empty slab whatever their age (at most one such pass per
- * 10 ms). */
-void ohi_purge_urgent(void);
-/* Near or past the limit: purges the heaps' shared lists and large spans at
- * once (not thread caches: see ohi_memlimit_grow) and asks for an urgent
- * pass. Returns bytes decommitted. */
-size_t ohi_purge_for_limit(void);
 /* How long a thread cache must sit unused to be drained, and the purger's
  * shortest re-arm: the purge delay, but at least 100 ms, so that a delay of 0
  * does not wake the purger, nor steal a busy thread's cache, on every refill. */
 #define OHI_IDLE_MS(delay) ((delay) > 100 ? (uint64_t)(delay) : (uint64_t)100)
-size_t ohi_heap_purge(oh_slab_t *h, uint64_t now, bool force, uint64_t *next_deadline);
 size_t ohi_heaps_purge_all(uint64_t now, bool force, uint64_t *next_deadline);
 /* Page purge of one slab the caller holds exclusively (owner side stolen, or
  * central under the class lock). */
 size_t ohi_slab_purge_pages(oh_slab_t *h, ohi_slab_t *s, bool force, uint64_t *more);
-void ohi_purge_init(void);    /* once, when the first heap is made */
-void ohi_purge_lock_all(void); /* fork */
-void ohi_purge_unlock_all(bool child);
+void ohi_purge_init(void); /* once, when the first heap is made: hooks the purger into wake.c */
 
 /* ---- statistics (stats.c) ---- */
 void ohi_heap_stats_locked(oh_slab_t *h, oh_stats_t *out, bool classes);
 extern uint64_t ohi_retired_allocs, ohi_retired_frees; /* under the registry lock */
+
+/* ---- the lifecycle of heaps (lifecycle.c) ---- */
+/* Once, when the first heap is made: the thread-exit destructor, the purge
+ * policy's hooks and the fork handlers. */
+void ohi_lifecycle_init(void);
+int ohi_heap_destroy(oh_slab_t *h, const char *fn);
 
 /* ---- arenas (arena.c) ----
  * Blocks a language binding bumps through itself (arena.c explains): take

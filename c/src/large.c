@@ -217,7 +217,6 @@ static void shared_push(oh_slab_t *h, ohi_large_t *chain) {
 /* A large span whose count just reached zero (state CACHED): keep it for
  * reuse under the purge policy, or unmap it. */
 void ohi_large_free(oh_slab_t *h, ohi_large_t *l) {
-  long long delay = ohi_opt(OH_OPT_PURGE_DELAY_MS);
   int debug = (int)ohi_opt(OH_OPT_DEBUG);
   ohi_tcache_t *tc = large_tcache(h);
   if (tc != NULL) {
@@ -227,7 +226,7 @@ void ohi_large_free(oh_slab_t *h, ohi_large_t *l) {
     OHI_FETCH_ADD(&h->large_frees, 1);
     OHI_FETCH_ADD(&h->large_free_bytes_total, l->span.size);
   }
-  if (delay == 0 && debug == 0) {
+  if (ohi_purge_at_free() && debug == 0) {
     ohi_large_unmap(h, l);
     return;
   }
@@ -264,14 +263,13 @@ void ohi_large_free(oh_slab_t *h, ohi_large_t *l) {
 
 size_t ohi_large_cache_purge(oh_slab_t *h, ohi_tcache_t *tc, bool force, uint64_t *more) {
   if (OHI_LOAD_RELAXED(&tc->lfree) == NULL) return 0;
-  long long delay = ohi_opt(OH_OPT_PURGE_DELAY_MS);
-  if (delay < 0 && !force) return 0;
+  if (ohi_purge_never() && !force) return 0;
   uint64_t now = ohi_os_now_ms();
   /* newest first: the list is cut at the first span due */
   ohi_large_t **pp = &tc->lfree;
   uint64_t count = 0, bytes = 0;
   for (ohi_large_t *c; (c = *pp) != NULL; pp = &c->fnext) {
-    if (force || now >= c->freed_ms + (uint64_t)delay) break;
+    if (ohi_purge_due(c->freed_ms, now, force)) break;
     count++;
     bytes += c->span.size;
   }
@@ -300,13 +298,13 @@ bool ohi_large_cache_drain(oh_slab_t *h, ohi_tcache_t *tc) {
 }
 
 /* Unmaps the shared cache's free spans older than the delay (all when force). */
-size_t ohi_large_purge(oh_slab_t *h, uint64_t now, long long delay, bool force, uint64_t *next_deadline) {
+size_t ohi_large_purge(oh_slab_t *h, uint64_t now, bool force, uint64_t *next_deadline) {
   if (OHI_LOAD_RELAXED(&h->large_free) == NULL) return 0;
   ohi_large_t *victims = NULL;
   size_t bytes = 0;
   large_lock(h);
   for (ohi_large_t **pp = &h->large_free, *l; (l = *pp) != NULL;) {
-    if (force || now >= l->freed_ms + (uint64_t)delay) {
+    if (ohi_purge_due(l->freed_ms, now, force)) {
       OHI_STORE_RELAXED(pp, l->fnext); /* the head is peeked without the lock */
       h->large_free_count--;
       h->large_free_bytes -= l->span.size;
@@ -314,7 +312,7 @@ size_t ohi_large_purge(oh_slab_t *h, uint64_t now, long long delay, bool force, 
       victims = l;
       bytes += l->span.size;
     } else {
-      uint64_t due = l->freed_ms + (uint64_t)delay;
+      uint64_t due = ohi_purge_deadline(l->freed_ms);
       if (next_deadline && (*next_deadline == 0 || due < *next_deadline)) *next_deadline = due;
       pp = &l->fnext;
     }

@@ -160,18 +160,7 @@ void oh_memory_unreserve(size_t n) { OHI_FETCH_SUB(&reserved_bytes, n); }
 
 uint64_t oh_memory_wait(uint64_t seen, unsigned timeout_ms) {
   pthread_once(&wait_once, wait_cond_init);
-  struct timespec ts;
-#if defined(__linux__)
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-#else
-  clock_gettime(CLOCK_REALTIME, &ts);
-#endif
-  ts.tv_sec += (time_t)(timeout_ms / 1000);
-  ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-  if (ts.tv_nsec >= 1000000000L) {
-    ts.tv_sec++;
-    ts.tv_nsec -= 1000000000L;
-  }
+  struct timespec ts = ohi_cond_deadline(timeout_ms);
   pthread_mutex_lock(&wait_mu);
   while (OHI_LOAD_RELAXED(&seq) == seen) {
     if (pthread_cond_timedwait(&wait_cv, &wait_mu, &ts) != 0) break; /* ETIMEDOUT */
@@ -181,14 +170,11 @@ uint64_t oh_memory_wait(uint64_t seen, unsigned timeout_ms) {
   return now;
 }
 
-/* fork (heap.c): taken last, after the purger's mutex. In the child no thread
- * waits any more: the mutex and the condition variable start over. */
-void ohi_memlimit_lock_all(void) { pthread_mutex_lock(&wait_mu); }
+/* fork (lifecycle.c): taken last, after the purger's mutex (wake.c). In the
+ * child no thread waits any more: the mutex and the condition variable start
+ * over. */
+void ohi_memlimit_lock_all(void) { ohi_lock(&wait_mu); }
 void ohi_memlimit_unlock_all(bool child) {
-  if (!child) {
-    pthread_mutex_unlock(&wait_mu);
-    return;
-  }
-  pthread_mutex_init(&wait_mu, NULL);
-  if (wait_cv_made) wait_cond_init(); /* a waiter's state may have been copied into it */
+  if (ohi_lock_after_fork(&wait_mu, child) && wait_cv_made)
+    wait_cond_init(); /* a waiter's state may have been copied into it */
 }

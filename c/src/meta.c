@@ -122,7 +122,4 @@ void ohi_meta_free(void *p, size_t size) {
 }
 
 void ohi_meta_lock_all(void) { ohi_lock(&meta_lock); }
-void ohi_meta_unlock_all(bool child) {
-  if (child) ohi_lock_init(&meta_lock);
-  else ohi_unlock(&meta_lock);
-}
+void ohi_meta_unlock_all(bool child) { ohi_lock_after_fork(&meta_lock, child); }

@@ -32,65 +32,29 @@
  * and the per-instance purges (force) release everything free at once and
  * unmap the cached segments.
  *
- * The purger is one C thread, started on first need and sleeping on a
- * condition variable until the next deadline. It inspects a thread's slabs
- * through the steal handshake (struct ohi_tcache_s), central slabs under
- * their class lock. It never calls into Go. After fork() the child starts its
- * own purger on first need.
+ * The purger is one C thread (wake.c), started on first need and sleeping on
+ * a condition variable until the next deadline; the tiers wake it through
+ * wake.c, never by calling here, and this file hooks its passes in there
+ * (ohi_purge_init). A pass inspects a thread's slabs through the steal
+ * handshake (struct ohi_tcache_s), central slabs under their class lock. It
+ * never calls into Go. After fork() the child starts its own purger on first
+ * need.
  */
 #include "internal.h"
 
-uint64_t ohi_dirty_epoch;
-uint64_t ohi_purge_tick;
 uint64_t ohi_purge_walked;
 
-/* Purge passes come every quarter delay (at least 25 ms) while anything
- * waits, and a free chunk qualifies at age 5: free for at least the delay and
- * at most 1.25 delays (a delay of 0: at the next pass). */
-#define PASSES_PER_DELAY 4
-static uint64_t pass_period(long long delay) {
-  return delay / PASSES_PER_DELAY > 25 ? (uint64_t)(delay / PASSES_PER_DELAY) : 25;
-}
-static uint32_t age_needed(long long delay) { return delay == 0 ? 1 : PASSES_PER_DELAY + 1; }
+/* Purge passes come every quarter delay (at least 25 ms: ohi_purge_pass_period)
+ * while anything waits, and a free chunk qualifies at age 5: free for at
+ * least the delay and at most 1.25 delays (a delay of 0: at the next pass). */
+static uint32_t age_needed(long long delay) { return delay == 0 ? 1 : OHI_PURGE_PASSES_PER_DELAY + 1; }
 
-/* Pressure: a heap mapped fresh memory while free pages wait for their delay.
- * The next pass decommits free chunks an earlier pass has seen too (age 2) in
- * every slab, so a phase change (say 16 KiB buffers freed, 48 KiB ones
- * allocated) does not hold both working sets resident. Steady churn maps
- * nothing new and is never under pressure. */
-static uint64_t pressure_ms; /* atomic: when pressure was last signalled */
-static uint32_t pressure;    /* atomic: the next pass runs under pressure */
-
-void ohi_purge_pressure(void) {
-  long long delay = ohi_opt(OH_OPT_PURGE_DELAY_MS);
-  if (delay <= 0) return;
-  uint64_t now = ohi_os_now_ms(), last = OHI_LOAD_RELAXED(&pressure_ms);
-  /* at most one pressure pass a period: "seen by an earlier pass" then means
-   * free for at least a quarter of the delay */
-  if (now < last + pass_period(delay) || OHI_LOAD_RELAXED(&ohi_dirty_epoch) == 0) return;
-  OHI_STORE_RELAXED(&pressure_ms, now);
-  OHI_STORE_RELAXED(&pressure, 1u);
-  ohi_purge_wake();
-}
-
+/* Pressure: a heap mapped fresh memory while free pages wait for their delay
+ * (wake.c, ohi_purge_pressure). The next pass decommits free chunks an
+ * earlier pass has seen too (age 2) in every slab, so a phase change (say
+ * 16 KiB buffers freed, 48 KiB ones allocated) does not hold both working
+ * sets resident. Steady churn maps nothing new and is never under pressure. */
 static uint32_t under_pressure; /* atomic: the purger's current pass runs under pressure */
-
-/* The memory limit is near (memlimit.c): the next pass purges everything free
- * at once, as oh_purge does. At most one such pass per URGENT_MS, so committed
- * bytes hovering around a step near the limit cannot keep the purger (and
- * the thread caches it steals) busy. */
-#define URGENT_MS 10
-static uint32_t urgent;      /* atomic: the next pass is urgent */
-static uint64_t urgent_ms;   /* atomic: when the last urgent pass was asked for */
-
-void ohi_purge_urgent(void) {
-  if (ohi_opt(OH_OPT_PURGE_DELAY_MS) < 0) return; /* never by the policy */
-  uint64_t now = ohi_os_now_ms(), last = OHI_LOAD_RELAXED(&urgent_ms);
-  if (last != 0 && now < last + URGENT_MS) return;
-  OHI_STORE_RELAXED(&urgent_ms, now);
-  OHI_STORE_RELAXED(&urgent, 1u);
-  ohi_purge_wake();
-}
 
 static void due(uint64_t *next_deadline, uint64_t at) {
   if (next_deadline && (*next_deadline == 0 || at < *next_deadline)) *next_deadline = at;
@@ -209,18 +173,11 @@ static bool keep_in_margin(oh_slab_t *h, ohi_slab_t *s, bool force, uint64_t *re
   return true;
 }
 
-static size_t heap_purge(oh_slab_t *h, uint64_t now, bool force, uint64_t *next_deadline, uint64_t *retained);
-
-size_t ohi_heap_purge(oh_slab_t *h, uint64_t now, bool force, uint64_t *next_deadline) {
-  uint64_t retained = 0;
-  return heap_purge(h, now, force, next_deadline, &retained);
-}
-
 static size_t heap_purge(oh_slab_t *h, uint64_t now, bool force, uint64_t *next_deadline, uint64_t *retained) {
   long long delay = ohi_opt(OH_OPT_PURGE_DELAY_MS);
   if (delay < 0 && !force) return 0;
   uint64_t retain = delay > 0 && !force ? (uint64_t)ohi_opt(OH_OPT_RETAIN_BYTES) : 0;
-  size_t bytes = ohi_large_purge(h, now, delay, force, next_deadline);
+  size_t bytes = ohi_large_purge(h, now, force, next_deadline);
   uint64_t more = 0;
   for (unsigned i = 0; i < h->nclasses; i++) {
     ohi_class_t *c = &h->classes[i];
@@ -274,7 +231,7 @@ static size_t heap_purge(oh_slab_t *h, uint64_t now, bool force, uint64_t *next_
       victims = next;
     }
   }
-  if (more && delay >= 0) due(next_deadline, now + pass_period(delay));
+  if (more && delay >= 0) due(next_deadline, now + ohi_purge_pass_period(delay));
   return bytes;
 }
 
@@ -360,8 +317,8 @@ static size_t purge_caches(oh_slab_t *h, uint64_t now, bool force, uint64_t *nex
      * stacks, so stealing a busy cache is itself a cost. */
     uint64_t tick = OHI_LOAD_RELAXED(&ohi_purge_tick), purged = OHI_LOAD_RELAXED(&tc->purged_tick);
     /* quiet: no operation since the last pass, a whole period ago */
-    bool quiet = !force && !idle && tc->seen_ops_tick < tick && now >= tc->seen_ms + pass_period(delay);
-    if (!force && !idle && !quiet && !OHI_LOAD_RELAXED(&under_pressure) && tick < purged + 2 * PASSES_PER_DELAY) {
+    bool quiet = !force && !idle && tc->seen_ops_tick < tick && now >= tc->seen_ms + ohi_purge_pass_period(delay);
+    if (!force && !idle && !quiet && !OHI_LOAD_RELAXED(&under_pressure) && tick < purged + 2 * OHI_PURGE_PASSES_PER_DELAY) {
       more = 1;
       continue;
     }
@@ -380,11 +337,12 @@ static size_t purge_caches(oh_slab_t *h, uint64_t now, bool force, uint64_t *nex
     }
     ohi_tcache_unsteal(tc);
   }
-  if (more && delay >= 0) due(next_deadline, now + pass_period(delay));
+  if (more && delay >= 0) due(next_deadline, now + ohi_purge_pass_period(delay));
   return bytes;
 }
 
-void ohi_tcache_purge_self(oh_slab_t *h, ohi_tcache_t *tc) {
+/* The owner purges its own slabs (wake.c: ohi_tcache_purge_self). */
+static void owner_pass(oh_slab_t *h, ohi_tcache_t *tc) {
   uint64_t tick = OHI_LOAD_RELAXED(&ohi_purge_tick);
   OHI_STORE_RELAXED(&tc->purged_tick, tick);
   if (ohi_opt(OH_OPT_PURGE_DELAY_MS) < 0) return;
@@ -407,7 +365,9 @@ size_t ohi_heaps_purge_all(uint64_t now, bool force, uint64_t *next_deadline) {
   return bytes;
 }
 
-size_t ohi_purge_for_limit(void) {
+/* Near or past the limit (wake.c: ohi_purge_for_limit, which asks for an
+ * urgent pass after it). */
+static size_t for_limit(void) {
   uint64_t now = ohi_os_now_ms();
   size_t bytes = 0;
   ohi_lock(&ohi_registry_lock);
@@ -425,7 +385,6 @@ size_t ohi_purge_for_limit(void) {
     }
   }
   ohi_unlock(&ohi_registry_lock);
-  ohi_purge_urgent(); /* the rest of the thread caches: by the purger, which can steal them */
   return bytes;
 }
 
@@ -445,134 +404,44 @@ size_t oh_purge(void) {
   return ohi_heaps_purge_all(ohi_os_now_ms(), true, NULL);
 }
 
-/* ---- the purger thread ---------------------------------------------------------------- */
+/* ---- the purger's pass, and the hooks ------------------------------------------------ */
 
-static pthread_mutex_t purge_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t purge_cv;
-static bool purger_started, purge_pending;
-/* Set while the purger will look at the heaps again by itself (it has a
- * deadline, or a pass is pending): notifications then cost one load. Cleared
- * by the purger before each pass, so an empty slab made during a pass is
- * either seen by it or notifies again. */
-static bool purger_armed;
-/* Set while the next pass comes within a pass period by itself (chunks are
- * aging) or is pending: a slab's first free since it was clean then costs
- * one load. A purger armed only for a later deadline (an owner's idle time)
- * is woken by it, so the passes that age the new free chunks start now. */
-static bool purger_passing;
-static pthread_once_t purge_once = PTHREAD_ONCE_INIT;
+/* One pass of the purger thread (wake.c runs it when woken or due): returns
+ * its next deadline (0: none) and whether that comes within a pass period
+ * (*soon: chunks are aging). */
+static uint64_t purger_pass(bool notified, bool force, bool pressed, bool *soon) {
+  long long delay = ohi_opt(OH_OPT_PURGE_DELAY_MS);
+  uint64_t now = ohi_os_now_ms(), deadline = 0;
+  OHI_STORE_RELAXED(&under_pressure, (uint32_t)pressed);
+  if (delay >= 0) ohi_heaps_purge_all(now, force, &deadline);
+  OHI_STORE_RELAXED(&under_pressure, 0u);
+  /* A pass that was asked for (rather than due) keeps the purger armed for
+   * one more delay even when it found nothing to do: under churn, slabs
+   * empty and refill continuously, and each of them must not cost a
+   * wake-up; they are looked at together when that delay is up. */
+  if (notified && delay >= 0 && deadline == 0) deadline = now + ohi_purge_pass_period(delay);
+  *soon = deadline != 0 && delay >= 0 && deadline <= now + ohi_purge_pass_period(delay);
+  return deadline;
+}
 
-static void purge_cond_init(void) { ohi_cond_init_monotonic(&purge_cv); }
+/* A slab emptied with a delay of 0: released by the free that emptied it. */
+static void heap_now(oh_slab_t *h) {
+  uint64_t retained = 0;
+  heap_purge(h, ohi_os_now_ms(), false, NULL, &retained);
+}
+
+static const ohi_purger_t purge_hooks = {purger_pass, heap_now, owner_pass, for_limit};
 
 static void on_option_change(oh_option_t opt) {
   if (opt == OH_OPT_PURGE_DELAY_MS || opt == OH_OPT_RETAIN_BYTES) ohi_purge_wake(); /* deadlines change */
   if (opt == OH_OPT_SEGMENT_CACHE_BYTES) ohi_segment_cache_trim((size_t)ohi_opt(OH_OPT_SEGMENT_CACHE_BYTES));
 }
 
+static pthread_once_t purge_once = PTHREAD_ONCE_INIT;
+
 static void purge_init(void) {
-  purge_cond_init();
+  ohi_wake_hook(&purge_hooks);
   ohi_option_hook(on_option_change);
 }
 
 void ohi_purge_init(void) { pthread_once(&purge_once, purge_init); }
-
-/* fork (heap.c): the purger's mutex is the last lock taken. In the child the
- * purger thread does not exist: its state starts over, and the condition
- * variable is made anew too (a waiter's state may have been copied into it). */
-void ohi_purge_lock_all(void) { pthread_mutex_lock(&purge_mu); }
-void ohi_purge_unlock_all(bool child) {
-  if (!child) {
-    pthread_mutex_unlock(&purge_mu);
-    return;
-  }
-  pthread_mutex_init(&purge_mu, NULL);
-  purge_cond_init();
-  purger_started = false;
-  purge_pending = false;
-  __atomic_store_n(&purger_armed, false, __ATOMIC_SEQ_CST);
-  __atomic_store_n(&purger_passing, false, __ATOMIC_SEQ_CST);
-}
-
-static void *purger_main(void *arg) {
-  (void)arg;
-  uint64_t deadline = 0; /* 0 = nothing scheduled */
-  pthread_mutex_lock(&purge_mu);
-  for (;;) {
-    while (!purge_pending) {
-      if (deadline == 0) {
-        pthread_cond_wait(&purge_cv, &purge_mu);
-      } else {
-        uint64_t now = ohi_os_now_ms();
-        if (now >= deadline) break;
-        struct timespec ts;
-#if defined(__linux__)
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-#else
-        clock_gettime(CLOCK_REALTIME, &ts);
-#endif
-        uint64_t wait = deadline - now;
-        ts.tv_sec += (time_t)(wait / 1000);
-        ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-          ts.tv_sec++;
-          ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&purge_cv, &purge_mu, &ts);
-      }
-    }
-    bool was_notified = purge_pending;
-    purge_pending = false;
-    OHI_STORE_RELAXED(&under_pressure, __atomic_exchange_n(&pressure, 0u, __ATOMIC_RELAXED));
-    __atomic_store_n(&purger_armed, false, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&purger_passing, false, __ATOMIC_SEQ_CST);
-    pthread_mutex_unlock(&purge_mu);
-    deadline = 0;
-    long long delay = ohi_opt(OH_OPT_PURGE_DELAY_MS);
-    uint64_t now = ohi_os_now_ms();
-    bool force = __atomic_exchange_n(&urgent, 0u, __ATOMIC_RELAXED) != 0;
-    if (delay >= 0) ohi_heaps_purge_all(now, force, &deadline);
-    OHI_STORE_RELAXED(&under_pressure, 0u);
-    /* A pass that was asked for (rather than due) keeps the purger armed for
-     * one more delay even when it found nothing to do: under churn, slabs
-     * empty and refill continuously, and each of them must not cost a
-     * wake-up; they are looked at together when that delay is up. */
-    if (was_notified && delay >= 0 && deadline == 0) deadline = now + pass_period(delay);
-    pthread_mutex_lock(&purge_mu);
-    if (deadline != 0) __atomic_store_n(&purger_armed, true, __ATOMIC_SEQ_CST);
-    if (deadline != 0 && delay >= 0 && deadline <= now + pass_period(delay))
-      __atomic_store_n(&purger_passing, true, __ATOMIC_SEQ_CST);
-  }
-  return NULL;
-}
-
-void ohi_purge_notify(void) {
-  if (__atomic_load_n(&purger_armed, __ATOMIC_SEQ_CST)) return;
-  ohi_purge_wake();
-}
-
-void ohi_purge_notify_dirty(void) {
-  if (__atomic_load_n(&purger_passing, __ATOMIC_SEQ_CST) || ohi_opt(OH_OPT_PURGE_DELAY_MS) < 0) return;
-  ohi_purge_wake();
-}
-
-/* Wakes the purger even when it is armed: its deadline may be stale (the
- * delay just changed). */
-void ohi_purge_wake(void) {
-  ohi_purge_init();
-  pthread_mutex_lock(&purge_mu);
-  if (!purger_started) {
-    pthread_t t;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 64 * 1024);
-    /* If no thread can be made, frees with delay 0 and oh_purge still work. */
-    purger_started = pthread_create(&t, &attr, purger_main, NULL) == 0;
-    pthread_attr_destroy(&attr);
-  }
-  purge_pending = true;
-  __atomic_store_n(&purger_armed, true, __ATOMIC_SEQ_CST);
-  __atomic_store_n(&purger_passing, true, __ATOMIC_SEQ_CST);
-  pthread_cond_signal(&purge_cv);
-  pthread_mutex_unlock(&purge_mu);
-}

@@ -41,7 +41,4 @@ int ohi_region_set(uintptr_t base, size_t size, ohi_span_t *span) {
 }
 
 void ohi_region_lock_all(void) { ohi_lock(&region_lock); }
-void ohi_region_unlock_all(bool child) {
-  if (child) ohi_lock_init(&region_lock);
-  else ohi_unlock(&region_lock);
-}
+void ohi_region_unlock_all(bool child) { ohi_lock_after_fork(&region_lock, child); }

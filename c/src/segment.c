@@ -100,7 +100,4 @@ size_t ohi_segment_cache_count(void) {
 }
 
 void ohi_segment_lock_all(void) { ohi_lock(&seg_lock); }
-void ohi_segment_unlock_all(bool child) {
-  if (child) ohi_lock_init(&seg_lock);
-  else ohi_unlock(&seg_lock);
-}
+void ohi_segment_unlock_all(bool child) { ohi_lock_after_fork(&seg_lock, child); }
