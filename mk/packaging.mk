@@ -252,7 +252,7 @@ $(WIN)/liboffheap.a: $(patsubst c/src/%.c,$(WIN)/obj/%.o,$(WIN_SRCS))
 # The DLL carries libgcc and winpthreads inside (-static): it needs only
 # Windows' own DLLs. Only OH_API (dllexport) names are exported.
 $(WIN)/offheap.dll: $(patsubst c/src/%.c,$(WIN)/dllobj/%.o,$(WIN_SRCS))
-	$(MINGW_CC) -shared -static -o $@ $^ -Wl,--out-implib,$(WIN)/liboffheap.dll.a
+	$(MINGW_CC) -shared -static -pthread -o $@ $^ -lpsapi -Wl,--out-implib,$(WIN)/liboffheap.dll.a
 # The test program is tests/windows/test_windows*.c (test_windows.c has the overview).
 WIN_TEST_SRCS := $(wildcard tests/windows/test_windows*.c)
 $(WIN)/test_windows.exe: $(WIN_TEST_SRCS) tests/windows/test_windows.h $(WIN)/liboffheap.a $(LIB_HDRS)
