@@ -232,9 +232,10 @@ OHI_INLINE bool free_fast(ohi_tcache_t *tc, ohi_slab_t *s, uint32_t *w, void *p)
       OHI_UNLIKELY(OHI_LOAD_RELAXED(&s->xfree) != OHI_W_END) ||
       (OHI_UNLIKELY(used == 0) && (b->cur != s || ohi_purge_at_free())))
     return false;
-  if (OHI_UNLIKELY(!OHI_CAS(w, &one, OHI_W_CACHED))) return false;
+  /* claimed and pushed in one step: 1 -> FREE|head (both free to a racing
+   * release, so a double free still fails its CAS) */
+  if (OHI_UNLIKELY(!OHI_CAS(w, &one, OHI_W_FREE | head))) return false;
   OHI_ASAN_POISON(p, s->chunk_size);
-  OHI_STORE_RELEASE(w, OHI_W_FREE | head);
   s->free_head = (uint32_t)(w - ohi_slab_words(s));
   s->puts++;
   s->used = used;
