@@ -238,3 +238,60 @@ Test(owner, busy_or_stolen_owner_falls_back_to_the_central_lists) {
   cr_expect_eq(oh_slab_destroy(h), 0);
   t_opt_restore(saved);
 }
+
+/* A refill that would make a new slab first takes the slabs with free chunks
+ * of an owner that has made no call for a while (a P the goroutine left):
+ * its non-current slabs go to the central lists and serve the refill, so no
+ * slab is made while free chunks wait on the quiet owner. Its current slab
+ * stays with it. */
+Test(owner, a_quiet_owners_free_chunks_serve_another_owner_before_a_new_slab) {
+  t_opt_save_t saved = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
+  oh_slab_t *h = new_heap(); /* 256 KiB slabs */
+  int cls = -1;
+  for (int c = 0; c < 16 && cls < 0; c++)
+    if (oh_slab_class_size(h, c) == 16 * KiB) cls = c;
+  cr_assert(cls >= 0, "no 16 KiB class");
+  enum { PER = 16, SLABS = 4, N = PER * SLABS };
+  ohi_tcache_t *o1 = ohi_owner_new(h), *o2 = ohi_owner_new(h);
+  cr_assert(o1 != NULL && o2 != NULL);
+  void *a[N], *ret[N], *kept[SLABS];
+  cr_assert_eq(ohi_owner_take(h, o1, cls, a, N), N);
+  /* one chunk kept per slab, the rest returned: every slab of o1 has room */
+  size_t nret = 0, nkept = 0;
+  for (int i = 0; i < N; i++) {
+    uintptr_t base = (uintptr_t)a[i] & ~(uintptr_t)(256 * KiB - 1);
+    bool first = true;
+    for (size_t k = 0; k < nkept; k++)
+      if (((uintptr_t)kept[k] & ~(uintptr_t)(256 * KiB - 1)) == base) first = false;
+    if (first && nkept < SLABS) kept[nkept++] = a[i];
+    else ret[nret++] = a[i];
+  }
+  cr_assert_eq(nkept, SLABS, "the chunks did not come from %d slabs", SLABS);
+  ohi_owner_return(h, o1, cls, ret, nret, 0, 0);
+  oh_stats_t st;
+  cr_assert_eq(oh_slab_stats(h, &st), 0);
+  uint64_t slabs = st.classes[cls].slabs;
+  t_sleep_ms(30); /* o1 quiet */
+  void *b[PER];
+  cr_assert_eq(ohi_owner_take(h, o2, cls, b, PER), PER);
+  cr_assert_eq(oh_slab_stats(h, &st), 0);
+  cr_expect_eq(st.classes[cls].slabs, slabs, "a new slab was made (%llu -> %llu slabs) while o1's waited",
+               (unsigned long long)slabs, (unsigned long long)st.classes[cls].slabs);
+  int from_o1 = 0;
+  for (int i = 0; i < PER; i++)
+    for (size_t k = 0; k < nkept; k++)
+      if (((uintptr_t)b[i] & ~(uintptr_t)(256 * KiB - 1)) == ((uintptr_t)kept[k] & ~(uintptr_t)(256 * KiB - 1)))
+        from_o1++;
+  cr_expect_eq(from_o1, PER, "%d of %d chunks came from o1's old slabs", from_o1, PER);
+  int still_o1 = 0;
+  for (size_t k = 0; k < nkept; k++)
+    if (((ohi_slab_t *)ohi_region_lookup(kept[k]))->owner == o1) still_o1++;
+  cr_expect_eq(still_o1, 1, "o1 kept %d slabs; its current one should stay", still_o1);
+  ohi_owner_return(h, o2, cls, b, PER, 0, 0);
+  ohi_owner_return(h, o1, cls, kept, nkept, 0, 0);
+  cr_expect_eq(in_use(h), 0);
+  ohi_owner_delete(h, o1);
+  ohi_owner_delete(h, o2);
+  cr_expect_eq(oh_slab_destroy(h), 0);
+  t_opt_restore(saved);
+}

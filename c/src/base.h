@@ -63,6 +63,7 @@ typedef pthread_mutex_t ohi_lock_t;
 void ohi_lock_init(ohi_lock_t *l);
 #define ohi_lock(l) pthread_mutex_lock(l)
 #define ohi_unlock(l) pthread_mutex_unlock(l)
+#define ohi_trylock(l) (pthread_mutex_trylock(l) == 0)
 #define ohi_lock_destroy(l) pthread_mutex_destroy(l)
 /* fork: a lock taken before fork is released after it in the parent and
  * made anew in the child (where no other thread exists). Returns child, for

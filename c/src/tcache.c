@@ -162,6 +162,50 @@ static bool owned_collect(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s) {
   return false;
 }
 
+/* reclaim_from_owners: owner handles of h looked into (each look is a steal,
+ * a process barrier), and how long one must have made no call to count as
+ * not running (two ticks of the coarse clock). */
+#define RECLAIM_TRIES 2
+#define RECLAIM_QUIET_MS 8
+
+/* An owner handle's refill is about to make a new slab: first, the slabs
+ * with free chunks of other owner handles of h that are not running (no
+ * call for RECLAIM_QUIET_MS) go to the central lists, where this refill
+ * adopts them; their current slabs stay. A goroutine that moved to another
+ * P (after a sleep, a system call, a GC assist) frees its old P's chunks
+ * home, where nothing allocates them while that P is quiet: without this
+ * the new P maps fresh slabs meanwhile and free memory drifts to the quiet
+ * P - steady churn decommitted and faulted again (305 purges where there
+ * were none), and a churned cache grew. Busy owners are never touched (their
+ * slabs stay theirs: two Ps never hand out chunks of one slab). Stealers
+ * hold the registry lock; an operation must not wait for it (the purger may
+ * hold it while it waits for this owner), so this is skipped when it is
+ * taken, and an owner inside an operation is passed over. */
+static void reclaim_from_owners(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls) {
+  if (!ohi_trylock(&ohi_registry_lock)) return;
+  uint64_t now = 0, ms = ohi_os_now_ms_coarse();
+  int tries = 0;
+  for (ohi_tcache_t *o = h->tcaches; o != NULL && tries < RECLAIM_TRIES; o = o->next) {
+    if (o == tc || !o->explicit_owner || OHI_LOAD_RELAXED(&o->holds) == 0 ||
+        OHI_LOAD_RELAXED(&o->last_call_ms) + RECLAIM_QUIET_MS > ms)
+      continue;
+    tries++;
+    if (!ohi_tcache_try_steal(o, 0)) continue;
+    ohi_tbin_t *ob = &o->bins[cls];
+    bool moved = false;
+    for (ohi_slab_t *s = ob->owned, *next; s != NULL; s = next) {
+      next = s->next;
+      if (s == ob->cur || (OHI_LOAD_RELAXED(&s->xfree) == OHI_W_END && !has_room(s))) continue;
+      disown(ob, s);
+      ohi_central_abandon(h, s, &now);
+      moved = true;
+    }
+    ohi_tcache_unsteal(o);
+    if (moved) break;
+  }
+  ohi_unlock(&ohi_registry_lock);
+}
+
 void *ohi_tcache_refill_alloc(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls, uint32_t state, bool *zeroed) {
   if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&ohi_purge_tick) != OHI_LOAD_RELAXED(&tc->purged_tick)))
     ohi_tcache_purge_self(h, tc);
@@ -205,6 +249,9 @@ void *ohi_tcache_refill_alloc(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls, uint
     if (t->next == NULL) break;
     to_back(b, t);
   }
+  ohi_class_t *cc = &h->classes[cls];
+  if (tc->explicit_owner && OHI_LOAD_RELAXED(&cc->partial) == NULL && OHI_LOAD_RELAXED(&cc->empty) == NULL)
+    reclaim_from_owners(h, tc, cls);
   ohi_slab_t *t = ohi_central_adopt(h, cls, tc);
   if (t == NULL) return NULL;
   if (t->used == 0 && !ohi_purge_at_free()) ohi_purge_notify(); /* an empty slab to watch */

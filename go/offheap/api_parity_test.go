@@ -42,7 +42,10 @@ func TestSyncPoolPtrAllocsNothing(t *testing.T) {
 	for range 10 {
 		bs.Put(bs.Get())
 	}
-	var ref sync.Pool
+	// New: a Get on another P than the Put (the goroutine moved) finds
+	// nothing in the P-local slot; without New it returned nil and the
+	// reference loop panicked.
+	ref := sync.Pool{New: func() any { return make([]byte, 4096) }}
 	ref.Put(make([]byte, 4096))
 	want := testing.AllocsPerRun(1000, func() {
 		b := ref.Get().([]byte)
