@@ -179,6 +179,7 @@ struct ohi_tcache_s {
   uint64_t calls;             /* owner-written: a binding's calls through an owner handle
                                * (the purger's idle test counts them with allocs and frees) */
   uint64_t last_call_ms;      /* owner-written (coarse clock): an owner handle's last call */
+  uint64_t reclaim_ms;        /* owner-written: no look at other owners before (tcache.c) */
   uint64_t heap_id; /* 0 once the heap is destroyed */
   oh_slab_t *heap;
   size_t meta_size;

@@ -182,8 +182,11 @@ static bool owned_collect(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s) {
  * hold it while it waits for this owner), so this is skipped when it is
  * taken, and an owner inside an operation is passed over. */
 static void reclaim_from_owners(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls) {
-  if (!ohi_trylock(&ohi_registry_lock)) return;
   uint64_t now = 0, ms = ohi_os_now_ms_coarse();
+  /* a look that found nothing is not repeated for a while: each costs a
+   * process barrier, and a heap that grows makes a new slab often */
+  if (ms < tc->reclaim_ms || !ohi_trylock(&ohi_registry_lock)) return;
+  bool moved = false;
   int tries = 0;
   for (ohi_tcache_t *o = h->tcaches; o != NULL && tries < RECLAIM_TRIES; o = o->next) {
     if (o == tc || !o->explicit_owner || OHI_LOAD_RELAXED(&o->holds) == 0 ||
@@ -192,7 +195,6 @@ static void reclaim_from_owners(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls) {
     tries++;
     if (!ohi_tcache_try_steal(o, 0)) continue;
     ohi_tbin_t *ob = &o->bins[cls];
-    bool moved = false;
     for (ohi_slab_t *s = ob->owned, *next; s != NULL; s = next) {
       next = s->next;
       if (s == ob->cur || (OHI_LOAD_RELAXED(&s->xfree) == OHI_W_END && !has_room(s))) continue;
@@ -204,6 +206,7 @@ static void reclaim_from_owners(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls) {
     if (moved) break;
   }
   ohi_unlock(&ohi_registry_lock);
+  if (!moved) tc->reclaim_ms = ms + RECLAIM_QUIET_MS;
 }
 
 void *ohi_tcache_refill_alloc(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls, uint32_t state, bool *zeroed) {
