@@ -136,8 +136,12 @@ func TestMalloc(t *testing.T) {
 func TestGrowthFactors(t *testing.T) {
 	// One P: a goroutine that moved to another P between DecRef and Alloc
 	// would find the freed chunk in the first P's cache, not its own (seen
-	// on a loaded machine).
+	// on a loaded machine). One thread too: under -asan the Go caches step
+	// aside and the core's thread caches serve, one per OS thread (failed
+	// once in make test's go-asan part).
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	for gf := 1.1; gf < 16.7; gf += 0.1 {
 		a := slab.NewArena(1, 1024, gf, nil)
 		b := a.Alloc(1024)
