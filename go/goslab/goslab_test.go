@@ -7,7 +7,6 @@ package goslab_test
 
 import (
 	"fmt"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -25,9 +24,7 @@ func TestStaleLocCaught(t *testing.T) {
 	// The freed chunk must come back to the next Alloc: one P and one OS
 	// thread, so one cache holds it (the Go magazines per P, or under -asan
 	// the core's thread caches).
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	pinned(t)
 	a := slab.NewArena(16, 1<<20, 2, nil)
 	b := a.Alloc(32)
 	copy(b, "old owner")
