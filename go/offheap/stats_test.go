@@ -68,10 +68,13 @@ func TestSlabStats(t *testing.T) {
 			t.Fatalf("class sizes %v, want %v", sizes, want)
 		}
 	}
-	// One P and one thread: the ten chunks come from one slab whether the
-	// build serves them from the P's owner or (-asan, a shared library) from
-	// the thread's cache; a goroutine moved between threads or Ps meanwhile
-	// would make two owners adopt a slab each (seen under -asan).
+	// One P and one thread: the ten chunks come from the P's owner or (-asan,
+	// a shared library) from the thread's cache; a goroutine moved between
+	// threads or Ps meanwhile would make two owners adopt a slab each (seen
+	// under -asan). Even so an allocation may make a slab of its own: while
+	// the purger holds the cache for a moment (a steal), allocations go to
+	// the central lists (seen once with a shared library). So the figures
+	// must agree with each other, whatever the number of slabs.
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -80,7 +83,8 @@ func TestSlabStats(t *testing.T) {
 		bs = append(bs, s.Alloc(100)) // class 128
 	}
 	st = s.Stats()
-	if st.InUseBytes != 10*128 || st.Classes[1].ChunksInUse != 10 || st.Classes[1].Slabs != 1 || st.SlabBytes != 64<<10 {
+	if slabs := st.Classes[1].Slabs; st.InUseBytes != 10*128 || st.Classes[1].ChunksInUse != 10 || slabs < 1 || slabs > 2 ||
+		st.SlabBytes != slabs*64<<10 {
 		t.Fatalf("after 10 x Alloc(100): %+v", st)
 	}
 	if st.Allocs != 10 {
