@@ -26,6 +26,15 @@
 /* Reports why ohi_chunk_find refused p (release.c; only misuse gets there). */
 int ohi_chunk_find_fail(oh_slab_t *h, const void *p, const char *fn, ohi_span_t *sp, uint32_t kind);
 
+/* The chunk of slab s that starts off bytes from its base (off below the
+ * slab's size): its index, by a multiply, or false for an interior pointer
+ * or the unused tail. Relaxed loads: the descriptor may be stale (above). */
+OHI_INLINE bool ohi_chunk_index(const ohi_slab_t *s, uint32_t off, uint32_t *idx) {
+  uint32_t i = ohi_fast_div(OHI_LOAD_RELAXED(&s->div_magic), off);
+  *idx = i;
+  return i < OHI_LOAD_RELAXED(&s->nchunks) && i * OHI_LOAD_RELAXED(&s->chunk_size) == off;
+}
+
 /* Classifies p for heap h without touching p. On success stores the span and
  * the state word (a chunk's, or a large span's refcount). */
 OHI_INLINE int ohi_chunk_find(oh_slab_t *h, const void *p, const char *fn, ohi_span_t **spanp, uint32_t **wp) {
@@ -36,8 +45,8 @@ OHI_INLINE int ohi_chunk_find(oh_slab_t *h, const void *p, const char *fn, ohi_s
   if (OHI_LIKELY(kind == OHI_SPAN_SLAB && OHI_LOAD_RELAXED(&sp->owner) == h && (uintptr_t)p >= base)) {
     ohi_slab_t *s = (ohi_slab_t *)sp;
     uint32_t off = (uint32_t)((uintptr_t)p - base); /* < slab size: the granules are the slab's */
-    uint32_t idx = ohi_fast_div(OHI_LOAD_RELAXED(&s->div_magic), off);
-    if (OHI_LIKELY(idx < OHI_LOAD_RELAXED(&s->nchunks) && idx * OHI_LOAD_RELAXED(&s->chunk_size) == off)) {
+    uint32_t idx;
+    if (OHI_LIKELY(ohi_chunk_index(s, off, &idx))) {
       *spanp = sp;
       *wp = ohi_slab_words(s) + idx;
       return 0;

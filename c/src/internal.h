@@ -161,10 +161,17 @@ OHI_INLINE ohi_tcache_t *ohi_tcache_get(oh_slab_t *h) {
 }
 /* The owner's side of the steal handshake (struct ohi_tcache_s). */
 bool ohi_tcache_enter_stolen(ohi_tcache_t *tc); /* out of line: waits out a YIELD steal */
-OHI_INLINE bool ohi_tcache_enter(ohi_tcache_t *tc) {
+/* The owner's entry without waiting, for the fast paths that call nothing:
+ * in_op set, true when no stealer holds the cache (nothing of the cache may
+ * be read before it). On false the caller leaves and starts over on a path
+ * that waits (ohi_tcache_enter). */
+OHI_INLINE bool ohi_tcache_try_enter(ohi_tcache_t *tc) {
   OHI_STORE_RELAXED(&tc->in_op, 1u);
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
-  if (OHI_LIKELY(OHI_LOAD_ACQUIRE(&tc->steal) == 0)) return true;
+  return OHI_LOAD_ACQUIRE(&tc->steal) == 0;
+}
+OHI_INLINE bool ohi_tcache_enter(ohi_tcache_t *tc) {
+  if (OHI_LIKELY(ohi_tcache_try_enter(tc))) return true;
   return ohi_tcache_enter_stolen(tc);
 }
 OHI_INLINE void ohi_tcache_leave(ohi_tcache_t *tc) { OHI_STORE_RELEASE(&tc->in_op, 0u); }

@@ -37,6 +37,13 @@ static bool owner_enter(ohi_tcache_t *tc) {
   return false;
 }
 
+/* A binding's call through owner tc (entered): counted for the purger's idle
+ * test, and stamped for other owners' refills (tcache.c: reclaim_from_owners). */
+static void note_call(ohi_tcache_t *tc) {
+  OHI_OWNER_INC(&tc->calls, 1);
+  OHI_STORE_RELAXED(&tc->last_call_ms, ohi_os_now_ms_coarse());
+}
+
 ohi_tcache_t *ohi_owner_new(oh_slab_t *h) { return ohi_tcache_new(h, true); }
 
 void ohi_owner_delete(oh_slab_t *h, ohi_tcache_t *tc) {
@@ -70,8 +77,7 @@ size_t ohi_owner_take(oh_slab_t *h, ohi_tcache_t *tc, int cls, void **out, size_
     out[got++] = p;
   }
   OHI_OWNER_INC(&tc->cached[cls], (int64_t)got);
-  OHI_OWNER_INC(&tc->calls, 1);
-  OHI_STORE_RELAXED(&tc->last_call_ms, ohi_os_now_ms_coarse());
+  note_call(tc);
   ohi_tcache_leave(tc);
   if (got < n) { /* the owner could not adopt a slab: the central lists say why */
     got += ohi_heap_take_cached(h, cls, out + got, n - got);
@@ -88,8 +94,7 @@ void ohi_owner_return(oh_slab_t *h, ohi_tcache_t *tc, int cls, void *const *ptrs
   OHI_OWNER_INC(&tc->bins[cls].allocs, allocs);
   OHI_OWNER_INC(&tc->bins[cls].frees, frees);
   OHI_OWNER_INC(&tc->cached[cls], (int64_t)frees - (int64_t)allocs - (int64_t)n);
-  OHI_OWNER_INC(&tc->calls, 1);
-  OHI_STORE_RELAXED(&tc->last_call_ms, ohi_os_now_ms_coarse());
+  note_call(tc);
   for (size_t i = 0; i < n; i++) {
     ohi_slab_t *s = (ohi_slab_t *)ohi_region_lookup(ptrs[i]);
     uint32_t idx = ohi_fast_div(s->div_magic, (uint32_t)((uintptr_t)ptrs[i] - s->span.base));

@@ -123,14 +123,10 @@ void *ohi_heap_alloc(oh_slab_t *h, size_t n, const char *fn) {
   unsigned cls = ohi_class_of(h, n);
   ohi_tcache_t *tc = OHI_LIKELY(ohi_opt(OH_OPT_DEBUG) == 0) ? tcache_peek(h) : NULL;
   if (OHI_LIKELY(tc != NULL)) {
-    OHI_STORE_RELAXED(&tc->in_op, 1u);
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    ohi_tbin_t *b = &tc->bins[cls];
     ohi_slab_t *s;
-    /* nothing of the cache is read before the steal check (a stealer writes it) */
     uint32_t idx;
-    if (OHI_LIKELY(OHI_LOAD_ACQUIRE(&tc->steal) == 0) && OHI_LIKELY((s = b->cur) != NULL) &&
-        OHI_LIKELY((idx = pop_current(b, s)) != OHI_W_END)) {
+    if (OHI_LIKELY(ohi_tcache_try_enter(tc)) && OHI_LIKELY((s = tc->bins[cls].cur) != NULL) &&
+        OHI_LIKELY((idx = pop_current(&tc->bins[cls], s)) != OHI_W_END)) {
       ohi_tcache_leave(tc);
       void *p = ohi_chunk_ptr(s, idx);
       OHI_ASAN_UNPOISON(p, s->chunk_size);
@@ -254,18 +250,14 @@ OHI_INLINE bool free_fast(ohi_tcache_t *tc, ohi_slab_t *s, uint32_t *w, void *p)
 OHI_INLINE bool release_fast(oh_slab_t *h, void *p) {
   ohi_tcache_t *tc = OHI_LIKELY(ohi_opt(OH_OPT_DEBUG) == 0) ? tcache_peek(h) : NULL;
   if (OHI_UNLIKELY(tc == NULL)) return false;
-  OHI_STORE_RELAXED(&tc->in_op, 1u);
-  __atomic_signal_fence(__ATOMIC_SEQ_CST);
   ohi_slab_t *s;
+  uint32_t idx;
   bool done = false;
-  /* nothing of the cache is read before the steal check (a stealer writes it) */
-  if (OHI_LIKELY(OHI_LOAD_ACQUIRE(&tc->steal) == 0) && OHI_LIKELY((s = tc->last_free) != NULL)) {
+  if (OHI_LIKELY(ohi_tcache_try_enter(tc)) && OHI_LIKELY((s = tc->last_free) != NULL)) {
     uintptr_t off = (uintptr_t)p - OHI_LOAD_RELAXED(&s->span.base);
-    if (OHI_LIKELY(off < OHI_LOAD_RELAXED(&s->span.size)) && OHI_LIKELY(OHI_LOAD_RELAXED(&s->owner) == tc)) {
-      uint32_t idx = ohi_fast_div(s->div_magic, (uint32_t)off);
-      if (OHI_LIKELY(idx < s->nchunks) && OHI_LIKELY(idx * s->chunk_size == (uint32_t)off))
-        done = free_fast(tc, s, ohi_slab_words(s) + idx, p);
-    }
+    if (OHI_LIKELY(off < OHI_LOAD_RELAXED(&s->span.size)) && OHI_LIKELY(OHI_LOAD_RELAXED(&s->owner) == tc) &&
+        OHI_LIKELY(ohi_chunk_index(s, (uint32_t)off, &idx)))
+      done = free_fast(tc, s, ohi_slab_words(s) + idx, p);
   }
   ohi_tcache_leave(tc);
   return done;
@@ -283,10 +275,9 @@ static OHI_NOINLINE int release_full(oh_slab_t *h, void *p, int mode, const char
   if (OHI_UNLIKELY(ohi_chunk_find(h, p, fn, &sp, &w) != 0)) return -1;
   ohi_slab_t *s = (ohi_slab_t *)sp;
   ohi_tcache_t *tc = OHI_LIKELY(ohi_opt(OH_OPT_DEBUG) == 0) ? tcache_peek(h) : NULL;
-  if (tc != NULL && OHI_LOAD_RELAXED(&sp->kind) == OHI_SPAN_SLAB && OHI_LOAD_RELAXED(&s->owner) == tc) {
-    OHI_STORE_RELAXED(&tc->in_op, 1u);
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    bool done = OHI_LOAD_ACQUIRE(&tc->steal) == 0 && OHI_LOAD_RELAXED(&s->owner) == tc && free_fast(tc, s, w, p);
+  if (tc != NULL && OHI_LOAD_RELAXED(&sp->kind) == OHI_SPAN_SLAB && OHI_LOAD_RELAXED(&s->owner) == tc &&
+      ohi_tcache_enter(tc)) {
+    bool done = OHI_LOAD_RELAXED(&s->owner) == tc && free_fast(tc, s, w, p);
     if (done) tc->last_free = s;
     ohi_tcache_leave(tc);
     if (done) return 1;

@@ -346,9 +346,7 @@ OHI_NOINLINE bool ohi_tcache_enter_stolen(ohi_tcache_t *tc) {
       OHI_STORE_RELAXED(&tc->want, 1u);
       while (OHI_LOAD_ACQUIRE(&tc->steal) == OHI_STEAL_YIELD) sched_yield();
     }
-    OHI_STORE_RELAXED(&tc->in_op, 1u);
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    if (OHI_LOAD_ACQUIRE(&tc->steal) == 0) return true;
+    if (ohi_tcache_try_enter(tc)) return true;
   }
 }
 
