@@ -30,6 +30,26 @@ func twoPs(t *testing.T) {
 	}
 }
 
+// ownersSlab is the Slab these tests share (64 B .. 256 KiB chunks, growth
+// 2), closed with the test; with delay != nil the purge delay is set to
+// *delay for the test and restored after it.
+func ownersSlab(t *testing.T, delay *time.Duration) *Slab {
+	t.Helper()
+	if delay != nil {
+		old := PurgeDelay()
+		if err := SetPurgeDelay(*delay); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { SetPurgeDelay(old) })
+	}
+	s, err := NewSlab(SlabConfig{MinChunk: 64, SlabSize: 256 << 10, Growth: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 // raceRelease releases b from two goroutines at once and returns how many
 // releases succeeded and the panic messages of the others.
 func raceRelease(release func([]byte), b []byte) (ok int, msgs []string) {
@@ -128,11 +148,7 @@ func TestCrossPFreesGoHomeAndAreReused(t *testing.T) {
 	}
 	var peak uint64
 	for _, size := range []int{64, 4 << 10, 64 << 10} {
-		s, err := NewSlab(SlabConfig{MinChunk: 64, SlabSize: 256 << 10, Growth: 2})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
+		s := ownersSlab(t, nil)
 		ch := make(chan [][]byte, 2)
 		errc := make(chan error, 1)
 		go func() {
@@ -185,16 +201,8 @@ func TestCrossPFreesGoHomeAndAreReused(t *testing.T) {
 // the emptied slabs through the purge policy; nobody calls Scavenge.
 func TestIdlePHandsItsSlabsBack(t *testing.T) {
 	twoPs(t)
-	old := PurgeDelay()
-	if err := SetPurgeDelay(100 * time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
-	defer SetPurgeDelay(old)
-	s, err := NewSlab(SlabConfig{MinChunk: 64, SlabSize: 256 << 10, Growth: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	delay := 100 * time.Millisecond
+	s := ownersSlab(t, &delay)
 	done := make(chan struct{})
 	go func() { // allocates on whatever P, frees everything, and stops
 		defer close(done)
@@ -319,16 +327,8 @@ func TestArenaRegionsReuseMemoryAfterReset(t *testing.T) {
 // buffers hold only other owners' chunks on their way home.
 func TestMagazinesHoldOnlyTheirOwnersChunks(t *testing.T) {
 	twoPs(t)
-	old := PurgeDelay()
-	if err := SetPurgeDelay(-1); err != nil { // no idle hand-back moves slabs between owners meanwhile
-		t.Fatal(err)
-	}
-	defer SetPurgeDelay(old)
-	s, err := NewSlab(SlabConfig{MinChunk: 64, SlabSize: 256 << 10, Growth: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	never := time.Duration(-1) // no idle hand-back moves slabs between owners meanwhile
+	s := ownersSlab(t, &never)
 	ch := make(chan []byte, 64)
 	done := make(chan struct{})
 	go func() {
