@@ -173,6 +173,15 @@ Test(slab_batch, alloc_batch_bad_class_is_einval) {
   t_cap_remove();
 }
 
+/* oh_slab_free_batch with the error capture reset first; *e = errno after. */
+static int free_batch(oh_slab_t *s, void **ptrs, size_t n, size_t *bad, int *e) {
+  t_cap_reset();
+  errno = 0;
+  int rc = oh_slab_free_batch(s, ptrs, n, bad);
+  *e = errno;
+  return rc;
+}
+
 Test(slab_batch, free_batch_stops_at_first_bad_pointer) {
   t_cap_install();
   oh_slab_t *s = oh_slab_new(NULL);
@@ -184,10 +193,8 @@ Test(slab_batch, free_batch_stops_at_first_bad_pointer) {
   memcpy(ptrs, out, sizeof ptrs);
   ptrs[4] = &local; /* foreign */
   size_t bad = 999;
-  t_cap_reset();
-  errno = 0;
-  int rc = oh_slab_free_batch(s, ptrs, 10, &bad);
-  int e = errno;
+  int e;
+  int rc = free_batch(s, ptrs, 10, &bad, &e);
   T_EXPECT_ERR("free_batch with a stack pointer at index 4", rc == -1, e, &local, EINVAL);
   cr_expect_eq(bad, 4, "*bad = %zu, want 4", bad);
   for (int i = 0; i < 4; i++) cr_expect_eq(oh_slab_refcount(s, out[i]), 0, "chunk %d not freed", i);
@@ -197,10 +204,7 @@ Test(slab_batch, free_batch_stops_at_first_bad_pointer) {
   /* refcount 2 at index 1: EBUSY */
   cr_assert_eq(oh_slab_addref(s, out[6]), 0);
   void *rest[4] = {out[5], out[6], out[7], out[8]};
-  t_cap_reset();
-  errno = 0;
-  rc = oh_slab_free_batch(s, rest, 4, &bad);
-  e = errno;
+  rc = free_batch(s, rest, 4, &bad, &e);
   T_EXPECT_ERR("free_batch with a refcount-2 chunk at index 1", rc == -1, e, out[6], EBUSY);
   cr_expect_eq(bad, 1);
   cr_expect_eq(oh_slab_refcount(s, out[5]), 0);
@@ -208,20 +212,14 @@ Test(slab_batch, free_batch_stops_at_first_bad_pointer) {
 
   /* the same pointer twice: EALREADY at the second */
   void *dup[3] = {out[7], out[7], out[8]};
-  t_cap_reset();
-  errno = 0;
-  rc = oh_slab_free_batch(s, dup, 3, &bad);
-  e = errno;
+  rc = free_batch(s, dup, 3, &bad, &e);
   T_EXPECT_ERR("free_batch with a duplicate pointer", rc == -1, e, out[7], EALREADY);
   cr_expect_eq(bad, 1);
   cr_expect_eq(oh_slab_refcount(s, out[8]), 1);
 
   /* interior pointer: EFAULT */
   void *inter[2] = {(char *)out[8] + 16, out[9]};
-  t_cap_reset();
-  errno = 0;
-  rc = oh_slab_free_batch(s, inter, 2, &bad);
-  e = errno;
+  rc = free_batch(s, inter, 2, &bad, &e);
   T_EXPECT_ERR("free_batch with an interior pointer", rc == -1, e, inter[0], EFAULT);
   cr_expect_eq(bad, 0);
 
