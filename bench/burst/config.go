@@ -28,27 +28,35 @@ const (
 	maxBuffers      = 16 << 20    // the buffer table's entries (one pointer per buffer)
 )
 
-// config is everything that defines a run.
+// config is everything that defines a run: the workload every child runs,
+// and what only the parent needs.
 type config struct {
-	Pattern  string        // "burst" or "steady"
-	Peak     int64         // bytes live at the top of each burst (steady: the live size)
-	Size     int64         // buffer size
-	Floor    int64         // bytes kept live between bursts
-	Keep     string        // which buffers stay at the floor: "oldest" or "spread"
-	Bursts   int           // bursts, each followed by a free and an idle window
-	Idle     time.Duration // idle window after each free
-	Pre      time.Duration // quiet window before the first burst (the baseline)
-	Duration time.Duration // steady: how long the churn runs
-	Warm     time.Duration // steady: churn before the counters start
-	Churn    float64       // steady: percent of the buffers replaced per round
-	Gap      time.Duration // steady: pause between a round's frees and its allocations
-	Delay    purgeDelay    // OFFHEAP_PURGE_DELAY_MS given to every child
-	Modes    []string
-	Runs     int           // each mode runs this many times (interleaved); medians are reported
-	Sample   time.Duration // RSS sampling interval
-	CBin     string        // directory of the cburst-* binaries ("" = search)
-	JSON     string
-	Chart    string
+	childConfig
+	Delay  purgeDelay // OFFHEAP_PURGE_DELAY_MS given to every child
+	Modes  []string
+	Runs   int           // each mode runs this many times (interleaved); medians are reported
+	Sample time.Duration // RSS sampling interval
+	CBin   string        // directory of the cburst-* binaries ("" = search)
+	JSON   string
+	Chart  string
+}
+
+// childConfig is what a child runs (Go child and C harness alike), sent as
+// plain-number flags by harness.EncodeChild.
+type childConfig struct {
+	Mode     string        `child:"mode"`
+	Pattern  string        `child:"pattern"`     // "burst" or "steady"
+	Peak     int64         `child:"peak"`        // bytes live at the top of each burst (steady: the live size)
+	Size     int64         `child:"size"`        // buffer size
+	Floor    int64         `child:"floor"`       // bytes kept live between bursts
+	Keep     string        `child:"keep"`        // which buffers stay at the floor: "oldest" or "spread"
+	Bursts   int           `child:"bursts"`      // bursts, each followed by a free and an idle window
+	Pre      time.Duration `child:"pre-ms"`      // quiet window before the first burst (the baseline)
+	Idle     time.Duration `child:"idle-ms"`     // idle window after each free
+	Duration time.Duration `child:"duration-ms"` // steady: how long the churn runs
+	Warm     time.Duration `child:"warm-ms"`     // steady: churn before the counters start
+	Churn    float64       `child:"churn"`       // steady: percent of the buffers replaced per round
+	Gap      time.Duration `child:"gap-ms"`      // steady: pause between a round's frees and its allocations
 }
 
 // purgeDelay is the -purge-delay flag: unset (the library's default), never
@@ -262,31 +270,13 @@ func defaultIdle(d purgeDelay, libDefault time.Duration) time.Duration {
 	return max(3*delay, minIdle)
 }
 
-func ms(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
-
 // childArgs is the command line of a child running mode: the Go child (this
 // executable with -child first) and the C harness take the same flags, in
 // bytes and milliseconds.
 func childArgs(cfg config, mode string) []string {
-	args := []string{
-		"-mode", mode,
-		"-pattern", cfg.Pattern,
-		"-peak", strconv.FormatInt(cfg.Peak, 10),
-		"-size", strconv.FormatInt(cfg.Size, 10),
-		"-floor", strconv.FormatInt(cfg.Floor, 10),
-		"-keep", cfg.Keep,
-		"-bursts", strconv.Itoa(cfg.Bursts),
-		"-pre-ms", ms(cfg.Pre),
-		"-idle-ms", ms(cfg.Idle),
-		"-duration-ms", ms(cfg.Duration),
-		"-warm-ms", ms(cfg.Warm),
-		"-churn", strconv.FormatFloat(cfg.Churn, 'g', -1, 64),
-		"-gap-ms", ms(cfg.Gap),
-	}
-	if modes.Lookup(mode).CBin == "" {
-		return harness.ChildArgs(args...)
-	}
-	return args
+	c := cfg.childConfig
+	c.Mode = mode
+	return harness.EncodeChild(c, modes.Lookup(mode).CBin == "")
 }
 
 // childEnv is what a child's environment adds to the parent's.
@@ -297,36 +287,10 @@ func childEnv(cfg config) []string {
 	return []string{"OFFHEAP_PURGE_DELAY_MS=" + strconv.FormatInt(cfg.Delay.MS, 10)}
 }
 
-// childConfig is what a child runs: the workload in plain numbers.
-type childConfig struct {
-	Mode, Pattern, Keep string
-	Peak, Size, Floor   int64
-	Bursts              int
-	Pre, Idle, Duration time.Duration
-	Warm, Gap           time.Duration
-	Churn               float64
-}
-
 // parseChildArgs reads childArgs (without the leading -child).
 func parseChildArgs(args []string) (childConfig, error) {
-	var c childConfig
-	var pre, idle, dur, warm, gap int64
-	fs := flag.NewFlagSet("burst -child", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&c.Mode, "mode", "", "")
-	fs.StringVar(&c.Pattern, "pattern", "burst", "")
-	fs.StringVar(&c.Keep, "keep", "oldest", "")
-	fs.Int64Var(&c.Peak, "peak", 0, "")
-	fs.Int64Var(&c.Size, "size", 0, "")
-	fs.Int64Var(&c.Floor, "floor", 0, "")
-	fs.IntVar(&c.Bursts, "bursts", defaultBursts, "")
-	fs.Int64Var(&pre, "pre-ms", 0, "")
-	fs.Int64Var(&idle, "idle-ms", 0, "")
-	fs.Int64Var(&dur, "duration-ms", 0, "")
-	fs.Int64Var(&warm, "warm-ms", 0, "")
-	fs.Int64Var(&gap, "gap-ms", 0, "")
-	fs.Float64Var(&c.Churn, "churn", defaultChurn, "")
-	if err := fs.Parse(args); err != nil {
+	c := childConfig{Pattern: "burst", Keep: "oldest", Bursts: defaultBursts, Churn: defaultChurn}
+	if err := harness.DecodeChild("burst", args, &c); err != nil {
 		return c, err
 	}
 	m := modes.Lookup(c.Mode)
@@ -342,7 +306,5 @@ func parseChildArgs(args []string) (childConfig, error) {
 	case c.Churn <= 0 || c.Churn > 100:
 		return c, fmt.Errorf("-churn %v", c.Churn)
 	}
-	c.Pre, c.Idle, c.Duration = time.Duration(pre)*time.Millisecond, time.Duration(idle)*time.Millisecond, time.Duration(dur)*time.Millisecond
-	c.Warm, c.Gap = time.Duration(warm)*time.Millisecond, time.Duration(gap)*time.Millisecond
 	return c, nil
 }

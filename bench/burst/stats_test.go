@@ -42,7 +42,7 @@ func synthetic(base, peak int64, relDelay float64) ([]event, []sample) {
 }
 
 func testConfig() config {
-	return config{Pattern: "burst", Peak: 1 << 30, Size: 16 << 10, Bursts: 2, Idle: 3 * time.Second, Sample: 20 * time.Millisecond}
+	return config{childConfig: childConfig{Pattern: "burst", Peak: 1 << 30, Size: 16 << 10, Bursts: 2, Idle: 3 * time.Second}, Sample: 20 * time.Millisecond}
 }
 
 func TestAnalyzeBursts(t *testing.T) {

@@ -56,20 +56,29 @@ func serves(mode, workload string) bool {
 	return true
 }
 
-// config is everything that defines a run.
+// config is everything that defines a run: the workload settings every child
+// is given, and what only the parent needs.
 type config struct {
-	Live      int64 // phase: each fill; cache: the capacity
-	Pool      int64 // pool: the buffers taken from the pool
+	childConfig
 	Workloads []string
 	Modes     []string
-	Seed      uint64
-	CacheOps  int64         // cache: operations (0 = 30 x the values the capacity holds)
 	Delay     time.Duration // the purge delay given to offheap children (0 = the library's)
 	DelaySet  bool
-	Wait      time.Duration // the idle wait: 2 x the purge delay
-	MemLimit  float64
 	CBin      string
 	JSON      string
+}
+
+// childConfig is what a child runs, sent as plain-number flags by
+// harness.EncodeChild; the C harness takes all but the ",go" ones.
+type childConfig struct {
+	Workload string        `child:"workload"`
+	Mode     string        `child:"mode"`
+	Live     int64         `child:"live"` // phase: each fill; cache: the capacity
+	Pool     int64         `child:"pool"` // pool: the buffers taken from the pool
+	Seed     uint64        `child:"seed"`
+	Wait     time.Duration `child:"wait-ms"`      // the idle wait: 2 x the purge delay
+	CacheOps int64         `child:"cache-ops,go"` // cache: operations (0 = 30 x the values the capacity holds)
+	MemLimit float64       `child:"memlimit,go"`
 }
 
 const usageText = `usage: frag [flags]
@@ -181,20 +190,9 @@ func (cfg config) runs() [][2]string {
 // childArgs is the command line of a child running one workload in one mode;
 // the Go child (with -child first) and the C harness take the same flags.
 func childArgs(cfg config, workload, mode string) []string {
-	args := []string{
-		"-workload", workload,
-		"-mode", mode,
-		"-live", strconv.FormatInt(cfg.Live, 10),
-		"-pool", strconv.FormatInt(cfg.Pool, 10),
-		"-seed", strconv.FormatUint(cfg.Seed, 10),
-		"-wait-ms", strconv.FormatInt(cfg.Wait.Milliseconds(), 10),
-	}
-	if modes.Lookup(mode).CBin != "" {
-		return args
-	}
-	return harness.ChildArgs(append(args,
-		"-cache-ops", strconv.FormatInt(cfg.CacheOps, 10),
-		"-memlimit", strconv.FormatFloat(cfg.MemLimit, 'g', -1, 64))...)
+	c := cfg.childConfig
+	c.Workload, c.Mode = workload, mode
+	return harness.EncodeChild(c, modes.Lookup(mode).CBin == "")
 }
 
 // childEnv is what a child's environment adds to the parent's.
@@ -205,30 +203,9 @@ func childEnv(cfg config) []string {
 	return []string{"OFFHEAP_PURGE_DELAY_MS=" + strconv.FormatInt(cfg.Delay.Milliseconds(), 10)}
 }
 
-// childConfig is what a Go child runs.
-type childConfig struct {
-	Workload, Mode string
-	Live, Pool     int64
-	Seed           uint64
-	Wait           time.Duration
-	CacheOps       int64
-	MemLimit       float64
-}
-
 func parseChildArgs(args []string) (childConfig, error) {
-	var c childConfig
-	var wait int64
-	fs := flag.NewFlagSet("frag -child", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&c.Workload, "workload", "", "")
-	fs.StringVar(&c.Mode, "mode", "", "")
-	fs.Int64Var(&c.Live, "live", 0, "")
-	fs.Int64Var(&c.Pool, "pool", defaultPool, "")
-	fs.Uint64Var(&c.Seed, "seed", 1, "")
-	fs.Int64Var(&wait, "wait-ms", 2000, "")
-	fs.Int64Var(&c.CacheOps, "cache-ops", 0, "")
-	fs.Float64Var(&c.MemLimit, "memlimit", defaultMemLimit, "")
-	if err := fs.Parse(args); err != nil {
+	c := childConfig{Pool: defaultPool, Seed: 1, Wait: 2 * time.Second, MemLimit: defaultMemLimit}
+	if err := harness.DecodeChild("frag", args, &c); err != nil {
 		return c, err
 	}
 	m := modes.Lookup(c.Mode)
@@ -237,9 +214,8 @@ func parseChildArgs(args []string) (childConfig, error) {
 		return c, fmt.Errorf("-mode %q is not a Go mode", c.Mode)
 	case !serves(c.Mode, c.Workload):
 		return c, fmt.Errorf("mode %s does not run workload %q", c.Mode, c.Workload)
-	case c.Live < minLive || c.Pool < 160<<10 || wait < 0:
-		return c, fmt.Errorf("bad sizes: -live %d -pool %d -wait-ms %d", c.Live, c.Pool, wait)
+	case c.Live < minLive || c.Pool < 160<<10 || c.Wait < 0:
+		return c, fmt.Errorf("bad sizes: -live %d -pool %d -wait-ms %d", c.Live, c.Pool, c.Wait.Milliseconds())
 	}
-	c.Wait = time.Duration(wait) * time.Millisecond
 	return c, nil
 }
