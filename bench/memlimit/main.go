@@ -26,7 +26,6 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"flag"
 	"fmt"
@@ -74,12 +73,9 @@ func main() {
 func run(m string, budget int64) {
 	args := []string{os.Args[0], "-mode", m, "-budget", fmt.Sprint(*budgetMB), "-cache", fmt.Sprint(*cacheMB),
 		"-live", fmt.Sprint(*liveMB), "-duration", duration.String()}
-	env := []string{}
-	for _, e := range os.Environ() {
-		if !strings.HasPrefix(e, "GOMEMLIMIT=") && !strings.HasPrefix(e, "OFFHEAP_MEMORY_LIMIT=") {
-			env = append(env, e)
-		}
-	}
+	// Set for every mode, so that none inherits the parent's: empty is unset.
+	env := []string{"GOMEMLIMIT=", "OFFHEAP_MEMORY_LIMIT="}
+	var last string
 	switch m {
 	case "native":
 		env = append(env, fmt.Sprintf("GOMEMLIMIT=%d", budget))
@@ -90,8 +86,10 @@ func run(m string, budget int64) {
 			env = append(env, fmt.Sprintf("OFFHEAP_MEMORY_LIMIT=%d", budget))
 		}
 	}
+	spec := harness.Spec{Path: args[0], Args: args[1:], Env: env,
+		Line:   func(line []byte, _ float64) bool { last = string(line); return false },
+		Stderr: func(line string) { fmt.Fprintln(os.Stderr, line) }}
 	var cg *cgroupDir
-	var cmd *exec.Cmd
 	if *cgroup {
 		var err error
 		if cg, err = newCgroup(m, budget*10/9); err != nil {
@@ -101,25 +99,9 @@ func run(m string, budget int64) {
 		defer cg.remove()
 		// The shell joins the cgroup before the child exists, so the child's
 		// start-up (OFFHEAP_MEMORY_LIMIT=auto) already sees it.
-		cmd = exec.Command("/bin/sh", append([]string{"-c", `echo $$ > "$0" && exec "$@"`, filepath.Join(cg.dir, "cgroup.procs")}, args...)...)
-	} else {
-		cmd = exec.Command(args[0], args[1:]...)
+		spec.Path, spec.Args = "/bin/sh", append([]string{"-c", `echo $$ > "$0" && exec "$@"`, filepath.Join(cg.dir, "cgroup.procs")}, args...)
 	}
-	cmd.Env = env
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		panic(err)
-	}
-	if err := cmd.Start(); err != nil {
-		panic(err)
-	}
-	var last string
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		last = sc.Text()
-	}
-	err = cmd.Wait()
+	_, err := harness.Run(spec)
 	note := ""
 	if cg != nil {
 		note = fmt.Sprintf("cgroup %s limit %d MiB, peak %d MiB", cg.version, budget*10/9>>20, cg.peak()>>20)
@@ -127,6 +109,8 @@ func run(m string, budget int64) {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		note = strings.TrimSpace("killed (" + ee.String() + ") " + note)
+	} else if err != nil {
+		note = strings.TrimSpace(err.Error() + " " + note)
 	}
 	if last == "" {
 		fmt.Printf("%-8s %10s %9s %10s %12s %10s %9s %s\n", m, "-", "-", "-", "-", "-", "-", note)

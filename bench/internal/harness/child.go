@@ -159,7 +159,7 @@ func Run(s Spec) ([]Sample, error) {
 		if msg != "" {
 			msg = ": " + strings.ReplaceAll(msg, "\n", " / ")
 		}
-		return samples, fmt.Errorf("child %v%s", waitErr, msg)
+		return samples, fmt.Errorf("child %w%s", waitErr, msg)
 	case scanErr != nil:
 		return samples, fmt.Errorf("reading the child's output: %v", scanErr)
 	}
