@@ -93,16 +93,12 @@ static size_t nbufs;
 static void *alloc_write(size_t size, size_t id) {
   unsigned char *p = CH_ALLOC(size);
   if (p == NULL) die("allocation of %zu bytes failed (buffer %zu)", size, id);
-  memset(p, 0xa5, size);
-  p[0] = (unsigned char)id;
+  ch_stamp(p, size, id);
   return p;
 }
 
-static void check_free(void *q, size_t size, size_t id) {
-  unsigned char *p = q;
-  if (p[0] != (unsigned char)id || p[size - 1] != 0xa5)
-    die("buffer %zu changed while live: first byte %u (want %u), last %u", id, p[0], (unsigned)(unsigned char)id,
-        p[size - 1]);
+static void check_free(void *p, size_t size, size_t id) {
+  if (!ch_stamp_ok(p, size, id)) die("buffer %zu (%zu bytes) changed while live", id, size);
   CH_FREE(p);
 }
 

@@ -23,7 +23,6 @@
 #define CF_MODE "c-" CH_NAME
 #define SIZE16 (16u << 10)
 #define SIZE48 (48u << 10)
-#define STAMP_KEY 0x5a5aa5a5f00dcafeull
 
 /* ---- the same random stream as the Go child (splitmix64) --------------------- */
 
@@ -95,10 +94,7 @@ static void alloc_write(size_t i, uint32_t n) {
   unsigned char *p = CH_ALLOC(n);
   lat_record(now_ns() - t0);
   if (p == NULL) die("allocation of %u bytes failed (buffer %zu)", n, i);
-  memset(p, 0xa5, n);
-  uint64_t st = (uint64_t)i ^ STAMP_KEY;
-  memcpy(p, &st, 8);
-  memcpy(p + n - 8, &st, 8);
+  ch_stamp(p, n, i);
   bufs[i] = p;
   lens[i] = n;
   live += n;
@@ -108,10 +104,7 @@ static void alloc_write(size_t i, uint32_t n) {
 static void check_free(size_t i) {
   unsigned char *p = bufs[i];
   uint32_t n = lens[i];
-  uint64_t st = (uint64_t)i ^ STAMP_KEY, a, b;
-  memcpy(&a, p, 8);
-  memcpy(&b, p + n - 8, 8);
-  if (a != st || b != st || p[8] != 0xa5) die("buffer %zu (%u bytes) changed while live", i, n);
+  if (!ch_stamp_ok(p, n, i)) die("buffer %zu (%u bytes) changed while live", i, n);
   uint64_t t0 = now_ns();
   CH_FREE(p);
   lat_record(now_ns() - t0);

@@ -1,6 +1,7 @@
 /* charness.h - what the C benchmark programs share (bench/cbench,
  * bench/burst/cburst, bench/frag/cfrag): dying with a message, clocks,
- * /proc and getrusage readers, flag numbers, JSON string escaping, and -
+ * /proc and getrusage readers, flag numbers, JSON string escaping, buffer
+ * stamps, and -
  * for the programs built once per allocator - the allocator under test.
  *
  * Header-only (every function static): each program is one translation unit
@@ -138,6 +139,29 @@ static __attribute__((unused)) void *map_table(size_t bytes) {
   if (p == MAP_FAILED) die("mmap of a %zu-byte table failed", bytes);
   memset(p, 0, bytes);
   return p;
+}
+
+/* ---- buffer stamps: bench/internal/stamp's Fill and Check, in C ---------------- */
+
+/* XORed into a buffer's index, as stamp.Key is in the Go children. */
+#define CH_STAMP_KEY 0x5a5aa5a5f00dcafeull
+
+/* Writes every byte of p (n bytes): 0xa5, with buffer id's stamp in the first
+ * and the last 8 bytes (overlapping in a buffer under 16 bytes). */
+static __attribute__((unused)) void ch_stamp(unsigned char *p, size_t n, uint64_t id) {
+  uint64_t st = id ^ CH_STAMP_KEY;
+  size_t k = n < 8 ? n : 8;
+  memset(p, 0xa5, n);
+  memcpy(p, &st, k);
+  memcpy(p + n - k, &st, k);
+}
+
+/* Whether p (n bytes) still holds id's stamp: both ends, and the byte after
+ * the first stamp. */
+static __attribute__((unused)) bool ch_stamp_ok(const unsigned char *p, size_t n, uint64_t id) {
+  uint64_t st = id ^ CH_STAMP_KEY;
+  size_t k = n < 8 ? n : 8;
+  return memcmp(p, &st, k) == 0 && memcmp(p + n - k, &st, k) == 0 && (n <= 16 || p[8] == 0xa5);
 }
 
 /* ---- the allocator under test ------------------------------------------------------- */
