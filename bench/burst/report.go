@@ -107,11 +107,7 @@ func writeTable(w io.Writer, cfg config, cdir string, results []*modeResult) {
 	fmt.Fprintln(w, "window). idle RSS: median RSS (MiB) over the idle window after burst 1; over base: idle RSS - base - floor,")
 	fmt.Fprintln(w, "also as % of the burst. base: median RSS before the first burst. peak RSS: VmHWM. cpu: the child's CPU")
 	fmt.Fprintln(w, "from ready to done, all threads. Targets: idle RSS <= base + floor + 5% of the burst; 2nd/1st <= 1.2.")
-	for _, r := range results {
-		if r.Info != "" {
-			fmt.Fprintf(w, "  %s: %s\n", r.Mode, r.Info)
-		}
-	}
+	writeInfos(w, results)
 }
 
 func writeSteadyTable(w io.Writer, results []*modeResult) {
@@ -126,6 +122,12 @@ func writeSteadyTable(w io.Writer, results []*modeResult) {
 	fmt.Fprintln(w, "After the warm-up: rounds and buffers replaced; ns/buffer: time in frees and allocations (gaps excluded)")
 	fmt.Fprintln(w, "per replaced buffer; faults/buf: minor page faults per replaced buffer; purges: offheap decommits")
 	fmt.Fprintln(w, "(- for other allocators); cpu: all threads; RSS in MiB (median and max over the churn). peak: VmHWM.")
+	writeInfos(w, results)
+}
+
+// writeInfos ends a table with what each mode's allocator was, as its child
+// said.
+func writeInfos(w io.Writer, results []*modeResult) {
 	for _, r := range results {
 		if r.Info != "" {
 			fmt.Fprintf(w, "  %s: %s\n", r.Mode, r.Info)
