@@ -194,7 +194,7 @@ bool ohi_tcache_steal(ohi_tcache_t *tc);
 /* ohi_tcache_steal that gives up after spins yields while the owner is in an
  * operation (which may be the caller's own, on a refusal path). */
 bool ohi_tcache_try_steal(ohi_tcache_t *tc, unsigned spins); /* BYPASS */
-bool ohi_tcache_steal_yielding(ohi_tcache_t *tc); /* YIELD: check want between slabs */
+bool ohi_tcache_steal_yielding(ohi_tcache_t *tc); /* YIELD: the owner waits, sets want */
 void ohi_tcache_unsteal(ohi_tcache_t *tc);
 /* Hands every slab of tc back to the central lists (owner, or stealer). */
 bool ohi_tcache_abandon_all(oh_slab_t *h, ohi_tcache_t *tc); /* true: some slab emptied */
@@ -251,6 +251,10 @@ void ohi_tcache_free_owned(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32
  * The tiers do not call here: they wake the purger and ask for the policy's
  * work through wake.c (base.h), where this file hooks it in. */
 extern uint64_t ohi_purge_walked; /* atomic: state words the purge walks read (tests) */
+/* Tests: called before each slab of a stolen cache a pass ages (not the owner's own pass). */
+extern void (*ohi_test_purge_slab_hook)(oh_slab_t *h);
+/* Tests: one pass of the purger's, on the caller's thread. */
+uint64_t ohi_test_purge_pass(bool pressed);
 /* How long a thread cache must sit unused to be drained, and the purger's
  * shortest re-arm: the purge delay, but at least 100 ms, so that a delay of 0
  * does not wake the purger, nor steal a busy thread's cache, on every refill. */

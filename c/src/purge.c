@@ -43,6 +43,7 @@
 #include "internal.h"
 
 uint64_t ohi_purge_walked;
+void (*ohi_test_purge_slab_hook)(oh_slab_t *h);
 
 /* Purge passes come every quarter delay (at least 25 ms: ohi_purge_pass_period)
  * while anything waits, and a free chunk qualifies at age 5: free for at
@@ -55,6 +56,10 @@ static uint32_t age_needed(long long delay) { return delay == 0 ? 1 : OHI_PURGE_
  * 16 KiB buffers freed, 48 KiB ones allocated) does not hold both working
  * sets resident. Steady churn maps nothing new and is never under pressure. */
 static uint32_t under_pressure; /* atomic: the purger's current pass runs under pressure */
+/* atomic: ohi_purge_tick of the last pass run under pressure. A busy owner
+ * is not stolen for pressure: its own pass at its next refill ages its slabs
+ * as that pass would have (owner_pass). */
+static uint64_t pressure_tick;
 
 static void due(uint64_t *next_deadline, uint64_t at) {
   if (next_deadline && (*next_deadline == 0 || at < *next_deadline)) *next_deadline = at;
@@ -80,14 +85,15 @@ static size_t decommit_run(ohi_slab_t *s, uint32_t i, uint32_t j, size_t end, bo
   return done;
 }
 
-static size_t slab_purge(oh_slab_t *h, ohi_slab_t *s, bool force, uint32_t steps, uint64_t *more);
+static size_t slab_purge(oh_slab_t *h, ohi_slab_t *s, bool force, bool pressed, uint32_t steps, uint64_t *more);
 
 size_t ohi_slab_purge_pages(oh_slab_t *h, ohi_slab_t *s, bool force, uint64_t *more) {
-  return slab_purge(h, s, force, 1, more);
+  return slab_purge(h, s, force, OHI_LOAD_RELAXED(&under_pressure) != 0, 1, more);
 }
 
 /* steps: the passes this one stands for (a quiet owner's slabs missed the
- * pass before: purge_caches).
+ * pass before: purge_caches). pressed: a pass under pressure (or an owner's
+ * pass standing in for one), which decommits what an earlier pass saw free.
  *
  * The walk costs O(chunks), so it is skipped while it could decommit
  * nothing: no chunk was allocated or freed since the last walk (used and
@@ -96,12 +102,12 @@ size_t ohi_slab_purge_pages(oh_slab_t *h, ohi_slab_t *s, bool force, uint64_t *m
  * owes are paid at the next walk to the chunks whose age is not 0: a chunk
  * handed out and freed again restarts at 0, so a non-zero age means free
  * since that walk. */
-static size_t slab_purge(oh_slab_t *h, ohi_slab_t *s, bool force, uint32_t steps, uint64_t *more) {
+static size_t slab_purge(oh_slab_t *h, ohi_slab_t *s, bool force, bool pressed, uint32_t steps, uint64_t *more) {
   ohi_slab_collect(s);
   if (!force && OHI_LOAD_RELAXED(&s->dirty) == 0) return 0;
   long long delay = ohi_opt(OH_OPT_PURGE_DELAY_MS);
   uint32_t need = force ? 0 : age_needed(delay);
-  if (OHI_LOAD_RELAXED(&under_pressure) && need > 2) need = 2; /* seen by an earlier pass too */
+  if (pressed && need > 2) need = 2; /* seen by an earlier pass too */
   uint32_t credit = s->pg_credit;
   if (!force && s->pg_valid && s->pg_used == s->used && s->pg_puts == s->puts &&
       s->pg_min_age + credit + steps < need) {
@@ -245,28 +251,35 @@ static uint64_t tcache_ops(oh_slab_t *h, ohi_tcache_t *tc) {
 
 /* The slabs of a stolen cache that is in use: free pages decommitted, slabs
  * empty for the delay released (beyond the retained margin). steps: passes
- * this one counts for (slab_purge). yielding: a YIELD steal, given up after
- * the slab in hand when the owner wants its cache back (the rest waits for
- * the next pass: pending). */
-static size_t purge_owned(oh_slab_t *h, ohi_tcache_t *tc, bool force, uint32_t steps, bool yielding,
-                          uint64_t *retained, uint64_t *more) {
+ * this one counts for (slab_purge). yielding: the pass is the policy's (not
+ * a forced purge), so it gives the cache back after the slab in hand as soon
+ * as its owner wants it (want: an owner waiting out a YIELD steal, or one
+ * that bypassed a BYPASS steal); the rest waits (pending) for the owner's own
+ * pass at its next refill or the next pass here. A busy thread stolen by a
+ * pressure pass so loses its cache for one slab's purge at most, not for the
+ * whole cache's (its frees meanwhile go to the cross-thread stacks, its
+ * allocations to the central lists). Returns false when it gave up so. */
+static bool purge_owned(oh_slab_t *h, ohi_tcache_t *tc, bool force, bool pressed, uint32_t steps, bool yielding,
+                        uint64_t *retained, uint64_t *more, size_t *bytes_out) {
   size_t bytes = ohi_large_cache_purge(h, tc, force, more); /* its free large spans */
   for (unsigned cls = 0; cls < h->nclasses; cls++) {
     ohi_tbin_t *b = &tc->bins[cls];
     for (ohi_slab_t *s = b->owned, *next; s != NULL; s = next) {
       next = s->next;
+      if (ohi_test_purge_slab_hook != NULL && (force || yielding)) ohi_test_purge_slab_hook(h); /* a stealer's */
       if (yielding && OHI_LOAD_RELAXED(&tc->want) != 0) {
         OHI_STORE_RELAXED(&tc->pending, 1u);
         *more = 1;
-        return bytes;
+        *bytes_out += bytes;
+        return false;
       }
-      bool was_empty = s->used == 0;
+  bool was_empty = s->used == 0;
       /* chunks other threads freed since are not owed the missed pass */
       uint32_t st = OHI_LOAD_RELAXED(&s->xfree) == OHI_W_END ? steps : 1;
       OHI_OWNER_INC(&b->nfree, ohi_slab_collect(s));
       if (s->used == 0 && !was_empty) ohi_bin_note_emptied(b, s);
       if (keep_in_margin(h, s, force, retained)) continue;
-      bytes += slab_purge(h, s, force, st, more);
+      bytes += slab_purge(h, s, force, pressed, st, more);
       if (OHI_LOAD_RELAXED(&s->dirty) != 0) OHI_STORE_RELAXED(&tc->pending, 1u);
       if (s->used != 0 || OHI_LOAD_RELAXED(&s->dirty) != 0 || OHI_LOAD_RELAXED(&s->xfree) != OHI_W_END) continue;
       /* Empty for the delay (every chunk aged): released. */
@@ -278,7 +291,8 @@ static size_t purge_owned(oh_slab_t *h, ohi_tcache_t *tc, bool force, uint32_t s
       OHI_FETCH_ADD(&h->purge_count, 1);
     }
   }
-  return bytes;
+  *bytes_out += bytes;
+  return true;
 }
 
 /* Looks at every thread cache of h (registry lock held): an idle one hands
@@ -312,13 +326,15 @@ static size_t purge_caches(oh_slab_t *h, uint64_t now, bool force, uint64_t *nex
      * and then blocks has its pages back on the policy's clock. A busy cache
      * is stolen (BYPASS) only when its owner has not purged for two delays'
      * worth of passes (it stays on its fast path, say, in one class while
-     * others hold free pages), or under pressure: while stolen so, its
-     * allocations go to the central lists and its frees to the cross-thread
-     * stacks, so stealing a busy cache is itself a cost. */
+     * others hold free pages): while stolen so, its allocations go to the
+     * central lists and its frees to the cross-thread stacks, so stealing a
+     * busy cache is itself a cost, and one the owner pays for as long as the
+     * purger holds it, descheduled or not. Not under pressure, then: the
+     * owner's next refill ages its slabs with the pressure's rule. */
     uint64_t tick = OHI_LOAD_RELAXED(&ohi_purge_tick), purged = OHI_LOAD_RELAXED(&tc->purged_tick);
     /* quiet: no operation since the last pass, a whole period ago */
     bool quiet = !force && !idle && tc->seen_ops_tick < tick && now >= tc->seen_ms + ohi_purge_pass_period(delay);
-    if (!force && !idle && !quiet && !OHI_LOAD_RELAXED(&under_pressure) && tick < purged + 2 * OHI_PURGE_PASSES_PER_DELAY) {
+    if (!force && !idle && !quiet && tick < purged + 2 * OHI_PURGE_PASSES_PER_DELAY) {
       more = 1;
       continue;
     }
@@ -331,8 +347,11 @@ static size_t purge_caches(oh_slab_t *h, uint64_t now, bool force, uint64_t *nex
       /* Quiet since the pass before last, and not purged at the last pass:
        * its free chunks sat through that pass unaged, and count it now. */
       uint32_t steps = quiet && purged + 1 < tick ? 2 : 1;
-      bytes += purge_owned(h, tc, force, steps, quiet, retained, &more);
-      OHI_STORE_RELAXED(&tc->purged_tick, tick); /* its owner need not purge again this pass */
+      /* done: its owner need not purge again this pass; given back midway,
+       * its next refill purges the rest */
+      bool pressed = OHI_LOAD_RELAXED(&under_pressure) != 0;
+      if (purge_owned(h, tc, force, pressed, steps, !force, retained, &more, &bytes))
+        OHI_STORE_RELAXED(&tc->purged_tick, tick);
       if (OHI_LOAD_RELAXED(&tc->pending)) more = 1;
     }
     ohi_tcache_unsteal(tc);
@@ -341,13 +360,16 @@ static size_t purge_caches(oh_slab_t *h, uint64_t now, bool force, uint64_t *nex
   return bytes;
 }
 
-/* The owner purges its own slabs (wake.c: ohi_tcache_purge_self). */
+/* The owner purges its own slabs (wake.c: ohi_tcache_purge_self), with the
+ * pressure's rule when a pass under pressure came since it last did. */
 static void owner_pass(oh_slab_t *h, ohi_tcache_t *tc) {
-  uint64_t tick = OHI_LOAD_RELAXED(&ohi_purge_tick);
+  uint64_t tick = OHI_LOAD_RELAXED(&ohi_purge_tick), last = OHI_LOAD_RELAXED(&tc->purged_tick);
   OHI_STORE_RELAXED(&tc->purged_tick, tick);
   if (ohi_opt(OH_OPT_PURGE_DELAY_MS) < 0) return;
   uint64_t retained = 0, more = 0;
-  purge_owned(h, tc, false, 1, false, &retained, &more);
+  size_t bytes = 0;
+  bool pressed = OHI_LOAD_RELAXED(&pressure_tick) > last;
+  purge_owned(h, tc, false, pressed, 1, false, &retained, &more, &bytes);
   if (OHI_LOAD_RELAXED(&tc->pending)) ohi_purge_notify(); /* chunks still aging: passes must go on */
 }
 
@@ -413,6 +435,7 @@ static uint64_t purger_pass(bool notified, bool force, bool pressed, bool *soon)
   long long delay = ohi_opt(OH_OPT_PURGE_DELAY_MS);
   uint64_t now = ohi_os_now_ms(), deadline = 0;
   OHI_STORE_RELAXED(&under_pressure, (uint32_t)pressed);
+  if (pressed) OHI_STORE_RELAXED(&pressure_tick, OHI_LOAD_RELAXED(&ohi_purge_tick) + 1); /* this pass's */
   if (delay >= 0) ohi_heaps_purge_all(now, force, &deadline);
   OHI_STORE_RELAXED(&under_pressure, 0u);
   /* A pass that was asked for (rather than due) keeps the purger armed for
@@ -422,6 +445,11 @@ static uint64_t purger_pass(bool notified, bool force, bool pressed, bool *soon)
   if (notified && delay >= 0 && deadline == 0) deadline = now + ohi_purge_pass_period(delay);
   *soon = deadline != 0 && delay >= 0 && deadline <= now + ohi_purge_pass_period(delay);
   return deadline;
+}
+
+uint64_t ohi_test_purge_pass(bool pressed) {
+  bool soon = false;
+  return purger_pass(false, false, pressed, &soon);
 }
 
 /* A slab emptied with a delay of 0: released by the free that emptied it. */

@@ -156,7 +156,9 @@ typedef struct ohi_tbin_s {
  * depends on the kind of steal:
  *   BYPASS  it bypasses the cache: its allocations go to the central lists,
  *           its frees to the cross-thread stacks (fork, destroy, a busy
- *           cache the purger must age, leak reports);
+ *           cache the purger must age, leak reports), and it sets want:
+ *           the purger's pass gives a busy cache back after the slab it is
+ *           on, so a busy owner is bypassed for one slab's purge at most;
  *   YIELD   it asks for the cache back (want = 1) and waits: the purger
  *           ages a quiet owner's slabs this way and gives them back after
  *           the slab it is on, so an owner misjudged quiet (descheduled
@@ -169,7 +171,7 @@ struct ohi_tcache_s {
   uint32_t in_op;   /* owner: inside a cache operation */
   uint32_t steal;   /* stealer: keep out */
   uint32_t holds;   /* owner sets, stealer clears: the cache owns slabs */
-  uint32_t want;    /* owner: waiting for a YIELD steal to end (stealer clears) */
+  uint32_t want;    /* owner: wants its stolen cache back (stealer clears) */
   uint64_t seen_ops, seen_ms; /* purger's idle detection, under registry lock */
   uint64_t seen_ops_tick;     /* purger: the pass (ohi_purge_tick) that last saw ops change */
   uint64_t seen_dirty;        /* purger: ohi_dirty_epoch at its last look */

@@ -50,6 +50,7 @@ ohi_tcache_t *ohi_tcache_new(oh_slab_t *h, bool explicit_owner) {
   tc->heap = h;
   tc->explicit_owner = explicit_owner;
   tc->seen_ms = ohi_os_now_ms(); /* idle is counted from now, not from boot */
+  tc->purged_tick = OHI_LOAD_RELAXED(&ohi_purge_tick); /* a new cache missed no pass */
   tc->cached = (int64_t *)&tc->bins[n];
   ohi_lock(&ohi_registry_lock);
   if (OHI_LOAD_RELAXED(&h->magic) != OHI_HEAP_LIVE) { /* destroyed meanwhile */
@@ -336,12 +337,17 @@ bool ohi_tcache_steal_yielding(ohi_tcache_t *tc) { return steal(tc, OHI_STEAL_YI
 void ohi_tcache_unsteal(ohi_tcache_t *tc) { OHI_STORE_RELEASE(&tc->steal, 0u); }
 
 /* The owner found steal set on entering (in_op is 1): a BYPASS steal sends
- * this operation past the cache; a YIELD steal is waited out. */
+ * this operation past the cache, and asks for the cache back (want: the
+ * purger's pass gives it back after the slab in hand; fork, destroy and the
+ * forced purges do not look); a YIELD steal is waited out. */
 OHI_NOINLINE bool ohi_tcache_enter_stolen(ohi_tcache_t *tc) {
   for (;;) {
     OHI_STORE_RELEASE(&tc->in_op, 0u);
     uint32_t kind = OHI_LOAD_ACQUIRE(&tc->steal);
-    if (kind == OHI_STEAL_BYPASS) return false;
+    if (kind == OHI_STEAL_BYPASS) {
+      OHI_STORE_RELAXED(&tc->want, 1u);
+      return false;
+    }
     if (kind == OHI_STEAL_YIELD) {
       OHI_STORE_RELAXED(&tc->want, 1u);
       while (OHI_LOAD_ACQUIRE(&tc->steal) == OHI_STEAL_YIELD) sched_yield();
