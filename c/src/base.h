@@ -112,6 +112,14 @@ int ohi_os_process_barrier(void);
 #else
 #define OHI_OS_DECOMMIT_ZEROES 0
 #endif
+/* Whether any page-aligned part of a mapping can be unmapped on its own
+ * (munmap can; VirtualFree releases only a whole reservation): then slab
+ * segments are reserved several at a time (segment.c). */
+#if defined(_WIN32)
+#define OHI_OS_PARTIAL_UNMAP 0
+#else
+#define OHI_OS_PARTIAL_UNMAP 1
+#endif
 
 /* n rounded up to whole pages (n <= SIZE_MAX - page size). */
 OHI_INLINE size_t ohi_round_pages(size_t n) {
