@@ -31,6 +31,27 @@ void alloc_die(const char *who, size_t n) { die("%s: allocation of %zu bytes fai
 #define A_SLAB(n) oh_slab_alloc(bench_slab, n)
 #define F_SLAB(p, n) do { if (__builtin_expect(oh_slab_decref(bench_slab, p) != 1, 0)) oh_die("oh_slab_decref", n); } while (0)
 
+/* "none": no allocator, the pattern's own memory traffic - BATCH slots of n
+ * bytes per thread, handed out and given back last-in first-out, the first
+ * byte of each written as for the others. Its 2T/1T is the machine's ceiling
+ * for the pattern (two threads that each touch 256 pages 1 MiB apart share
+ * caches and TLBs however they got the memory). Not in the default list. */
+static __thread unsigned char *none_base;
+static __thread size_t none_n;
+static __thread unsigned none_i;
+static void *none_slot(size_t n) {
+  if (none_n != n) {
+    if (none_base != NULL) munmap(none_base, none_n * BATCH);
+    none_base = mmap(NULL, n * BATCH, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (none_base == MAP_FAILED) die("none: mmap of %zu bytes failed", n * BATCH);
+    none_n = n;
+    none_i = 0;
+  }
+  return none_base + (size_t)(none_i++ % BATCH) * n;
+}
+#define A_NONE(n) none_slot(n)
+#define F_NONE(p, n) ((void)(p), none_i--)
+
 #define DEFINE_LOOPS(NAME, ALLOC, FREE)                                             \
   static uint64_t pair_##NAME(size_t n, uint64_t dur_ns, void **ptrs) {             \
     (void)ptrs;                                                                     \
@@ -66,6 +87,7 @@ DEFINE_LOOPS(jemalloc, A_JE, F_JE)
 DEFINE_LOOPS(mimalloc, A_MI, F_MI)
 DEFINE_LOOPS(offheap, A_OH, F_OH)
 DEFINE_LOOPS(offheap_slab, A_SLAB, F_SLAB)
+DEFINE_LOOPS(none, A_NONE, F_NONE)
 
 
 /* Single calls, for the producer/consumer pattern (the ring costs more than
@@ -78,11 +100,12 @@ DEFINE_CALLS(jemalloc, A_JE, F_JE)
 DEFINE_CALLS(mimalloc, A_MI, F_MI)
 DEFINE_CALLS(offheap, A_OH, F_OH)
 DEFINE_CALLS(offheap_slab, A_SLAB, F_SLAB)
+DEFINE_CALLS(none, A_NONE, F_NONE)
 
 #define ALLOCATOR(label, NAME) {label, {pair_##NAME, batch_##NAME}, alloc_##NAME, free_##NAME}
 const allocator_t allocators[] = {
     ALLOCATOR("glibc", glibc),     ALLOCATOR("jemalloc", jemalloc),         ALLOCATOR("mimalloc", mimalloc),
-    ALLOCATOR("offheap", offheap), ALLOCATOR("offheap-slab", offheap_slab),
+    ALLOCATOR("offheap", offheap), ALLOCATOR("offheap-slab", offheap_slab), ALLOCATOR("none", none),
 };
 const int n_allocators = (int)(sizeof allocators / sizeof allocators[0]);
 

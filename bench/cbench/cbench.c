@@ -57,7 +57,9 @@ static void usage(FILE *f) {
           "usage: cbench [flags]\n"
           "  --sizes LIST        allocation sizes (default 64,1K,16K,256K; suffixes B, K/KiB, M/MiB)\n"
           "  --threads LIST      thread counts (default 1,2)\n"
-          "  --allocators LIST   glibc,jemalloc,mimalloc,offheap,offheap-slab (default all)\n"
+          "  --allocators LIST   glibc,jemalloc,mimalloc,offheap,offheap-slab (default), none\n"
+          "                      (none: no allocator, the pattern's own memory traffic: the\n"
+          "                      machine's ceiling for 2T/1T)\n"
           "  --patterns LIST     pair,batch-256,prod-cons (default all; prod-cons: T = pairs of threads)\n"
           "  --reps N            repetitions per cell, median reported (default 7)\n"
           "  --ms N              milliseconds per repetition (default 150; plus 10%% warm-up)\n"
@@ -127,8 +129,8 @@ int main(int argc, char **argv) {
   int threads[MAX_LIST] = {1, 2};
   int n_threads = 2;
   int allocs[MAX_LIST];
-  int n_allocs = n_allocators;
-  for (int i = 0; i < n_allocators; i++) allocs[i] = i;
+  int n_allocs = n_allocators - 1; /* the last, "none", only when asked for */
+  for (int i = 0; i < n_allocs; i++) allocs[i] = i;
   int pats[PAT_COUNT] = {PAT_PAIR, PAT_BATCH, PAT_PC};
   int n_pats = PAT_COUNT;
   int reps = 7;
