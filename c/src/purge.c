@@ -52,7 +52,8 @@ static uint32_t age_needed(long long delay) { return delay == 0 ? 1 : OHI_PURGE_
 
 /* Pressure: a heap mapped fresh memory while free pages wait for their delay
  * (wake.c, ohi_purge_pressure). The next pass decommits free chunks an
- * earlier pass has seen too (age 2) in every slab, so a phase change (say
+ * earlier pass has seen too (age 2) in every slab - a busy owner's at its
+ * next refill, by the owner (pressure_tick) - so a phase change (say
  * 16 KiB buffers freed, 48 KiB ones allocated) does not hold both working
  * sets resident. Steady churn maps nothing new and is never under pressure. */
 static uint32_t under_pressure; /* atomic: the purger's current pass runs under pressure */
