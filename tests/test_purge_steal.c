@@ -31,6 +31,7 @@ typedef struct {
   int calls;       /* slabs the pass came to */
   bool asked_seen; /* the owner's allocation ran into the steal */
   void *late;      /* that allocation */
+  ohi_tcache_t *tc; /* the owner's cache, as the hook found it */
   int failures;
 } steal_t;
 
@@ -82,6 +83,7 @@ static void hook(oh_slab_t *h) {
   for (ohi_tcache_t *t = h->tcaches; t != NULL; t = t->next) /* registry lock held by the pass */
     if (OHI_LOAD_RELAXED(&t->holds) != 0) tc = t;
   cr_assert(tc != NULL, "the pass came to a slab of a cache that holds none");
+  g.tc = tc;
   uint64_t t0 = ohi_os_now_ms();
   while (OHI_LOAD_ACQUIRE(&tc->want) == 0 && ohi_os_now_ms() - t0 < 30000) sched_yield();
   g.asked_seen = OHI_LOAD_ACQUIRE(&tc->want) != 0;
@@ -116,14 +118,22 @@ Test(purge_steal, a_busy_owner_gets_its_cache_back_after_the_slab_in_hand) {
   t_opt_save_t saved;
   pthread_t t = start(60 * 1000, &saved);
   __atomic_store_n(&g.armed, true, __ATOMIC_SEQ_CST);
+  uint64_t before = 0; /* the purge tick before the last pass (the purger's own passes move it too) */
   for (int pass = 0; pass < 64 && g.calls == 0; pass++) {
     uint64_t next = 0;
+    before = OHI_LOAD_RELAXED(&ohi_purge_tick);
     ohi_heaps_purge_all(ohi_os_now_ms(), false, &next);
   }
   cr_assert(g.calls > 0, "64 policy passes never aged the busy owner's slabs");
   cr_expect(g.asked_seen, "the owner's allocation did not ask for its stolen cache back");
   cr_expect_eq(g.calls, 1, "the pass went on to %d slabs after the owner asked for its cache back (%d slabs owned)",
                g.calls, NCLASSES);
+  /* Given back midway, the cache still counts as purged in this pass: its
+   * owner's next refill must not age again what the pass aged (a chunk would
+   * count one pass twice and go back before the delay). */
+  cr_expect_gt(OHI_LOAD_RELAXED(&g.tc->purged_tick), before,
+               "the interrupted pass (after tick %llu) left the owner's purged tick at %llu", (unsigned long long)before,
+               (unsigned long long)g.tc->purged_tick);
   finish(t, saved);
 }
 

@@ -255,13 +255,12 @@ static uint64_t tcache_ops(oh_slab_t *h, ohi_tcache_t *tc) {
  * this one counts for (slab_purge). yielding: the pass is the policy's (not
  * a forced purge), so it gives the cache back after the slab in hand as soon
  * as its owner wants it (want: an owner waiting out a YIELD steal, or one
- * that bypassed a BYPASS steal); the rest waits (pending) for the owner's own
- * pass at its next refill or the next pass here. A busy thread stolen by a
- * pressure pass so loses its cache for one slab's purge at most, not for the
+ * that bypassed a BYPASS steal); the rest waits (pending) for the next pass.
+ * A busy owner so loses its cache for one slab's purge at most, not for the
  * whole cache's (its frees meanwhile go to the cross-thread stacks, its
- * allocations to the central lists). Returns false when it gave up so. */
-static bool purge_owned(oh_slab_t *h, ohi_tcache_t *tc, bool force, bool pressed, uint32_t steps, bool yielding,
-                        uint64_t *retained, uint64_t *more, size_t *bytes_out) {
+ * allocations to the central lists). */
+static size_t purge_owned(oh_slab_t *h, ohi_tcache_t *tc, bool force, bool pressed, uint32_t steps, bool yielding,
+                          uint64_t *retained, uint64_t *more) {
   size_t bytes = ohi_large_cache_purge(h, tc, force, more); /* its free large spans */
   for (unsigned cls = 0; cls < h->nclasses; cls++) {
     ohi_tbin_t *b = &tc->bins[cls];
@@ -271,8 +270,7 @@ static bool purge_owned(oh_slab_t *h, ohi_tcache_t *tc, bool force, bool pressed
       if (yielding && OHI_LOAD_RELAXED(&tc->want) != 0) {
         OHI_STORE_RELAXED(&tc->pending, 1u);
         *more = 1;
-        *bytes_out += bytes;
-        return false;
+        return bytes;
       }
   bool was_empty = s->used == 0;
       /* chunks other threads freed since are not owed the missed pass */
@@ -292,8 +290,7 @@ static bool purge_owned(oh_slab_t *h, ohi_tcache_t *tc, bool force, bool pressed
       OHI_FETCH_ADD(&h->purge_count, 1);
     }
   }
-  *bytes_out += bytes;
-  return true;
+  return bytes;
 }
 
 /* Looks at every thread cache of h (registry lock held): an idle one hands
@@ -348,11 +345,10 @@ static size_t purge_caches(oh_slab_t *h, uint64_t now, bool force, uint64_t *nex
       /* Quiet since the pass before last, and not purged at the last pass:
        * its free chunks sat through that pass unaged, and count it now. */
       uint32_t steps = quiet && purged + 1 < tick ? 2 : 1;
-      /* done: its owner need not purge again this pass; given back midway,
-       * its next refill purges the rest */
-      bool pressed = OHI_LOAD_RELAXED(&under_pressure) != 0;
-      if (purge_owned(h, tc, force, pressed, steps, !force, retained, &more, &bytes))
-        OHI_STORE_RELAXED(&tc->purged_tick, tick);
+      bytes += purge_owned(h, tc, force, OHI_LOAD_RELAXED(&under_pressure) != 0, steps, !force, retained, &more);
+      /* its owner need not purge again this pass - nor may it, given back
+       * midway: what the pass aged must not age twice in one pass */
+      OHI_STORE_RELAXED(&tc->purged_tick, tick);
       if (OHI_LOAD_RELAXED(&tc->pending)) more = 1;
     }
     ohi_tcache_unsteal(tc);
@@ -368,9 +364,8 @@ static void owner_pass(oh_slab_t *h, ohi_tcache_t *tc) {
   OHI_STORE_RELAXED(&tc->purged_tick, tick);
   if (ohi_opt(OH_OPT_PURGE_DELAY_MS) < 0) return;
   uint64_t retained = 0, more = 0;
-  size_t bytes = 0;
   bool pressed = OHI_LOAD_RELAXED(&pressure_tick) > last;
-  purge_owned(h, tc, false, pressed, 1, false, &retained, &more, &bytes);
+  purge_owned(h, tc, false, pressed, 1, false, &retained, &more);
   if (OHI_LOAD_RELAXED(&tc->pending)) ohi_purge_notify(); /* chunks still aging: passes must go on */
 }
 
