@@ -29,6 +29,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -220,8 +221,12 @@ func child(m string) {
 	peak := harness.PeakRSS()
 	st := offheap.ReadStats()
 	runtime.KeepAlive(goLive)
-	fmt.Fprintf(os.Stderr, "memlimit: %s: Go limit at the end %d MiB, offheap committed %d MiB, Go runtime %d MiB, total %d MiB, limit %s\n",
-		m, debug.SetMemoryLimit(-1)>>20, st.CommittedBytes>>20, st.GoRuntimeBytes>>20, st.TotalBytes>>20, limitString(st.MemoryLimit))
+	goLimit := "none" // math.MaxInt64: the runtime's "no limit"
+	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
+		goLimit = fmt.Sprintf("%d MiB", l>>20)
+	}
+	fmt.Fprintf(os.Stderr, "memlimit: %s: Go limit at the end %s, offheap committed %d MiB, Go runtime %d MiB, total %d MiB, limit %s\n",
+		m, goLimit, st.CommittedBytes>>20, st.GoRuntimeBytes>>20, st.TotalBytes>>20, limitString(st.MemoryLimit))
 	fmt.Printf("%-8s %7d MiB %8.2fx %9.1f%% %12.0f %10d %9d", m, peak>>20, float64(peak)/float64(budget),
 		100*gcCPU/max(allCPU, 1e-9), float64(ops)/elapsed.Seconds(), evictions, refused)
 }
