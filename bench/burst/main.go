@@ -145,6 +145,7 @@ func runMode(cfg config, mode, exe, cdir string, prog *harness.Progress) *modeRu
 			// After done the child may be a zombie whose statm reads zero.
 			return e.Event == "done"
 		},
+		Stderr: func(l string) { prog.Println(mode + ": " + l) }, // above the progress line, as frag and gcpressure
 	})
 	mr.samples = samples
 	if err != nil {
