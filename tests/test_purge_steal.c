@@ -9,8 +9,7 @@
  * (oh_purge, oh_slab_purge) finish what they started. Pressure (a heap
  * mapping fresh memory) does not steal a busy cache at all: the owner's next
  * refill ages its slabs with the pressure's rule. The passes run here on the
- * test's thread (ohi_heaps_purge_all, ohi_test_purge_pass) and a hook stands
- * between slabs. */
+ * test's thread (ohi_heaps_purge_all) and a hook stands between slabs. */
 #include "test_util.h"
 
 #include "internal.h" /* ohi_heaps_purge_all, ohi_test_purge_slab_hook, ohi_os_now_ms */
@@ -122,7 +121,7 @@ Test(purge_steal, a_busy_owner_gets_its_cache_back_after_the_slab_in_hand) {
   for (int pass = 0; pass < 64 && g.calls == 0; pass++) {
     uint64_t next = 0;
     before = OHI_LOAD_RELAXED(&ohi_purge_tick);
-    ohi_heaps_purge_all(ohi_os_now_ms(), false, &next);
+    ohi_heaps_purge_all(ohi_os_now_ms(), false, false, &next);
   }
   cr_assert(g.calls > 0, "64 policy passes never aged the busy owner's slabs");
   cr_expect(g.asked_seen, "the owner's allocation did not ask for its stolen cache back");
@@ -223,9 +222,9 @@ Test(purge_steal, pressure_ages_a_busy_owners_slabs_at_its_refill_without_steali
   ask(1); /* 3/4 of its 16 KiB chunks free in its own slabs */
   uint64_t d0 = decommitted();
   __atomic_store_n(&g.armed, true, __ATOMIC_SEQ_CST);
-  ohi_test_purge_pass(false); /* a pass sees the free chunks... */
+  ohi_heaps_purge_all(ohi_os_now_ms(), false, false, NULL); /* a pass sees the free chunks... */
   ask(2);                      /* (the owner's refill: its own pass ages them) */
-  ohi_test_purge_pass(true);   /* ...the heap grows: a pass under pressure */
+  ohi_heaps_purge_all(ohi_os_now_ms(), false, true, NULL); /* ...the heap grows: a pass under pressure */
   cr_expect_eq(g.calls, 0, "a pass under pressure stole the busy owner's cache (%d slabs)", g.calls);
   uint64_t d1 = decommitted();
   ask(3); /* its next refill ages its slabs with the pressure's rule */

@@ -14,7 +14,7 @@
  *
  * Pages: a slab's segment is reserved, not committed, until chunks are handed
  * out (touched grows page by page); the purge policy decommits whole pages of
- * free chunks (ohi_slab_purge_pages) and records them in the slab's bitmap
+ * free chunks (purge.c: slab_purge) and records them in the slab's bitmap
  * (dpages), and a chunk handed out over decommitted pages clears their bits.
  */
 #include "internal.h"

@@ -253,16 +253,13 @@ void ohi_tcache_free_owned(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32
 extern uint64_t ohi_purge_walked; /* atomic: state words the purge walks read (tests) */
 /* Tests: called before each slab of a stolen cache a pass ages (not the owner's own pass). */
 extern void (*ohi_test_purge_slab_hook)(oh_slab_t *h);
-/* Tests: one pass of the purger's, on the caller's thread. */
-uint64_t ohi_test_purge_pass(bool pressed);
 /* How long a thread cache must sit unused to be drained, and the purger's
  * shortest re-arm: the purge delay, but at least 100 ms, so that a delay of 0
  * does not wake the purger, nor steal a busy thread's cache, on every refill. */
 #define OHI_IDLE_MS(delay) ((delay) > 100 ? (uint64_t)(delay) : (uint64_t)100)
-size_t ohi_heaps_purge_all(uint64_t now, bool force, uint64_t *next_deadline);
-/* Page purge of one slab the caller holds exclusively (owner side stolen, or
- * central under the class lock). */
-size_t ohi_slab_purge_pages(oh_slab_t *h, ohi_slab_t *s, bool force, uint64_t *more);
+/* One pass over every heap (oh_purge, the purger, tests): all that is free
+ * when force; pressed: a pass under pressure (purge.c). */
+size_t ohi_heaps_purge_all(uint64_t now, bool force, bool pressed, uint64_t *next_deadline);
 void ohi_purge_init(void); /* once, when the first heap is made: hooks the purger into wake.c */
 
 /* ---- statistics (stats.c) ---- */

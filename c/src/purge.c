@@ -56,11 +56,21 @@ static uint32_t age_needed(long long delay) { return delay == 0 ? 1 : OHI_PURGE_
  * next refill, by the owner (pressure_tick) - so a phase change (say
  * 16 KiB buffers freed, 48 KiB ones allocated) does not hold both working
  * sets resident. Steady churn maps nothing new and is never under pressure. */
-static uint32_t under_pressure; /* atomic: the purger's current pass runs under pressure */
 /* atomic: ohi_purge_tick of the last pass run under pressure. A busy owner
  * is not stolen for pressure: its own pass at its next refill ages its slabs
  * as that pass would have (owner_pass). */
 static uint64_t pressure_tick;
+
+/* One pass over the heaps (the purger's, a forced purge, an owner's own):
+ * what its parts share. */
+typedef struct pass_s {
+  uint64_t now;            /* the pass's clock */
+  uint64_t tick;           /* its number (ohi_purge_tick) */
+  bool force;              /* everything free goes back now, whatever its age */
+  bool pressed;            /* under pressure: free for one earlier pass suffices */
+  uint64_t *next_deadline; /* lowered to when something falls due (NULL: not asked) */
+  uint64_t retained;       /* the margin kept so far in the current heap */
+} pass_t;
 
 static void due(uint64_t *next_deadline, uint64_t at) {
   if (next_deadline && (*next_deadline == 0 || at < *next_deadline)) *next_deadline = at;
@@ -84,12 +94,6 @@ static size_t decommit_run(ohi_slab_t *s, uint32_t i, uint32_t j, size_t end, bo
     OHI_STORE_RELAXED(&words[k], OHI_LOAD_RELAXED(&words[k]) | OHI_W_DECOMMITTED);
   }
   return done;
-}
-
-static size_t slab_purge(oh_slab_t *h, ohi_slab_t *s, bool force, bool pressed, uint32_t steps, uint64_t *more);
-
-size_t ohi_slab_purge_pages(oh_slab_t *h, ohi_slab_t *s, bool force, uint64_t *more) {
-  return slab_purge(h, s, force, OHI_LOAD_RELAXED(&under_pressure) != 0, 1, more);
 }
 
 /* steps: the passes this one stands for (a quiet owner's slabs missed the
@@ -171,20 +175,22 @@ static size_t slab_purge(oh_slab_t *h, ohi_slab_t *s, bool force, bool pressed, 
 /* The retained margin: free bytes of a slab the pass keeps committed (within
  * OFFHEAP_RETAIN_BYTES per heap and pass), so a live size swinging within it
  * never decommits. */
-static bool keep_in_margin(oh_slab_t *h, ohi_slab_t *s, bool force, uint64_t *retained) {
+static bool keep_in_margin(oh_slab_t *h, ohi_slab_t *s, pass_t *ps) {
   long long delay = ohi_opt(OH_OPT_PURGE_DELAY_MS);
-  uint64_t retain = delay > 0 && !force ? (uint64_t)ohi_opt(OH_OPT_RETAIN_BYTES) : 0;
+  uint64_t retain = delay > 0 && !ps->force ? (uint64_t)ohi_opt(OH_OPT_RETAIN_BYTES) : 0;
   uint64_t bytes = s->used == 0 ? h->slab_size : (uint64_t)ohi_slab_nfree(s) * s->chunk_size;
-  if (bytes == 0 || *retained + bytes > retain) return false;
-  *retained += bytes;
+  if (bytes == 0 || ps->retained + bytes > retain) return false;
+  ps->retained += bytes;
   return true;
 }
 
-static size_t heap_purge(oh_slab_t *h, uint64_t now, bool force, uint64_t *next_deadline, uint64_t *retained) {
+static size_t heap_purge(oh_slab_t *h, pass_t *ps) {
+  uint64_t now = ps->now;
+  bool force = ps->force;
   long long delay = ohi_opt(OH_OPT_PURGE_DELAY_MS);
   if (delay < 0 && !force) return 0;
   uint64_t retain = delay > 0 && !force ? (uint64_t)ohi_opt(OH_OPT_RETAIN_BYTES) : 0;
-  size_t bytes = ohi_large_purge(h, now, force, next_deadline);
+  size_t bytes = ohi_large_purge(h, now, force, ps->next_deadline);
   uint64_t more = 0;
   for (unsigned i = 0; i < h->nclasses; i++) {
     ohi_class_t *c = &h->classes[i];
@@ -200,8 +206,8 @@ static size_t heap_purge(oh_slab_t *h, uint64_t now, bool force, uint64_t *next_
         next = s->next;
         ohi_slab_collect(s);
         ohi_central_place(h, c, s, &now);
-        if (s->list != OHI_LIST_EMPTY && !keep_in_margin(h, s, force, retained))
-          bytes += ohi_slab_purge_pages(h, s, force, &more);
+        if (s->list != OHI_LIST_EMPTY && !keep_in_margin(h, s, ps))
+          bytes += slab_purge(h, s, force, ps->pressed, 1, &more);
       }
     }
     ohi_slab_t *s = c->empty;
@@ -212,9 +218,9 @@ static size_t heap_purge(oh_slab_t *h, uint64_t now, bool force, uint64_t *next_
       /* Due once empty for the delay, or once every chunk has aged out (a
        * slab a thread cache handed back keeps the age its chunks had). */
       if (!force && now < s->empty_since_ms + (uint64_t)delay) {
-        bytes += ohi_slab_purge_pages(h, s, false, &more);
+        bytes += slab_purge(h, s, false, ps->pressed, 1, &more);
         if (OHI_LOAD_RELAXED(&s->dirty) != 0) {
-          due(next_deadline, s->empty_since_ms + (uint64_t)delay);
+          due(ps->next_deadline, s->empty_since_ms + (uint64_t)delay);
           s = prev;
           continue;
         }
@@ -238,7 +244,7 @@ static size_t heap_purge(oh_slab_t *h, uint64_t now, bool force, uint64_t *next_
       victims = next;
     }
   }
-  if (more && delay >= 0) due(next_deadline, now + ohi_purge_pass_period(delay));
+  if (more && delay >= 0) due(ps->next_deadline, now + ohi_purge_pass_period(delay));
   return bytes;
 }
 
@@ -250,35 +256,34 @@ static uint64_t tcache_ops(oh_slab_t *h, ohi_tcache_t *tc) {
   return ops;
 }
 
-/* The slabs of a stolen cache that is in use: free pages decommitted, slabs
- * empty for the delay released (beyond the retained margin). steps: passes
- * this one counts for (slab_purge). yielding: the pass is the policy's (not
- * a forced purge), so it gives the cache back after the slab in hand as soon
- * as its owner wants it (want: an owner waiting out a YIELD steal, or one
- * that bypassed a BYPASS steal); the rest waits (pending) for the next pass.
- * A busy owner so loses its cache for one slab's purge at most, not for the
- * whole cache's (its frees meanwhile go to the cross-thread stacks, its
- * allocations to the central lists). */
-static size_t purge_owned(oh_slab_t *h, ohi_tcache_t *tc, bool force, bool pressed, uint32_t steps, bool yielding,
-                          uint64_t *retained, uint64_t *more) {
-  size_t bytes = ohi_large_cache_purge(h, tc, force, more); /* its free large spans */
+/* The slabs of a cache in use: free pages decommitted, slabs empty for the
+ * delay released (beyond the retained margin). steps: passes this one counts
+ * for (slab_purge). stolen: a pass holds the cache (else its owner purges
+ * it); unless forced, it gives the cache back after the slab in hand as soon
+ * as the owner wants it (want: an owner waiting out a YIELD steal, or one
+ * that bypassed a BYPASS steal), and the rest waits (pending) for the next
+ * pass. A busy owner so loses its cache for one slab's purge at most, not
+ * for the whole cache's (its frees meanwhile go to the cross-thread stacks,
+ * its allocations to the central lists). */
+static size_t purge_owned(oh_slab_t *h, ohi_tcache_t *tc, pass_t *ps, uint32_t steps, bool stolen, uint64_t *more) {
+  size_t bytes = ohi_large_cache_purge(h, tc, ps->force, more); /* its free large spans */
   for (unsigned cls = 0; cls < h->nclasses; cls++) {
     ohi_tbin_t *b = &tc->bins[cls];
     for (ohi_slab_t *s = b->owned, *next; s != NULL; s = next) {
       next = s->next;
-      if (ohi_test_purge_slab_hook != NULL && (force || yielding)) ohi_test_purge_slab_hook(h); /* a stealer's */
-      if (yielding && OHI_LOAD_RELAXED(&tc->want) != 0) {
+      if (stolen && ohi_test_purge_slab_hook != NULL) ohi_test_purge_slab_hook(h);
+      if (stolen && !ps->force && OHI_LOAD_RELAXED(&tc->want) != 0) {
         OHI_STORE_RELAXED(&tc->pending, 1u);
         *more = 1;
         return bytes;
       }
-  bool was_empty = s->used == 0;
+      bool was_empty = s->used == 0;
       /* chunks other threads freed since are not owed the missed pass */
       uint32_t st = OHI_LOAD_RELAXED(&s->xfree) == OHI_W_END ? steps : 1;
       OHI_OWNER_INC(&b->nfree, ohi_slab_collect(s));
       if (s->used == 0 && !was_empty) ohi_bin_note_emptied(b, s);
-      if (keep_in_margin(h, s, force, retained)) continue;
-      bytes += slab_purge(h, s, force, pressed, st, more);
+      if (keep_in_margin(h, s, ps)) continue;
+      bytes += slab_purge(h, s, ps->force, ps->pressed, st, more);
       if (OHI_LOAD_RELAXED(&s->dirty) != 0) OHI_STORE_RELAXED(&tc->pending, 1u);
       if (s->used != 0 || OHI_LOAD_RELAXED(&s->dirty) != 0 || OHI_LOAD_RELAXED(&s->xfree) != OHI_W_END) continue;
       /* Empty for the delay (every chunk aged): released. */
@@ -295,7 +300,9 @@ static size_t purge_owned(oh_slab_t *h, ohi_tcache_t *tc, bool force, bool press
 
 /* Looks at every thread cache of h (registry lock held): an idle one hands
  * its slabs to the central lists, a busy one gets its free pages purged. */
-static size_t purge_caches(oh_slab_t *h, uint64_t now, bool force, uint64_t *next_deadline, uint64_t *retained) {
+static size_t purge_caches(oh_slab_t *h, pass_t *ps) {
+  uint64_t now = ps->now, tick = ps->tick;
+  bool force = ps->force;
   long long delay = ohi_opt(OH_OPT_PURGE_DELAY_MS);
   if (delay < 0 && !force) return 0;
   uint64_t idle_ms = OHI_IDLE_MS(delay), more = 0;
@@ -305,7 +312,7 @@ static size_t purge_caches(oh_slab_t *h, uint64_t now, bool force, uint64_t *nex
     if (ops != tc->seen_ops) {
       tc->seen_ops = ops;
       tc->seen_ms = now;
-      tc->seen_ops_tick = OHI_LOAD_RELAXED(&ohi_purge_tick);
+      tc->seen_ops_tick = tick;
     }
     if (OHI_LOAD_RELAXED(&tc->holds) == 0) continue;
     bool idle = now >= tc->seen_ms + idle_ms;
@@ -313,7 +320,7 @@ static size_t purge_caches(oh_slab_t *h, uint64_t now, bool force, uint64_t *nex
      * drained once they are clean, or after a second idle period at most:
      * handed to the central lists midway, they would lose a pass. */
     if (idle && !force && OHI_LOAD_RELAXED(&tc->pending) && now < tc->seen_ms + 2 * idle_ms) idle = false;
-    if (!idle) due(next_deadline, tc->seen_ms + idle_ms);
+    if (!idle) due(ps->next_deadline, tc->seen_ms + idle_ms);
     /* A busy cache is looked into only when something may wait for the
      * policy: a slab got free chunks since the last look, or was left dirty. */
     uint64_t dirty = OHI_LOAD_RELAXED(&ohi_dirty_epoch);
@@ -329,7 +336,7 @@ static size_t purge_caches(oh_slab_t *h, uint64_t now, bool force, uint64_t *nex
      * busy cache is itself a cost, and one the owner pays for as long as the
      * purger holds it, descheduled or not. Not under pressure, then: the
      * owner's next refill ages its slabs with the pressure's rule. */
-    uint64_t tick = OHI_LOAD_RELAXED(&ohi_purge_tick), purged = OHI_LOAD_RELAXED(&tc->purged_tick);
+    uint64_t purged = OHI_LOAD_RELAXED(&tc->purged_tick);
     /* quiet: no operation since the last pass, a whole period ago */
     bool quiet = !force && !idle && tc->seen_ops_tick < tick && now >= tc->seen_ms + ohi_purge_pass_period(delay);
     if (!force && !idle && !quiet && tick < purged + 2 * OHI_PURGE_PASSES_PER_DELAY) {
@@ -345,7 +352,7 @@ static size_t purge_caches(oh_slab_t *h, uint64_t now, bool force, uint64_t *nex
       /* Quiet since the pass before last, and not purged at the last pass:
        * its free chunks sat through that pass unaged, and count it now. */
       uint32_t steps = quiet && purged + 1 < tick ? 2 : 1;
-      bytes += purge_owned(h, tc, force, OHI_LOAD_RELAXED(&under_pressure) != 0, steps, !force, retained, &more);
+      bytes += purge_owned(h, tc, ps, steps, true, &more);
       /* its owner need not purge again this pass - nor may it, given back
        * midway: what the pass aged must not age twice in one pass */
       OHI_STORE_RELAXED(&tc->purged_tick, tick);
@@ -353,7 +360,7 @@ static size_t purge_caches(oh_slab_t *h, uint64_t now, bool force, uint64_t *nex
     }
     ohi_tcache_unsteal(tc);
   }
-  if (more && delay >= 0) due(next_deadline, now + ohi_purge_pass_period(delay));
+  if (more && delay >= 0) due(ps->next_deadline, now + ohi_purge_pass_period(delay));
   return bytes;
 }
 
@@ -362,21 +369,22 @@ static size_t purge_caches(oh_slab_t *h, uint64_t now, bool force, uint64_t *nex
 static void owner_pass(oh_slab_t *h, ohi_tcache_t *tc) {
   uint64_t tick = OHI_LOAD_RELAXED(&ohi_purge_tick), last = OHI_LOAD_RELAXED(&tc->purged_tick);
   OHI_STORE_RELAXED(&tc->purged_tick, tick);
-  if (ohi_opt(OH_OPT_PURGE_DELAY_MS) < 0) return;
-  uint64_t retained = 0, more = 0;
-  bool pressed = OHI_LOAD_RELAXED(&pressure_tick) > last;
-  purge_owned(h, tc, false, pressed, 1, false, &retained, &more);
+  if (ohi_purge_never()) return;
+  pass_t ps = {.tick = tick, .pressed = OHI_LOAD_RELAXED(&pressure_tick) > last};
+  uint64_t more = 0;
+  purge_owned(h, tc, &ps, 1, false, &more);
   if (OHI_LOAD_RELAXED(&tc->pending)) ohi_purge_notify(); /* chunks still aging: passes must go on */
 }
 
-size_t ohi_heaps_purge_all(uint64_t now, bool force, uint64_t *next_deadline) {
+size_t ohi_heaps_purge_all(uint64_t now, bool force, bool pressed, uint64_t *next_deadline) {
   size_t bytes = 0;
-  OHI_FETCH_ADD(&ohi_purge_tick, 1);
+  pass_t ps = {now, OHI_FETCH_ADD(&ohi_purge_tick, 1) + 1, force, pressed, next_deadline, 0};
+  if (pressed) OHI_STORE_RELAXED(&pressure_tick, ps.tick);
   ohi_lock(&ohi_registry_lock);
   for (oh_slab_t *h = ohi_heaps; h != NULL; h = h->next) {
-    uint64_t retained = 0;
-    bytes += purge_caches(h, now, force, next_deadline, &retained);
-    bytes += heap_purge(h, now, force, next_deadline, &retained);
+    ps.retained = 0;
+    bytes += purge_caches(h, &ps);
+    bytes += heap_purge(h, &ps);
   }
   ohi_unlock(&ohi_registry_lock);
   ohi_segment_cache_trim(force ? 0 : (size_t)ohi_opt(OH_OPT_SEGMENT_CACHE_BYTES));
@@ -386,12 +394,13 @@ size_t ohi_heaps_purge_all(uint64_t now, bool force, uint64_t *next_deadline) {
 /* Near or past the limit (wake.c: ohi_purge_for_limit, which asks for an
  * urgent pass after it). */
 static size_t for_limit(void) {
-  uint64_t now = ohi_os_now_ms();
+  pass_t ps = {.now = ohi_os_now_ms(), .tick = OHI_LOAD_RELAXED(&ohi_purge_tick), .force = true};
   size_t bytes = 0;
   ohi_lock(&ohi_registry_lock);
   for (oh_slab_t *h = ohi_heaps; h != NULL; h = h->next) {
-    uint64_t retained = 0, more = 0;
-    bytes += heap_purge(h, now, true, NULL, &retained);
+    uint64_t more = 0;
+    ps.retained = 0;
+    bytes += heap_purge(h, &ps);
     /* Large spans kept by thread caches (a freed 256 MiB buffer, say) are
      * whole mappings the refusal can get back at once; a cache whose owner
      * is inside an operation - the caller's own, maybe - is left to the
@@ -408,18 +417,17 @@ static size_t for_limit(void) {
 
 size_t oh_slab_purge(oh_slab_t *s) {
   if (!ohi_heap_check(s, "oh_slab_purge")) return 0;
-  uint64_t now = ohi_os_now_ms();
+  pass_t ps = {.now = ohi_os_now_ms(), .tick = OHI_LOAD_RELAXED(&ohi_purge_tick), .force = true};
   ohi_lock(&ohi_registry_lock);
-  uint64_t retained = 0;
-  size_t bytes = purge_caches(s, now, true, NULL, &retained);
-  bytes += heap_purge(s, now, true, NULL, &retained);
+  size_t bytes = purge_caches(s, &ps);
+  bytes += heap_purge(s, &ps);
   ohi_unlock(&ohi_registry_lock);
   return bytes;
 }
 
 size_t oh_purge(void) {
   ohi_options_init();
-  return ohi_heaps_purge_all(ohi_os_now_ms(), true, NULL);
+  return ohi_heaps_purge_all(ohi_os_now_ms(), true, false, NULL);
 }
 
 /* ---- the purger's pass, and the hooks ------------------------------------------------ */
@@ -430,10 +438,7 @@ size_t oh_purge(void) {
 static uint64_t purger_pass(bool notified, bool force, bool pressed, bool *soon) {
   long long delay = ohi_opt(OH_OPT_PURGE_DELAY_MS);
   uint64_t now = ohi_os_now_ms(), deadline = 0;
-  OHI_STORE_RELAXED(&under_pressure, (uint32_t)pressed);
-  if (pressed) OHI_STORE_RELAXED(&pressure_tick, OHI_LOAD_RELAXED(&ohi_purge_tick) + 1); /* this pass's */
-  if (delay >= 0) ohi_heaps_purge_all(now, force, &deadline);
-  OHI_STORE_RELAXED(&under_pressure, 0u);
+  if (delay >= 0) ohi_heaps_purge_all(now, force, pressed, &deadline);
   /* A pass that was asked for (rather than due) keeps the purger armed for
    * one more delay even when it found nothing to do: under churn, slabs
    * empty and refill continuously, and each of them must not cost a
@@ -443,15 +448,10 @@ static uint64_t purger_pass(bool notified, bool force, bool pressed, bool *soon)
   return deadline;
 }
 
-uint64_t ohi_test_purge_pass(bool pressed) {
-  bool soon = false;
-  return purger_pass(false, false, pressed, &soon);
-}
-
 /* A slab emptied with a delay of 0: released by the free that emptied it. */
 static void heap_now(oh_slab_t *h) {
-  uint64_t retained = 0;
-  heap_purge(h, ohi_os_now_ms(), false, NULL, &retained);
+  pass_t ps = {.now = ohi_os_now_ms(), .tick = OHI_LOAD_RELAXED(&ohi_purge_tick)};
+  heap_purge(h, &ps);
 }
 
 static const ohi_purger_t purge_hooks = {purger_pass, heap_now, owner_pass, for_limit};
