@@ -35,8 +35,6 @@ static size_t seg_cache_bytes; /* peeked without the lock */
 #define SEG_BATCH 16
 #define SEG_BATCH_BYTES ((size_t)64 << 20)
 
-void ohi_segment_give(void *seg, unsigned shift);
-
 /* A new segment of 2^shift bytes, aligned to its size: with the rest of a
  * batch given to the cache (see the top of this file). */
 static void *reserve(unsigned shift) {
