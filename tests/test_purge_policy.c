@@ -193,23 +193,9 @@ Test(purge_policy, freed_large_spans_are_unmapped_within_twice_the_delay) {
 
 typedef struct sleeper_s {
   oh_slab_t *s;
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  int stage; /* 1: cache filled (thread idle); 2: main says go on; 3: done */
+  t_stage_t stage; /* 1: cache filled (thread idle); 2: main says go on */
   int failures;
 } sleeper_t;
-
-static void sleeper_set(sleeper_t *z, int stage) {
-  pthread_mutex_lock(&z->mu);
-  z->stage = stage;
-  pthread_cond_broadcast(&z->cv);
-  pthread_mutex_unlock(&z->mu);
-}
-static void sleeper_wait(sleeper_t *z, int stage) {
-  pthread_mutex_lock(&z->mu);
-  while (z->stage < stage) pthread_cond_wait(&z->cv, &z->mu);
-  pthread_mutex_unlock(&z->mu);
-}
 
 static void *sleeper(void *arg) {
   sleeper_t *z = arg;
@@ -224,8 +210,8 @@ static void *sleeper(void *arg) {
     for (int i = 0; i < 64; i++)
       if (p[i] && oh_slab_decref(z->s, p[i]) != 1) z->failures++;
   }
-  sleeper_set(z, 1);
-  sleeper_wait(z, 2); /* idle: no offheap call until the main thread says so */
+  t_stage_set(&z->stage, 1);
+  t_stage_wait(&z->stage, 2); /* idle: no offheap call until the main thread says so */
   for (int i = 0; i < 64; i++) { /* the drained cache still works */
     p[i] = oh_slab_alloc(z->s, 128);
     if (!p[i]) {
@@ -247,10 +233,10 @@ Test(purge_policy, idle_thread_caches_are_drained_within_twice_the_delay) {
   t_opt_save_t retain = t_opt_set(OH_OPT_RETAIN_BYTES, 0);
   oh_slab_t *s = oh_slab_new(NULL);
   cr_assert(s != NULL);
-  sleeper_t z = {s, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+  sleeper_t z = {s, T_STAGE_INIT, 0};
   pthread_t t;
   cr_assert_eq(pthread_create(&t, NULL, sleeper, &z), 0);
-  sleeper_wait(&z, 1);
+  t_stage_wait(&z.stage, 1);
   uint64_t t0 = now_ms();
   uint64_t before = cached_chunks(s);
   cr_expect(before > 0, "the thread cached nothing: nothing to drain");
@@ -274,7 +260,7 @@ Test(purge_policy, idle_thread_caches_are_drained_within_twice_the_delay) {
   cr_expect_eq(st.mapped_bytes, 0, "the idle thread's slabs (%llu KiB) were not released %llu ms after it went idle",
                (unsigned long long)(st.mapped_bytes / KiB), (unsigned long long)(now_ms() - t0));
   cr_expect_eq(st.in_use_bytes, 0);
-  sleeper_set(&z, 2);
+  t_stage_set(&z.stage, 2);
   pthread_join(t, NULL);
   cr_expect_eq(z.failures, 0, "%d failures in the thread whose cache was drained", z.failures);
   oh_slab_destroy(s);

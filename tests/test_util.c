@@ -243,6 +243,19 @@ void t_expect_error_(const char *file, int line, const char *what, int failed, i
 
 /* ---- misc ------------------------------------------------------------------- */
 
+void t_stage_set(t_stage_t *st, int value) {
+  pthread_mutex_lock(&st->mu);
+  st->value = value;
+  pthread_cond_broadcast(&st->cv);
+  pthread_mutex_unlock(&st->mu);
+}
+
+void t_stage_wait(t_stage_t *st, int value) {
+  pthread_mutex_lock(&st->mu);
+  while (st->value < value) pthread_cond_wait(&st->cv, &st->mu);
+  pthread_mutex_unlock(&st->mu);
+}
+
 t_opt_save_t t_opt_set(oh_option_t opt, long long value) {
   t_opt_save_t saved = {opt, oh_option_get(opt)};
   int rc = oh_option_set(opt, value);

@@ -161,6 +161,18 @@ typedef struct t_opt_save_s {
 t_opt_save_t t_opt_set(oh_option_t opt, long long value); /* asserts the set succeeded */
 void t_opt_restore(t_opt_save_t saved);
 
+/* A stage two threads hand each other: a worker says how far it got, the
+ * main thread says when it may go on. t_stage_wait returns once the stage is
+ * at least value; what was written before the t_stage_set is seen after. */
+typedef struct t_stage_s {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int value;
+} t_stage_t;
+#define T_STAGE_INIT {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0}
+void t_stage_set(t_stage_t *st, int value);
+void t_stage_wait(t_stage_t *st, int value);
+
 /* Sorts (addr, len) ranges and reports whether any two overlap. */
 typedef struct t_range_s {
   uintptr_t addr;
