@@ -76,8 +76,11 @@ type msValue struct{ d *time.Duration }
 func (m msValue) String() string { return "" }
 func (m msValue) Set(s string) error {
 	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return err
+	}
 	*m.d = time.Duration(n) * time.Millisecond
-	return err
+	return nil
 }
 
 // DecodeChild reads EncodeChild's flags (without ChildFlag) into the struct w

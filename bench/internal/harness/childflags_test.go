@@ -53,4 +53,8 @@ func TestDecodeChildKeepsDefaultsAndRefuses(t *testing.T) {
 			t.Errorf("%v: error %v, want one naming the flag", args, err)
 		}
 	}
+	w.Idle = 7 * time.Millisecond
+	if err := DecodeChild("test", []string{"-idle-ms", "soon"}, &w); err == nil || w.Idle != 7*time.Millisecond {
+		t.Errorf("a refused -idle-ms: error %v, Idle %v (want the value kept, 7ms)", err, w.Idle)
+	}
 }
