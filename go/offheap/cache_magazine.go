@@ -47,7 +47,8 @@ type magazine struct {
 	_    [64]byte // another P's magazine may be allocated next to this one
 }
 
-// farMax bounds a magazine's chunks on their way to another owner.
+// farMax bounds a magazine's chunks on their way to another owner (and
+// classInfo.far, in bytes, the large classes').
 const farMax = 16
 
 type cacheItem struct {
@@ -347,7 +348,7 @@ func (h *heap) pushFull(sh *shard, m *magazine, cls int, ptr unsafe.Pointer, w b
 // buffer (shard entered); a full buffer goes home in one call, after
 // unpinning.
 func (h *heap) pushFar(sh *shard, m *magazine, cls int, ptr unsafe.Pointer) {
-	if m.nfar < farMax {
+	if m.nfar < h.classes[cls].far {
 		m.far[m.nfar] = ptr
 		m.nfar++
 		unpinShard(sh)

@@ -386,3 +386,63 @@ func TestMagazinesHoldOnlyTheirOwnersChunks(t *testing.T) {
 		t.Fatalf("%d bytes in use after every buffer was freed", st.InUseBytes)
 	}
 }
+
+// Chunks on their way home hold memory no P hands out, so a far buffer is
+// bounded in bytes like a magazine, not only in count: a class of 256 KiB
+// chunks (above a Slab magazine's 128 KiB share) holds one, a class of
+// 32 KiB four. With 16 per class and P, a churned cache whose goroutine
+// changed Ps held 9 % of its live bytes there (bench/frag cache).
+func TestFarBuffersBoundedInBytes(t *testing.T) {
+	twoPs(t)
+	never := time.Duration(-1)
+	s := ownersSlab(t, &never)
+	h := s.h
+	if !bindings.FastPath { // an installed library: every operation is a call, nothing is cached
+		if len(h.classes) != 0 {
+			t.Fatalf("%d cacheable classes without the fast path", len(h.classes))
+		}
+		return
+	}
+	share := int(bindings.OptionGet(bindings.OptTCacheBytes) >> 3)
+	for cls, c := range h.classes {
+		if c.far > max(share/c.size, 1) || c.far > farMax {
+			t.Errorf("class %d (%d B): far buffer of %d chunks, more than the %d B share", cls, c.size, c.far, share)
+		}
+	}
+	ch := make(chan []byte, 64)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for b := range ch {
+			s.DecRef(b)
+		}
+	}()
+	for i := range 6000 {
+		b := s.Alloc([]int{256 << 10, 32 << 10}[i%2])
+		b[0] = 1
+		ch <- b // freed by the other goroutine, often on the other P
+	}
+	close(ch)
+	<-done
+	h.stealMu.Lock()
+	h.stealAll(stealTemp)
+	held := map[int]int{}
+	for i := range h.shards {
+		for cls := range h.shards[i].mags {
+			m := &h.shards[i].mags[cls]
+			held[h.classes[cls].size] += m.nfar
+			if m.nfar > h.classes[cls].far {
+				t.Errorf("P %d class %d B: %d far chunks, bound %d", i, h.classes[cls].size, m.nfar, h.classes[cls].far)
+			}
+		}
+	}
+	h.unstealAll()
+	h.stealMu.Unlock()
+	if held[256<<10] > len(h.shards) {
+		t.Errorf("%d chunks of 256 KiB wait in far buffers: one per P at most", held[256<<10])
+	}
+	t.Logf("far chunks held at the end: %v", held)
+	if st := s.Stats(); st.InUseBytes != 0 {
+		t.Fatalf("%d bytes in use after every buffer was freed", st.InUseBytes)
+	}
+}
