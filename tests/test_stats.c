@@ -342,6 +342,88 @@ Test(stats, thread_cache_holds_chunks_until_flush) {
   t_opt_restore(delay);
 }
 
+/* chunks_cached is the free chunks on the local free lists of slabs thread
+ * caches own, kept without a store of its own on the fast paths (tcache
+ * counts: nfree_adj - allocs + frees): exact through fresh chunks (refills),
+ * the first free into a full slab (slow path) and the others (fast path),
+ * allocations from the free list, another thread's frees (on the slab's
+ * stack, not the list), a free that collects that stack, and a flush. One
+ * slab of 64 chunks, so every figure is known. */
+typedef struct {
+  oh_slab_t *s;
+  void **p;
+  int n;
+} remote_free_t;
+
+/* oh_slab_stats without slab_stats' flush: what the thread caches hold. */
+static oh_stats_t cache_stats(oh_slab_t *s) {
+  oh_stats_t st;
+  cr_assert_eq(oh_slab_stats(s, &st), 0, "oh_slab_stats failed: %s", t_errname(errno));
+  return st;
+}
+
+static void *free_remotely(void *arg) {
+  remote_free_t *r = arg;
+  for (int i = 0; i < r->n; i++) cr_assert_eq(oh_slab_decref(r->s, r->p[i]), 1);
+  return NULL;
+}
+
+#define EXPECT_CACHED(st, c, want, what)                                                                 \
+  cr_expect_eq((st).classes[c].chunks_cached, (uint64_t)(want), "%llu chunks cached %s, want %d",        \
+               (unsigned long long)(st).classes[c].chunks_cached, what, (int)(want))
+
+Test(stats, chunks_cached_counts_local_free_lists_exactly) {
+  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1); /* no pass drains the cache meanwhile */
+  t_opt_save_t tc = t_opt_set(OH_OPT_TCACHE_BYTES, 1024 * KiB);
+  oh_slab_t *s = oh_slab_new(&(oh_slab_config_t){.slab_size = 64 * KiB, .min_chunk = 1024, .growth = 2});
+  cr_assert(s != NULL);
+  int c = class_of(s, 1024);
+  cr_assert(c >= 0);
+  enum { N = 64 }; /* one slab */
+  void *p[N], *q[N / 2], *extra;
+  for (int i = 0; i < N; i++) cr_assert(p[i] = oh_slab_alloc(s, 1024));
+  oh_stats_t st = cache_stats(s);
+  EXPECT_CACHED(st, c, 0, "after 64 fresh chunks (bump, through refills)");
+  cr_expect_eq(st.classes[c].chunks_in_use, N);
+  for (int i = 0; i < N; i += 2) cr_assert_eq(oh_slab_decref(s, p[i]), 1);
+  st = cache_stats(s);
+  EXPECT_CACHED(st, c, N / 2, "after 32 frees (the first into a full slab)");
+  for (int i = 0; i < N / 2; i++) cr_assert(p[2 * i] = oh_slab_alloc(s, 1024)); /* the free list */
+  st = cache_stats(s);
+  EXPECT_CACHED(st, c, 0, "after 32 allocations from the free list");
+  cr_expect_eq(st.classes[c].chunks_in_use, N);
+  for (int i = 0; i < N / 2; i++) q[i] = p[2 * i + 1];
+  remote_free_t r = {s, q, N / 2};
+  pthread_t t;
+  cr_assert_eq(pthread_create(&t, NULL, free_remotely, &r), 0);
+  cr_assert_eq(pthread_join(t, NULL), 0);
+  st = cache_stats(s);
+  EXPECT_CACHED(st, c, 0, "after another thread's 32 frees (on the slab's stack)");
+  cr_expect_eq(st.classes[c].chunks_in_use, N / 2);
+  cr_assert(extra = oh_slab_alloc(s, 1024)); /* a refill: collects the stack, pops one */
+  st = cache_stats(s);
+  EXPECT_CACHED(st, c, N / 2 - 1, "after a refill that collected the stack");
+  for (int i = 0; i < N / 4; i++) q[i] = p[2 * i];
+  r.n = N / 4;
+  cr_assert_eq(pthread_create(&t, NULL, free_remotely, &r), 0);
+  cr_assert_eq(pthread_join(t, NULL), 0);
+  cr_assert_eq(oh_slab_decref(s, p[2 * (N / 4)]), 1); /* a local free: brings the stack home */
+  st = cache_stats(s);
+  EXPECT_CACHED(st, c, N / 2 - 1 + N / 4 + 1, "after a free that collected 16 more");
+  cr_expect_eq(st.classes[c].chunks_in_use, N / 4);
+  for (int i = N / 4 + 1; i < N / 2; i++) cr_assert_eq(oh_slab_decref(s, p[2 * i]), 1);
+  cr_assert_eq(oh_slab_decref(s, extra), 1);
+  st = cache_stats(s);
+  EXPECT_CACHED(st, c, N, "with every chunk free");
+  cr_expect_eq(st.classes[c].chunks_in_use, 0);
+  oh_thread_flush();
+  st = cache_stats(s);
+  EXPECT_CACHED(st, c, 0, "after oh_thread_flush");
+  oh_slab_destroy(s);
+  t_opt_restore(tc);
+  t_opt_restore(delay);
+}
+
 Test(stats, tcache_bytes_zero_disables_caching) {
   t_opt_save_t tc = t_opt_set(OH_OPT_TCACHE_BYTES, 0);
   oh_slab_t *s = oh_slab_new(NULL);

@@ -91,8 +91,7 @@ void ohi_owner_return(oh_slab_t *h, ohi_tcache_t *tc, int cls, void *const *ptrs
     ohi_heap_return_cached(h, cls, ptrs, n, allocs, frees);
     return;
   }
-  OHI_OWNER_INC(&tc->bins[cls].allocs, allocs);
-  OHI_OWNER_INC(&tc->bins[cls].frees, frees);
+  ohi_bin_count(&tc->bins[cls], allocs, frees); /* served from the binding's cache */
   OHI_OWNER_INC(&tc->cached[cls], (int64_t)frees - (int64_t)allocs - (int64_t)n);
   note_call(tc);
   for (size_t i = 0; i < n; i++) {

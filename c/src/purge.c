@@ -280,7 +280,7 @@ static size_t purge_owned(oh_slab_t *h, ohi_tcache_t *tc, pass_t *ps, uint32_t s
       bool was_empty = s->used == 0;
       /* chunks other threads freed since are not owed the missed pass */
       uint32_t st = OHI_LOAD_RELAXED(&s->xfree) == OHI_W_END ? steps : 1;
-      OHI_OWNER_INC(&b->nfree, ohi_slab_collect(s));
+      ohi_bin_nfree_add(b, ohi_slab_collect(s));
       if (s->used == 0 && !was_empty) ohi_bin_note_emptied(b, s);
       if (keep_in_margin(h, s, ps)) continue;
       bytes += slab_purge(h, s, ps->force, ps->pressed, st, more);

@@ -62,10 +62,9 @@ OHI_INLINE uint32_t pop_current(ohi_tbin_t *b, ohi_slab_t *s) {
   uint32_t fw = OHI_LOAD_RELAXED(w);
   if (OHI_UNLIKELY((fw & OHI_W_SLOW) != 0)) return OHI_W_END;
   s->free_head = fw & OHI_W_NEXT;
-  OHI_STORE_RELAXED(&b->nfree, OHI_LOAD_RELAXED(&b->nfree) - 1);
   s->used++; /* the current slab: its emptiness is not counted (nempty) */
   OHI_STORE_RELAXED(w, 1u);
-  OHI_OWNER_INC(&b->allocs, 1);
+  OHI_OWNER_INC(&b->allocs, 1); /* and one chunk fewer on the free lists (ohi_bin_nfree) */
   return idx;
 }
 
@@ -85,7 +84,7 @@ OHI_INLINE void *chunk_alloc(oh_slab_t *h, unsigned cls, bool *zeroed, const cha
       return p;
     }
     void *p = ohi_tcache_refill_alloc(h, tc, cls, 1, zeroed);
-    if (p != NULL) OHI_OWNER_INC(&tc->bins[cls].allocs, 1);
+    if (p != NULL) ohi_bin_count(&tc->bins[cls], 1, 0); /* the refill kept the free lists' count */
     ohi_tcache_leave(tc);
     if (p != NULL) return p;
   }
@@ -157,10 +156,9 @@ OHI_INLINE void free_owned(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32
   ohi_tbin_t *b = &tc->bins[cls];
   OHI_STORE_RELEASE(&ohi_slab_words(s)[idx], OHI_W_FREE | head);
   s->free_head = idx;
-  s->puts++;
-  uint32_t used = --s->used;
+  ohi_slab_put_one(s);
+  uint32_t used = s->used;
   if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&s->dirty) == 0)) ohi_slab_mark_dirty(s);
-  if (count) OHI_OWNER_INC(&tc->bins[cls].frees, 1);
   uint32_t got = 1;
   /* Frees other threads (or this one, while the purger held its cache)
    * left on the slab's stack come home with this one. */
@@ -168,7 +166,8 @@ OHI_INLINE void free_owned(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32
     got += ohi_slab_collect(s);
     used = s->used;
   }
-  OHI_OWNER_INC(&b->nfree, got);
+  if (count) OHI_OWNER_INC(&b->frees, 1); /* and one chunk more on the free lists */
+  if (got != (count ? 1u : 0u)) ohi_bin_nfree_add(b, (int64_t)got - (count ? 1 : 0));
   if (OHI_UNLIKELY(was_full) || (used == 0 && (b->cur != s || ohi_purge_at_free())))
     ohi_tcache_local_free_slow(h, tc, s, was_full);
 }
@@ -186,7 +185,7 @@ OHI_INLINE void chunk_put(oh_slab_t *h, ohi_slab_t *s, uint32_t idx, uint32_t fl
       ohi_tcache_leave(tc);
       return;
     }
-    if (count) OHI_OWNER_INC(&tc->bins[s->class_index].frees, 1);
+    if (count) ohi_bin_count(&tc->bins[s->class_index], 0, 1); /* into another owner's slab */
   } else if (count) {
     OHI_FETCH_ADD(&h->classes[s->class_index].frees, 1);
   }
@@ -233,10 +232,8 @@ OHI_INLINE bool free_fast(ohi_tcache_t *tc, ohi_slab_t *s, uint32_t *w, void *p)
   if (OHI_UNLIKELY(!OHI_CAS(w, &one, OHI_W_FREE | head))) return false;
   OHI_ASAN_POISON(p, s->chunk_size);
   s->free_head = (uint32_t)(w - ohi_slab_words(s));
-  s->puts++;
-  s->used = used;
-  OHI_OWNER_INC(&b->frees, 1);
-  OHI_OWNER_INC(&b->nfree, 1);
+  ohi_slab_put_one(s); /* used - 1, as computed above */
+  OHI_OWNER_INC(&b->frees, 1); /* and one chunk more on the free lists (ohi_bin_nfree) */
   return true;
 }
 

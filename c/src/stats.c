@@ -19,7 +19,8 @@ void ohi_heap_stats_locked(oh_slab_t *h, oh_stats_t *out, bool classes) {
     uint64_t allocs = 0, frees = 0, empties = 0, cached = 0;
     int64_t owners_cached = 0;
     for (ohi_tcache_t *tc = h->tcaches; tc != NULL; tc = tc->next) {
-      cached += OHI_LOAD_RELAXED(&tc->bins[i].nfree);
+      int64_t nfree = ohi_bin_nfree(&tc->bins[i]);
+      cached += nfree > 0 ? (uint64_t)nfree : 0; /* a racing read of a busy owner's counters */
       allocs += OHI_LOAD_RELAXED(&tc->bins[i].allocs);
       frees += OHI_LOAD_RELAXED(&tc->bins[i].frees);
       owners_cached += OHI_LOAD_RELAXED(&tc->cached[i]);

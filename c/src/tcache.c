@@ -120,7 +120,7 @@ static void set_cur(ohi_tbin_t *b, ohi_slab_t *t) {
 static void own(ohi_tbin_t *b, ohi_slab_t *s) {
   ohi_bin_push_front(b, s);
   OHI_OWNER_INC(&b->nowned, 1);
-  OHI_OWNER_INC(&b->nfree, ohi_slab_nfree(s));
+  ohi_bin_nfree_add(b, ohi_slab_nfree(s));
   if (counted_empty(b, s)) nempty_add(b, 1);
 }
 
@@ -129,7 +129,7 @@ void ohi_bin_disown(ohi_tbin_t *b, ohi_slab_t *s) {
   if (b->cur == s) b->cur = NULL;
   ohi_bin_remove(b, s);
   OHI_STORE_RELAXED(&b->nowned, OHI_LOAD_RELAXED(&b->nowned) - 1);
-  OHI_STORE_RELAXED(&b->nfree, OHI_LOAD_RELAXED(&b->nfree) - ohi_slab_nfree(s));
+  ohi_bin_nfree_add(b, -(int64_t)ohi_slab_nfree(s));
 }
 
 void ohi_bin_note_emptied(ohi_tbin_t *b, ohi_slab_t *s) {
@@ -143,7 +143,7 @@ static bool has_room(const ohi_slab_t *s) { return s->free_head != OHI_W_END || 
 static void *owned_pop(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s, uint32_t state, bool *zeroed) {
   uint32_t nfree = ohi_slab_nfree(s); /* s is the current slab: no nempty change */
   void *p = ohi_slab_pop_slow(h, s, state, zeroed);
-  if (ohi_slab_nfree(s) != nfree) OHI_STORE_RELAXED(&b->nfree, OHI_LOAD_RELAXED(&b->nfree) - 1);
+  if (ohi_slab_nfree(s) != nfree) ohi_bin_nfree_add(b, -1);
   return p;
 }
 
@@ -155,7 +155,7 @@ static void release_owned(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s);
 static bool owned_collect(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s) {
   if (OHI_LOAD_RELAXED(&s->xfree) == OHI_W_END) return true;
   bool was_empty = s->used == 0;
-  OHI_OWNER_INC(&b->nfree, ohi_slab_collect(s));
+  ohi_bin_nfree_add(b, ohi_slab_collect(s));
   if (was_empty || s->used != 0) return true;
   ohi_bin_note_emptied(b, s);
   if (!ohi_purge_at_free() || b->cur == s || s->guarded) return true;
@@ -368,7 +368,7 @@ bool ohi_tcache_abandon_all(oh_slab_t *h, ohi_tcache_t *tc) {
     b->cur = NULL;
     b->owned_tail = NULL;
     OHI_STORE_RELAXED(&b->nempty, 0u);
-    OHI_STORE_RELAXED(&b->nfree, 0u);
+    OHI_STORE_RELAXED(&b->nfree_adj, (int64_t)b->allocs - (int64_t)b->frees); /* none on free lists */
   }
   bool spans = ohi_large_cache_drain(h, tc); /* free large spans: to the heap's shared cache */
   OHI_STORE_RELAXED(&tc->holds, 0u);
@@ -387,6 +387,7 @@ void ohi_tcache_retire(oh_slab_t *h, ohi_tcache_t *tc) {
     OHI_FETCH_ADD(&h->classes[c].allocs, OHI_LOAD_RELAXED(&tc->bins[c].allocs));
     OHI_FETCH_ADD(&h->classes[c].frees, OHI_LOAD_RELAXED(&tc->bins[c].frees));
     OHI_FETCH_ADD(&h->classes[c].cached_out, OHI_LOAD_RELAXED(&tc->cached[c]));
+    ohi_bin_nfree_add(&tc->bins[c], (int64_t)tc->bins[c].frees - (int64_t)tc->bins[c].allocs);
     OHI_STORE_RELAXED(&tc->bins[c].allocs, 0);
     OHI_STORE_RELAXED(&tc->bins[c].frees, 0);
     OHI_STORE_RELAXED(&tc->cached[c], 0);
