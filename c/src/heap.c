@@ -127,6 +127,7 @@ static oh_slab_t *heap_new(const oh_slab_config_t *cfg, const char *fn) {
   h->slab_size = c.slab_size;
   h->slab_shift = (unsigned)__builtin_ctzll((unsigned long long)c.slab_size);
   for (unsigned i = 0; i < n; i++) ohi_class_init(&h->classes[i], sizes[i], c.slab_size);
+  h->max_chunk = sizes[n - 1];
   unsigned gmax = ohi_grid_index(c.slab_size);
   for (unsigned g = 0, k = 0; g <= gmax; g++) {
     while (sizes[k] < ohi_grid_value(g)) k++;
@@ -146,6 +147,7 @@ oh_slab_t *ohi_heap_new_single(size_t object_size, size_t slab_size, size_t max_
   h->slab_size = slab_size;
   h->slab_shift = (unsigned)__builtin_ctzll((unsigned long long)slab_size);
   ohi_class_init(&h->classes[0], chunk, slab_size);
+  h->max_chunk = chunk; /* the grid stays zero: every size up to it is class 0 */
   /* A bounded pool counts every object against its bound on the locked path,
    * so bounded pools get no thread caches. */
   heap_register(h, max_objects == 0);

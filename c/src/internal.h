@@ -93,7 +93,8 @@ size_t ohi_grid_value(unsigned i);
  * count, or 0 with the error reported. */
 unsigned ohi_classes_build(const oh_slab_config_t *c, uint32_t *sizes, const char *fn);
 void ohi_class_init(ohi_class_t *c, size_t chunk, size_t slab_size);
-OHI_INLINE unsigned ohi_class_of(oh_slab_t *h, size_t n) { return h->single ? 0 : h->grid[ohi_grid_index(n)]; }
+/* n <= h->max_chunk. A pool's grid is all zeros (its one class): no branch. */
+OHI_INLINE unsigned ohi_class_of(oh_slab_t *h, size_t n) { return h->grid[ohi_grid_index(n)]; }
 
 /* ---- heaps: creation and the registry (heap.c) ---- */
 extern ohi_lock_t ohi_registry_lock;

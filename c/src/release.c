@@ -118,7 +118,7 @@ static OHI_NOINLINE void *alloc_slow(oh_slab_t *h, unsigned cls, const char *fn)
  * else - no cache yet, a dry slab, a steal, debug mode - starts over in
  * alloc_slow. */
 void *ohi_heap_alloc(oh_slab_t *h, size_t n, const char *fn) {
-  if (OHI_UNLIKELY(n > h->classes[h->nclasses - 1].chunk_size)) return too_large(h, n, false, fn);
+  if (OHI_UNLIKELY(n > h->max_chunk)) return too_large(h, n, false, fn);
   unsigned cls = ohi_class_of(h, n);
   ohi_tcache_t *tc = OHI_LIKELY(ohi_opt(OH_OPT_DEBUG) == 0) ? tcache_peek(h) : NULL;
   if (OHI_LIKELY(tc != NULL)) {
@@ -137,7 +137,7 @@ void *ohi_heap_alloc(oh_slab_t *h, size_t n, const char *fn) {
 }
 
 void *ohi_heap_alloc_zeroed(oh_slab_t *h, size_t n, const char *fn) {
-  if (OHI_UNLIKELY(n > h->classes[h->nclasses - 1].chunk_size)) return too_large(h, n, true, fn);
+  if (OHI_UNLIKELY(n > h->max_chunk)) return too_large(h, n, true, fn);
   bool zeroed = false;
   void *p = chunk_alloc(h, ohi_class_of(h, n), &zeroed, fn);
   /* Never zero what the OS gave zeroed: fresh or decommitted pages. */

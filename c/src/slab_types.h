@@ -246,6 +246,7 @@ struct oh_slab_s {
   int slot;         /* thread-cache slot, -1 = none */
   uint32_t nclasses;
   size_t slab_size;
+  size_t max_chunk; /* the largest class's chunk size: bigger requests are large spans (or refused, pools) */
   unsigned slab_shift;
   bool single;      /* a pool: one class of exactly classes[0].chunk_size */
   size_t max_objects;
