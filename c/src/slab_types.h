@@ -158,7 +158,7 @@ typedef struct ohi_tbin_s {
    * a fast free pushes one and counts one free, so the fast paths keep the
    * figure with the counter stores they make anyway; every other change of
    * either side goes through ohi_bin_nfree_add or ohi_bin_count. Two stores
-   * fewer per alloc+free pair: 10-15 % of the pair's time (bench/cbench). */
+   * fewer per alloc+free pair (bench/RESULTS.md, session 6). */
   int64_t nfree_adj;
   uint64_t seen_remote;   /* the class's remote_epoch at the last full scan */
   /* The class's operations through this cache (owner-written; stats read):
