@@ -185,7 +185,18 @@ OHI_INLINE void chunk_put(oh_slab_t *h, ohi_slab_t *s, uint32_t idx, uint32_t fl
       ohi_tcache_leave(tc);
       return;
     }
-    if (count) ohi_bin_count(&tc->bins[s->class_index], 0, 1); /* into another owner's slab */
+    /* Into another owner's slab: counted inside the cache's window, where
+     * alone the counters that derive its free-chunk count change (a stealer
+     * resets them: ohi_tcache_abandon_all); a stolen cache's goes to the
+     * class, as without a cache. */
+    if (count) {
+      if (ohi_tcache_enter(tc)) {
+        ohi_bin_count(&tc->bins[s->class_index], 0, 1);
+        ohi_tcache_leave(tc);
+      } else {
+        OHI_FETCH_ADD(&h->classes[s->class_index].frees, 1);
+      }
+    }
   } else if (count) {
     OHI_FETCH_ADD(&h->classes[s->class_index].frees, 1);
   }

@@ -157,7 +157,8 @@ typedef struct ohi_tbin_s {
    * (ohi_bin_nfree): a fast allocation pops one chunk and counts one alloc,
    * a fast free pushes one and counts one free, so the fast paths keep the
    * figure with the counter stores they make anyway; every other change of
-   * either side goes through ohi_bin_nfree_add or ohi_bin_count. Two stores
+   * either side goes through ohi_bin_nfree_add or ohi_bin_count. All three
+   * change only inside the cache's window (or under a steal). Two stores
    * fewer per alloc+free pair (bench/RESULTS.md, session 6). */
   int64_t nfree_adj;
   uint64_t seen_remote;   /* the class's remote_epoch at the last full scan */

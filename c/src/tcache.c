@@ -368,7 +368,8 @@ bool ohi_tcache_abandon_all(oh_slab_t *h, ohi_tcache_t *tc) {
     b->cur = NULL;
     b->owned_tail = NULL;
     OHI_STORE_RELAXED(&b->nempty, 0u);
-    OHI_STORE_RELAXED(&b->nfree_adj, (int64_t)b->allocs - (int64_t)b->frees); /* none on free lists */
+    /* none on the free lists now (the owner is out of its window) */
+    OHI_STORE_RELAXED(&b->nfree_adj, (int64_t)OHI_LOAD_RELAXED(&b->allocs) - (int64_t)OHI_LOAD_RELAXED(&b->frees));
   }
   bool spans = ohi_large_cache_drain(h, tc); /* free large spans: to the heap's shared cache */
   OHI_STORE_RELAXED(&tc->holds, 0u);
@@ -387,7 +388,7 @@ void ohi_tcache_retire(oh_slab_t *h, ohi_tcache_t *tc) {
     OHI_FETCH_ADD(&h->classes[c].allocs, OHI_LOAD_RELAXED(&tc->bins[c].allocs));
     OHI_FETCH_ADD(&h->classes[c].frees, OHI_LOAD_RELAXED(&tc->bins[c].frees));
     OHI_FETCH_ADD(&h->classes[c].cached_out, OHI_LOAD_RELAXED(&tc->cached[c]));
-    ohi_bin_nfree_add(&tc->bins[c], (int64_t)tc->bins[c].frees - (int64_t)tc->bins[c].allocs);
+    ohi_bin_nfree_add(&tc->bins[c], (int64_t)OHI_LOAD_RELAXED(&tc->bins[c].frees) - (int64_t)OHI_LOAD_RELAXED(&tc->bins[c].allocs));
     OHI_STORE_RELAXED(&tc->bins[c].allocs, 0);
     OHI_STORE_RELAXED(&tc->bins[c].frees, 0);
     OHI_STORE_RELAXED(&tc->cached[c], 0);
