@@ -179,24 +179,19 @@ void ohi_tcache_free_owned(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32
 /* A claimed chunk goes back to its slab. count: a user's free (statistics). */
 OHI_INLINE void chunk_put(oh_slab_t *h, ohi_slab_t *s, uint32_t idx, uint32_t flags, bool count) {
   ohi_tcache_t *tc = flags == 0 ? ohi_tcache_get(h) : NULL; /* debug: no caches */
-  if (OHI_LIKELY(tc != NULL)) {
-    if (OHI_LIKELY(OHI_LOAD_RELAXED(&s->owner) == tc) && OHI_LIKELY(ohi_tcache_enter(tc))) {
+  /* One window for both cases: a chunk of the cache's own slab is freed in
+   * it, and a free into another owner's slab is counted in it - a bin's
+   * counters, from which its free-chunk count is derived, change only inside
+   * the window, where a stealer's reset (ohi_tcache_abandon_all) cannot
+   * interleave. No cache, or a stolen one: the class counts. */
+  if (OHI_LIKELY(tc != NULL) && OHI_LIKELY(ohi_tcache_enter(tc))) {
+    if (OHI_LIKELY(OHI_LOAD_RELAXED(&s->owner) == tc)) {
       free_owned(h, tc, s, idx, count);
       ohi_tcache_leave(tc);
       return;
     }
-    /* Into another owner's slab: counted inside the cache's window, where
-     * alone the counters that derive its free-chunk count change (a stealer
-     * resets them: ohi_tcache_abandon_all); a stolen cache's goes to the
-     * class, as without a cache. */
-    if (count) {
-      if (ohi_tcache_enter(tc)) {
-        ohi_bin_count(&tc->bins[s->class_index], 0, 1);
-        ohi_tcache_leave(tc);
-      } else {
-        OHI_FETCH_ADD(&h->classes[s->class_index].frees, 1);
-      }
-    }
+    if (count) ohi_bin_count(&tc->bins[s->class_index], 0, 1);
+    ohi_tcache_leave(tc);
   } else if (count) {
     OHI_FETCH_ADD(&h->classes[s->class_index].frees, 1);
   }
