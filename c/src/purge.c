@@ -72,6 +72,12 @@ typedef struct pass_s {
   uint64_t retained;       /* the margin kept so far in the current heap */
 } pass_t;
 
+/* A pass now, outside the purger's numbering (forced purges, the limit's, a
+ * zero delay's release): it counts as the current tick. */
+static pass_t pass_now(bool force) {
+  return (pass_t){.now = ohi_os_now_ms(), .tick = OHI_LOAD_RELAXED(&ohi_purge_tick), .force = force};
+}
+
 static void due(uint64_t *next_deadline, uint64_t at) {
   if (next_deadline && (*next_deadline == 0 || at < *next_deadline)) *next_deadline = at;
 }
@@ -172,12 +178,16 @@ static size_t slab_purge(oh_slab_t *h, ohi_slab_t *s, bool force, bool pressed, 
 
 /* ---- a heap's central slabs and large spans ---------------------------------------- */
 
+/* The retained margin's bound, per heap and pass: OFFHEAP_RETAIN_BYTES, but
+ * none for a forced pass or a zero delay. */
+static uint64_t retain_bound(const pass_t *ps) {
+  return ohi_opt(OH_OPT_PURGE_DELAY_MS) > 0 && !ps->force ? (uint64_t)ohi_opt(OH_OPT_RETAIN_BYTES) : 0;
+}
+
 /* The retained margin: free bytes of a slab the pass keeps committed (within
- * OFFHEAP_RETAIN_BYTES per heap and pass), so a live size swinging within it
- * never decommits. */
+ * retain_bound), so a live size swinging within it never decommits. */
 static bool keep_in_margin(oh_slab_t *h, ohi_slab_t *s, pass_t *ps) {
-  long long delay = ohi_opt(OH_OPT_PURGE_DELAY_MS);
-  uint64_t retain = delay > 0 && !ps->force ? (uint64_t)ohi_opt(OH_OPT_RETAIN_BYTES) : 0;
+  uint64_t retain = retain_bound(ps);
   uint64_t bytes = s->used == 0 ? h->slab_size : (uint64_t)ohi_slab_nfree(s) * s->chunk_size;
   if (bytes == 0 || ps->retained + bytes > retain) return false;
   ps->retained += bytes;
@@ -189,7 +199,7 @@ static size_t heap_purge(oh_slab_t *h, pass_t *ps) {
   bool force = ps->force;
   long long delay = ohi_opt(OH_OPT_PURGE_DELAY_MS);
   if (delay < 0 && !force) return 0;
-  uint64_t retain = delay > 0 && !force ? (uint64_t)ohi_opt(OH_OPT_RETAIN_BYTES) : 0;
+  uint64_t retain = retain_bound(ps);
   size_t bytes = ohi_large_purge(h, now, force, ps->next_deadline);
   uint64_t more = 0;
   for (unsigned i = 0; i < h->nclasses; i++) {
@@ -394,7 +404,7 @@ size_t ohi_heaps_purge_all(uint64_t now, bool force, bool pressed, uint64_t *nex
 /* Near or past the limit (wake.c: ohi_purge_for_limit, which asks for an
  * urgent pass after it). */
 static size_t for_limit(void) {
-  pass_t ps = {.now = ohi_os_now_ms(), .tick = OHI_LOAD_RELAXED(&ohi_purge_tick), .force = true};
+  pass_t ps = pass_now(true);
   size_t bytes = 0;
   ohi_lock(&ohi_registry_lock);
   for (oh_slab_t *h = ohi_heaps; h != NULL; h = h->next) {
@@ -417,7 +427,7 @@ static size_t for_limit(void) {
 
 size_t oh_slab_purge(oh_slab_t *s) {
   if (!ohi_heap_check(s, "oh_slab_purge")) return 0;
-  pass_t ps = {.now = ohi_os_now_ms(), .tick = OHI_LOAD_RELAXED(&ohi_purge_tick), .force = true};
+  pass_t ps = pass_now(true);
   ohi_lock(&ohi_registry_lock);
   size_t bytes = purge_caches(s, &ps);
   bytes += heap_purge(s, &ps);
@@ -450,7 +460,7 @@ static uint64_t purger_pass(bool notified, bool force, bool pressed, bool *soon)
 
 /* A slab emptied with a delay of 0: released by the free that emptied it. */
 static void heap_now(oh_slab_t *h) {
-  pass_t ps = {.now = ohi_os_now_ms(), .tick = OHI_LOAD_RELAXED(&ohi_purge_tick)};
+  pass_t ps = pass_now(false);
   heap_purge(h, &ps);
 }
 
