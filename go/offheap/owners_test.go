@@ -321,14 +321,11 @@ func TestArenaRegionsReuseMemoryAfterReset(t *testing.T) {
 	}
 }
 
-// A P never caches another owner's chunk for reuse: after goroutines on two
-// Ps free each other's buffers for a while, every chunk in a P's magazines
-// belongs to a slab its own owner holds (or a central one), and the far
-// buffers hold only other owners' chunks on their way home.
-func TestMagazinesHoldOnlyTheirOwnersChunks(t *testing.T) {
-	twoPs(t)
-	never := time.Duration(-1) // no idle hand-back moves slabs between owners meanwhile
-	s := ownersSlab(t, &never)
+// crossFree allocates n buffers from s, size(i) bytes each, and frees them:
+// those for which remote(i) holds by a second goroutine (often on the other
+// P, so through the far buffers), the others at once. It returns once every
+// buffer is freed.
+func crossFree(s *Slab, n int, size func(int) int, remote func(int) bool) {
 	ch := make(chan []byte, 64)
 	done := make(chan struct{})
 	go func() {
@@ -337,16 +334,28 @@ func TestMagazinesHoldOnlyTheirOwnersChunks(t *testing.T) {
 			s.DecRef(b)
 		}
 	}()
-	for i := range 20000 {
-		b := s.Alloc(64 + i%3*64)
-		if i%2 == 0 {
-			ch <- b // freed by the other goroutine, often on the other P
+	for i := range n {
+		b := s.Alloc(size(i))
+		b[0] = 1
+		if remote(i) {
+			ch <- b
 		} else {
 			s.DecRef(b)
 		}
 	}
 	close(ch)
 	<-done
+}
+
+// A P never caches another owner's chunk for reuse: after goroutines on two
+// Ps free each other's buffers for a while, every chunk in a P's magazines
+// belongs to a slab its own owner holds (or a central one), and the far
+// buffers hold only other owners' chunks on their way home.
+func TestMagazinesHoldOnlyTheirOwnersChunks(t *testing.T) {
+	twoPs(t)
+	never := time.Duration(-1) // no idle hand-back moves slabs between owners meanwhile
+	s := ownersSlab(t, &never)
+	crossFree(s, 20000, func(i int) int { return 64 + i%3*64 }, func(i int) bool { return i%2 == 0 })
 	h := s.h
 	h.stealMu.Lock()
 	h.stealAll(stealTemp)
@@ -409,21 +418,7 @@ func TestFarBuffersBoundedInBytes(t *testing.T) {
 			t.Errorf("class %d (%d B): far buffer of %d chunks, more than the %d B share", cls, c.size, c.far, share)
 		}
 	}
-	ch := make(chan []byte, 64)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for b := range ch {
-			s.DecRef(b)
-		}
-	}()
-	for i := range 6000 {
-		b := s.Alloc([]int{256 << 10, 32 << 10}[i%2])
-		b[0] = 1
-		ch <- b // freed by the other goroutine, often on the other P
-	}
-	close(ch)
-	<-done
+	crossFree(s, 6000, func(i int) int { return []int{256 << 10, 32 << 10}[i%2] }, func(int) bool { return true })
 	h.stealMu.Lock()
 	h.stealAll(stealTemp)
 	held := map[int]int{}
