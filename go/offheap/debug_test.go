@@ -64,6 +64,11 @@ func withDebug(t *testing.T, l DebugLevel) {
 		t.Fatal(err)
 	}
 	SetPurgeDelay(-1)
+	// A purger pass that began before the change (woken by the previous
+	// test's restored knobs, say) still purges with the old delay, and may
+	// release a slab this test empties. Scavenge waits for it (both hold the
+	// heaps' registry lock); passes after it see "never".
+	Scavenge()
 }
 
 // guardAllocators are allocators of buffers of a page or more: the
@@ -197,6 +202,11 @@ func TestGuardModeBuffersWorkAgainWhenReused(t *testing.T) {
 		withDebug(t, DebugGuard)
 		g := newGuardAllocators(t)
 		first := g.cases()
+		// A second buffer of each kind keeps the first one's slab in use, so
+		// that no purge (the Go caches' janitor empties a BufferPool's idle
+		// slabs whatever the delay) gives the slab's memory to another
+		// allocator before the loop below looks for the freed buffer.
+		neighbours := g.cases()
 		for _, c := range first {
 			c.release()
 		}
@@ -225,6 +235,9 @@ func TestGuardModeBuffersWorkAgainWhenReused(t *testing.T) {
 			if !found && !(off && i == 0) {
 				t.Fatalf("debug off %v: the freed %s at %#x was not handed out again in 4096 allocations", off, f.name, sliceAddr(f.b))
 			}
+		}
+		for _, c := range neighbours {
+			c.release()
 		}
 	}
 }
