@@ -267,3 +267,72 @@ Test(page_purge, unchanged_slabs_are_not_walked_every_pass, .timeout = 60) {
   t_opt_restore(retain);
   t_opt_restore(delay);
 }
+
+/* Bytes of the whole pages inside [start, end). */
+static size_t whole_pages(size_t start, size_t end, size_t ps) {
+  size_t first = (start + ps - 1) / ps, last = end / ps;
+  return last > first ? (last - first) * ps : 0;
+}
+
+/* A purge decommits exactly the whole pages that free chunks cover alone:
+ * runs of free chunks between live ones, runs with no whole page, runs
+ * across the 64-chunk boundaries a bitmap-based walk would have; a second
+ * purge over other runs touches nothing the first one saw, and every live
+ * chunk keeps its bytes. */
+Test(page_purge, purges_decommit_exactly_the_pages_free_runs_cover, .timeout = 60) {
+  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1); /* no purger pass meanwhile */
+  t_opt_save_t retain = t_opt_set(OH_OPT_RETAIN_BYTES, 0);
+  oh_slab_t *h = oh_slab_new(&(oh_slab_config_t){.slab_size = 1 * MiB});
+  cr_assert(h != NULL);
+  enum { CS = 1024, N = 1024 }; /* 1 KiB chunks, 4 per page of 4 KiB */
+  size_t ps = ohi_os_page_size();
+  static void *p[N];
+  for (size_t i = 0; i < N; i++) {
+    p[i] = oh_slab_alloc(h, CS);
+    cr_assert(p[i] != NULL);
+    cr_assert_eq((char *)p[i], (char *)p[0] + i * CS, "chunk %zu is not where the test expects it", i);
+  }
+  cr_assert_eq((uintptr_t)p[0] % (1 * MiB), 0, "the first chunk does not start a slab");
+  void *base = p[0];
+  /* With 4 KiB pages: [0, 3) has no whole page; [60, 70) pages 15-16 (it
+   * crosses chunk 64); [128, 256) pages 32-63; [511, 513) no whole page;
+   * [700, 764) pages 175-190. The last chunk stays live, so no run reaches
+   * the never-used tail. */
+  static const size_t runs[][2] = {{0, 3}, {60, 70}, {128, 256}, {511, 513}, {700, 764}};
+  size_t nfree = 0, want = 0;
+  for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+    for (size_t i = runs[r][0]; i < runs[r][1]; i++) cr_assert_eq(oh_slab_decref(h, p[i]), 1);
+    nfree += runs[r][1] - runs[r][0];
+    want += whole_pages(runs[r][0] * CS, runs[r][1] * CS, ps);
+  }
+  size_t got = oh_slab_purge(h);
+  cr_expect_eq(got, want, "a forced purge decommitted %zu bytes; the %zu free chunks' runs cover %zu bytes of whole pages",
+               got, nfree, want);
+  /* Everything free is handed out again (in another order: p[i] of the runs
+   * no longer says where), over the decommitted pages. */
+  for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++)
+    for (size_t i = runs[r][0]; i < runs[r][1]; i++) {
+      p[i] = oh_slab_alloc(h, CS);
+      cr_assert(p[i] != NULL);
+    }
+  cr_expect_eq(oh_slab_purge(h), 0, "nothing is free");
+  /* A second purge, over runs on either side of the first ones (live
+   * again), decommits only its own (pages 25-26 and 200-201 of 4 KiB). */
+  for (size_t i = 0; i < N; i++) memset(p[i], (int)(i % 251) + 1, CS);
+  for (size_t i = 0; i < 10; i++) {
+    cr_assert_eq(oh_slab_decref(h, p[100 + i]), 1);
+    cr_assert_eq(oh_slab_decref(h, p[800 + i]), 1);
+  }
+  cr_expect_eq(oh_slab_purge(h), whole_pages(100 * CS, 110 * CS, ps) + whole_pages(800 * CS, 810 * CS, ps),
+               "a second purge decommitted other bytes than its two runs'");
+  for (size_t i = 0; i < N; i++) {
+    if ((i >= 100 && i < 110) || (i >= 800 && i < 810)) continue;
+    const unsigned char *b = p[i];
+    for (size_t k = 0; k < CS; k++)
+      cr_assert_eq(b[k], (unsigned char)(i % 251 + 1), "the live chunk at offset %zu lost its byte %zu to a purge",
+                   (size_t)(b - (const unsigned char *)base), k);
+  }
+  oh_slab_destroy(h);
+  t_opt_restore(retain);
+  t_opt_restore(delay);
+}
