@@ -87,7 +87,7 @@ static void heap_register(oh_slab_t *h, bool want_slot) {
   ohi_lifecycle_init();
   ohi_lock(&ohi_registry_lock);
   h->id = next_heap_id++;
-  h->slot = -1;
+  h->slot = OHI_NO_SLOT;
   if (want_slot && ohi_opt(OH_OPT_TCACHE_BYTES) > 0) {
     for (int i = 0; i < OHI_MAX_SLOTS; i++) {
       if (ohi_slots[i] == NULL) {

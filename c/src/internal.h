@@ -82,11 +82,13 @@
 #include "slab_types.h" /* and base.h */
 
 /* ---- size classes (sizeclass.c) ---- */
+/* Grid index of n: (n + 15) / 16 up to 1 KiB (0 for n = 0, which shares the
+ * smallest class: no test for it), then 64 steps per power of two. */
 OHI_INLINE unsigned ohi_grid_index(size_t n) {
-  if (n <= 1024) return n == 0 ? 0 : (unsigned)((n + 15) / 16 - 1);
+  if (n <= 1024) return (unsigned)((n + 15) >> 4);
   unsigned e = 63u - (unsigned)__builtin_clzll((unsigned long long)(n - 1));
   unsigned j = (unsigned)((n - 1) >> (e - 6)) & 63u;
-  return 64u + (e - 10u) * 64u + j;
+  return 65u + (e - 10u) * 64u + j;
 }
 size_t ohi_grid_value(unsigned i);
 /* The chunk sizes of a heap (ascending, at most OH_MAX_CLASSES); returns the
@@ -148,15 +150,14 @@ uint32_t ohi_chunk_debug_free(ohi_slab_t *s, void *p);
 void ohi_chunk_debug_handout(ohi_slab_t *s, uint32_t idx, uint32_t w);
 
 /* ---- thread caches (tcache.c) ---- */
-extern __thread ohi_tcache_t *ohi_tls_caches[OHI_MAX_SLOTS] __attribute__((tls_model("initial-exec")));
+/* One entry per slot, and the always-NULL one of OHI_NO_SLOT. */
+extern __thread ohi_tcache_t *ohi_tls_caches[OHI_MAX_SLOTS + 1] __attribute__((tls_model("initial-exec")));
 ohi_tcache_t *ohi_tcache_create(oh_slab_t *h);
 /* A cache with its counters, registered with h (tcache.c); NULL when out of
  * metadata memory or h is destroyed. explicit_owner: an owner handle. */
 ohi_tcache_t *ohi_tcache_new(oh_slab_t *h, bool explicit_owner);
 OHI_INLINE ohi_tcache_t *ohi_tcache_get(oh_slab_t *h) {
-  int slot = h->slot;
-  if (OHI_UNLIKELY(slot < 0)) return NULL;
-  ohi_tcache_t *tc = ohi_tls_caches[slot];
+  ohi_tcache_t *tc = ohi_tls_caches[h->slot];
   if (OHI_LIKELY(tc != NULL && OHI_LOAD_RELAXED(&tc->heap_id) == h->id)) return tc;
   return ohi_tcache_create(h);
 }

@@ -62,7 +62,7 @@ int ohi_heap_destroy(oh_slab_t *h, const char *fn) {
   if (h->prev) h->prev->next = h->next;
   else ohi_heaps = h->next;
   if (h->next) h->next->prev = h->prev;
-  if (h->slot >= 0) ohi_slots[h->slot] = NULL;
+  if (h->slot != OHI_NO_SLOT) ohi_slots[h->slot] = NULL;
   /* Threads' caches: their slabs go with the heap; the caches themselves are
    * orphaned (heap_id 0) and freed by their owners on next use or exit (owner
    * handles by ohi_owner_delete). */
@@ -81,7 +81,7 @@ int ohi_heap_destroy(oh_slab_t *h, const char *fn) {
   }
   h->tcaches = NULL;
   ohi_unlock(&ohi_registry_lock);
-  if (h->slot >= 0 && ohi_tls_caches[h->slot] != NULL && ohi_tls_caches[h->slot]->heap == h) {
+  if (ohi_tls_caches[h->slot] != NULL && ohi_tls_caches[h->slot]->heap == h) {
     ohi_meta_free(ohi_tls_caches[h->slot], ohi_tls_caches[h->slot]->meta_size);
     ohi_tls_caches[h->slot] = NULL;
   }
@@ -164,7 +164,7 @@ static void fork_release(bool child) {
     for (ohi_tcache_t *tc = h->tcaches, *next; tc != NULL; tc = next) {
       next = tc->next;
       /* Owner handles (owner.c) belong to no thread: the child keeps them. */
-      if (child && !tc->explicit_owner && (h->slot < 0 || ohi_tls_caches[h->slot] != tc)) { /* its thread is not in the child */
+      if (child && !tc->explicit_owner && ohi_tls_caches[h->slot] != tc) { /* its thread is not in the child */
         OHI_STORE_RELAXED(&tc->in_op, 0u);
         ohi_tcache_abandon_all(h, tc); /* empty slabs wait for the child's purger */
         ohi_tcache_retire(h, tc);

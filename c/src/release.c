@@ -101,9 +101,7 @@ static OHI_NOINLINE void *too_large(oh_slab_t *h, size_t n, bool zero, const cha
 /* The thread's cache for h when it has one already (the fast paths; the
  * slow ones make it): no call, so the fast paths need no stack frame. */
 OHI_INLINE ohi_tcache_t *tcache_peek(oh_slab_t *h) {
-  int slot = h->slot;
-  if (OHI_UNLIKELY(slot < 0)) return NULL;
-  ohi_tcache_t *tc = ohi_tls_caches[slot];
+  ohi_tcache_t *tc = ohi_tls_caches[h->slot]; /* NULL for OHI_NO_SLOT */
   if (OHI_LIKELY(tc != NULL && OHI_LOAD_RELAXED(&tc->heap_id) == h->id)) return tc;
   return NULL;
 }

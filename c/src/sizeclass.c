@@ -11,8 +11,8 @@
 #include "internal.h"
 
 size_t ohi_grid_value(unsigned i) {
-  if (i < 64) return 16 * (size_t)(i + 1);
-  unsigned e = 10 + (i - 64) / 64, j = (i - 64) % 64;
+  if (i <= 64) return 16 * (size_t)i;
+  unsigned e = 10 + (i - 65) / 64, j = (i - 65) % 64;
   return ((size_t)1 << e) + (size_t)(j + 1) * ((size_t)1 << (e - 6));
 }
 

@@ -239,12 +239,15 @@ struct ohi_tcache_s {
 };
 
 #define OHI_MAX_SLOTS 64 /* heaps that get thread caches at once */
-#define OHI_GRID_MAX (64 + 64 * 21) /* slab sizes up to 2^31 */
+/* The slot of a heap without thread caches: its entry of every thread's
+ * cache array stays NULL, so the fast paths index without a test. */
+#define OHI_NO_SLOT OHI_MAX_SLOTS
+#define OHI_GRID_MAX (65 + 64 * 21) /* slab sizes up to 2^31 */
 
 struct oh_slab_s {
   uint64_t id;
   uint32_t magic;   /* OHI_HEAP_LIVE while registered; 0 once destroyed */
-  int slot;         /* thread-cache slot, -1 = none */
+  int slot;         /* thread-cache slot, OHI_NO_SLOT = none */
   uint32_t nclasses;
   size_t slab_size;
   size_t max_chunk; /* the largest class's chunk size: bigger requests are large spans (or refused, pools) */

@@ -27,7 +27,7 @@
 
 #include <sched.h>
 
-__thread ohi_tcache_t *ohi_tls_caches[OHI_MAX_SLOTS] __attribute__((tls_model("initial-exec")));
+__thread ohi_tcache_t *ohi_tls_caches[OHI_MAX_SLOTS + 1] __attribute__((tls_model("initial-exec")));
 static __thread bool tls_registered __attribute__((tls_model("initial-exec")));
 static pthread_key_t tls_key;
 static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
@@ -67,6 +67,7 @@ ohi_tcache_t *ohi_tcache_new(oh_slab_t *h, bool explicit_owner) {
 }
 
 ohi_tcache_t *ohi_tcache_create(oh_slab_t *h) {
+  if (h->slot == OHI_NO_SLOT) return NULL; /* a heap without thread caches */
   ohi_tcache_t *old = ohi_tls_caches[h->slot];
   if (old != NULL) { /* left behind by a destroyed heap that had this slot */
     ohi_tls_caches[h->slot] = NULL;
