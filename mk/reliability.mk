@@ -8,6 +8,9 @@
 #   make soak                 8 threads x 10 M mixed operations on the C core (tests/soak/*.c,
 #                             -O2), then 8 goroutines x 10 M through the Go API (TestSoak with
 #                             OFFHEAP_SOAK_OPS); SOAK_OPS overrides the 10 M.
+#   make soak-tsan            the TSan soak (8 x 50 k, options flipped) SOAK_TSAN_RUNS times (default
+#                             20): a race needs its interleaving, which one run in make test may
+#                             miss (session 6's showed in 5 runs of 10)
 #   make test-fuzz-short      the seed corpora, plus FUZZ_SHORT seconds (default 15) of each fuzzer
 #   make test-soak-short      the C soak: 8 x 200 k (-O2) twice (the second with the options
 #                             flipped meanwhile), 8 x 100 k under ASan+UBSan, 8 x 50 k under TSan
@@ -21,6 +24,7 @@ FUZZ_CC ?= clang
 FUZZ_TIME ?= 300
 FUZZ_SHORT ?= 15
 SOAK_OPS ?= 10000000
+SOAK_TSAN_RUNS ?= 20
 FUZZ_DIR := $(BUILD)/fuzz
 FUZZ_BIN := $(FUZZ_DIR)/fuzz_ops
 FUZZ_SEEDS := tests/fuzz/corpus
@@ -31,7 +35,7 @@ FUZZ_RUN_FLAGS := -max_len=2048 -artifact_prefix=$(FUZZ_DIR)/ -print_final_stats
 FUZZ_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 GO_FUZZ_FLAGS := -run '^$$' -fuzz '^FuzzOps$$' -fuzzminimizetime 20x
 
-.PHONY: fuzz soak test-fuzz-short test-soak-short test-go-asan deps-fuzz fuzz-c fuzz-go
+.PHONY: fuzz soak soak-tsan test-fuzz-short test-soak-short test-go-asan deps-fuzz fuzz-c fuzz-go
 
 # clang with libFuzzer: Debian's clang, and libclang-rt-N-dev for its runtime.
 deps-fuzz: ## install clang and its libFuzzer runtime with apt-get when missing (as root)
@@ -106,13 +110,18 @@ soak: $(BUILD)/soak/soak ## 8 threads x SOAK_OPS operations on the C core, then 
 # Each run's output goes to build/soak/*.log, printed whole if it fails.
 SOAK_RUN = run() { log=$$1; shift; "$$@" > $$log 2>&1 || { cat $$log; exit 1; }; \
   ! grep -E $(SAN_REPORTS) $$log || exit 1; tail -1 $$log; }; run
+SOAK_TSAN = env TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(BUILD)/soak/soak-tsan -t 8 -n 50000 -f
+
+soak-tsan: $(BUILD)/soak/soak-tsan ## the TSan soak SOAK_TSAN_RUNS times (default 20): races that one run may miss
+	@for i in $$(seq 1 $(SOAK_TSAN_RUNS)); do \
+	  printf 'soak-tsan %s/%s: ' $$i $(SOAK_TSAN_RUNS); $(SOAK_RUN) $(BUILD)/soak/tsan-$$i.log $(SOAK_TSAN) || exit 1; \
+	done
 test-soak-short: $(BUILD)/soak/soak $(BUILD)/soak/soak-asan $(BUILD)/soak/soak-tsan ## the C soak, short: -O2, ASan+UBSan and TSan builds (make test)
 	@$(SOAK_RUN) $(BUILD)/soak/rel.log $(BUILD)/soak/soak -t 8 -n 200000
 	@$(SOAK_RUN) $(BUILD)/soak/flip.log $(BUILD)/soak/soak -t 8 -n 200000 -s 2 -f
 	@$(SOAK_RUN) $(BUILD)/soak/asan.log env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(BUILD)/soak/soak-asan -t 8 -n 100000 -f
-	@$(SOAK_RUN) $(BUILD)/soak/tsan.log env TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-	  $(BUILD)/soak/soak-tsan -t 8 -n 50000 -f
+	@$(SOAK_RUN) $(BUILD)/soak/tsan.log $(SOAK_TSAN)
 
 # ---- go test -asan -----------------------------------------------------------------
 
