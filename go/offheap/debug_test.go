@@ -203,9 +203,10 @@ func TestGuardModeBuffersWorkAgainWhenReused(t *testing.T) {
 		g := newGuardAllocators(t)
 		first := g.cases()
 		// A second buffer of each kind keeps the first one's slab in use, so
-		// that no purge (the Go caches' janitor empties a BufferPool's idle
-		// slabs whatever the delay) gives the slab's memory to another
-		// allocator before the loop below looks for the freed buffer.
+		// that no purge gives the slab's memory to another allocator before
+		// the loop below looks for the freed buffer: not a pass of the
+		// purger's begun before the delay changed, nor the janitor's purge
+		// of a BufferPool's idle slabs on a period it chose before then.
 		neighbours := g.cases()
 		for _, c := range first {
 			c.release()
