@@ -156,10 +156,16 @@ ohi_tcache_t *ohi_tcache_create(oh_slab_t *h);
 /* A cache with its counters, registered with h (tcache.c); NULL when out of
  * metadata memory or h is destroyed. explicit_owner: an owner handle. */
 ohi_tcache_t *ohi_tcache_new(oh_slab_t *h, bool explicit_owner);
-OHI_INLINE ohi_tcache_t *ohi_tcache_get(oh_slab_t *h) {
+/* The thread's cache for h when it has one already (NULL for OHI_NO_SLOT):
+ * no call, so the fast paths that use it need no stack frame. */
+OHI_INLINE ohi_tcache_t *ohi_tcache_peek(oh_slab_t *h) {
   ohi_tcache_t *tc = ohi_tls_caches[h->slot];
-  if (OHI_LIKELY(tc != NULL && OHI_LOAD_RELAXED(&tc->heap_id) == h->id)) return tc;
-  return ohi_tcache_create(h);
+  return OHI_LIKELY(tc != NULL && OHI_LOAD_RELAXED(&tc->heap_id) == h->id) ? tc : NULL;
+}
+/* The thread's cache for h, made on first use (NULL: none for h). */
+OHI_INLINE ohi_tcache_t *ohi_tcache_get(oh_slab_t *h) {
+  ohi_tcache_t *tc = ohi_tcache_peek(h);
+  return OHI_LIKELY(tc != NULL) ? tc : ohi_tcache_create(h);
 }
 /* The owner's side of the steal handshake (struct ohi_tcache_s). */
 bool ohi_tcache_enter_stolen(ohi_tcache_t *tc); /* out of line: waits out a YIELD steal */

@@ -98,12 +98,10 @@ static OHI_NOINLINE void *too_large(oh_slab_t *h, size_t n, bool zero, const cha
   return ohi_large_alloc(h, n, zero, fn);
 }
 
-/* The thread's cache for h when it has one already (the fast paths; the
- * slow ones make it): no call, so the fast paths need no stack frame. */
+/* The fast paths' cache: the thread's, when it has one already and debug
+ * mode is off (the slow paths make it; debug mode goes past the caches). */
 OHI_INLINE ohi_tcache_t *tcache_peek(oh_slab_t *h) {
-  ohi_tcache_t *tc = ohi_tls_caches[h->slot]; /* NULL for OHI_NO_SLOT */
-  if (OHI_LIKELY(tc != NULL && OHI_LOAD_RELAXED(&tc->heap_id) == h->id)) return tc;
-  return NULL;
+  return OHI_LIKELY(ohi_opt(OH_OPT_DEBUG) == 0) ? ohi_tcache_peek(h) : NULL;
 }
 
 static OHI_NOINLINE void *alloc_slow(oh_slab_t *h, unsigned cls, const char *fn) {
@@ -118,7 +116,7 @@ static OHI_NOINLINE void *alloc_slow(oh_slab_t *h, unsigned cls, const char *fn)
 void *ohi_heap_alloc(oh_slab_t *h, size_t n, const char *fn) {
   if (OHI_UNLIKELY(n > h->max_chunk)) return too_large(h, n, false, fn);
   unsigned cls = ohi_class_of(h, n);
-  ohi_tcache_t *tc = OHI_LIKELY(ohi_opt(OH_OPT_DEBUG) == 0) ? tcache_peek(h) : NULL;
+  ohi_tcache_t *tc = tcache_peek(h);
   if (OHI_LIKELY(tc != NULL)) {
     ohi_slab_t *s;
     uint32_t idx;
@@ -249,7 +247,7 @@ OHI_INLINE bool free_fast(ohi_tcache_t *tc, ohi_slab_t *s, uint32_t *w, void *p)
  * CAS); the range, owner, index and remainder checks are the map path's.
  * Returns true when p is freed; false: nothing done, release_full decides. */
 OHI_INLINE bool release_fast(oh_slab_t *h, void *p) {
-  ohi_tcache_t *tc = OHI_LIKELY(ohi_opt(OH_OPT_DEBUG) == 0) ? tcache_peek(h) : NULL;
+  ohi_tcache_t *tc = tcache_peek(h);
   if (OHI_UNLIKELY(tc == NULL)) return false;
   ohi_slab_t *s;
   uint32_t idx;
@@ -275,7 +273,7 @@ static OHI_NOINLINE int release_full(oh_slab_t *h, void *p, int mode, const char
   uint32_t *w = NULL;
   if (OHI_UNLIKELY(ohi_chunk_find(h, p, fn, &sp, &w) != 0)) return -1;
   ohi_slab_t *s = (ohi_slab_t *)sp;
-  ohi_tcache_t *tc = OHI_LIKELY(ohi_opt(OH_OPT_DEBUG) == 0) ? tcache_peek(h) : NULL;
+  ohi_tcache_t *tc = tcache_peek(h);
   if (tc != NULL && OHI_LOAD_RELAXED(&sp->kind) == OHI_SPAN_SLAB && OHI_LOAD_RELAXED(&s->owner) == tc &&
       ohi_tcache_enter(tc)) {
     bool done = OHI_LOAD_RELAXED(&s->owner) == tc && free_fast(tc, s, w, p);
