@@ -173,6 +173,11 @@ OHI_INLINE int64_t ohi_bin_nfree(const ohi_tbin_t *b) {
 }
 /* The free lists gained d chunks (lost, for d < 0) other than by a fast path. */
 OHI_INLINE void ohi_bin_nfree_add(ohi_tbin_t *b, int64_t d) { OHI_OWNER_INC(&b->nfree_adj, d); }
+/* The free lists hold n chunks, whatever the counters say (a drain, or the
+ * counters handed to the class): the owner is out of its window. */
+OHI_INLINE void ohi_bin_nfree_set(ohi_tbin_t *b, int64_t n) {
+  OHI_STORE_RELAXED(&b->nfree_adj, n + (int64_t)OHI_LOAD_RELAXED(&b->allocs) - (int64_t)OHI_LOAD_RELAXED(&b->frees));
+}
 /* Operations counted without a matching change of the free lists (a refill's
  * allocation, a release into another owner's slab, a binding's batch). */
 OHI_INLINE void ohi_bin_count(ohi_tbin_t *b, uint64_t allocs, uint64_t frees) {

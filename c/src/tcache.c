@@ -369,8 +369,7 @@ bool ohi_tcache_abandon_all(oh_slab_t *h, ohi_tcache_t *tc) {
     b->cur = NULL;
     b->owned_tail = NULL;
     OHI_STORE_RELAXED(&b->nempty, 0u);
-    /* none on the free lists now (the owner is out of its window) */
-    OHI_STORE_RELAXED(&b->nfree_adj, (int64_t)OHI_LOAD_RELAXED(&b->allocs) - (int64_t)OHI_LOAD_RELAXED(&b->frees));
+    ohi_bin_nfree_set(b, 0); /* none on the free lists now */
   }
   bool spans = ohi_large_cache_drain(h, tc); /* free large spans: to the heap's shared cache */
   OHI_STORE_RELAXED(&tc->holds, 0u);
@@ -389,9 +388,10 @@ void ohi_tcache_retire(oh_slab_t *h, ohi_tcache_t *tc) {
     OHI_FETCH_ADD(&h->classes[c].allocs, OHI_LOAD_RELAXED(&tc->bins[c].allocs));
     OHI_FETCH_ADD(&h->classes[c].frees, OHI_LOAD_RELAXED(&tc->bins[c].frees));
     OHI_FETCH_ADD(&h->classes[c].cached_out, OHI_LOAD_RELAXED(&tc->cached[c]));
-    ohi_bin_nfree_add(&tc->bins[c], (int64_t)OHI_LOAD_RELAXED(&tc->bins[c].frees) - (int64_t)OHI_LOAD_RELAXED(&tc->bins[c].allocs));
+    int64_t nfree = ohi_bin_nfree(&tc->bins[c]);
     OHI_STORE_RELAXED(&tc->bins[c].allocs, 0);
     OHI_STORE_RELAXED(&tc->bins[c].frees, 0);
+    ohi_bin_nfree_set(&tc->bins[c], nfree); /* the count survives the counters' hand-over */
     OHI_STORE_RELAXED(&tc->cached[c], 0);
   }
   OHI_FETCH_ADD(&h->large_allocs, OHI_LOAD_RELAXED(&tc->lallocs));
