@@ -422,6 +422,12 @@ Test(stats, chunks_cached_counts_local_free_lists_exactly) {
   oh_thread_flush();
   st = cache_stats(s);
   EXPECT_CACHED(st, c, 0, "after oh_thread_flush");
+  /* The drain left the count consistent with this cache's counters (97
+   * allocations, 49 frees): adopting the slab back brings exactly its 64. */
+  cr_assert(extra = oh_slab_alloc(s, 1024));
+  st = cache_stats(s);
+  EXPECT_CACHED(st, c, N - 1, "after a refill that adopted the drained slab");
+  cr_assert_eq(oh_slab_decref(s, extra), 1);
   oh_slab_destroy(s);
   t_opt_restore(tc);
   t_opt_restore(delay);
