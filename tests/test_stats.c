@@ -369,6 +369,15 @@ static void *free_remotely(void *arg) {
   return NULL;
 }
 
+/* Frees r->p[0 .. r->n) on a thread of their own; every free must succeed. */
+static void free_on_another_thread(remote_free_t *r) {
+  pthread_t t;
+  r->failed = 0;
+  cr_assert_eq(pthread_create(&t, NULL, free_remotely, r), 0);
+  cr_assert_eq(pthread_join(t, NULL), 0);
+  cr_assert_eq(r->failed, 0, "%d of the other thread's frees failed", r->failed);
+}
+
 #define EXPECT_CACHED(st, c, want, what)                                                                 \
   cr_expect_eq((st).classes[c].chunks_cached, (uint64_t)(want), "%llu chunks cached %s, want %d",        \
                (unsigned long long)(st).classes[c].chunks_cached, what, (int)(want))
@@ -395,10 +404,7 @@ Test(stats, chunks_cached_counts_local_free_lists_exactly) {
   cr_expect_eq(st.classes[c].chunks_in_use, N);
   for (int i = 0; i < N / 2; i++) q[i] = p[2 * i + 1];
   remote_free_t r = {s, q, N / 2, 0};
-  pthread_t t;
-  cr_assert_eq(pthread_create(&t, NULL, free_remotely, &r), 0);
-  cr_assert_eq(pthread_join(t, NULL), 0);
-  cr_assert_eq(r.failed, 0, "%d of the other thread's frees failed", r.failed);
+  free_on_another_thread(&r);
   st = cache_stats(s);
   EXPECT_CACHED(st, c, 0, "after another thread's 32 frees (on the slab's stack)");
   cr_expect_eq(st.classes[c].chunks_in_use, N / 2);
@@ -407,9 +413,7 @@ Test(stats, chunks_cached_counts_local_free_lists_exactly) {
   EXPECT_CACHED(st, c, N / 2 - 1, "after a refill that collected the stack");
   for (int i = 0; i < N / 4; i++) q[i] = p[2 * i];
   r.n = N / 4;
-  cr_assert_eq(pthread_create(&t, NULL, free_remotely, &r), 0);
-  cr_assert_eq(pthread_join(t, NULL), 0);
-  cr_assert_eq(r.failed, 0, "%d of the other thread's frees failed", r.failed);
+  free_on_another_thread(&r);
   cr_assert_eq(oh_slab_decref(s, p[2 * (N / 4)]), 1); /* a local free: brings the stack home */
   st = cache_stats(s);
   EXPECT_CACHED(st, c, N / 2 - 1 + N / 4 + 1, "after a free that collected 16 more");
