@@ -23,7 +23,7 @@ static inline int ohg_core_find(oh_slab_t *h, uintptr_t p, uintptr_t *word) {
 	uint32_t *w = NULL;
 	if (ohi_chunk_find(h, (const void *)p, "ohg_core_find", &sp, &w) != 0) return -ohg_code(errno);
 	*word = (uintptr_t)w;
-	return sp->kind == OHI_SPAN_LARGE ? 1 : 0;
+	return sp->kind == OHI_SPAN_LARGE || sp->kind == OHI_SPAN_RUNS ? 1 : 0;
 }
 typedef struct { uint32_t old; int err; } ohg_transition;
 static inline ohg_transition ohg_core_try_release(uint32_t *w, int decref) {
@@ -34,6 +34,9 @@ static inline ohg_transition ohg_core_try_release(uint32_t *w, int decref) {
 }
 static inline int ohg_core_try_addref(uint32_t *w) {
 	return ohi_chunk_try_addref(w, NULL, "ohg_core_try_addref") == 0 ? OHG_OK : ohg_code(errno);
+}
+static inline uint64_t ohg_run_slabs(oh_slab_t *h) {
+	return OHI_LOAD_RELAXED(&h->classes[h->run_class].slabs);
 }
 #cgo noescape ohg_core_find
 #cgo nocallback ohg_core_find
@@ -65,6 +68,8 @@ const (
 	spanLarge    = C.OHI_SPAN_LARGE
 	spanMap      = C.OHI_SPAN_MAP
 	spanArena    = C.OHI_SPAN_ARENA
+	spanRuns     = C.OHI_SPAN_RUNS
+	wordTail     = C.OHI_W_TAIL
 )
 
 // isFree is OHI_W_IS_FREE.
@@ -75,8 +80,31 @@ func isFree(v uint32) bool { return v == 0 || v >= wordCached }
 // makes on it.
 type Word struct{ w *uint32 }
 
-// Large is Find's class for a large span (whole pages, not a slab chunk).
+// Large is Find's class for a whole-page allocation: a large span, or a run
+// of pages (c/src/runpage.c) - not a chunk of a size class.
 const Large = -1
+
+// isTail is OHI_W_IS_TAIL: a page of a run other than its first.
+func isTail(v uint32) bool { return v&wordTail == wordTail }
+
+// RunRange returns the sizes s serves as runs of pages (runs.c) instead of
+// size classes: go/offheap's caches leave them to the core. ok is false for
+// an instance without runs.
+func (s Slab) RunRange() (min, max uintptr, ok bool) {
+	if s.h.run_class == C.OHI_NO_RUNS {
+		return 0, 0, false
+	}
+	return uintptr(s.h.run_min), uintptr(s.h.run_max), true
+}
+
+// RunSlabs returns the slabs of s's run class, which the statistics' class
+// rows (size classes only) leave out.
+func (s Slab) RunSlabs() uint64 {
+	if s.h.run_class == C.OHI_NO_RUNS {
+		return 0
+	}
+	return uint64(C.ohg_run_slabs(s.h))
+}
 
 // Find classifies p for s exactly as ohi_chunk_find does, without touching p
 // and without a call: p must be the first byte of a chunk of one of s's slabs
@@ -115,6 +143,20 @@ func (s Slab) FindOwned(p uintptr) (w Word, cls int, slabOwner Owner, e Err) {
 		}
 	} else if kind == spanLarge && owner == unsafe.Pointer(s.h) && p == base {
 		return Word{(*uint32)(unsafe.Pointer(&(*C.ohi_large_t)(unsafe.Pointer(sp)).refcount))}, Large, 0, OK
+	} else if kind == spanRuns && owner == unsafe.Pointer(s.h) && p >= base {
+		// a run's first page: its word is the state word (a TAIL word is
+		// inside a run)
+		slab := (*C.ohi_slab_t)(unsafe.Pointer(sp))
+		off := uint32(p - base)
+		hi, _ := bits.Mul64(atomic.LoadUint64((*uint64)(unsafe.Pointer(&slab.div_magic))), uint64(off))
+		idx := uint32(hi)
+		if idx < atomic.LoadUint32((*uint32)(unsafe.Pointer(&slab.nchunks))) &&
+			idx*atomic.LoadUint32((*uint32)(unsafe.Pointer(&slab.chunk_size))) == off {
+			w := (*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(slab), C.sizeof_ohi_slab_t), uintptr(idx)*4))
+			if !isTail(atomic.LoadUint32(w)) {
+				return Word{w}, Large, 0, OK
+			}
+		}
 	}
 	return Word{}, 0, 0, findFail(s, p, sp, kind, base, owner)
 }
@@ -144,7 +186,7 @@ func findFail(s Slab, p uintptr, sp *C.ohi_span_t, kind uint32, base uintptr, ow
 	case kind == spanArena, owner != unsafe.Pointer(s.h):
 		return EXDEV
 	}
-	return EFAULT // inside a large span or a chunk, or in a slab's unused tail
+	return EFAULT // inside a large span, a chunk or a run, or in a slab's unused tail
 }
 
 // TryRelease is ohi_chunk_try_release: a count above 1 is decremented (only

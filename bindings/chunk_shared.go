@@ -13,8 +13,14 @@ const FastPath = false
 // Word is a chunk's state word (unused without the fast path).
 type Word struct{ _ *uint32 }
 
-// Large is Find's class for a large span.
+// Large is Find's class for a whole-page allocation.
 const Large = -1
+
+// RunRange is unknown without the core's internals (and unused: no caches).
+func (s Slab) RunRange() (min, max uintptr, ok bool) { return 0, 0, false }
+
+// RunSlabs is unknown without the core's internals: 0.
+func (s Slab) RunSlabs() uint64 { return 0 }
 
 // Find is unavailable without the fast path: every release is a call.
 func (s Slab) Find(p uintptr) (Word, int, Err) { return Word{}, 0, EINVAL }

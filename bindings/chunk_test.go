@@ -38,6 +38,11 @@ func TestChunkProtocolDifferential(t *testing.T) {
 	if _, e := h.DecRef(freed); e != OK {
 		t.Fatal(e)
 	}
+	run := alloc(h, 48<<10) // a run of 12 pages (runs.c)
+	freedRun := alloc(h, 20<<10)
+	if _, e := h.DecRef(freedRun); e != OK {
+		t.Fatal(e)
+	}
 	large := alloc(h, 4<<20)
 	foreignChunk := alloc(other, 64)
 	goHeap := make([]byte, 64)
@@ -78,6 +83,12 @@ func TestChunkProtocolDifferential(t *testing.T) {
 		"oh_map mapping":     uintptr(mp),
 		"arena":              uintptr(ap),
 		"slab tail or chunk": live&^(1<<20-1) + 1<<20 - 8,
+		"live run":           run,
+		"run interior +16":   run + 16,
+		"run's second page":  run + 4096,
+		"run's last page":    run + 11*4096,
+		"freed run":          freedRun,
+		"freed run's page":   freedRun + 4096,
 	}
 	for name, p := range cases {
 		w, cls, ge := h.Find(p)
@@ -91,7 +102,9 @@ func TestChunkProtocolDifferential(t *testing.T) {
 		}
 	}
 	for name, want := range map[string]Err{"live chunk": OK, "freed chunk": OK, "large": OK, "interior +16": EFAULT,
-		"other instance": EXDEV, "Go heap": EINVAL, "arena": EXDEV, "oh_map mapping": EINVAL, "large interior": EFAULT} {
+		"other instance": EXDEV, "Go heap": EINVAL, "arena": EXDEV, "oh_map mapping": EINVAL, "large interior": EFAULT,
+		"live run": OK, "run interior +16": EFAULT, "run's second page": EFAULT, "run's last page": EFAULT,
+		"freed run": OK, "interior 16 KiB": EFAULT} {
 		if _, _, e := h.Find(cases[name]); e != want {
 			t.Errorf("%s: verdict %v, want %v", name, e, want)
 		}
@@ -99,6 +112,16 @@ func TestChunkProtocolDifferential(t *testing.T) {
 	if w, _, _ := h.Find(freed); w.RefCount() != 0 {
 		t.Errorf("freed chunk: RefCount %d, want 0", w.RefCount())
 	}
+	if w, cls, _ := h.Find(run); cls != Large || w.RefCount() != 1 {
+		t.Errorf("live run: class %d RefCount %d, want Large and 1", cls, w.RefCount())
+	}
+	if w, _, _ := h.Find(freedRun); w.RefCount() != 0 {
+		t.Errorf("freed run: RefCount %d, want 0", w.RefCount())
+	}
+	if lo, hi, ok := h.RunRange(); !ok || lo > 16<<10 || hi < 48<<10 {
+		t.Errorf("RunRange %d..%d %v: want runs from 16 KiB to at least 48 KiB", lo, hi, ok)
+	}
+	h.DecRef(run)
 	h.DecRef(live)
 	h.DecRef(live2)
 	h.DecRef(large)

@@ -46,6 +46,9 @@ Test(stats, versions_and_class_tables) {
   oh_slab_destroy(s);
 }
 
+/* Sizes a heap of 1 MiB slabs serves as runs of pages (runs.c). */
+static bool is_run(size_t n) { return n >= 16 * KiB && n <= 256 * KiB; }
+
 Test(stats, exact_counts_after_a_known_sequence) {
   t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
   oh_slab_t *s = oh_slab_new(NULL);
@@ -63,6 +66,8 @@ Test(stats, exact_counts_after_a_known_sequence) {
     int c = class_of(s, u);
     if (sizes[i] > MiB)
       large++;
+    else if (is_run(sizes[i])) /* a run of pages (runs.c): no class row */
+      cr_assert_eq(u, (sizes[i] + 4095) / 4096 * 4096, "%zu bytes: a run of %zu bytes, want whole pages", sizes[i], u);
     else {
       cr_assert(c >= 0, "usable size %zu of a slab chunk is not a class size", u);
       per_class[c]++;
@@ -100,7 +105,7 @@ Test(stats, exact_counts_after_a_known_sequence) {
     in_use -= u;
     if (sizes[i] > MiB)
       large--;
-    else
+    else if (!is_run(sizes[i]))
       per_class[class_of(s, u)]--;
   }
   st = slab_stats(s);
@@ -124,9 +129,9 @@ Test(stats, exact_counts_after_a_known_sequence) {
     ca += st.classes[c].allocs;
     cf += st.classes[c].frees;
   }
-  cr_expect_eq(ca, N - 1, "per-class allocs sum %llu, want %d (one large)", (unsigned long long)ca,
-               N - 1);
-  cr_expect_eq(cf, N - 1);
+  cr_expect_eq(ca, N - 2, "per-class allocs sum %llu, want %d (one large, one run)", (unsigned long long)ca,
+               N - 2);
+  cr_expect_eq(cf, N - 2);
   oh_slab_destroy(s);
   t_opt_restore(delay);
 }
@@ -213,24 +218,25 @@ Test(stats, instance_stats_describe_that_instance) {
 }
 
 /* n chunks of 16 KiB from s, each touched (committed). */
-static void fill_16k(oh_slab_t *s, void **p, int n) {
+static void fill(oh_slab_t *s, void **p, int n, size_t size) {
   for (int i = 0; i < n; i++) {
-    p[i] = oh_slab_alloc(s, 16 * KiB);
+    p[i] = oh_slab_alloc(s, size);
     cr_assert(p[i] != NULL);
-    t_touch(p[i], 16 * KiB);
+    t_touch(p[i], size);
   }
 }
 
 /* Released slabs wait decommitted in the segment cache, and any class takes
- * them before mapping new memory. */
+ * them before mapping new memory. Sizes below 16 KiB: size classes (from 16
+ * KiB up, runs of pages share their slabs already: test_runs.c). */
 Test(stats, released_slabs_are_reused_by_another_class) {
   t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, 50);
   t_opt_save_t retain = t_opt_set(OH_OPT_RETAIN_BYTES, 0);
   oh_slab_t *s = oh_slab_new(NULL);
   cr_assert(s != NULL);
-  enum { N = 400 };
+  enum { N = 800 }; /* 8 KiB chunks, 128 per slab: 7 slabs */
   void *p[N];
-  fill_16k(s, p, N);
+  fill(s, p, N, 8 * KiB);
   for (int i = 0; i < N; i++) cr_assert_eq(oh_slab_decref(s, p[i]), 1);
   oh_stats_t g1;
   uint64_t t0 = t_now_ms();
@@ -240,13 +246,10 @@ Test(stats, released_slabs_are_reused_by_another_class) {
   } while (g1.slabs_decommitted < 5 && t_now_ms() - t0 < 5000);
   cr_assert(g1.slabs_decommitted >= 5, "%llu segments cached %llu ms after ~7 slabs were freed",
             (unsigned long long)g1.slabs_decommitted, (unsigned long long)(t_now_ms() - t0));
-  /* 45 x 100 KiB (112 KiB class, 9 per slab: 5 slabs) fit in the freed slabs */
-  void *q[45];
-  for (int i = 0; i < 45; i++) {
-    q[i] = oh_slab_alloc(s, 100 * KiB);
-    cr_assert(q[i] != NULL);
-    t_touch(q[i], 100 * KiB);
-  }
+  /* 425 x 12 KiB (85 per slab: 5 slabs) fit in the freed slabs */
+  enum { Q = 425 };
+  void *q[Q];
+  fill(s, q, Q, 12 * KiB);
   oh_stats_t g2;
   cr_assert_eq(oh_stats(&g2), 0);
   cr_expect(g2.mapped_bytes <= g1.mapped_bytes + MiB,
@@ -254,7 +257,7 @@ Test(stats, released_slabs_are_reused_by_another_class) {
             (unsigned long long)(g2.mapped_bytes - g1.mapped_bytes));
   cr_expect(g2.slabs_decommitted + 5 <= g1.slabs_decommitted, "cached decommitted slabs %llu -> %llu: not reused",
             (unsigned long long)g1.slabs_decommitted, (unsigned long long)g2.slabs_decommitted);
-  for (int i = 0; i < 45; i++) oh_slab_decref(s, q[i]);
+  for (int i = 0; i < Q; i++) oh_slab_decref(s, q[i]);
   oh_slab_destroy(s);
   t_opt_restore(retain);
   t_opt_restore(delay);
@@ -264,9 +267,9 @@ Test(stats, purge_decommits_empty_slabs_and_counts_it) {
   t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1); /* never on its own */
   oh_slab_t *s = oh_slab_new(NULL);
   cr_assert(s != NULL);
-  enum { N = 400 };
+  enum { N = 800 }; /* 8 KiB chunks, 128 per slab: 7 slabs */
   void *p[N];
-  fill_16k(s, p, N);
+  fill(s, p, N, 8 * KiB);
   for (int i = 0; i < N; i++) cr_assert_eq(oh_slab_decref(s, p[i]), 1);
   oh_stats_t a = slab_stats(s);
   cr_expect(a.slabs_empty >= 1, "no empty slab kept with purge delay -1 (slabs_empty %llu)",
@@ -300,9 +303,9 @@ Test(stats, purge_delay_zero_decommits_at_once) {
   t_opt_save_t retain = t_opt_set(OH_OPT_RETAIN_BYTES, 0);
   oh_slab_t *s = oh_slab_new(NULL);
   cr_assert(s != NULL);
-  enum { N = 400 };
+  enum { N = 800 }; /* 8 KiB chunks, 128 per slab: 7 slabs */
   void *p[N];
-  fill_16k(s, p, N);
+  fill(s, p, N, 8 * KiB);
   oh_stats_t a = slab_stats(s);
   for (int i = 0; i < N; i++) cr_assert_eq(oh_slab_decref(s, p[i]), 1);
   oh_stats_t b = slab_stats(s);

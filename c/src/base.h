@@ -263,7 +263,8 @@ void ohi_error_note(const char *fmt, ...) __attribute__((format(OHI_PRINTF_FORMA
 #define OHI_L2_BITS 16
 #define OHI_L1_BITS (OHI_ADDRESS_BITS - OHI_GRANULE_SHIFT - OHI_L2_BITS)
 
-enum ohi_span_kind { OHI_SPAN_SLAB = 1, OHI_SPAN_LARGE = 2, OHI_SPAN_MAP = 3, OHI_SPAN_ARENA = 4 };
+/* RUNS: a slab of pages handing out runs of whole pages (runpage.c, runs.c). */
+enum ohi_span_kind { OHI_SPAN_SLAB = 1, OHI_SPAN_LARGE = 2, OHI_SPAN_MAP = 3, OHI_SPAN_ARENA = 4, OHI_SPAN_RUNS = 5 };
 
 /* The common head of everything the region map points to. */
 typedef struct ohi_span_s {

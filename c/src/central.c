@@ -78,7 +78,8 @@ ohi_slab_t *ohi_slab_create(oh_slab_t *h, unsigned cls) {
   size_t pages = h->slab_size / ohi_os_page_size();
   size_t words = (size_t)c->nchunks * sizeof(uint32_t);
   size_t words_padded = (words + 7) & ~(size_t)7;
-  size_t meta = sizeof(ohi_slab_t) + words_padded + (pages + 63) / 64 * sizeof(uint64_t);
+  bool runs = cls == h->run_class;
+  size_t meta = sizeof(ohi_slab_t) + words_padded + (pages + 63) / 64 * sizeof(uint64_t) * (runs ? 2 : 1);
   ohi_slab_t *s = ohi_meta_alloc(meta);
   if (s == NULL) return NULL;
   void *seg = ohi_segment_take(h->slab_shift);
@@ -92,11 +93,13 @@ ohi_slab_t *ohi_slab_create(oh_slab_t *h, unsigned cls) {
   OHI_STORE_RELAXED(&s->class_index, cls);
   OHI_STORE_RELAXED(&s->words, ohi_slab_words(s));
   s->dpages = (uint64_t *)((char *)ohi_slab_words(s) + words_padded);
+  s->fmap = runs ? s->dpages + (pages + 63) / 64 : NULL;
   s->meta_size = meta;
   s->free_head = OHI_W_END;
   OHI_STORE_RELAXED(&s->xfree, OHI_W_END);
   if (ohi_opt(OH_OPT_HUGEPAGES)) ohi_os_hugepage_hint(seg, h->slab_size);
-  ohi_span_publish(&s->span, (uintptr_t)seg, h->slab_size, OHI_SPAN_SLAB, h);
+  if (runs) ohi_run_init(s);
+  ohi_span_publish(&s->span, (uintptr_t)seg, h->slab_size, runs ? OHI_SPAN_RUNS : OHI_SPAN_SLAB, h);
   if (ohi_region_set(s->span.base, h->slab_size, &s->span) != 0) {
     ohi_segment_give(seg, h->slab_shift);
     ohi_meta_free(s, meta);
@@ -159,6 +162,7 @@ size_t ohi_slab_release(oh_slab_t *h, ohi_slab_t *s) {
 
 uint32_t ohi_slab_collect(ohi_slab_t *s) {
   if (OHI_LOAD_RELAXED(&s->xfree) == OHI_W_END) return 0;
+  if (OHI_UNLIKELY(s->fmap != NULL)) return ohi_run_collect(s);
   uint32_t idx = OHI_EXCHANGE(&s->xfree, OHI_W_END);
   uint32_t *words = ohi_slab_words(s), n = 0;
   while (idx != OHI_W_END) {
@@ -357,6 +361,96 @@ void ohi_central_release(oh_slab_t *h, ohi_slab_t *s, uint32_t idx, uint32_t fla
   }
   if (flags & OHI_W_GUARD) s->guarded++;
   ohi_slab_push(s, idx, flags);
+  ohi_central_place(h, c, s, &now);
+  bool emptied = s->list == OHI_LIST_EMPTY;
+  ohi_unlock(&c->lock);
+  if (emptied) ohi_after_empty(h);
+}
+
+/* ---- the run class's locked paths ------------------------------------------------ */
+
+/* Central run slabs a locked pick looks into for a fit (each remembers the
+ * shortest run it could not serve, so a look at one that cannot is a load). */
+#define RUN_PICK 8
+
+/* The central run slab with a free run of k pages (class lock held; *at its
+ * first page), or NULL when the class must grow. */
+static ohi_slab_t *central_pick_run(oh_slab_t *h, ohi_class_t *c, uint32_t k, uint32_t *at) {
+  uint64_t now = 0;
+  int looked = 0;
+  for (ohi_slab_t *s = c->partial, *next; s != NULL && looked < RUN_PICK; s = next, looked++) {
+    next = s->next;
+    ohi_slab_collect(s);
+    if ((*at = ohi_run_fit(s, k)) != OHI_W_END) return s;
+    ohi_central_place(h, c, s, &now); /* emptied by its collected frees, maybe */
+  }
+  looked = 0;
+  for (ohi_slab_t *s = c->full, *next; s != NULL && looked < 4; s = next, looked++) {
+    next = s->next;
+    if (OHI_LOAD_RELAXED(&s->xfree) == OHI_W_END) continue;
+    ohi_slab_collect(s);
+    ohi_central_place(h, c, s, &now);
+    if ((*at = ohi_run_fit(s, k)) != OHI_W_END) return s;
+  }
+  if (c->empty != NULL && (*at = ohi_run_fit(c->empty, k)) != OHI_W_END) return c->empty;
+  return NULL;
+}
+
+/* A new run slab with its first fit for k pages (no lock held). */
+static ohi_slab_t *new_run_slab(oh_slab_t *h, uint32_t k, uint32_t *at) {
+  ohi_slab_t *s = ohi_slab_create(h, h->run_class);
+  if (s != NULL) *at = ohi_run_fit(s, k); /* k <= its pages: run_max is at most a quarter */
+  return s;
+}
+
+ohi_slab_t *ohi_central_adopt_run(oh_slab_t *h, uint32_t k, ohi_tcache_t *tc, uint32_t *at) {
+  ohi_class_t *c = &h->classes[h->run_class];
+  ohi_lock(&c->lock);
+  ohi_slab_t *s = central_pick_run(h, c, k, at);
+  if (s != NULL) {
+    central_unlink(h, c, s);
+    s->list = OHI_LIST_OWNED;
+    OHI_STORE_RELEASE(&s->owner, tc); /* before the lock goes: see ohi_central_adopt */
+  }
+  ohi_unlock(&c->lock);
+  if (s != NULL) return s;
+  if ((s = new_run_slab(h, k, at)) == NULL) return NULL;
+  s->list = OHI_LIST_OWNED;
+  OHI_STORE_RELEASE(&s->owner, tc);
+  return s;
+}
+
+void *ohi_central_take_run(oh_slab_t *h, uint32_t k, bool *zeroed) {
+  ohi_class_t *c = &h->classes[h->run_class];
+  uint64_t now = 0;
+  uint32_t at;
+  ohi_lock(&c->lock);
+  ohi_slab_t *s = central_pick_run(h, c, k, &at);
+  if (s == NULL) {
+    ohi_unlock(&c->lock);
+    ohi_slab_t *ns = new_run_slab(h, k, &at);
+    if (ns == NULL) return NULL;
+    ohi_lock(&c->lock);
+    s = ns;
+  }
+  void *p = ohi_run_take(s, at, k, 1, zeroed);
+  OHI_FETCH_ADD(&c->allocs, k); /* the run class counts pages */
+  ohi_central_place(h, c, s, &now);
+  ohi_unlock(&c->lock);
+  return p;
+}
+
+void ohi_central_release_run(oh_slab_t *h, ohi_slab_t *s, uint32_t idx) {
+  ohi_class_t *c = &h->classes[h->run_class];
+  uint64_t now = 0;
+  ohi_lock(&c->lock);
+  if (OHI_LOAD_RELAXED(&s->owner) != NULL) { /* adopted meanwhile: its owner collects it */
+    ohi_unlock(&c->lock);
+    ohi_slab_push_remote(h, s, idx, 0);
+    return;
+  }
+  ohi_run_put(s, idx);
+  mark_dirty(s);
   ohi_central_place(h, c, s, &now);
   bool emptied = s->list == OHI_LIST_EMPTY;
   ohi_unlock(&c->lock);

@@ -7,7 +7,8 @@
  * Classification never touches the pointer: the region map gives the span of
  * its granule (none = foreign), the span's kind and owner (another heap =
  * EXDEV; an oh_map mapping or an arena = refused with their names), and for a
- * slab the chunk index by a multiply (a remainder = an interior pointer).
+ * slab the chunk index by a multiply (a remainder = an interior pointer); for
+ * a run slab the page, which must be a run's first (runpage.c).
  * The descriptors read here live in type-stable metadata memory, so a racing
  * release of the slab makes the answer stale but never faults: the CAS on the
  * state word decides.
@@ -55,6 +56,17 @@ OHI_INLINE int ohi_chunk_find(oh_slab_t *h, const void *p, const char *fn, ohi_s
     *spanp = sp;
     *wp = &((ohi_large_t *)sp)->refcount;
     return 0;
+  } else if (kind == OHI_SPAN_RUNS && OHI_LOAD_RELAXED(&sp->owner) == h && (uintptr_t)p >= base) {
+    /* a run's first page: its word is the state word; any other page of a
+     * run (a TAIL word) is inside an allocation */
+    ohi_slab_t *s = (ohi_slab_t *)sp;
+    uint32_t idx;
+    if (ohi_chunk_index(s, (uint32_t)((uintptr_t)p - base), &idx) &&
+        !OHI_W_IS_TAIL(OHI_LOAD_RELAXED(&ohi_slab_words(s)[idx]))) {
+      *spanp = sp;
+      *wp = ohi_slab_words(s) + idx;
+      return 0;
+    }
   }
   return ohi_chunk_find_fail(h, p, fn, sp, kind);
 }

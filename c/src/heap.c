@@ -17,6 +17,8 @@
  *                Go package: one per P), not per thread
  *   central.c    slab free lists (local, and a lock-free cross-thread stack),
  *                the class's central lists under its lock, slab creation
+ *   runpage.c    run slabs: pages handed out in runs (16 KiB .. a quarter slab)
+ *   runs.c       the run tier: run slabs owned like any slab
  *   large.c      allocations bigger than a slab: their own mappings
  *   release.c    the entry points; chunk.h the chunk protocol
  *   purge.c      when free pages go back to the OS; the tiers wake its
@@ -25,7 +27,9 @@
  *   lifecycle.c  the first heap's start-up, destroy, fork
  *
  * The steps of an allocation of n bytes:
- *   1. n > the largest class: a large span of whole pages (large.c).
+ *   1. n > the largest class: a large span of whole pages (large.c); n from
+ *      16 KiB to a quarter slab: a run of pages of the heap's run slabs
+ *      (runs.c), so freed pages serve every size (outside debug mode).
  *   2. class = grid[grid_index(n)].
  *   3. The thread's cache for (heap, class) pops its current slab's local free
  *      list: the state word goes from FREE|next to 1. No lock, no atomic RMW.
@@ -63,6 +67,8 @@
  */
 #include "internal.h"
 
+#define RUN_MIN ((size_t)16 << 10)
+#define RUN_SLAB_PAGES_MIN 64
 #define SLAB_SHIFT_MIN 16
 #define SLAB_SHIFT_MAX 30
 
@@ -122,12 +128,32 @@ static oh_slab_t *heap_new(const oh_slab_config_t *cfg, const char *fn) {
   uint32_t sizes[OH_MAX_CLASSES];
   unsigned n = ohi_classes_build(&c, sizes, fn);
   if (n == 0) return NULL;
-  oh_slab_t *h = heap_alloc_struct(n);
+  /* Runs of pages serve RUN_MIN (two pages at least) to a quarter slab, in
+   * slabs of RUN_SLAB_PAGES_MIN .. OHI_RUN_MAX_PAGES pages (runs.c). */
+  size_t ps = ohi_os_page_size(), npages = c.slab_size / ps;
+  size_t run_min = RUN_MIN > 2 * ps ? RUN_MIN : 2 * ps;
+  size_t run_max = c.slab_size / 4 < sizes[n - 1] ? c.slab_size / 4 : sizes[n - 1];
+  /* An instance whose smallest class is run_min or more serves one size or
+   * a few (go/offheap's BufferPool and Pool are such): it keeps its classes,
+   * which fit its size exactly and which a binding's caches hold. */
+  bool runs = ohi_opt(OH_OPT_PAGE_RUNS) != 0 && npages >= RUN_SLAB_PAGES_MIN && npages <= OHI_RUN_MAX_PAGES &&
+              run_min <= run_max && sizes[0] < run_min;
+  oh_slab_t *h = heap_alloc_struct(n + runs);
   if (h == NULL) return ohi_fail_null(ENOMEM, "%s: out of memory for the heap's metadata", fn);
   h->slab_size = c.slab_size;
   h->slab_shift = (unsigned)__builtin_ctzll((unsigned long long)c.slab_size);
+  h->page_shift = (uint32_t)__builtin_ctzll((unsigned long long)ps);
   for (unsigned i = 0; i < n; i++) ohi_class_init(&h->classes[i], sizes[i], c.slab_size);
   h->max_chunk = sizes[n - 1];
+  h->run_class = OHI_NO_RUNS;
+  h->run_min = SIZE_MAX;
+  h->big_min = h->max_chunk + 1;
+  if (runs) {
+    ohi_class_init(&h->classes[n], ps, c.slab_size);
+    h->run_class = n;
+    h->run_min = h->big_min = run_min;
+    h->run_max = run_max;
+  }
   unsigned gmax = ohi_grid_index(c.slab_size);
   for (unsigned g = 0, k = 0; g <= gmax; g++) {
     while (sizes[k] < ohi_grid_value(g)) k++;
@@ -148,6 +174,10 @@ oh_slab_t *ohi_heap_new_single(size_t object_size, size_t slab_size, size_t max_
   h->slab_shift = (unsigned)__builtin_ctzll((unsigned long long)slab_size);
   ohi_class_init(&h->classes[0], chunk, slab_size);
   h->max_chunk = chunk; /* the grid stays zero: every size up to it is class 0 */
+  h->run_class = OHI_NO_RUNS; /* a pool has one size: no runs */
+  h->run_min = SIZE_MAX;
+  h->big_min = chunk + 1;
+  h->page_shift = (uint32_t)__builtin_ctzll((unsigned long long)ohi_os_page_size());
   /* A bounded pool counts every object against its bound on the locked path,
    * so bounded pools get no thread caches. */
   heap_register(h, max_objects == 0);

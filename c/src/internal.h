@@ -28,8 +28,10 @@
  *                             -- the slab tier (overview: heap.c) --
  *   sizeclass.c               size classes of a heap
  *   heap.c                    heaps: creation and the registry every tier reads
+ *   runpage.c                 a run slab's pages: free bitmap, take and put a run
  *   central.c                 per-class central lists, slab creation and release
  *   tcache.c                  thread caches: slabs owned by a thread
+ *   runs.c                    runs of pages: sizes run_min .. run_max
  *   large.c                   allocations bigger than a slab
  *   release.c                 pointer classification, alloc/free entry points
  *   owner.c                   owner handles: the caches of tcache.c held by a binding
@@ -112,6 +114,21 @@ bool ohi_heap_check(oh_slab_t *h, const char *fn);
 bool ohi_heap_check_ptr(oh_slab_t *h, const char *fn, const void *p);
 void ohi_tls_register(void); /* thread-exit destructor for this thread's caches */
 
+/* ---- a run slab's pages (runpage.c) ---- */
+/* Every page free and not committed (a new run slab). */
+void ohi_run_init(ohi_slab_t *s);
+/* The first page of a free run of k pages (first fit), or OHI_W_END. */
+uint32_t ohi_run_fit(ohi_slab_t *s, uint32_t k);
+/* Hands out the free pages [i, i + k) as a run whose state word is state;
+ * *zeroed: every page was uncommitted (reads as zero). */
+void *ohi_run_take(ohi_slab_t *s, uint32_t i, uint32_t k, uint32_t state, bool *zeroed);
+/* The pages of the run starting at page idx (a run's pages are 2 or more). */
+uint32_t ohi_run_pages(const ohi_slab_t *s, uint32_t idx);
+/* A claimed run's pages go free; returns how many. */
+uint32_t ohi_run_put(ohi_slab_t *s, uint32_t idx);
+/* ohi_slab_collect for a run slab: returns the pages freed. */
+uint32_t ohi_run_collect(ohi_slab_t *s);
+
 /* ---- central lists (central.c) ---- */
 void ohi_list_remove(ohi_slab_t **head, ohi_slab_t *s);
 void ohi_list_push(ohi_slab_t **head, ohi_slab_t *s);
@@ -144,6 +161,12 @@ void ohi_central_release(oh_slab_t *h, ohi_slab_t *s, uint32_t idx, uint32_t fla
 ohi_slab_t *ohi_central_adopt(oh_slab_t *h, unsigned cls, ohi_tcache_t *tc);
 /* Hands an owned slab back to the central lists (owner or stealer). */
 void ohi_central_abandon(oh_slab_t *h, ohi_slab_t *s, uint64_t *now);
+/* Run slabs' locked paths: a central run slab with room for k pages adopted
+ * by tc (*at: its first fit) or a new one; k pages taken from the central
+ * lists; a claimed run put back on a central slab. */
+ohi_slab_t *ohi_central_adopt_run(oh_slab_t *h, uint32_t k, ohi_tcache_t *tc, uint32_t *at);
+void *ohi_central_take_run(oh_slab_t *h, uint32_t k, bool *zeroed);
+void ohi_central_release_run(oh_slab_t *h, ohi_slab_t *s, uint32_t idx);
 /* Debug: page guards and poison of a chunk. */
 bool ohi_chunk_guard(void *p, size_t size, bool guard);
 uint32_t ohi_chunk_debug_free(ohi_slab_t *s, void *p);
@@ -197,6 +220,11 @@ void ohi_bin_remove(ohi_tbin_t *b, ohi_slab_t *s);
 void ohi_bin_disown(ohi_tbin_t *b, ohi_slab_t *s); /* off the list, counts kept */
 void ohi_bin_note_emptied(ohi_tbin_t *b, ohi_slab_t *s); /* used fell to 0 */
 void ohi_bin_push_front(ohi_tbin_t *b, ohi_slab_t *s);
+void ohi_bin_to_back(ohi_tbin_t *b, ohi_slab_t *s);
+void ohi_bin_own(ohi_tbin_t *b, ohi_slab_t *s);      /* an adopted slab joins the bin */
+void ohi_bin_set_cur(ohi_tbin_t *b, ohi_slab_t *s);  /* the slab allocations come from */
+/* Releases an empty owned slab (owner, no cross-thread frees pending). */
+void ohi_tcache_release_owned(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s);
 /* Stealer side: take the cache away from its owner / give it back. */
 bool ohi_tcache_steal(ohi_tcache_t *tc);
 /* ohi_tcache_steal that gives up after spins yields while the owner is in an
@@ -208,6 +236,13 @@ void ohi_tcache_unsteal(ohi_tcache_t *tc);
 bool ohi_tcache_abandon_all(oh_slab_t *h, ohi_tcache_t *tc); /* true: some slab emptied */
 void ohi_tcache_unlink(oh_slab_t *h, ohi_tcache_t *tc); /* registry lock held */
 void ohi_tcache_retire(oh_slab_t *h, ohi_tcache_t *tc); /* counters to the classes */
+
+/* ---- runs of pages (runs.c) ---- */
+/* n bytes (run_min <= n <= run_max) as a run of pages; NULL with the error
+ * reported. *zeroed: known to read as zero. */
+void *ohi_runs_alloc(oh_slab_t *h, size_t n, bool *zeroed, const char *fn);
+/* A claimed run (its first page's word CACHED) goes back. */
+void ohi_runs_free(oh_slab_t *h, ohi_slab_t *s, uint32_t idx);
 
 /* ---- large spans (large.c) ---- */
 void *ohi_large_alloc(oh_slab_t *h, size_t n, bool zero, const char *fn);

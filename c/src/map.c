@@ -91,5 +91,6 @@ int oh_kind_of(const void *p) {
   uintptr_t base = OHI_LOAD_RELAXED(&sp->base);
   size_t size = OHI_LOAD_RELAXED(&sp->size);
   if (kind == 0 || (uintptr_t)p < base || (uintptr_t)p - base >= size) return OH_KIND_NONE;
+  if (kind == OHI_SPAN_RUNS) return OH_KIND_LARGE; /* runs are whole-page allocations too */
   return (int)kind;
 }

@@ -29,6 +29,15 @@ OHI_NOINLINE __attribute__((cold)) int ohi_chunk_find_fail(oh_slab_t *h, const v
                     (void *)OHI_LOAD_RELAXED(&sp->base));
   ohi_slab_t *s = (ohi_slab_t *)sp;
   uint32_t off = (uint32_t)((uintptr_t)p - OHI_LOAD_RELAXED(&sp->base));
+  if (kind == OHI_SPAN_RUNS) { /* the page's word says whose run it is in, if any */
+    uint32_t ps = OHI_LOAD_RELAXED(&s->chunk_size), pg = off / ps;
+    uint32_t w = OHI_LOAD_RELAXED(&ohi_slab_words(s)[pg]);
+    if (OHI_W_IS_TAIL(w)) pg -= OHI_W_TAIL_DIST(w);
+    else if (OHI_W_IS_FREE(w))
+      return ohi_fail(EFAULT, "%s: pointer %p is inside free pages of a %s, not an allocation", fn, p, owner_name(h));
+    return ohi_fail(EFAULT, "%s: pointer %p is inside the allocation at %p, not its start", fn, p,
+                    (void *)(OHI_LOAD_RELAXED(&sp->base) + (uintptr_t)pg * ps));
+  }
   uint32_t chunk = OHI_LOAD_RELAXED(&s->chunk_size);
   uint32_t idx = chunk ? off / chunk : 0;
   if (idx >= OHI_LOAD_RELAXED(&s->nchunks))
@@ -91,11 +100,25 @@ OHI_INLINE void *chunk_alloc(oh_slab_t *h, unsigned cls, bool *zeroed, const cha
   return alloc_central(h, cls, zeroed, fn);
 }
 
-static OHI_NOINLINE void *too_large(oh_slab_t *h, size_t n, bool zero, const char *fn) {
+static void *too_large(oh_slab_t *h, size_t n, bool zero, const char *fn) {
   if (h->single)
     return ohi_fail_null(EINVAL, "%s: size %zu is larger than the pool's object size %u", fn, n,
                          h->classes[0].chunk_size);
   return ohi_large_alloc(h, n, zero, fn);
+}
+
+/* Sizes off the small fast path (n >= big_min): runs of pages outside debug
+ * mode (runs.c), a size class above run_max (or in debug mode), a large span
+ * above the classes. */
+static OHI_NOINLINE void *alloc_big(oh_slab_t *h, size_t n, bool zero, const char *fn) {
+  bool zeroed = false;
+  void *p;
+  if (n <= h->run_max && n >= h->run_min && OHI_LIKELY(ohi_opt(OH_OPT_DEBUG) == 0)) p = ohi_runs_alloc(h, n, &zeroed, fn);
+  else if (n > h->max_chunk) return too_large(h, n, zero, fn);
+  else p = chunk_alloc(h, ohi_class_of(h, n), &zeroed, fn);
+  /* Never zero what the OS gave zeroed: fresh or decommitted pages. */
+  if (zero && p != NULL && !zeroed) memset(p, 0, n);
+  return p;
 }
 
 /* The fast paths' cache: the thread's, when it has one already and debug
@@ -114,7 +137,7 @@ static OHI_NOINLINE void *alloc_slow(oh_slab_t *h, unsigned cls, const char *fn)
  * else - no cache yet, a dry slab, a steal, debug mode - starts over in
  * alloc_slow. */
 void *ohi_heap_alloc(oh_slab_t *h, size_t n, const char *fn) {
-  if (OHI_UNLIKELY(n > h->max_chunk)) return too_large(h, n, false, fn);
+  if (OHI_UNLIKELY(n >= h->big_min)) return alloc_big(h, n, false, fn);
   unsigned cls = ohi_class_of(h, n);
   ohi_tcache_t *tc = tcache_peek(h);
   if (OHI_LIKELY(tc != NULL)) {
@@ -133,7 +156,7 @@ void *ohi_heap_alloc(oh_slab_t *h, size_t n, const char *fn) {
 }
 
 void *ohi_heap_alloc_zeroed(oh_slab_t *h, size_t n, const char *fn) {
-  if (OHI_UNLIKELY(n > h->max_chunk)) return too_large(h, n, true, fn);
+  if (OHI_UNLIKELY(n >= h->big_min)) return alloc_big(h, n, true, fn);
   bool zeroed = false;
   void *p = chunk_alloc(h, ohi_class_of(h, n), &zeroed, fn);
   /* Never zero what the OS gave zeroed: fresh or decommitted pages. */
@@ -205,6 +228,10 @@ static OHI_NOINLINE int release_slow(oh_slab_t *h, ohi_span_t *sp, uint32_t *w, 
     return 1;
   }
   ohi_slab_t *s = (ohi_slab_t *)sp;
+  if (sp->kind == OHI_SPAN_RUNS) {
+    ohi_runs_free(h, s, (uint32_t)(w - ohi_slab_words(s)));
+    return 1;
+  }
   uint32_t flags = 0;
   if (OHI_UNLIKELY(ohi_opt(OH_OPT_DEBUG))) flags = ohi_chunk_debug_free(s, p);
   else OHI_ASAN_POISON(p, s->chunk_size);
@@ -379,18 +406,21 @@ size_t oh_slab_usable_size(oh_slab_t *s, const void *p) {
     ohi_fail(EALREADY, "oh_usable_size: pointer %p is free", p);
     return 0;
   }
-  return sp->kind == OHI_SPAN_LARGE ? sp->size : ((ohi_slab_t *)sp)->chunk_size;
+  if (sp->kind == OHI_SPAN_LARGE) return sp->size;
+  ohi_slab_t *sl = (ohi_slab_t *)sp;
+  if (sp->kind == OHI_SPAN_RUNS) return (size_t)ohi_run_pages(sl, (uint32_t)(w - ohi_slab_words(sl))) * sl->chunk_size;
+  return sl->chunk_size;
 }
 
 int oh_slab_class_count(oh_slab_t *s) {
   CHECK_HEAP(s, "oh_slab_class_count", -1);
-  return (int)s->nclasses;
+  return (int)ohi_public_classes(s);
 }
 
 size_t oh_slab_class_size(oh_slab_t *s, int i) {
   CHECK_HEAP(s, "oh_slab_class_size", 0);
-  if (i < 0 || (unsigned)i >= s->nclasses) {
-    ohi_fail(EINVAL, "oh_slab_class_size: class %d is out of range (0 .. %u)", i, s->nclasses - 1);
+  if (i < 0 || (unsigned)i >= ohi_public_classes(s)) {
+    ohi_fail(EINVAL, "oh_slab_class_size: class %d is out of range (0 .. %u)", i, ohi_public_classes(s) - 1);
     return 0;
   }
   return s->classes[i].chunk_size;
@@ -400,8 +430,9 @@ size_t oh_slab_class_size(oh_slab_t *s, int i) {
 
 size_t oh_slab_alloc_batch(oh_slab_t *s, int cls, void **out, size_t n) {
   CHECK_HEAP(s, "oh_slab_alloc_batch", 0);
-  if (cls < 0 || (unsigned)cls >= s->nclasses || out == NULL) {
-    ohi_fail(EINVAL, "oh_slab_alloc_batch: class %d is out of range (0 .. %u) or out is NULL", cls, s->nclasses - 1);
+  if (cls < 0 || (unsigned)cls >= ohi_public_classes(s) || out == NULL) {
+    ohi_fail(EINVAL, "oh_slab_alloc_batch: class %d is out of range (0 .. %u) or out is NULL", cls,
+             ohi_public_classes(s) - 1);
     return 0;
   }
   size_t done = 0;

@@ -44,6 +44,18 @@
 #define OHI_W_END OHI_W_NEXT
 #define OHI_W_MAX_CHUNKS (OHI_W_END - 1)
 #define OHI_W_IS_FREE(w) ((w) == 0 || (w) >= OHI_W_CACHED)
+/* Run slabs (span kind OHI_SPAN_RUNS, runpage.c) have one word per page: a
+ * run's first page holds its reference count (or the CACHED states above),
+ * a free page OHI_W_FREE | flags (no next: free pages are found in the
+ * slab's bitmap), and every other page of a run
+ *   OHI_W_TAIL | length << 12 | distance from the first page
+ * - free to the release's test (no claim can succeed on it) and neither
+ * free nor cached to the purge walk's. */
+#define OHI_W_TAIL (OHI_W_FREE | OHI_W_CACHED)
+#define OHI_W_IS_TAIL(w) (((w) & OHI_W_TAIL) == OHI_W_TAIL)
+#define OHI_W_TAIL_LEN(w) (((w) >> 12) & 0xfffu)
+#define OHI_W_TAIL_DIST(w) ((w) & 0xfffu)
+#define OHI_RUN_MAX_PAGES 4096u
 /* Flags that send a hand-out to the slow path. */
 #define OHI_W_SLOW (OHI_W_GUARD | OHI_W_DECOMMITTED | OHI_W_POISON)
 
@@ -61,7 +73,9 @@ struct ohi_slab_s {
   uint32_t nchunks;       /* chunk_size * nchunks <= span.size */
   uint64_t div_magic;     /* index = (offset * div_magic) >> 64, exact for offset < 2^32 */
   uint32_t *words;        /* nchunks state words, after this struct */
-  uint64_t *dpages;       /* bitmap of decommitted pages, after the words */
+  uint64_t *dpages;       /* bitmap of decommitted pages, after the words
+                           * (a run slab's: every page not committed) */
+  uint64_t *fmap;         /* run slabs: bitmap of free pages, after dpages */
   size_t meta_size;       /* bytes of this struct + words + bitmap */
   uint32_t class_index;
   /* Shared between threads (atomics): */
@@ -72,8 +86,10 @@ struct ohi_slab_s {
   uint32_t pad0_;
   /* The owner's (or, for a central slab, the class lock's): */
   ohi_slab_t *next, *prev; /* in an owner's or a central list */
-  uint32_t free_head;     /* first index of the local free list, or OHI_W_END */
-  uint32_t pad1_;
+  uint32_t free_head;     /* first index of the local free list, or OHI_W_END;
+                           * a run slab's lowest free page (or OHI_W_END) */
+  uint32_t nofit;         /* run slabs: no free run of this many pages or more
+                           * since the last look (a free resets it) */
   uint32_t bump;          /* chunks [bump, nchunks) never handed out */
   uint32_t list;          /* enum ohi_slab_list */
   union {
@@ -235,6 +251,8 @@ struct ohi_tcache_s {
    * or a stealer), and the owner-written counts of large operations. */
   ohi_large_t *lfree;
   uint64_t lfree_bytes, lfree_count;
+  /* Operations of the run tier (runs.c; its bin counts pages), owner-written. */
+  uint64_t rallocs, rfrees;
   /* The slab of the owner's last fast release: a release into it skips the
    * region map (release.c). Trusted only while the slab's owner is this
    * cache (checked inside the cache's window); cleared when a slab leaves. */
@@ -256,6 +274,13 @@ struct oh_slab_s {
   uint32_t nclasses;
   size_t slab_size;
   size_t max_chunk; /* the largest class's chunk size: bigger requests are large spans (or refused, pools) */
+  /* Runs of pages (runs.c): sizes run_min .. run_max are served by the run
+   * class (the last one, run_class) rather than their size class, outside
+   * debug mode; big_min is the smallest size off the small fast path. A heap
+   * without runs has run_class = OHI_NO_RUNS and run_min > run_max. */
+  size_t run_min, run_max, big_min;
+  uint32_t run_class;
+  uint32_t page_shift;
   unsigned slab_shift;
   bool single;      /* a pool: one class of exactly classes[0].chunk_size */
   size_t max_objects;
@@ -273,12 +298,16 @@ struct oh_slab_s {
    * retired one's): in use = allocs - frees over these and the caches' */
   uint64_t large_allocs, large_frees, large_alloc_bytes, large_free_bytes_total;
   uint64_t purged_bytes, purge_count; /* atomic: this heap's share of the purge counters */
+  uint64_t run_allocs, run_frees; /* atomic: run operations not counted by a thread cache */
   ohi_tcache_t *tcaches; /* under the registry lock */
   oh_slab_t *next, *prev; /* the registry, under the registry lock */
   uint8_t grid[OHI_GRID_MAX];
   ohi_class_t classes[];
 };
 #define OHI_HEAP_LIVE 0x6f686870u
+#define OHI_NO_RUNS UINT32_MAX
+/* The size classes a user sees (the run class is the core's own). */
+OHI_INLINE unsigned ohi_public_classes(const oh_slab_t *h) { return h->nclasses - (h->run_class != OHI_NO_RUNS); }
 
 enum ohi_release_mode { OHI_RELEASE_FREE = 0, OHI_RELEASE_DECREF = 1 };
 

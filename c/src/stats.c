@@ -37,9 +37,19 @@ void ohi_heap_stats_locked(oh_slab_t *h, oh_stats_t *out, bool classes) {
     if (in_use < 0) in_use = 0; /* counters read one after another */
     out->mapped_bytes += classes ? slabs * h->slab_size : 0; /* instance figures only */
     out->in_use_bytes += (uint64_t)in_use * c->chunk_size;
+    out->slabs_empty += empties;
+    if (i == h->run_class) { /* it counts pages; its operations are counted apart (runs.c) */
+      uint64_t ra = OHI_LOAD_RELAXED(&h->run_allocs), rf = OHI_LOAD_RELAXED(&h->run_frees);
+      for (ohi_tcache_t *tc = h->tcaches; tc != NULL; tc = tc->next) {
+        ra += OHI_LOAD_RELAXED(&tc->rallocs);
+        rf += OHI_LOAD_RELAXED(&tc->rfrees);
+      }
+      out->allocs += ra;
+      out->frees += rf;
+      continue; /* not a size class a user sees */
+    }
     out->allocs += allocs;
     out->frees += frees;
-    out->slabs_empty += empties;
     if (classes) {
       oh_class_stats_t *cs = &out->classes[i];
       cs->chunk_size = c->chunk_size;
@@ -50,7 +60,7 @@ void ohi_heap_stats_locked(oh_slab_t *h, oh_stats_t *out, bool classes) {
       cs->frees = frees;
     }
   }
-  if (classes) out->class_count = h->nclasses;
+  if (classes) out->class_count = ohi_public_classes(h);
   /* Large spans: counted like the classes, per thread cache and in the heap. */
   uint64_t la = OHI_LOAD_RELAXED(&h->large_allocs), lf = OHI_LOAD_RELAXED(&h->large_frees);
   uint64_t lab = OHI_LOAD_RELAXED(&h->large_alloc_bytes), lfb = OHI_LOAD_RELAXED(&h->large_free_bytes_total);
@@ -106,13 +116,17 @@ int oh_slab_stats(oh_slab_t *s, oh_stats_t *out) {
 
 /* ---- leak report ---------------------------------------------------------------- */
 
+/* A run slab's allocations are its runs (a TAIL word is free to the test):
+ * reported with their pages' bytes and class -1, as whole-page allocations. */
 static void leaks_in_slab(ohi_slab_t *s, int cls, oh_leak_fn fn, void *arg, size_t *count) {
   uint32_t *words = ohi_slab_words(s);
+  bool runs = s->fmap != NULL;
   for (uint32_t i = 0; i < s->bump; i++) {
     uint32_t w = OHI_LOAD_ACQUIRE(&words[i]);
     if (OHI_W_IS_FREE(w)) continue;
     (*count)++;
-    if (fn) fn(ohi_chunk_ptr(s, i), s->chunk_size, (long)w, cls, arg);
+    if (fn) fn(ohi_chunk_ptr(s, i), runs ? (size_t)ohi_run_pages(s, i) * s->chunk_size : s->chunk_size, (long)w,
+               runs ? -1 : cls, arg);
   }
 }
 

@@ -94,7 +94,7 @@ void ohi_bin_push_front(ohi_tbin_t *b, ohi_slab_t *s) {
   if (b->owned_tail == NULL) b->owned_tail = s;
 }
 
-static void to_back(ohi_tbin_t *b, ohi_slab_t *s) {
+void ohi_bin_to_back(ohi_tbin_t *b, ohi_slab_t *s) {
   if (b->owned_tail == s) return;
   ohi_bin_remove(b, s);
   s->prev = b->owned_tail;
@@ -111,14 +111,14 @@ static bool counted_empty(const ohi_tbin_t *b, const ohi_slab_t *s) { return s->
 
 static void nempty_add(ohi_tbin_t *b, int d) { OHI_STORE_RELAXED(&b->nempty, OHI_LOAD_RELAXED(&b->nempty) + (uint32_t)d); }
 
-static void set_cur(ohi_tbin_t *b, ohi_slab_t *t) {
+void ohi_bin_set_cur(ohi_tbin_t *b, ohi_slab_t *t) {
   ohi_slab_t *old = b->cur;
   b->cur = t;
   if (old != NULL && old != t && old->used == 0) nempty_add(b, 1);
   if (t != NULL && t != old && t->used == 0) nempty_add(b, -1);
 }
 
-static void own(ohi_tbin_t *b, ohi_slab_t *s) {
+void ohi_bin_own(ohi_tbin_t *b, ohi_slab_t *s) {
   ohi_bin_push_front(b, s);
   OHI_OWNER_INC(&b->nowned, 1);
   ohi_bin_nfree_add(b, ohi_slab_nfree(s));
@@ -148,8 +148,6 @@ static void *owned_pop(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s, uint32_t stat
   return p;
 }
 
-static void release_owned(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s);
-
 /* Collects s's cross-thread frees, keeping the empty-slab count; with a zero
  * delay a slab they emptied is released (it is not the current one). Returns
  * false when s is gone. */
@@ -160,7 +158,7 @@ static bool owned_collect(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s) {
   if (was_empty || s->used != 0) return true;
   ohi_bin_note_emptied(b, s);
   if (!ohi_purge_at_free() || b->cur == s || s->guarded) return true;
-  release_owned(h, b, s);
+  ohi_tcache_release_owned(h, b, s);
   return false;
 }
 
@@ -243,16 +241,16 @@ void *ohi_tcache_refill_alloc(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls, uint
     ohi_slab_t *t = b->owned;
     if (t == s) {
       if (t->next == NULL) break;
-      to_back(b, t);
+      ohi_bin_to_back(b, t);
       continue;
     }
     if (!owned_collect(h, b, t)) continue;
     if (has_room(t)) {
-      set_cur(b, t);
+      ohi_bin_set_cur(b, t);
       return owned_pop(h, b, t, state, zeroed);
     }
     if (t->next == NULL) break;
-    to_back(b, t);
+    ohi_bin_to_back(b, t);
   }
   ohi_class_t *cc = &h->classes[cls];
   if (tc->explicit_owner && OHI_LOAD_RELAXED(&cc->partial) == NULL && OHI_LOAD_RELAXED(&cc->empty) == NULL)
@@ -260,8 +258,8 @@ void *ohi_tcache_refill_alloc(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls, uint
   ohi_slab_t *t = ohi_central_adopt(h, cls, tc);
   if (t == NULL) return NULL;
   if (t->used == 0 && !ohi_purge_at_free()) ohi_purge_notify(); /* an empty slab to watch */
-  own(b, t);
-  set_cur(b, t);
+  ohi_bin_own(b, t);
+  ohi_bin_set_cur(b, t);
   if (OHI_LOAD_RELAXED(&tc->holds) == 0) {
     OHI_STORE_RELAXED(&tc->holds, 1u);
     ohi_purge_notify(); /* a cache that holds slabs is on the purger's watch */
@@ -284,11 +282,11 @@ void ohi_tcache_local_free_slow(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, b
   ohi_bin_note_emptied(b, s);
   if (!ohi_purge_at_free()) return; /* it waits, owned, for the policy */
   if (OHI_LOAD_RELAXED(&s->xfree) != OHI_W_END || s->guarded) return; /* left to the purger */
-  release_owned(h, b, s);
+  ohi_tcache_release_owned(h, b, s);
 }
 
 /* Releases an empty owned slab (owner, with no cross-thread frees pending). */
-static void release_owned(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s) {
+void ohi_tcache_release_owned(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s) {
   disown(b, s);
   ohi_slab_unown(s);
   s->list = OHI_LIST_NONE;
@@ -394,6 +392,10 @@ void ohi_tcache_retire(oh_slab_t *h, ohi_tcache_t *tc) {
     ohi_bin_nfree_set(&tc->bins[c], nfree); /* the count survives the counters' hand-over */
     OHI_STORE_RELAXED(&tc->cached[c], 0);
   }
+  OHI_FETCH_ADD(&h->run_allocs, OHI_LOAD_RELAXED(&tc->rallocs));
+  OHI_FETCH_ADD(&h->run_frees, OHI_LOAD_RELAXED(&tc->rfrees));
+  OHI_STORE_RELAXED(&tc->rallocs, 0);
+  OHI_STORE_RELAXED(&tc->rfrees, 0);
   OHI_FETCH_ADD(&h->large_allocs, OHI_LOAD_RELAXED(&tc->lallocs));
   OHI_FETCH_ADD(&h->large_frees, OHI_LOAD_RELAXED(&tc->lfrees));
   OHI_FETCH_ADD(&h->large_alloc_bytes, OHI_LOAD_RELAXED(&tc->lalloc_bytes));

@@ -125,9 +125,14 @@ func newHeap(c bindings.Slab, kind, what string, decref bool, maxChunk int, magS
 		return h
 	}
 	magBytes := int(tcache >> magShift)
+	// Sizes the core serves as runs of pages are left to it (one call each,
+	// against the memset of 16 KiB or more the caller makes anyway): their
+	// pages serve every size once freed, which chunks held in per-P
+	// magazines of one class could not (c/src/runpage.c).
+	runMin, _, runs := c.RunRange()
 	for i, n := 0, c.ClassCount(); i < n && i < 255; i++ {
 		size := int(c.ClassSize(i))
-		if (maxChunk > 0 && size > maxChunk) || int64(size) > tcache {
+		if (maxChunk > 0 && size > maxChunk) || int64(size) > tcache || (runs && uintptr(size) >= runMin) {
 			break
 		}
 		capacity := min(max(magBytes/size, 1), maxMagazine)

@@ -126,6 +126,8 @@ type fixture struct {
 	buf         *BufferPool
 	slabClasses []int // chunk sizes of the Slab's classes
 	defClasses  []int // and of the process-wide allocator's
+	// Sizes each serves as runs of whole pages (c/src/runs.c), zero: none.
+	slabRuns, defRuns [2]int
 	boundedOut  atomic.Int64
 	// Slab allocations made, and DecRefs that reported freeing one.
 	slabAllocs, slabFrees atomic.Int64
@@ -133,6 +135,14 @@ type fixture struct {
 	// The process-wide allocator's in-use bytes, and its live allocations,
 	// when the fixture was made (other tests may have left some).
 	baseDefault uint64
+}
+
+func runRange(s bindings.Slab) [2]int {
+	lo, hi, ok := s.RunRange()
+	if !ok {
+		return [2]int{}
+	}
+	return [2]int{int(lo), int(hi)}
 }
 
 func classSizes(s bindings.Slab) []int {
@@ -161,6 +171,8 @@ func newFixture() (*fixture, error) {
 	f.buf = NewBufferPool(fxBufferSize)
 	f.slabClasses = classSizes(f.slab.h.c)
 	f.defClasses = classSizes(bindings.DefaultSlab())
+	f.slabRuns = runRange(f.slab.h.c)
+	f.defRuns = runRange(bindings.DefaultSlab())
 	f.baseDefault = defaultHeap.stats("test").InUseBytes
 	return f, nil
 }

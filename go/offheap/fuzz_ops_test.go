@@ -122,8 +122,13 @@ func (w *worker) oomOK(op string, n int, err error, allowed bool) bool {
 }
 
 // expectUsable checks the size the core reports for an allocation of n
-// bytes against the instance's size classes (or whole pages).
-func (w *worker) expectUsable(what string, classes []int, slabSize, n int, usable uint64) bool {
+// bytes against the instance's size classes (or whole pages: above the slab
+// size, and for the sizes it serves as runs of pages outside debug mode -
+// which the workers flip, so a run-sized request may get its class too).
+func (w *worker) expectUsable(what string, classes []int, runs [2]int, slabSize, n int, usable uint64) bool {
+	if n >= runs[0] && n <= runs[1] && usable == uint64((n+pageSize-1)&^(pageSize-1)) {
+		return true
+	}
 	if n > slabSize {
 		pages := uint64((n + pageSize - 1) &^ (pageSize - 1))
 		if usable < pages || usable > pages+pages/4 {
@@ -276,7 +281,7 @@ func (w *worker) alloc(kind allocKind) {
 			w.failf("usable size of a live %s buffer %#x: %v", op, addr, e)
 			return
 		}
-		w.expectUsable(op, f.defClasses, defSlabSize, n, uint64(u))
+		w.expectUsable(op, f.defClasses, f.defRuns, defSlabSize, n, uint64(u))
 		usable, large = uint64(u), n > defSlabSize
 		if n%pageSize == 0 && addr%uintptr(pageSize) != 0 {
 			w.failf("%s(%d): a page multiple at %#x, not page aligned", op, n, addr)
@@ -287,7 +292,7 @@ func (w *worker) alloc(kind allocKind) {
 			w.failf("usable size of a live Slab buffer %#x: %v", addr, e)
 			return
 		}
-		w.expectUsable(op, f.slabClasses, fxSlabSize, n, uint64(u))
+		w.expectUsable(op, f.slabClasses, f.slabRuns, fxSlabSize, n, uint64(u))
 		usable, large = uint64(u), n > fxSlabSize
 		lb.ref = &sharedRef{}
 		lb.ref.refs.Store(1)

@@ -221,6 +221,7 @@ func (s *Slab) Stats() SlabStats {
 	s.check("Slab.Stats")
 	bs := s.h.stats("Slab.Stats")
 	st := slabStats(&bs, s.slabSize)
+	st.SlabBytes += s.h.c.RunSlabs() * uint64(s.slabSize) // runs of pages: no class row
 	st.Name = s.name
 	return st
 }

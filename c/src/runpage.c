@@ -1,0 +1,154 @@
+/* runpage.c - the pages of a run slab: which are free, taking a run of k of
+ * them and putting it back. runs.c builds the run tier on these; heap.c has
+ * the overview.
+ *
+ * Why runs: a size class keeps its slab's memory for its own size, so a
+ * program that frees many 16 KiB buffers and then allocates 48 KiB ones
+ * (a phase change) had the 16 KiB slabs' free pages decommitted by the purge
+ * policy while the 48 KiB class faulted fresh pages in: a decommit and a
+ * fault per page, where Go's page heap and glibc reuse the freed memory at
+ * once. A run slab hands out runs of whole pages instead, any length up to
+ * the heap's run_max, so the pages a freed run leaves serve any other size,
+ * committed, within the purge delay; and a request is rounded to pages
+ * rather than to a class 25 % apart.
+ *
+ * A run slab is an ordinary slab of the heap's run class (chunk = one page),
+ * owned by a thread cache or on the class's central lists like any other,
+ * aged and released by the purge policy's walk page by page: only how free
+ * pages are kept differs.
+ *   words   one per page (slab_types.h): a run's first page holds its state
+ *           word (the reference count: the release's one CAS claims it, so
+ *           double frees are caught as for chunks), its other pages
+ *           OHI_W_TAIL | length | distance, free pages OHI_W_FREE | flags
+ *   fmap    bitmap of free pages, kept by whoever holds the slab (its owner,
+ *           or the class lock); a run is found first-fit, lowest address
+ *           first, so free pages coalesce without any merging step
+ *   dpages  pages not committed: never touched (a new slab's, all of them)
+ *           or decommitted by the purge policy; a run taken over them is
+ *           committed by the OS on first touch, counted here, and known to
+ *           read as zero when all its pages were
+ *   nofit   the shortest run known not to fit since the last put, so a slab
+ *           that cannot serve a size is not searched again for it
+ * used counts pages of runs (handed out, claimed or on the cross-thread
+ * stack), bump is the page count, and free_head the lowest free page.
+ */
+#include "internal.h"
+
+OHI_INLINE uint32_t map_words(const ohi_slab_t *s) { return (s->nchunks + 63) / 64; }
+
+/* The first set bit of m at or after from (n when none). */
+static uint32_t next_set(const uint64_t *m, uint32_t n, uint32_t from) {
+  if (from >= n) return n;
+  uint32_t wi = from / 64;
+  uint64_t x = m[wi] & (~(uint64_t)0 << (from % 64));
+  for (;;) {
+    if (x != 0) {
+      uint32_t i = wi * 64 + (uint32_t)__builtin_ctzll(x);
+      return i < n ? i : n;
+    }
+    if (++wi >= (n + 63) / 64) return n;
+    x = m[wi];
+  }
+}
+
+/* The first clear bit of m at or after from (n when none). */
+static uint32_t next_clear(const uint64_t *m, uint32_t n, uint32_t from) {
+  if (from >= n) return n;
+  uint32_t wi = from / 64;
+  uint64_t x = ~m[wi] & (~(uint64_t)0 << (from % 64));
+  for (;;) {
+    if (x != 0) {
+      uint32_t i = wi * 64 + (uint32_t)__builtin_ctzll(x);
+      return i < n ? i : n;
+    }
+    if (++wi >= (n + 63) / 64) return n;
+    x = ~m[wi];
+  }
+}
+
+/* Sets (set) or clears the bits [i, i + k) of m; returns how many of them
+ * were set in also (before, for dpages: the pages not committed). */
+static uint32_t map_range(uint64_t *m, uint32_t i, uint32_t k, bool set, uint64_t *also) {
+  uint32_t counted = 0;
+  while (k > 0) {
+    uint32_t wi = i / 64, bit = i % 64, take = 64 - bit < k ? 64 - bit : k;
+    uint64_t mask = (take == 64 ? ~(uint64_t)0 : (((uint64_t)1 << take) - 1)) << bit;
+    if (set) m[wi] |= mask;
+    else m[wi] &= ~mask;
+    if (also != NULL) {
+      counted += (uint32_t)__builtin_popcountll(also[wi] & mask);
+      also[wi] &= ~mask;
+    }
+    i += take;
+    k -= take;
+  }
+  return counted;
+}
+
+void ohi_run_init(ohi_slab_t *s) {
+  uint32_t n = s->nchunks, *words = ohi_slab_words(s);
+  for (uint32_t i = 0; i < n; i++) OHI_STORE_RELAXED(&words[i], OHI_W_FREE | OHI_W_DECOMMITTED | OHI_W_END);
+  for (uint32_t i = 0; i < map_words(s); i++) s->fmap[i] = s->dpages[i] = 0;
+  map_range(s->fmap, 0, n, true, NULL);
+  map_range(s->dpages, 0, n, true, NULL);
+  s->bump = n;
+  s->touched = (size_t)n * s->chunk_size; /* no bump tail: dpages says what was never committed */
+  s->free_head = 0;
+  s->nofit = n + 1;
+}
+
+uint32_t ohi_run_fit(ohi_slab_t *s, uint32_t k) {
+  if (k >= s->nofit || ohi_slab_nfree(s) < k) return OHI_W_END;
+  uint32_t n = s->nchunks;
+  for (uint32_t i = next_set(s->fmap, n, s->free_head == OHI_W_END ? n : s->free_head); i < n;) {
+    uint32_t end = next_clear(s->fmap, n, i);
+    if (end - i >= k) return i;
+    i = next_set(s->fmap, n, end);
+  }
+  s->nofit = k;
+  return OHI_W_END;
+}
+
+void *ohi_run_take(ohi_slab_t *s, uint32_t i, uint32_t k, uint32_t state, bool *zeroed) {
+  uint32_t *words = ohi_slab_words(s);
+  uint32_t fresh = map_range(s->fmap, i, k, false, s->dpages);
+  if (fresh != 0) ohi_pages_commit_account((size_t)fresh * s->chunk_size);
+  for (uint32_t j = 1; j < k; j++) OHI_STORE_RELAXED(&words[i + j], OHI_W_TAIL | k << 12 | j);
+  OHI_STORE_RELEASE(&words[i], state);
+  s->used += k;
+  if (s->free_head >= i && s->free_head < i + k) {
+    uint32_t next = next_set(s->fmap, s->nchunks, i + k);
+    s->free_head = next < s->nchunks ? next : OHI_W_END;
+  }
+  void *p = ohi_chunk_ptr(s, i);
+  if (state == 1) OHI_ASAN_UNPOISON(p, (size_t)k * s->chunk_size);
+  if (zeroed) *zeroed = fresh == k && ohi_decommitted_reads_zero();
+  return p;
+}
+
+uint32_t ohi_run_pages(const ohi_slab_t *s, uint32_t idx) {
+  return OHI_W_TAIL_LEN(OHI_LOAD_RELAXED(&ohi_slab_words((ohi_slab_t *)s)[idx + 1]));
+}
+
+uint32_t ohi_run_put(ohi_slab_t *s, uint32_t idx) {
+  uint32_t *words = ohi_slab_words(s), k = ohi_run_pages(s, idx);
+  for (uint32_t j = k; j-- > 1;) OHI_STORE_RELAXED(&words[idx + j], OHI_W_FREE | OHI_W_END);
+  OHI_STORE_RELEASE(&words[idx], OHI_W_FREE | OHI_W_END); /* a stale release of it fails from now on */
+  map_range(s->fmap, idx, k, true, NULL);
+  s->used -= k;
+  s->puts += k;
+  if (s->free_head == OHI_W_END || idx < s->free_head) s->free_head = idx;
+  s->nofit = s->nchunks + 1;
+  return k;
+}
+
+uint32_t ohi_run_collect(ohi_slab_t *s) {
+  if (OHI_LOAD_RELAXED(&s->xfree) == OHI_W_END) return 0;
+  uint32_t idx = OHI_EXCHANGE(&s->xfree, OHI_W_END), n = 0;
+  while (idx != OHI_W_END) {
+    uint32_t next = OHI_LOAD_RELAXED(&ohi_slab_words(s)[idx]) & OHI_W_NEXT;
+    n += ohi_run_put(s, idx);
+    idx = next;
+  }
+  return n;
+}

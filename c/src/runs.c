@@ -1,0 +1,161 @@
+/* runs.c - the run tier: allocations of run_min .. run_max bytes (16 KiB to
+ * a quarter slab in a heap of 1 MiB slabs) as runs of whole pages of the
+ * heap's run slabs (runpage.c explains why, and how the pages are kept).
+ * See heap.c for the overview of the slab tier.
+ *
+ * Ownership is the classes': a thread cache owns run slabs (its bin of the
+ * run class) and takes runs from them and frees its own runs into them with
+ * plain loads and stores; a run freed by another thread goes on its slab's
+ * cross-thread stack (one CAS) and its pages come back when the owner
+ * collects; slabs no cache owns sit on the run class's central lists, under
+ * its lock. So two threads share no lock and no slab on their hot paths,
+ * and the purge policy, thread exit, fork and destroy treat run slabs as the
+ * slabs they are (they walk every class, the run class included).
+ *
+ * A free run is found first-fit: in the current slab, then in the owned
+ * slabs (a slab that had a run freed moves to the front of the bin, one that
+ * cannot serve a size to the back; each remembers the shortest run it could
+ * not serve), then on the central lists, then in a new slab. A phase that
+ * frees 16 KiB buffers and then allocates 48 KiB ones so takes the freed
+ * pages - committed, no fault - before it maps a new slab.
+ *
+ * The run class's counters count pages (allocs, frees, and the bins' free
+ * counts derived from them), so its pages in use are allocs - frees like
+ * any class's chunks; the operations are counted apart (rallocs and rfrees
+ * in the thread caches, run_allocs and run_frees in the heap) for the
+ * statistics' operation totals. Debug mode does not use runs (those sizes
+ * go to their size classes, where freed chunks are poisoned and guarded);
+ * runs allocated before it was turned on are still freed here.
+ */
+#include "internal.h"
+
+/* Owned slabs a refill looks at before it turns to the central lists. */
+#define RUN_SCAN 32
+
+/* Collects s's cross-thread frees into the bin's free count (owner). */
+static void runs_collect(ohi_tbin_t *b, ohi_slab_t *s) {
+  if (OHI_LOAD_RELAXED(&s->xfree) == OHI_W_END) return;
+  bool was_empty = s->used == 0;
+  ohi_bin_nfree_add(b, ohi_run_collect(s));
+  if (!was_empty && s->used == 0) ohi_bin_note_emptied(b, s);
+}
+
+/* The first fit for k pages among the owned slabs (cache entered), s the
+ * current one; moves the slab found to the current one (*at its page). */
+static ohi_slab_t *runs_owned_fit(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s, uint32_t k, uint32_t *at) {
+  if (s != NULL) {
+    if ((*at = ohi_run_fit(s, k)) != OHI_W_END) return s;
+    if (OHI_LOAD_RELAXED(&s->xfree) != OHI_W_END) {
+      runs_collect(b, s);
+      if ((*at = ohi_run_fit(s, k)) != OHI_W_END) return s;
+    }
+  }
+  /* Other threads freed into run slabs since the last look: every owned
+   * slab's stack is collected, and those slabs move to the front. */
+  uint64_t epoch = __atomic_load_n(&h->classes[h->run_class].remote_epoch, __ATOMIC_ACQUIRE);
+  if (epoch != b->seen_remote) {
+    b->seen_remote = epoch;
+    for (ohi_slab_t *t = b->owned, *next; t != NULL; t = next) {
+      next = t->next;
+      if (t == s || OHI_LOAD_RELAXED(&t->xfree) == OHI_W_END) continue;
+      runs_collect(b, t);
+      if (t != b->owned) {
+        ohi_bin_remove(b, t);
+        ohi_bin_push_front(b, t);
+      }
+    }
+  }
+  for (int scanned = 0; scanned < RUN_SCAN && b->owned != NULL; scanned++) {
+    ohi_slab_t *t = b->owned;
+    if (t != s) {
+      runs_collect(b, t);
+      if ((*at = ohi_run_fit(t, k)) != OHI_W_END) {
+        ohi_bin_set_cur(b, t);
+        return t;
+      }
+    }
+    if (t->next == NULL) break;
+    ohi_bin_to_back(b, t);
+  }
+  return NULL;
+}
+
+/* A run of k pages from the thread's own slabs, or an adopted or new one
+ * (cache entered). */
+static void *runs_owner_alloc(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, bool *zeroed) {
+  if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&ohi_purge_tick) != OHI_LOAD_RELAXED(&tc->purged_tick)))
+    ohi_tcache_purge_self(h, tc);
+  ohi_tbin_t *b = &tc->bins[h->run_class];
+  uint32_t at;
+  ohi_slab_t *s = runs_owned_fit(h, b, b->cur, k, &at);
+  if (s == NULL) {
+    if ((s = ohi_central_adopt_run(h, k, tc, &at)) == NULL) return NULL;
+    if (s->used == 0 && !ohi_purge_at_free()) ohi_purge_notify(); /* an empty slab to watch */
+    ohi_bin_own(b, s);
+    ohi_bin_set_cur(b, s);
+    if (OHI_LOAD_RELAXED(&tc->holds) == 0) {
+      OHI_STORE_RELAXED(&tc->holds, 1u);
+      ohi_purge_notify(); /* a cache that holds slabs is on the purger's watch */
+    }
+  }
+  void *p = ohi_run_take(s, at, k, 1, zeroed);
+  OHI_OWNER_INC(&b->allocs, k); /* and k pages fewer on the free lists (ohi_bin_nfree) */
+  OHI_OWNER_INC(&tc->rallocs, 1);
+  return p;
+}
+
+void *ohi_runs_alloc(oh_slab_t *h, size_t n, bool *zeroed, const char *fn) {
+  uint32_t k = (uint32_t)((n + ((size_t)1 << h->page_shift) - 1) >> h->page_shift);
+  ohi_tcache_t *tc = ohi_tcache_get(h);
+  if (OHI_LIKELY(tc != NULL) && OHI_LIKELY(ohi_tcache_enter(tc))) {
+    void *p = runs_owner_alloc(h, tc, k, zeroed);
+    ohi_tcache_leave(tc);
+    if (p != NULL) return p;
+  }
+  void *p = ohi_central_take_run(h, k, zeroed);
+  if (p == NULL) return ohi_fail_null(ENOMEM, "%s: the OS refused a new slab of %zu bytes", fn, h->slab_size);
+  OHI_FETCH_ADD(&h->run_allocs, 1);
+  return p;
+}
+
+/* The owner frees a claimed run of its own slab s (cache entered). */
+static void runs_owner_free(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx) {
+  ohi_tbin_t *b = &tc->bins[h->run_class];
+  uint32_t k = ohi_run_put(s, idx);
+  OHI_OWNER_INC(&b->frees, k); /* and k pages more on the free lists */
+  OHI_OWNER_INC(&tc->rfrees, 1);
+  if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&s->dirty) == 0)) ohi_slab_mark_dirty(s);
+  if (OHI_LOAD_RELAXED(&s->xfree) != OHI_W_END) ohi_bin_nfree_add(b, ohi_run_collect(s));
+  if (b->cur != s && b->owned != s) { /* it has room now: the next refill looks here first */
+    ohi_bin_remove(b, s);
+    ohi_bin_push_front(b, s);
+  }
+  if (s->used != 0) return;
+  ohi_bin_note_emptied(b, s);
+  /* A zero delay releases an empty slab at once (not the current one, which
+   * the next allocation would only make again). */
+  if (ohi_purge_at_free() && b->cur != s && OHI_LOAD_RELAXED(&s->xfree) == OHI_W_END)
+    ohi_tcache_release_owned(h, b, s);
+}
+
+void ohi_runs_free(oh_slab_t *h, ohi_slab_t *s, uint32_t idx) {
+  uint32_t k = ohi_run_pages(s, idx);
+  OHI_ASAN_POISON(ohi_chunk_ptr(s, idx), (size_t)k * s->chunk_size);
+  ohi_tcache_t *tc = OHI_LIKELY(ohi_opt(OH_OPT_DEBUG) == 0) ? ohi_tcache_get(h) : NULL; /* debug: no caches */
+  /* As chunk_put: the counters of a bin change only inside its window. */
+  if (OHI_LIKELY(tc != NULL) && OHI_LIKELY(ohi_tcache_enter(tc))) {
+    if (OHI_LIKELY(OHI_LOAD_RELAXED(&s->owner) == tc)) {
+      runs_owner_free(h, tc, s, idx);
+      ohi_tcache_leave(tc);
+      return;
+    }
+    ohi_bin_count(&tc->bins[h->run_class], 0, k);
+    OHI_OWNER_INC(&tc->rfrees, 1);
+    ohi_tcache_leave(tc);
+  } else {
+    OHI_FETCH_ADD(&h->classes[h->run_class].frees, k);
+    OHI_FETCH_ADD(&h->run_frees, 1);
+  }
+  if (OHI_LOAD_ACQUIRE(&s->owner) != NULL) ohi_slab_push_remote(h, s, idx, 0);
+  else ohi_central_release_run(h, s, idx);
+}
