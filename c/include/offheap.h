@@ -179,7 +179,8 @@ OH_API int oh_unmap(void *p, size_t n);
 /* Which kind of offheap memory p lies in, from the library's own tables and
  * without touching p: OH_KIND_NONE (not offheap's, or released), a chunk of a
  * slab or pool (OH_KIND_SLAB), a whole-page allocation of oh_alloc or a slab
- * (OH_KIND_LARGE), an oh_map mapping (OH_KIND_MAP) or an arena block
+ * (OH_KIND_LARGE: a run of pages, 16 KiB to a quarter slab, or an allocation
+ * larger than a slab), an oh_map mapping (OH_KIND_MAP) or an arena block
  * (OH_KIND_ARENA). The answer can be stale if another thread releases the
  * memory meanwhile: use it to word a message, never to decide a release. */
 enum { OH_KIND_NONE = 0, OH_KIND_SLAB = 1, OH_KIND_LARGE = 2, OH_KIND_MAP = 3, OH_KIND_ARENA = 4 };
@@ -196,7 +197,10 @@ OH_API size_t oh_decommit(void *addr, size_t len);
 /* ---- the process-wide allocator -------------------------------------------- */
 
 /* n == 0 returns a minimal allocation (like malloc). Sizes up to the default
- * slab size (1 MiB) come from slab classes; larger ones from whole pages.
+ * slab size (1 MiB) come from slab classes, except 16 KiB to 256 KiB (a
+ * quarter slab), which are runs of whole pages: the pages one size frees
+ * serve any other at once (OH_OPT_PAGE_RUNS; size classes in debug mode);
+ * larger sizes are whole pages of their own.
  * Failure: NULL with ENOMEM (or EINVAL when n cannot be represented). */
 OH_API void *oh_alloc(size_t n);
 OH_API void *oh_calloc(size_t n);
@@ -204,7 +208,8 @@ OH_API void *oh_calloc(size_t n);
  * Errors: EINVAL (foreign), EFAULT (interior), EALREADY (double free), EXDEV
  * (from another instance), EBUSY (reference count above one). */
 OH_API int oh_free(void *p);
-/* The usable size of an allocation (its size class), 0 with errno on error. */
+/* The usable size of an allocation (its size class, or its whole pages), 0
+ * with errno on error. */
 OH_API size_t oh_usable_size(const void *p);
 
 /* ---- slab allocator with reference counts --------------------------------- */
@@ -229,8 +234,10 @@ OH_API oh_slab_t *oh_default_slab(void);
  * instance must not be used afterwards. */
 OH_API int oh_slab_destroy(oh_slab_t *s);
 
-/* Returns a chunk with reference count 1. n larger than the slab size is
- * served by whole pages (still reference counted), never refused for size. */
+/* Returns a chunk with reference count 1. n from 16 KiB to a quarter slab is
+ * a run of whole pages in an instance whose smallest class is below 16 KiB
+ * (as oh_alloc); n larger than the slab size is served by whole pages (still
+ * reference counted), never refused for size. */
 OH_API void *oh_slab_alloc(oh_slab_t *s, size_t n);
 /* Reference count + 1. Errors as oh_free, plus EOVERFLOW. */
 OH_API int oh_slab_addref(oh_slab_t *s, void *p);

@@ -168,9 +168,9 @@
 //
 // The C core reads OFFHEAP_PURGE_DELAY_MS, OFFHEAP_DEBUG, OFFHEAP_DECOMMIT,
 // OFFHEAP_TCACHE_BYTES, OFFHEAP_LARGE_CACHE_BYTES, OFFHEAP_RETAIN_BYTES,
-// OFFHEAP_SEGMENT_CACHE_BYTES, OFFHEAP_HUGEPAGES and OFFHEAP_MEMORY_LIMIT once
-// at start up; see
-// c/include/offheap.h. The Go package reads OFFHEAP_PROFILE_RATE (the
+// OFFHEAP_SEGMENT_CACHE_BYTES, OFFHEAP_HUGEPAGES, OFFHEAP_PAGE_RUNS and
+// OFFHEAP_MEMORY_LIMIT once at start up; see c/include/offheap.h. The Go
+// package reads OFFHEAP_PROFILE_RATE (the
 // heap profile's bytes per sample; 0 = off, 1 = every allocation).
 //
 // # Building

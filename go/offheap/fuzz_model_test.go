@@ -128,7 +128,7 @@ type fixture struct {
 	defClasses  []int // and of the process-wide allocator's
 	// Sizes each serves as runs of whole pages (c/src/runs.c), zero: none.
 	slabRuns, defRuns [2]int
-	boundedOut  atomic.Int64
+	boundedOut        atomic.Int64
 	// Slab allocations made, and DecRefs that reported freeing one.
 	slabAllocs, slabFrees atomic.Int64
 	slots                 [32]atomic.Pointer[liveBuf] // hand-off between workers
