@@ -80,9 +80,12 @@ func isFree(v uint32) bool { return v == 0 || v >= wordCached }
 // makes on it.
 type Word struct{ w *uint32 }
 
-// Large is Find's class for a whole-page allocation: a large span, or a run
-// of pages (c/src/runpage.c) - not a chunk of a size class.
-const Large = -1
+// Large is Find's class for a large span (whole pages, not a slab chunk),
+// Run for the first page of a run of pages (c/src/runpage.c).
+const (
+	Large = -1
+	Run   = -2
+)
 
 // isTail is OHI_W_IS_TAIL: a page of a run other than its first.
 func isTail(v uint32) bool { return v&wordTail == wordTail }
@@ -154,7 +157,7 @@ func (s Slab) FindOwned(p uintptr) (w Word, cls int, slabOwner Owner, e Err) {
 			idx*atomic.LoadUint32((*uint32)(unsafe.Pointer(&slab.chunk_size))) == off {
 			w := (*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(slab), C.sizeof_ohi_slab_t), uintptr(idx)*4))
 			if !isTail(atomic.LoadUint32(w)) {
-				return Word{w}, Large, 0, OK
+				return Word{w}, Run, 0, OK
 			}
 		}
 	}
@@ -248,7 +251,8 @@ func (w Word) HandOut() { handOut(w.w) }
 func (w Word) StoreForTest(v uint32) { atomic.StoreUint32(w.w, v) }
 
 // CoreFind is ohi_chunk_find called in C, for the differential test:
-// large reports a large span, word the state word's address.
+// large reports a whole-page allocation (a large span or a run), word the
+// state word's address.
 func (s Slab) CoreFind(p uintptr) (word uintptr, large bool, e Err) {
 	var w C.uintptr_t
 	r := int(C.ohg_core_find(s.h, C.uintptr_t(p), &w))

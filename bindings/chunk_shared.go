@@ -13,8 +13,11 @@ const FastPath = false
 // Word is a chunk's state word (unused without the fast path).
 type Word struct{ _ *uint32 }
 
-// Large is Find's class for a whole-page allocation.
-const Large = -1
+// Large and Run are Find's classes for whole-page allocations.
+const (
+	Large = -1
+	Run   = -2
+)
 
 // RunRange is unknown without the core's internals (and unused: no caches).
 func (s Slab) RunRange() (min, max uintptr, ok bool) { return 0, 0, false }

@@ -97,8 +97,8 @@ func TestChunkProtocolDifferential(t *testing.T) {
 			t.Errorf("%s (%#x): Go verdict %v, core verdict %v", name, p, ge, ce)
 			continue
 		}
-		if ge == OK && (w.Addr() != cw || (cls == Large) != clarge) {
-			t.Errorf("%s (%#x): Go word %#x large %v, core word %#x large %v", name, p, w.Addr(), cls == Large, cw, clarge)
+		if whole := cls == Large || cls == Run; ge == OK && (w.Addr() != cw || whole != clarge) {
+			t.Errorf("%s (%#x): Go word %#x whole pages %v, core word %#x whole pages %v", name, p, w.Addr(), whole, cw, clarge)
 		}
 	}
 	for name, want := range map[string]Err{"live chunk": OK, "freed chunk": OK, "large": OK, "interior +16": EFAULT,
@@ -112,8 +112,8 @@ func TestChunkProtocolDifferential(t *testing.T) {
 	if w, _, _ := h.Find(freed); w.RefCount() != 0 {
 		t.Errorf("freed chunk: RefCount %d, want 0", w.RefCount())
 	}
-	if w, cls, _ := h.Find(run); cls != Large || w.RefCount() != 1 {
-		t.Errorf("live run: class %d RefCount %d, want Large and 1", cls, w.RefCount())
+	if w, cls, _ := h.Find(run); cls != Run || w.RefCount() != 1 {
+		t.Errorf("live run: class %d RefCount %d, want Run and 1", cls, w.RefCount())
 	}
 	if w, _, _ := h.Find(freedRun); w.RefCount() != 0 {
 		t.Errorf("freed run: RefCount %d, want 0", w.RefCount())

@@ -13,6 +13,7 @@ package bindings
 
 /*
 #include "internal.h"
+#include "errcodes.h"
 
 static inline uintptr_t ohg_owner_new(oh_slab_t *h) { return (uintptr_t)ohi_owner_new(h); }
 static inline void ohg_owner_delete(oh_slab_t *h, uintptr_t o) { ohi_owner_delete(h, (ohi_tcache_t *)o); }
@@ -22,6 +23,15 @@ static inline size_t ohg_owner_take(oh_slab_t *h, uintptr_t o, int cls, uintptr_
 static inline void ohg_owner_return(oh_slab_t *h, uintptr_t o, int cls, const uintptr_t *ptrs, size_t n,
                                     uint64_t allocs, uint64_t frees) {
 	ohi_owner_return(h, (ohi_tcache_t *)o, cls, (void *const *)ptrs, n, allocs, frees);
+}
+static inline ohg_ptr ohg_owner_alloc_run(oh_slab_t *h, uintptr_t o, size_t n, int zero) {
+	return ohg_ptr_result(ohi_owner_alloc_run(h, (ohi_tcache_t *)o, n, zero != 0, "oh_slab_alloc"));
+}
+// 1 freed, 0 references remain, or -code.
+static inline int ohg_owner_release(oh_slab_t *h, uintptr_t o, uintptr_t p, int decref) {
+	int r = ohi_owner_release(h, (ohi_tcache_t *)o, (void *)p, decref ? OHI_RELEASE_DECREF : OHI_RELEASE_FREE,
+	                          decref ? "oh_slab_decref" : "oh_free");
+	return r >= 0 ? r : -ohg_code(errno);
 }
 #cgo noescape ohg_owner_take
 #cgo nocallback ohg_owner_take
@@ -65,4 +75,30 @@ func (s Slab) ReturnOwned(o Owner, cls int, ptrs []unsafe.Pointer, allocs, frees
 		p = (*C.uintptr_t)(unsafe.Pointer(&ptrs[0]))
 	}
 	C.ohg_owner_return(s.h, C.uintptr_t(o), C.int(cls), p, C.size_t(len(ptrs)), C.uint64_t(allocs), C.uint64_t(frees))
+}
+
+// AllocRun allocates n bytes, which s serves as a run of pages (RunRange),
+// through owner o: from the slabs of the caller's P, whichever thread runs
+// the call (zeroed when zero). Other sizes, or debug mode, as Alloc.
+func (s Slab) AllocRun(o Owner, n uintptr, zero bool) (unsafe.Pointer, Err) {
+	z := C.int(0)
+	if zero {
+		z = 1
+	}
+	r := C.ohg_owner_alloc_run(s.h, C.uintptr_t(o), C.size_t(n), z)
+	return r.p, Err(r.err)
+}
+
+// ReleaseRun releases p (drops one reference when decref, else frees it) as
+// DecRef or Free do, a run's pages going back through owner o.
+func (s Slab) ReleaseRun(o Owner, p uintptr, decref bool) (freed bool, err Err) {
+	d := C.int(0)
+	if decref {
+		d = 1
+	}
+	r := int(C.ohg_owner_release(s.h, C.uintptr_t(o), C.uintptr_t(p), d))
+	if r < 0 {
+		return false, Err(-r)
+	}
+	return r == 1, OK
 }

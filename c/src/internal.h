@@ -223,6 +223,12 @@ void ohi_bin_push_front(ohi_tbin_t *b, ohi_slab_t *s);
 void ohi_bin_to_back(ohi_tbin_t *b, ohi_slab_t *s);
 void ohi_bin_own(ohi_tbin_t *b, ohi_slab_t *s);      /* an adopted slab joins the bin */
 void ohi_bin_set_cur(ohi_tbin_t *b, ohi_slab_t *s);  /* the slab allocations come from */
+/* An owner handle about to adopt a slab of class cls first moves the slabs
+ * with free chunks of quiet owner handles to the central lists (tcache.c). */
+void ohi_tcache_reclaim(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls);
+/* The runs tc keeps for reuse (struct ohi_tcache_s: runc) go back to their
+ * slabs' page maps (owner, or a stealer). */
+void ohi_tcache_flush_runs(oh_slab_t *h, ohi_tcache_t *tc);
 /* Releases an empty owned slab (owner, no cross-thread frees pending). */
 void ohi_tcache_release_owned(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s);
 /* Stealer side: take the cache away from its owner / give it back. */
@@ -238,11 +244,34 @@ void ohi_tcache_unlink(oh_slab_t *h, ohi_tcache_t *tc); /* registry lock held */
 void ohi_tcache_retire(oh_slab_t *h, ohi_tcache_t *tc); /* counters to the classes */
 
 /* ---- runs of pages (runs.c) ---- */
+/* A run of k pages that cache tc kept (entered, h's run tier), handed out:
+ * its word from CACHED to 1; NULL when it keeps none. The fast paths' and
+ * runs.c's one way to take a kept run. */
+OHI_INLINE void *ohi_runc_pop(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k) {
+  if (k > OHI_RUNC_PAGES || tc->runc_n[k] == 0) return NULL;
+  uint32_t i = --tc->runc_n[k];
+  OHI_STORE_RELAXED(&tc->runc_bytes, tc->runc_bytes - ((uint64_t)k << h->page_shift));
+  OHI_STORE_RELEASE(tc->runw[k][i], 1u);
+  OHI_OWNER_INC(&tc->bins[h->run_class].allocs, k); /* and k pages fewer free (ohi_bin_nfree) */
+  OHI_OWNER_INC(&tc->rallocs, 1);
+  void *p = tc->runc[k][i];
+  OHI_ASAN_UNPOISON(p, (size_t)k << h->page_shift);
+  return p;
+}
 /* n bytes (run_min <= n <= run_max) as a run of pages; NULL with the error
- * reported. *zeroed: known to read as zero. */
+ * reported. *zeroed: known to read as zero. Through the calling thread's
+ * cache; or through tc, entered by the caller (NULL: its slabs could not
+ * serve it); or from the central lists. */
 void *ohi_runs_alloc(oh_slab_t *h, size_t n, bool *zeroed, const char *fn);
-/* A claimed run (its first page's word CACHED) goes back. */
+void *ohi_runs_take(oh_slab_t *h, ohi_tcache_t *tc, size_t n, bool *zeroed);
+void *ohi_runs_alloc_central(oh_slab_t *h, size_t n, bool *zeroed, const char *fn);
+/* A claimed run (its first page's word CACHED) goes back: through the
+ * calling thread's cache; or counted in tc, entered by the caller, which
+ * frees it when it owns the run's slab (true) and otherwise leaves it to
+ * ohi_runs_send once it has left tc. */
 void ohi_runs_free(oh_slab_t *h, ohi_slab_t *s, uint32_t idx);
+bool ohi_runs_free_in(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx);
+void ohi_runs_send(oh_slab_t *h, ohi_slab_t *s, uint32_t idx);
 
 /* ---- large spans (large.c) ---- */
 void *ohi_large_alloc(oh_slab_t *h, size_t n, bool zero, const char *fn);
@@ -287,6 +316,12 @@ void ohi_owner_delete(oh_slab_t *h, ohi_tcache_t *tc); /* nobody uses tc any mor
 size_t ohi_owner_take(oh_slab_t *h, ohi_tcache_t *tc, int cls, void **out, size_t n);
 void ohi_owner_return(oh_slab_t *h, ohi_tcache_t *tc, int cls, void *const *ptrs, size_t n, uint64_t allocs,
                       uint64_t frees);
+/* Runs of pages through owner tc (the Go package: its P's), so a goroutine's
+ * runs come from and go back to its P's slabs whichever thread it runs on:
+ * n bytes in the run range (zeroed when zero); and a release of any pointer
+ * of h, a run's through tc (others as ohi_heap_release). */
+void *ohi_owner_alloc_run(oh_slab_t *h, ohi_tcache_t *tc, size_t n, bool zero, const char *fn);
+int ohi_owner_release(oh_slab_t *h, ohi_tcache_t *tc, void *p, int mode, const char *fn);
 /* The owner's free of its own slab's claimed chunk (release.c; owner entered). */
 void ohi_tcache_free_owned(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx, bool count);
 

@@ -26,7 +26,7 @@
  * The CAS is a full barrier, so the steal handshake holds without the
  * stealer's process barrier (which stays, for the thread caches).
  */
-#include "internal.h"
+#include "chunk.h"
 
 
 static bool owner_enter(ohi_tcache_t *tc) {
@@ -38,7 +38,7 @@ static bool owner_enter(ohi_tcache_t *tc) {
 }
 
 /* A binding's call through owner tc (entered): counted for the purger's idle
- * test, and stamped for other owners' refills (tcache.c: reclaim_from_owners). */
+ * test, and stamped for other owners' refills (tcache.c: ohi_tcache_reclaim). */
 static void note_call(ohi_tcache_t *tc) {
   OHI_OWNER_INC(&tc->calls, 1);
   OHI_STORE_RELAXED(&tc->last_call_ms, ohi_os_now_ms_coarse());
@@ -104,4 +104,42 @@ void ohi_owner_return(oh_slab_t *h, ohi_tcache_t *tc, int cls, void *const *ptrs
     else ohi_central_release(h, s, idx, 0); /* a slab handed back meanwhile */
   }
   ohi_tcache_leave(tc);
+}
+
+/* ---- runs of pages ---------------------------------------------------------------------- */
+
+void *ohi_owner_alloc_run(oh_slab_t *h, ohi_tcache_t *tc, size_t n, bool zero, const char *fn) {
+  if (ohi_opt(OH_OPT_DEBUG) != 0 || n < h->run_min || n > h->run_max) /* its size class, or not a run size */
+    return zero ? ohi_heap_alloc_zeroed(h, n, fn) : ohi_heap_alloc(h, n, fn);
+  bool zeroed = false;
+  void *p = NULL;
+  if (tc != NULL && owner_enter(tc)) {
+    p = ohi_runs_take(h, tc, n, &zeroed);
+    note_call(tc);
+    ohi_tcache_leave(tc);
+  }
+  if (p == NULL) p = ohi_runs_alloc_central(h, n, &zeroed, fn); /* busy, stolen, or no slab to be had */
+  if (zero && p != NULL && !zeroed) memset(p, 0, n);
+  return p;
+}
+
+int ohi_owner_release(oh_slab_t *h, ohi_tcache_t *tc, void *p, int mode, const char *fn) {
+  ohi_span_t *sp = NULL;
+  uint32_t *w = NULL;
+  if (ohi_chunk_find(h, p, fn, &sp, &w) != 0) return -1;
+  if (tc == NULL || OHI_LOAD_RELAXED(&sp->kind) != OHI_SPAN_RUNS) return ohi_heap_release(h, p, mode, fn);
+  uint32_t old = ohi_chunk_try_release(w, mode, p, fn);
+  if (old == 0) return -1;
+  if (old > 1) return 0;
+  ohi_slab_t *s = (ohi_slab_t *)sp;
+  uint32_t idx = (uint32_t)(w - ohi_slab_words(s));
+  if (!owner_enter(tc)) { /* busy or stolen: as a thread without a cache */
+    ohi_runs_free(h, s, idx);
+    return 1;
+  }
+  bool done = ohi_runs_free_in(h, tc, s, idx);
+  note_call(tc);
+  ohi_tcache_leave(tc);
+  if (!done) ohi_runs_send(h, s, idx);
+  return 1;
 }

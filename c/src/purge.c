@@ -277,6 +277,7 @@ static uint64_t tcache_ops(oh_slab_t *h, ohi_tcache_t *tc) {
  * its allocations to the central lists). */
 static size_t purge_owned(oh_slab_t *h, ohi_tcache_t *tc, pass_t *ps, uint32_t steps, bool stolen, uint64_t *more) {
   size_t bytes = ohi_large_cache_purge(h, tc, ps->force, more); /* its free large spans */
+  if (h->run_class != OHI_NO_RUNS) ohi_tcache_flush_runs(h, tc); /* its kept runs: their pages age from now */
   for (unsigned cls = 0; cls < h->nclasses; cls++) {
     ohi_tbin_t *b = &tc->bins[cls];
     for (ohi_slab_t *s = b->owned, *next; s != NULL; s = next) {

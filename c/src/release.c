@@ -113,7 +113,18 @@ static void *too_large(oh_slab_t *h, size_t n, bool zero, const char *fn) {
 static OHI_NOINLINE void *alloc_big(oh_slab_t *h, size_t n, bool zero, const char *fn) {
   bool zeroed = false;
   void *p;
-  if (n <= h->run_max && n >= h->run_min && OHI_LIKELY(ohi_opt(OH_OPT_DEBUG) == 0)) p = ohi_runs_alloc(h, n, &zeroed, fn);
+  if (n <= h->run_max && n >= h->run_min && OHI_LIKELY(ohi_opt(OH_OPT_DEBUG) == 0)) {
+    ohi_tcache_t *tc = ohi_tcache_peek(h);
+    if (OHI_LIKELY(tc != NULL)) { /* a run the thread kept: no page map */
+      p = OHI_LIKELY(ohi_tcache_try_enter(tc)) ? ohi_runc_pop(h, tc, (uint32_t)((n + ((size_t)1 << h->page_shift) - 1) >> h->page_shift)) : NULL;
+      ohi_tcache_leave(tc);
+      if (p != NULL) {
+        if (zero) memset(p, 0, n);
+        return p;
+      }
+    }
+    p = ohi_runs_alloc(h, n, &zeroed, fn);
+  }
   else if (n > h->max_chunk) return too_large(h, n, zero, fn);
   else p = chunk_alloc(h, ohi_class_of(h, n), &zeroed, fn);
   /* Never zero what the OS gave zeroed: fresh or decommitted pages. */
@@ -301,10 +312,18 @@ static OHI_NOINLINE int release_full(oh_slab_t *h, void *p, int mode, const char
   if (OHI_UNLIKELY(ohi_chunk_find(h, p, fn, &sp, &w) != 0)) return -1;
   ohi_slab_t *s = (ohi_slab_t *)sp;
   ohi_tcache_t *tc = tcache_peek(h);
-  if (tc != NULL && OHI_LOAD_RELAXED(&sp->kind) == OHI_SPAN_SLAB && OHI_LOAD_RELAXED(&s->owner) == tc &&
-      ohi_tcache_enter(tc)) {
+  uint32_t kind = OHI_LOAD_RELAXED(&sp->kind);
+  if (tc != NULL && kind == OHI_SPAN_SLAB && OHI_LOAD_RELAXED(&s->owner) == tc && ohi_tcache_enter(tc)) {
     bool done = OHI_LOAD_RELAXED(&s->owner) == tc && free_fast(tc, s, w, p);
     if (done) tc->last_free = s;
+    ohi_tcache_leave(tc);
+    if (done) return 1;
+  } else if (tc != NULL && kind == OHI_SPAN_RUNS && OHI_LOAD_RELAXED(&s->owner) == tc && ohi_tcache_enter(tc)) {
+    /* the run of a slab this thread owns: claimed and kept, or put back, in
+     * one window (a count above 1, or a misuse, fails the CAS: below) */
+    uint32_t one = 1;
+    bool done = OHI_LOAD_RELAXED(&s->owner) == tc && OHI_CAS(w, &one, OHI_W_CACHED);
+    if (done) ohi_runs_free_in(h, tc, s, (uint32_t)(w - ohi_slab_words(s))); /* the owner's: true */
     ohi_tcache_leave(tc);
     if (done) return 1;
   }

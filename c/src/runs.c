@@ -83,12 +83,24 @@ static ohi_slab_t *runs_owned_fit(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s, ui
 /* A run of k pages from the thread's own slabs, or an adopted or new one
  * (cache entered). */
 static void *runs_owner_alloc(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, bool *zeroed) {
+  ohi_tbin_t *b = &tc->bins[h->run_class];
+  void *kept = ohi_runc_pop(h, tc, k); /* a run this cache freed: two stores */
+  if (kept != NULL) {
+    *zeroed = false;
+    return kept;
+  }
   if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&ohi_purge_tick) != OHI_LOAD_RELAXED(&tc->purged_tick)))
     ohi_tcache_purge_self(h, tc);
-  ohi_tbin_t *b = &tc->bins[h->run_class];
   uint32_t at;
   ohi_slab_t *s = runs_owned_fit(h, b, b->cur, k, &at);
+  if (s == NULL && OHI_LOAD_RELAXED(&tc->runc_bytes) != 0) { /* the kept runs serve any size first */
+    ohi_tcache_flush_runs(h, tc);
+    s = runs_owned_fit(h, b, b->cur, k, &at);
+  }
   if (s == NULL) {
+    /* A goroutine that moved to another P frees its runs home to the old P's
+     * slabs: an owner handle takes those of quiet owners before it maps. */
+    if (tc->explicit_owner) ohi_tcache_reclaim(h, tc, h->run_class);
     if ((s = ohi_central_adopt_run(h, k, tc, &at)) == NULL) return NULL;
     if (s->used == 0 && !ohi_purge_at_free()) ohi_purge_notify(); /* an empty slab to watch */
     ohi_bin_own(b, s);
@@ -104,24 +116,44 @@ static void *runs_owner_alloc(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, bool *
   return p;
 }
 
-void *ohi_runs_alloc(oh_slab_t *h, size_t n, bool *zeroed, const char *fn) {
+void *ohi_runs_take(oh_slab_t *h, ohi_tcache_t *tc, size_t n, bool *zeroed) {
   uint32_t k = (uint32_t)((n + ((size_t)1 << h->page_shift) - 1) >> h->page_shift);
-  ohi_tcache_t *tc = ohi_tcache_get(h);
-  if (OHI_LIKELY(tc != NULL) && OHI_LIKELY(ohi_tcache_enter(tc))) {
-    void *p = runs_owner_alloc(h, tc, k, zeroed);
-    ohi_tcache_leave(tc);
-    if (p != NULL) return p;
-  }
+  return runs_owner_alloc(h, tc, k, zeroed);
+}
+
+void *ohi_runs_alloc_central(oh_slab_t *h, size_t n, bool *zeroed, const char *fn) {
+  uint32_t k = (uint32_t)((n + ((size_t)1 << h->page_shift) - 1) >> h->page_shift);
   void *p = ohi_central_take_run(h, k, zeroed);
   if (p == NULL) return ohi_fail_null(ENOMEM, "%s: the OS refused a new slab of %zu bytes", fn, h->slab_size);
   OHI_FETCH_ADD(&h->run_allocs, 1);
   return p;
 }
 
+void *ohi_runs_alloc(oh_slab_t *h, size_t n, bool *zeroed, const char *fn) {
+  ohi_tcache_t *tc = ohi_tcache_get(h);
+  if (OHI_LIKELY(tc != NULL) && OHI_LIKELY(ohi_tcache_enter(tc))) {
+    void *p = ohi_runs_take(h, tc, n, zeroed);
+    ohi_tcache_leave(tc);
+    if (p != NULL) return p;
+  }
+  return ohi_runs_alloc_central(h, n, zeroed, fn);
+}
+
 /* The owner frees a claimed run of its own slab s (cache entered). */
 static void runs_owner_free(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx) {
   ohi_tbin_t *b = &tc->bins[h->run_class];
-  uint32_t k = ohi_run_put(s, idx);
+  uint32_t k = ohi_run_pages(s, idx);
+  uint64_t bytes = (uint64_t)k << h->page_shift;
+  if (k <= OHI_RUNC_PAGES && tc->runc_n[k] < OHI_RUNC_N &&
+      tc->runc_bytes + bytes <= (uint64_t)ohi_opt(OH_OPT_TCACHE_BYTES)) { /* kept claimed for the next one */
+    tc->runw[k][tc->runc_n[k]] = ohi_slab_words(s) + idx;
+    tc->runc[k][tc->runc_n[k]++] = ohi_chunk_ptr(s, idx);
+    OHI_STORE_RELAXED(&tc->runc_bytes, tc->runc_bytes + bytes);
+    OHI_OWNER_INC(&b->frees, k);
+    OHI_OWNER_INC(&tc->rfrees, 1);
+    return;
+  }
+  ohi_run_put(s, idx);
   OHI_OWNER_INC(&b->frees, k); /* and k pages more on the free lists */
   OHI_OWNER_INC(&tc->rfrees, 1);
   if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&s->dirty) == 0)) ohi_slab_mark_dirty(s);
@@ -138,24 +170,36 @@ static void runs_owner_free(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint3
     ohi_tcache_release_owned(h, b, s);
 }
 
-void ohi_runs_free(oh_slab_t *h, ohi_slab_t *s, uint32_t idx) {
+bool ohi_runs_free_in(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx) {
   uint32_t k = ohi_run_pages(s, idx);
   OHI_ASAN_POISON(ohi_chunk_ptr(s, idx), (size_t)k * s->chunk_size);
+  if (OHI_LIKELY(OHI_LOAD_RELAXED(&s->owner) == tc)) {
+    runs_owner_free(h, tc, s, idx);
+    return true;
+  }
+  ohi_bin_count(&tc->bins[h->run_class], 0, k);
+  OHI_OWNER_INC(&tc->rfrees, 1);
+  return false;
+}
+
+void ohi_runs_send(oh_slab_t *h, ohi_slab_t *s, uint32_t idx) {
+  if (OHI_LOAD_ACQUIRE(&s->owner) != NULL) ohi_slab_push_remote(h, s, idx, 0);
+  else ohi_central_release_run(h, s, idx);
+}
+
+void ohi_runs_free(oh_slab_t *h, ohi_slab_t *s, uint32_t idx) {
   ohi_tcache_t *tc = OHI_LIKELY(ohi_opt(OH_OPT_DEBUG) == 0) ? ohi_tcache_get(h) : NULL; /* debug: no caches */
-  /* As chunk_put: the counters of a bin change only inside its window. */
+  /* As chunk_put: the counters of a bin change only inside its window, and
+   * a run of another owner goes home after the window closes. */
   if (OHI_LIKELY(tc != NULL) && OHI_LIKELY(ohi_tcache_enter(tc))) {
-    if (OHI_LIKELY(OHI_LOAD_RELAXED(&s->owner) == tc)) {
-      runs_owner_free(h, tc, s, idx);
-      ohi_tcache_leave(tc);
-      return;
-    }
-    ohi_bin_count(&tc->bins[h->run_class], 0, k);
-    OHI_OWNER_INC(&tc->rfrees, 1);
+    bool done = ohi_runs_free_in(h, tc, s, idx);
     ohi_tcache_leave(tc);
+    if (done) return;
   } else {
+    uint32_t k = ohi_run_pages(s, idx);
+    OHI_ASAN_POISON(ohi_chunk_ptr(s, idx), (size_t)k * s->chunk_size);
     OHI_FETCH_ADD(&h->classes[h->run_class].frees, k);
     OHI_FETCH_ADD(&h->run_frees, 1);
   }
-  if (OHI_LOAD_ACQUIRE(&s->owner) != NULL) ohi_slab_push_remote(h, s, idx, 0);
-  else ohi_central_release_run(h, s, idx);
+  ohi_runs_send(h, s, idx);
 }

@@ -224,6 +224,8 @@ OHI_INLINE void ohi_bin_count(ohi_tbin_t *b, uint64_t allocs, uint64_t frees) {
  *           mid-burst, valgrind's one-thread-at-a-time) loses nothing of its
  *           cache's behaviour - a free still releases the slab it empties
  *           under a zero delay - and waits at most one slab's purge. */
+#define OHI_RUNC_PAGES 64
+#define OHI_RUNC_N 4
 #define OHI_STEAL_BYPASS 1u
 #define OHI_STEAL_YIELD 2u
 struct ohi_tcache_s {
@@ -258,6 +260,17 @@ struct ohi_tcache_s {
    * cache (checked inside the cache's window); cleared when a slab leaves. */
   ohi_slab_t *last_free;
   uint64_t lallocs, lfrees, lalloc_bytes, lfree_bytes_total;
+  /* Runs of pages this cache freed into its own run slabs, kept claimed
+   * (first page's word CACHED, pages still used) for the next allocation of
+   * as many pages (runs.c): a pair of alloc and free then costs two stores
+   * and no page map, as a chunk's does. Per page count up to
+   * OHI_RUNC_PAGES, OHI_RUNC_N each, within OH_OPT_TCACHE_BYTES; handed to
+   * the page maps (ohi_tcache_flush_runs) before the cache adopts or makes a
+   * run slab, at each purge pass over the cache, and when it is drained. */
+  uint64_t runc_bytes;
+  uint8_t runc_n[OHI_RUNC_PAGES + 1];
+  void *runc[OHI_RUNC_PAGES + 1][OHI_RUNC_N];
+  uint32_t *runw[OHI_RUNC_PAGES + 1][OHI_RUNC_N]; /* their state words */
   ohi_tbin_t bins[];
 };
 

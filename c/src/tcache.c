@@ -162,7 +162,7 @@ static bool owned_collect(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s) {
   return false;
 }
 
-/* reclaim_from_owners: owner handles of h looked into (each look is a steal,
+/* ohi_tcache_reclaim: owner handles of h looked into (each look is a steal,
  * a process barrier), and how long one must have made no call to count as
  * not running (two ticks of the coarse clock). */
 #define RECLAIM_TRIES 2
@@ -181,7 +181,7 @@ static bool owned_collect(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s) {
  * hold the registry lock; an operation must not wait for it (the purger may
  * hold it while it waits for this owner), so this is skipped when it is
  * taken, and an owner inside an operation is passed over. */
-static void reclaim_from_owners(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls) {
+void ohi_tcache_reclaim(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls) {
   uint64_t now = 0, ms = ohi_os_now_ms_coarse();
   /* a look that found nothing is not repeated for a while: each costs a
    * process barrier, and a heap that grows makes a new slab often */
@@ -194,6 +194,7 @@ static void reclaim_from_owners(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls) {
       continue;
     tries++;
     if (!ohi_tcache_try_steal(o, 0)) continue;
+    if (cls == h->run_class) ohi_tcache_flush_runs(h, o); /* its kept runs hold pages of the slabs that move */
     ohi_tbin_t *ob = &o->bins[cls];
     for (ohi_slab_t *s = ob->owned, *next; s != NULL; s = next) {
       next = s->next;
@@ -254,7 +255,7 @@ void *ohi_tcache_refill_alloc(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls, uint
   }
   ohi_class_t *cc = &h->classes[cls];
   if (tc->explicit_owner && OHI_LOAD_RELAXED(&cc->partial) == NULL && OHI_LOAD_RELAXED(&cc->empty) == NULL)
-    reclaim_from_owners(h, tc, cls);
+    ohi_tcache_reclaim(h, tc, cls);
   ohi_slab_t *t = ohi_central_adopt(h, cls, tc);
   if (t == NULL) return NULL;
   if (t->used == 0 && !ohi_purge_at_free()) ohi_purge_notify(); /* an empty slab to watch */
@@ -355,8 +356,31 @@ OHI_NOINLINE bool ohi_tcache_enter_stolen(ohi_tcache_t *tc) {
   }
 }
 
+void ohi_tcache_flush_runs(oh_slab_t *h, ohi_tcache_t *tc) {
+  if (OHI_LOAD_RELAXED(&tc->runc_bytes) == 0) return;
+  ohi_tbin_t *b = &tc->bins[h->run_class];
+  for (unsigned k = 0; k <= OHI_RUNC_PAGES; k++) {
+    while (tc->runc_n[k] > 0) {
+      void *p = tc->runc[k][--tc->runc_n[k]];
+      ohi_slab_t *s = (ohi_slab_t *)ohi_region_lookup(p);
+      uint32_t idx = (uint32_t)(((uintptr_t)p - s->span.base) >> h->page_shift);
+      /* counted free when it was cached: the bin's counts stand */
+      if (OHI_LOAD_RELAXED(&s->owner) != tc) { /* not this cache's any more (never expected) */
+        if (OHI_LOAD_ACQUIRE(&s->owner) != NULL) ohi_slab_push_remote(h, s, idx, 0);
+        else ohi_central_release_run(h, s, idx);
+        continue;
+      }
+      ohi_run_put(s, idx);
+      if (OHI_LOAD_RELAXED(&s->dirty) == 0) ohi_slab_mark_dirty(s);
+      if (s->used == 0) ohi_bin_note_emptied(b, s);
+    }
+  }
+  OHI_STORE_RELAXED(&tc->runc_bytes, 0);
+}
+
 bool ohi_tcache_abandon_all(oh_slab_t *h, ohi_tcache_t *tc) {
   uint64_t now = 0;
+  if (h->run_class != OHI_NO_RUNS) ohi_tcache_flush_runs(h, tc); /* cached runs go back to their slabs first */
   for (unsigned cls = 0; cls < h->nclasses; cls++) {
     ohi_tbin_t *b = &tc->bins[cls];
     while (b->owned != NULL) {

@@ -104,6 +104,9 @@ type heap struct {
 	// class on every Get).
 	bigClass  []uint8
 	maxCached int // largest n served from the caches
+	// Sizes the core serves as runs of pages (c/src/runs.c), through the
+	// P's owner without a magazine: allocRun (runMin > runMax: none).
+	runMin, runMax int
 }
 
 type classInfo struct {
@@ -111,6 +114,10 @@ type classInfo struct {
 	capacity int // magazine capacity
 	batch    int // chunks moved per call
 	far      int // chunks a magazine's far buffer holds before it goes home
+	// run: the core serves the class's sizes as runs of pages (allocRun),
+	// so it has no magazine; a chunk of it (allocated in debug mode) goes
+	// back with a call.
+	run bool
 }
 
 // newHeap wraps the C heap c. Chunks up to maxChunk bytes (0: no bound of the
@@ -119,20 +126,25 @@ type classInfo struct {
 // OFFHEAP_TCACHE_BYTES >> magShift bytes, and at least minItems chunks of the
 // classes up to smallChunk (a batch worth a call).
 func newHeap(c bindings.Slab, kind, what string, decref bool, maxChunk int, magShift uint, minItems int) *heap {
-	h := &heap{c: c, kind: kind, what: what, decref: decref, shards: make([]shard, runtime.GOMAXPROCS(0))}
+	h := &heap{c: c, kind: kind, what: what, decref: decref, shards: make([]shard, runtime.GOMAXPROCS(0)), runMin: 1}
 	tcache := bindings.OptionGet(bindings.OptTCacheBytes)
 	if !bindings.FastPath || tcache <= 0 {
 		return h
 	}
 	magBytes := int(tcache >> magShift)
-	// Sizes the core serves as runs of pages are left to it (one call each,
-	// against the memset of 16 KiB or more the caller makes anyway): their
-	// pages serve every size once freed, which chunks held in per-P
-	// magazines of one class could not (c/src/runpage.c).
-	runMin, _, runs := c.RunRange()
+	// Sizes the core serves as runs of pages get no magazine (allocRun: one
+	// call each through the P's owner, against the memset of 16 KiB or more
+	// the caller makes anyway): their pages serve every size once freed,
+	// which chunks held in per-P magazines of one class could not
+	// (c/src/runpage.c). Their classes stay in the list, whose indices are
+	// the core's.
+	runMin, runMax, runs := c.RunRange()
+	if runs {
+		h.runMin, h.runMax = int(runMin), int(runMax)
+	}
 	for i, n := 0, c.ClassCount(); i < n && i < 255; i++ {
 		size := int(c.ClassSize(i))
-		if (maxChunk > 0 && size > maxChunk) || int64(size) > tcache || (runs && uintptr(size) >= runMin) {
+		if (maxChunk > 0 && size > maxChunk) || int64(size) > tcache {
 			break
 		}
 		capacity := min(max(magBytes/size, 1), maxMagazine)
@@ -145,7 +157,8 @@ func newHeap(c bindings.Slab, kind, what string, decref bool, maxChunk int, magS
 		// goroutine that changed Ps held 89 MiB in far buffers, 9 % of its
 		// live bytes.
 		far := min(max(magBytes/size, 1), farMax)
-		h.classes = append(h.classes, classInfo{size: size, capacity: capacity, batch: max(capacity/2, 1), far: far})
+		run := runs && uintptr(size) >= runMin && uintptr(size) <= runMax
+		h.classes = append(h.classes, classInfo{size: size, capacity: capacity, batch: max(capacity/2, 1), far: far, run: run})
 	}
 	if len(h.classes) == 0 {
 		return h

@@ -92,6 +92,12 @@ func (sh *shard) mag(cls int) *magazine {
 // prepare makes the magazine of class cls on the calling goroutine's P, as a
 // stealer: the allocation may not happen pinned. Once per P and class.
 func (h *heap) prepare(cls int) {
+	h.prepareShard(cls)
+}
+
+// prepareShard is prepare; cls < 0 makes only the P's owner (runs of pages
+// need no magazine).
+func (h *heap) prepareShard(cls int) {
 	pid := procPin()
 	procUnpin()
 	if uint(pid) >= uint(len(h.shards)) {
@@ -110,7 +116,7 @@ func (h *heap) prepare(cls int) {
 	if sh.owner == 0 {
 		sh.owner = h.c.NewOwner() // 0 (out of metadata memory): the central lists serve
 	}
-	if sh.mags[cls].items == nil {
+	if cls >= 0 && sh.mags[cls].items == nil {
 		// Padded: the Go allocator puts another P's small array right after
 		// this one, and a shared cache line would cost both Ps every push.
 		c := h.classes[cls].capacity
@@ -134,7 +140,11 @@ func (h *heap) alloc(op string, n int, zero bool) (unsafe.Pointer, bindings.Err)
 // the bytes were taken from the P's sampling budget already and drew no
 // sample (the magazine path does it while pinned: one pin per allocation).
 func (h *heap) allocUnsampled(op string, n int, zero bool) (_ unsafe.Pointer, _ bindings.Err, spent bool) {
-	if n <= h.maxCached && h.fast() {
+	if n >= h.runMin && n <= h.runMax && h.fast() {
+		if p, e, ok := h.allocRun(n, zero); ok {
+			return p, e, false
+		}
+	} else if n <= h.maxCached && h.fast() {
 		cls := h.classFor(n)
 		for try := 0; try < 2; try++ {
 			sh, pid := h.pinShardID()
@@ -192,6 +202,54 @@ func (h *heap) allocUnsampled(op string, n int, zero bool) (_ unsafe.Pointer, _ 
 	}
 	sh.endCall()
 	return p, e, false
+}
+
+// allocRun allocates n bytes that the core serves as a run of pages
+// (c/src/runs.c) through the P's owner, so a goroutine's runs come from its
+// P's run slabs whichever thread makes the call (a thread's own cache would
+// strand them with a thread the goroutine left). One call, no magazine: the
+// pages of a run freed go back to serve every size. ok is false when the
+// shard is stolen or closed (the uncached path then calls, or reports).
+func (h *heap) allocRun(n int, zero bool) (_ unsafe.Pointer, _ bindings.Err, ok bool) {
+	for try := 0; try < 2; try++ {
+		sh := h.pinShard()
+		if sh == nil {
+			return nil, bindings.OK, false
+		}
+		owner := sh.owner
+		if owner == 0 {
+			unpinShard(sh)
+			h.prepareShard(-1)
+			continue
+		}
+		sh.calls.Add(1) // Close waits for the call
+		unpinShard(sh)
+		p, e := h.c.AllocRun(owner, uintptr(n), zero)
+		sh.endCall()
+		return p, e, true
+	}
+	return nil, bindings.OK, false
+}
+
+// releaseRun releases the run at p through the P's owner (allocRun); ok is
+// false when the shard is stolen or closed.
+func (h *heap) releaseRun(op string, p uintptr, n int) (freed, ok bool) {
+	sh := h.pinShard()
+	if sh == nil || sh.owner == 0 {
+		if sh != nil {
+			unpinShard(sh)
+		}
+		return false, false
+	}
+	owner := sh.owner
+	sh.calls.Add(1)
+	unpinShard(sh)
+	freed, e := h.c.ReleaseRun(owner, p, h.decref)
+	sh.endCall()
+	if e != bindings.OK {
+		panic(releaseMisuse(op, h.what, e, p, n))
+	}
+	return freed, true
 }
 
 // refill takes a batch of class cls from the slabs of owner (the P's owner
@@ -261,7 +319,12 @@ func (h *heap) release(op string, ptr unsafe.Pointer, n int) bool {
 func (h *heap) releaseUnsampled(op string, ptr unsafe.Pointer, n int) bool {
 	p := uintptr(ptr)
 	if h.fast() {
-		if w, cls, so, e := h.c.FindOwned(p); e == bindings.OK && cls >= 0 && cls < len(h.classes) {
+		w, cls, so, e := h.c.FindOwned(p)
+		if e == bindings.OK && cls == bindings.Run {
+			if freed, ok := h.releaseRun(op, p, n); ok {
+				return freed
+			}
+		} else if e == bindings.OK && cls >= 0 && cls < len(h.classes) && !h.classes[cls].run {
 			for try := 0; try < 2; try++ {
 				sh := h.pinShard()
 				if sh == nil {
