@@ -373,3 +373,93 @@ Test(runs, debug_mode_option_off_and_single_size_instances_keep_size_classes) {
   oh_slab_decref(s, p);
   cr_assert_eq(oh_slab_destroy(s), 0);
 }
+
+/* ---- the runs a cache keeps, and owner handles -------------------------------------- */
+
+/* A run freed by its slab's owner is kept for the next allocation of as many
+ * pages (no page map); kept runs go back to the page map before a size that
+ * needs their pages makes a new slab. */
+Test(runs, a_kept_run_serves_its_size_and_is_flushed_before_a_new_slab) {
+  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
+  oh_slab_t *s = oh_slab_new(NULL);
+  cr_assert(s != NULL);
+  void *a = oh_slab_alloc(s, 20 * KiB);
+  cr_assert(a != NULL);
+  cr_assert_eq(oh_slab_decref(s, a), 1);
+  cr_expect_eq(oh_slab_alloc(s, 20 * KiB), a, "the kept run was not handed out again");
+  cr_expect_eq(oh_slab_refcount(s, a), 1);
+  cr_assert_eq(oh_slab_decref(s, a), 1);
+  cr_expect_eq(oh_slab_decref(s, a), -1, "a kept run freed twice");
+  cr_expect_eq(errno, EALREADY);
+  /* one slab of 64 runs of 16 KiB (the 20 KiB run above is kept on its own) */
+  enum { N = 64 };
+  char *p[N];
+  for (int i = 0; i < N; i++) cr_assert((p[i] = oh_slab_alloc(s, 16 * KiB)) != NULL);
+  oh_stats_t a0 = stats_of(s);
+  for (int i = 0; i < 4; i++) cr_assert_eq(oh_slab_decref(s, p[i]), 1); /* kept: 4 runs of 4 pages */
+  void *q = oh_slab_alloc(s, 64 * KiB); /* their 16 pages, once back in the page map */
+  cr_assert(q != NULL);
+  oh_stats_t a1 = stats_of(s);
+  cr_expect(a1.mapped_bytes <= a0.mapped_bytes, "the kept runs' pages were not used: %lld more bytes mapped",
+            (long long)(a1.mapped_bytes - a0.mapped_bytes));
+  cr_expect_eq(a1.in_use_bytes, (N - 4) * 16 * KiB + 64 * KiB);
+  cr_expect_eq(a1.allocs, 2 + N + 1);
+  cr_assert_eq(oh_slab_decref(s, q), 1);
+  for (int i = 4; i < N; i++) cr_assert_eq(oh_slab_decref(s, p[i]), 1);
+  oh_stats_t a2 = stats_of(s);
+  cr_expect_eq(a2.in_use_bytes, 0);
+  cr_expect_eq(a2.allocs, a2.frees);
+  cr_expect_eq(oh_slab_purge(s) > 0, 1, "a forced purge released nothing though every run is free");
+  cr_expect_eq(stats_of(s).mapped_bytes, 0, "a slab whose runs were kept stayed mapped after the purge");
+  cr_assert_eq(oh_slab_destroy(s), 0);
+  t_opt_restore(delay);
+}
+
+/* Runs through owner handles (the Go package's per-P owners): an owner's
+ * runs come from its slabs, another owner's release sends them home, the
+ * release protocol refuses what it refuses for chunks, and a quiet owner's
+ * free pages serve another owner before a new slab. */
+Test(runs, owner_handles_allocate_and_release_runs) {
+  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
+  oh_slab_t *h = oh_slab_new(NULL);
+  cr_assert(h != NULL);
+  ohi_tcache_t *a = ohi_owner_new(h), *b = ohi_owner_new(h);
+  cr_assert(a != NULL && b != NULL);
+  enum { N = 128 };
+  char *p[N];
+  for (int i = 0; i < N; i++) {
+    cr_assert((p[i] = ohi_owner_alloc_run(h, a, 16 * KiB, i == 0, "test")) != NULL);
+    ohi_slab_t *s = (ohi_slab_t *)ohi_region_lookup(p[i]);
+    cr_assert_eq(OHI_LOAD_RELAXED(&s->owner), a, "run %d is not in a slab of the owner that took it", i);
+  }
+  cr_expect(t_all_zero(p[0], 16 * KiB), "a zeroed run from an owner is not zero");
+  t_cap_install();
+  t_cap_reset();
+  cr_expect_eq(ohi_owner_release(h, b, p[1] + t_page(), OHI_RELEASE_FREE, "test"), -1);
+  cr_expect_eq(errno, EFAULT, "a release inside a run: %s", t_errname(errno));
+  t_cap_remove();
+  oh_stats_t s0 = stats_of(h);
+  for (int i = 0; i < N; i++) cr_assert_eq(ohi_owner_release(h, b, p[i], OHI_RELEASE_FREE, "test"), 1); /* home to a */
+  t_cap_install();
+  t_cap_reset();
+  cr_expect_eq(ohi_owner_release(h, a, p[0], OHI_RELEASE_FREE, "test"), -1);
+  cr_expect_eq(errno, EALREADY, "a double release of a run: %s", t_errname(errno));
+  t_cap_remove();
+  t_sleep_ms(30); /* a quiet for longer than an owner counts as running */
+  char *q[N];
+  for (int i = 0; i < N; i++) cr_assert((q[i] = ohi_owner_alloc_run(h, b, 16 * KiB, false, "test")) != NULL);
+  oh_stats_t s1 = stats_of(h);
+  /* a's two slabs hold the free pages; its current one stays with it (as for
+   * size classes: tcache.c), the other serves b */
+  cr_expect(s1.mapped_bytes <= s0.mapped_bytes + MiB, "owner b mapped %lld bytes where a quiet owner's pages were free",
+            (long long)(s1.mapped_bytes - s0.mapped_bytes));
+  for (int i = 0; i < N; i++) cr_assert_eq(ohi_owner_release(h, a, q[i], OHI_RELEASE_FREE, "test"), 1);
+  ohi_owner_delete(h, a);
+  ohi_owner_delete(h, b);
+  oh_stats_t s2 = stats_of(h);
+  cr_expect_eq(s2.in_use_bytes, 0);
+  cr_expect_eq(s2.allocs, 2 * N);
+  cr_expect_eq(s2.frees, 2 * N);
+  cr_assert_eq(oh_slab_destroy(h), 0);
+  t_opt_restore(delay);
+}
