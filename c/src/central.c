@@ -369,19 +369,19 @@ void ohi_central_release(oh_slab_t *h, ohi_slab_t *s, uint32_t idx, uint32_t fla
 
 /* ---- the run class's locked paths ------------------------------------------------ */
 
-/* Central run slabs a locked pick looks into for a fit (each remembers the
- * shortest run it could not serve, so a look at one that cannot is a load). */
-#define RUN_PICK 8
+/* Central run slabs a locked pick looks into for a fit (each knows its
+ * longest free run, so a look at one that cannot serve is a load). */
+#define RUN_PICK 16
 
 /* The central run slab with a free run of k pages (class lock held; *at its
  * first page), or NULL when the class must grow. */
-static ohi_slab_t *central_pick_run(oh_slab_t *h, ohi_class_t *c, uint32_t k, uint32_t *at) {
+static ohi_slab_t *central_pick_run(oh_slab_t *h, ohi_class_t *c, uint32_t k, uint32_t *at, uint32_t *len) {
   uint64_t now = 0;
   int looked = 0;
   for (ohi_slab_t *s = c->partial, *next; s != NULL && looked < RUN_PICK; s = next, looked++) {
     next = s->next;
     ohi_slab_collect(s);
-    if ((*at = ohi_run_fit(s, k)) != OHI_W_END) return s;
+    if ((*at = ohi_run_fit(s, k, len)) != OHI_W_END) return s;
     ohi_central_place(h, c, s, &now); /* emptied by its collected frees, maybe */
   }
   looked = 0;
@@ -390,23 +390,23 @@ static ohi_slab_t *central_pick_run(oh_slab_t *h, ohi_class_t *c, uint32_t k, ui
     if (OHI_LOAD_RELAXED(&s->xfree) == OHI_W_END) continue;
     ohi_slab_collect(s);
     ohi_central_place(h, c, s, &now);
-    if ((*at = ohi_run_fit(s, k)) != OHI_W_END) return s;
+    if ((*at = ohi_run_fit(s, k, len)) != OHI_W_END) return s;
   }
-  if (c->empty != NULL && (*at = ohi_run_fit(c->empty, k)) != OHI_W_END) return c->empty;
+  if (c->empty != NULL && (*at = ohi_run_fit(c->empty, k, len)) != OHI_W_END) return c->empty;
   return NULL;
 }
 
 /* A new run slab with its first fit for k pages (no lock held). */
-static ohi_slab_t *new_run_slab(oh_slab_t *h, uint32_t k, uint32_t *at) {
+static ohi_slab_t *new_run_slab(oh_slab_t *h, uint32_t k, uint32_t *at, uint32_t *len) {
   ohi_slab_t *s = ohi_slab_create(h, h->run_class);
-  if (s != NULL) *at = ohi_run_fit(s, k); /* k <= its pages: run_max is at most a quarter */
+  if (s != NULL) *at = ohi_run_fit(s, k, len); /* k <= its pages: run_max is at most a quarter */
   return s;
 }
 
-ohi_slab_t *ohi_central_adopt_run(oh_slab_t *h, uint32_t k, ohi_tcache_t *tc, uint32_t *at) {
+ohi_slab_t *ohi_central_adopt_run(oh_slab_t *h, uint32_t k, ohi_tcache_t *tc, uint32_t *at, uint32_t *len) {
   ohi_class_t *c = &h->classes[h->run_class];
   ohi_lock(&c->lock);
-  ohi_slab_t *s = central_pick_run(h, c, k, at);
+  ohi_slab_t *s = central_pick_run(h, c, k, at, len);
   if (s != NULL) {
     central_unlink(h, c, s);
     s->list = OHI_LIST_OWNED;
@@ -414,7 +414,7 @@ ohi_slab_t *ohi_central_adopt_run(oh_slab_t *h, uint32_t k, ohi_tcache_t *tc, ui
   }
   ohi_unlock(&c->lock);
   if (s != NULL) return s;
-  if ((s = new_run_slab(h, k, at)) == NULL) return NULL;
+  if ((s = new_run_slab(h, k, at, len)) == NULL) return NULL;
   s->list = OHI_LIST_OWNED;
   OHI_STORE_RELEASE(&s->owner, tc);
   return s;
@@ -423,17 +423,17 @@ ohi_slab_t *ohi_central_adopt_run(oh_slab_t *h, uint32_t k, ohi_tcache_t *tc, ui
 void *ohi_central_take_run(oh_slab_t *h, uint32_t k, bool *zeroed) {
   ohi_class_t *c = &h->classes[h->run_class];
   uint64_t now = 0;
-  uint32_t at;
+  uint32_t at, len;
   ohi_lock(&c->lock);
-  ohi_slab_t *s = central_pick_run(h, c, k, &at);
+  ohi_slab_t *s = central_pick_run(h, c, k, &at, &len);
   if (s == NULL) {
     ohi_unlock(&c->lock);
-    ohi_slab_t *ns = new_run_slab(h, k, &at);
+    ohi_slab_t *ns = new_run_slab(h, k, &at, &len);
     if (ns == NULL) return NULL;
     ohi_lock(&c->lock);
     s = ns;
   }
-  void *p = ohi_run_take(s, at, k, 1, zeroed);
+  void *p = ohi_run_take(s, at, k, len, 1, zeroed);
   OHI_FETCH_ADD(&c->allocs, k); /* the run class counts pages */
   ohi_central_place(h, c, s, &now);
   ohi_unlock(&c->lock);

@@ -117,11 +117,13 @@ void ohi_tls_register(void); /* thread-exit destructor for this thread's caches 
 /* ---- a run slab's pages (runpage.c) ---- */
 /* Every page free and not committed (a new run slab). */
 void ohi_run_init(ohi_slab_t *s);
-/* The first page of a free run of k pages (first fit), or OHI_W_END. */
-uint32_t ohi_run_fit(ohi_slab_t *s, uint32_t k);
-/* Hands out the free pages [i, i + k) as a run whose state word is state;
- * *zeroed: every page was uncommitted (reads as zero). */
-void *ohi_run_take(ohi_slab_t *s, uint32_t i, uint32_t k, uint32_t state, bool *zeroed);
+/* The first page of the free run that fits k pages best (*len its pages),
+ * or OHI_W_END. */
+uint32_t ohi_run_fit(ohi_slab_t *s, uint32_t k, uint32_t *len);
+/* Hands out the pages [i, i + k) of the free run of len pages (ohi_run_fit)
+ * as a run whose state word is state; *zeroed: every page was uncommitted
+ * (reads as zero). */
+void *ohi_run_take(ohi_slab_t *s, uint32_t i, uint32_t k, uint32_t len, uint32_t state, bool *zeroed);
 /* The pages of the run starting at page idx (a run's pages are 2 or more). */
 uint32_t ohi_run_pages(const ohi_slab_t *s, uint32_t idx);
 /* A claimed run's pages go free; returns how many. */
@@ -163,8 +165,9 @@ ohi_slab_t *ohi_central_adopt(oh_slab_t *h, unsigned cls, ohi_tcache_t *tc);
 void ohi_central_abandon(oh_slab_t *h, ohi_slab_t *s, uint64_t *now);
 /* Run slabs' locked paths: a central run slab with room for k pages adopted
  * by tc (*at: its first fit) or a new one; k pages taken from the central
- * lists; a claimed run put back on a central slab. */
-ohi_slab_t *ohi_central_adopt_run(oh_slab_t *h, uint32_t k, ohi_tcache_t *tc, uint32_t *at);
+ * lists; a claimed run put back on a central slab. *at, *len: the fit
+ * (ohi_run_fit). */
+ohi_slab_t *ohi_central_adopt_run(oh_slab_t *h, uint32_t k, ohi_tcache_t *tc, uint32_t *at, uint32_t *len);
 void *ohi_central_take_run(oh_slab_t *h, uint32_t k, bool *zeroed);
 void ohi_central_release_run(oh_slab_t *h, ohi_slab_t *s, uint32_t idx);
 /* Debug: page guards and poison of a chunk. */
@@ -226,6 +229,12 @@ void ohi_bin_set_cur(ohi_tbin_t *b, ohi_slab_t *s);  /* the slab allocations com
 /* An owner handle about to adopt a slab of class cls first moves the slabs
  * with free chunks of quiet owner handles to the central lists (tcache.c). */
 void ohi_tcache_reclaim(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls);
+/* An owned run slab on the bucket of its longest free run (struct
+ * ohi_tcache_s: rbuckets), off it, or moved to it after a change; owner or
+ * stealer. */
+void ohi_rbucket_link(ohi_tcache_t *tc, ohi_slab_t *s);
+void ohi_rbucket_unlink(ohi_tcache_t *tc, ohi_slab_t *s);
+void ohi_rbucket_update(ohi_tcache_t *tc, ohi_slab_t *s);
 /* The runs tc keeps for reuse (struct ohi_tcache_s: runc) go back to their
  * slabs' page maps (owner, or a stealer). */
 void ohi_tcache_flush_runs(oh_slab_t *h, ohi_tcache_t *tc);
@@ -244,6 +253,10 @@ void ohi_tcache_unlink(oh_slab_t *h, ohi_tcache_t *tc); /* registry lock held */
 void ohi_tcache_retire(oh_slab_t *h, ohi_tcache_t *tc); /* counters to the classes */
 
 /* ---- runs of pages (runs.c) ---- */
+/* The pages of the run that serves n bytes (run_min <= n <= run_max). */
+OHI_INLINE uint32_t ohi_run_pages_for(oh_slab_t *h, size_t n) {
+  return (uint32_t)((n + ((size_t)1 << h->page_shift) - 1) >> h->page_shift);
+}
 /* A run of k pages that cache tc kept (entered, h's run tier), handed out:
  * its word from CACHED to 1; NULL when it keeps none. The fast paths' and
  * runs.c's one way to take a kept run. */

@@ -116,7 +116,7 @@ static OHI_NOINLINE void *alloc_big(oh_slab_t *h, size_t n, bool zero, const cha
   if (n <= h->run_max && n >= h->run_min && OHI_LIKELY(ohi_opt(OH_OPT_DEBUG) == 0)) {
     ohi_tcache_t *tc = ohi_tcache_peek(h);
     if (OHI_LIKELY(tc != NULL)) { /* a run the thread kept: no page map */
-      p = OHI_LIKELY(ohi_tcache_try_enter(tc)) ? ohi_runc_pop(h, tc, (uint32_t)((n + ((size_t)1 << h->page_shift) - 1) >> h->page_shift)) : NULL;
+      p = OHI_LIKELY(ohi_tcache_try_enter(tc)) ? ohi_runc_pop(h, tc, ohi_run_pages_for(h, n)) : NULL;
       ohi_tcache_leave(tc);
       if (p != NULL) {
         if (zero) memset(p, 0, n);

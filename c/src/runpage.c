@@ -27,8 +27,9 @@
  *           or decommitted by the purge policy; a run taken over them is
  *           committed by the OS on first touch, counted here, and known to
  *           read as zero when all its pages were
- *   nofit   the shortest run known not to fit since the last put, so a slab
- *           that cannot serve a size is not searched again for it
+ *   maxrun  the longest run of free pages, kept exact: a slab that cannot
+ *           serve a size is never searched for it, and the owner files its
+ *           slabs by it (tcache.c: rbuckets) to find the best fit at once
  * used counts pages of runs (handed out, claimed or on the cross-thread
  * stack), bump is the page count, and free_head the lowest free page.
  */
@@ -66,6 +67,29 @@ static uint32_t next_clear(const uint64_t *m, uint32_t n, uint32_t from) {
   }
 }
 
+/* The index just past the last clear bit of m below `before` (0: none). */
+static uint32_t prev_clear_end(const uint64_t *m, uint32_t before) {
+  if (before == 0) return 0;
+  uint32_t wi = (before - 1) / 64, bit = (before - 1) % 64;
+  uint64_t x = ~m[wi] & (bit == 63 ? ~(uint64_t)0 : (((uint64_t)1 << (bit + 1)) - 1));
+  for (;;) {
+    if (x != 0) return wi * 64 + (63u - (uint32_t)__builtin_clzll(x)) + 1;
+    if (wi == 0) return 0;
+    x = ~m[--wi];
+  }
+}
+
+/* The longest run of free pages of s. */
+static uint32_t longest_run(const ohi_slab_t *s) {
+  uint32_t n = s->nchunks, best = 0;
+  for (uint32_t i = next_set(s->fmap, n, s->free_head == OHI_W_END ? n : s->free_head); i < n;) {
+    uint32_t end = next_clear(s->fmap, n, i);
+    if (end - i > best) best = end - i;
+    i = next_set(s->fmap, n, end);
+  }
+  return best;
+}
+
 /* Sets (set) or clears the bits [i, i + k) of m; returns how many of them
  * were set in also (before, for dpages: the pages not committed). */
 static uint32_t map_range(uint64_t *m, uint32_t i, uint32_t k, bool set, uint64_t *also) {
@@ -94,22 +118,29 @@ void ohi_run_init(ohi_slab_t *s) {
   s->bump = n;
   s->touched = (size_t)n * s->chunk_size; /* no bump tail: dpages says what was never committed */
   s->free_head = 0;
-  s->nofit = n + 1;
+  s->maxrun = (uint16_t)n;
 }
 
-uint32_t ohi_run_fit(ohi_slab_t *s, uint32_t k) {
-  if (k >= s->nofit || ohi_slab_nfree(s) < k) return OHI_W_END;
-  uint32_t n = s->nchunks;
+/* Best fit: the shortest free run of k pages or more (the lowest of equals),
+ * so long runs stay whole for long requests; a run of exactly k ends the
+ * search. */
+uint32_t ohi_run_fit(ohi_slab_t *s, uint32_t k, uint32_t *len) {
+  if (k > s->maxrun) return OHI_W_END;
+  uint32_t n = s->nchunks, best = OHI_W_END, best_len = UINT32_MAX;
   for (uint32_t i = next_set(s->fmap, n, s->free_head == OHI_W_END ? n : s->free_head); i < n;) {
     uint32_t end = next_clear(s->fmap, n, i);
-    if (end - i >= k) return i;
+    if (end - i >= k && end - i < best_len) {
+      best = i;
+      best_len = end - i;
+      if (best_len == k) break;
+    }
     i = next_set(s->fmap, n, end);
   }
-  s->nofit = k;
-  return OHI_W_END;
+  *len = best_len;
+  return best;
 }
 
-void *ohi_run_take(ohi_slab_t *s, uint32_t i, uint32_t k, uint32_t state, bool *zeroed) {
+void *ohi_run_take(ohi_slab_t *s, uint32_t i, uint32_t k, uint32_t len, uint32_t state, bool *zeroed) {
   uint32_t *words = ohi_slab_words(s);
   uint32_t fresh = map_range(s->fmap, i, k, false, s->dpages);
   if (fresh != 0) ohi_pages_commit_account((size_t)fresh * s->chunk_size);
@@ -120,6 +151,7 @@ void *ohi_run_take(ohi_slab_t *s, uint32_t i, uint32_t k, uint32_t state, bool *
     uint32_t next = next_set(s->fmap, s->nchunks, i + k);
     s->free_head = next < s->nchunks ? next : OHI_W_END;
   }
+  if (len >= s->maxrun) s->maxrun = (uint16_t)longest_run(s); /* cut from a longest run */
   void *p = ohi_chunk_ptr(s, i);
   if (state == 1) OHI_ASAN_UNPOISON(p, (size_t)k * s->chunk_size);
   if (zeroed) *zeroed = fresh == k && ohi_decommitted_reads_zero();
@@ -138,7 +170,9 @@ uint32_t ohi_run_put(ohi_slab_t *s, uint32_t idx) {
   s->used -= k;
   s->puts += k;
   if (s->free_head == OHI_W_END || idx < s->free_head) s->free_head = idx;
-  s->nofit = s->nchunks + 1;
+  /* the run merges with its free neighbours */
+  uint32_t merged = next_clear(s->fmap, s->nchunks, idx + k) - prev_clear_end(s->fmap, idx);
+  if (merged > s->maxrun) s->maxrun = (uint16_t)merged;
   return k;
 }
 

@@ -12,12 +12,14 @@
  * and the purge policy, thread exit, fork and destroy treat run slabs as the
  * slabs they are (they walk every class, the run class included).
  *
- * A free run is found first-fit: in the current slab, then in the owned
- * slabs (a slab that had a run freed moves to the front of the bin, one that
- * cannot serve a size to the back; each remembers the shortest run it could
- * not serve), then on the central lists, then in a new slab. A phase that
- * frees 16 KiB buffers and then allocates 48 KiB ones so takes the freed
- * pages - committed, no fault - before it maps a new slab.
+ * A free run is found best-fit: the owned slab whose longest free run is the
+ * shortest that fits (the owner files its run slabs by it: tcache.c,
+ * rbuckets), and in it the shortest free run that fits (runpage.c), so long
+ * runs stay whole for long requests; then the runs the cache keeps, handed
+ * back to their slabs; then quiet owner handles' slabs, the central lists,
+ * a new slab. A phase that frees 16 KiB buffers and then allocates 48 KiB
+ * ones so takes the freed pages - committed, no fault - before it maps a new
+ * slab; a cache of mixed sizes keeps its holes filled rather than growing.
  *
  * The run class's counters count pages (allocs, frees, and the bins' free
  * counts derived from them), so its pages in use are allocs - frees like
@@ -29,53 +31,58 @@
  */
 #include "internal.h"
 
-/* Owned slabs a refill looks at before it turns to the central lists. */
-#define RUN_SCAN 32
 
 /* Collects s's cross-thread frees into the bin's free count (owner). */
-static void runs_collect(ohi_tbin_t *b, ohi_slab_t *s) {
+static void runs_collect(ohi_tcache_t *tc, ohi_tbin_t *b, ohi_slab_t *s) {
   if (OHI_LOAD_RELAXED(&s->xfree) == OHI_W_END) return;
   bool was_empty = s->used == 0;
   ohi_bin_nfree_add(b, ohi_run_collect(s));
   if (!was_empty && s->used == 0) ohi_bin_note_emptied(b, s);
+  ohi_rbucket_update(tc, s);
 }
 
-/* The first fit for k pages among the owned slabs (cache entered), s the
- * current one; moves the slab found to the current one (*at its page). */
-static ohi_slab_t *runs_owned_fit(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s, uint32_t k, uint32_t *at) {
-  if (s != NULL) {
-    if ((*at = ohi_run_fit(s, k)) != OHI_W_END) return s;
-    if (OHI_LOAD_RELAXED(&s->xfree) != OHI_W_END) {
-      runs_collect(b, s);
-      if ((*at = ohi_run_fit(s, k)) != OHI_W_END) return s;
-    }
-  }
+/* The owned slab whose longest free run fits k pages best (cache entered),
+ * made the current one (*at, *len: the fit), or NULL. Slabs are filed by
+ * their longest free run (tcache.c: rbuckets), so the search is a bit scan;
+ * a slab filed too low (a collect by the purger, say) is found by the sweep
+ * before a new slab is adopted. */
+static ohi_slab_t *runs_owned_fit(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, uint32_t *at, uint32_t *len) {
+  ohi_tbin_t *b = &tc->bins[h->run_class];
   /* Other threads freed into run slabs since the last look: every owned
-   * slab's stack is collected, and those slabs move to the front. */
+   * slab's stack is collected. */
   uint64_t epoch = __atomic_load_n(&h->classes[h->run_class].remote_epoch, __ATOMIC_ACQUIRE);
   if (epoch != b->seen_remote) {
     b->seen_remote = epoch;
-    for (ohi_slab_t *t = b->owned, *next; t != NULL; t = next) {
-      next = t->next;
-      if (t == s || OHI_LOAD_RELAXED(&t->xfree) == OHI_W_END) continue;
-      runs_collect(b, t);
-      if (t != b->owned) {
-        ohi_bin_remove(b, t);
-        ohi_bin_push_front(b, t);
-      }
-    }
+    for (ohi_slab_t *t = b->owned; t != NULL; t = t->next) runs_collect(tc, b, t);
   }
-  for (int scanned = 0; scanned < RUN_SCAN && b->owned != NULL; scanned++) {
-    ohi_slab_t *t = b->owned;
-    if (t != s) {
-      runs_collect(b, t);
-      if ((*at = ohi_run_fit(t, k)) != OHI_W_END) {
-        ohi_bin_set_cur(b, t);
-        return t;
+  for (int sweep = 0; sweep < 2; sweep++) {
+    unsigned first = k < OHI_RUN_BUCKETS ? k : OHI_RUN_BUCKETS;
+    for (uint64_t mask = tc->rmask >> (first - 1); mask != 0; mask = tc->rmask >> (first - 1)) {
+      unsigned bk = first + (unsigned)__builtin_ctzll(mask);
+      ohi_slab_t *s = tc->rbuckets[bk];
+      while (s != NULL && s->maxrun < k) s = s->rnext; /* the top bucket holds 64 pages or more */
+      if (s == NULL) {
+        if (bk == OHI_RUN_BUCKETS) break;
+        first = bk + 1;
+        if (first > OHI_RUN_BUCKETS) break;
+        continue;
       }
+      if ((*at = ohi_run_fit(s, k, len)) != OHI_W_END) {
+        ohi_bin_set_cur(b, s);
+        return s;
+      }
+      ohi_rbucket_update(tc, s); /* filed too high (never expected): refiled */
     }
-    if (t->next == NULL) break;
-    ohi_bin_to_back(b, t);
+    if (sweep == 1) break;
+    /* The sweep: slabs with frees waiting, or filed lower than their due. */
+    bool moved = false;
+    for (ohi_slab_t *t = b->owned; t != NULL; t = t->next) {
+      runs_collect(tc, b, t);
+      unsigned due = t->rbucket;
+      ohi_rbucket_update(tc, t);
+      moved |= t->rbucket != due;
+    }
+    if (!moved) break;
   }
   return NULL;
 }
@@ -91,17 +98,17 @@ static void *runs_owner_alloc(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, bool *
   }
   if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&ohi_purge_tick) != OHI_LOAD_RELAXED(&tc->purged_tick)))
     ohi_tcache_purge_self(h, tc);
-  uint32_t at;
-  ohi_slab_t *s = runs_owned_fit(h, b, b->cur, k, &at);
+  uint32_t at, len;
+  ohi_slab_t *s = runs_owned_fit(h, tc, k, &at, &len);
   if (s == NULL && OHI_LOAD_RELAXED(&tc->runc_bytes) != 0) { /* the kept runs serve any size first */
     ohi_tcache_flush_runs(h, tc);
-    s = runs_owned_fit(h, b, b->cur, k, &at);
+    s = runs_owned_fit(h, tc, k, &at, &len);
   }
   if (s == NULL) {
     /* A goroutine that moved to another P frees its runs home to the old P's
      * slabs: an owner handle takes those of quiet owners before it maps. */
     if (tc->explicit_owner) ohi_tcache_reclaim(h, tc, h->run_class);
-    if ((s = ohi_central_adopt_run(h, k, tc, &at)) == NULL) return NULL;
+    if ((s = ohi_central_adopt_run(h, k, tc, &at, &len)) == NULL) return NULL;
     if (s->used == 0 && !ohi_purge_at_free()) ohi_purge_notify(); /* an empty slab to watch */
     ohi_bin_own(b, s);
     ohi_bin_set_cur(b, s);
@@ -110,19 +117,20 @@ static void *runs_owner_alloc(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, bool *
       ohi_purge_notify(); /* a cache that holds slabs is on the purger's watch */
     }
   }
-  void *p = ohi_run_take(s, at, k, 1, zeroed);
+  void *p = ohi_run_take(s, at, k, len, 1, zeroed);
+  ohi_rbucket_update(tc, s);
   OHI_OWNER_INC(&b->allocs, k); /* and k pages fewer on the free lists (ohi_bin_nfree) */
   OHI_OWNER_INC(&tc->rallocs, 1);
   return p;
 }
 
 void *ohi_runs_take(oh_slab_t *h, ohi_tcache_t *tc, size_t n, bool *zeroed) {
-  uint32_t k = (uint32_t)((n + ((size_t)1 << h->page_shift) - 1) >> h->page_shift);
+  uint32_t k = ohi_run_pages_for(h, n);
   return runs_owner_alloc(h, tc, k, zeroed);
 }
 
 void *ohi_runs_alloc_central(oh_slab_t *h, size_t n, bool *zeroed, const char *fn) {
-  uint32_t k = (uint32_t)((n + ((size_t)1 << h->page_shift) - 1) >> h->page_shift);
+  uint32_t k = ohi_run_pages_for(h, n);
   void *p = ohi_central_take_run(h, k, zeroed);
   if (p == NULL) return ohi_fail_null(ENOMEM, "%s: the OS refused a new slab of %zu bytes", fn, h->slab_size);
   OHI_FETCH_ADD(&h->run_allocs, 1);
@@ -158,10 +166,7 @@ static void runs_owner_free(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint3
   OHI_OWNER_INC(&tc->rfrees, 1);
   if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&s->dirty) == 0)) ohi_slab_mark_dirty(s);
   if (OHI_LOAD_RELAXED(&s->xfree) != OHI_W_END) ohi_bin_nfree_add(b, ohi_run_collect(s));
-  if (b->cur != s && b->owned != s) { /* it has room now: the next refill looks here first */
-    ohi_bin_remove(b, s);
-    ohi_bin_push_front(b, s);
-  }
+  ohi_rbucket_update(tc, s);
   if (s->used != 0) return;
   ohi_bin_note_emptied(b, s);
   /* A zero delay releases an empty slab at once (not the current one, which

@@ -88,8 +88,7 @@ struct ohi_slab_s {
   ohi_slab_t *next, *prev; /* in an owner's or a central list */
   uint32_t free_head;     /* first index of the local free list, or OHI_W_END;
                            * a run slab's lowest free page (or OHI_W_END) */
-  uint32_t nofit;         /* run slabs: no free run of this many pages or more
-                           * since the last look (a free resets it) */
+  uint32_t pad1_;
   uint32_t bump;          /* chunks [bump, nchunks) never handed out */
   uint32_t list;          /* enum ohi_slab_list */
   union {
@@ -100,7 +99,9 @@ struct ohi_slab_s {
     uint64_t used_puts;   /* both, for a free's one store (ohi_slab_put_one) */
   };
   uint32_t guarded;       /* free chunks whose pages are inaccessible (debug) */
-  uint32_t pad2_;
+  uint16_t maxrun;        /* run slabs: the longest run of free pages (runpage.c) */
+  uint16_t rbucket;       /* run slabs: the owner's bucket it is on (0: none; tcache.c) */
+  ohi_slab_t *rnext, *rprev; /* run slabs: in the owner's bucket */
   uint64_t empty_since_ms;/* central empty list: when it got there */
   size_t touched;         /* bytes from the base handed out at least once (page rounded) */
   /* The purge walk's summary (purge.c), kept by whoever holds the slab: the
@@ -224,6 +225,7 @@ OHI_INLINE void ohi_bin_count(ohi_tbin_t *b, uint64_t allocs, uint64_t frees) {
  *           mid-burst, valgrind's one-thread-at-a-time) loses nothing of its
  *           cache's behaviour - a free still releases the slab it empties
  *           under a zero delay - and waits at most one slab's purge. */
+#define OHI_RUN_BUCKETS 64
 #define OHI_RUNC_PAGES 64
 #define OHI_RUNC_N 4
 #define OHI_STEAL_BYPASS 1u
@@ -267,6 +269,13 @@ struct ohi_tcache_s {
    * OHI_RUNC_PAGES, OHI_RUNC_N each, within OH_OPT_TCACHE_BYTES; handed to
    * the page maps (ohi_tcache_flush_runs) before the cache adopts or makes a
    * run slab, at each purge pass over the cache, and when it is drained. */
+  /* Owned run slabs by the longest run of free pages they have (1 .. 63
+   * pages, and 64 or more: OHI_RUN_BUCKETS), so a refill finds the slab
+   * that fits best without a search (bit b-1 of rmask: bucket b holds one).
+   * The owner keeps them; a collect by anyone else may leave a slab on a
+   * lower bucket than its due, which a refill's sweep corrects. */
+  uint64_t rmask;
+  ohi_slab_t *rbuckets[OHI_RUN_BUCKETS + 1];
   uint64_t runc_bytes;
   uint8_t runc_n[OHI_RUNC_PAGES + 1];
   void *runc[OHI_RUNC_PAGES + 1][OHI_RUNC_N];

@@ -118,7 +118,41 @@ void ohi_bin_set_cur(ohi_tbin_t *b, ohi_slab_t *t) {
   if (t != NULL && t != old && t->used == 0) nempty_add(b, -1);
 }
 
+/* ---- run slabs by their longest free run --------------------------------------- */
+
+OHI_INLINE unsigned rbucket_of(const ohi_slab_t *s) { return s->maxrun < OHI_RUN_BUCKETS ? s->maxrun : OHI_RUN_BUCKETS; }
+
+void ohi_rbucket_link(ohi_tcache_t *tc, ohi_slab_t *s) {
+  unsigned b = rbucket_of(s);
+  s->rbucket = (uint16_t)b;
+  s->rprev = NULL;
+  s->rnext = NULL;
+  if (b == 0) return; /* no free page: on no bucket */
+  s->rnext = tc->rbuckets[b];
+  if (s->rnext) s->rnext->rprev = s;
+  tc->rbuckets[b] = s;
+  tc->rmask |= (uint64_t)1 << (b - 1);
+}
+
+void ohi_rbucket_unlink(ohi_tcache_t *tc, ohi_slab_t *s) {
+  unsigned b = s->rbucket;
+  if (b == 0) return;
+  if (s->rprev) s->rprev->rnext = s->rnext;
+  else tc->rbuckets[b] = s->rnext;
+  if (s->rnext) s->rnext->rprev = s->rprev;
+  if (tc->rbuckets[b] == NULL) tc->rmask &= ~((uint64_t)1 << (b - 1));
+  s->rnext = s->rprev = NULL;
+  s->rbucket = 0;
+}
+
+void ohi_rbucket_update(ohi_tcache_t *tc, ohi_slab_t *s) {
+  if (s->rbucket == rbucket_of(s)) return;
+  ohi_rbucket_unlink(tc, s);
+  ohi_rbucket_link(tc, s);
+}
+
 void ohi_bin_own(ohi_tbin_t *b, ohi_slab_t *s) {
+  if (s->fmap != NULL) ohi_rbucket_link(OHI_LOAD_RELAXED(&s->owner), s);
   ohi_bin_push_front(b, s);
   OHI_OWNER_INC(&b->nowned, 1);
   ohi_bin_nfree_add(b, ohi_slab_nfree(s));
@@ -126,6 +160,7 @@ void ohi_bin_own(ohi_tbin_t *b, ohi_slab_t *s) {
 }
 
 void ohi_bin_disown(ohi_tbin_t *b, ohi_slab_t *s) {
+  if (s->fmap != NULL) ohi_rbucket_unlink(OHI_LOAD_RELAXED(&s->owner), s);
   if (counted_empty(b, s)) nempty_add(b, -1);
   if (b->cur == s) b->cur = NULL;
   ohi_bin_remove(b, s);
@@ -373,6 +408,7 @@ void ohi_tcache_flush_runs(oh_slab_t *h, ohi_tcache_t *tc) {
       ohi_run_put(s, idx);
       if (OHI_LOAD_RELAXED(&s->dirty) == 0) ohi_slab_mark_dirty(s);
       if (s->used == 0) ohi_bin_note_emptied(b, s);
+      ohi_rbucket_update(tc, s);
     }
   }
   OHI_STORE_RELAXED(&tc->runc_bytes, 0);
