@@ -14,7 +14,10 @@ import (
 )
 
 func TestChunkProtocolDifferential(t *testing.T) {
+	runs := OptionGet(OptPageRuns) // h serves 16-256 KiB as runs of pages: their verdicts too
+	OptionSet(OptPageRuns, 1)
 	h, e := NewSlab(16, 1<<20, 1.25)
+	OptionSet(OptPageRuns, runs)
 	if e != OK {
 		t.Fatal(e)
 	}

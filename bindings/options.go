@@ -29,6 +29,7 @@ const (
 	OptTCacheBytes    Option = C.OH_OPT_TCACHE_BYTES
 	OptRetainBytes    Option = C.OH_OPT_RETAIN_BYTES
 	OptHugePages      Option = C.OH_OPT_HUGEPAGES
+	OptPageRuns       Option = C.OH_OPT_PAGE_RUNS
 )
 
 // OptionGet returns the current value of opt.

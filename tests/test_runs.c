@@ -1,6 +1,8 @@
-/* test_runs.c - runs of pages (c/src/runpage.c, runs.c): sizes from 16 KiB to
- * a quarter slab are runs of whole pages, so the pages one size freed serve
- * another at once, committed, without a new slab; the release protocol stays
+/* test_runs.c - runs of pages (c/src/runpage.c, runs.c; OH_OPT_PAGE_RUNS):
+ * sizes from 16 KiB to a quarter slab are runs of whole pages, so the pages
+ * one size freed serve another at once, committed, without a new slab; the
+ * instances here turn them on (make test also runs every suite with
+ * OFFHEAP_PAGE_RUNS=1: test-c-runs). The release protocol stays
  * the chunks' (one claiming CAS, double frees caught, interior and tail
  * pointers refused); statistics, leak reports, purges, thread exit and the
  * instances without runs keep their contracts. */
@@ -23,14 +25,33 @@ static oh_stats_t stats_now(oh_slab_t *s) {
   return st;
 }
 
+/* An instance with runs of pages. */
+static oh_slab_t *runs_heap(void) {
+  t_opt_save_t on = t_opt_set(OH_OPT_PAGE_RUNS, 1);
+  oh_slab_t *s = oh_slab_new(NULL);
+  t_opt_restore(on);
+  cr_assert(s != NULL);
+  return s;
+}
+
+/* The process-wide instance, made now with runs (each test runs in a
+ * process of its own, where nothing has made it yet). */
+static void default_with_runs(void) {
+  t_opt_save_t on = t_opt_set(OH_OPT_PAGE_RUNS, 1);
+  void *p = oh_alloc(20 * KiB + 1);
+  t_opt_restore(on);
+  cr_assert(p != NULL);
+  cr_assert_eq(oh_usable_size(p), 24 * KiB, "the process-wide instance was made before the test: no runs");
+  oh_free(p);
+}
+
 static size_t pages_of(size_t n) { return (n + t_page() - 1) / t_page() * t_page(); }
 
 /* The phase change in small: 16 KiB buffers, three of every four freed, then
  * 48 KiB ones - each lands in a hole the frees left, and no slab is added. */
 Test(runs, freed_pages_serve_another_size_without_a_new_slab) {
   t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
-  oh_slab_t *s = oh_slab_new(NULL);
-  cr_assert(s != NULL);
+  oh_slab_t *s = runs_heap();
   enum { N = 256 };
   char *p[N];
   for (int i = 0; i < N; i++) {
@@ -62,6 +83,7 @@ Test(runs, freed_pages_serve_another_size_without_a_new_slab) {
 }
 
 Test(runs, sizes_round_to_whole_pages_and_reused_pages_read_zero_through_calloc) {
+  default_with_runs();
   const size_t sizes[] = {16 * KiB, 16 * KiB + 1, 20 * KiB - 1, 48 * KiB, 100 * KiB + 7, 256 * KiB};
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
     void *p = oh_alloc(sizes[i]);
@@ -85,6 +107,7 @@ Test(runs, sizes_round_to_whole_pages_and_reused_pages_read_zero_through_calloc)
 /* Every page of a run but its first is inside an allocation; a freed run's
  * pages are free: each release says which, naming the run's start. */
 Test(runs, releases_inside_or_after_a_run_are_refused) {
+  default_with_runs();
   t_cap_install();
   char *p = oh_alloc(48 * KiB);
   cr_assert(p != NULL);
@@ -117,8 +140,7 @@ Test(runs, releases_inside_or_after_a_run_are_refused) {
 }
 
 Test(runs, reference_counts_hold_a_run_until_the_last_decref) {
-  oh_slab_t *s = oh_slab_new(NULL);
-  cr_assert(s != NULL);
+  oh_slab_t *s = runs_heap();
   void *p = oh_slab_alloc(s, 40 * KiB);
   cr_assert(p != NULL);
   cr_assert_eq(oh_slab_addref(s, p), 0);
@@ -157,6 +179,7 @@ static void *racer(void *arg) {
 /* Two threads free the same runs at once: each run is freed exactly once,
  * the other release is a double free - N of N, as for chunks. */
 Test(runs, racing_double_frees_are_caught_every_time) {
+  default_with_runs();
   enum { N = 512 };
   t_cap_install();
   char **p = malloc(N * sizeof *p);
@@ -196,8 +219,7 @@ static void *free_all_of(void *arg) {
  * come out exact. */
 Test(runs, runs_freed_by_another_thread_come_home) {
   t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
-  oh_slab_t *s = oh_slab_new(NULL);
-  cr_assert(s != NULL);
+  oh_slab_t *s = runs_heap();
   enum { N = 200 };
   char *p[N];
   for (int i = 0; i < N; i++) cr_assert((p[i] = oh_slab_alloc(s, 24 * KiB)) != NULL);
@@ -236,8 +258,7 @@ static void *alloc_free_half_and_exit(void *arg) {
  * pages it left free without mapping, and its live runs stay intact. */
 Test(runs, thread_exit_hands_run_slabs_back) {
   t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
-  oh_slab_t *s = oh_slab_new(NULL);
-  cr_assert(s != NULL);
+  oh_slab_t *s = runs_heap();
   enum { N = 256 };
   char *p[N];
   freer_t f = {s, p, N};
@@ -266,8 +287,7 @@ Test(runs, thread_exit_hands_run_slabs_back) {
  * reads as zero. */
 Test(runs, a_purge_decommits_exactly_the_free_pages) {
   t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
-  oh_slab_t *s = oh_slab_new(NULL);
-  cr_assert(s != NULL);
+  oh_slab_t *s = runs_heap();
   enum { N = 32 };
   char *p[N];
   for (int i = 0; i < N; i++) {
@@ -313,8 +333,7 @@ static void sum_leak(void *p, size_t size, long refs, int cls, void *arg) {
 }
 
 Test(runs, statistics_and_leaks_count_runs_by_their_pages) {
-  oh_slab_t *s = oh_slab_new(NULL);
-  cr_assert(s != NULL);
+  oh_slab_t *s = runs_heap();
   const size_t sizes[] = {16 * KiB, 17 * KiB, 60 * KiB, 200 * KiB};
   void *p[4];
   size_t want = 0;
@@ -352,8 +371,7 @@ static size_t usable_of_44k(oh_slab_t *s) {
 }
 
 Test(runs, debug_mode_option_off_and_single_size_instances_keep_size_classes) {
-  oh_slab_t *s = oh_slab_new(NULL);
-  cr_assert(s != NULL);
+  oh_slab_t *s = runs_heap();
   cr_expect_eq(usable_of_44k(s), 44 * KiB, "a run of 11 pages");
   void *before = oh_slab_alloc(s, 44 * KiB); /* a run, freed in debug mode below */
   cr_assert(before != NULL);
@@ -364,16 +382,18 @@ Test(runs, debug_mode_option_off_and_single_size_instances_keep_size_classes) {
   t_opt_restore(dbg);
   cr_assert_eq(oh_slab_destroy(s), 0);
 
-  t_opt_save_t off = t_opt_set(OH_OPT_PAGE_RUNS, 0);
+  t_opt_save_t on = t_opt_set(OH_OPT_PAGE_RUNS, 0);
   s = oh_slab_new(NULL);
-  t_opt_restore(off);
+  t_opt_restore(on);
   cr_assert(s != NULL);
   cr_expect_eq(usable_of_44k(s), 48 * KiB, "OFFHEAP_PAGE_RUNS=0 still made runs");
   cr_assert_eq(oh_slab_destroy(s), 0);
 
   /* smallest chunk 44 KiB: an instance for one size (a BufferPool's) */
   oh_slab_config_t one = {44 * KiB, MiB, 2.0};
+  on = t_opt_set(OH_OPT_PAGE_RUNS, 1);
   s = oh_slab_new(&one);
+  t_opt_restore(on);
   cr_assert(s != NULL);
   cr_expect_eq(usable_of_44k(s), oh_slab_class_size(s, 0), "a single-size instance got runs");
   void *p = oh_slab_alloc(s, 48 * KiB);
@@ -389,8 +409,7 @@ Test(runs, debug_mode_option_off_and_single_size_instances_keep_size_classes) {
  * needs their pages makes a new slab. */
 Test(runs, a_kept_run_serves_its_size_and_is_flushed_before_a_new_slab) {
   t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
-  oh_slab_t *s = oh_slab_new(NULL);
-  cr_assert(s != NULL);
+  oh_slab_t *s = runs_heap();
   /* one slab of exactly 64 runs of 16 KiB */
   enum { N = 64 };
   char *p[N];
@@ -431,8 +450,7 @@ Test(runs, a_kept_run_serves_its_size_and_is_flushed_before_a_new_slab) {
  * free pages serve another owner before a new slab. */
 Test(runs, owner_handles_allocate_and_release_runs) {
   t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
-  oh_slab_t *h = oh_slab_new(NULL);
-  cr_assert(h != NULL);
+  oh_slab_t *h = runs_heap();
   ohi_tcache_t *a = ohi_owner_new(h), *b = ohi_owner_new(h);
   cr_assert(a != NULL && b != NULL);
   enum { N = 128 };

@@ -151,10 +151,11 @@ typedef enum oh_option_e {
                                 larger than a slab each thread keeps mapped for reuse
                                 (until the purge delay passes); 0 = none kept per
                                 thread (a small shared cache under a lock only) */
-  OH_OPT_PAGE_RUNS,          /* OFFHEAP_PAGE_RUNS: 1 (default) = sizes from 16 KiB to a
-                                quarter slab are runs of whole pages, so pages one size
-                                freed serve any other at once; 0 = size classes. Read
-                                when an instance is created */
+  OH_OPT_PAGE_RUNS,          /* OFFHEAP_PAGE_RUNS: 1 = sizes from 16 KiB to a quarter
+                                slab are runs of whole pages, so pages one size freed
+                                serve any other at once (an instance whose smallest
+                                class is below 16 KiB); 0 (default) = size classes.
+                                Read when an instance is created */
   OH_OPT_COUNT_
 } oh_option_t;
 OH_API long long oh_option_get(oh_option_t opt);
@@ -179,8 +180,8 @@ OH_API int oh_unmap(void *p, size_t n);
 /* Which kind of offheap memory p lies in, from the library's own tables and
  * without touching p: OH_KIND_NONE (not offheap's, or released), a chunk of a
  * slab or pool (OH_KIND_SLAB), a whole-page allocation of oh_alloc or a slab
- * (OH_KIND_LARGE: a run of pages, 16 KiB to a quarter slab, or an allocation
- * larger than a slab), an oh_map mapping (OH_KIND_MAP) or an arena block
+ * (OH_KIND_LARGE: an allocation larger than a slab, or a run of pages under
+ * OH_OPT_PAGE_RUNS), an oh_map mapping (OH_KIND_MAP) or an arena block
  * (OH_KIND_ARENA). The answer can be stale if another thread releases the
  * memory meanwhile: use it to word a message, never to decide a release. */
 enum { OH_KIND_NONE = 0, OH_KIND_SLAB = 1, OH_KIND_LARGE = 2, OH_KIND_MAP = 3, OH_KIND_ARENA = 4 };
@@ -197,10 +198,10 @@ OH_API size_t oh_decommit(void *addr, size_t len);
 /* ---- the process-wide allocator -------------------------------------------- */
 
 /* n == 0 returns a minimal allocation (like malloc). Sizes up to the default
- * slab size (1 MiB) come from slab classes, except 16 KiB to 256 KiB (a
- * quarter slab), which are runs of whole pages: the pages one size frees
- * serve any other at once (OH_OPT_PAGE_RUNS; size classes in debug mode);
- * larger sizes are whole pages of their own.
+ * slab size (1 MiB) come from slab classes - with OH_OPT_PAGE_RUNS, 16 KiB to
+ * 256 KiB (a quarter slab) are runs of whole pages instead, which the pages
+ * one size frees serve at once (size classes still in debug mode); larger
+ * sizes are whole pages of their own.
  * Failure: NULL with ENOMEM (or EINVAL when n cannot be represented). */
 OH_API void *oh_alloc(size_t n);
 OH_API void *oh_calloc(size_t n);
@@ -234,10 +235,10 @@ OH_API oh_slab_t *oh_default_slab(void);
  * instance must not be used afterwards. */
 OH_API int oh_slab_destroy(oh_slab_t *s);
 
-/* Returns a chunk with reference count 1. n from 16 KiB to a quarter slab is
- * a run of whole pages in an instance whose smallest class is below 16 KiB
- * (as oh_alloc); n larger than the slab size is served by whole pages (still
- * reference counted), never refused for size. */
+/* Returns a chunk with reference count 1. With OH_OPT_PAGE_RUNS, n from 16
+ * KiB to a quarter slab is a run of whole pages in an instance whose smallest
+ * class is below 16 KiB (as oh_alloc); n larger than the slab size is served
+ * by whole pages (still reference counted), never refused for size. */
 OH_API void *oh_slab_alloc(oh_slab_t *s, size_t n);
 /* Reference count + 1. Errors as oh_free, plus EOVERFLOW. */
 OH_API int oh_slab_addref(oh_slab_t *s, void *p);

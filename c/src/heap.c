@@ -28,8 +28,9 @@
  *
  * The steps of an allocation of n bytes:
  *   1. n > the largest class: a large span of whole pages (large.c); n from
- *      16 KiB to a quarter slab: a run of pages of the heap's run slabs
- *      (runs.c), so freed pages serve every size (outside debug mode).
+ *      16 KiB to a quarter slab, with OH_OPT_PAGE_RUNS: a run of pages of the
+ *      heap's run slabs (runs.c), so freed pages serve every size (outside
+ *      debug mode).
  *   2. class = grid[grid_index(n)].
  *   3. The thread's cache for (heap, class) pops its current slab's local free
  *      list: the state word goes from FREE|next to 1. No lock, no atomic RMW.
