@@ -261,13 +261,13 @@ OHI_INLINE uint32_t ohi_run_pages_for(oh_slab_t *h, size_t n) {
  * its word from CACHED to 1; NULL when it keeps none. The fast paths' and
  * runs.c's one way to take a kept run. */
 OHI_INLINE void *ohi_runc_pop(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k) {
-  if (k > OHI_RUNC_PAGES || tc->runc_n[k] == 0) return NULL;
-  uint32_t i = --tc->runc_n[k];
-  OHI_STORE_RELAXED(&tc->runc_bytes, tc->runc_bytes - ((uint64_t)k << h->page_shift));
-  OHI_STORE_RELEASE(tc->runw[k][i], 1u);
+  if (k > OHI_RUNC_PAGES || tc->rc->runc_n[k] == 0) return NULL;
+  uint32_t i = --tc->rc->runc_n[k];
+  OHI_STORE_RELAXED(&tc->rc->runc_bytes, tc->rc->runc_bytes - ((uint64_t)k << h->page_shift));
+  OHI_STORE_RELEASE(tc->rc->runw[k][i], 1u);
   OHI_OWNER_INC(&tc->bins[h->run_class].allocs, k); /* and k pages fewer free (ohi_bin_nfree) */
   OHI_OWNER_INC(&tc->rallocs, 1);
-  void *p = tc->runc[k][i];
+  void *p = tc->rc->runc[k][i];
   OHI_ASAN_UNPOISON(p, (size_t)k << h->page_shift);
   return p;
 }

@@ -76,10 +76,12 @@ int ohi_heap_destroy(oh_slab_t *h, const char *fn) {
     OHI_STORE_RELAXED(&tc->lfree, (ohi_large_t *)NULL);
     OHI_STORE_RELAXED(&tc->lfree_count, 0);
     OHI_STORE_RELAXED(&tc->lfree_bytes, 0);
-    memset(tc->runc_n, 0, sizeof tc->runc_n); /* its kept runs and run slabs were unmapped above */
-    OHI_STORE_RELAXED(&tc->runc_bytes, 0);
-    memset(tc->rbuckets, 0, sizeof tc->rbuckets);
-    tc->rmask = 0;
+    if (tc->rc != NULL) { /* its kept runs and run slabs were unmapped above */
+      memset(tc->rc->runc_n, 0, sizeof tc->rc->runc_n);
+      OHI_STORE_RELAXED(&tc->rc->runc_bytes, 0);
+      memset(tc->rc->rbuckets, 0, sizeof tc->rc->rbuckets);
+      tc->rc->rmask = 0;
+    }
     OHI_STORE_RELAXED(&tc->heap_id, 0);
     if (stolen) ohi_tcache_unsteal(tc);
   }

@@ -321,11 +321,12 @@ static OHI_NOINLINE int release_full(oh_slab_t *h, void *p, int mode, const char
   } else if (tc != NULL && kind == OHI_SPAN_RUNS && OHI_LOAD_RELAXED(&s->owner) == tc && ohi_tcache_enter(tc)) {
     /* the run of a slab this thread owns: claimed and kept, or put back, in
      * one window (a count above 1, or a misuse, fails the CAS: below) */
-    uint32_t one = 1;
-    bool done = OHI_LOAD_RELAXED(&s->owner) == tc && OHI_CAS(w, &one, OHI_W_CACHED);
-    if (done) ohi_runs_free_in(h, tc, s, (uint32_t)(w - ohi_slab_words(s))); /* the owner's: true */
+    uint32_t one = 1, idx = (uint32_t)(w - ohi_slab_words(s));
+    bool claimed = OHI_LOAD_RELAXED(&s->owner) == tc && OHI_CAS(w, &one, OHI_W_CACHED);
+    bool home = claimed && ohi_runs_free_in(h, tc, s, idx); /* the owner's, inside its window: true */
     ohi_tcache_leave(tc);
-    if (done) return 1;
+    if (claimed && !home) ohi_runs_send(h, s, idx);
+    if (claimed) return 1;
   }
   uint32_t old = ohi_chunk_try_release(w, mode, p, fn);
   if (OHI_UNLIKELY(old == 0)) return -1;

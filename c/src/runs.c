@@ -57,9 +57,9 @@ static ohi_slab_t *runs_owned_fit(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, ui
   }
   for (int sweep = 0; sweep < 2; sweep++) {
     unsigned first = k < OHI_RUN_BUCKETS ? k : OHI_RUN_BUCKETS;
-    for (uint64_t mask = tc->rmask >> (first - 1); mask != 0; mask = tc->rmask >> (first - 1)) {
+    for (uint64_t mask = tc->rc->rmask >> (first - 1); mask != 0; mask = tc->rc->rmask >> (first - 1)) {
       unsigned bk = first + (unsigned)__builtin_ctzll(mask);
-      ohi_slab_t *s = tc->rbuckets[bk];
+      ohi_slab_t *s = tc->rc->rbuckets[bk];
       while (s != NULL && s->maxrun < k) s = s->rnext; /* the top bucket holds 64 pages or more */
       if (s == NULL) {
         if (bk == OHI_RUN_BUCKETS) break;
@@ -100,7 +100,7 @@ static void *runs_owner_alloc(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, bool *
     ohi_tcache_purge_self(h, tc);
   uint32_t at, len;
   ohi_slab_t *s = runs_owned_fit(h, tc, k, &at, &len);
-  if (s == NULL && OHI_LOAD_RELAXED(&tc->runc_bytes) != 0) { /* the kept runs serve any size first */
+  if (s == NULL && OHI_LOAD_RELAXED(&tc->rc->runc_bytes) != 0) { /* the kept runs serve any size first */
     ohi_tcache_flush_runs(h, tc);
     s = runs_owned_fit(h, tc, k, &at, &len);
   }
@@ -152,11 +152,11 @@ static void runs_owner_free(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint3
   ohi_tbin_t *b = &tc->bins[h->run_class];
   uint32_t k = ohi_run_pages(s, idx);
   uint64_t bytes = (uint64_t)k << h->page_shift;
-  if (k <= OHI_RUNC_PAGES && tc->runc_n[k] < OHI_RUNC_N &&
-      tc->runc_bytes + bytes <= (uint64_t)ohi_opt(OH_OPT_TCACHE_BYTES)) { /* kept claimed for the next one */
-    tc->runw[k][tc->runc_n[k]] = ohi_slab_words(s) + idx;
-    tc->runc[k][tc->runc_n[k]++] = ohi_chunk_ptr(s, idx);
-    OHI_STORE_RELAXED(&tc->runc_bytes, tc->runc_bytes + bytes);
+  if (k <= OHI_RUNC_PAGES && tc->rc->runc_n[k] < OHI_RUNC_N &&
+      tc->rc->runc_bytes + bytes <= (uint64_t)ohi_opt(OH_OPT_TCACHE_BYTES)) { /* kept claimed for the next one */
+    tc->rc->runw[k][tc->rc->runc_n[k]] = ohi_slab_words(s) + idx;
+    tc->rc->runc[k][tc->rc->runc_n[k]++] = ohi_chunk_ptr(s, idx);
+    OHI_STORE_RELAXED(&tc->rc->runc_bytes, tc->rc->runc_bytes + bytes);
     OHI_OWNER_INC(&b->frees, k);
     OHI_OWNER_INC(&tc->rfrees, 1);
     return;

@@ -230,6 +230,29 @@ OHI_INLINE void ohi_bin_count(ohi_tbin_t *b, uint64_t allocs, uint64_t frees) {
 #define OHI_RUNC_N 4
 #define OHI_STEAL_BYPASS 1u
 #define OHI_STEAL_YIELD 2u
+/* A thread cache's part in the run tier (runs.c), allocated with it for a
+ * heap with runs only. */
+typedef struct ohi_runcache_s {
+  /* Owned run slabs by the longest run of free pages they have (1 .. 63
+   * pages, and 64 or more: OHI_RUN_BUCKETS), so a refill finds the slab
+   * that fits best without a search (bit b-1 of rmask: bucket b holds one).
+   * The owner keeps them; a collect by anyone else may leave a slab on a
+   * lower bucket than its due, which a refill's sweep corrects. */
+  uint64_t rmask;
+  ohi_slab_t *rbuckets[OHI_RUN_BUCKETS + 1];
+  /* Runs of pages this cache freed into its own run slabs, kept claimed
+   * (first page's word CACHED, pages still used) for the next allocation of
+   * as many pages: a pair of alloc and free then costs two stores and no
+   * page map, as a chunk's does. Per page count up to OHI_RUNC_PAGES,
+   * OHI_RUNC_N each, within OH_OPT_TCACHE_BYTES; handed to the page maps
+   * (ohi_tcache_flush_runs) before the cache adopts or makes a run slab, at
+   * each purge pass over the cache, and when it is drained. */
+  uint64_t runc_bytes;
+  uint8_t runc_n[OHI_RUNC_PAGES + 1];
+  void *runc[OHI_RUNC_PAGES + 1][OHI_RUNC_N];
+  uint32_t *runw[OHI_RUNC_PAGES + 1][OHI_RUNC_N]; /* their state words */
+} ohi_runcache_t;
+
 struct ohi_tcache_s {
   uint32_t in_op;   /* owner: inside a cache operation */
   uint32_t steal;   /* stealer: keep out */
@@ -262,24 +285,9 @@ struct ohi_tcache_s {
    * cache (checked inside the cache's window); cleared when a slab leaves. */
   ohi_slab_t *last_free;
   uint64_t lallocs, lfrees, lalloc_bytes, lfree_bytes_total;
-  /* Runs of pages this cache freed into its own run slabs, kept claimed
-   * (first page's word CACHED, pages still used) for the next allocation of
-   * as many pages (runs.c): a pair of alloc and free then costs two stores
-   * and no page map, as a chunk's does. Per page count up to
-   * OHI_RUNC_PAGES, OHI_RUNC_N each, within OH_OPT_TCACHE_BYTES; handed to
-   * the page maps (ohi_tcache_flush_runs) before the cache adopts or makes a
-   * run slab, at each purge pass over the cache, and when it is drained. */
-  /* Owned run slabs by the longest run of free pages they have (1 .. 63
-   * pages, and 64 or more: OHI_RUN_BUCKETS), so a refill finds the slab
-   * that fits best without a search (bit b-1 of rmask: bucket b holds one).
-   * The owner keeps them; a collect by anyone else may leave a slab on a
-   * lower bucket than its due, which a refill's sweep corrects. */
-  uint64_t rmask;
-  ohi_slab_t *rbuckets[OHI_RUN_BUCKETS + 1];
-  uint64_t runc_bytes;
-  uint8_t runc_n[OHI_RUNC_PAGES + 1];
-  void *runc[OHI_RUNC_PAGES + 1][OHI_RUNC_N];
-  uint32_t *runw[OHI_RUNC_PAGES + 1][OHI_RUNC_N]; /* their state words */
+  /* The run tier's part of the cache (runs.c), after the bins and counts;
+   * NULL for a heap without runs, whose caches do not carry it. */
+  struct ohi_runcache_s *rc;
   ohi_tbin_t bins[];
 };
 

@@ -43,7 +43,8 @@ void ohi_tls_register(void) { pthread_once(&tls_once, tls_init); }
 
 ohi_tcache_t *ohi_tcache_new(oh_slab_t *h, bool explicit_owner) {
   size_t n = h->nclasses;
-  size_t size = sizeof(ohi_tcache_t) + n * sizeof(ohi_tbin_t) + n * sizeof(int64_t);
+  size_t base = sizeof(ohi_tcache_t) + n * sizeof(ohi_tbin_t) + n * sizeof(int64_t);
+  size_t size = base + (h->run_class != OHI_NO_RUNS ? sizeof(ohi_runcache_t) : 0);
   ohi_tcache_t *tc = ohi_meta_alloc(size);
   if (tc == NULL) return NULL;
   tc->meta_size = size;
@@ -52,6 +53,7 @@ ohi_tcache_t *ohi_tcache_new(oh_slab_t *h, bool explicit_owner) {
   tc->seen_ms = ohi_os_now_ms(); /* idle is counted from now, not from boot */
   tc->purged_tick = OHI_LOAD_RELAXED(&ohi_purge_tick); /* a new cache missed no pass */
   tc->cached = (int64_t *)&tc->bins[n];
+  if (h->run_class != OHI_NO_RUNS) tc->rc = (ohi_runcache_t *)((char *)tc + base); /* 8-aligned: after int64s */
   ohi_lock(&ohi_registry_lock);
   if (OHI_LOAD_RELAXED(&h->magic) != OHI_HEAP_LIVE) { /* destroyed meanwhile */
     ohi_unlock(&ohi_registry_lock);
@@ -128,19 +130,19 @@ void ohi_rbucket_link(ohi_tcache_t *tc, ohi_slab_t *s) {
   s->rprev = NULL;
   s->rnext = NULL;
   if (b == 0) return; /* no free page: on no bucket */
-  s->rnext = tc->rbuckets[b];
+  s->rnext = tc->rc->rbuckets[b];
   if (s->rnext) s->rnext->rprev = s;
-  tc->rbuckets[b] = s;
-  tc->rmask |= (uint64_t)1 << (b - 1);
+  tc->rc->rbuckets[b] = s;
+  tc->rc->rmask |= (uint64_t)1 << (b - 1);
 }
 
 void ohi_rbucket_unlink(ohi_tcache_t *tc, ohi_slab_t *s) {
   unsigned b = s->rbucket;
   if (b == 0) return;
   if (s->rprev) s->rprev->rnext = s->rnext;
-  else tc->rbuckets[b] = s->rnext;
+  else tc->rc->rbuckets[b] = s->rnext;
   if (s->rnext) s->rnext->rprev = s->rprev;
-  if (tc->rbuckets[b] == NULL) tc->rmask &= ~((uint64_t)1 << (b - 1));
+  if (tc->rc->rbuckets[b] == NULL) tc->rc->rmask &= ~((uint64_t)1 << (b - 1));
   s->rnext = s->rprev = NULL;
   s->rbucket = 0;
 }
@@ -392,11 +394,11 @@ OHI_NOINLINE bool ohi_tcache_enter_stolen(ohi_tcache_t *tc) {
 }
 
 void ohi_tcache_flush_runs(oh_slab_t *h, ohi_tcache_t *tc) {
-  if (OHI_LOAD_RELAXED(&tc->runc_bytes) == 0) return;
+  if (OHI_LOAD_RELAXED(&tc->rc->runc_bytes) == 0) return;
   ohi_tbin_t *b = &tc->bins[h->run_class];
   for (unsigned k = 0; k <= OHI_RUNC_PAGES; k++) {
-    while (tc->runc_n[k] > 0) {
-      void *p = tc->runc[k][--tc->runc_n[k]];
+    while (tc->rc->runc_n[k] > 0) {
+      void *p = tc->rc->runc[k][--tc->rc->runc_n[k]];
       ohi_slab_t *s = (ohi_slab_t *)ohi_region_lookup(p);
       uint32_t idx = (uint32_t)(((uintptr_t)p - s->span.base) >> h->page_shift);
       /* counted free when it was cached: the bin's counts stand */
@@ -411,7 +413,7 @@ void ohi_tcache_flush_runs(oh_slab_t *h, ohi_tcache_t *tc) {
       ohi_rbucket_update(tc, s);
     }
   }
-  OHI_STORE_RELAXED(&tc->runc_bytes, 0);
+  OHI_STORE_RELAXED(&tc->rc->runc_bytes, 0);
 }
 
 bool ohi_tcache_abandon_all(oh_slab_t *h, ohi_tcache_t *tc) {
