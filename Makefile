@@ -146,7 +146,7 @@ test-c: $(BUILD)/rel/offheap_tests ## the C suite, plain -O2 build
 # Runs of pages (OFFHEAP_PAGE_RUNS) are off by default: every suite runs once
 # more with them on (plain, and the thread, steal and owner suites under TSan),
 # so the slabs of the run tier go through what the size classes do.
-TSAN_RUNS_SUITES := @(threads|purge_steal|misuse_race|owner|ownership|thread_exit|page_purge|runs)
+TSAN_RUNS_SUITES := @(threads|purge_steal|misuse_race|owner|ownership|thread_exit|runs)
 test-c-runs: $(BUILD)/rel/offheap_tests $(BUILD)/tsan/offheap_tests ## the C suite with OFFHEAP_PAGE_RUNS=1 (plain; threads and steals under TSan)
 	OFFHEAP_PAGE_RUNS=1 $(BUILD)/rel/offheap_tests $(CRITERION_ARGS)
 	set -o pipefail; OFFHEAP_PAGE_RUNS=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 OH_TEST_NO_RSS=1 \

@@ -47,7 +47,7 @@ type Stats struct {
 type SlabStats struct {
 	Name          string // the instance's name (SlabConfig.Name, PoolConfig.Name), if any
 	InUseBytes    uint64 // bytes of live allocations (chunk sizes)
-	SlabBytes     uint64 // bytes of the slabs the instance owns
+	SlabBytes     uint64 // bytes of the slabs the instance owns (with an installed library, its runs of pages' slabs left out)
 	LargeInUse    uint64 // live allocations larger than a slab
 	Allocs, Frees uint64 // cumulative
 	SlabsEmpty    uint64 // empty slabs kept committed for reuse
