@@ -396,7 +396,7 @@ static ohi_slab_t *central_pick_run(oh_slab_t *h, ohi_class_t *c, uint32_t k, ui
   return NULL;
 }
 
-/* A new run slab with its first fit for k pages (no lock held). */
+/* A new run slab with its fit for k pages (no lock held). */
 static ohi_slab_t *new_run_slab(oh_slab_t *h, uint32_t k, uint32_t *at, uint32_t *len) {
   ohi_slab_t *s = ohi_slab_create(h, h->run_class);
   if (s != NULL) *at = ohi_run_fit(s, k, len); /* k <= its pages: run_max is at most a quarter */

@@ -164,7 +164,7 @@ ohi_slab_t *ohi_central_adopt(oh_slab_t *h, unsigned cls, ohi_tcache_t *tc);
 /* Hands an owned slab back to the central lists (owner or stealer). */
 void ohi_central_abandon(oh_slab_t *h, ohi_slab_t *s, uint64_t *now);
 /* Run slabs' locked paths: a central run slab with room for k pages adopted
- * by tc (*at: its first fit) or a new one; k pages taken from the central
+ * by tc (*at: its fit) or a new one; k pages taken from the central
  * lists; a claimed run put back on a central slab. *at, *len: the fit
  * (ohi_run_fit). */
 ohi_slab_t *ohi_central_adopt_run(oh_slab_t *h, uint32_t k, ohi_tcache_t *tc, uint32_t *at, uint32_t *len);

@@ -21,8 +21,9 @@
  *           double frees are caught as for chunks), its other pages
  *           OHI_W_TAIL | length | distance, free pages OHI_W_FREE | flags
  *   fmap    bitmap of free pages, kept by whoever holds the slab (its owner,
- *           or the class lock); a run is found first-fit, lowest address
- *           first, so free pages coalesce without any merging step
+ *           or the class lock); a run is the best fit among the free runs
+ *           (ohi_run_fit), and a freed run's bits join its free neighbours',
+ *           so free pages coalesce without any merging step
  *   dpages  pages not committed: never touched (a new slab's, all of them)
  *           or decommitted by the purge policy; a run taken over them is
  *           committed by the OS on first touch, counted here, and known to
