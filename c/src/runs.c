@@ -109,13 +109,7 @@ static void *runs_owner_alloc(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, bool *
      * slabs: an owner handle takes those of quiet owners before it maps. */
     if (tc->explicit_owner) ohi_tcache_reclaim(h, tc, h->run_class);
     if ((s = ohi_central_adopt_run(h, k, tc, &at, &len)) == NULL) return NULL;
-    if (s->used == 0 && !ohi_purge_at_free()) ohi_purge_notify(); /* an empty slab to watch */
-    ohi_bin_own(b, s);
-    ohi_bin_set_cur(b, s);
-    if (OHI_LOAD_RELAXED(&tc->holds) == 0) {
-      OHI_STORE_RELAXED(&tc->holds, 1u);
-      ohi_purge_notify(); /* a cache that holds slabs is on the purger's watch */
-    }
+    ohi_tcache_adopted(tc, b, s);
   }
   void *p = ohi_run_take(s, at, k, len, 1, zeroed);
   ohi_rbucket_update(tc, s);

@@ -295,14 +295,18 @@ void *ohi_tcache_refill_alloc(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls, uint
     ohi_tcache_reclaim(h, tc, cls);
   ohi_slab_t *t = ohi_central_adopt(h, cls, tc);
   if (t == NULL) return NULL;
-  if (t->used == 0 && !ohi_purge_at_free()) ohi_purge_notify(); /* an empty slab to watch */
-  ohi_bin_own(b, t);
-  ohi_bin_set_cur(b, t);
+  ohi_tcache_adopted(tc, b, t);
+  return owned_pop(h, b, t, state, zeroed);
+}
+
+void ohi_tcache_adopted(ohi_tcache_t *tc, ohi_tbin_t *b, ohi_slab_t *s) {
+  if (s->used == 0 && !ohi_purge_at_free()) ohi_purge_notify(); /* an empty slab to watch */
+  ohi_bin_own(b, s);
+  ohi_bin_set_cur(b, s);
   if (OHI_LOAD_RELAXED(&tc->holds) == 0) {
     OHI_STORE_RELAXED(&tc->holds, 1u);
     ohi_purge_notify(); /* a cache that holds slabs is on the purger's watch */
   }
-  return owned_pop(h, b, t, state, zeroed);
 }
 
 /* A local free made an owned slab interesting: it had no room (it goes to
