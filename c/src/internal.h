@@ -226,6 +226,9 @@ void ohi_bin_push_front(ohi_tbin_t *b, ohi_slab_t *s);
 void ohi_bin_to_back(ohi_tbin_t *b, ohi_slab_t *s);
 void ohi_bin_own(ohi_tbin_t *b, ohi_slab_t *s);      /* an adopted slab joins the bin */
 void ohi_bin_set_cur(ohi_tbin_t *b, ohi_slab_t *s);  /* the slab allocations come from */
+/* Collects an owned slab's cross-thread frees into its bin (owner); with a
+ * zero delay a slab they emptied is released unless current: false then. */
+bool ohi_bin_collect(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s);
 /* A slab adopted from the central lists (or new) joins tc's bin b as its
  * current slab, and the purger is told what it must now watch. */
 void ohi_tcache_adopted(ohi_tcache_t *tc, ohi_tbin_t *b, ohi_slab_t *s);

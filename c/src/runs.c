@@ -32,15 +32,6 @@
 #include "internal.h"
 
 
-/* Collects s's cross-thread frees into the bin's free count (owner). */
-static void runs_collect(ohi_tcache_t *tc, ohi_tbin_t *b, ohi_slab_t *s) {
-  if (OHI_LOAD_RELAXED(&s->xfree) == OHI_W_END) return;
-  bool was_empty = s->used == 0;
-  ohi_bin_nfree_add(b, ohi_run_collect(s));
-  if (!was_empty && s->used == 0) ohi_bin_note_emptied(b, s);
-  ohi_rbucket_update(tc, s);
-}
-
 /* The owned slab whose longest free run fits k pages best (cache entered),
  * made the current one (*at, *len: the fit), or NULL. Slabs are filed by
  * their longest free run (tcache.c: rbuckets), so the search is a bit scan;
@@ -53,7 +44,10 @@ static ohi_slab_t *runs_owned_fit(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, ui
   uint64_t epoch = __atomic_load_n(&h->classes[h->run_class].remote_epoch, __ATOMIC_ACQUIRE);
   if (epoch != b->seen_remote) {
     b->seen_remote = epoch;
-    for (ohi_slab_t *t = b->owned; t != NULL; t = t->next) runs_collect(tc, b, t);
+    for (ohi_slab_t *t = b->owned, *next; t != NULL; t = next) {
+      next = t->next;
+      ohi_bin_collect(h, b, t);
+    }
   }
   for (int sweep = 0; sweep < 2; sweep++) {
     unsigned first = k < OHI_RUN_BUCKETS ? k : OHI_RUN_BUCKETS;
@@ -76,8 +70,9 @@ static ohi_slab_t *runs_owned_fit(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, ui
     if (sweep == 1) break;
     /* The sweep: slabs with frees waiting, or filed lower than their due. */
     bool moved = false;
-    for (ohi_slab_t *t = b->owned; t != NULL; t = t->next) {
-      runs_collect(tc, b, t);
+    for (ohi_slab_t *t = b->owned, *next; t != NULL; t = next) {
+      next = t->next;
+      if (!ohi_bin_collect(h, b, t)) continue; /* emptied and released */
       unsigned due = t->rbucket;
       ohi_rbucket_update(tc, t);
       moved |= t->rbucket != due;
@@ -146,27 +141,22 @@ static void runs_owner_free(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint3
   ohi_tbin_t *b = &tc->bins[h->run_class];
   uint32_t k = ohi_run_pages(s, idx);
   uint64_t bytes = (uint64_t)k << h->page_shift;
+  OHI_OWNER_INC(&b->frees, k); /* and k pages more free (kept ones count as free: ohi_runc_pop) */
+  OHI_OWNER_INC(&tc->rfrees, 1);
   if (k <= OHI_RUNC_PAGES && tc->rc->runc_n[k] < OHI_RUNC_N &&
       tc->rc->runc_bytes + bytes <= (uint64_t)ohi_opt(OH_OPT_TCACHE_BYTES)) { /* kept claimed for the next one */
     tc->rc->runw[k][tc->rc->runc_n[k]] = ohi_slab_words(s) + idx;
     tc->rc->runc[k][tc->rc->runc_n[k]++] = ohi_chunk_ptr(s, idx);
     OHI_STORE_RELAXED(&tc->rc->runc_bytes, tc->rc->runc_bytes + bytes);
-    OHI_OWNER_INC(&b->frees, k);
-    OHI_OWNER_INC(&tc->rfrees, 1);
     return;
   }
+  ohi_bin_collect(h, b, s); /* before the put: this run keeps s in use, so the collect releases nothing */
   ohi_run_put(s, idx);
-  OHI_OWNER_INC(&b->frees, k); /* and k pages more on the free lists */
-  OHI_OWNER_INC(&tc->rfrees, 1);
   if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&s->dirty) == 0)) ohi_slab_mark_dirty(s);
-  if (OHI_LOAD_RELAXED(&s->xfree) != OHI_W_END) ohi_bin_nfree_add(b, ohi_run_collect(s));
   ohi_rbucket_update(tc, s);
-  if (s->used != 0) return;
-  ohi_bin_note_emptied(b, s);
-  /* A zero delay releases an empty slab at once (not the current one, which
-   * the next allocation would only make again). */
-  if (ohi_purge_at_free() && b->cur != s && OHI_LOAD_RELAXED(&s->xfree) == OHI_W_END)
-    ohi_tcache_release_owned(h, b, s);
+  /* Emptied: as a chunk slab's local free (a zero delay releases it), but
+   * never the current one, which the next allocation would only make again. */
+  if (s->used == 0 && b->cur != s) ohi_tcache_local_free_slow(h, tc, s, false);
 }
 
 bool ohi_runs_free_in(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx) {

@@ -188,10 +188,11 @@ static void *owned_pop(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s, uint32_t stat
 /* Collects s's cross-thread frees, keeping the empty-slab count; with a zero
  * delay a slab they emptied is released (it is not the current one). Returns
  * false when s is gone. */
-static bool owned_collect(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s) {
+bool ohi_bin_collect(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s) {
   if (OHI_LOAD_RELAXED(&s->xfree) == OHI_W_END) return true;
   bool was_empty = s->used == 0;
   ohi_bin_nfree_add(b, ohi_slab_collect(s));
+  if (s->fmap != NULL) ohi_rbucket_update(OHI_LOAD_RELAXED(&s->owner), s); /* a run slab: its longest free run grew */
   if (was_empty || s->used != 0) return true;
   ohi_bin_note_emptied(b, s);
   if (!ohi_purge_at_free() || b->cur == s || s->guarded) return true;
@@ -253,7 +254,7 @@ void *ohi_tcache_refill_alloc(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls, uint
   ohi_tbin_t *b = &tc->bins[cls];
   ohi_slab_t *s = b->cur;
   if (s != NULL) {
-    owned_collect(h, b, s);
+    ohi_bin_collect(h, b, s);
     void *p = owned_pop(h, b, s, state, zeroed);
     if (p != NULL) return p;
   }
@@ -266,7 +267,7 @@ void *ohi_tcache_refill_alloc(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls, uint
     for (ohi_slab_t *t = b->owned, *next; t != NULL; t = next) {
       next = t->next;
       if (t == s || OHI_LOAD_RELAXED(&t->xfree) == OHI_W_END) continue;
-      if (owned_collect(h, b, t) && t != b->owned) {
+      if (ohi_bin_collect(h, b, t) && t != b->owned) {
         ohi_bin_remove(b, t);
         ohi_bin_push_front(b, t);
       }
@@ -282,7 +283,7 @@ void *ohi_tcache_refill_alloc(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls, uint
       ohi_bin_to_back(b, t);
       continue;
     }
-    if (!owned_collect(h, b, t)) continue;
+    if (!ohi_bin_collect(h, b, t)) continue;
     if (has_room(t)) {
       ohi_bin_set_cur(b, t);
       return owned_pop(h, b, t, state, zeroed);
