@@ -433,7 +433,7 @@ void *ohi_central_take_run(oh_slab_t *h, uint32_t k, bool *zeroed) {
     ohi_lock(&c->lock);
     s = ns;
   }
-  void *p = ohi_run_take(s, at, k, len, 1, zeroed);
+  void *p = ohi_run_take(s, at, k, len, zeroed);
   OHI_FETCH_ADD(&c->allocs, k); /* the run class counts pages */
   ohi_central_place(h, c, s, &now);
   ohi_unlock(&c->lock);

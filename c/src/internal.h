@@ -121,9 +121,9 @@ void ohi_run_init(ohi_slab_t *s);
  * or OHI_W_END. */
 uint32_t ohi_run_fit(ohi_slab_t *s, uint32_t k, uint32_t *len);
 /* Hands out the pages [i, i + k) of the free run of len pages (ohi_run_fit)
- * as a run whose state word is state; *zeroed: every page was uncommitted
- * (reads as zero). */
-void *ohi_run_take(ohi_slab_t *s, uint32_t i, uint32_t k, uint32_t len, uint32_t state, bool *zeroed);
+ * as a run with one reference; *zeroed: every page was uncommitted (reads as
+ * zero). */
+void *ohi_run_take(ohi_slab_t *s, uint32_t i, uint32_t k, uint32_t len, bool *zeroed);
 /* The pages of the run starting at page idx (a run's pages are 2 or more). */
 uint32_t ohi_run_pages(const ohi_slab_t *s, uint32_t idx);
 /* A claimed run's pages go free; returns how many. */

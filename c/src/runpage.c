@@ -141,12 +141,12 @@ uint32_t ohi_run_fit(ohi_slab_t *s, uint32_t k, uint32_t *len) {
   return best;
 }
 
-void *ohi_run_take(ohi_slab_t *s, uint32_t i, uint32_t k, uint32_t len, uint32_t state, bool *zeroed) {
+void *ohi_run_take(ohi_slab_t *s, uint32_t i, uint32_t k, uint32_t len, bool *zeroed) {
   uint32_t *words = ohi_slab_words(s);
   uint32_t fresh = map_range(s->fmap, i, k, false, s->dpages);
   if (fresh != 0) ohi_pages_commit_account((size_t)fresh * s->chunk_size);
   for (uint32_t j = 1; j < k; j++) OHI_STORE_RELAXED(&words[i + j], OHI_W_TAIL | k << 12 | j);
-  OHI_STORE_RELEASE(&words[i], state);
+  OHI_STORE_RELEASE(&words[i], 1u);
   s->used += k;
   if (s->free_head >= i && s->free_head < i + k) {
     uint32_t next = next_set(s->fmap, s->nchunks, i + k);
@@ -154,8 +154,8 @@ void *ohi_run_take(ohi_slab_t *s, uint32_t i, uint32_t k, uint32_t len, uint32_t
   }
   if (len >= s->maxrun) s->maxrun = (uint16_t)longest_run(s); /* cut from a longest run */
   void *p = ohi_chunk_ptr(s, i);
-  if (state == 1) OHI_ASAN_UNPOISON(p, (size_t)k * s->chunk_size);
-  if (zeroed) *zeroed = fresh == k && ohi_decommitted_reads_zero();
+  OHI_ASAN_UNPOISON(p, (size_t)k * s->chunk_size);
+  *zeroed = fresh == k && ohi_decommitted_reads_zero();
   return p;
 }
 

@@ -106,7 +106,7 @@ static void *runs_owner_alloc(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, bool *
     if ((s = ohi_central_adopt_run(h, k, tc, &at, &len)) == NULL) return NULL;
     ohi_tcache_adopted(tc, b, s);
   }
-  void *p = ohi_run_take(s, at, k, len, 1, zeroed);
+  void *p = ohi_run_take(s, at, k, len, zeroed);
   ohi_rbucket_update(tc, s);
   OHI_OWNER_INC(&b->allocs, k); /* and k pages fewer on the free lists (ohi_bin_nfree) */
   OHI_OWNER_INC(&tc->rallocs, 1);
