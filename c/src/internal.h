@@ -259,6 +259,11 @@ void ohi_tcache_unlink(oh_slab_t *h, ohi_tcache_t *tc); /* registry lock held */
 void ohi_tcache_retire(oh_slab_t *h, ohi_tcache_t *tc); /* counters to the classes */
 
 /* ---- runs of pages (runs.c) ---- */
+/* Whether h serves n bytes as a run of pages: in its run range, outside
+ * debug mode (where those sizes keep their size classes). */
+OHI_INLINE bool ohi_run_size(const oh_slab_t *h, size_t n) {
+  return n <= h->run_max && n >= h->run_min && OHI_LIKELY(ohi_opt(OH_OPT_DEBUG) == 0);
+}
 /* The pages of the run that serves n bytes (run_min <= n <= run_max). */
 OHI_INLINE uint32_t ohi_run_pages_for(oh_slab_t *h, size_t n) {
   return (uint32_t)((n + ((size_t)1 << h->page_shift) - 1) >> h->page_shift);

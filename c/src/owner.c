@@ -109,7 +109,7 @@ void ohi_owner_return(oh_slab_t *h, ohi_tcache_t *tc, int cls, void *const *ptrs
 /* ---- runs of pages ---------------------------------------------------------------------- */
 
 void *ohi_owner_alloc_run(oh_slab_t *h, ohi_tcache_t *tc, size_t n, bool zero, const char *fn) {
-  if (ohi_opt(OH_OPT_DEBUG) != 0 || n < h->run_min || n > h->run_max) /* its size class, or not a run size */
+  if (!ohi_run_size(h, n)) /* its size class (debug mode), or not a run size */
     return zero ? ohi_heap_alloc_zeroed(h, n, fn) : ohi_heap_alloc(h, n, fn);
   bool zeroed = false;
   void *p = NULL;

@@ -113,7 +113,7 @@ static void *too_large(oh_slab_t *h, size_t n, bool zero, const char *fn) {
 static OHI_NOINLINE void *alloc_big(oh_slab_t *h, size_t n, bool zero, const char *fn) {
   bool zeroed = false;
   void *p;
-  if (n <= h->run_max && n >= h->run_min && OHI_LIKELY(ohi_opt(OH_OPT_DEBUG) == 0)) {
+  if (ohi_run_size(h, n)) {
     ohi_tcache_t *tc = ohi_tcache_peek(h);
     if (OHI_LIKELY(tc != NULL)) { /* a run the thread kept: no page map */
       p = OHI_LIKELY(ohi_tcache_try_enter(tc)) ? ohi_runc_pop(h, tc, ohi_run_pages_for(h, n)) : NULL;
