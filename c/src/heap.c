@@ -87,6 +87,9 @@ static oh_slab_t *heap_alloc_struct(unsigned nclasses) {
   h->meta_size = size;
   h->nclasses = nclasses;
   ohi_lock_init(&h->large_lock);
+  h->page_shift = (uint32_t)__builtin_ctzll((unsigned long long)ohi_os_page_size());
+  h->run_class = OHI_NO_RUNS; /* no runs unless heap_new makes the run class */
+  h->run_min = SIZE_MAX;
   return h;
 }
 
@@ -143,11 +146,8 @@ static oh_slab_t *heap_new(const oh_slab_config_t *cfg, const char *fn) {
   if (h == NULL) return ohi_fail_null(ENOMEM, "%s: out of memory for the heap's metadata", fn);
   h->slab_size = c.slab_size;
   h->slab_shift = (unsigned)__builtin_ctzll((unsigned long long)c.slab_size);
-  h->page_shift = (uint32_t)__builtin_ctzll((unsigned long long)ps);
   for (unsigned i = 0; i < n; i++) ohi_class_init(&h->classes[i], sizes[i], c.slab_size);
   h->max_chunk = sizes[n - 1];
-  h->run_class = OHI_NO_RUNS;
-  h->run_min = SIZE_MAX;
   h->big_min = h->max_chunk + 1;
   if (runs) {
     ohi_class_init(&h->classes[n], ps, c.slab_size);
@@ -175,10 +175,7 @@ oh_slab_t *ohi_heap_new_single(size_t object_size, size_t slab_size, size_t max_
   h->slab_shift = (unsigned)__builtin_ctzll((unsigned long long)slab_size);
   ohi_class_init(&h->classes[0], chunk, slab_size);
   h->max_chunk = chunk; /* the grid stays zero: every size up to it is class 0 */
-  h->run_class = OHI_NO_RUNS; /* a pool has one size: no runs */
-  h->run_min = SIZE_MAX;
-  h->big_min = chunk + 1;
-  h->page_shift = (uint32_t)__builtin_ctzll((unsigned long long)ohi_os_page_size());
+  h->big_min = chunk + 1; /* a pool has one size: no runs */
   /* A bounded pool counts every object against its bound on the locked path,
    * so bounded pools get no thread caches. */
   heap_register(h, max_objects == 0);
