@@ -38,16 +38,7 @@ void ohi_heap_stats_locked(oh_slab_t *h, oh_stats_t *out, bool classes) {
     out->mapped_bytes += classes ? slabs * h->slab_size : 0; /* instance figures only */
     out->in_use_bytes += (uint64_t)in_use * c->chunk_size;
     out->slabs_empty += empties;
-    if (i == h->run_class) { /* it counts pages; its operations are counted apart (runs.c) */
-      uint64_t ra = OHI_LOAD_RELAXED(&h->run_allocs), rf = OHI_LOAD_RELAXED(&h->run_frees);
-      for (ohi_tcache_t *tc = h->tcaches; tc != NULL; tc = tc->next) {
-        ra += OHI_LOAD_RELAXED(&tc->rallocs);
-        rf += OHI_LOAD_RELAXED(&tc->rfrees);
-      }
-      out->allocs += ra;
-      out->frees += rf;
-      continue; /* not a size class a user sees */
-    }
+    if (i == h->run_class) continue; /* pages, not a class a user sees: its operations come below */
     out->allocs += allocs;
     out->frees += frees;
     if (classes) {
@@ -61,10 +52,14 @@ void ohi_heap_stats_locked(oh_slab_t *h, oh_stats_t *out, bool classes) {
     }
   }
   if (classes) out->class_count = ohi_public_classes(h);
-  /* Large spans: counted like the classes, per thread cache and in the heap. */
+  /* Large spans, and the run tier's operations (its class counts pages):
+   * counted like the classes, per thread cache and in the heap. */
   uint64_t la = OHI_LOAD_RELAXED(&h->large_allocs), lf = OHI_LOAD_RELAXED(&h->large_frees);
   uint64_t lab = OHI_LOAD_RELAXED(&h->large_alloc_bytes), lfb = OHI_LOAD_RELAXED(&h->large_free_bytes_total);
+  uint64_t ra = OHI_LOAD_RELAXED(&h->run_allocs), rf = OHI_LOAD_RELAXED(&h->run_frees);
   for (ohi_tcache_t *tc = h->tcaches; tc != NULL; tc = tc->next) {
+    ra += OHI_LOAD_RELAXED(&tc->rallocs);
+    rf += OHI_LOAD_RELAXED(&tc->rfrees);
     la += OHI_LOAD_RELAXED(&tc->lallocs);
     lf += OHI_LOAD_RELAXED(&tc->lfrees);
     lab += OHI_LOAD_RELAXED(&tc->lalloc_bytes);
@@ -73,8 +68,8 @@ void ohi_heap_stats_locked(oh_slab_t *h, oh_stats_t *out, bool classes) {
   if (classes) out->mapped_bytes += OHI_LOAD_RELAXED(&h->large_mapped);
   out->in_use_bytes += lab > lfb ? lab - lfb : 0; /* counters read one after another */
   out->large_in_use += la > lf ? la - lf : 0;
-  out->allocs += la;
-  out->frees += lf;
+  out->allocs += la + ra;
+  out->frees += lf + rf;
 }
 
 static void stats_header(oh_stats_t *out) {
