@@ -32,11 +32,37 @@
 #include "internal.h"
 
 
+/* The filed slab whose longest free run fits k pages best: a bit scan to the
+ * lowest bucket of k pages or more (every slab there fits, but for the top
+ * bucket, which holds 64 pages or more), or NULL. */
+static ohi_slab_t *bucket_pick(ohi_tcache_t *tc, uint32_t k) {
+  unsigned first = k < OHI_RUN_BUCKETS ? k : OHI_RUN_BUCKETS;
+  uint64_t mask = tc->rc->rmask >> (first - 1);
+  if (mask == 0) return NULL;
+  unsigned bk = first + (unsigned)__builtin_ctzll(mask);
+  ohi_slab_t *s = tc->rc->rbuckets[bk];
+  if (bk == OHI_RUN_BUCKETS)
+    while (s != NULL && s->maxrun < k) s = s->rnext;
+  return s;
+}
+
+/* The sweep before a new slab: every owned run slab's waiting frees
+ * collected and the slab refiled (a collect by the purger, say, can leave one
+ * filed lower than its due). Returns whether one moved. */
+static bool refile_all(oh_slab_t *h, ohi_tbin_t *b) {
+  bool moved = false;
+  for (ohi_slab_t *t = b->owned, *next; t != NULL; t = next) {
+    next = t->next;
+    if (!ohi_bin_collect(h, b, t)) continue; /* emptied and released */
+    unsigned due = t->rbucket;
+    ohi_rbucket_update(OHI_LOAD_RELAXED(&t->owner), t);
+    moved |= t->rbucket != due;
+  }
+  return moved;
+}
+
 /* The owned slab whose longest free run fits k pages best (cache entered),
- * made the current one (*at, *len: the fit), or NULL. Slabs are filed by
- * their longest free run (tcache.c: rbuckets), so the search is a bit scan;
- * a slab filed too low (a collect by the purger, say) is found by the sweep
- * before a new slab is adopted. */
+ * made the current one (*at, *len: the fit), or NULL. */
 static ohi_slab_t *runs_owned_fit(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, uint32_t *at, uint32_t *len) {
   ohi_tbin_t *b = &tc->bins[h->run_class];
   /* Other threads freed into run slabs since the last look: every owned
@@ -49,37 +75,16 @@ static ohi_slab_t *runs_owned_fit(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, ui
       ohi_bin_collect(h, b, t);
     }
   }
-  for (int sweep = 0; sweep < 2; sweep++) {
-    unsigned first = k < OHI_RUN_BUCKETS ? k : OHI_RUN_BUCKETS;
-    for (uint64_t mask = tc->rc->rmask >> (first - 1); mask != 0; mask = tc->rc->rmask >> (first - 1)) {
-      unsigned bk = first + (unsigned)__builtin_ctzll(mask);
-      ohi_slab_t *s = tc->rc->rbuckets[bk];
-      while (s != NULL && s->maxrun < k) s = s->rnext; /* the top bucket holds 64 pages or more */
-      if (s == NULL) {
-        if (bk == OHI_RUN_BUCKETS) break;
-        first = bk + 1;
-        if (first > OHI_RUN_BUCKETS) break;
-        continue;
-      }
+  for (int sweep = 0;; sweep++) {
+    for (ohi_slab_t *s; (s = bucket_pick(tc, k)) != NULL;) {
       if ((*at = ohi_run_fit(s, k, len)) != OHI_W_END) {
         ohi_bin_set_cur(b, s);
         return s;
       }
       ohi_rbucket_update(tc, s); /* filed too high (never expected): refiled */
     }
-    if (sweep == 1) break;
-    /* The sweep: slabs with frees waiting, or filed lower than their due. */
-    bool moved = false;
-    for (ohi_slab_t *t = b->owned, *next; t != NULL; t = next) {
-      next = t->next;
-      if (!ohi_bin_collect(h, b, t)) continue; /* emptied and released */
-      unsigned due = t->rbucket;
-      ohi_rbucket_update(tc, t);
-      moved |= t->rbucket != due;
-    }
-    if (!moved) break;
+    if (sweep == 1 || !refile_all(h, b)) return NULL;
   }
-  return NULL;
 }
 
 /* A run of k pages from the thread's own slabs, or an adopted or new one
