@@ -35,6 +35,12 @@ static inline ohg_transition ohg_core_try_release(uint32_t *w, int decref) {
 static inline int ohg_core_try_addref(uint32_t *w) {
 	return ohi_chunk_try_addref(w, NULL, "ohg_core_try_addref") == 0 ? OHG_OK : ohg_code(errno);
 }
+static inline uint32_t ohg_core_run_pages(uint32_t *w) {
+	return OHI_W_TAIL_LEN(OHI_LOAD_RELAXED(&w[1]));
+}
+static inline uint32_t ohg_class_run_pages(oh_slab_t *h, int cls) {
+	return ohi_run_class(h, cls) ? ohi_run_pages_for(h, h->classes[cls].chunk_size) : 0;
+}
 static inline uint64_t ohg_run_slabs(oh_slab_t *h) {
 	return OHI_LOAD_RELAXED(&h->classes[h->run_class].slabs);
 }
@@ -70,6 +76,8 @@ const (
 	spanArena    = C.OHI_SPAN_ARENA
 	spanRuns     = C.OHI_SPAN_RUNS
 	wordTail     = C.OHI_W_TAIL
+	tailLenShift = C.OHI_W_TAIL_LEN_SHIFT
+	tailLenMask  = C.OHI_W_TAIL_LEN_MASK
 )
 
 // isFree is OHI_W_IS_FREE.
@@ -98,6 +106,27 @@ func (s Slab) RunRange() (min, max uintptr, ok bool) {
 		return 0, 0, false
 	}
 	return uintptr(s.h.run_min), uintptr(s.h.run_max), true
+}
+
+// PageSize returns the page size s counts runs in.
+func (s Slab) PageSize() uintptr { return uintptr(1) << s.h.page_shift }
+
+// ClassRunPages returns the pages of the runs that stand for size class cls
+// in a cache of runs (TakeOwned and ReturnOwned of cls move runs, not
+// chunks), or 0 when cls is a class of chunks.
+func (s Slab) ClassRunPages(cls int) int { return int(C.ohg_class_run_pages(s.h, C.int(cls))) }
+
+// RunPages returns the pages of the run whose first page's word w is (Find's
+// class Run): OHI_W_TAIL_LEN of the next page's word, which stays put while
+// the caller holds the run.
+func (w Word) RunPages() int {
+	v := atomic.LoadUint32((*uint32)(unsafe.Add(unsafe.Pointer(w.w), 4)))
+	return int(v >> tailLenShift & tailLenMask)
+}
+
+// CoreRunPages is ohi_run_pages's read in C, for the differential test.
+func (w Word) CoreRunPages() int {
+	return int(C.ohg_core_run_pages((*C.uint32_t)(unsafe.Pointer(w.w))))
 }
 
 // RunSlabs returns the slabs of s's run class, which the statistics' class
@@ -157,7 +186,8 @@ func (s Slab) FindOwned(p uintptr) (w Word, cls int, slabOwner Owner, e Err) {
 			idx*atomic.LoadUint32((*uint32)(unsafe.Pointer(&slab.chunk_size))) == off {
 			w := (*uint32)(unsafe.Add(unsafe.Add(unsafe.Pointer(slab), C.sizeof_ohi_slab_t), uintptr(idx)*4))
 			if !isTail(atomic.LoadUint32(w)) {
-				return Word{w}, Run, 0, OK
+				so := Owner(atomic.LoadUintptr((*uintptr)(unsafe.Pointer(&slab.owner))))
+				return Word{w}, Run, so, OK
 			}
 		}
 	}

@@ -22,6 +22,12 @@ const (
 // RunRange is unknown without the core's internals (and unused: no caches).
 func (s Slab) RunRange() (min, max uintptr, ok bool) { return 0, 0, false }
 
+// PageSize is unknown without the core's internals (and unused: no caches).
+func (s Slab) PageSize() uintptr { return 4096 }
+
+// ClassRunPages is unknown without the core's internals: 0 (no caches).
+func (s Slab) ClassRunPages(cls int) int { return 0 }
+
 // RunSlabs is unknown without the core's internals: 0.
 func (s Slab) RunSlabs() uint64 { return 0 }
 
@@ -36,6 +42,7 @@ func (w Word) TryRelease(decref bool) (uint32, Err) {
 func (w Word) TryAddRef() Err { panic("offheap: internal error: no chunk protocol in this build") }
 func (w Word) RefCount() int  { panic("offheap: internal error: no chunk protocol in this build") }
 func (w Word) HandOut()       { panic("offheap: internal error: no chunk protocol in this build") }
+func (w Word) RunPages() int  { panic("offheap: internal error: no chunk protocol in this build") }
 func (w Word) StoreForTest(v uint32) {
 	panic("offheap: internal error: no chunk protocol in this build")
 }

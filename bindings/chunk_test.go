@@ -117,6 +117,28 @@ func TestChunkProtocolDifferential(t *testing.T) {
 	}
 	if w, cls, _ := h.Find(run); cls != Run || w.RefCount() != 1 {
 		t.Errorf("live run: class %d RefCount %d, want Run and 1", cls, w.RefCount())
+	} else if w.RunPages() != 12 || w.CoreRunPages() != 12 {
+		t.Errorf("live run of 48 KiB: RunPages %d, the core's %d, want 12", w.RunPages(), w.CoreRunPages())
+	}
+	// Each size class of the run range stands for runs of its pages in a
+	// cache of runs; the classes of chunks below it for none.
+	sawRunClass := false
+	for cls := 0; cls < h.ClassCount(); cls++ {
+		size, pages := int(h.ClassSize(cls)), h.ClassRunPages(cls)
+		lo, hi, _ := h.RunRange()
+		switch {
+		case size < int(lo) || size > int(hi):
+			if pages != 0 {
+				t.Errorf("class %d (%d B) outside the run range: ClassRunPages %d, want 0", cls, size, pages)
+			}
+		case pages != (size+4095)/4096:
+			t.Errorf("class %d (%d B): ClassRunPages %d, want %d", cls, size, pages, (size+4095)/4096)
+		default:
+			sawRunClass = true
+		}
+	}
+	if !sawRunClass {
+		t.Errorf("no size class in the run range")
 	}
 	if w, _, _ := h.Find(freedRun); w.RefCount() != 0 {
 		t.Errorf("freed run: RefCount %d, want 0", w.RefCount())

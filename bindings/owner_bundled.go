@@ -24,9 +24,6 @@ static inline void ohg_owner_return(oh_slab_t *h, uintptr_t o, int cls, const ui
                                     uint64_t allocs, uint64_t frees) {
 	ohi_owner_return(h, (ohi_tcache_t *)o, cls, (void *const *)ptrs, n, allocs, frees);
 }
-static inline ohg_ptr ohg_owner_alloc_run(oh_slab_t *h, uintptr_t o, size_t n, int zero) {
-	return ohg_ptr_result(ohi_owner_alloc_run(h, (ohi_tcache_t *)o, n, zero != 0, "oh_slab_alloc"));
-}
 // 1 freed, 0 references remain, or -code.
 static inline int ohg_owner_release(oh_slab_t *h, uintptr_t o, uintptr_t p, int decref) {
 	int r = ohi_owner_release(h, (ohi_tcache_t *)o, (void *)p, decref ? OHI_RELEASE_DECREF : OHI_RELEASE_FREE,
@@ -75,18 +72,6 @@ func (s Slab) ReturnOwned(o Owner, cls int, ptrs []unsafe.Pointer, allocs, frees
 		p = (*C.uintptr_t)(unsafe.Pointer(&ptrs[0]))
 	}
 	C.ohg_owner_return(s.h, C.uintptr_t(o), C.int(cls), p, C.size_t(len(ptrs)), C.uint64_t(allocs), C.uint64_t(frees))
-}
-
-// AllocRun allocates n bytes, which s serves as a run of pages (RunRange),
-// through owner o: from the slabs of the caller's P, whichever thread runs
-// the call (zeroed when zero). Other sizes, or debug mode, as Alloc.
-func (s Slab) AllocRun(o Owner, n uintptr, zero bool) (unsafe.Pointer, Err) {
-	z := C.int(0)
-	if zero {
-		z = 1
-	}
-	r := C.ohg_owner_alloc_run(s.h, C.uintptr_t(o), C.size_t(n), z)
-	return r.p, Err(r.err)
 }
 
 // ReleaseRun releases p (drops one reference when decref, else frees it) as

@@ -26,11 +26,6 @@ func (s Slab) ReturnOwned(o Owner, cls int, ptrs []unsafe.Pointer, allocs, frees
 	}
 }
 
-// AllocRun is unavailable without the fast path (go/offheap never calls it).
-func (s Slab) AllocRun(o Owner, n uintptr, zero bool) (unsafe.Pointer, Err) {
-	panic("offheap: internal error: AllocRun without the fast path")
-}
-
 // ReleaseRun is unavailable without the fast path (go/offheap never calls it).
 func (s Slab) ReleaseRun(o Owner, p uintptr, decref bool) (bool, Err) {
 	panic("offheap: internal error: ReleaseRun without the fast path")

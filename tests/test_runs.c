@@ -8,7 +8,7 @@
  * instances without runs keep their contracts. */
 #include "test_util.h"
 
-#include "internal.h" /* run slabs' descriptors: the tests check their pages */
+#include "chunk.h" /* run slabs' descriptors and state words: the tests check their pages */
 
 static oh_stats_t stats_of(oh_slab_t *s) {
   oh_stats_t st;
@@ -444,50 +444,89 @@ Test(runs, a_kept_run_serves_its_size_and_is_flushed_before_a_new_slab) {
   t_opt_restore(delay);
 }
 
-/* Runs through owner handles (the Go package's per-P owners): an owner's
- * runs come from its slabs, another owner's release sends them home, the
- * release protocol refuses what it refuses for chunks, and a quiet owner's
- * free pages serve another owner before a new slab. */
-Test(runs, owner_handles_allocate_and_release_runs) {
+/* The class of size n in h (a size class of the run range here). */
+static int class_of(oh_slab_t *h, size_t n) {
+  for (unsigned i = 0; i < h->nclasses; i++)
+    if (i != h->run_class && h->classes[i].chunk_size >= n) return (int)i;
+  cr_assert_fail("no class of %zu bytes", n);
+  return -1;
+}
+
+/* The state word of the run at p (which the release protocol accepts). */
+static uint32_t *run_word(oh_slab_t *h, void *p) {
+  ohi_span_t *sp = NULL;
+  uint32_t *w = NULL;
+  cr_assert_eq(ohi_chunk_find(h, p, "test", &sp, &w), 0);
+  cr_assert_eq(sp->kind, OHI_SPAN_RUNS);
+  return w;
+}
+
+/* Runs through owner handles (the Go package's per-P owners, whose caches
+ * hold runs of a class's pages): an owner's runs come from its slabs, CACHED
+ * and counted in use until it returns them with the operations they served;
+ * another owner's return sends them home; the release protocol refuses what
+ * it refuses for chunks; a quiet owner's free pages serve another owner
+ * before a new slab; the statistics are exact throughout. */
+Test(runs, owner_handles_take_and_return_runs) {
   t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
   oh_slab_t *h = runs_heap();
   ohi_tcache_t *a = ohi_owner_new(h), *b = ohi_owner_new(h);
   cr_assert(a != NULL && b != NULL);
+  int cls = class_of(h, 16 * KiB);
+  cr_assert(ohi_run_class(h, cls), "the 16 KiB class does not hold runs");
+  cr_expect(!ohi_run_class(h, class_of(h, 4 * KiB)), "a class below the run range holds runs");
   enum { N = 128 };
-  char *p[N];
+  void *p[N];
+  cr_assert_eq(ohi_owner_take(h, a, cls, p, N), N);
   for (int i = 0; i < N; i++) {
-    cr_assert((p[i] = ohi_owner_alloc_run(h, a, 16 * KiB, i == 0, "test")) != NULL);
     ohi_slab_t *s = (ohi_slab_t *)ohi_region_lookup(p[i]);
     cr_assert_eq(OHI_LOAD_RELAXED(&s->owner), a, "run %d is not in a slab of the owner that took it", i);
+    cr_assert_eq(ohi_run_pages(s, (uint32_t)((char *)p[i] - (char *)s->span.base) / s->chunk_size), 4);
+    uint32_t *w = run_word(h, p[i]);
+    cr_assert_eq(*w, OHI_W_CACHED, "a run taken for a cache is not CACHED: %#x", *w);
+    OHI_STORE_RELEASE(w, 1u); /* handed out, as the binding does without a call */
   }
-  cr_expect(t_all_zero(p[0], 16 * KiB), "a zeroed run from an owner is not zero");
+  oh_stats_t s0 = stats_of(h);
+  cr_expect_eq(s0.in_use_bytes, N * 16 * KiB, "runs a cache holds are in use: %llu", (unsigned long long)s0.in_use_bytes);
+  cr_expect_eq(s0.allocs, 0, "operations a cache served are counted when it returns");
   t_cap_install();
   t_cap_reset();
-  cr_expect_eq(ohi_owner_release(h, b, p[1] + t_page(), OHI_RELEASE_FREE, "test"), -1);
+  cr_expect_eq(ohi_owner_release(h, b, (char *)p[1] + t_page(), OHI_RELEASE_FREE, "test"), -1);
   cr_expect_eq(errno, EFAULT, "a release inside a run: %s", t_errname(errno));
   t_cap_remove();
-  oh_stats_t s0 = stats_of(h);
-  for (int i = 0; i < N; i++) cr_assert_eq(ohi_owner_release(h, b, p[i], OHI_RELEASE_FREE, "test"), 1); /* home to a */
+  for (int i = 0; i < N; i++) cr_assert_eq(ohi_chunk_try_release(run_word(h, p[i]), OHI_RELEASE_FREE, p[i], "test"), 1);
+  ohi_owner_return(h, b, cls, p, N, N, N); /* home to a, through its slabs' stacks */
+  oh_stats_t s1 = stats_of(h);
+  cr_expect_eq(s1.in_use_bytes, 0);
+  cr_expect_eq(s1.allocs, N);
+  cr_expect_eq(s1.frees, N);
   t_cap_install();
   t_cap_reset();
   cr_expect_eq(ohi_owner_release(h, a, p[0], OHI_RELEASE_FREE, "test"), -1);
   cr_expect_eq(errno, EALREADY, "a double release of a run: %s", t_errname(errno));
   t_cap_remove();
   t_sleep_ms(30); /* a quiet for longer than an owner counts as running */
-  char *q[N];
-  for (int i = 0; i < N; i++) cr_assert((q[i] = ohi_owner_alloc_run(h, b, 16 * KiB, false, "test")) != NULL);
-  oh_stats_t s1 = stats_of(h);
+  void *q[N];
+  cr_assert_eq(ohi_owner_take(h, b, cls, q, N), N);
+  oh_stats_t s2 = stats_of(h);
   /* a's two slabs hold the free pages; its current one stays with it (as for
    * size classes: tcache.c), the other serves b */
-  cr_expect(s1.mapped_bytes <= s0.mapped_bytes + MiB, "owner b mapped %lld bytes where a quiet owner's pages were free",
-            (long long)(s1.mapped_bytes - s0.mapped_bytes));
-  for (int i = 0; i < N; i++) cr_assert_eq(ohi_owner_release(h, a, q[i], OHI_RELEASE_FREE, "test"), 1);
+  cr_expect(s2.mapped_bytes <= s0.mapped_bytes + MiB, "owner b mapped %lld bytes where a quiet owner's pages were free",
+            (long long)(s2.mapped_bytes - s0.mapped_bytes));
+  ohi_owner_return(h, a, cls, q, N, 0, 0); /* never handed out */
+  cr_expect_eq(stats_of(h).in_use_bytes, 0);
+  /* without an owner (a busy or stolen one): from and to the central lists */
+  cr_assert_eq(ohi_owner_take(h, NULL, cls, q, 8), 8);
+  cr_expect_eq(stats_of(h).in_use_bytes, 8 * 16 * KiB);
+  ohi_owner_return(h, NULL, cls, q, 8, 0, 0);
   ohi_owner_delete(h, a);
   ohi_owner_delete(h, b);
-  oh_stats_t s2 = stats_of(h);
-  cr_expect_eq(s2.in_use_bytes, 0);
-  cr_expect_eq(s2.allocs, 2 * N);
-  cr_expect_eq(s2.frees, 2 * N);
+  oh_stats_t s3 = stats_of(h);
+  cr_expect_eq(s3.in_use_bytes, 0);
+  cr_expect_eq(s3.allocs, N);
+  cr_expect_eq(s3.frees, N);
+  cr_expect_eq(oh_slab_purge(h) > 0, 1, "a forced purge released nothing though every run is free");
+  cr_expect_eq(stats_of(h).mapped_bytes, 0, "run slabs stayed mapped after every run went back");
   cr_assert_eq(oh_slab_destroy(h), 0);
   t_opt_restore(delay);
 }

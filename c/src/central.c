@@ -420,7 +420,7 @@ ohi_slab_t *ohi_central_adopt_run(oh_slab_t *h, uint32_t k, ohi_tcache_t *tc, ui
   return s;
 }
 
-void *ohi_central_take_run(oh_slab_t *h, uint32_t k, bool *zeroed) {
+void *ohi_central_take_run(oh_slab_t *h, uint32_t k, bool *zeroed, bool count) {
   ohi_class_t *c = &h->classes[h->run_class];
   uint64_t now = 0;
   uint32_t at, len;
@@ -434,7 +434,7 @@ void *ohi_central_take_run(oh_slab_t *h, uint32_t k, bool *zeroed) {
     s = ns;
   }
   void *p = ohi_run_take(s, at, k, len, zeroed);
-  OHI_FETCH_ADD(&c->allocs, k); /* the run class counts pages */
+  if (count) OHI_FETCH_ADD(&c->allocs, k); /* the run class counts pages */
   ohi_central_place(h, c, s, &now);
   ohi_unlock(&c->lock);
   return p;

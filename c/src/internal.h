@@ -168,7 +168,7 @@ void ohi_central_abandon(oh_slab_t *h, ohi_slab_t *s, uint64_t *now);
  * lists; a claimed run put back on a central slab. *at, *len: the fit
  * (ohi_run_fit). */
 ohi_slab_t *ohi_central_adopt_run(oh_slab_t *h, uint32_t k, ohi_tcache_t *tc, uint32_t *at, uint32_t *len);
-void *ohi_central_take_run(oh_slab_t *h, uint32_t k, bool *zeroed);
+void *ohi_central_take_run(oh_slab_t *h, uint32_t k, bool *zeroed, bool count); /* count: as allocated (else the caller counts) */
 void ohi_central_release_run(oh_slab_t *h, ohi_slab_t *s, uint32_t idx);
 /* Debug: page guards and poison of a chunk. */
 bool ohi_chunk_guard(void *p, size_t size, bool guard);
@@ -296,6 +296,14 @@ void *ohi_runs_alloc_central(oh_slab_t *h, size_t n, bool *zeroed, const char *f
 void ohi_runs_free(oh_slab_t *h, ohi_slab_t *s, uint32_t idx);
 bool ohi_runs_free_in(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx);
 void ohi_runs_send(oh_slab_t *h, ohi_slab_t *s, uint32_t idx);
+/* A binding's cache of runs (release.c's batch transfer for a size class of
+ * the run range, cls: runs of its chunk size's pages, CACHED): taken through
+ * tc (entered) or, tc NULL, from the central lists (none in debug mode);
+ * returned with the operations they served, each to its slab's owner. */
+bool ohi_run_class(const oh_slab_t *h, int cls);
+size_t ohi_runs_take_cached(oh_slab_t *h, ohi_tcache_t *tc, int cls, void **out, size_t n);
+void ohi_runs_return_cached(oh_slab_t *h, ohi_tcache_t *tc, int cls, void *const *ptrs, size_t n, uint64_t allocs,
+                            uint64_t frees);
 
 /* ---- large spans (large.c) ---- */
 void *ohi_large_alloc(oh_slab_t *h, size_t n, bool zero, const char *fn);
@@ -340,11 +348,10 @@ void ohi_owner_delete(oh_slab_t *h, ohi_tcache_t *tc); /* nobody uses tc any mor
 size_t ohi_owner_take(oh_slab_t *h, ohi_tcache_t *tc, int cls, void **out, size_t n);
 void ohi_owner_return(oh_slab_t *h, ohi_tcache_t *tc, int cls, void *const *ptrs, size_t n, uint64_t allocs,
                       uint64_t frees);
-/* Runs of pages through owner tc (the Go package: its P's), so a goroutine's
- * runs come from and go back to its P's slabs whichever thread it runs on:
- * n bytes in the run range (zeroed when zero); and a release of any pointer
- * of h, a run's through tc (others as ohi_heap_release). */
-void *ohi_owner_alloc_run(oh_slab_t *h, ohi_tcache_t *tc, size_t n, bool zero, const char *fn);
+/* A size class of the run range (ohi_run_class) takes and returns runs of
+ * its pages through ohi_owner_take and _return (runs.c). A release of any
+ * pointer of h, a run's pages going back through tc (the Go package: a run
+ * no class's cache holds; others as ohi_heap_release). */
 int ohi_owner_release(oh_slab_t *h, ohi_tcache_t *tc, void *p, int mode, const char *fn);
 /* The owner's free of its own slab's claimed chunk (release.c; owner entered). */
 void ohi_tcache_free_owned(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx, bool count);

@@ -70,6 +70,13 @@ size_t ohi_owner_take(oh_slab_t *h, ohi_tcache_t *tc, int cls, void **out, size_
   if (tc == NULL || ohi_opt(OH_OPT_DEBUG) != 0 || !owner_enter(tc)) return ohi_heap_take_cached(h, cls, out, n);
   size_t got = 0;
   bool zeroed;
+  if (ohi_run_class(h, cls)) { /* runs of the class's pages */
+    got = ohi_runs_take_cached(h, tc, cls, out, n);
+    note_call(tc);
+    ohi_tcache_leave(tc);
+    if (got < n) got += ohi_runs_take_cached(h, NULL, cls, out + got, n - got);
+    return got;
+  }
   while (got < n) {
     void *p = ohi_tcache_refill_alloc(h, tc, (unsigned)cls, OHI_W_CACHED, &zeroed);
     if (p == NULL) break;
@@ -91,6 +98,12 @@ void ohi_owner_return(oh_slab_t *h, ohi_tcache_t *tc, int cls, void *const *ptrs
     ohi_heap_return_cached(h, cls, ptrs, n, allocs, frees);
     return;
   }
+  if (ohi_run_class(h, cls)) {
+    ohi_runs_return_cached(h, tc, cls, ptrs, n, allocs, frees);
+    note_call(tc);
+    ohi_tcache_leave(tc);
+    return;
+  }
   ohi_bin_count(&tc->bins[cls], allocs, frees); /* served from the binding's cache */
   OHI_OWNER_INC(&tc->cached[cls], (int64_t)frees - (int64_t)allocs - (int64_t)n);
   note_call(tc);
@@ -107,21 +120,6 @@ void ohi_owner_return(oh_slab_t *h, ohi_tcache_t *tc, int cls, void *const *ptrs
 }
 
 /* ---- runs of pages ---------------------------------------------------------------------- */
-
-void *ohi_owner_alloc_run(oh_slab_t *h, ohi_tcache_t *tc, size_t n, bool zero, const char *fn) {
-  if (!ohi_run_size(h, n)) /* its size class (debug mode), or not a run size */
-    return zero ? ohi_heap_alloc_zeroed(h, n, fn) : ohi_heap_alloc(h, n, fn);
-  bool zeroed = false;
-  void *p = NULL;
-  if (tc != NULL && owner_enter(tc)) {
-    p = ohi_runs_take(h, tc, n, &zeroed);
-    note_call(tc);
-    ohi_tcache_leave(tc);
-  }
-  if (p == NULL) p = ohi_runs_alloc_central(h, n, &zeroed, fn); /* busy, stolen, or no slab to be had */
-  if (zero && p != NULL && !zeroed) memset(p, 0, n);
-  return p;
-}
 
 int ohi_owner_release(oh_slab_t *h, ohi_tcache_t *tc, void *p, int mode, const char *fn) {
   ohi_span_t *sp = NULL;

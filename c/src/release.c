@@ -485,9 +485,11 @@ int oh_slab_free_batch(oh_slab_t *s, void *const *ptrs, size_t n, size_t *bad) {
  * returns claimed chunks in batches. The chunks come from the calling thread's
  * cache like any allocation; a CACHED chunk counts as in use by its slab, and
  * the class's cached_out counts what the binding holds, so the statistics stay
- * exact: in use = allocs - frees + cached_out. */
+ * exact: in use = allocs - frees + cached_out. A size class of the run range
+ * moves runs of its chunk size's pages instead (runs.c). */
 
 size_t ohi_heap_take_cached(oh_slab_t *h, int cls, void **out, size_t n) {
+  if (ohi_run_class(h, cls)) return ohi_runs_take_cached(h, NULL, cls, out, n); /* runs of its pages */
   ohi_class_t *c = &h->classes[cls];
   /* From the central lists, not the calling thread's cache: a goroutine runs
    * on whichever OS thread, and chunks it frees must not land in slabs owned
@@ -501,6 +503,10 @@ size_t ohi_heap_take_cached(oh_slab_t *h, int cls, void **out, size_t n) {
 }
 
 void ohi_heap_return_cached(oh_slab_t *h, int cls, void *const *ptrs, size_t n, uint64_t allocs, uint64_t frees) {
+  if (ohi_run_class(h, cls)) {
+    ohi_runs_return_cached(h, NULL, cls, ptrs, n, allocs, frees);
+    return;
+  }
   ohi_class_t *c = &h->classes[cls];
   if (allocs) OHI_FETCH_ADD(&c->allocs, allocs);
   if (frees) OHI_FETCH_ADD(&c->frees, frees);

@@ -88,14 +88,9 @@ static ohi_slab_t *runs_owned_fit(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, ui
 }
 
 /* A run of k pages from the thread's own slabs, or an adopted or new one
- * (cache entered). */
-static void *runs_owner_alloc(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, bool *zeroed) {
+ * (cache entered), not counted. */
+static void *runs_owner_find(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, bool *zeroed) {
   ohi_tbin_t *b = &tc->bins[h->run_class];
-  void *kept = ohi_runc_pop(h, tc, k); /* a run this cache freed: two stores */
-  if (kept != NULL) {
-    *zeroed = false;
-    return kept;
-  }
   if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&ohi_purge_tick) != OHI_LOAD_RELAXED(&tc->purged_tick)))
     ohi_tcache_purge_self(h, tc);
   uint32_t at, len;
@@ -113,7 +108,18 @@ static void *runs_owner_alloc(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, bool *
   }
   void *p = ohi_run_take(s, at, k, len, zeroed);
   ohi_rbucket_update(tc, s);
-  OHI_OWNER_INC(&b->allocs, k); /* and k pages fewer on the free lists (ohi_bin_nfree) */
+  return p;
+}
+
+/* runs_owner_find after the runs the cache kept, counted. */
+static void *runs_owner_alloc(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, bool *zeroed) {
+  void *p = ohi_runc_pop(h, tc, k); /* a run this cache freed: two stores */
+  if (p != NULL) {
+    *zeroed = false;
+    return p;
+  }
+  if ((p = runs_owner_find(h, tc, k, zeroed)) == NULL) return NULL;
+  OHI_OWNER_INC(&tc->bins[h->run_class].allocs, k); /* and k pages fewer on the free lists (ohi_bin_nfree) */
   OHI_OWNER_INC(&tc->rallocs, 1);
   return p;
 }
@@ -125,7 +131,7 @@ void *ohi_runs_take(oh_slab_t *h, ohi_tcache_t *tc, size_t n, bool *zeroed) {
 
 void *ohi_runs_alloc_central(oh_slab_t *h, size_t n, bool *zeroed, const char *fn) {
   uint32_t k = ohi_run_pages_for(h, n);
-  void *p = ohi_central_take_run(h, k, zeroed);
+  void *p = ohi_central_take_run(h, k, zeroed, true);
   if (p == NULL) return ohi_fail_null(ENOMEM, "%s: the OS refused a new slab of %zu bytes", fn, h->slab_size);
   OHI_FETCH_ADD(&h->run_allocs, 1);
   return p;
@@ -139,6 +145,19 @@ void *ohi_runs_alloc(oh_slab_t *h, size_t n, bool *zeroed, const char *fn) {
     if (p != NULL) return p;
   }
   return ohi_runs_alloc_central(h, n, zeroed, fn);
+}
+
+/* A claimed run of the owner's own slab s goes back to its pages (cache
+ * entered; counted by the caller). */
+static void runs_owner_put(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx) {
+  ohi_tbin_t *b = &tc->bins[h->run_class];
+  ohi_bin_collect(h, b, s); /* before the put: this run keeps s in use, so the collect releases nothing */
+  ohi_run_put(s, idx);
+  if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&s->dirty) == 0)) ohi_slab_mark_dirty(s);
+  ohi_rbucket_update(tc, s);
+  /* Emptied: as a chunk slab's local free (a zero delay releases it), but
+   * never the current one, which the next allocation would only make again. */
+  if (s->used == 0 && b->cur != s) ohi_tcache_local_free_slow(h, tc, s, false);
 }
 
 /* The owner frees a claimed run of its own slab s (cache entered). */
@@ -155,13 +174,7 @@ static void runs_owner_free(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint3
     OHI_STORE_RELAXED(&tc->rc->runc_bytes, tc->rc->runc_bytes + bytes);
     return;
   }
-  ohi_bin_collect(h, b, s); /* before the put: this run keeps s in use, so the collect releases nothing */
-  ohi_run_put(s, idx);
-  if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&s->dirty) == 0)) ohi_slab_mark_dirty(s);
-  ohi_rbucket_update(tc, s);
-  /* Emptied: as a chunk slab's local free (a zero delay releases it), but
-   * never the current one, which the next allocation would only make again. */
-  if (s->used == 0 && b->cur != s) ohi_tcache_local_free_slow(h, tc, s, false);
+  runs_owner_put(h, tc, s, idx);
 }
 
 bool ohi_runs_free_in(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx) {
@@ -196,4 +209,77 @@ void ohi_runs_free(oh_slab_t *h, ohi_slab_t *s, uint32_t idx) {
     OHI_FETCH_ADD(&h->run_frees, 1);
   }
   ohi_runs_send(h, s, idx);
+}
+
+/* ---- a binding's cache of runs --------------------------------------------------------
+ * A binding's per-worker caches (the Go package's per-P magazines) hold runs
+ * as they hold chunks (release.c, "batch transfer"): claimed, their first
+ * page's word CACHED, counted in use by their slabs, the operations they
+ * served reported when they go back. A size class of the run range stands for
+ * runs of its chunk size's pages, so any request of the class takes any of
+ * them; the run class's cached_out (an owner's cached) counts their pages. */
+
+bool ohi_run_class(const oh_slab_t *h, int cls) {
+  return h->run_class != OHI_NO_RUNS && (unsigned)cls != h->run_class && h->classes[cls].chunk_size >= h->run_min &&
+         h->classes[cls].chunk_size <= h->run_max;
+}
+
+static void *cached_run(oh_slab_t *h, void *p, uint32_t k) {
+  ohi_slab_t *s = (ohi_slab_t *)ohi_region_lookup(p);
+  uint32_t idx = ohi_fast_div(s->div_magic, (uint32_t)((uintptr_t)p - s->span.base));
+  OHI_STORE_RELEASE(&ohi_slab_words(s)[idx], OHI_W_CACHED); /* handed out by the binding without a call */
+  OHI_ASAN_UNPOISON(p, (size_t)k << h->page_shift);
+  return p;
+}
+
+size_t ohi_runs_take_cached(oh_slab_t *h, ohi_tcache_t *tc, int cls, void **out, size_t n) {
+  uint32_t k = ohi_run_pages_for(h, h->classes[cls].chunk_size);
+  size_t got = 0;
+  bool zeroed;
+  if (tc != NULL) {
+    ohi_tbin_t *b = &tc->bins[h->run_class];
+    for (void *p; got < n && (p = runs_owner_find(h, tc, k, &zeroed)) != NULL; got++) {
+      ohi_bin_nfree_add(b, -(int64_t)k);
+      out[got] = cached_run(h, p, k);
+    }
+    OHI_OWNER_INC(&tc->cached[h->run_class], (int64_t)(got * k));
+    return got;
+  }
+  if (ohi_opt(OH_OPT_DEBUG) != 0) return 0; /* debug mode makes no runs: the caller's uncached path */
+  for (void *p; got < n && (p = ohi_central_take_run(h, k, &zeroed, false)) != NULL; got++)
+    out[got] = cached_run(h, p, k);
+  OHI_FETCH_ADD(&h->classes[h->run_class].cached_out, (int64_t)(got * k));
+  return got;
+}
+
+void ohi_runs_return_cached(oh_slab_t *h, ohi_tcache_t *tc, int cls, void *const *ptrs, size_t n, uint64_t allocs,
+                            uint64_t frees) {
+  uint32_t k = ohi_run_pages_for(h, h->classes[cls].chunk_size);
+  int64_t cached = ((int64_t)frees - (int64_t)allocs - (int64_t)n) * k;
+  ohi_tbin_t *b = tc != NULL ? &tc->bins[h->run_class] : NULL;
+  if (b != NULL) { /* served from the binding's cache: pages counted, none moved */
+    ohi_bin_count(b, allocs * k, frees * k);
+    OHI_OWNER_INC(&tc->rallocs, allocs);
+    OHI_OWNER_INC(&tc->rfrees, frees);
+    OHI_OWNER_INC(&tc->cached[h->run_class], cached);
+  } else {
+    ohi_class_t *c = &h->classes[h->run_class];
+    if (allocs) OHI_FETCH_ADD(&c->allocs, allocs * k);
+    if (frees) OHI_FETCH_ADD(&c->frees, frees * k);
+    OHI_FETCH_ADD(&c->cached_out, cached);
+    if (allocs) OHI_FETCH_ADD(&h->run_allocs, allocs);
+    if (frees) OHI_FETCH_ADD(&h->run_frees, frees);
+  }
+  for (size_t i = 0; i < n; i++) {
+    ohi_slab_t *s = (ohi_slab_t *)ohi_region_lookup(ptrs[i]);
+    uint32_t idx = ohi_fast_div(s->div_magic, (uint32_t)((uintptr_t)ptrs[i] - s->span.base));
+    uint32_t pages = ohi_run_pages(s, idx);
+    OHI_ASAN_POISON(ptrs[i], (size_t)pages << h->page_shift);
+    if (b != NULL && OHI_LOAD_RELAXED(&s->owner) == tc) {
+      ohi_bin_nfree_add(b, pages);
+      runs_owner_put(h, tc, s, idx);
+    } else {
+      ohi_runs_send(h, s, idx); /* another owner's (its stack), or a central slab's */
+    }
+  }
 }

@@ -53,7 +53,9 @@
  * free nor cached to the purge walk's. */
 #define OHI_W_TAIL (OHI_W_FREE | OHI_W_CACHED)
 #define OHI_W_IS_TAIL(w) (((w) & OHI_W_TAIL) == OHI_W_TAIL)
-#define OHI_W_TAIL_LEN(w) (((w) >> 12) & 0xfffu)
+#define OHI_W_TAIL_LEN_SHIFT 12
+#define OHI_W_TAIL_LEN_MASK 0xfffu
+#define OHI_W_TAIL_LEN(w) (((w) >> OHI_W_TAIL_LEN_SHIFT) & OHI_W_TAIL_LEN_MASK)
 #define OHI_W_TAIL_DIST(w) ((w) & 0xfffu)
 #define OHI_RUN_MAX_PAGES 4096u
 /* Flags that send a hand-out to the slow path. */

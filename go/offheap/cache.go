@@ -104,9 +104,9 @@ type heap struct {
 	// class on every Get).
 	bigClass  []uint8
 	maxCached int // largest n served from the caches
-	// Sizes the core serves as runs of pages (c/src/runs.c), through the
-	// P's owner without a magazine: allocRun (runMin > runMax: none).
-	runMin, runMax int
+	// runClass[k] is 1 + the class whose magazines hold runs of k pages
+	// (0: none): a freed run of k pages goes there (release).
+	runClass []uint8
 }
 
 type classInfo struct {
@@ -114,10 +114,13 @@ type classInfo struct {
 	capacity int // magazine capacity
 	batch    int // chunks moved per call
 	far      int // chunks a magazine's far buffer holds before it goes home
-	// run: the core serves the class's sizes as runs of pages (allocRun),
-	// so it has no magazine; a chunk of it (allocated in debug mode) goes
-	// back with a call.
-	run bool
+	// run: the core serves the class's sizes as runs of pages
+	// (c/src/runs.c), and its magazines hold runs of runPages pages, bytes
+	// each, in place of chunks (a chunk of it, made in debug mode, goes back
+	// with a call).
+	run      bool
+	runPages int
+	bytes    int // what the core counts in use for one item held: size, or the run's pages
 }
 
 // newHeap wraps the C heap c. Chunks up to maxChunk bytes (0: no bound of the
@@ -126,22 +129,18 @@ type classInfo struct {
 // OFFHEAP_TCACHE_BYTES >> magShift bytes, and at least minItems chunks of the
 // classes up to smallChunk (a batch worth a call).
 func newHeap(c bindings.Slab, kind, what string, decref bool, maxChunk int, magShift uint, minItems int) *heap {
-	h := &heap{c: c, kind: kind, what: what, decref: decref, shards: make([]shard, runtime.GOMAXPROCS(0)), runMin: 1}
+	h := &heap{c: c, kind: kind, what: what, decref: decref, shards: make([]shard, runtime.GOMAXPROCS(0))}
 	tcache := bindings.OptionGet(bindings.OptTCacheBytes)
 	if !bindings.FastPath || tcache <= 0 {
 		return h
 	}
 	magBytes := int(tcache >> magShift)
-	// Sizes the core serves as runs of pages get no magazine (allocRun: one
-	// call each through the P's owner, against the memset of 16 KiB or more
-	// the caller makes anyway): their pages serve every size once freed,
-	// which chunks held in per-P magazines of one class could not
-	// (c/src/runpage.c). Their classes stay in the list, whose indices are
-	// the core's.
-	runMin, runMax, runs := c.RunRange()
-	if runs {
-		h.runMin, h.runMax = int(runMin), int(runMax)
-	}
+	// The classes of the sizes the core serves as runs of pages
+	// (c/src/runpage.c) hold runs in their magazines: runs of the class
+	// size's pages, so any size of the class takes any of them, and a run
+	// freed goes to the class whose runs have its pages (runClass). Their
+	// pages serve every size once returned.
+	pageBytes := int(c.PageSize())
 	for i, n := 0, c.ClassCount(); i < n && i < 255; i++ {
 		size := int(c.ClassSize(i))
 		if (maxChunk > 0 && size > maxChunk) || int64(size) > tcache {
@@ -157,8 +156,17 @@ func newHeap(c bindings.Slab, kind, what string, decref bool, maxChunk int, magS
 		// goroutine that changed Ps held 89 MiB in far buffers, 9 % of its
 		// live bytes.
 		far := min(max(magBytes/size, 1), farMax)
-		run := runs && uintptr(size) >= runMin && uintptr(size) <= runMax
-		h.classes = append(h.classes, classInfo{size: size, capacity: capacity, batch: max(capacity/2, 1), far: far, run: run})
+		info := classInfo{size: size, capacity: capacity, batch: max(capacity/2, 1), far: far, bytes: size}
+		if k := c.ClassRunPages(i); k > 0 {
+			info.run, info.runPages, info.bytes = true, k, k*pageBytes
+			for len(h.runClass) <= k {
+				h.runClass = append(h.runClass, 0)
+			}
+			if h.runClass[k] == 0 {
+				h.runClass[k] = uint8(i + 1)
+			}
+		}
+		h.classes = append(h.classes, info)
 	}
 	if len(h.classes) == 0 {
 		return h

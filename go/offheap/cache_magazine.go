@@ -140,11 +140,7 @@ func (h *heap) alloc(op string, n int, zero bool) (unsafe.Pointer, bindings.Err)
 // the bytes were taken from the P's sampling budget already and drew no
 // sample (the magazine path does it while pinned: one pin per allocation).
 func (h *heap) allocUnsampled(op string, n int, zero bool) (_ unsafe.Pointer, _ bindings.Err, spent bool) {
-	if n >= h.runMin && n <= h.runMax && h.fast() {
-		if p, e, ok := h.allocRun(n, zero); ok {
-			return p, e, false
-		}
-	} else if n <= h.maxCached && h.fast() {
+	if n <= h.maxCached && h.fast() {
 		cls := h.classFor(n)
 		for try := 0; try < 2; try++ {
 			sh, pid := h.pinShardID()
@@ -204,35 +200,9 @@ func (h *heap) allocUnsampled(op string, n int, zero bool) (_ unsafe.Pointer, _ 
 	return p, e, false
 }
 
-// allocRun allocates n bytes that the core serves as a run of pages
-// (c/src/runs.c) through the P's owner, so a goroutine's runs come from its
-// P's run slabs whichever thread makes the call (a thread's own cache would
-// strand them with a thread the goroutine left). One call, no magazine: the
-// pages of a run freed go back to serve every size. ok is false when the
-// shard is stolen or closed (the uncached path then calls, or reports).
-func (h *heap) allocRun(n int, zero bool) (_ unsafe.Pointer, _ bindings.Err, ok bool) {
-	for try := 0; try < 2; try++ {
-		sh := h.pinShard()
-		if sh == nil {
-			return nil, bindings.OK, false
-		}
-		owner := sh.owner
-		if owner == 0 {
-			unpinShard(sh)
-			h.prepareShard(-1)
-			continue
-		}
-		sh.calls.Add(1) // Close waits for the call
-		unpinShard(sh)
-		p, e := h.c.AllocRun(owner, uintptr(n), zero)
-		sh.endCall()
-		return p, e, true
-	}
-	return nil, bindings.OK, false
-}
-
-// releaseRun releases the run at p through the P's owner (allocRun); ok is
-// false when the shard is stolen or closed.
+// releaseRun releases the run at p, whose pages no class's runs have (a run
+// a C caller allocated), through the P's owner: its pages go back to the P's
+// run slabs. ok is false when the shard is stolen or closed.
 func (h *heap) releaseRun(op string, p uintptr, n int) (freed, ok bool) {
 	sh := h.pinShard()
 	if sh == nil || sh.owner == 0 {
@@ -263,9 +233,10 @@ func (h *heap) refill(cls int, owner bindings.Owner) unsafe.Pointer {
 	if got == 0 {
 		return nil
 	}
+	info := &h.classes[cls]
 	for i, p := range buf[:got] {
 		w, c, e := h.c.Find(uintptr(p))
-		if e != bindings.OK || c != cls {
+		if e != bindings.OK || (c != cls && !(info.run && c == bindings.Run && w.RunPages() == info.runPages)) {
 			panic("offheap: internal error: the core handed out a chunk its region map does not describe")
 		}
 		words[i] = w
@@ -321,10 +292,19 @@ func (h *heap) releaseUnsampled(op string, ptr unsafe.Pointer, n int) bool {
 	if h.fast() {
 		w, cls, so, e := h.c.FindOwned(p)
 		if e == bindings.OK && cls == bindings.Run {
-			if freed, ok := h.releaseRun(op, p, n); ok {
-				return freed
+			cls = -1
+			if k := w.RunPages(); k < len(h.runClass) {
+				cls = int(h.runClass[k]) - 1
 			}
-		} else if e == bindings.OK && cls >= 0 && cls < len(h.classes) && !h.classes[cls].run {
+			if cls < 0 {
+				if freed, ok := h.releaseRun(op, p, n); ok {
+					return freed
+				}
+			}
+		} else if e == bindings.OK && cls >= 0 && cls < len(h.classes) && h.classes[cls].run {
+			cls = -1 // a chunk of a class of runs (debug mode made it): the call below
+		}
+		if e == bindings.OK && cls >= 0 && cls < len(h.classes) {
 			for try := 0; try < 2; try++ {
 				sh := h.pinShard()
 				if sh == nil {

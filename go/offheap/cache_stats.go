@@ -58,11 +58,13 @@ func (h *heap) cachedStolen() (chunks, allocs, frees []uint64) {
 // adjustStats applies h's cache figures to bs (per class too if classes).
 func adjustStats(bs *bindings.Stats, h *heap, chunks, allocs, frees []uint64, classes bool) {
 	for cls := range chunks {
-		bytes := chunks[cls] * uint64(h.classes[cls].size)
+		bytes := chunks[cls] * uint64(h.classes[cls].bytes)
 		bs.InUseBytes -= min(bytes, bs.InUseBytes)
 		bs.Allocs += allocs[cls]
 		bs.Frees += frees[cls]
-		if classes && cls < len(bs.Classes) {
+		// A class of runs: the core counts the runs in its run tier, which
+		// has no row (totals only), not in the class's row of chunks.
+		if classes && cls < len(bs.Classes) && !h.classes[cls].run {
 			c := &bs.Classes[cls]
 			c.ChunksInUse -= min(chunks[cls], c.ChunksInUse)
 			c.ChunksCached += chunks[cls]
