@@ -74,6 +74,38 @@ OHI_INLINE bool ohi_lock_after_fork(ohi_lock_t *l, bool child) {
   return child;
 }
 
+/* ---- bitmaps of n bits (runpage.c's free pages, purge.c's due chunks) ------ */
+
+/* The first set bit of m at or after from (n when none). */
+OHI_INLINE uint32_t ohi_bits_next_set(const uint64_t *m, uint32_t n, uint32_t from) {
+  if (from >= n) return n;
+  uint32_t wi = from / 64;
+  uint64_t x = m[wi] & (~(uint64_t)0 << (from % 64));
+  for (;;) {
+    if (x != 0) {
+      uint32_t i = wi * 64 + (uint32_t)__builtin_ctzll(x);
+      return i < n ? i : n;
+    }
+    if (++wi >= (n + 63) / 64) return n;
+    x = m[wi];
+  }
+}
+
+/* The first clear bit of m at or after from (n when none). */
+OHI_INLINE uint32_t ohi_bits_next_clear(const uint64_t *m, uint32_t n, uint32_t from) {
+  if (from >= n) return n;
+  uint32_t wi = from / 64;
+  uint64_t x = ~m[wi] & (~(uint64_t)0 << (from % 64));
+  for (;;) {
+    if (x != 0) {
+      uint32_t i = wi * 64 + (uint32_t)__builtin_ctzll(x);
+      return i < n ? i : n;
+    }
+    if (++wi >= (n + 63) / 64) return n;
+    x = ~m[wi];
+  }
+}
+
 /* ---- OS primitives (os_unix.c, os_windows.c) -------------------------------
  * Each returns 0 or an errno value. Addresses and sizes marked "page aligned"
  * must be: a misaligned decommit or unmap is a bug in the caller (the OS would

@@ -38,36 +38,6 @@
 
 OHI_INLINE uint32_t map_words(const ohi_slab_t *s) { return (s->nchunks + 63) / 64; }
 
-/* The first set bit of m at or after from (n when none). */
-static uint32_t next_set(const uint64_t *m, uint32_t n, uint32_t from) {
-  if (from >= n) return n;
-  uint32_t wi = from / 64;
-  uint64_t x = m[wi] & (~(uint64_t)0 << (from % 64));
-  for (;;) {
-    if (x != 0) {
-      uint32_t i = wi * 64 + (uint32_t)__builtin_ctzll(x);
-      return i < n ? i : n;
-    }
-    if (++wi >= (n + 63) / 64) return n;
-    x = m[wi];
-  }
-}
-
-/* The first clear bit of m at or after from (n when none). */
-static uint32_t next_clear(const uint64_t *m, uint32_t n, uint32_t from) {
-  if (from >= n) return n;
-  uint32_t wi = from / 64;
-  uint64_t x = ~m[wi] & (~(uint64_t)0 << (from % 64));
-  for (;;) {
-    if (x != 0) {
-      uint32_t i = wi * 64 + (uint32_t)__builtin_ctzll(x);
-      return i < n ? i : n;
-    }
-    if (++wi >= (n + 63) / 64) return n;
-    x = ~m[wi];
-  }
-}
-
 /* The index just past the last clear bit of m below `before` (0: none). */
 static uint32_t prev_clear_end(const uint64_t *m, uint32_t before) {
   if (before == 0) return 0;
@@ -83,10 +53,10 @@ static uint32_t prev_clear_end(const uint64_t *m, uint32_t before) {
 /* The longest run of free pages of s. */
 static uint32_t longest_run(const ohi_slab_t *s) {
   uint32_t n = s->nchunks, best = 0;
-  for (uint32_t i = next_set(s->fmap, n, s->free_head == OHI_W_END ? n : s->free_head); i < n;) {
-    uint32_t end = next_clear(s->fmap, n, i);
+  for (uint32_t i = ohi_bits_next_set(s->fmap, n, s->free_head == OHI_W_END ? n : s->free_head); i < n;) {
+    uint32_t end = ohi_bits_next_clear(s->fmap, n, i);
     if (end - i > best) best = end - i;
-    i = next_set(s->fmap, n, end);
+    i = ohi_bits_next_set(s->fmap, n, end);
   }
   return best;
 }
@@ -128,14 +98,14 @@ void ohi_run_init(ohi_slab_t *s) {
 uint32_t ohi_run_fit(ohi_slab_t *s, uint32_t k, uint32_t *len) {
   if (k > s->maxrun) return OHI_W_END;
   uint32_t n = s->nchunks, best = OHI_W_END, best_len = UINT32_MAX;
-  for (uint32_t i = next_set(s->fmap, n, s->free_head == OHI_W_END ? n : s->free_head); i < n;) {
-    uint32_t end = next_clear(s->fmap, n, i);
+  for (uint32_t i = ohi_bits_next_set(s->fmap, n, s->free_head == OHI_W_END ? n : s->free_head); i < n;) {
+    uint32_t end = ohi_bits_next_clear(s->fmap, n, i);
     if (end - i >= k && end - i < best_len) {
       best = i;
       best_len = end - i;
       if (best_len == k) break;
     }
-    i = next_set(s->fmap, n, end);
+    i = ohi_bits_next_set(s->fmap, n, end);
   }
   *len = best_len;
   return best;
@@ -149,7 +119,7 @@ void *ohi_run_take(ohi_slab_t *s, uint32_t i, uint32_t k, uint32_t len, bool *ze
   OHI_STORE_RELEASE(&words[i], 1u);
   s->used += k;
   if (s->free_head >= i && s->free_head < i + k) {
-    uint32_t next = next_set(s->fmap, s->nchunks, i + k);
+    uint32_t next = ohi_bits_next_set(s->fmap, s->nchunks, i + k);
     s->free_head = next < s->nchunks ? next : OHI_W_END;
   }
   if (len >= s->maxrun) s->maxrun = (uint16_t)longest_run(s); /* cut from a longest run */
@@ -172,7 +142,7 @@ uint32_t ohi_run_put(ohi_slab_t *s, uint32_t idx) {
   s->puts += k;
   if (s->free_head == OHI_W_END || idx < s->free_head) s->free_head = idx;
   /* the run merges with its free neighbours */
-  uint32_t merged = next_clear(s->fmap, s->nchunks, idx + k) - prev_clear_end(s->fmap, idx);
+  uint32_t merged = ohi_bits_next_clear(s->fmap, s->nchunks, idx + k) - prev_clear_end(s->fmap, idx);
   if (merged > s->maxrun) s->maxrun = (uint16_t)merged;
   return k;
 }
