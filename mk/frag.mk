@@ -8,6 +8,8 @@
 #   make bench-frag FRAG_LIVE=256MiB FRAG_ARGS="-workloads phase -modes native,offheap,c-glibc"
 #   make bench-frag-c                only the C harness binaries (build/bench/cfrag-*)
 #   make test-frag                   a tiny end-to-end run of every mode (part of make test)
+#   make bench-churn                 a busy C worker's operation latency while the purge policy
+#                                    runs (cfrag-X -workload churn, each allocator; CHURN_ARGS)
 #
 # The C harness is one source built once per allocator, as for bench/burst:
 # cfrag-glibc (nothing else linked), cfrag-jemalloc (-ljemalloc),
@@ -19,7 +21,7 @@ FRAG_CFLAGS = $(CSTD) -Wall -Wextra -O2 -g -pthread -Ic/include -Ibench/internal
 FRAG_LIVE ?= 1GiB
 FRAG_ARGS ?=
 
-.PHONY: bench-frag bench-frag-c test-frag FORCE_FRAG
+.PHONY: bench-frag bench-frag-c bench-churn test-frag FORCE_FRAG
 
 # One pattern rule for the four: -DCH_<ALLOCATOR> picks the allocator in
 # bench/internal/charness/charness.h, CH_LIBS_<allocator> links it.
@@ -41,12 +43,22 @@ FORCE_FRAG:
 bench-frag: $(FRAG_CBINS) $(BUILD)/bench/frag ## resident memory against live bytes under fragmenting frees (FRAG_LIVE, FRAG_ARGS)
 	$(BUILD)/bench/frag -live $(FRAG_LIVE) -json $(BUILD)/frag.json $(FRAG_ARGS)
 
+# The churn workload runs directly (frag does not run it): 1 GiB of 64 B
+# buffers replaced at random for 4 s, per allocator; a line each on stderr,
+# JSON in build/churn-X.json.
+CHURN_ARGS ?= -live 1073741824 -size 64 -secs 4
+bench-churn: $(FRAG_CBINS) ## a busy C worker's op latency under the purge policy, against the peers (CHURN_ARGS)
+	for a in offheap jemalloc mimalloc glibc; do \
+	  $(BUILD)/bench/cfrag-$$a -workload churn -mode c-$$a $(CHURN_ARGS) > $(BUILD)/churn-$$a.json || exit 1; done
+
 # Every mode and workload at 16 MiB with a 50 ms purge delay: the harnesses
 # link and run and every buffer checks out (~10 s). Exit status only: the
 # figures of so small a run say little.
 test-frag: $(FRAG_CBINS) $(BUILD)/bench/frag ## a tiny end-to-end run of every frag workload and mode (make test)
 	$(BUILD)/bench/frag -live 16MiB -pool 4MiB -purge-delay 50ms -cache-ops 20000 > $(BUILD)/test-frag.txt \
 	  || { cat $(BUILD)/test-frag.txt; exit 1; }
+	for a in offheap jemalloc mimalloc glibc; do \
+	  $(BUILD)/bench/cfrag-$$a -workload churn -mode c-$$a -live 4194304 -size 64 -secs 0 > /dev/null || exit 1; done
 	@echo "test-frag: every mode ran (tables in $(BUILD)/test-frag.txt)"
 
 TEST_EXTRA += test-frag
