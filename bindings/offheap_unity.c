@@ -21,6 +21,7 @@
 #include "../c/src/large.c"
 #include "../c/src/release.c"
 #include "../c/src/owner.c"
+#include "../c/src/purgewalk.c"
 #include "../c/src/purge.c"
 #include "../c/src/stats.c"
 #include "../c/src/lifecycle.c"

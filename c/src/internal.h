@@ -35,6 +35,7 @@
  *   large.c                   allocations bigger than a slab
  *   release.c                 pointer classification, alloc/free entry points
  *   owner.c                   owner handles: the caches of tcache.c held by a binding
+ *   purgewalk.c               the purge walk of one slab: ages, due pages decommitted
  *   purge.c                   the purge policy: its passes over every tier
  *   stats.c                   statistics and the leak report
  *   lifecycle.c               the first heap's start-up, destroy, fork: they
@@ -360,6 +361,13 @@ void ohi_tcache_free_owned(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32
  * The tiers do not call here: they wake the purger and ask for the policy's
  * work through wake.c (base.h), where this file hooks it in. */
 extern uint64_t ohi_purge_walked; /* atomic: state words the purge walks read (tests) */
+/* The purge walk of slab s (purgewalk.c; its holder's): free chunks aged by
+ * steps (credit more for those free since the last walk), the whole pages
+ * that runs of chunks of age need or more cover decommitted. Returns the
+ * bytes decommitted; *dirty: free chunks not yet due remain, *failed: a
+ * decommit was refused, *min_age: the lowest age of those not due. */
+size_t ohi_slab_walk(ohi_slab_t *s, uint32_t need, uint32_t steps, uint32_t credit, bool *dirty, bool *failed,
+                     uint32_t *min_age);
 /* Tests: called before each slab of a stolen cache a pass ages (not the owner's own pass). */
 extern void (*ohi_test_purge_slab_hook)(oh_slab_t *h);
 /* How long a thread cache must sit unused to be drained, and the purger's

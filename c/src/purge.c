@@ -42,7 +42,6 @@
  */
 #include "internal.h"
 
-uint64_t ohi_purge_walked;
 void (*ohi_test_purge_slab_hook)(oh_slab_t *h);
 
 /* Purge passes come every quarter delay (at least 25 ms: ohi_purge_pass_period)
@@ -84,113 +83,6 @@ static void due(uint64_t *next_deadline, uint64_t at) {
 
 /* ---- free pages of one slab ------------------------------------------------------ */
 
-/* Decommits the pages strictly inside chunks [i, j) of s (to `end` bytes when
- * the run reaches the never-handed-out tail), marking the chunks. */
-static size_t decommit_run(ohi_slab_t *s, uint32_t i, uint32_t j, size_t end, bool *failed) {
-  size_t ps = ohi_os_page_size();
-  size_t start = (size_t)i * s->chunk_size;
-  size_t first = (start + ps - 1) / ps, last = end / ps;
-  if (last <= first) return 0;
-  size_t done = ohi_slab_decommit_pages(s, first, last, failed);
-  uint32_t *words = ohi_slab_words(s);
-  size_t lo = first * ps, hi = last * ps;
-  for (uint32_t k = i; k < j; k++) {
-    size_t cs = (size_t)k * s->chunk_size, ce = cs + s->chunk_size;
-    if (ce <= lo || cs >= hi) continue;
-    OHI_STORE_RELAXED(&words[k], OHI_LOAD_RELAXED(&words[k]) | OHI_W_DECOMMITTED);
-  }
-  return done;
-}
-
-/* The walk of one slab's free chunks (a run slab's free pages). It visits
- * the free chunks only - the local free list, or the run slab's bitmap of free
- * pages - not every state word: a full slab churned by its owner costs what
- * it has free, not what it holds (issue 18: a pass over 1 GiB of 64 B chunks
- * read 16 M words, a 20 ms stall of a busy owner 4 times a second). A chunk
- * whose age comes due is marked in a bitmap of the slab's chunks, window by
- * window, whose runs of marks give the pages to decommit. */
-#define WALK_WINDOW 65536u /* chunks per bitmap: 8 KiB on the walker's stack */
-
-typedef struct walk_s {
-  ohi_slab_t *s;
-  uint32_t need, steps, credit; /* the age a chunk needs; the passes to add */
-  uint32_t min_age;             /* the lowest age among free chunks not due */
-  uint32_t due, first_due, last_due; /* chunks due, and their lowest and highest index */
-  bool dirty, failed;           /* free chunks not due; a decommit refused */
-  uint64_t map[WALK_WINDOW / 64];
-} walk_t;
-
-/* The free chunk after k (OHI_W_END: the first), or OHI_W_END. */
-static uint32_t next_free(const ohi_slab_t *s, uint32_t k) {
-  if (s->fmap != NULL) {
-    uint32_t i = ohi_bits_next_set(s->fmap, s->nchunks, k == OHI_W_END ? 0 : k + 1);
-    return i < s->nchunks ? i : OHI_W_END;
-  }
-  return k == OHI_W_END ? s->free_head : OHI_LOAD_RELAXED(&ohi_slab_words((ohi_slab_t *)s)[k]) & OHI_W_NEXT;
-}
-
-static bool is_due(const walk_t *wk, uint32_t w) {
-  return (w & (OHI_W_FREE | OHI_W_CACHED)) == OHI_W_FREE && ((w & OHI_W_AGE) >> OHI_W_AGE_SHIFT) >= wk->need;
-}
-
-/* Ages every free chunk by the passes owed (a chunk handed out and freed
- * again since the last walk restarted at 0 and is owed only this one), counts
- * those due and marks the first window's. Returns 0 (no bytes yet). */
-static size_t age_free(walk_t *wk) {
-  ohi_slab_t *s = wk->s;
-  uint32_t *words = ohi_slab_words(s), visited = 0;
-  uint32_t span = s->bump < WALK_WINDOW ? s->bump : WALK_WINDOW;
-  memset(wk->map, 0, (span + 63) / 64 * sizeof(uint64_t));
-  for (uint32_t k = next_free(s, OHI_W_END); k != OHI_W_END; k = next_free(s, k)) {
-    visited++;
-    uint32_t w = OHI_LOAD_RELAXED(&words[k]);
-    if ((w & (OHI_W_FREE | OHI_W_CACHED)) != OHI_W_FREE) continue; /* never on a free list: defensive */
-    uint32_t age = (w & OHI_W_AGE) >> OHI_W_AGE_SHIFT;
-    if (age < OHI_W_AGE_MAX) {
-      uint32_t add = age != 0 ? wk->steps + wk->credit : wk->steps;
-      age = age + add < OHI_W_AGE_MAX ? age + add : OHI_W_AGE_MAX;
-      OHI_STORE_RELAXED(&words[k], (w & ~OHI_W_AGE) | (age << OHI_W_AGE_SHIFT));
-    }
-    if (age < wk->need) {
-      wk->dirty = true;
-      if (age < wk->min_age) wk->min_age = age;
-      continue;
-    }
-    if (wk->due++ == 0 || k < wk->first_due) wk->first_due = k;
-    if (k > wk->last_due) wk->last_due = k;
-    if (k < span) wk->map[k / 64] |= (uint64_t)1 << (k % 64);
-  }
-  OHI_FETCH_ADD(&ohi_purge_walked, visited);
-  return 0;
-}
-
-/* Decommits the pages strictly inside runs of due chunks (a run reaching the
- * never-handed-out tail: to its end), window by window. A window's edge is a
- * page boundary (WALK_WINDOW chunks of any size are a multiple of 64 KiB), so
- * a run cut there loses no page. Returns the bytes decommitted. */
-static size_t decommit_due(walk_t *wk) {
-  ohi_slab_t *s = wk->s;
-  uint32_t *words = ohi_slab_words(s);
-  size_t bytes = 0;
-  for (uint32_t base = wk->first_due / WALK_WINDOW * WALK_WINDOW; base <= wk->last_due; base += WALK_WINDOW) {
-    uint32_t span = s->bump - base < WALK_WINDOW ? s->bump - base : WALK_WINDOW;
-    if (base != 0) { /* the first window was marked while aging */
-      memset(wk->map, 0, (span + 63) / 64 * sizeof(uint64_t));
-      for (uint32_t k = next_free(s, OHI_W_END); k != OHI_W_END; k = next_free(s, k))
-        if (k >= base && k - base < span && is_due(wk, OHI_LOAD_RELAXED(&words[k])))
-          wk->map[(k - base) / 64] |= (uint64_t)1 << ((k - base) % 64);
-    }
-    for (uint32_t i = ohi_bits_next_set(wk->map, span, 0); i < span; i = ohi_bits_next_set(wk->map, span, i)) {
-      uint32_t j = ohi_bits_next_clear(wk->map, span, i);
-      size_t end = (size_t)(base + j) * s->chunk_size;
-      if (base + j == s->bump && s->touched > end) end = s->touched; /* the run reaches the tail: free to its end */
-      bytes += decommit_run(s, base + i, base + j, end, &wk->failed);
-      i = j;
-    }
-  }
-  return bytes;
-}
-
 /* steps: the passes this one stands for (a quiet owner's slabs missed the
  * pass before: purge_caches). pressed: a pass under pressure (or an owner's
  * pass standing in for one), which decommits what an earlier pass saw free.
@@ -217,11 +109,9 @@ static size_t slab_purge(oh_slab_t *h, ohi_slab_t *s, bool force, bool pressed, 
   }
   s->pg_credit = 0;
   OHI_STORE_RELAXED(&s->dirty, 0u);
-  walk_t wk = {.s = s, .need = need, .steps = steps, .credit = credit, .min_age = OHI_W_AGE_MAX};
-  size_t bytes = age_free(&wk);
-  if (wk.due != 0) bytes = decommit_due(&wk);
-  bool dirty = wk.dirty, failed = wk.failed;
-  uint32_t min_age = wk.min_age;
+  bool dirty = false, failed = false;
+  uint32_t min_age = OHI_W_AGE_MAX;
+  size_t bytes = ohi_slab_walk(s, need, steps, credit, &dirty, &failed, &min_age);
   s->pg_valid = !failed; /* a refused decommit is retried at the next pass */
   s->pg_used = s->used;
   s->pg_puts = s->puts;
