@@ -18,13 +18,15 @@
  * Usage (normally run by frag): cfrag-X -workload phase -mode c-X -live BYTES
  *   [-pool BYTES] [-seed N] [-wait-ms N]
  *
- * -workload churn (run directly, not by frag) holds -live bytes of -size
- * buffers and replaces random ones for -secs seconds - a busy worker whose
- * free chunks are reused at once - and reports its rate and the tail of its
- * per-operation latency: the cost the purge policy's passes put on a busy
- * owner (issue 18: one walk of every state word of 1 GiB of 64 B chunks was
- * a 20-30 ms stall, 4 times a second).
- *   cfrag-X -workload churn -mode c-X -live BYTES -size BYTES [-secs N] [-seed N]
+ * -workload churn (run directly, not by frag) fills -live bytes of -size
+ * buffers, frees a random -drop percent of them, and replaces random live
+ * ones for -secs seconds - a busy worker whose free chunks are reused at once
+ * (or, with -drop, a worker that shrank and goes on) - and reports its rate
+ * and the tail of its per-operation latency: the cost the purge policy's
+ * passes put on a busy owner (issue 18: one walk of every state word of 1 GiB
+ * of 64 B chunks was a 20-30 ms stall, 4 times a second; with 90 % dropped,
+ * decommitting it all in one pass was a 50-100 ms stall).
+ *   cfrag-X -workload churn -mode c-X -live BYTES -size BYTES [-drop PERCENT] [-secs N] [-seed N]
  */
 #include "charness.h"
 
@@ -136,14 +138,19 @@ static void free_random(size_t m, size_t k) {
 }
 
 /* The churn workload: fill, then replace random buffers for secs seconds. */
-static void churn(uint64_t live_target, uint64_t size, uint64_t secs) {
+static void churn(uint64_t live_target, uint64_t size, uint64_t drop, uint64_t secs) {
   if (size == 0 || size > (1u << 30)) die("-size %llu: 1 byte to 1 GiB", (unsigned long long)size);
+  if (drop > 99) die("-drop %llu: 0 to 99 percent", (unsigned long long)drop);
   size_t n = live_target / size;
   bufs = map_table(n * sizeof *bufs);
   lens = map_table(n * sizeof *lens);
+  idx = map_table(n * sizeof *idx);
   CH_FREE(CH_ALLOC(size));
   long long base = rss();
   for (size_t i = 0; i < n; i++) alloc_write(i, (uint32_t)size);
+  for (size_t i = 0; i < n; i++) idx[i] = i;
+  size_t dropped = n * drop / 100; /* idx[dropped..n) stay live */
+  free_random(n, dropped);
   memset(lat_counts, 0, sizeof lat_counts); /* the fill's faults are not the churn's */
   lat_n = lat_max = lat_over_ms = 0;
   double cpu0 = ch_usage().cpu_s;
@@ -152,7 +159,7 @@ static void churn(uint64_t live_target, uint64_t size, uint64_t secs) {
   uint64_t t0 = now_ns(), end = t0 + secs * 1000000000ull, replaced = 0;
   for (uint64_t t = t0; t < end; t = now_ns())
     for (int k = 0; k < 64; k++, replaced++) {
-      size_t i = (size_t)(rng_next() % n);
+      size_t i = idx[dropped + (size_t)(rng_next() % (n - dropped))];
       check_free(i);
       alloc_write(i, (uint32_t)size);
     }
@@ -160,22 +167,23 @@ static void churn(uint64_t live_target, uint64_t size, uint64_t secs) {
   ch_decommits(&p1, &d1);
   char info[512], esc[1024];
   ch_describe(info, sizeof info);
-  fprintf(stderr, "%s churn of %llu x %llu B: %.2f M replaced/s, op p99 %.0f ns, p99.9 %.0f ns, max %.2f ms, %llu ops over 1 ms, %lld purges\n",
-          CF_MODE, (unsigned long long)n, (unsigned long long)size, (double)replaced / wall / 1e6, lat_quantile(0.99),
+  fprintf(stderr, "%s churn of %llu x %llu B (%llu %% dropped): %.2f M replaced/s, op p99 %.0f ns, p99.9 %.0f ns, max %.2f ms, %llu ops over 1 ms, %lld purges\n",
+          CF_MODE, (unsigned long long)n, (unsigned long long)size, (unsigned long long)drop, (double)replaced / wall / 1e6, lat_quantile(0.99),
           lat_quantile(0.999), (double)lat_max / 1e6, (unsigned long long)lat_over_ms, p1 >= 0 ? p1 - p0 : -1);
-  printf("{\"result\":{\"workload\":\"churn\",\"mode\":\"%s\",\"info\":\"%s\",\"size\":%llu,\"live\":%lld,\"base_rss\":%lld,"
+  printf("{\"result\":{\"workload\":\"churn\",\"mode\":\"%s\",\"info\":\"%s\",\"size\":%llu,\"drop\":%llu,\"live\":%lld,\"base_rss\":%lld,"
          "\"rss\":%lld,\"replaced_per_s\":%.1f,\"op_p99_ns\":%.1f,\"op_p999_ns\":%.1f,\"op_max_ns\":%llu,"
          "\"ops_over_1ms\":%llu,\"purges\":%lld,\"cpu_s\":%.6f,\"wall_s\":%.6f}}\n",
-         CF_MODE, json_escape(info, esc, sizeof esc), (unsigned long long)size, live, base, rss(), (double)replaced / wall,
+         CF_MODE, json_escape(info, esc, sizeof esc), (unsigned long long)size, (unsigned long long)drop, live, base, rss(), (double)replaced / wall,
          lat_quantile(0.99), lat_quantile(0.999), (unsigned long long)lat_max, (unsigned long long)lat_over_ms,
          p1 >= 0 ? p1 - p0 : -1, ch_usage().cpu_s - cpu0, wall);
   fflush(stdout);
-  for (size_t i = 0; i < n; i++) check_free(i);
+  for (size_t i = 0; i < n; i++)
+    if (bufs[i] != NULL) check_free(i);
 }
 
 int main(int argc, char **argv) {
   const char *workload = NULL, *mode = NULL;
-  uint64_t live_target = 0, seed = 1, wait_ms = 2000, size = 64, secs = 4;
+  uint64_t live_target = 0, seed = 1, wait_ms = 2000, size = 64, secs = 4, drop = 0;
   for (int i = 1; i < argc; i++) {
     const char *f = argv[i];
     if (i + 1 >= argc) die("%s: missing value", f);
@@ -188,6 +196,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(f, "-pool")) (void)num(f, v);
     else if (!strcmp(f, "-size")) size = num(f, v);
     else if (!strcmp(f, "-secs")) secs = num(f, v);
+    else if (!strcmp(f, "-drop")) drop = num(f, v);
     else die("unknown flag %s", f);
   }
   bool is_churn = workload != NULL && !strcmp(workload, "churn");
@@ -198,7 +207,7 @@ int main(int argc, char **argv) {
   ch_check();
   rng_state = seed;
   if (is_churn) {
-    churn(live_target, size, secs);
+    churn(live_target, size, drop, secs);
     return 0;
   }
 
