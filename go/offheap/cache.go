@@ -31,7 +31,11 @@ package offheap
 //     older half in one call (bindings.Slab.ReturnOwned), after unpinning:
 //     chunks of the P's own slabs go back on their free lists, others onto
 //     their owner's cross-owner stacks (one CAS each).
-//  4. Anything else (large sizes, debug mode, a build without the fast path)
+//  4. With runs of pages (c/src/runs.c, OFFHEAP_PAGE_RUNS), the size classes
+//     the core serves as runs hold runs of their pages in the same
+//     magazines, taken and returned by the same calls (the core moves runs
+//     for those classes).
+//  5. Anything else (large sizes, debug mode, a build without the fast path)
 //     is one call to the core.
 //
 // Others reach a shard with the handshake the core's thread caches use

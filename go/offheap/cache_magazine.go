@@ -89,15 +89,10 @@ func (sh *shard) mag(cls int) *magazine {
 	return &sh.mags[cls]
 }
 
-// prepare makes the magazine of class cls on the calling goroutine's P, as a
-// stealer: the allocation may not happen pinned. Once per P and class.
+// prepare makes the magazine of class cls (and the P's owner) on the calling
+// goroutine's P, as a stealer: the allocation may not happen pinned. Once per
+// P and class.
 func (h *heap) prepare(cls int) {
-	h.prepareShard(cls)
-}
-
-// prepareShard is prepare; cls < 0 makes only the P's owner (runs of pages
-// need no magazine).
-func (h *heap) prepareShard(cls int) {
 	pid := procPin()
 	procUnpin()
 	if uint(pid) >= uint(len(h.shards)) {
@@ -116,7 +111,7 @@ func (h *heap) prepareShard(cls int) {
 	if sh.owner == 0 {
 		sh.owner = h.c.NewOwner() // 0 (out of metadata memory): the central lists serve
 	}
-	if cls >= 0 && sh.mags[cls].items == nil {
+	if sh.mags[cls].items == nil {
 		// Padded: the Go allocator puts another P's small array right after
 		// this one, and a shared cache line would cost both Ps every push.
 		c := h.classes[cls].capacity
