@@ -52,7 +52,8 @@ typedef struct walk_s {
 static bool by_list(const ohi_slab_t *s) { return s->fmap == NULL && ohi_slab_nfree(s) < s->bump / 8; }
 
 /* The free chunk after k (OHI_W_END: the first), or OHI_W_END: along the
- * list when list is set, else the next free word of the scan. */
+ * list when list is set, else in the run slab's bitmap (decommit_due's later
+ * windows; age_free scans the words of a chunk slab itself). */
 static uint32_t next_free(const ohi_slab_t *s, uint32_t k, bool list) {
   const uint32_t *words = ohi_slab_words((ohi_slab_t *)s);
   if (list) return k == OHI_W_END ? s->free_head : OHI_LOAD_RELAXED(&words[k]) & OHI_W_NEXT;
@@ -69,35 +70,69 @@ static bool is_due(const walk_t *wk, uint32_t w) {
   return (w & (OHI_W_FREE | OHI_W_CACHED)) == OHI_W_FREE && ((w & OHI_W_AGE) >> OHI_W_AGE_SHIFT) >= wk->need;
 }
 
-/* Ages every free chunk by the passes owed (a chunk handed out and freed
- * again since the last walk restarted at 0 and is owed only this one), counts
- * those due and marks the first window's. */
+/* The aging of one walk, in locals (the bitmap's stores alias no walk_t
+ * field then): the counts a visit moves. */
+typedef struct ages_s {
+  uint32_t need, add_old, add_new, span;
+  uint32_t min_age, due, first_due, last_due;
+  bool dirty;
+  uint64_t *map;
+} ages_t;
+
+/* One free chunk k (word w at *wp): aged by the passes owed (a chunk handed
+ * out and freed again since the last walk restarted at 0 and is owed only
+ * this one), counted and marked when due. */
+OHI_INLINE void visit(ages_t *a, uint32_t *wp, uint32_t w, uint32_t k) {
+  uint32_t age = (w & OHI_W_AGE) >> OHI_W_AGE_SHIFT;
+  if (age < OHI_W_AGE_MAX) {
+    uint32_t add = age != 0 ? a->add_old : a->add_new;
+    age = age + add < OHI_W_AGE_MAX ? age + add : OHI_W_AGE_MAX;
+    OHI_STORE_RELAXED(wp, (w & ~OHI_W_AGE) | (age << OHI_W_AGE_SHIFT));
+  }
+  if (age < a->need) {
+    a->dirty = true;
+    if (age < a->min_age) a->min_age = age;
+    return;
+  }
+  if (a->due++ == 0) a->first_due = k; /* visits come in index order, but for the list's */
+  if (k < a->first_due) a->first_due = k;
+  if (k > a->last_due) a->last_due = k;
+  if (k < a->span) a->map[k / 64] |= (uint64_t)1 << (k % 64);
+}
+
+/* Ages every free chunk, counts those due and marks the first window's. */
 static void age_free(walk_t *wk) {
   ohi_slab_t *s = wk->s;
   uint32_t *words = ohi_slab_words(s), visited = 0;
-  uint32_t span = s->bump < WALK_WINDOW ? s->bump : WALK_WINDOW;
-  memset(wk->map, 0, (span + 63) / 64 * sizeof(uint64_t));
-  bool list = by_list(s);
-  if (!list) visited = s->fmap != NULL ? (s->nchunks + 63) / 64 : s->bump; /* the words (or bitmap words) read */
-  for (uint32_t k = next_free(s, OHI_W_END, list); k != OHI_W_END; k = next_free(s, k, list)) {
-    visited += list || s->fmap != NULL;
-    uint32_t w = OHI_LOAD_RELAXED(&words[k]);
-    if ((w & (OHI_W_FREE | OHI_W_CACHED)) != OHI_W_FREE) continue; /* never on a free list: defensive */
-    uint32_t age = (w & OHI_W_AGE) >> OHI_W_AGE_SHIFT;
-    if (age < OHI_W_AGE_MAX) {
-      uint32_t add = age != 0 ? wk->steps + wk->credit : wk->steps;
-      age = age + add < OHI_W_AGE_MAX ? age + add : OHI_W_AGE_MAX;
-      OHI_STORE_RELAXED(&words[k], (w & ~OHI_W_AGE) | (age << OHI_W_AGE_SHIFT));
+  ages_t a = {.need = wk->need, .add_old = wk->steps + wk->credit, .add_new = wk->steps, .min_age = OHI_W_AGE_MAX,
+              .span = s->bump < WALK_WINDOW ? s->bump : WALK_WINDOW, .map = wk->map};
+  memset(a.map, 0, (a.span + 63) / 64 * sizeof(uint64_t));
+  if (by_list(s)) { /* few free: along the list */
+    for (uint32_t k = s->free_head; k != OHI_W_END; visited++) {
+      uint32_t w = OHI_LOAD_RELAXED(&words[k]);
+      uint32_t next = w & OHI_W_NEXT;
+      if ((w & (OHI_W_FREE | OHI_W_CACHED)) == OHI_W_FREE) visit(&a, &words[k], w, k);
+      k = next;
     }
-    if (age < wk->need) {
-      wk->dirty = true;
-      if (age < wk->min_age) wk->min_age = age;
-      continue;
+  } else if (s->fmap != NULL) { /* a run slab: its free pages from the bitmap */
+    visited = (s->nchunks + 63) / 64;
+    for (uint32_t k = ohi_bits_next_set(s->fmap, s->nchunks, 0); k < s->nchunks;
+         k = ohi_bits_next_set(s->fmap, s->nchunks, k + 1), visited++) {
+      uint32_t w = OHI_LOAD_RELAXED(&words[k]);
+      if ((w & (OHI_W_FREE | OHI_W_CACHED)) == OHI_W_FREE) visit(&a, &words[k], w, k);
     }
-    if (wk->due++ == 0 || k < wk->first_due) wk->first_due = k;
-    if (k > wk->last_due) wk->last_due = k;
-    if (k < span) wk->map[k / 64] |= (uint64_t)1 << (k % 64);
+  } else { /* many free: every word, in order */
+    visited = s->bump;
+    for (uint32_t k = 0; k < s->bump; k++) {
+      uint32_t w = OHI_LOAD_RELAXED(&words[k]);
+      if ((w & (OHI_W_FREE | OHI_W_CACHED)) == OHI_W_FREE) visit(&a, &words[k], w, k);
+    }
   }
+  wk->min_age = a.min_age;
+  wk->dirty = a.dirty;
+  wk->due = a.due;
+  wk->first_due = a.first_due;
+  wk->last_due = a.last_due;
   OHI_FETCH_ADD(&ohi_purge_walked, visited);
 }
 
