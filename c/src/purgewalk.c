@@ -52,8 +52,8 @@ typedef struct walk_s {
 static bool by_list(const ohi_slab_t *s) { return s->fmap == NULL && ohi_slab_nfree(s) < s->bump / 8; }
 
 /* The free chunk after k (OHI_W_END: the first), or OHI_W_END: along the
- * list when list is set, else in the run slab's bitmap (decommit_due's later
- * windows; age_free scans the words of a chunk slab itself). */
+ * list when list is set, else from the run slab's bitmap or a scan of the
+ * words in order (decommit_due's later windows; age_free has its own loops). */
 static uint32_t next_free(const ohi_slab_t *s, uint32_t k, bool list) {
   const uint32_t *words = ohi_slab_words((ohi_slab_t *)s);
   if (list) return k == OHI_W_END ? s->free_head : OHI_LOAD_RELAXED(&words[k]) & OHI_W_NEXT;
