@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -198,6 +199,11 @@ func TestGuardModeFaultsAtTheGuiltyAccess(t *testing.T) {
 // kind is allocated until its freed buffer has come back; a write to one
 // still guarded would crash the test binary.
 func TestGuardModeBuffersWorkAgainWhenReused(t *testing.T) {
+	// One P: with debug off the Go caches hand out chunks of the slabs their
+	// P's owner adopted, and a goroutine that changed Ps mid-loop (a loaded
+	// machine: CI ran valgrind beside it) looked for the freed buffer in the
+	// other P's slabs, never the one whose owner adopted its slab.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	for _, off := range []bool{false, true} {
 		withDebug(t, DebugGuard)
 		g := newGuardAllocators(t)
