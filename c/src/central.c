@@ -420,7 +420,7 @@ ohi_slab_t *ohi_central_adopt_run(oh_slab_t *h, uint32_t k, ohi_tcache_t *tc, ui
   return s;
 }
 
-void *ohi_central_take_run(oh_slab_t *h, uint32_t k, bool *zeroed, bool count) {
+void *ohi_central_take_run(oh_slab_t *h, uint32_t k, uint32_t state, bool *zeroed) {
   ohi_class_t *c = &h->classes[h->run_class];
   uint64_t now = 0;
   uint32_t at, len;
@@ -433,8 +433,9 @@ void *ohi_central_take_run(oh_slab_t *h, uint32_t k, bool *zeroed, bool count) {
     ohi_lock(&c->lock);
     s = ns;
   }
-  void *p = ohi_run_take(s, at, k, len, zeroed);
-  if (count) OHI_FETCH_ADD(&c->allocs, k); /* the run class counts pages */
+  void *p = ohi_run_take(s, at, k, len, state, zeroed);
+  /* the run class counts pages; a CACHED run, a binding cache's, counts in cached_out (runs.c) */
+  if (state == 1) OHI_FETCH_ADD(&c->allocs, k);
   ohi_central_place(h, c, s, &now);
   ohi_unlock(&c->lock);
   return p;

@@ -122,9 +122,10 @@ void ohi_run_init(ohi_slab_t *s);
  * or OHI_W_END. */
 uint32_t ohi_run_fit(ohi_slab_t *s, uint32_t k, uint32_t *len);
 /* Hands out the pages [i, i + k) of the free run of len pages (ohi_run_fit)
- * as a run with one reference; *zeroed: every page was uncommitted (reads as
- * zero). */
-void *ohi_run_take(ohi_slab_t *s, uint32_t i, uint32_t k, uint32_t len, bool *zeroed);
+ * as a run whose first page's word is state (1: one reference; CACHED: for a
+ * binding's cache, which hands it out without a call); *zeroed: every page
+ * was uncommitted (reads as zero). */
+void *ohi_run_take(ohi_slab_t *s, uint32_t i, uint32_t k, uint32_t len, uint32_t state, bool *zeroed);
 /* The pages of the run starting at page idx (a run's pages are 2 or more). */
 uint32_t ohi_run_pages(const ohi_slab_t *s, uint32_t idx);
 /* A claimed run's pages go free; returns how many. */
@@ -169,7 +170,7 @@ void ohi_central_abandon(oh_slab_t *h, ohi_slab_t *s, uint64_t *now);
  * lists; a claimed run put back on a central slab. *at, *len: the fit
  * (ohi_run_fit). */
 ohi_slab_t *ohi_central_adopt_run(oh_slab_t *h, uint32_t k, ohi_tcache_t *tc, uint32_t *at, uint32_t *len);
-void *ohi_central_take_run(oh_slab_t *h, uint32_t k, bool *zeroed, bool count); /* count: as allocated (else the caller counts) */
+void *ohi_central_take_run(oh_slab_t *h, uint32_t k, uint32_t state, bool *zeroed); /* state as ohi_run_take's */
 void ohi_central_release_run(oh_slab_t *h, ohi_slab_t *s, uint32_t idx);
 /* Debug: page guards and poison of a chunk. */
 bool ohi_chunk_guard(void *p, size_t size, bool guard);

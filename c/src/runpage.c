@@ -111,12 +111,12 @@ uint32_t ohi_run_fit(ohi_slab_t *s, uint32_t k, uint32_t *len) {
   return best;
 }
 
-void *ohi_run_take(ohi_slab_t *s, uint32_t i, uint32_t k, uint32_t len, bool *zeroed) {
+void *ohi_run_take(ohi_slab_t *s, uint32_t i, uint32_t k, uint32_t len, uint32_t state, bool *zeroed) {
   uint32_t *words = ohi_slab_words(s);
   uint32_t fresh = map_range(s->fmap, i, k, false, s->dpages);
   if (fresh != 0) ohi_pages_commit_account((size_t)fresh * s->chunk_size);
   for (uint32_t j = 1; j < k; j++) OHI_STORE_RELAXED(&words[i + j], OHI_W_TAIL | k << 12 | j);
-  OHI_STORE_RELEASE(&words[i], 1u);
+  OHI_STORE_RELEASE(&words[i], state);
   s->used += k;
   if (s->free_head >= i && s->free_head < i + k) {
     uint32_t next = ohi_bits_next_set(s->fmap, s->nchunks, i + k);

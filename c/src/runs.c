@@ -88,8 +88,8 @@ static ohi_slab_t *runs_owned_fit(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, ui
 }
 
 /* A run of k pages from the thread's own slabs, or an adopted or new one
- * (cache entered), not counted. */
-static void *runs_owner_find(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, bool *zeroed) {
+ * (cache entered), its first word state (ohi_run_take), not counted. */
+static void *runs_owner_find(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, uint32_t state, bool *zeroed) {
   ohi_tbin_t *b = &tc->bins[h->run_class];
   if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&ohi_purge_tick) != OHI_LOAD_RELAXED(&tc->purged_tick)))
     ohi_tcache_purge_self(h, tc);
@@ -106,7 +106,7 @@ static void *runs_owner_find(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, bool *z
     if ((s = ohi_central_adopt_run(h, k, tc, &at, &len)) == NULL) return NULL;
     ohi_tcache_adopted(tc, b, s);
   }
-  void *p = ohi_run_take(s, at, k, len, zeroed);
+  void *p = ohi_run_take(s, at, k, len, state, zeroed);
   ohi_rbucket_update(tc, s);
   return p;
 }
@@ -118,7 +118,7 @@ static void *runs_owner_alloc(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, bool *
     *zeroed = false;
     return p;
   }
-  if ((p = runs_owner_find(h, tc, k, zeroed)) == NULL) return NULL;
+  if ((p = runs_owner_find(h, tc, k, 1, zeroed)) == NULL) return NULL;
   OHI_OWNER_INC(&tc->bins[h->run_class].allocs, k); /* and k pages fewer on the free lists (ohi_bin_nfree) */
   OHI_OWNER_INC(&tc->rallocs, 1);
   return p;
@@ -131,7 +131,7 @@ void *ohi_runs_take(oh_slab_t *h, ohi_tcache_t *tc, size_t n, bool *zeroed) {
 
 void *ohi_runs_alloc_central(oh_slab_t *h, size_t n, bool *zeroed, const char *fn) {
   uint32_t k = ohi_run_pages_for(h, n);
-  void *p = ohi_central_take_run(h, k, zeroed, true);
+  void *p = ohi_central_take_run(h, k, 1, zeroed);
   if (p == NULL) return ohi_fail_null(ENOMEM, "%s: the OS refused a new slab of %zu bytes", fn, h->slab_size);
   OHI_FETCH_ADD(&h->run_allocs, 1);
   return p;
@@ -224,30 +224,21 @@ bool ohi_run_class(const oh_slab_t *h, int cls) {
          h->classes[cls].chunk_size <= h->run_max;
 }
 
-static void *cached_run(oh_slab_t *h, void *p, uint32_t k) {
-  ohi_slab_t *s = (ohi_slab_t *)ohi_region_lookup(p);
-  uint32_t idx = ohi_fast_div(s->div_magic, (uint32_t)((uintptr_t)p - s->span.base));
-  OHI_STORE_RELEASE(&ohi_slab_words(s)[idx], OHI_W_CACHED); /* handed out by the binding without a call */
-  OHI_ASAN_UNPOISON(p, (size_t)k << h->page_shift);
-  return p;
-}
-
 size_t ohi_runs_take_cached(oh_slab_t *h, ohi_tcache_t *tc, int cls, void **out, size_t n) {
   uint32_t k = ohi_run_pages_for(h, h->classes[cls].chunk_size);
   size_t got = 0;
   bool zeroed;
   if (tc != NULL) {
     ohi_tbin_t *b = &tc->bins[h->run_class];
-    for (void *p; got < n && (p = runs_owner_find(h, tc, k, &zeroed)) != NULL; got++) {
+    for (void *p; got < n && (p = runs_owner_find(h, tc, k, OHI_W_CACHED, &zeroed)) != NULL; got++) {
       ohi_bin_nfree_add(b, -(int64_t)k);
-      out[got] = cached_run(h, p, k);
+      out[got] = p;
     }
     OHI_OWNER_INC(&tc->cached[h->run_class], (int64_t)(got * k));
     return got;
   }
   if (ohi_opt(OH_OPT_DEBUG) != 0) return 0; /* debug mode makes no runs: the caller's uncached path */
-  for (void *p; got < n && (p = ohi_central_take_run(h, k, &zeroed, false)) != NULL; got++)
-    out[got] = cached_run(h, p, k);
+  for (void *p; got < n && (p = ohi_central_take_run(h, k, OHI_W_CACHED, &zeroed)) != NULL; got++) out[got] = p;
   OHI_FETCH_ADD(&h->classes[h->run_class].cached_out, (int64_t)(got * k));
   return got;
 }
