@@ -261,11 +261,17 @@ void ohi_tcache_unlink(oh_slab_t *h, ohi_tcache_t *tc); /* registry lock held */
 void ohi_tcache_retire(oh_slab_t *h, ohi_tcache_t *tc); /* counters to the classes */
 
 /* ---- runs of pages (runs.c) ---- */
+/* Whether n is in h's run range (none: run_min is SIZE_MAX; the run class's
+ * own chunk, a page, is below it). */
+OHI_INLINE bool ohi_run_range(const oh_slab_t *h, size_t n) { return n <= h->run_max && n >= h->run_min; }
 /* Whether h serves n bytes as a run of pages: in its run range, outside
  * debug mode (where those sizes keep their size classes). */
 OHI_INLINE bool ohi_run_size(const oh_slab_t *h, size_t n) {
-  return n <= h->run_max && n >= h->run_min && OHI_LIKELY(ohi_opt(OH_OPT_DEBUG) == 0);
+  return ohi_run_range(h, n) && OHI_LIKELY(ohi_opt(OH_OPT_DEBUG) == 0);
 }
+/* Whether size class cls stands for runs of its pages in a binding's cache
+ * (runs.c; whatever the debug mode, so that runs taken before it go back). */
+OHI_INLINE bool ohi_run_class(const oh_slab_t *h, int cls) { return ohi_run_range(h, h->classes[cls].chunk_size); }
 /* The pages of the run that serves n bytes (run_min <= n <= run_max). */
 OHI_INLINE uint32_t ohi_run_pages_for(oh_slab_t *h, size_t n) {
   return (uint32_t)((n + ((size_t)1 << h->page_shift) - 1) >> h->page_shift);
@@ -302,7 +308,6 @@ void ohi_runs_send(oh_slab_t *h, ohi_slab_t *s, uint32_t idx);
  * the run range, cls: runs of its chunk size's pages, CACHED): taken through
  * tc (entered) or, tc NULL, from the central lists (none in debug mode);
  * returned with the operations they served, each to its slab's owner. */
-bool ohi_run_class(const oh_slab_t *h, int cls);
 size_t ohi_runs_take_cached(oh_slab_t *h, ohi_tcache_t *tc, int cls, void **out, size_t n);
 void ohi_runs_return_cached(oh_slab_t *h, ohi_tcache_t *tc, int cls, void *const *ptrs, size_t n, uint64_t allocs,
                             uint64_t frees);

@@ -219,11 +219,6 @@ void ohi_runs_free(oh_slab_t *h, ohi_slab_t *s, uint32_t idx) {
  * runs of its chunk size's pages, so any request of the class takes any of
  * them; the run class's cached_out (an owner's cached) counts their pages. */
 
-bool ohi_run_class(const oh_slab_t *h, int cls) {
-  return h->run_class != OHI_NO_RUNS && (unsigned)cls != h->run_class && h->classes[cls].chunk_size >= h->run_min &&
-         h->classes[cls].chunk_size <= h->run_max;
-}
-
 size_t ohi_runs_take_cached(oh_slab_t *h, ohi_tcache_t *tc, int cls, void **out, size_t n) {
   uint32_t k = ohi_run_pages_for(h, h->classes[cls].chunk_size);
   size_t got = 0;
