@@ -66,17 +66,11 @@ void ohi_owner_delete(oh_slab_t *h, ohi_tcache_t *tc) {
   ohi_meta_free(tc, tc->meta_size);
 }
 
-size_t ohi_owner_take(oh_slab_t *h, ohi_tcache_t *tc, int cls, void **out, size_t n) {
-  if (tc == NULL || ohi_opt(OH_OPT_DEBUG) != 0 || !owner_enter(tc)) return ohi_heap_take_cached(h, cls, out, n);
+/* A batch of class cls from tc's own slabs (entered): chunks CACHED, which
+ * the binding hands out without a call, counted as its own. */
+static size_t owned_take(oh_slab_t *h, ohi_tcache_t *tc, int cls, void **out, size_t n) {
   size_t got = 0;
   bool zeroed;
-  if (ohi_run_class(h, cls)) { /* runs of the class's pages */
-    got = ohi_runs_take_cached(h, tc, cls, out, n);
-    note_call(tc);
-    ohi_tcache_leave(tc);
-    if (got < n) got += ohi_runs_take_cached(h, NULL, cls, out + got, n - got);
-    return got;
-  }
   while (got < n) {
     void *p = ohi_tcache_refill_alloc(h, tc, (unsigned)cls, OHI_W_CACHED, &zeroed);
     if (p == NULL) break;
@@ -84,6 +78,12 @@ size_t ohi_owner_take(oh_slab_t *h, ohi_tcache_t *tc, int cls, void **out, size_
     out[got++] = p;
   }
   OHI_OWNER_INC(&tc->cached[cls], (int64_t)got);
+  return got;
+}
+
+size_t ohi_owner_take(oh_slab_t *h, ohi_tcache_t *tc, int cls, void **out, size_t n) {
+  if (tc == NULL || ohi_opt(OH_OPT_DEBUG) != 0 || !owner_enter(tc)) return ohi_heap_take_cached(h, cls, out, n);
+  size_t got = ohi_run_class(h, cls) ? ohi_runs_take_cached(h, tc, cls, out, n) : owned_take(h, tc, cls, out, n);
   note_call(tc);
   ohi_tcache_leave(tc);
   if (got < n) { /* the owner could not adopt a slab: the central lists say why */
@@ -92,21 +92,13 @@ size_t ohi_owner_take(oh_slab_t *h, ohi_tcache_t *tc, int cls, void **out, size_
   return got;
 }
 
-void ohi_owner_return(oh_slab_t *h, ohi_tcache_t *tc, int cls, void *const *ptrs, size_t n, uint64_t allocs,
-                      uint64_t frees) {
-  if (tc == NULL || !owner_enter(tc)) {
-    ohi_heap_return_cached(h, cls, ptrs, n, allocs, frees);
-    return;
-  }
-  if (ohi_run_class(h, cls)) {
-    ohi_runs_return_cached(h, tc, cls, ptrs, n, allocs, frees);
-    note_call(tc);
-    ohi_tcache_leave(tc);
-    return;
-  }
+/* Chunks of class cls the binding held go back through tc (entered), with
+ * the operations they served: its own slabs' to their free lists, others'
+ * home. */
+static void owned_return(oh_slab_t *h, ohi_tcache_t *tc, int cls, void *const *ptrs, size_t n, uint64_t allocs,
+                         uint64_t frees) {
   ohi_bin_count(&tc->bins[cls], allocs, frees); /* served from the binding's cache */
   OHI_OWNER_INC(&tc->cached[cls], (int64_t)frees - (int64_t)allocs - (int64_t)n);
-  note_call(tc);
   for (size_t i = 0; i < n; i++) {
     ohi_slab_t *s = (ohi_slab_t *)ohi_region_lookup(ptrs[i]);
     uint32_t idx = ohi_fast_div(s->div_magic, (uint32_t)((uintptr_t)ptrs[i] - s->span.base));
@@ -116,6 +108,17 @@ void ohi_owner_return(oh_slab_t *h, ohi_tcache_t *tc, int cls, void *const *ptrs
     else if (owner != NULL) ohi_slab_push_remote(h, s, idx, 0); /* another P's, or a C thread's */
     else ohi_central_release(h, s, idx, 0); /* a slab handed back meanwhile */
   }
+}
+
+void ohi_owner_return(oh_slab_t *h, ohi_tcache_t *tc, int cls, void *const *ptrs, size_t n, uint64_t allocs,
+                      uint64_t frees) {
+  if (tc == NULL || !owner_enter(tc)) {
+    ohi_heap_return_cached(h, cls, ptrs, n, allocs, frees);
+    return;
+  }
+  note_call(tc);
+  if (ohi_run_class(h, cls)) ohi_runs_return_cached(h, tc, cls, ptrs, n, allocs, frees);
+  else owned_return(h, tc, cls, ptrs, n, allocs, frees);
   ohi_tcache_leave(tc);
 }
 
