@@ -35,9 +35,7 @@ static inline ohg_transition ohg_core_try_release(uint32_t *w, int decref) {
 static inline int ohg_core_try_addref(uint32_t *w) {
 	return ohi_chunk_try_addref(w, NULL, "ohg_core_try_addref") == 0 ? OHG_OK : ohg_code(errno);
 }
-static inline uint32_t ohg_core_run_pages(uint32_t *w) {
-	return OHI_W_TAIL_LEN(OHI_LOAD_RELAXED(&w[1]));
-}
+static inline uint32_t ohg_core_run_pages(uint32_t *w) { return ohi_run_head_pages(w); }
 static inline uint32_t ohg_class_run_pages(oh_slab_t *h, int cls) {
 	return ohi_run_class(h, cls) ? ohi_run_pages_for(h, h->classes[cls].chunk_size) : 0;
 }
@@ -124,7 +122,7 @@ func (w Word) RunPages() int {
 	return int(v >> tailLenShift & tailLenMask)
 }
 
-// CoreRunPages is ohi_run_pages's read in C, for the differential test.
+// CoreRunPages is ohi_run_head_pages called in C, for the differential test.
 func (w Word) CoreRunPages() int {
 	return int(C.ohg_core_run_pages((*C.uint32_t)(unsafe.Pointer(w.w))))
 }

@@ -126,8 +126,14 @@ uint32_t ohi_run_fit(ohi_slab_t *s, uint32_t k, uint32_t *len);
  * binding's cache, which hands it out without a call); *zeroed: every page
  * was uncommitted (reads as zero). */
 void *ohi_run_take(ohi_slab_t *s, uint32_t i, uint32_t k, uint32_t len, uint32_t state, bool *zeroed);
-/* The pages of the run starting at page idx (a run's pages are 2 or more). */
-uint32_t ohi_run_pages(const ohi_slab_t *s, uint32_t idx);
+/* The pages of the run whose first page's word is *head: the length its
+ * second page's word holds (a run's pages are 2 or more; the binding's
+ * mirror, Word.RunPages, is tested against this). */
+OHI_INLINE uint32_t ohi_run_head_pages(const uint32_t *head) { return OHI_W_TAIL_LEN(OHI_LOAD_RELAXED(&head[1])); }
+/* The pages of the run starting at page idx of s. */
+OHI_INLINE uint32_t ohi_run_pages(const ohi_slab_t *s, uint32_t idx) {
+  return ohi_run_head_pages(ohi_slab_words((ohi_slab_t *)s) + idx);
+}
 /* A claimed run's pages go free; returns how many. */
 uint32_t ohi_run_put(ohi_slab_t *s, uint32_t idx);
 /* ohi_slab_collect for a run slab: returns the pages freed. */

@@ -129,10 +129,6 @@ void *ohi_run_take(ohi_slab_t *s, uint32_t i, uint32_t k, uint32_t len, uint32_t
   return p;
 }
 
-uint32_t ohi_run_pages(const ohi_slab_t *s, uint32_t idx) {
-  return OHI_W_TAIL_LEN(OHI_LOAD_RELAXED(&ohi_slab_words((ohi_slab_t *)s)[idx + 1]));
-}
-
 uint32_t ohi_run_put(ohi_slab_t *s, uint32_t idx) {
   uint32_t *words = ohi_slab_words(s), k = ohi_run_pages(s, idx);
   for (uint32_t j = k; j-- > 1;) OHI_STORE_RELAXED(&words[idx + j], OHI_W_FREE | OHI_W_END);
