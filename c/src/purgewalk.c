@@ -38,121 +38,90 @@ static size_t decommit_run(ohi_slab_t *s, uint32_t i, uint32_t j, size_t end, bo
 
 typedef struct walk_s {
   ohi_slab_t *s;
-  uint32_t need, steps, credit; /* the age a chunk needs; the passes to add */
-  uint32_t min_age;             /* the lowest age among free chunks not due */
+  uint32_t need;             /* the age at which a free chunk is due */
+  uint32_t add_old, add_new; /* the passes a chunk free at the last walk is owed, and one freed since */
+  uint32_t base, span;       /* the window whose due chunks are marked in map */
+  bool aging;                /* the first visit (ohi_slab_walk): ages, counts; the others only mark */
+  uint32_t min_age;          /* the lowest age among free chunks not due */
   uint32_t due, first_due, last_due; /* chunks due, and their lowest and highest index */
-  bool dirty, failed;           /* free chunks not due; a decommit refused */
-  uint64_t map[WALK_WINDOW / 64];
+  bool dirty, failed;        /* free chunks not due; a decommit refused */
+  uint64_t *map;             /* the window's due chunks (ohi_slab_walk's stack) */
 } walk_t;
 
-/* Whether a walk of s follows its free list: when few of its chunks are free.
- * Many free chunks are found faster by a scan of the words in order than by
- * hopping along the list (a dependent load each); a run slab's free pages
- * come from its bitmap either way. */
-static bool by_list(const ohi_slab_t *s) { return s->fmap == NULL && ohi_slab_nfree(s) < s->bump / 8; }
-
-/* The free chunk after k (OHI_W_END: the first), or OHI_W_END: along the
- * list when list is set, else from the run slab's bitmap or a scan of the
- * words in order (decommit_due's later windows; age_free has its own loops). */
-static uint32_t next_free(const ohi_slab_t *s, uint32_t k, bool list) {
-  const uint32_t *words = ohi_slab_words((ohi_slab_t *)s);
-  if (list) return k == OHI_W_END ? s->free_head : OHI_LOAD_RELAXED(&words[k]) & OHI_W_NEXT;
-  if (s->fmap != NULL) {
-    uint32_t i = ohi_bits_next_set(s->fmap, s->nchunks, k == OHI_W_END ? 0 : k + 1);
-    return i < s->nchunks ? i : OHI_W_END;
-  }
-  for (uint32_t i = k == OHI_W_END ? 0 : k + 1; i < s->bump; i++)
-    if ((OHI_LOAD_RELAXED(&words[i]) & (OHI_W_FREE | OHI_W_CACHED)) == OHI_W_FREE) return i;
-  return OHI_W_END;
-}
-
-static bool is_due(const walk_t *wk, uint32_t w) {
-  return (w & (OHI_W_FREE | OHI_W_CACHED)) == OHI_W_FREE && ((w & OHI_W_AGE) >> OHI_W_AGE_SHIFT) >= wk->need;
-}
-
-/* The aging of one walk, in locals (the bitmap's stores alias no walk_t
- * field then): the counts a visit moves. */
-typedef struct ages_s {
-  uint32_t need, add_old, add_new, span;
-  uint32_t min_age, due, first_due, last_due;
-  bool dirty;
-  uint64_t *map;
-} ages_t;
-
-/* One free chunk k (word w at *wp): aged by the passes owed (a chunk handed
- * out and freed again since the last walk restarted at 0 and is owed only
- * this one), counted and marked when due. */
-OHI_INLINE void visit(ages_t *a, uint32_t *wp, uint32_t w, uint32_t k) {
+/* One free chunk k (word w at *wp): on the first visit aged by the passes
+ * owed (a chunk handed out and freed again since the last walk restarted at 0
+ * and is owed only this one) and counted; marked when due and in the window. */
+OHI_INLINE void visit(walk_t *a, uint32_t *wp, uint32_t w, uint32_t k) {
   uint32_t age = (w & OHI_W_AGE) >> OHI_W_AGE_SHIFT;
-  if (age < OHI_W_AGE_MAX) {
-    uint32_t add = age != 0 ? a->add_old : a->add_new;
-    age = age + add < OHI_W_AGE_MAX ? age + add : OHI_W_AGE_MAX;
-    OHI_STORE_RELAXED(wp, (w & ~OHI_W_AGE) | (age << OHI_W_AGE_SHIFT));
-  }
-  if (age < a->need) {
-    a->dirty = true;
-    if (age < a->min_age) a->min_age = age;
+  if (a->aging) {
+    if (age < OHI_W_AGE_MAX) {
+      uint32_t add = age != 0 ? a->add_old : a->add_new;
+      age = age + add < OHI_W_AGE_MAX ? age + add : OHI_W_AGE_MAX;
+      OHI_STORE_RELAXED(wp, (w & ~OHI_W_AGE) | (age << OHI_W_AGE_SHIFT));
+    }
+    if (age < a->need) {
+      a->dirty = true;
+      if (age < a->min_age) a->min_age = age;
+      return;
+    }
+    if (a->due++ == 0) a->first_due = k; /* visits come in index order, but for the list's */
+    if (k < a->first_due) a->first_due = k;
+    if (k > a->last_due) a->last_due = k;
+  } else if (age < a->need) {
     return;
   }
-  if (a->due++ == 0) a->first_due = k; /* visits come in index order, but for the list's */
-  if (k < a->first_due) a->first_due = k;
-  if (k > a->last_due) a->last_due = k;
-  if (k < a->span) a->map[k / 64] |= (uint64_t)1 << (k % 64);
+  if (k - a->base < a->span) a->map[(k - a->base) / 64] |= (uint64_t)1 << ((k - a->base) % 64);
 }
 
-/* Ages every free chunk, counts those due and marks the first window's. */
-static void age_free(walk_t *wk) {
+/* Visits every free chunk of the slab and marks the window [base, base +
+ * span)'s due ones, in locals (a word's store then aliases no field of
+ * *wk): along the list where under an eighth of the chunks are free (a
+ * dependent load each), from a run slab's bitmap of free pages, or by a scan
+ * of the words in order (faster where many are free). */
+static void visit_free(walk_t *wk, uint32_t base, uint32_t span, bool aging) {
   ohi_slab_t *s = wk->s;
   uint32_t *words = ohi_slab_words(s), visited = 0;
-  ages_t a = {.need = wk->need, .add_old = wk->steps + wk->credit, .add_new = wk->steps, .min_age = OHI_W_AGE_MAX,
-              .span = s->bump < WALK_WINDOW ? s->bump : WALK_WINDOW, .map = wk->map};
-  memset(a.map, 0, (a.span + 63) / 64 * sizeof(uint64_t));
-  if (by_list(s)) { /* few free: along the list */
+  walk_t a = *wk;
+  a.base = base;
+  a.span = span;
+  a.aging = aging;
+  memset(a.map, 0, (span + 63) / 64 * sizeof(uint64_t));
+  if (s->fmap == NULL && ohi_slab_nfree(s) < s->bump / 8) {
     for (uint32_t k = s->free_head; k != OHI_W_END; visited++) {
       uint32_t w = OHI_LOAD_RELAXED(&words[k]);
       uint32_t next = w & OHI_W_NEXT;
       if ((w & (OHI_W_FREE | OHI_W_CACHED)) == OHI_W_FREE) visit(&a, &words[k], w, k);
       k = next;
     }
-  } else if (s->fmap != NULL) { /* a run slab: its free pages from the bitmap */
+  } else if (s->fmap != NULL) {
     visited = (s->nchunks + 63) / 64;
     for (uint32_t k = ohi_bits_next_set(s->fmap, s->nchunks, 0); k < s->nchunks;
          k = ohi_bits_next_set(s->fmap, s->nchunks, k + 1), visited++) {
       uint32_t w = OHI_LOAD_RELAXED(&words[k]);
       if ((w & (OHI_W_FREE | OHI_W_CACHED)) == OHI_W_FREE) visit(&a, &words[k], w, k);
     }
-  } else { /* many free: every word, in order */
+  } else {
     visited = s->bump;
     for (uint32_t k = 0; k < s->bump; k++) {
       uint32_t w = OHI_LOAD_RELAXED(&words[k]);
       if ((w & (OHI_W_FREE | OHI_W_CACHED)) == OHI_W_FREE) visit(&a, &words[k], w, k);
     }
   }
-  wk->min_age = a.min_age;
-  wk->dirty = a.dirty;
-  wk->due = a.due;
-  wk->first_due = a.first_due;
-  wk->last_due = a.last_due;
+  *wk = a;
   OHI_FETCH_ADD(&ohi_purge_walked, visited);
 }
 
 /* Decommits the pages strictly inside runs of due chunks (a run reaching the
- * never-handed-out tail: to its end), window by window. A window's edge is a
- * page boundary (WALK_WINDOW chunks of any size are a multiple of 64 KiB), so
- * a run cut there loses no page. Returns the bytes decommitted. */
+ * never-handed-out tail: to its end), window by window, the first marked
+ * while aging. A window's edge is a page boundary (WALK_WINDOW chunks of any
+ * size are a multiple of 64 KiB), so a run cut there loses no page. Returns
+ * the bytes decommitted. */
 static size_t decommit_due(walk_t *wk) {
   ohi_slab_t *s = wk->s;
-  uint32_t *words = ohi_slab_words(s);
   size_t bytes = 0;
   for (uint32_t base = wk->first_due / WALK_WINDOW * WALK_WINDOW; base <= wk->last_due; base += WALK_WINDOW) {
     uint32_t span = s->bump - base < WALK_WINDOW ? s->bump - base : WALK_WINDOW;
-    if (base != 0) { /* the first window was marked while aging */
-      memset(wk->map, 0, (span + 63) / 64 * sizeof(uint64_t));
-      bool list = by_list(s);
-      for (uint32_t k = next_free(s, OHI_W_END, list); k != OHI_W_END; k = next_free(s, k, list))
-        if (k >= base && k - base < span && is_due(wk, OHI_LOAD_RELAXED(&words[k])))
-          wk->map[(k - base) / 64] |= (uint64_t)1 << ((k - base) % 64);
-    }
+    if (base != 0) visit_free(wk, base, span, false);
     for (uint32_t i = ohi_bits_next_set(wk->map, span, 0); i < span; i = ohi_bits_next_set(wk->map, span, i)) {
       uint32_t j = ohi_bits_next_clear(wk->map, span, i);
       size_t end = (size_t)(base + j) * s->chunk_size;
@@ -166,8 +135,10 @@ static size_t decommit_due(walk_t *wk) {
 
 size_t ohi_slab_walk(ohi_slab_t *s, uint32_t need, uint32_t steps, uint32_t credit, bool *dirty, bool *failed,
                      uint32_t *min_age) {
-  walk_t wk = {.s = s, .need = need, .steps = steps, .credit = credit, .min_age = OHI_W_AGE_MAX};
-  age_free(&wk);
+  uint64_t map[WALK_WINDOW / 64];
+  walk_t wk = {.s = s, .need = need, .add_old = steps + credit, .add_new = steps, .min_age = OHI_W_AGE_MAX,
+               .map = map};
+  visit_free(&wk, 0, s->bump < WALK_WINDOW ? s->bump : WALK_WINDOW, true);
   size_t bytes = wk.due != 0 ? decommit_due(&wk) : 0;
   *dirty = wk.dirty;
   *failed = wk.failed;
