@@ -118,11 +118,9 @@ type classInfo struct {
 	capacity int // magazine capacity
 	batch    int // chunks moved per call
 	far      int // chunks a magazine's far buffer holds before it goes home
-	// run: the core serves the class's sizes as runs of pages
-	// (c/src/runs.c), and its magazines hold runs of runPages pages, bytes
-	// each, in place of chunks (a chunk of it, made in debug mode, goes back
-	// with a call).
-	run      bool
+	// runPages > 0: the core serves the class's sizes as runs of pages
+	// (c/src/runs.c), and its magazines hold runs of runPages pages in place
+	// of chunks (a chunk of it, made in debug mode, goes back with a call).
 	runPages int
 	bytes    int // what the core counts in use for one item held: size, or the run's pages
 }
@@ -162,7 +160,7 @@ func newHeap(c bindings.Slab, kind, what string, decref bool, maxChunk int, magS
 		far := min(max(magBytes/size, 1), farMax)
 		info := classInfo{size: size, capacity: capacity, batch: max(capacity/2, 1), far: far, bytes: size}
 		if k := c.ClassRunPages(i); k > 0 {
-			info.run, info.runPages, info.bytes = true, k, k*pageBytes
+			info.runPages, info.bytes = k, k*pageBytes
 			for len(h.runClass) <= k {
 				h.runClass = append(h.runClass, 0)
 			}

@@ -92,7 +92,7 @@ func (h *heap) trim(act bool) (busy bool) {
 			h.giveBackFar(sh, m, cls) // they were meant to go home anyway
 			if act && m.low > 0 {
 				size := h.classes[cls].size
-				if h.decommitIdle && size >= pageSize && !h.classes[cls].run {
+				if h.decommitIdle && size >= pageSize && h.classes[cls].runPages == 0 {
 					for _, it := range m.items[m.ndec:m.low] {
 						bindings.Decommit(uintptr(it.p), uintptr(size))
 					}

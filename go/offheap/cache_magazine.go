@@ -231,7 +231,7 @@ func (h *heap) refill(cls int, owner bindings.Owner) unsafe.Pointer {
 	info := &h.classes[cls]
 	for i, p := range buf[:got] {
 		w, c, e := h.c.Find(uintptr(p))
-		if e != bindings.OK || (c != cls && !(info.run && c == bindings.Run && w.RunPages() == info.runPages)) {
+		if e != bindings.OK || (c != cls && !(c == bindings.Run && w.RunPages() == info.runPages)) {
 			panic("offheap: internal error: the core handed out a chunk its region map does not describe")
 		}
 		words[i] = w
@@ -282,24 +282,36 @@ func (h *heap) release(op string, ptr unsafe.Pointer, n int) bool {
 	return freed
 }
 
+// magazineOf returns the class whose magazines take a release of Find's
+// class cls and word w, or -1: a chunk's own class, a run's the class whose
+// runs have its pages. Neither for large spans, a run no class has (a C
+// caller's) or a chunk of a class of runs (debug mode made it).
+func (h *heap) magazineOf(w bindings.Word, cls int) int {
+	switch {
+	case cls == bindings.Run:
+		if k := w.RunPages(); k < len(h.runClass) {
+			return int(h.runClass[k]) - 1
+		}
+	case cls >= 0 && cls < len(h.classes) && h.classes[cls].runPages == 0:
+		return cls
+	}
+	return -1
+}
+
 func (h *heap) releaseUnsampled(op string, ptr unsafe.Pointer, n int) bool {
 	p := uintptr(ptr)
 	if h.fast() {
-		w, cls, so, e := h.c.FindOwned(p)
-		if e == bindings.OK && cls == bindings.Run {
-			cls = -1
-			if k := w.RunPages(); k < len(h.runClass) {
-				cls = int(h.runClass[k]) - 1
-			}
-			if cls < 0 {
-				if freed, ok := h.releaseRun(op, p, n); ok {
-					return freed
-				}
-			}
-		} else if e == bindings.OK && cls >= 0 && cls < len(h.classes) && h.classes[cls].run {
-			cls = -1 // a chunk of a class of runs (debug mode made it): the call below
+		w, found, so, e := h.c.FindOwned(p)
+		cls := -1
+		if e == bindings.OK {
+			cls = h.magazineOf(w, found)
 		}
-		if e == bindings.OK && cls >= 0 && cls < len(h.classes) {
+		if cls < 0 && found == bindings.Run && e == bindings.OK {
+			if freed, ok := h.releaseRun(op, p, n); ok {
+				return freed
+			}
+		}
+		if cls >= 0 {
 			for try := 0; try < 2; try++ {
 				sh := h.pinShard()
 				if sh == nil {

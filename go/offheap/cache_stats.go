@@ -64,7 +64,7 @@ func adjustStats(bs *bindings.Stats, h *heap, chunks, allocs, frees []uint64, cl
 		bs.Frees += frees[cls]
 		// A class of runs: the core counts the runs in its run tier, which
 		// has no row (totals only), not in the class's row of chunks.
-		if classes && cls < len(bs.Classes) && !h.classes[cls].run {
+		if classes && cls < len(bs.Classes) && h.classes[cls].runPages == 0 {
 			c := &bs.Classes[cls]
 			c.ChunksInUse -= min(chunks[cls], c.ChunksInUse)
 			c.ChunksCached += chunks[cls]
