@@ -73,11 +73,36 @@ OHI_INLINE void visit(walk_t *a, uint32_t *wp, uint32_t w, uint32_t k) {
   if (k - a->base < a->span) a->map[(k - a->base) / 64] |= (uint64_t)1 << ((k - a->base) % 64);
 }
 
-/* Visits every free chunk of the slab and marks the window [base, base +
+/* A free chunk k marked decommitted whose first page is: the chunks that lie
+ * in that page and the decommitted pages after it are passed over (*next:
+ * the first that does not), as nothing of theirs can go back again. */
+static bool skip_decommitted(ohi_slab_t *s, uint32_t k, uint32_t npages, uint32_t *next) {
+  size_t cs = s->chunk_size, ps = ohi_os_page_size();
+  uint32_t pg = (uint32_t)((size_t)k * cs / ps);
+  if (((s->dpages[pg / 64] >> (pg % 64)) & 1) == 0) return false;
+  uint32_t end = ohi_fast_div(s->div_magic, (uint32_t)((size_t)ohi_bits_next_clear(s->dpages, npages, pg) * ps));
+  if (end <= k + 1) return false;
+  *next = end;
+  return true;
+}
+
+/* Visits the free chunks of the slab and marks the window [base, base +
  * span)'s due ones, in locals (a word's store then aliases no field of
  * *wk): along the list where under an eighth of the chunks are free (a
  * dependent load each), from a run slab's bitmap of free pages, or by a scan
- * of the words in order (faster where many are free). */
+ * of the words in order (faster where many are free).
+ *
+ * The scan visits only the runs of free chunks that hold a whole page (or
+ * reach the slab's end), and leaves a page at its first chunk in use: the
+ * free chunks it passes over are neither aged nor counted. No page they
+ * touch can go back before a chunk in use beside them is freed, and that
+ * chunk's age then starts at 0 and grows at each walk with theirs, from
+ * whatever age they were left at, so the page comes due when that chunk
+ * does, as it would have with theirs aged all along: a page comes due a
+ * delay after it became free, not after its chunks did. A slab freed at
+ * random to 10 % live (each page keeping a live chunk or more) then costs a
+ * few reads per page and no store (issue 18: 16.7 M words and a 64-74 ms
+ * stall per pass of its owner at 1 GiB of 64 B chunks). */
 static void visit_free(walk_t *wk, uint32_t base, uint32_t span, bool aging) {
   ohi_slab_t *s = wk->s;
   uint32_t *words = ohi_slab_words(s), visited = 0;
@@ -101,10 +126,35 @@ static void visit_free(walk_t *wk, uint32_t base, uint32_t span, bool aging) {
       if ((w & (OHI_W_FREE | OHI_W_CACHED)) == OHI_W_FREE) visit(&a, &words[k], w, k);
     }
   } else {
-    visited = s->bump;
-    for (uint32_t k = 0; k < s->bump; k++) {
-      uint32_t w = OHI_LOAD_RELAXED(&words[k]);
-      if ((w & (OHI_W_FREE | OHI_W_CACHED)) == OHI_W_FREE) visit(&a, &words[k], w, k);
+    size_t cs = s->chunk_size, ps = ohi_os_page_size();
+    unsigned shift = (unsigned)__builtin_ctzll(ps); /* no division by the page size per chunk in use */
+    uint32_t npages = (uint32_t)(((size_t)s->bump * cs + ps - 1) >> shift);
+    uint32_t run = 0; /* the first chunk of the run of free chunks the scan is in */
+    for (uint32_t k = 0;;) {
+      uint32_t next = k + 1; /* where a run of free chunks goes on */
+      if (k < s->bump) {
+        visited++;
+        uint32_t w = OHI_LOAD_RELAXED(&words[k]);
+        if ((w & (OHI_W_FREE | OHI_W_CACHED)) == OHI_W_FREE) {
+          if (OHI_LIKELY((w & OHI_W_DECOMMITTED) == 0) || !skip_decommitted(s, k, npages, &next)) {
+            k++;
+            continue;
+          }
+        }
+      }
+      /* [run, k): free chunks between chunks in use, decommitted pages or
+       * the slab's ends: visited where a whole page lies inside, or at the
+       * tail (which may reach pages never handed out) */
+      size_t lo = (size_t)run * cs, hi = (size_t)k * cs;
+      if (k >= s->bump || (lo + ps - 1) >> shift < hi >> shift)
+        for (uint32_t c = run; c < k; c++) visit(&a, &words[c], OHI_LOAD_RELAXED(&words[c]), c);
+      if (k >= s->bump) break;
+      if (next == k + 1) /* k is in use (or cached): on to the chunk holding the next page's first byte */
+        next = ohi_fast_div(s->div_magic, (uint32_t)((hi + cs + ps - 1) & ~(ps - 1)));
+      k = run = next < s->bump ? next : s->bump;
+      /* the words a few pages on: a scan that leaves pages early outruns the
+       * hardware's prefetch (a 1 GiB pass at 10 % live: 22 ms without, 12 ms with) */
+      __builtin_prefetch(&words[k + 1024]);
     }
   }
   *wk = a;
