@@ -170,3 +170,46 @@ Test(purge_policy, slabs_released_by_the_delay_are_reused_by_other_classes) {
   t_opt_restore(retain);
   opts_end(o);
 }
+
+/* ---- random replacement: the slabs with room serve it ---------------------------- */
+
+/* A thread replacing random live chunks of slabs it freed to 10 % at random
+ * (frees land all over, allocations fill the current slab) makes no new
+ * slab while its own have room (issue 18: full slabs that had been current
+ * piled up at the front of the thread's list, a refill found 16 of them and
+ * made a new slab - fresh memory, and a pressure pass - at 1 GiB of 64 B
+ * chunks with 900 MiB free). */
+Test(purge_policy, random_replacement_makes_no_new_slab_while_owned_ones_have_room, .timeout = 60) {
+  opts_t o = opts_begin(-1); /* no purges: the slabs stay as the frees left them */
+  oh_slab_t *s = oh_slab_new(&(oh_slab_config_t){.slab_size = 64 * KiB});
+  cr_assert(s != NULL);
+  size_t n = 256 * (64 * KiB / 64), ops = 2000000;
+  void **p = calloc(n, sizeof *p);
+  size_t *live = calloc(n, sizeof *live);
+  cr_assert(p != NULL && live != NULL);
+  for (size_t i = 0; i < n; i++) cr_assert((p[i] = oh_slab_alloc(s, 64)) != NULL);
+  uint64_t rng = 31;
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (t_rand(&rng) % 10 == 0) {
+      live[m++] = i;
+      continue;
+    }
+    cr_assert_eq(oh_slab_decref(s, p[i]), 1);
+  }
+  oh_stats_t a = slab_stats(s);
+  for (size_t k = 0; k < ops; k++) {
+    size_t i = live[t_rand(&rng) % m];
+    cr_assert_eq(oh_slab_decref(s, p[i]), 1);
+    cr_assert((p[i] = oh_slab_alloc(s, 64)) != NULL);
+  }
+  oh_stats_t b = slab_stats(s);
+  cr_expect_eq(b.mapped_bytes, a.mapped_bytes,
+               "%zu random replacements of %zu live 64 B chunks in %llu KiB of slabs made %llu KiB of new ones", ops, m,
+               (unsigned long long)(a.mapped_bytes / KiB), (unsigned long long)((b.mapped_bytes - a.mapped_bytes) / KiB));
+  for (size_t k = 0; k < m; k++) cr_assert_eq(oh_slab_decref(s, p[live[k]]), 1);
+  free(live);
+  free(p);
+  oh_slab_destroy(s);
+  opts_end(o);
+}

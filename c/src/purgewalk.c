@@ -153,7 +153,7 @@ static void visit_free(walk_t *wk, uint32_t base, uint32_t span, bool aging) {
         next = ohi_fast_div(s->div_magic, (uint32_t)((hi + cs + ps - 1) & ~(ps - 1)));
       k = run = next < s->bump ? next : s->bump;
       /* the words a few pages on: a scan that leaves pages early outruns the
-       * hardware's prefetch (a 1 GiB pass at 10 % live: 22 ms without, 12 ms with) */
+       * hardware's prefetch (bench/RESULTS.md, session 10) */
       __builtin_prefetch(&words[k + 1024]);
     }
   }

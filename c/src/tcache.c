@@ -257,6 +257,12 @@ void *ohi_tcache_refill_alloc(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls, uint
     ohi_bin_collect(h, b, s);
     void *p = owned_pop(h, b, s, state, zeroed);
     if (p != NULL) return p;
+    /* full: to the back now. Left where it was, behind slabs a free moved
+     * to the front since it became current, full slabs piled up at the
+     * front, a refill found REFILL_SCAN of them and made a new slab while
+     * the others had room (issue 18: a churn at constant live size mapped
+     * fresh slabs, and their pressure pass decommitted ~100 MiB at once) */
+    ohi_bin_to_back(b, s);
   }
   /* Other threads freed into slabs of this class since the last look: every
    * owned slab's stack is collected, and those with room move to the front. */
