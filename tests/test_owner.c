@@ -295,3 +295,51 @@ Test(owner, a_quiet_owners_free_chunks_serve_another_owner_before_a_new_slab) {
   cr_expect_eq(oh_slab_destroy(h), 0);
   t_opt_restore(saved);
 }
+
+/* The same look takes the full slabs too (all but the current one) of an
+ * owner quiet for longer: the goroutine that left that P frees their chunks
+ * from the other P soon after, and they must land where any refill finds them, not empty out
+ * in the quiet owner until the purge policy decommits them (issue 18: steady
+ * churn from Go decommitted 47-91 slabs and faulted them in again in about
+ * one run of three, the active owner being fed from the central lists
+ * meanwhile and not looking again). */
+Test(owner, a_quiet_owners_full_slabs_go_central_with_the_rest) {
+  t_opt_save_t saved = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
+  oh_slab_t *h = new_heap(); /* 256 KiB slabs */
+  int cls = -1;
+  for (int c = 0; c < 16 && cls < 0; c++)
+    if (oh_slab_class_size(h, c) == 16 * KiB) cls = c;
+  cr_assert(cls >= 0, "no 16 KiB class");
+  enum { PER = 16, SLABS = 4, N = PER * SLABS };
+  ohi_tcache_t *o1 = ohi_owner_new(h), *o2 = ohi_owner_new(h);
+  cr_assert(o1 != NULL && o2 != NULL);
+  void *a[N], *b[N];
+  cr_assert_eq(ohi_owner_take(h, o1, cls, a, N), N); /* SLABS full slabs */
+  t_sleep_ms(150); /* o1 quiet long enough for its full slabs to go (tcache.c: 100 ms) */
+  cr_assert_eq(ohi_owner_take(h, o2, cls, b, 1), 1); /* a refill that looks at o1 */
+  int still_o1 = 0;
+  for (int i = 0; i < N; i += PER)
+    if (((ohi_slab_t *)ohi_region_lookup(a[i]))->owner == o1) still_o1++;
+  cr_expect_eq(still_o1, 1, "o1 kept %d of its %d full slabs; only its current one should stay", still_o1, SLABS);
+  /* their chunks freed through o2 serve o2's refills: no slab is made */
+  oh_stats_t st;
+  cr_assert_eq(oh_slab_stats(h, &st), 0);
+  uint64_t slabs = st.classes[cls].slabs;
+  void *mine[N];
+  int nmine = 0, nother = 0;
+  for (int i = 0; i < N; i++)
+    if (((ohi_slab_t *)ohi_region_lookup(a[i]))->owner == o1) mine[nmine++] = a[i];
+    else a[nother++] = a[i];
+  ohi_owner_return(h, o2, cls, a, (size_t)nother, 0, 0);
+  cr_assert_eq(ohi_owner_take(h, o2, cls, b + 1, (size_t)nother), (size_t)nother);
+  cr_assert_eq(oh_slab_stats(h, &st), 0);
+  cr_expect(st.classes[cls].slabs <= slabs, "o2 made %llu new slabs while o1's freed ones waited",
+            (unsigned long long)(st.classes[cls].slabs - slabs));
+  ohi_owner_return(h, o2, cls, b, (size_t)nother + 1, 0, 0);
+  ohi_owner_return(h, o1, cls, mine, (size_t)nmine, 0, 0);
+  cr_expect_eq(in_use(h), 0);
+  ohi_owner_delete(h, o1);
+  ohi_owner_delete(h, o2);
+  cr_expect_eq(oh_slab_destroy(h), 0);
+  t_opt_restore(saved);
+}

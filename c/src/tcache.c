@@ -205,11 +205,21 @@ bool ohi_bin_collect(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s) {
  * not running (two ticks of the coarse clock). */
 #define RECLAIM_TRIES 2
 #define RECLAIM_QUIET_MS 8
+#define RECLAIM_FULL_QUIET_MS 100
 
-/* An owner handle's refill is about to make a new slab: first, the slabs
- * with free chunks of other owner handles of h that are not running (no
- * call for RECLAIM_QUIET_MS) go to the central lists, where this refill
- * adopts them; their current slabs stay. A goroutine that moved to another
+/* An owner handle's refill is about to make a new slab: first, the slabs of
+ * other owner handles of h that are not running (no call for
+ * RECLAIM_QUIET_MS) go to the central lists, where this refill adopts those
+ * with free chunks; their current slabs stay. The full ones of an owner
+ * quiet for RECLAIM_FULL_QUIET_MS go too: the goroutine that left (after a
+ * sleep) frees their chunks from its new P soon after, and they must land
+ * where any refill finds them, not empty out in the quiet owner until the
+ * policy decommits them (steady churn from Go: 47-91 slabs decommitted and
+ * faulted in again in one run of three, the active owner being fed from the
+ * central lists meanwhile and not looking again). Not after a short quiet:
+ * a goroutine filling memory while it hops between Ps would send every full
+ * slab through the central lists (the phase change from Go peaked 190-256
+ * MiB higher). A goroutine that moved to another
  * P (after a sleep, a system call, a GC assist) frees its old P's chunks
  * home, where nothing allocates them while that P is quiet: without this
  * the new P maps fresh slabs meanwhile and free memory drifts to the quiet
@@ -231,12 +241,13 @@ void ohi_tcache_reclaim(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls) {
         OHI_LOAD_RELAXED(&o->last_call_ms) + RECLAIM_QUIET_MS > ms)
       continue;
     tries++;
+    bool full_too = OHI_LOAD_RELAXED(&o->last_call_ms) + RECLAIM_FULL_QUIET_MS <= ms;
     if (!ohi_tcache_try_steal(o, 0)) continue;
     if (cls == h->run_class) ohi_tcache_flush_runs(h, o); /* its kept runs hold pages of the slabs that move */
     ohi_tbin_t *ob = &o->bins[cls];
     for (ohi_slab_t *s = ob->owned, *next; s != NULL; s = next) {
       next = s->next;
-      if (s == ob->cur || (OHI_LOAD_RELAXED(&s->xfree) == OHI_W_END && !has_room(s))) continue;
+      if (s == ob->cur || (!full_too && OHI_LOAD_RELAXED(&s->xfree) == OHI_W_END && !has_room(s))) continue;
       disown(ob, s);
       ohi_central_abandon(h, s, &now);
       moved = true;
