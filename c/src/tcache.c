@@ -210,25 +210,28 @@ bool ohi_bin_collect(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s) {
 /* An owner handle's refill is about to make a new slab: first, the slabs of
  * other owner handles of h that are not running (no call for
  * RECLAIM_QUIET_MS) go to the central lists, where this refill adopts those
- * with free chunks; their current slabs stay. The full ones of an owner
- * quiet for RECLAIM_FULL_QUIET_MS go too: the goroutine that left (after a
- * sleep) frees their chunks from its new P soon after, and they must land
- * where any refill finds them, not empty out in the quiet owner until the
- * policy decommits them (steady churn from Go: 47-91 slabs decommitted and
- * faulted in again in one run of three, the active owner being fed from the
- * central lists meanwhile and not looking again). Not after a short quiet:
- * a goroutine filling memory while it hops between Ps would send every full
- * slab through the central lists (the phase change from Go peaked 190-256
- * MiB higher). A goroutine that moved to another
- * P (after a sleep, a system call, a GC assist) frees its old P's chunks
- * home, where nothing allocates them while that P is quiet: without this
- * the new P maps fresh slabs meanwhile and free memory drifts to the quiet
- * P - steady churn decommitted and faulted again (305 purges where there
- * were none), and a churned cache grew. Busy owners are never touched (their
- * slabs stay theirs: two Ps never hand out chunks of one slab). Stealers
- * hold the registry lock; an operation must not wait for it (the purger may
- * hold it while it waits for this owner), so this is skipped when it is
- * taken, and an owner inside an operation is passed over. */
+ * with free chunks; their current slabs stay. A goroutine that moved to
+ * another P (after a sleep, a system call, a GC assist) frees its old P's
+ * chunks home, where nothing allocates them while that P is quiet: without
+ * this the new P maps fresh slabs meanwhile and free memory drifts to the
+ * quiet P - steady churn decommitted and faulted again (305 purges where
+ * there were none), and a churned cache grew.
+ *
+ * The full slabs of an owner quiet for RECLAIM_FULL_QUIET_MS go too: the
+ * goroutine that left frees their chunks from its new P soon after, and they
+ * must land where any refill finds them, not empty out in the quiet owner
+ * until the policy decommits them (steady churn from Go: 47-91 slabs
+ * decommitted and faulted in again in one run of three, the active owner
+ * fed from the central lists meanwhile and not looking again). Not after a
+ * short quiet: a goroutine filling memory while it hops between Ps would
+ * send every full slab through the central lists (the phase change from Go
+ * peaked 190-256 MiB higher).
+ *
+ * Busy owners are never touched (their slabs stay theirs: two Ps never hand
+ * out chunks of one slab). Stealers hold the registry lock; an operation
+ * must not wait for it (the purger may hold it while it waits for this
+ * owner), so this is skipped when it is taken, and an owner inside an
+ * operation is passed over. */
 void ohi_tcache_reclaim(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls) {
   uint64_t now = 0, ms = ohi_os_now_ms_coarse();
   /* a look that found nothing is not repeated for a while: each costs a
@@ -295,11 +298,7 @@ void *ohi_tcache_refill_alloc(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls, uint
    * back, where frees from other threads (their stacks) are found in turn. */
   for (int scanned = 0; scanned < REFILL_SCAN && b->owned != NULL; scanned++) {
     ohi_slab_t *t = b->owned;
-    if (t == s) {
-      if (t->next == NULL) break;
-      ohi_bin_to_back(b, t);
-      continue;
-    }
+    if (t == s) break; /* s, full, went to the back: every other slab was looked at */
     if (!ohi_bin_collect(h, b, t)) continue;
     if (has_room(t)) {
       ohi_bin_set_cur(b, t);
