@@ -76,11 +76,10 @@ OHI_INLINE void visit(walk_t *a, uint32_t *wp, uint32_t w, uint32_t k) {
 /* A free chunk k marked decommitted whose first page is: the chunks that lie
  * in that page and the decommitted pages after it are passed over (*next:
  * the first that does not), as nothing of theirs can go back again. */
-static bool skip_decommitted(ohi_slab_t *s, uint32_t k, uint32_t npages, uint32_t *next) {
-  size_t cs = s->chunk_size, ps = ohi_os_page_size();
-  uint32_t pg = (uint32_t)((size_t)k * cs / ps);
-  if (((s->dpages[pg / 64] >> (pg % 64)) & 1) == 0) return false;
-  uint32_t end = ohi_fast_div(s->div_magic, (uint32_t)((size_t)ohi_bits_next_clear(s->dpages, npages, pg) * ps));
+static bool skip_decommitted(ohi_slab_t *s, uint32_t k, uint32_t npages, unsigned shift, uint32_t *next) {
+  uint32_t pg = (uint32_t)(((size_t)k * s->chunk_size) >> shift);
+  if (!ohi_slab_page_decommitted(s, pg)) return false;
+  uint32_t end = ohi_fast_div(s->div_magic, ohi_bits_next_clear(s->dpages, npages, pg) << shift);
   if (end <= k + 1) return false;
   *next = end;
   return true;
@@ -136,7 +135,7 @@ static void visit_free(walk_t *wk, uint32_t base, uint32_t span, bool aging) {
         visited++;
         uint32_t w = OHI_LOAD_RELAXED(&words[k]);
         if ((w & (OHI_W_FREE | OHI_W_CACHED)) == OHI_W_FREE) {
-          if (OHI_LIKELY((w & OHI_W_DECOMMITTED) == 0) || !skip_decommitted(s, k, npages, &next)) {
+          if (OHI_LIKELY((w & OHI_W_DECOMMITTED) == 0) || !skip_decommitted(s, k, npages, shift, &next)) {
             k++;
             continue;
           }
