@@ -25,16 +25,19 @@ static uint64_t in_use(oh_slab_t *h) {
   return st.in_use_bytes;
 }
 
-static int cmp_ptr(const void *a, const void *b) {
-  uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
-  return x < y ? -1 : x > y;
-}
-
 /* The same chunks, whatever the order. */
 static int same_set(void **a, void **b, size_t n) {
-  qsort(a, n, sizeof *a, cmp_ptr);
-  qsort(b, n, sizeof *b, cmp_ptr);
+  t_sort_ptrs(a, n);
+  t_sort_ptrs(b, n);
   return memcmp(a, b, n * sizeof *a) == 0;
+}
+
+/* h's class of size bytes (asserted to exist). */
+static int class_of(oh_slab_t *h, size_t size) {
+  for (int c = 0; c < oh_slab_class_count(h); c++)
+    if (oh_slab_class_size(h, c) == size) return c;
+  cr_assert_fail("no class of %zu bytes", size);
+  return -1;
 }
 
 static uint32_t word_of(oh_slab_t *h, void *p) {
@@ -247,10 +250,7 @@ Test(owner, busy_or_stolen_owner_falls_back_to_the_central_lists) {
 Test(owner, a_quiet_owners_free_chunks_serve_another_owner_before_a_new_slab) {
   t_opt_save_t saved = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
   oh_slab_t *h = new_heap(); /* 256 KiB slabs */
-  int cls = -1;
-  for (int c = 0; c < 16 && cls < 0; c++)
-    if (oh_slab_class_size(h, c) == 16 * KiB) cls = c;
-  cr_assert(cls >= 0, "no 16 KiB class");
+  int cls = class_of(h, 16 * KiB);
   enum { PER = 16, SLABS = 4, N = PER * SLABS };
   ohi_tcache_t *o1 = ohi_owner_new(h), *o2 = ohi_owner_new(h);
   cr_assert(o1 != NULL && o2 != NULL);
@@ -306,10 +306,7 @@ Test(owner, a_quiet_owners_free_chunks_serve_another_owner_before_a_new_slab) {
 Test(owner, a_quiet_owners_full_slabs_go_central_with_the_rest) {
   t_opt_save_t saved = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
   oh_slab_t *h = new_heap(); /* 256 KiB slabs */
-  int cls = -1;
-  for (int c = 0; c < 16 && cls < 0; c++)
-    if (oh_slab_class_size(h, c) == 16 * KiB) cls = c;
-  cr_assert(cls >= 0, "no 16 KiB class");
+  int cls = class_of(h, 16 * KiB);
   enum { PER = 16, SLABS = 4, N = PER * SLABS };
   ohi_tcache_t *o1 = ohi_owner_new(h), *o2 = ohi_owner_new(h);
   cr_assert(o1 != NULL && o2 != NULL);

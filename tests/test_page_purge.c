@@ -278,6 +278,36 @@ Test(page_purge, large_slabs_are_walked_window_by_window, .timeout = 60) {
 
 /* ---- the walk's cost ----------------------------------------------------------- */
 
+/* State words the purge walks have read so far. */
+static uint64_t words_walked(void) { return __atomic_load_n(&ohi_purge_walked, __ATOMIC_RELAXED); }
+
+/* The walk tests' set-up: an instance of 1 MiB slabs with n chunks of 64 B
+ * handed out, no purger (delay -1) and no retained margin. chunks64_free
+ * frees the chunks still held (p[i] not NULL) and restores the options. */
+typedef struct {
+  t_opt_save_t delay, retain;
+  oh_slab_t *h;
+  void **p;
+  size_t n;
+} chunks64_t;
+
+static chunks64_t chunks64_new(size_t n) {
+  chunks64_t c = {t_opt_set(OH_OPT_PURGE_DELAY_MS, -1), t_opt_set(OH_OPT_RETAIN_BYTES, 0),
+                  oh_slab_new(&(oh_slab_config_t){.slab_size = 1 * MiB}), calloc(n, sizeof(void *)), n};
+  cr_assert(c.h != NULL && c.p != NULL);
+  for (size_t i = 0; i < n; i++) cr_assert((c.p[i] = oh_slab_alloc(c.h, 64)) != NULL);
+  return c;
+}
+
+static void chunks64_free(chunks64_t *c) {
+  for (size_t i = 0; i < c->n; i++)
+    if (c->p[i] != NULL) cr_assert_eq(oh_slab_decref(c->h, c->p[i]), 1);
+  free(c->p);
+  oh_slab_destroy(c->h);
+  t_opt_restore(c->retain);
+  t_opt_restore(c->delay);
+}
+
 /* A purge pass reads a slab's state words only when it could decommit
  * something (issue 18): free chunks that sit still age without a walk, so a
  * slab whose free chunks share every page with live ones is walked twice
@@ -296,11 +326,11 @@ Test(page_purge, unchanged_slabs_are_not_walked_every_pass, .timeout = 60) {
     cr_assert(p[i] != NULL);
   }
   for (size_t i = 0; i < n; i += 2) cr_assert_eq(oh_slab_decref(h, p[i]), 1); /* every page keeps live chunks */
-  uint64_t w0 = __atomic_load_n(&ohi_purge_walked, __ATOMIC_RELAXED);
+  uint64_t w0 = words_walked();
   /* ample time for every free chunk to come due (1.25 delays) and for
    * passes after that, which find the slabs clean */
   t_sleep_ms(t_no_rss() ? 40 * DELAY : 8 * DELAY);
-  uint64_t walked = __atomic_load_n(&ohi_purge_walked, __ATOMIC_RELAXED) - w0;
+  uint64_t walked = words_walked() - w0;
   cr_log_info("walk cost: %llu words read for %zu chunks", (unsigned long long)walked, n);
   cr_expect(walked <= 3 * n, "purge passes read %llu state words for %zu chunks whose state never changed (%.1f walks)",
             (unsigned long long)walked, n, (double)walked / (double)n);
@@ -315,26 +345,18 @@ Test(page_purge, unchanged_slabs_are_not_walked_every_pass, .timeout = 60) {
  * owner's pass over 1 GiB of 64 B chunks read 16 M words, a 20-30 ms stall):
  * a purge of slabs that are full but for a few free chunks reads those. */
 Test(page_purge, a_walk_reads_the_free_chunks_only, .timeout = 60) {
-  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
-  t_opt_save_t retain = t_opt_set(OH_OPT_RETAIN_BYTES, 0);
-  oh_slab_t *h = oh_slab_new(&(oh_slab_config_t){.slab_size = 1 * MiB});
-  cr_assert(h != NULL);
-  enum { N = 4 * MiB / 64, FREED = 10 };
-  void **p = calloc(N, sizeof *p);
-  cr_assert(p != NULL);
-  for (size_t i = 0; i < N; i++) cr_assert((p[i] = oh_slab_alloc(h, 64)) != NULL);
-  for (size_t i = 0; i < FREED; i++) cr_assert_eq(oh_slab_decref(h, p[i * (N / FREED)]), 1);
-  uint64_t w0 = __atomic_load_n(&ohi_purge_walked, __ATOMIC_RELAXED);
-  cr_expect_eq(oh_slab_purge(h), 0, "scattered free chunks of 64 B cover no whole page");
-  uint64_t walked = __atomic_load_n(&ohi_purge_walked, __ATOMIC_RELAXED) - w0;
-  cr_expect_eq(walked, FREED, "a purge of %d chunks, %d of them free, read %llu state words", N, FREED,
+  chunks64_t c = chunks64_new(4 * MiB / 64);
+  enum { FREED = 10 };
+  for (size_t i = 0; i < FREED; i++) {
+    cr_assert_eq(oh_slab_decref(c.h, c.p[i * (c.n / FREED)]), 1);
+    c.p[i * (c.n / FREED)] = NULL;
+  }
+  uint64_t w0 = words_walked();
+  cr_expect_eq(oh_slab_purge(c.h), 0, "scattered free chunks of 64 B cover no whole page");
+  uint64_t walked = words_walked() - w0;
+  cr_expect_eq(walked, FREED, "a purge of %zu chunks, %d of them free, read %llu state words", c.n, FREED,
                (unsigned long long)walked);
-  for (size_t i = 0; i < N; i++)
-    if (i % (N / FREED) != 0) cr_assert_eq(oh_slab_decref(h, p[i]), 1);
-  free(p);
-  oh_slab_destroy(h);
-  t_opt_restore(retain);
-  t_opt_restore(delay);
+  chunks64_free(&c);
 }
 
 /* A slab freed at random to a few live chunks per page is scanned, not
@@ -345,15 +367,10 @@ Test(page_purge, a_walk_reads_the_free_chunks_only, .timeout = 60) {
  * on time once those chunks are freed: their pages then age from that free,
  * as every page does. */
 Test(page_purge, a_walk_leaves_a_page_at_its_first_chunk_in_use, .timeout = 60) {
-  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
-  t_opt_save_t retain = t_opt_set(OH_OPT_RETAIN_BYTES, 0);
-  oh_slab_t *h = oh_slab_new(&(oh_slab_config_t){.slab_size = 1 * MiB});
-  cr_assert(h != NULL);
-  size_t ps = ohi_os_page_size();
-  enum { N = 4 * MiB / 64 };
-  void **p = calloc(N, sizeof *p);
-  cr_assert(p != NULL);
-  for (size_t i = 0; i < N; i++) cr_assert((p[i] = oh_slab_alloc(h, 64)) != NULL);
+  chunks64_t c = chunks64_new(4 * MiB / 64);
+  oh_slab_t *h = c.h;
+  void **p = c.p;
+  size_t ps = ohi_os_page_size(), N = c.n;
   size_t pages = 0;
   for (size_t i = 0; i < N; i++) {
     if ((uintptr_t)p[i] % ps == 0) pages++;
@@ -362,9 +379,9 @@ Test(page_purge, a_walk_leaves_a_page_at_its_first_chunk_in_use, .timeout = 60) 
     p[i] = NULL;
   }
   cr_assert_eq(pages, N * 64 / ps, "the slabs' chunks do not tile whole pages");
-  uint64_t w0 = __atomic_load_n(&ohi_purge_walked, __ATOMIC_RELAXED);
+  uint64_t w0 = words_walked();
   cr_expect_eq(oh_slab_purge(h), 0, "pages that each start with a live chunk were decommitted");
-  uint64_t walked = __atomic_load_n(&ohi_purge_walked, __ATOMIC_RELAXED) - w0;
+  uint64_t walked = words_walked() - w0;
   cr_expect_eq(walked, pages, "a purge of %zu pages, each two live chunks and %zu free ones, read %llu state words",
                pages, ps / 64 - 2, (unsigned long long)walked);
 
@@ -399,12 +416,7 @@ Test(page_purge, a_walk_leaves_a_page_at_its_first_chunk_in_use, .timeout = 60) 
             "%llu of %llu KiB decommitted %llu ms after the chunks of all but %zu of %zu pages were freed (delay %d ms)",
             (unsigned long long)(st.decommitted_bytes / KiB), (unsigned long long)(want / KiB),
             (unsigned long long)(t_now_ms() - t0), (pages + 15) / 16, pages, DELAY);
-  for (size_t i = 0; i < N; i++)
-    if (p[i] != NULL) cr_assert_eq(oh_slab_decref(h, p[i]), 1);
-  free(p);
-  oh_slab_destroy(h);
-  t_opt_restore(retain);
-  t_opt_restore(delay);
+  chunks64_free(&c);
 }
 
 /* Decommitted pages cost a walk one word each: their chunks stay free and
@@ -412,15 +424,10 @@ Test(page_purge, a_walk_leaves_a_page_at_its_first_chunk_in_use, .timeout = 60) 
  * random as a churned slab's live chunks move on piled up: a pass read 2.8 M
  * words at the start of 4 s of churn and 8.5 M at its end). */
 Test(page_purge, a_walk_passes_over_decommitted_pages, .timeout = 60) {
-  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
-  t_opt_save_t retain = t_opt_set(OH_OPT_RETAIN_BYTES, 0);
-  oh_slab_t *h = oh_slab_new(&(oh_slab_config_t){.slab_size = 1 * MiB});
-  cr_assert(h != NULL);
-  size_t ps = ohi_os_page_size(), cpp = ps / 64;
-  enum { N = 4 * MiB / 64 };
-  void **p = calloc(N, sizeof *p);
-  cr_assert(p != NULL);
-  for (size_t i = 0; i < N; i++) cr_assert((p[i] = oh_slab_alloc(h, 64)) != NULL);
+  chunks64_t c = chunks64_new(4 * MiB / 64);
+  oh_slab_t *h = c.h;
+  void **p = c.p;
+  size_t ps = ohi_os_page_size(), cpp = ps / 64, N = c.n;
   size_t pages = N / cpp;
   for (size_t i = 0; i < N; i++) {
     cr_assert_eq((uintptr_t)p[i] % ps, i % cpp * 64, "chunk %zu is not where the test expects it", i);
@@ -428,16 +435,16 @@ Test(page_purge, a_walk_passes_over_decommitted_pages, .timeout = 60) {
     cr_assert_eq(oh_slab_decref(h, p[i]), 1);
     p[i] = NULL;
   }
-  uint64_t w0 = __atomic_load_n(&ohi_purge_walked, __ATOMIC_RELAXED);
+  uint64_t w0 = words_walked();
   size_t got = oh_slab_purge(h);
-  uint64_t walked = __atomic_load_n(&ohi_purge_walked, __ATOMIC_RELAXED) - w0;
+  uint64_t walked = words_walked() - w0;
   cr_expect_eq(got, pages / 2 * ps, "a forced purge decommitted %zu bytes, not the %zu free pages' %zu", got, pages / 2,
                pages / 2 * ps);
   cr_expect_eq(walked, pages / 2 * (1 + cpp), "the first purge read %llu state words, not one per page with a live "
                "chunk and every word of the free ones (%zu)", (unsigned long long)walked, pages / 2 * (1 + cpp));
-  w0 = __atomic_load_n(&ohi_purge_walked, __ATOMIC_RELAXED);
+  w0 = words_walked();
   cr_expect_eq(oh_slab_purge(h), 0, "a second purge found more to decommit");
-  walked = __atomic_load_n(&ohi_purge_walked, __ATOMIC_RELAXED) - w0;
+  walked = words_walked() - w0;
   cr_expect_eq(walked, pages, "a purge of %zu pages, half of them decommitted, read %llu state words", pages,
                (unsigned long long)walked);
   /* the chunks passed over are handed out again, and written */
@@ -445,14 +452,8 @@ Test(page_purge, a_walk_passes_over_decommitted_pages, .timeout = 60) {
     if (p[i] != NULL) continue;
     cr_assert((p[i] = oh_slab_alloc(h, 64)) != NULL);
   }
-  for (size_t i = 0; i < N; i++) {
-    memset(p[i], 0x5a, 64);
-    cr_assert_eq(oh_slab_decref(h, p[i]), 1);
-  }
-  free(p);
-  oh_slab_destroy(h);
-  t_opt_restore(retain);
-  t_opt_restore(delay);
+  for (size_t i = 0; i < N; i++) memset(p[i], 0x5a, 64);
+  chunks64_free(&c);
 }
 
 /* A forced purge decommits exactly the whole pages inside the runs of free
@@ -461,11 +462,6 @@ Test(page_purge, a_walk_passes_over_decommitted_pages, .timeout = 60) {
  * page's first byte, and passes over decommitted pages): frees in random
  * blocks, every slab's last chunk kept (no never-handed-out tail), in two
  * rounds, the second's runs growing around the first's decommitted pages. */
-static int by_address(const void *a, const void *b) {
-  uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
-  return x < y ? -1 : x > y;
-}
-
 static size_t free_pages_of(void **p, const bool *live, size_t n, size_t cs, size_t slab, size_t ps) {
   size_t want = 0;
   for (size_t i = 0; i < n;) {
@@ -500,7 +496,7 @@ Test(page_purge, forced_purges_decommit_the_free_pages_of_every_chunk_size, .tim
       cs = oh_slab_usable_size(h, p[n]);
       live[n] = true;
     }
-    qsort(p, n, sizeof *p, by_address);
+    t_sort_ptrs(p, n);
     size_t before = 0; /* bytes the last round's purge left decommitted */
     for (int round = 0; round < 2; round++) {
       for (size_t i = 0; i < n;) { /* blocks of 1 to 3 pages' worth, freed with probability 0.5 */

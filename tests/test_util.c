@@ -308,3 +308,10 @@ int rand_r(unsigned *seed) {
   return (int)(0x360000u + k);
 }
 #endif
+
+static int ptr_cmp(const void *a, const void *b) {
+  uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
+  return x < y ? -1 : x > y;
+}
+
+void t_sort_ptrs(void **p, size_t n) { qsort(p, n, sizeof *p, ptr_cmp); }

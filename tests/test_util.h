@@ -153,6 +153,9 @@ static inline uint64_t t_rand(uint64_t *state) {
   return x * 0x2545F4914F6CDD1DULL;
 }
 
+/* Sorts n pointers by address. */
+void t_sort_ptrs(void **p, size_t n);
+
 /* Saves an option and restores it at the end of a scope-like pair. */
 typedef struct t_opt_save_s {
   oh_option_t opt;
