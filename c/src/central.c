@@ -79,7 +79,9 @@ ohi_slab_t *ohi_slab_create(oh_slab_t *h, unsigned cls) {
   size_t words = (size_t)c->nchunks * sizeof(uint32_t);
   size_t words_padded = (words + 7) & ~(size_t)7;
   bool runs = cls == h->run_class;
-  size_t meta = sizeof(ohi_slab_t) + words_padded + (pages + 63) / 64 * sizeof(uint64_t) * (runs ? 2 : 1);
+  size_t bitmap = (pages + 63) / 64 * sizeof(uint64_t);
+  bool pw = !runs && (size_t)c->chunk_size * OHI_PW_CHUNKS <= ohi_os_page_size();
+  size_t meta = sizeof(ohi_slab_t) + words_padded + bitmap * (runs || pw ? 2 : 1) + (pw ? pages : 0);
   ohi_slab_t *s = ohi_meta_alloc(meta);
   if (s == NULL) return NULL;
   void *seg = ohi_segment_take(h->slab_shift);
@@ -94,6 +96,8 @@ ohi_slab_t *ohi_slab_create(oh_slab_t *h, unsigned cls) {
   OHI_STORE_RELAXED(&s->words, ohi_slab_words(s));
   s->dpages = (uint64_t *)((char *)ohi_slab_words(s) + words_padded);
   s->fmap = runs ? s->dpages + (pages + 63) / 64 : NULL;
+  s->pw_free = pw ? s->dpages + (pages + 63) / 64 : NULL;
+  s->pw_age = pw ? (uint8_t *)(s->pw_free + (pages + 63) / 64) : NULL;
   s->meta_size = meta;
   s->free_head = OHI_W_END;
   OHI_STORE_RELAXED(&s->xfree, OHI_W_END);
@@ -110,8 +114,6 @@ ohi_slab_t *ohi_slab_create(oh_slab_t *h, unsigned cls) {
   return s;
 }
 
-OHI_INLINE bool page_decommitted(const ohi_slab_t *s, size_t pg) { return (s->dpages[pg / 64] >> (pg % 64)) & 1; }
-bool ohi_slab_page_decommitted(const ohi_slab_t *s, size_t pg) { return page_decommitted(s, pg); }
 
 /* Decommits the pages [first, last) of s not yet decommitted and marks them;
  * returns bytes decommitted. A refused decommit leaves its pages marked
@@ -120,12 +122,12 @@ size_t ohi_slab_decommit_pages(ohi_slab_t *s, size_t first, size_t last, bool *f
   size_t ps = ohi_os_page_size(), done = 0;
   size_t pg = first;
   while (pg < last) {
-    if (page_decommitted(s, pg)) {
+    if (ohi_slab_page_decommitted(s, pg)) {
       pg++;
       continue;
     }
     size_t end = pg + 1;
-    while (end < last && !page_decommitted(s, end)) end++;
+    while (end < last && !ohi_slab_page_decommitted(s, end)) end++;
     if (ohi_pages_decommit((void *)(s->span.base + pg * ps), (end - pg) * ps) != 0) {
       for (size_t k = pg; k < end; k++) s->dpages[k / 64] |= (uint64_t)1 << (k % 64);
       done += (end - pg) * ps;
@@ -147,7 +149,7 @@ size_t ohi_slab_release(oh_slab_t *h, ohi_slab_t *s) {
   size_t dec = ohi_slab_decommit_pages(s, 0, s->touched / ps, &failed);
   size_t committed = 0;
   for (size_t pg = 0; pg < s->touched / ps; pg++)
-    if (!page_decommitted(s, pg)) committed += ps;
+    if (!ohi_slab_page_decommitted(s, pg)) committed += ps;
   OHI_FETCH_SUB(&h->classes[s->class_index].slabs, 1);
   if (failed) { /* the OS refused: unmap instead of caching committed memory */
     ohi_pages_unmap_accounted(seg, h->slab_size, committed);
@@ -235,7 +237,7 @@ static bool recommit_chunk(ohi_slab_t *s, uint32_t idx, bool poison) {
   bool all = true;
   size_t n = 0;
   for (size_t pg = first; pg < last; pg++) {
-    if (page_decommitted(s, pg)) {
+    if (ohi_slab_page_decommitted(s, pg)) {
       s->dpages[pg / 64] &= ~((uint64_t)1 << (pg % 64));
       n++;
       /* Debug: the free neighbours sharing this page read as zero now that
@@ -519,7 +521,7 @@ void ohi_chunk_debug_handout(ohi_slab_t *s, uint32_t idx, uint32_t w) {
   size_t ps = ohi_os_page_size(), off = (size_t)idx * s->chunk_size;
   OHI_ASAN_UNPOISON((void *)p, s->chunk_size);
   for (size_t i = 0; i < s->chunk_size; i++) {
-    if ((w & OHI_W_DECOMMITTED) && page_decommitted(s, (off + i) / ps)) { /* dropped by a purge: reads as zero */
+    if ((w & OHI_W_DECOMMITTED) && ohi_slab_page_decommitted(s, (off + i) / ps)) { /* dropped by a purge: reads as zero */
       i = ((off + i) / ps + 1) * ps - off - 1;
       continue;
     }

@@ -149,7 +149,8 @@ ohi_slab_t *ohi_slab_create(oh_slab_t *h, unsigned cls);
 size_t ohi_slab_release(oh_slab_t *h, ohi_slab_t *s);
 /* Decommits the pages [first, last) of s not decommitted yet; returns bytes. */
 size_t ohi_slab_decommit_pages(ohi_slab_t *s, size_t first, size_t last, bool *failed);
-bool ohi_slab_page_decommitted(const ohi_slab_t *s, size_t pg);
+/* Whether page pg of s is decommitted (the slab's bitmap). */
+OHI_INLINE bool ohi_slab_page_decommitted(const ohi_slab_t *s, size_t pg) { return (s->dpages[pg / 64] >> (pg % 64)) & 1; }
 /* Moves the cross-thread free stack to the local free list; returns how many. */
 uint32_t ohi_slab_collect(ohi_slab_t *s);
 /* Pops one chunk from s's local free list or bump tail (the caller owns s or
@@ -373,13 +374,15 @@ void ohi_tcache_free_owned(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32
  * The tiers do not call here: they wake the purger and ask for the policy's
  * work through wake.c (base.h), where this file hooks it in. */
 extern uint64_t ohi_purge_walked; /* atomic: state words the purge walks read (tests) */
-/* The purge walk of slab s (purgewalk.c; its holder's): free chunks aged by
- * steps (credit more for those free since the last walk), the whole pages
- * that runs of chunks of age need or more cover decommitted. Returns the
- * bytes decommitted; *dirty: free chunks not yet due remain, *failed: a
- * decommit was refused, *min_age: the lowest age of those not due. */
-size_t ohi_slab_walk(ohi_slab_t *s, uint32_t need, uint32_t steps, uint32_t credit, bool *dirty, bool *failed,
-                     uint32_t *min_age);
+/* The purge walk of slab s (purgewalk.c; its holder's): free chunks (or
+ * wholly free pages) aged by steps (credit more for those free since the
+ * last walk), the whole pages that runs of chunks of age need or more cover
+ * decommitted. popped: a chunk may have left the local free list since the
+ * last walk (used and puts moved, or no walk yet). Returns the bytes
+ * decommitted; *dirty: free chunks not yet due remain, *failed: a decommit
+ * was refused, *min_age: the lowest age of those not due. */
+size_t ohi_slab_walk(ohi_slab_t *s, uint32_t need, uint32_t steps, uint32_t credit, bool popped, bool *dirty,
+                     bool *failed, uint32_t *min_age);
 /* Tests: called before each slab of a stolen cache a pass ages (not the owner's own pass). */
 extern void (*ohi_test_purge_slab_hook)(oh_slab_t *h);
 /* How long a thread cache must sit unused to be drained, and the purger's

@@ -101,6 +101,8 @@ static size_t slab_purge(oh_slab_t *h, ohi_slab_t *s, bool force, bool pressed, 
   uint32_t need = force ? 0 : age_needed(delay);
   if (pressed && need > 2) need = 2; /* seen by an earlier pass too */
   uint32_t credit = s->pg_credit;
+  /* pops since the last walk: used went up by each, and down by each put */
+  bool popped = !s->pg_valid || (uint32_t)(s->used - s->pg_used) + (uint32_t)(s->puts - s->pg_puts) != 0;
   if (!force && s->pg_valid && s->pg_used == s->used && s->pg_puts == s->puts &&
       s->pg_min_age + credit + steps < need) {
     s->pg_credit = credit + steps;
@@ -111,7 +113,7 @@ static size_t slab_purge(oh_slab_t *h, ohi_slab_t *s, bool force, bool pressed, 
   OHI_STORE_RELAXED(&s->dirty, 0u);
   bool dirty = false, failed = false;
   uint32_t min_age = OHI_W_AGE_MAX;
-  size_t bytes = ohi_slab_walk(s, need, steps, credit, &dirty, &failed, &min_age);
+  size_t bytes = ohi_slab_walk(s, need, steps, credit, popped, &dirty, &failed, &min_age);
   s->pg_valid = !failed; /* a refused decommit is retried at the next pass */
   s->pg_used = s->used;
   s->pg_puts = s->puts;

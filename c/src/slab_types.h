@@ -110,7 +110,16 @@ struct ohi_slab_s {
    * used and puts it saw, the lowest age among free chunks not yet due, and
    * passes skipped since (their ages owed to chunks free at that walk). */
   uint32_t pg_valid, pg_used, pg_puts, pg_min_age, pg_credit;
+  /* The page walk's summary (purgewalk.c), for slabs of chunks of at most
+   * an eighth of a page (NULL otherwise): the pages every chunk of which was
+   * free (and none cached) at the last walk, committed, and the passes each
+   * has been so. A walk after which no chunk left the local free list (used
+   * and puts say so) ages those pages here without reading their words. */
+  uint64_t *pw_free;      /* bitmap, after the words and dpages */
+  uint8_t *pw_age;        /* one per page, after pw_free */
 };
+/* Slabs whose pages hold this many chunks or more keep the page walk's summary. */
+#define OHI_PW_CHUNKS 8u
 /* Invariants (owner or class lock held; xfree collected):
  *   nchunks = used + nfree + (nchunks - bump), nfree = chunks on the local
  *   free list (ohi_slab_nfree)
