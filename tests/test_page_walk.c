@@ -217,3 +217,24 @@ Test(page_walk, a_free_run_reaching_the_bump_takes_the_touched_tail, .timeout = 
   t_opt_restore(retain);
   t_opt_restore(delay);
 }
+
+/* A decommit the OS refuses (injected: the batch's first range) leaves its
+ * pages committed, unmarked and in the summary, the others go; the next
+ * purge takes them. */
+Test(page_walk, a_refused_range_stays_committed_and_goes_at_the_next_purge, .timeout = 60) {
+  slab64_t t = slab64_new(-1);
+  size_t ps = ohi_os_page_size(), half = t.pages / 2;
+  free_even_pages(&t);
+  ohi_test_fail_decommit(1);
+  size_t got = oh_slab_purge(t.h);
+  ohi_test_fail_decommit(0);
+  cr_expect_eq(got, (half - 1) * ps, "a purge with page 0's decommit refused took %zu pages, not %zu", got / ps,
+               half - 1);
+  cr_expect(!ohi_slab_page_decommitted(t.s, 0), "page 0, whose decommit was refused, is marked decommitted");
+  for (size_t i = 0; i < t.cpp; i++)
+    cr_expect_eq(ohi_slab_words(t.s)[i] & OHI_W_DECOMMITTED, 0, "chunk %zu of page 0 is marked decommitted", i);
+  for (size_t pg = 2; pg < t.pages; pg += 2) cr_expect(ohi_slab_page_decommitted(t.s, pg), "page %zu", pg);
+  cr_expect_eq(oh_slab_purge(t.h), ps, "the next purge did not take page 0");
+  cr_expect(ohi_slab_page_decommitted(t.s, 0));
+  slab64_free(&t);
+}

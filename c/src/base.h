@@ -121,6 +121,19 @@ int ohi_os_unmap(void *addr, size_t size);
 /* addr, size page aligned. advice: 0 = contents dropped now (MADV_DONTNEED /
  * DiscardVirtualMemory), 1 = lazily (MADV_FREE / MEM_RESET). */
 int ohi_os_decommit(void *addr, size_t size, int advice);
+/* A page-aligned range, for the vector calls below. */
+typedef struct ohi_range_s {
+  void *addr;
+  size_t size;
+} ohi_range_t;
+#define OHI_OS_RANGES_MAX 64 /* ranges per ohi_os_decommit_ranges call */
+/* Decommits n <= OHI_OS_RANGES_MAX ranges as ohi_os_decommit does, in one
+ * system call where the OS takes a vector (Linux 6.13+: process_madvise of
+ * the calling process), else one by one; ok[i]: range i went. Returns how
+ * many went. */
+size_t ohi_os_decommit_ranges(const ohi_range_t *r, size_t n, int advice, bool *ok);
+/* Tests: 0 keeps the vector call off (as on a kernel without it). */
+void ohi_test_os_vector(int on);
 /* addr, size page aligned; accessible = 0 makes any access fault. */
 int ohi_os_protect(void *addr, size_t size, int accessible);
 /* Best effort transparent huge page hint; never fails. */
@@ -356,6 +369,9 @@ void ohi_pages_unmap(void *addr, size_t size);
 /* Decommits page-aligned [addr, addr+size) of the library's own memory and
  * accounts for it; returns bytes decommitted (0 on failure). */
 size_t ohi_pages_decommit(void *addr, size_t size);
+/* The same for n <= OHI_OS_RANGES_MAX ranges at once (ohi_os_decommit_ranges);
+ * ok[i]: range i went. Returns bytes decommitted. */
+size_t ohi_pages_decommit_ranges(const ohi_range_t *r, size_t n, bool *ok);
 /* Accounting only: bytes that went from decommitted/reserved to committed
  * (the OS commits on first touch) or back. */
 void ohi_pages_commit_account(size_t size);

@@ -114,6 +114,9 @@ ohi_slab_t *ohi_slab_create(oh_slab_t *h, unsigned cls) {
   return s;
 }
 
+void ohi_slab_mark_decommitted(ohi_slab_t *s, size_t first, size_t last) {
+  for (size_t k = first; k < last; k++) s->dpages[k / 64] |= (uint64_t)1 << (k % 64);
+}
 
 /* Decommits the pages [first, last) of s not yet decommitted and marks them;
  * returns bytes decommitted. A refused decommit leaves its pages marked
@@ -129,7 +132,7 @@ size_t ohi_slab_decommit_pages(ohi_slab_t *s, size_t first, size_t last, bool *f
     size_t end = pg + 1;
     while (end < last && !ohi_slab_page_decommitted(s, end)) end++;
     if (ohi_pages_decommit((void *)(s->span.base + pg * ps), (end - pg) * ps) != 0) {
-      for (size_t k = pg; k < end; k++) s->dpages[k / 64] |= (uint64_t)1 << (k % 64);
+      ohi_slab_mark_decommitted(s, pg, end);
       done += (end - pg) * ps;
     } else if (failed) {
       *failed = true;

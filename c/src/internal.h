@@ -149,6 +149,8 @@ ohi_slab_t *ohi_slab_create(oh_slab_t *h, unsigned cls);
 size_t ohi_slab_release(oh_slab_t *h, ohi_slab_t *s);
 /* Decommits the pages [first, last) of s not decommitted yet; returns bytes. */
 size_t ohi_slab_decommit_pages(ohi_slab_t *s, size_t first, size_t last, bool *failed);
+/* Marks pages [first, last) of s decommitted (they went by ohi_pages_decommit_ranges). */
+void ohi_slab_mark_decommitted(ohi_slab_t *s, size_t first, size_t last);
 /* Whether page pg of s is decommitted (the slab's bitmap). */
 OHI_INLINE bool ohi_slab_page_decommitted(const ohi_slab_t *s, size_t pg) { return (s->dpages[pg / 64] >> (pg % 64)) & 1; }
 /* Moves the cross-thread free stack to the local free list; returns how many. */

@@ -61,8 +61,8 @@ int ohi_os_unmap(void *addr, size_t size) {
   return munmap(addr, size) == 0 ? 0 : errno;
 }
 
-int ohi_os_decommit(void *addr, size_t size, int advice) {
-  if (addr == NULL || size == 0 || !page_aligned(addr, size)) return EINVAL;
+/* The madvise advice that decommits (advice: ohi_os_decommit's). */
+static int decommit_how(int advice) {
   int how = MADV_DONTNEED;
 #if defined(__APPLE__) && defined(MADV_FREE_REUSABLE)
   /* On macOS MADV_DONTNEED does not lower the footprint; MADV_FREE_REUSABLE does. */
@@ -76,6 +76,12 @@ int ohi_os_decommit(void *addr, size_t size, int advice) {
   if (advice == 1) how = MADV_FREE;
 #endif
 #endif
+  return how;
+}
+
+int ohi_os_decommit(void *addr, size_t size, int advice) {
+  if (addr == NULL || size == 0 || !page_aligned(addr, size)) return EINVAL;
+  int how = decommit_how(advice);
   if (madvise(addr, size, how) == 0) return 0;
   int err = errno;
 #if defined(MADV_FREE)
@@ -83,6 +89,58 @@ int ohi_os_decommit(void *addr, size_t size, int advice) {
   if (how == MADV_FREE && err == EINVAL && madvise(addr, size, MADV_DONTNEED) == 0) return 0;
 #endif
   return err;
+}
+
+/* Vectors of ranges: process_madvise(2) on the calling process (PIDFD_SELF:
+ * no descriptor to keep, none to go stale across fork) takes every advice
+ * since Linux 6.13, and the kernel batches the TLB flushes of the ranges.
+ * A purge pass decommits many single pages (the freed pages of a churned
+ * slab come due one by one): 0.5-0.7 us per range against 1.5-2.0 us per
+ * madvise call on the development VM (bench/RESULTS.md, session 11).
+ * Kernels that refuse it (older ones: EINVAL, ENOSYS; no PIDFD_SELF: EBADF;
+ * a seccomp filter: EPERM) turn it off for the process; a range it fails on
+ * (an unmapped one: ENOMEM) sends the batch through madvise one by one,
+ * which a range decommitted twice survives. jemalloc's HPA does the same. */
+#if defined(__linux__) && defined(SYS_process_madvise)
+#include <sys/uio.h>
+#ifndef PIDFD_SELF
+#define PIDFD_SELF -10000
+#endif
+static uint32_t vector_off;
+
+void ohi_test_os_vector(int on) { OHI_STORE_RELAXED(&vector_off, on ? 0u : 1u); }
+
+static bool decommit_vector(const ohi_range_t *r, size_t n, int how) {
+  if (n < 2 || OHI_LOAD_RELAXED(&vector_off)) return false;
+  struct iovec iov[OHI_OS_RANGES_MAX];
+  size_t total = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (r[i].addr == NULL || r[i].size == 0 || !page_aligned(r[i].addr, r[i].size)) return false;
+    iov[i].iov_base = r[i].addr;
+    iov[i].iov_len = r[i].size;
+    total += r[i].size;
+  }
+  int saved = errno;
+  long got = syscall(SYS_process_madvise, PIDFD_SELF, iov, n, how, 0);
+  if (got < 0 && (errno == EINVAL || errno == ENOSYS || errno == EBADF || errno == EPERM))
+    OHI_STORE_RELAXED(&vector_off, 1u);
+  errno = saved;
+  return got == (long)total;
+}
+#else
+void ohi_test_os_vector(int on) { (void)on; }
+static bool decommit_vector(const ohi_range_t *r, size_t n, int how) { return false; }
+#endif
+
+size_t ohi_os_decommit_ranges(const ohi_range_t *r, size_t n, int advice, bool *ok) {
+  if (n > OHI_OS_RANGES_MAX) n = OHI_OS_RANGES_MAX;
+  if (decommit_vector(r, n, decommit_how(advice))) {
+    for (size_t i = 0; i < n; i++) ok[i] = true;
+    return n;
+  }
+  size_t done = 0;
+  for (size_t i = 0; i < n; i++) done += (ok[i] = ohi_os_decommit(r[i].addr, r[i].size, advice) == 0);
+  return done;
 }
 
 int ohi_os_protect(void *addr, size_t size, int accessible) {

@@ -228,6 +228,15 @@ int ohi_os_decommit(void *addr, size_t size, int advice) {
   return 0;
 }
 
+/* No vector call here: one range after the other. */
+void ohi_test_os_vector(int on) { (void)on; }
+
+size_t ohi_os_decommit_ranges(const ohi_range_t *r, size_t n, int advice, bool *ok) {
+  size_t done = 0;
+  for (size_t i = 0; i < n && i < OHI_OS_RANGES_MAX; i++) done += (ok[i] = ohi_os_decommit(r[i].addr, r[i].size, advice) == 0);
+  return done;
+}
+
 /* ---- protection, hints, time, barrier -------------------------------------- */
 
 int ohi_os_protect(void *addr, size_t size, int accessible) {

@@ -91,17 +91,45 @@ void ohi_pages_unmap(void *addr, size_t size) { ohi_pages_unmap_accounted(addr, 
 
 uint32_t ohi_lazy_decommitted;
 
+/* The decommit advice to use; lazy advice (MADV_FREE) leaves the contents
+ * until the kernel reclaims the pages: from then on nothing decommitted is
+ * known to read as zero. */
+static int decommit_advice(void) {
+  int advice = (int)ohi_opt(OH_OPT_DECOMMIT_ADVICE);
+  if (advice != 0 && OHI_LOAD_RELAXED(&ohi_lazy_decommitted) == 0) OHI_STORE_RELAXED(&ohi_lazy_decommitted, 1u);
+  return advice;
+}
+
+static void decommitted(size_t size) {
+  committed_sub(size);
+  OHI_FETCH_ADD(&ohi_counters.decommitted_total, size);
+}
+
 size_t ohi_pages_decommit(void *addr, size_t size) {
   if (size == 0) return 0;
   if (OHI_UNLIKELY(injected_decommit_failure())) return 0;
-  int advice = (int)ohi_opt(OH_OPT_DECOMMIT_ADVICE);
-  /* Lazy advice (MADV_FREE) leaves the contents until the kernel reclaims
-   * the pages: from then on nothing decommitted is known to read as zero. */
-  if (advice != 0 && OHI_LOAD_RELAXED(&ohi_lazy_decommitted) == 0) OHI_STORE_RELAXED(&ohi_lazy_decommitted, 1u);
-  if (ohi_os_decommit(addr, size, advice) != 0) return 0;
-  committed_sub(size);
-  OHI_FETCH_ADD(&ohi_counters.decommitted_total, size);
+  if (ohi_os_decommit(addr, size, decommit_advice()) != 0) return 0;
+  decommitted(size);
   return size;
+}
+
+size_t ohi_pages_decommit_ranges(const ohi_range_t *r, size_t n, bool *ok) {
+  ohi_range_t go[OHI_OS_RANGES_MAX];
+  bool went[OHI_OS_RANGES_MAX];
+  size_t m = 0, bytes = 0;
+  if (n > OHI_OS_RANGES_MAX) n = OHI_OS_RANGES_MAX;
+  for (size_t i = 0; i < n; i++) { /* a refusal the tests inject counts per range */
+    ok[i] = r[i].size != 0 && !injected_decommit_failure();
+    if (ok[i]) go[m++] = r[i];
+  }
+  if (m == 0) return 0;
+  ohi_os_decommit_ranges(go, m, decommit_advice(), went);
+  for (size_t i = 0, k = 0; i < n; i++) {
+    if (!ok[i]) continue;
+    if ((ok[i] = went[k++])) bytes += r[i].size;
+  }
+  decommitted(bytes);
+  return bytes;
 }
 
 void ohi_pages_commit_account(size_t size) {

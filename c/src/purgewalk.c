@@ -197,13 +197,28 @@ static size_t decommit_due(walk_t *wk) {
  * a fresh word), so the page's age restarts. Pages with a chunk in use cost
  * the reads up to that chunk, as in the scan. */
 
-/* Whether chunks [first, end) of s are all on the local free list (read up
- * to the first that is not, counted in *visited); then those at age 0 get
- * age 1, and *fresh says whether there was one. */
-static bool chunks_free(uint32_t *words, uint32_t first, uint32_t end, bool *fresh, uint32_t *visited) {
+#define PW_BUSY(w) (((w) & (OHI_W_FREE | OHI_W_CACHED)) != OHI_W_FREE)
+
+/* Whether chunks [first, end) of page pg are all on the local free list.
+ * A page that is not keeps, in place of an age, the offset of the chunk in
+ * use found there (*witness): read first at the next walk, it is usually
+ * still in use, and the page costs one read (issue 18: pages of a worker
+ * freed to 10 % live cost ~10 reads each until the first chunk in use).
+ * Reads are counted in *visited. A page found wholly free: its chunks at
+ * age 0 get age 1, and *fresh says whether there was one. */
+static bool chunks_free(uint32_t *words, uint32_t first, uint32_t end, uint8_t *witness, bool *fresh,
+                        uint32_t *visited) {
+  uint32_t wk = first + *witness;
+  if (wk < end && PW_BUSY(OHI_LOAD_RELAXED(&words[wk]))) { /* (a free one is read again below, counted once) */
+    ++*visited;
+    return false;
+  }
   for (uint32_t k = first; k < end; k++) {
     ++*visited;
-    if ((OHI_LOAD_RELAXED(&words[k]) & (OHI_W_FREE | OHI_W_CACHED)) != OHI_W_FREE) return false;
+    if (PW_BUSY(OHI_LOAD_RELAXED(&words[k]))) {
+      *witness = (uint8_t)(k - first);
+      return false;
+    }
   }
   for (uint32_t k = first; k < end; k++) {
     uint32_t w = OHI_LOAD_RELAXED(&words[k]);
@@ -222,24 +237,61 @@ static void page_chunks(const ohi_slab_t *s, size_t pg, unsigned shift, uint32_t
   *end = e < s->bump ? e : s->bump;
 }
 
-/* Decommits pages [a, b) of s, wholly free and due, and marks the chunks
- * that overlap the ones that went; they leave the summary. */
-static size_t page_decommit(ohi_slab_t *s, size_t a, size_t b, unsigned shift, bool *failed) {
-  size_t done = ohi_slab_decommit_pages(s, a, b, failed);
+/* Due runs of pages on their way to one vector decommit (ohi_pages_decommit_ranges). */
+typedef struct pw_batch_s {
+  ohi_range_t r[OHI_OS_RANGES_MAX];
+  uint32_t first[OHI_OS_RANGES_MAX]; /* the page each range starts at */
+  size_t n;
+} pw_batch_t;
+
+/* Decommits the batch and marks what went: the pages in the slab's bitmap,
+ * the chunks that overlap them; they leave the summary. A refused range
+ * stays as it was (tried again at the next pass). */
+static size_t batch_flush(ohi_slab_t *s, pw_batch_t *b, unsigned shift, bool *failed) {
+  bool ok[OHI_OS_RANGES_MAX];
+  size_t bytes = b->n != 0 ? ohi_pages_decommit_ranges(b->r, b->n, ok) : 0;
   uint32_t *words = ohi_slab_words(s), first, end;
-  for (size_t pg = a; pg < b; pg++) {
-    if (!ohi_slab_page_decommitted(s, pg)) continue; /* refused: tried again at the next pass */
-    s->pw_free[pg / 64] &= ~((uint64_t)1 << (pg % 64));
-    page_chunks(s, pg, shift, &first, &end);
-    for (uint32_t k = first; k < end; k++)
-      OHI_STORE_RELAXED(&words[k], OHI_LOAD_RELAXED(&words[k]) | OHI_W_DECOMMITTED);
+  for (size_t i = 0; i < b->n; i++) {
+    if (!ok[i]) {
+      *failed = true;
+      continue;
+    }
+    size_t a = b->first[i], e = a + (b->r[i].size >> shift);
+    ohi_slab_mark_decommitted(s, a, e);
+    for (size_t pg = a; pg < e; pg++) {
+      s->pw_free[pg / 64] &= ~((uint64_t)1 << (pg % 64));
+      page_chunks(s, pg, shift, &first, &end);
+      for (uint32_t k = first; k < end; k++)
+        OHI_STORE_RELAXED(&words[k], OHI_LOAD_RELAXED(&words[k]) | OHI_W_DECOMMITTED);
+    }
   }
-  return done;
+  b->n = 0;
+  return bytes;
+}
+
+/* Adds pages [a, e) of s to the batch, but those decommitted already (the
+ * never-handed-out tail may hold some), flushing it when full. */
+static size_t batch_add(ohi_slab_t *s, pw_batch_t *b, size_t a, size_t e, unsigned shift, bool *failed) {
+  size_t bytes = 0;
+  while (a < e) {
+    if (ohi_slab_page_decommitted(s, a)) {
+      a++;
+      continue;
+    }
+    size_t end = a + 1;
+    while (end < e && !ohi_slab_page_decommitted(s, end)) end++;
+    if (b->n == OHI_OS_RANGES_MAX) bytes += batch_flush(s, b, shift, failed);
+    b->r[b->n] = (ohi_range_t){(void *)(s->span.base + (a << shift)), (end - a) << shift};
+    b->first[b->n++] = (uint32_t)a;
+    a = end;
+  }
+  return bytes;
 }
 
 /* The walk of s's pages by the summary (s->pw_free non-NULL); popped: as
- * ohi_slab_walk's. Runs of due pages go in one decommit each; a run that
- * reaches the never-handed-out tail takes the tail's touched pages too. */
+ * ohi_slab_walk's. Runs of due pages go in one decommit each, up to
+ * OHI_OS_RANGES_MAX runs per system call; a run that reaches the
+ * never-handed-out tail takes the tail's touched pages too. */
 static size_t page_walk(walk_t *wk, bool popped) {
   ohi_slab_t *s = wk->s;
   uint32_t *words = ohi_slab_words(s), cs = s->chunk_size, visited = 0;
@@ -247,6 +299,8 @@ static size_t page_walk(walk_t *wk, bool popped) {
   unsigned shift = (unsigned)__builtin_ctzll(ps);
   size_t npages = ((size_t)s->bump * cs + ps - 1) >> shift, run = SIZE_MAX, bytes = 0;
   uint32_t first = 0, ahead = (uint32_t)(16 * ps / cs);
+  pw_batch_t batch;
+  batch.n = 0;
   for (size_t pg = 0; pg <= npages; pg++) {
     bool due_now = false;
     if (pg < npages) {
@@ -261,7 +315,7 @@ static size_t page_walk(walk_t *wk, bool popped) {
       __builtin_prefetch(&words[first + ahead]); /* a page of words is a line or more: the hardware's prefetch falls behind */
       if (ohi_slab_page_decommitted(s, pg)) {
         *fw &= ~bit;
-      } else if ((in && !popped) || chunks_free(words, first, end, &fresh, &visited)) {
+      } else if ((in && !popped) || chunks_free(words, first, end, &s->pw_age[pg], &fresh, &visited)) {
         uint32_t age = in && !fresh ? s->pw_age[pg] + wk->add_old : wk->add_new;
         if (age > OHI_W_AGE_MAX) age = OHI_W_AGE_MAX;
         s->pw_age[pg] = (uint8_t)age;
@@ -279,10 +333,11 @@ static size_t page_walk(walk_t *wk, bool popped) {
     if (due_now && run == SIZE_MAX) run = pg;
     if (!due_now && run != SIZE_MAX) {
       size_t end = pg == npages && s->touched >> shift > pg ? s->touched >> shift : pg;
-      bytes += page_decommit(s, run, end, shift, &wk->failed);
+      bytes += batch_add(s, &batch, run, end, shift, &wk->failed);
       run = SIZE_MAX;
     }
   }
+  bytes += batch_flush(s, &batch, shift, &wk->failed);
   OHI_FETCH_ADD(&ohi_purge_walked, visited);
   return bytes;
 }
