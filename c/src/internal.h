@@ -385,6 +385,9 @@ extern uint64_t ohi_purge_walked; /* atomic: state words the purge walks read (t
  * was refused, *min_age: the lowest age of those not due. */
 size_t ohi_slab_walk(ohi_slab_t *s, uint32_t need, uint32_t steps, uint32_t credit, bool popped, bool *dirty,
                      bool *failed, uint32_t *min_age);
+/* Pages of slabs an owner's share of a pass walks per refill (purge.c,
+ * owner_pass): 32 MiB of 4 KiB pages, ~0.5-1 ms of walking. */
+#define OHI_OWNER_PASS_PAGES 8192
 /* Tests: called before each slab of a stolen cache a pass ages (not the owner's own pass). */
 extern void (*ohi_test_purge_slab_hook)(oh_slab_t *h);
 /* How long a thread cache must sit unused to be drained, and the purger's

@@ -83,9 +83,9 @@ static void due(uint64_t *next_deadline, uint64_t at) {
 
 /* ---- free pages of one slab ------------------------------------------------------ */
 
-/* steps: the passes this one stands for (a quiet owner's slabs missed the
- * pass before: purge_caches). pressed: a pass under pressure (or an owner's
- * pass standing in for one), which decommits what an earlier pass saw free.
+/* ps: the pass (pressed: under pressure, or an owner's pass standing in for
+ * one, which decommits what an earlier pass saw free). *work grows by the
+ * pages of a slab walked (an owner's pass in slices counts them).
  *
  * The walk costs O(chunks), so it is skipped while it could decommit
  * nothing: no chunk was allocated or freed since the last walk (used and
@@ -93,14 +93,21 @@ static void due(uint64_t *next_deadline, uint64_t at) {
  * passes skipped since, is still short of the age needed. The passes a skip
  * owes are paid at the next walk to the chunks whose age is not 0: a chunk
  * handed out and freed again restarts at 0, so a non-zero age means free
- * since that walk. */
-static size_t slab_purge(oh_slab_t *h, ohi_slab_t *s, bool force, bool pressed, uint32_t steps, uint64_t *more) {
+ * since that walk. So are the passes that did not look at the slab at all
+ * (walk_tick: an owner that refilled too rarely to pass at each, a quiet
+ * cache the purger missed). */
+static size_t slab_purge(oh_slab_t *h, ohi_slab_t *s, const pass_t *ps, uint64_t *more, size_t *work) {
+  bool force = ps->force;
+  uint64_t last = s->walk_tick;
+  s->walk_tick = ps->tick;
   ohi_slab_collect(s);
   if (!force && OHI_LOAD_RELAXED(&s->dirty) == 0) return 0;
   long long delay = ohi_opt(OH_OPT_PURGE_DELAY_MS);
   uint32_t need = force ? 0 : age_needed(delay);
-  if (pressed && need > 2) need = 2; /* seen by an earlier pass too */
-  uint32_t credit = s->pg_credit;
+  if (ps->pressed && need > 2) need = 2; /* seen by an earlier pass too */
+  uint32_t credit = s->pg_credit, steps = 1;
+  if (!force && last != 0 && ps->tick > last + 1) /* passes it missed */
+    credit += ps->tick - last - 1 < OHI_W_AGE_MAX ? (uint32_t)(ps->tick - last - 1) : OHI_W_AGE_MAX;
   /* pops since the last walk: used went up by each, and down by each put */
   bool popped = !s->pg_valid || (uint32_t)(s->used - s->pg_used) + (uint32_t)(s->puts - s->pg_puts) != 0;
   if (!force && s->pg_valid && s->pg_used == s->used && s->pg_puts == s->puts &&
@@ -109,6 +116,7 @@ static size_t slab_purge(oh_slab_t *h, ohi_slab_t *s, bool force, bool pressed, 
     if (more) *more = 1; /* still dirty: passes must go on */
     return 0;
   }
+  if (work) *work += s->span.size / ohi_os_page_size();
   s->pg_credit = 0;
   OHI_STORE_RELAXED(&s->dirty, 0u);
   bool dirty = false, failed = false;
@@ -171,7 +179,7 @@ static size_t heap_purge(oh_slab_t *h, pass_t *ps) {
         ohi_slab_collect(s);
         ohi_central_place(h, c, s, &now);
         if (s->list != OHI_LIST_EMPTY && !keep_in_margin(h, s, ps))
-          bytes += slab_purge(h, s, force, ps->pressed, 1, &more);
+          bytes += slab_purge(h, s, ps, &more, NULL);
       }
     }
     ohi_slab_t *s = c->empty;
@@ -182,7 +190,7 @@ static size_t heap_purge(oh_slab_t *h, pass_t *ps) {
       /* Due once empty for the delay, or once every chunk has aged out (a
        * slab a thread cache handed back keeps the age its chunks had). */
       if (!force && now < s->empty_since_ms + (uint64_t)delay) {
-        bytes += slab_purge(h, s, false, ps->pressed, 1, &more);
+        bytes += slab_purge(h, s, ps, &more, NULL);
         if (OHI_LOAD_RELAXED(&s->dirty) != 0) {
           due(ps->next_deadline, s->empty_since_ms + (uint64_t)delay);
           s = prev;
@@ -221,34 +229,41 @@ static uint64_t tcache_ops(oh_slab_t *h, ohi_tcache_t *tc) {
 }
 
 /* The slabs of a cache in use: free pages decommitted, slabs empty for the
- * delay released (beyond the retained margin). steps: passes this one counts
- * for (slab_purge). stolen: a pass holds the cache (else its owner purges
- * it); unless forced, it gives the cache back after the slab in hand as soon
- * as the owner wants it (want: an owner waiting out a YIELD steal, or one
- * that bypassed a BYPASS steal), and the rest waits (pending) for the next
- * pass. A busy owner so loses its cache for one slab's purge at most, not
- * for the whole cache's (its frees meanwhile go to the cross-thread stacks,
- * its allocations to the central lists). */
-static size_t purge_owned(oh_slab_t *h, ohi_tcache_t *tc, pass_t *ps, uint32_t steps, bool stolen, uint64_t *more) {
-  size_t bytes = ohi_large_cache_purge(h, tc, ps->force, more); /* its free large spans */
+ * delay released (beyond the retained margin). stolen: a pass holds the
+ * cache (else its owner purges it); unless forced, it gives the cache back
+ * after the slab in hand as soon as the owner wants it (want: an owner
+ * waiting out a YIELD steal, or one that bypassed a BYPASS steal), and the
+ * rest waits (pending) for the next pass. A busy owner so loses its cache
+ * for one slab's purge at most, not for the whole cache's (its frees
+ * meanwhile go to the cross-thread stacks, its allocations to the central
+ * lists).
+ *
+ * since: slabs a pass looked at from that tick on are passed over (the
+ * owner's pass in slices, below, and a purger's pass after the owner's).
+ * budget: pages of slabs walked after which an owner's pass stops (0: no
+ * bound), leaving the rest to its next refill. *done: every slab was looked
+ * at. */
+static size_t purge_owned(oh_slab_t *h, ohi_tcache_t *tc, pass_t *ps, bool stolen, uint64_t since, size_t budget,
+                          uint64_t *more, bool *done) {
+  size_t bytes = ohi_large_cache_purge(h, tc, ps->force, more), work = 0; /* its free large spans */
+  *done = false;
   if (h->run_class != OHI_NO_RUNS) ohi_tcache_flush_runs(h, tc); /* its kept runs: their pages age from now */
   for (unsigned cls = 0; cls < h->nclasses; cls++) {
     ohi_tbin_t *b = &tc->bins[cls];
     for (ohi_slab_t *s = b->owned, *next; s != NULL; s = next) {
       next = s->next;
+      if (!ps->force && s->walk_tick >= since) continue; /* looked at in this pass */
       if (stolen && ohi_test_purge_slab_hook != NULL) ohi_test_purge_slab_hook(h);
-      if (stolen && !ps->force && OHI_LOAD_RELAXED(&tc->want) != 0) {
+      if ((stolen && !ps->force && OHI_LOAD_RELAXED(&tc->want) != 0) || (budget != 0 && work >= budget)) {
         OHI_STORE_RELAXED(&tc->pending, 1u);
         *more = 1;
         return bytes;
       }
       bool was_empty = s->used == 0;
-      /* chunks other threads freed since are not owed the missed pass */
-      uint32_t st = OHI_LOAD_RELAXED(&s->xfree) == OHI_W_END ? steps : 1;
       ohi_bin_nfree_add(b, ohi_slab_collect(s));
       if (s->used == 0 && !was_empty) ohi_bin_note_emptied(b, s);
       if (keep_in_margin(h, s, ps)) continue;
-      bytes += slab_purge(h, s, ps->force, ps->pressed, st, more);
+      bytes += slab_purge(h, s, ps, more, &work);
       if (OHI_LOAD_RELAXED(&s->dirty) != 0) OHI_STORE_RELAXED(&tc->pending, 1u);
       if (s->used != 0 || OHI_LOAD_RELAXED(&s->dirty) != 0 || OHI_LOAD_RELAXED(&s->xfree) != OHI_W_END) continue;
       /* Empty for the delay (every chunk aged): released. */
@@ -260,6 +275,7 @@ static size_t purge_owned(oh_slab_t *h, ohi_tcache_t *tc, pass_t *ps, uint32_t s
       OHI_FETCH_ADD(&h->purge_count, 1);
     }
   }
+  *done = true;
   return bytes;
 }
 
@@ -314,13 +330,15 @@ static size_t purge_caches(oh_slab_t *h, pass_t *ps) {
     if (idle && !force) {
       if (ohi_tcache_abandon_all(h, tc)) more = 1;
     } else {
-      /* Quiet since the pass before last, and not purged at the last pass:
-       * its free chunks sat through that pass unaged, and count it now. */
-      uint32_t steps = quiet && purged + 1 < tick ? 2 : 1;
-      bytes += purge_owned(h, tc, ps, steps, true, &more);
-      /* its owner need not purge again this pass - nor may it, given back
-       * midway: what the pass aged must not age twice in one pass */
+      /* (a quiet cache's slabs that missed the pass before are owed it:
+       * slab_purge counts it from their walk_tick) */
+      bool done;
+      bytes += purge_owned(h, tc, ps, true, tick, 0, &more, &done);
+      /* its owner need not purge again this pass; a pass it had begun is
+       * over, the slabs this one did not reach counting the passes they
+       * miss at their next walk */
       OHI_STORE_RELAXED(&tc->purged_tick, tick);
+      OHI_STORE_RELAXED(&tc->pass_start, 0);
       if (OHI_LOAD_RELAXED(&tc->pending)) more = 1;
     }
     ohi_tcache_unsteal(tc);
@@ -329,15 +347,31 @@ static size_t purge_caches(oh_slab_t *h, pass_t *ps) {
   return bytes;
 }
 
-/* The owner purges its own slabs (wake.c: ohi_tcache_purge_self), with the
- * pressure's rule when a pass under pressure came since it last did. */
+/* The owner purges its own slabs (wake.c: ohi_tcache_purge_self, at its
+ * refills while a pass is new to it), with the pressure's rule when a pass
+ * under pressure came since it last finished one - in slices of
+ * OHI_OWNER_PASS_PAGES pages of slabs walked, one per refill, so that a pass
+ * over a large cache is not one long stall of the owner (issue 18: a worker
+ * holding 1 GiB of 64 B chunks, 90 % freed, stalled 20-50 ms four times a
+ * second). A pass that takes several refills is one pass: slabs it looked
+ * at are passed over until it is done, and each is aged by the passes since
+ * it was last looked at (walk_tick), so none comes due early. */
 static void owner_pass(oh_slab_t *h, ohi_tcache_t *tc) {
   uint64_t tick = OHI_LOAD_RELAXED(&ohi_purge_tick), last = OHI_LOAD_RELAXED(&tc->purged_tick);
-  OHI_STORE_RELAXED(&tc->purged_tick, tick);
-  if (ohi_purge_never()) return;
+  if (ohi_purge_never()) {
+    OHI_STORE_RELAXED(&tc->purged_tick, tick);
+    return;
+  }
+  uint64_t since = OHI_LOAD_RELAXED(&tc->pass_start);
+  if (since == 0) OHI_STORE_RELAXED(&tc->pass_start, since = tick);
   pass_t ps = {.tick = tick, .pressed = OHI_LOAD_RELAXED(&pressure_tick) > last};
   uint64_t more = 0;
-  purge_owned(h, tc, &ps, 1, false, &more);
+  bool done;
+  purge_owned(h, tc, &ps, false, since, OHI_OWNER_PASS_PAGES, &more, &done);
+  if (done) {
+    OHI_STORE_RELAXED(&tc->purged_tick, tick);
+    OHI_STORE_RELAXED(&tc->pass_start, 0);
+  }
   if (OHI_LOAD_RELAXED(&tc->pending)) ohi_purge_notify(); /* chunks still aging: passes must go on */
 }
 

@@ -110,6 +110,7 @@ struct ohi_slab_s {
    * used and puts it saw, the lowest age among free chunks not yet due, and
    * passes skipped since (their ages owed to chunks free at that walk). */
   uint32_t pg_valid, pg_used, pg_puts, pg_min_age, pg_credit;
+  uint64_t walk_tick;     /* the pass (ohi_purge_tick) that last looked at it; 0: none */
   /* The page walk's summary (purgewalk.c), for slabs of chunks of at most
    * an eighth of a page (NULL otherwise): the pages every chunk of which was
    * free (and none cached) at the last walk, committed, and the passes each
@@ -272,7 +273,8 @@ struct ohi_tcache_s {
   uint64_t seen_ops, seen_ms; /* purger's idle detection, under registry lock */
   uint64_t seen_ops_tick;     /* purger: the pass (ohi_purge_tick) that last saw ops change */
   uint64_t seen_dirty;        /* purger: ohi_dirty_epoch at its last look */
-  uint64_t purged_tick;       /* owner: ohi_purge_tick when it last purged its own slabs */
+  uint64_t purged_tick;       /* owner: ohi_purge_tick when it last finished a pass over its own slabs */
+  uint64_t pass_start;        /* owner: ohi_purge_tick when its unfinished pass began (0: none) */
   uint32_t pending;           /* purger: dirty slabs were left for a later pass */
   uint32_t explicit_owner;    /* 1: an owner handle a binding holds (owner.c), not a thread's */
   uint64_t calls;             /* owner-written: a binding's calls through an owner handle

@@ -1,0 +1,157 @@
+/* test_owner_slices.c - a busy owner's share of a purge pass in slices
+ * (purge.c, owner_pass; issue 18): a thread that holds many slabs with free
+ * pages walks at most OHI_OWNER_PASS_PAGES pages of them per refill, so a
+ * pass over 1 GiB of small chunks is not one 20-50 ms stall; a pass that
+ * takes several refills is still one pass (no slab is aged twice in it), and
+ * a slab is aged by the passes since it was last looked at, so its free
+ * pages come due on the policy's clock - not early, not lost.
+ *
+ * The owner's pass is called directly (as a refill does), with the purge
+ * delay at a day so the purger never looks at the cache on its own, and the
+ * pass counter (ohi_purge_tick) moved on by the test.
+ */
+#include "test_util.h"
+
+#include "internal.h" /* ohi_tcache_purge_self, ohi_purge_tick, slab fields (tests are built with -Ic/src) */
+
+#define DAY_MS (24LL * 3600 * 1000)
+#define NSLABS (3 * OHI_OWNER_PASS_PAGES / 256) /* three slices' worth of 1 MiB slabs of 4 KiB pages */
+
+typedef struct {
+  t_opt_save_t delay, retain;
+  oh_slab_t *h;
+  ohi_tcache_t *tc;
+  void **p;
+  size_t n;
+  ohi_slab_t *slabs[NSLABS];
+} owner_t;
+
+/* NSLABS slabs of 64 B chunks; every chunk of their even pages freed. */
+static void owner_new(owner_t *o) {
+  o->delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, DAY_MS);
+  o->retain = t_opt_set(OH_OPT_RETAIN_BYTES, 0);
+  cr_assert_eq(ohi_os_page_size(), 4096, "the test counts 4 KiB pages");
+  o->h = oh_slab_new(&(oh_slab_config_t){.slab_size = 1 * MiB});
+  cr_assert(o->h != NULL);
+  o->n = NSLABS * (1 * MiB / 64);
+  cr_assert((o->p = calloc(o->n, sizeof(void *))) != NULL);
+  for (size_t i = 0; i < o->n; i++) cr_assert((o->p[i] = oh_slab_alloc(o->h, 64)) != NULL);
+  size_t k = 0;
+  for (size_t i = 0; i < o->n; i += 1 * MiB / 64) {
+    ohi_slab_t *s = (ohi_slab_t *)ohi_region_lookup(o->p[i]);
+    cr_assert(s != NULL && s->pw_free != NULL && k < NSLABS);
+    o->slabs[k++] = s;
+  }
+  cr_assert_eq(k, NSLABS);
+  for (size_t i = 0; i < o->n; i++) {
+    if ((((uintptr_t)o->p[i] >> 12) & 1) != 0) continue;
+    cr_assert_eq(oh_slab_decref(o->h, o->p[i]), 1);
+    o->p[i] = NULL;
+  }
+  o->tc = ohi_tcache_get(o->h);
+  cr_assert(o->tc != NULL);
+}
+
+static void owner_free(owner_t *o) {
+  for (size_t i = 0; i < o->n; i++)
+    if (o->p[i] != NULL) cr_assert_eq(oh_slab_decref(o->h, o->p[i]), 1);
+  free(o->p);
+  oh_slab_destroy(o->h);
+  t_opt_restore(o->retain);
+  t_opt_restore(o->delay);
+}
+
+static uint64_t next_pass(void) { return __atomic_add_fetch(&ohi_purge_tick, 1, __ATOMIC_RELAXED); }
+
+/* One refill's share: the owner's pass, inside its window. */
+static void owner_slice(owner_t *o) {
+  cr_assert(ohi_tcache_enter(o->tc));
+  ohi_tcache_purge_self(o->h, o->tc);
+  ohi_tcache_leave(o->tc);
+}
+
+static size_t looked_at(owner_t *o, uint64_t tick) {
+  size_t n = 0;
+  for (int i = 0; i < NSLABS; i++) n += o->slabs[i]->walk_tick == tick;
+  return n;
+}
+
+static size_t decommitted_pages(owner_t *o) {
+  size_t n = 0;
+  for (int i = 0; i < NSLABS; i++)
+    for (size_t pg = 0; pg < 256; pg++) n += ohi_slab_page_decommitted(o->slabs[i], pg);
+  return n;
+}
+
+/* A pass over three slices' worth of slabs takes three refills, each
+ * walking a slice; the pass then counts as done. */
+Test(owner_slices, a_pass_over_many_slabs_is_walked_a_slice_per_refill, .timeout = 60) {
+  owner_t o;
+  owner_new(&o);
+  uint64_t tick = next_pass();
+  size_t per = OHI_OWNER_PASS_PAGES / 256;
+  for (size_t slice = 1; slice <= 3; slice++) {
+    owner_slice(&o);
+    cr_expect_eq(looked_at(&o, tick), slice * per, "after refill %zu: %zu slabs looked at, not %zu", slice,
+                 looked_at(&o, tick), slice * per);
+    cr_expect_eq(o.tc->purged_tick == tick, slice == 3, "after refill %zu the pass is %sdone", slice,
+                 o.tc->purged_tick == tick ? "" : "not ");
+  }
+  owner_slice(&o); /* the pass is done: nothing more at this tick */
+  cr_expect_eq(looked_at(&o, tick), NSLABS);
+  owner_free(&o);
+}
+
+/* One more chunk of every slab freed (a put, no pop): every slab is walked
+ * at the next pass rather than skipped as unchanged. */
+static void put_each(owner_t *o, size_t round) {
+  for (int i = 0; i < NSLABS; i++) {
+    size_t k = (size_t)i * (1 * MiB / 64) + 4096 / 64 + round; /* page 1 (odd) */
+    cr_assert(o->p[k] != NULL && (uintptr_t)o->p[k] >> 12 & 1);
+    cr_assert_eq(oh_slab_decref(o->h, o->p[k]), 1);
+    o->p[k] = NULL;
+  }
+}
+
+/* A wholly free page's age: the summary's, plus passes a skipped walk owes. */
+static unsigned page0_age(const ohi_slab_t *s) { return s->pw_age[0] + s->pg_credit; }
+
+/* A pass that spans ticks is one pass, and each slab is aged by the passes
+ * since it was last looked at: every even page comes due at the pass that
+ * brings its age to the need (5), none before, whichever slice saw it. */
+Test(owner_slices, slabs_age_by_the_passes_since_they_were_looked_at, .timeout = 60) {
+  owner_t o;
+  owner_new(&o);
+  size_t per = OHI_OWNER_PASS_PAGES / 256, half = NSLABS * 128;
+  next_pass();
+  for (int i = 0; i < 3; i++) owner_slice(&o); /* every even page seen free: age 1 */
+  put_each(&o, 1);
+  uint64_t t2 = next_pass();
+  owner_slice(&o); /* a slice of the pass at t2 */
+  uint64_t t3 = next_pass();
+  owner_slice(&o); /* the same pass, going on at t3 */
+  owner_slice(&o);
+  cr_expect_eq(o.tc->purged_tick, t3, "the pass begun at t2 is not done after its three slices");
+  size_t at2 = 0, at3 = 0;
+  for (int i = 0; i < NSLABS; i++) {
+    ohi_slab_t *s = o.slabs[i];
+    at2 += s->walk_tick == t2;
+    at3 += s->walk_tick == t3;
+    unsigned want = s->walk_tick == t2 ? 2 : 3; /* free since t1: one pass, or two */
+    cr_expect_eq(page0_age(s), want, "slab %d, looked at in pass %llu, has age %u, not %u", i,
+                 (unsigned long long)s->walk_tick, page0_age(s), want);
+  }
+  cr_expect(at2 == per && at3 == NSLABS - per, "%zu slabs looked at at t2 and %zu at t3, not %zu and %zu", at2, at3,
+            per, NSLABS - per);
+  put_each(&o, 2);
+  next_pass();
+  for (int i = 0; i < 3; i++) owner_slice(&o);
+  cr_expect_eq(decommitted_pages(&o), 0, "%zu pages went before they were free for the need", decommitted_pages(&o));
+  for (int i = 0; i < NSLABS; i++) cr_expect_eq(page0_age(o.slabs[i]), 4, "slab %d has age %u", i, page0_age(o.slabs[i]));
+  put_each(&o, 3);
+  next_pass();
+  for (int i = 0; i < 3; i++) owner_slice(&o);
+  cr_expect_eq(decommitted_pages(&o), half, "%zu of %zu pages went at the pass that made them due",
+               decommitted_pages(&o), half);
+  owner_free(&o);
+}
