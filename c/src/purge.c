@@ -85,7 +85,8 @@ static void due(uint64_t *next_deadline, uint64_t at) {
 
 /* ps: the pass (pressed: under pressure, or an owner's pass standing in for
  * one, which decommits what an earlier pass saw free). *work grows by the
- * pages of a slab walked (an owner's pass in slices counts them).
+ * pages of a slab walked, and eight per page decommitted (an owner's pass
+ * in slices counts them).
  *
  * The walk costs O(chunks), so it is skipped while it could decommit
  * nothing: no chunk was allocated or freed since the last walk (used and
@@ -130,6 +131,8 @@ static size_t slab_purge(oh_slab_t *h, ohi_slab_t *s, const pass_t *ps, uint64_t
     OHI_STORE_RELAXED(&s->dirty, 1u);
     if (more) *more = 1;
   }
+  /* a page decommitted costs about what eight walked do (the call's share, the marks) */
+  if (work) *work += 8 * (bytes / ohi_os_page_size());
   if (bytes) {
     OHI_FETCH_ADD(&h->purged_bytes, bytes);
     OHI_FETCH_ADD(&h->purge_count, 1);
