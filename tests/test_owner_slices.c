@@ -16,6 +16,7 @@
 
 #define DAY_MS (24LL * 3600 * 1000)
 #define NSLABS (3 * OHI_OWNER_PASS_PAGES / 256) /* three slices' worth of 1 MiB slabs of 4 KiB pages */
+#define CHUNK 512 /* the largest size with a page summary (8 per page): fewest allocations (valgrind) */
 
 typedef struct {
   t_opt_save_t delay, retain;
@@ -26,18 +27,18 @@ typedef struct {
   ohi_slab_t *slabs[NSLABS];
 } owner_t;
 
-/* NSLABS slabs of 64 B chunks; every chunk of their even pages freed. */
+/* NSLABS slabs of CHUNK-byte chunks; every chunk of their even pages freed. */
 static void owner_new(owner_t *o) {
   o->delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, DAY_MS);
   o->retain = t_opt_set(OH_OPT_RETAIN_BYTES, 0);
   cr_assert_eq(ohi_os_page_size(), 4096, "the test counts 4 KiB pages");
   o->h = oh_slab_new(&(oh_slab_config_t){.slab_size = 1 * MiB});
   cr_assert(o->h != NULL);
-  o->n = NSLABS * (1 * MiB / 64);
+  o->n = NSLABS * (1 * MiB / CHUNK);
   cr_assert((o->p = calloc(o->n, sizeof(void *))) != NULL);
-  for (size_t i = 0; i < o->n; i++) cr_assert((o->p[i] = oh_slab_alloc(o->h, 64)) != NULL);
+  for (size_t i = 0; i < o->n; i++) cr_assert((o->p[i] = oh_slab_alloc(o->h, CHUNK)) != NULL);
   size_t k = 0;
-  for (size_t i = 0; i < o->n; i += 1 * MiB / 64) {
+  for (size_t i = 0; i < o->n; i += 1 * MiB / CHUNK) {
     ohi_slab_t *s = (ohi_slab_t *)ohi_region_lookup(o->p[i]);
     cr_assert(s != NULL && s->pw_free != NULL && k < NSLABS);
     o->slabs[k++] = s;
@@ -106,7 +107,7 @@ Test(owner_slices, a_pass_over_many_slabs_is_walked_a_slice_per_refill, .timeout
  * at the next pass rather than skipped as unchanged. */
 static void put_each(owner_t *o, size_t round) {
   for (int i = 0; i < NSLABS; i++) {
-    size_t k = (size_t)i * (1 * MiB / 64) + 4096 / 64 + round; /* page 1 (odd) */
+    size_t k = (size_t)i * (1 * MiB / CHUNK) + 4096 / CHUNK + round; /* page 1 (odd) */
     cr_assert(o->p[k] != NULL && (uintptr_t)o->p[k] >> 12 & 1);
     cr_assert_eq(oh_slab_decref(o->h, o->p[k]), 1);
     o->p[k] = NULL;
