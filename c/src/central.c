@@ -118,26 +118,29 @@ void ohi_slab_mark_decommitted(ohi_slab_t *s, size_t first, size_t last) {
   for (size_t k = first; k < last; k++) s->dpages[k / 64] |= (uint64_t)1 << (k % 64);
 }
 
+bool ohi_slab_committed_run(const ohi_slab_t *s, size_t *pg, size_t last, size_t *end) {
+  size_t a = *pg;
+  while (a < last && ohi_slab_page_decommitted(s, a)) a++;
+  if (a >= last) return false;
+  size_t e = a + 1;
+  while (e < last && !ohi_slab_page_decommitted(s, e)) e++;
+  *pg = a;
+  *end = e;
+  return true;
+}
+
 /* Decommits the pages [first, last) of s not yet decommitted and marks them;
  * returns bytes decommitted. A refused decommit leaves its pages marked
  * committed (nothing is lost; a later pass tries again). */
 size_t ohi_slab_decommit_pages(ohi_slab_t *s, size_t first, size_t last, bool *failed) {
   size_t ps = ohi_os_page_size(), done = 0;
-  size_t pg = first;
-  while (pg < last) {
-    if (ohi_slab_page_decommitted(s, pg)) {
-      pg++;
-      continue;
-    }
-    size_t end = pg + 1;
-    while (end < last && !ohi_slab_page_decommitted(s, end)) end++;
+  for (size_t pg = first, end; ohi_slab_committed_run(s, &pg, last, &end); pg = end) {
     if (ohi_pages_decommit((void *)(s->span.base + pg * ps), (end - pg) * ps) != 0) {
       ohi_slab_mark_decommitted(s, pg, end);
       done += (end - pg) * ps;
     } else if (failed) {
       *failed = true;
     }
-    pg = end;
   }
   return done;
 }

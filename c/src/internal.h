@@ -149,6 +149,8 @@ ohi_slab_t *ohi_slab_create(oh_slab_t *h, unsigned cls);
 size_t ohi_slab_release(oh_slab_t *h, ohi_slab_t *s);
 /* Decommits the pages [first, last) of s not decommitted yet; returns bytes. */
 size_t ohi_slab_decommit_pages(ohi_slab_t *s, size_t first, size_t last, bool *failed);
+/* The first run of committed pages of s in [*pg, last): [*pg, *end); false: none. */
+bool ohi_slab_committed_run(const ohi_slab_t *s, size_t *pg, size_t last, size_t *end);
 /* Marks pages [first, last) of s decommitted (they went by ohi_pages_decommit_ranges). */
 void ohi_slab_mark_decommitted(ohi_slab_t *s, size_t first, size_t last);
 /* Whether page pg of s is decommitted (the slab's bitmap). */

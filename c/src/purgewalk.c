@@ -273,17 +273,10 @@ static size_t batch_flush(ohi_slab_t *s, pw_batch_t *b, unsigned shift, bool *fa
  * never-handed-out tail may hold some), flushing it when full. */
 static size_t batch_add(ohi_slab_t *s, pw_batch_t *b, size_t a, size_t e, unsigned shift, bool *failed) {
   size_t bytes = 0;
-  while (a < e) {
-    if (ohi_slab_page_decommitted(s, a)) {
-      a++;
-      continue;
-    }
-    size_t end = a + 1;
-    while (end < e && !ohi_slab_page_decommitted(s, end)) end++;
+  for (size_t end; ohi_slab_committed_run(s, &a, e, &end); a = end) {
     if (b->n == OHI_OS_RANGES_MAX) bytes += batch_flush(s, b, shift, failed);
     b->r[b->n] = (ohi_range_t){(void *)(s->span.base + (a << shift)), (end - a) << shift};
     b->first[b->n++] = (uint32_t)a;
-    a = end;
   }
   return bytes;
 }
