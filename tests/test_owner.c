@@ -242,18 +242,43 @@ Test(owner, busy_or_stolen_owner_falls_back_to_the_central_lists) {
   t_opt_restore(saved);
 }
 
+/* Two owner handles of a heap of 256 KiB slabs (new_heap), no purger, and
+ * its class of 16 KiB chunks; owners_free checks nothing is left in use. */
+typedef struct {
+  t_opt_save_t saved;
+  oh_slab_t *h;
+  int cls;
+  ohi_tcache_t *o1, *o2;
+} owners_t;
+
+static owners_t owners_new(void) {
+  owners_t t = {.saved = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1), .h = new_heap()};
+  t.cls = class_of(t.h, 16 * KiB);
+  t.o1 = ohi_owner_new(t.h);
+  t.o2 = ohi_owner_new(t.h);
+  cr_assert(t.o1 != NULL && t.o2 != NULL);
+  return t;
+}
+
+static void owners_free(owners_t *t) {
+  cr_expect_eq(in_use(t->h), 0);
+  ohi_owner_delete(t->h, t->o1);
+  ohi_owner_delete(t->h, t->o2);
+  cr_expect_eq(oh_slab_destroy(t->h), 0);
+  t_opt_restore(t->saved);
+}
+
 /* A refill that would make a new slab first takes the slabs with free chunks
  * of an owner that has made no call for a while (a P the goroutine left):
  * its non-current slabs go to the central lists and serve the refill, so no
  * slab is made while free chunks wait on the quiet owner. Its current slab
  * stays with it. */
 Test(owner, a_quiet_owners_free_chunks_serve_another_owner_before_a_new_slab) {
-  t_opt_save_t saved = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
-  oh_slab_t *h = new_heap(); /* 256 KiB slabs */
-  int cls = class_of(h, 16 * KiB);
+  owners_t t = owners_new();
+  oh_slab_t *h = t.h;
+  int cls = t.cls;
+  ohi_tcache_t *o1 = t.o1, *o2 = t.o2;
   enum { PER = 16, SLABS = 4, N = PER * SLABS };
-  ohi_tcache_t *o1 = ohi_owner_new(h), *o2 = ohi_owner_new(h);
-  cr_assert(o1 != NULL && o2 != NULL);
   void *a[N], *ret[N], *kept[SLABS];
   cr_assert_eq(ohi_owner_take(h, o1, cls, a, N), N);
   /* one chunk kept per slab, the rest returned: every slab of o1 has room */
@@ -289,11 +314,7 @@ Test(owner, a_quiet_owners_free_chunks_serve_another_owner_before_a_new_slab) {
   cr_expect_eq(still_o1, 1, "o1 kept %d slabs; its current one should stay", still_o1);
   ohi_owner_return(h, o2, cls, b, PER, 0, 0);
   ohi_owner_return(h, o1, cls, kept, nkept, 0, 0);
-  cr_expect_eq(in_use(h), 0);
-  ohi_owner_delete(h, o1);
-  ohi_owner_delete(h, o2);
-  cr_expect_eq(oh_slab_destroy(h), 0);
-  t_opt_restore(saved);
+  owners_free(&t);
 }
 
 /* The same look takes the full slabs too (all but the current one) of an
@@ -304,12 +325,11 @@ Test(owner, a_quiet_owners_free_chunks_serve_another_owner_before_a_new_slab) {
  * one run of three, the active owner being fed from the central lists
  * meanwhile and not looking again). */
 Test(owner, a_quiet_owners_full_slabs_go_central_with_the_rest) {
-  t_opt_save_t saved = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
-  oh_slab_t *h = new_heap(); /* 256 KiB slabs */
-  int cls = class_of(h, 16 * KiB);
+  owners_t t = owners_new();
+  oh_slab_t *h = t.h;
+  int cls = t.cls;
+  ohi_tcache_t *o1 = t.o1, *o2 = t.o2;
   enum { PER = 16, SLABS = 4, N = PER * SLABS };
-  ohi_tcache_t *o1 = ohi_owner_new(h), *o2 = ohi_owner_new(h);
-  cr_assert(o1 != NULL && o2 != NULL);
   void *a[N], *b[N];
   cr_assert_eq(ohi_owner_take(h, o1, cls, a, N), N); /* SLABS full slabs */
   t_sleep_ms(150); /* o1 quiet long enough for its full slabs to go (tcache.c: 100 ms) */
@@ -334,9 +354,5 @@ Test(owner, a_quiet_owners_full_slabs_go_central_with_the_rest) {
             (unsigned long long)(st.classes[cls].slabs - slabs));
   ohi_owner_return(h, o2, cls, b, (size_t)nother + 1, 0, 0);
   ohi_owner_return(h, o1, cls, mine, (size_t)nmine, 0, 0);
-  cr_expect_eq(in_use(h), 0);
-  ohi_owner_delete(h, o1);
-  ohi_owner_delete(h, o2);
-  cr_expect_eq(oh_slab_destroy(h), 0);
-  t_opt_restore(saved);
+  owners_free(&t);
 }

@@ -54,9 +54,7 @@ static void owner_new(owner_t *o) {
 }
 
 static void owner_free(owner_t *o) {
-  for (size_t i = 0; i < o->n; i++)
-    if (o->p[i] != NULL) cr_assert_eq(oh_slab_decref(o->h, o->p[i]), 1);
-  free(o->p);
+  t_release_held(o->h, o->p, o->n);
   oh_slab_destroy(o->h);
   t_opt_restore(o->retain);
   t_opt_restore(o->delay);

@@ -300,9 +300,7 @@ static chunks64_t chunks64_new(size_t n) {
 }
 
 static void chunks64_free(chunks64_t *c) {
-  for (size_t i = 0; i < c->n; i++)
-    if (c->p[i] != NULL) cr_assert_eq(oh_slab_decref(c->h, c->p[i]), 1);
-  free(c->p);
+  t_release_held(c->h, c->p, c->n);
   oh_slab_destroy(c->h);
   t_opt_restore(c->retain);
   t_opt_restore(c->delay);

@@ -46,9 +46,7 @@ static slab64_t slab64_new(long long delay) {
 }
 
 static void slab64_free(slab64_t *t) {
-  for (size_t i = 0; i < t->n; i++)
-    if (t->p[i] != NULL) cr_assert_eq(oh_slab_decref(t->h, t->p[i]), 1);
-  free(t->p);
+  t_release_held(t->h, t->p, t->n);
   oh_slab_destroy(t->h);
   t_opt_restore(t->retain);
   t_opt_restore(t->delay);

@@ -315,3 +315,9 @@ static int ptr_cmp(const void *a, const void *b) {
 }
 
 void t_sort_ptrs(void **p, size_t n) { qsort(p, n, sizeof *p, ptr_cmp); }
+
+void t_release_held(oh_slab_t *h, void **p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (p[i] != NULL) cr_assert_eq(oh_slab_decref(h, p[i]), 1);
+  free(p);
+}

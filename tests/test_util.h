@@ -155,6 +155,9 @@ static inline uint64_t t_rand(uint64_t *state) {
 
 /* Sorts n pointers by address. */
 void t_sort_ptrs(void **p, size_t n);
+/* Releases the chunks of h still held in p[0..n) (the non-NULL ones, each a
+ * last reference) and frees the array. */
+void t_release_held(oh_slab_t *h, void **p, size_t n);
 
 /* Saves an option and restores it at the end of a scope-like pair. */
 typedef struct t_opt_save_s {
