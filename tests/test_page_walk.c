@@ -76,7 +76,7 @@ static walked_t walk(slab64_t *t, bool popped) {
   walked_t w = {0};
   bool failed = false;
   uint64_t w0 = words_walked();
-  w.bytes = ohi_slab_walk(t->s, NEED, 1, 0, popped, &w.dirty, &failed, &w.min_age);
+  w.bytes = ohi_slab_walk(t->s, NEED, 0, popped, &w.dirty, &failed, &w.min_age);
   w.words = words_walked() - w0;
   cr_assert(!failed);
   return w;

@@ -379,14 +379,14 @@ void ohi_tcache_free_owned(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32
  * work through wake.c (base.h), where this file hooks it in. */
 extern uint64_t ohi_purge_walked; /* atomic: state words the purge walks read (tests) */
 /* The purge walk of slab s (purgewalk.c; its holder's): free chunks (or
- * wholly free pages) aged by steps (credit more for those free since the
- * last walk), the whole pages that runs of chunks of age need or more cover
- * decommitted. popped: a chunk may have left the local free list since the
+ * wholly free pages) aged by this pass, and by credit passes more those free
+ * since the last walk, the whole pages that runs of chunks of age need or
+ * more cover decommitted. popped: a chunk may have left the local free list since the
  * last walk (used and puts moved, or no walk yet). Returns the bytes
  * decommitted; *dirty: free chunks not yet due remain, *failed: a decommit
  * was refused, *min_age: the lowest age of those not due. */
-size_t ohi_slab_walk(ohi_slab_t *s, uint32_t need, uint32_t steps, uint32_t credit, bool popped, bool *dirty,
-                     bool *failed, uint32_t *min_age);
+size_t ohi_slab_walk(ohi_slab_t *s, uint32_t need, uint32_t credit, bool popped, bool *dirty, bool *failed,
+                     uint32_t *min_age);
 /* Pages of slabs an owner's share of a pass walks per refill (purge.c,
  * owner_pass): 32 MiB of 4 KiB pages, ~0.5-1 ms of walking. */
 #define OHI_OWNER_PASS_PAGES 8192

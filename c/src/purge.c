@@ -106,14 +106,14 @@ static size_t slab_purge(oh_slab_t *h, ohi_slab_t *s, const pass_t *ps, uint64_t
   long long delay = ohi_opt(OH_OPT_PURGE_DELAY_MS);
   uint32_t need = force ? 0 : age_needed(delay);
   if (ps->pressed && need > 2) need = 2; /* seen by an earlier pass too */
-  uint32_t credit = s->pg_credit, steps = 1;
+  uint32_t credit = s->pg_credit;
   if (!force && last != 0 && ps->tick > last + 1) /* passes it missed */
     credit += ps->tick - last - 1 < OHI_W_AGE_MAX ? (uint32_t)(ps->tick - last - 1) : OHI_W_AGE_MAX;
   /* pops since the last walk: used went up by each, and down by each put */
   bool popped = !s->pg_valid || (uint32_t)(s->used - s->pg_used) + (uint32_t)(s->puts - s->pg_puts) != 0;
   if (!force && s->pg_valid && s->pg_used == s->used && s->pg_puts == s->puts &&
-      s->pg_min_age + credit + steps < need) {
-    s->pg_credit = credit + steps;
+      s->pg_min_age + credit + 1 < need) { /* this pass's step included */
+    s->pg_credit = credit + 1;
     if (more) *more = 1; /* still dirty: passes must go on */
     return 0;
   }
@@ -122,7 +122,7 @@ static size_t slab_purge(oh_slab_t *h, ohi_slab_t *s, const pass_t *ps, uint64_t
   OHI_STORE_RELAXED(&s->dirty, 0u);
   bool dirty = false, failed = false;
   uint32_t min_age = OHI_W_AGE_MAX;
-  size_t bytes = ohi_slab_walk(s, need, steps, credit, popped, &dirty, &failed, &min_age);
+  size_t bytes = ohi_slab_walk(s, need, credit, popped, &dirty, &failed, &min_age);
   s->pg_valid = !failed; /* a refused decommit is retried at the next pass */
   s->pg_used = s->used;
   s->pg_puts = s->puts;

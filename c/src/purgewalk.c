@@ -39,7 +39,7 @@ static size_t decommit_run(ohi_slab_t *s, uint32_t i, uint32_t j, size_t end, bo
 typedef struct walk_s {
   ohi_slab_t *s;
   uint32_t need;             /* the age at which a free chunk is due */
-  uint32_t add_old, add_new; /* the passes a chunk free at the last walk is owed, and one freed since */
+  uint32_t add_old;          /* the passes a chunk free at the last walk is owed (one freed since: this one) */
   uint32_t base, span;       /* the window whose due chunks are marked in map */
   bool aging;                /* the first visit (ohi_slab_walk): ages, counts; the others only mark */
   uint32_t min_age;          /* the lowest age among free chunks not due */
@@ -55,7 +55,7 @@ OHI_INLINE void visit(walk_t *a, uint32_t *wp, uint32_t w, uint32_t k) {
   uint32_t age = (w & OHI_W_AGE) >> OHI_W_AGE_SHIFT;
   if (a->aging) {
     if (age < OHI_W_AGE_MAX) {
-      uint32_t add = age != 0 ? a->add_old : a->add_new;
+      uint32_t add = age != 0 ? a->add_old : 1;
       age = age + add < OHI_W_AGE_MAX ? age + add : OHI_W_AGE_MAX;
       OHI_STORE_RELAXED(wp, (w & ~OHI_W_AGE) | (age << OHI_W_AGE_SHIFT));
     }
@@ -309,7 +309,7 @@ static size_t page_walk(walk_t *wk, bool popped) {
       if (ohi_slab_page_decommitted(s, pg)) {
         *fw &= ~bit;
       } else if ((in && !popped) || chunks_free(words, first, end, &s->pw_age[pg], &fresh, &visited)) {
-        uint32_t age = in && !fresh ? s->pw_age[pg] + wk->add_old : wk->add_new;
+        uint32_t age = in && !fresh ? s->pw_age[pg] + wk->add_old : 1;
         if (age > OHI_W_AGE_MAX) age = OHI_W_AGE_MAX;
         s->pw_age[pg] = (uint8_t)age;
         *fw |= bit;
@@ -335,10 +335,10 @@ static size_t page_walk(walk_t *wk, bool popped) {
   return bytes;
 }
 
-size_t ohi_slab_walk(ohi_slab_t *s, uint32_t need, uint32_t steps, uint32_t credit, bool popped, bool *dirty,
-                     bool *failed, uint32_t *min_age) {
+size_t ohi_slab_walk(ohi_slab_t *s, uint32_t need, uint32_t credit, bool popped, bool *dirty, bool *failed,
+                     uint32_t *min_age) {
   uint64_t map[WALK_WINDOW / 64];
-  walk_t wk = {.s = s, .need = need, .add_old = steps + credit, .add_new = steps, .min_age = OHI_W_AGE_MAX,
+  walk_t wk = {.s = s, .need = need, .add_old = 1 + credit, .min_age = OHI_W_AGE_MAX,
                .map = map};
   size_t bytes;
   if (s->pw_free != NULL && ohi_slab_nfree(s) >= s->bump / 8) {
