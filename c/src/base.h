@@ -230,8 +230,12 @@ void ohi_purge_wake(void);    /* run a purge pass now, whatever the purger's dea
 /* A slab got free chunks to age: make sure passes come every pass period. */
 void ohi_purge_notify_dirty(void);
 /* A heap maps fresh memory: free pages a pass has seen once are decommitted
- * now rather than after the delay (rate-limited). */
+ * now rather than after the delay (rate-limited: ohi_pressure_admit). */
 void ohi_purge_pressure(void);
+/* Whether a pressure signal at now (ms) is admitted, and if so recorded in
+ * *last (the last one admitted; 0: none): at most one a quarter period, and
+ * 25 ms. */
+bool ohi_pressure_admit(uint64_t *last, uint64_t now, uint64_t period);
 /* The memory limit is near: the purger's next pass (now) decommits every
  * free page and empty slab whatever their age (at most one such pass per
  * 10 ms). */
