@@ -94,3 +94,46 @@ Test(decommit_ranges, accounting_counts_what_went) {
   for (size_t pg = 0; pg < NPAGES; pg++) expect_page(p, pg, pg == 4 || (pg >= 6 && pg <= 8), 0x77, "accounted");
   ohi_pages_unmap_accounted(p, NPAGES * ps, NPAGES * ps - 4 * ps);
 }
+
+/* The chunk walk (slabs of chunks above an eighth of a page) hands its due
+ * runs to the batch too: one request per slab walked here, not one per run
+ * (issue 18: a pressure pass over 16 KiB chunks freed at random paid one
+ * madvise per run, tens of thousands of them). Every other 16 KiB chunk of
+ * three slabs is freed, so each free chunk is a run of its own; a forced
+ * purge decommits exactly them, and the live ones keep their bytes. */
+Test(decommit_ranges, the_chunk_walk_decommits_its_runs_in_batches) {
+  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1); /* no purger pass meanwhile */
+  t_opt_save_t retain = t_opt_set(OH_OPT_RETAIN_BYTES, 0);
+  oh_slab_t *h = oh_slab_new(&(oh_slab_config_t){.slab_size = 1 * MiB});
+  cr_assert(h != NULL);
+  enum { CS = 16 * 1024, PER = (1 << 20) / CS, N = 3 * PER };
+  static void *p[N];
+  size_t freed = 0;
+  for (size_t i = 0; i < N; i++) {
+    cr_assert((p[i] = oh_slab_alloc(h, CS)) != NULL);
+    memset(p[i], (int)(i % 251) + 1, CS);
+  }
+  for (size_t i = 0; i < N; i++) /* the even chunks of each slab, by address */
+    if (((uintptr_t)p[i] % MiB) / CS % 2 == 0) {
+      cr_assert_eq(oh_slab_decref(h, p[i]), 1);
+      p[i] = NULL;
+      freed++;
+    }
+  cr_assert_eq(freed, N / 2, "%zu of %d chunks were at even places of their slabs", freed, N);
+  uint64_t before = __atomic_load_n(&ohi_pages_decommit_requests, __ATOMIC_RELAXED);
+  size_t got = oh_slab_purge(h);
+  uint64_t requests = __atomic_load_n(&ohi_pages_decommit_requests, __ATOMIC_RELAXED) - before;
+  cr_expect_eq(got, freed * CS, "a forced purge decommitted %zu bytes of %zu free", got, freed * CS);
+  cr_expect(requests >= 1 && requests <= 3, "%zu isolated free runs in 3 slabs took %llu decommit requests", freed,
+            (unsigned long long)requests);
+  for (size_t i = 0; i < N; i++) {
+    if (p[i] == NULL) continue;
+    const unsigned char *b = p[i];
+    for (size_t k = 0; k < CS; k += 512)
+      cr_assert_eq(b[k], (unsigned char)(i % 251 + 1), "live chunk %zu lost byte %zu to the purge", i, k);
+    cr_assert_eq(oh_slab_decref(h, p[i]), 1);
+  }
+  oh_slab_destroy(h);
+  t_opt_restore(retain);
+  t_opt_restore(delay);
+}

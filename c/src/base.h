@@ -376,6 +376,9 @@ size_t ohi_pages_decommit(void *addr, size_t size);
 /* The same for n <= OHI_OS_RANGES_MAX ranges at once (ohi_os_decommit_ranges);
  * ok[i]: range i went. Returns bytes decommitted. */
 size_t ohi_pages_decommit_ranges(const ohi_range_t *r, size_t n, bool *ok);
+/* Calls of the two above (atomic), for the tests: the purge walks' decommits
+ * go in batches. */
+extern uint64_t ohi_pages_decommit_requests;
 /* Accounting only: bytes that went from decommitted/reserved to committed
  * (the OS commits on first touch) or back. */
 void ohi_pages_commit_account(size_t size);

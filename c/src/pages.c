@@ -105,8 +105,11 @@ static void decommitted(size_t size) {
   OHI_FETCH_ADD(&ohi_counters.decommitted_total, size);
 }
 
+uint64_t ohi_pages_decommit_requests;
+
 size_t ohi_pages_decommit(void *addr, size_t size) {
   if (size == 0) return 0;
+  OHI_FETCH_ADD(&ohi_pages_decommit_requests, 1);
   if (OHI_UNLIKELY(injected_decommit_failure())) return 0;
   if (ohi_os_decommit(addr, size, decommit_advice()) != 0) return 0;
   decommitted(size);
@@ -118,6 +121,7 @@ size_t ohi_pages_decommit_ranges(const ohi_range_t *r, size_t n, bool *ok) {
   bool went[OHI_OS_RANGES_MAX];
   size_t m = 0, bytes = 0;
   if (n > OHI_OS_RANGES_MAX) n = OHI_OS_RANGES_MAX;
+  OHI_FETCH_ADD(&ohi_pages_decommit_requests, 1);
   for (size_t i = 0; i < n; i++) { /* a refusal the tests inject counts per range */
     ok[i] = r[i].size != 0 && !injected_decommit_failure();
     if (ok[i]) go[m++] = r[i];

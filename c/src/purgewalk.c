@@ -8,22 +8,63 @@
 
 uint64_t ohi_purge_walked;
 
-/* Decommits the pages strictly inside chunks [i, j) of s (to `end` bytes when
- * the run reaches the never-handed-out tail), marking the chunks. */
-static size_t decommit_run(ohi_slab_t *s, uint32_t i, uint32_t j, size_t end, bool *failed) {
-  size_t ps = ohi_os_page_size();
-  size_t start = (size_t)i * s->chunk_size;
-  size_t first = (start + ps - 1) / ps, last = end / ps;
-  if (last <= first) return 0;
-  size_t done = ohi_slab_decommit_pages(s, first, last, failed);
-  uint32_t *words = ohi_slab_words(s);
-  size_t lo = first * ps, hi = last * ps;
-  for (uint32_t k = i; k < j; k++) {
-    size_t cs = (size_t)k * s->chunk_size, ce = cs + s->chunk_size;
-    if (ce <= lo || cs >= hi) continue;
-    OHI_STORE_RELAXED(&words[k], OHI_LOAD_RELAXED(&words[k]) | OHI_W_DECOMMITTED);
+/* ---- decommits in batches --------------------------------------------------------
+ * Both walks hand their due runs of pages to one vector decommit
+ * (ohi_pages_decommit_ranges: one system call on Linux 6.13+) per
+ * OHI_OS_RANGES_MAX runs: a pressure pass over slabs of 16 KiB chunks freed
+ * at random has tens of thousands of runs, and one madvise each cost 1.5-2 us
+ * of the owner's pass. */
+
+/* The chunks of s that overlap page pg (those past the bump left out). */
+static void page_chunks(const ohi_slab_t *s, size_t pg, unsigned shift, uint32_t *first, uint32_t *end) {
+  size_t lo = pg << shift;
+  *first = ohi_fast_div(s->div_magic, (uint32_t)lo);
+  uint32_t e = ohi_fast_div(s->div_magic, (uint32_t)(lo + ((size_t)1 << shift) - 1)) + 1;
+  *end = e < s->bump ? e : s->bump;
+}
+
+/* Due runs of pages on their way to one vector decommit. */
+typedef struct batch_s {
+  ohi_range_t r[OHI_OS_RANGES_MAX];
+  uint32_t first[OHI_OS_RANGES_MAX]; /* the page each range starts at */
+  size_t n;
+} batch_t;
+
+/* Decommits the batch and marks what went: the pages in the slab's bitmap,
+ * the chunks that overlap them; they leave the page summary. A refused range
+ * stays as it was (tried again at the next pass). */
+static size_t batch_flush(ohi_slab_t *s, batch_t *b, unsigned shift, bool *failed) {
+  bool ok[OHI_OS_RANGES_MAX];
+  size_t bytes = b->n != 0 ? ohi_pages_decommit_ranges(b->r, b->n, ok) : 0;
+  uint32_t *words = ohi_slab_words(s), first, end, last_end;
+  for (size_t i = 0; i < b->n; i++) {
+    if (!ok[i]) {
+      *failed = true;
+      continue;
+    }
+    size_t a = b->first[i], e = a + (b->r[i].size >> shift);
+    ohi_slab_mark_decommitted(s, a, e);
+    if (s->pw_free != NULL)
+      for (size_t pg = a; pg < e; pg++) s->pw_free[pg / 64] &= ~((uint64_t)1 << (pg % 64));
+    page_chunks(s, a, shift, &first, &end);
+    page_chunks(s, e - 1, shift, &end, &last_end);
+    for (uint32_t k = first; k < last_end; k++)
+      OHI_STORE_RELAXED(&words[k], OHI_LOAD_RELAXED(&words[k]) | OHI_W_DECOMMITTED);
   }
-  return done;
+  b->n = 0;
+  return bytes;
+}
+
+/* Adds pages [a, e) of s to the batch, but those decommitted already (the
+ * never-handed-out tail may hold some), flushing it when full. */
+static size_t batch_add(ohi_slab_t *s, batch_t *b, size_t a, size_t e, unsigned shift, bool *failed) {
+  size_t bytes = 0;
+  for (size_t end; ohi_slab_committed_run(s, &a, e, &end); a = end) {
+    if (b->n == OHI_OS_RANGES_MAX) bytes += batch_flush(s, b, shift, failed);
+    b->r[b->n] = (ohi_range_t){(void *)(s->span.base + (a << shift)), (end - a) << shift};
+    b->first[b->n++] = (uint32_t)a;
+  }
+  return bytes;
 }
 
 /* The walk of one slab's free chunks (a run slab's free pages). Where few
@@ -167,7 +208,10 @@ static void visit_free(walk_t *wk, uint32_t base, uint32_t span, bool aging) {
  * the bytes decommitted. */
 static size_t decommit_due(walk_t *wk) {
   ohi_slab_t *s = wk->s;
-  size_t bytes = 0;
+  size_t bytes = 0, ps = ohi_os_page_size();
+  unsigned shift = (unsigned)__builtin_ctzll(ps);
+  batch_t batch;
+  batch.n = 0;
   for (uint32_t base = wk->first_due / WALK_WINDOW * WALK_WINDOW; base <= wk->last_due; base += WALK_WINDOW) {
     uint32_t span = s->bump - base < WALK_WINDOW ? s->bump - base : WALK_WINDOW;
     if (base != 0) visit_free(wk, base, span, false);
@@ -175,11 +219,13 @@ static size_t decommit_due(walk_t *wk) {
       uint32_t j = ohi_bits_next_clear(wk->map, span, i);
       size_t end = (size_t)(base + j) * s->chunk_size;
       if (base + j == s->bump && s->touched > end) end = s->touched; /* the run reaches the tail: free to its end */
-      bytes += decommit_run(s, base + i, base + j, end, &wk->failed);
+      /* the pages strictly inside the run */
+      size_t first = ((size_t)(base + i) * s->chunk_size + ps - 1) >> shift, last = end >> shift;
+      if (last > first) bytes += batch_add(s, &batch, first, last, shift, &wk->failed);
       i = j;
     }
   }
-  return bytes;
+  return bytes + batch_flush(s, &batch, shift, &wk->failed);
 }
 
 /* ---- the page walk ---------------------------------------------------------------
@@ -229,58 +275,6 @@ static bool chunks_free(uint32_t *words, uint32_t first, uint32_t end, uint8_t *
   return true;
 }
 
-/* The chunks of s that overlap page pg (those past the bump left out). */
-static void page_chunks(const ohi_slab_t *s, size_t pg, unsigned shift, uint32_t *first, uint32_t *end) {
-  size_t lo = pg << shift;
-  *first = ohi_fast_div(s->div_magic, (uint32_t)lo);
-  uint32_t e = ohi_fast_div(s->div_magic, (uint32_t)(lo + ((size_t)1 << shift) - 1)) + 1;
-  *end = e < s->bump ? e : s->bump;
-}
-
-/* Due runs of pages on their way to one vector decommit (ohi_pages_decommit_ranges). */
-typedef struct pw_batch_s {
-  ohi_range_t r[OHI_OS_RANGES_MAX];
-  uint32_t first[OHI_OS_RANGES_MAX]; /* the page each range starts at */
-  size_t n;
-} pw_batch_t;
-
-/* Decommits the batch and marks what went: the pages in the slab's bitmap,
- * the chunks that overlap them; they leave the summary. A refused range
- * stays as it was (tried again at the next pass). */
-static size_t batch_flush(ohi_slab_t *s, pw_batch_t *b, unsigned shift, bool *failed) {
-  bool ok[OHI_OS_RANGES_MAX];
-  size_t bytes = b->n != 0 ? ohi_pages_decommit_ranges(b->r, b->n, ok) : 0;
-  uint32_t *words = ohi_slab_words(s), first, end;
-  for (size_t i = 0; i < b->n; i++) {
-    if (!ok[i]) {
-      *failed = true;
-      continue;
-    }
-    size_t a = b->first[i], e = a + (b->r[i].size >> shift);
-    ohi_slab_mark_decommitted(s, a, e);
-    for (size_t pg = a; pg < e; pg++) {
-      s->pw_free[pg / 64] &= ~((uint64_t)1 << (pg % 64));
-      page_chunks(s, pg, shift, &first, &end);
-      for (uint32_t k = first; k < end; k++)
-        OHI_STORE_RELAXED(&words[k], OHI_LOAD_RELAXED(&words[k]) | OHI_W_DECOMMITTED);
-    }
-  }
-  b->n = 0;
-  return bytes;
-}
-
-/* Adds pages [a, e) of s to the batch, but those decommitted already (the
- * never-handed-out tail may hold some), flushing it when full. */
-static size_t batch_add(ohi_slab_t *s, pw_batch_t *b, size_t a, size_t e, unsigned shift, bool *failed) {
-  size_t bytes = 0;
-  for (size_t end; ohi_slab_committed_run(s, &a, e, &end); a = end) {
-    if (b->n == OHI_OS_RANGES_MAX) bytes += batch_flush(s, b, shift, failed);
-    b->r[b->n] = (ohi_range_t){(void *)(s->span.base + (a << shift)), (end - a) << shift};
-    b->first[b->n++] = (uint32_t)a;
-  }
-  return bytes;
-}
-
 /* The walk of s's pages by the summary (s->pw_free non-NULL); popped: as
  * ohi_slab_walk's. Runs of due pages go in one decommit each, up to
  * OHI_OS_RANGES_MAX runs per system call; a run that reaches the
@@ -292,7 +286,7 @@ static size_t page_walk(walk_t *wk, bool popped) {
   unsigned shift = (unsigned)__builtin_ctzll(ps);
   size_t npages = ((size_t)s->bump * cs + ps - 1) >> shift, run = SIZE_MAX, bytes = 0;
   uint32_t first = 0, ahead = (uint32_t)(16 * ps / cs);
-  pw_batch_t batch;
+  batch_t batch;
   batch.n = 0;
   for (size_t pg = 0; pg <= npages; pg++) {
     bool due_now = false;
