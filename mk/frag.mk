@@ -10,6 +10,8 @@
 #   make test-frag                   a tiny end-to-end run of every mode (part of make test)
 #   make bench-churn                 a busy C worker's operation latency while the purge policy
 #                                    runs (cfrag-X -workload churn, each allocator; CHURN_ARGS)
+#   make bench-scavenge              the time to hand scattered free memory back at once
+#                                    (cfrag-X -workload scavenge, each allocator; SCAVENGE_ARGS)
 #
 # The C harness is one source built once per allocator, as for bench/burst:
 # cfrag-glibc (nothing else linked), cfrag-jemalloc (-ljemalloc),
@@ -21,7 +23,7 @@ FRAG_CFLAGS = $(CSTD) -Wall -Wextra -O2 -g -pthread -Ic/include -Ibench/internal
 FRAG_LIVE ?= 1GiB
 FRAG_ARGS ?=
 
-.PHONY: bench-frag bench-frag-c bench-churn test-frag FORCE_FRAG
+.PHONY: bench-frag bench-frag-c bench-churn bench-scavenge test-frag FORCE_FRAG
 
 # One pattern rule for the four: -DCH_<ALLOCATOR> picks the allocator in
 # bench/internal/charness/charness.h, CH_LIBS_<allocator> links it.
@@ -51,6 +53,14 @@ bench-churn: $(FRAG_CBINS) ## a busy C worker's op latency under the purge polic
 	for a in offheap jemalloc mimalloc glibc; do \
 	  $(BUILD)/bench/cfrag-$$a -workload churn -mode c-$$a $(CHURN_ARGS) > $(BUILD)/churn-$$a.json || exit 1; done
 
+# The scavenge workload runs directly too: 1 GiB of 16 KiB buffers, a random
+# 75 % freed, then each allocator's scavenge timed; a line each on stderr,
+# JSON in build/scavenge-X.json.
+SCAVENGE_ARGS ?= -live 1073741824 -size 16384 -drop 75
+bench-scavenge: $(FRAG_CBINS) ## the time each allocator takes to hand scattered free memory back (SCAVENGE_ARGS)
+	for a in offheap jemalloc mimalloc glibc; do \
+	  $(BUILD)/bench/cfrag-$$a -workload scavenge -mode c-$$a $(SCAVENGE_ARGS) > $(BUILD)/scavenge-$$a.json || exit 1; done
+
 # Every mode and workload at 16 MiB with a 50 ms purge delay: the harnesses
 # link and run and every buffer checks out (~10 s). Exit status only: the
 # figures of so small a run say little.
@@ -58,7 +68,8 @@ test-frag: $(FRAG_CBINS) $(BUILD)/bench/frag ## a tiny end-to-end run of every f
 	$(BUILD)/bench/frag -live 16MiB -pool 4MiB -purge-delay 50ms -cache-ops 20000 > $(BUILD)/test-frag.txt \
 	  || { cat $(BUILD)/test-frag.txt; exit 1; }
 	for a in offheap jemalloc mimalloc glibc; do \
-	  $(BUILD)/bench/cfrag-$$a -workload churn -mode c-$$a -live 4194304 -size 64 -drop 50 -secs 0 > /dev/null || exit 1; done
+	  $(BUILD)/bench/cfrag-$$a -workload churn -mode c-$$a -live 4194304 -size 64 -drop 50 -secs 0 > /dev/null || exit 1; \
+	  $(BUILD)/bench/cfrag-$$a -workload scavenge -mode c-$$a -live 4194304 -size 16384 2> /dev/null > /dev/null || exit 1; done
 	@echo "test-frag: every mode ran (tables in $(BUILD)/test-frag.txt)"
 
 TEST_EXTRA += test-frag

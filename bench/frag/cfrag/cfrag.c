@@ -27,6 +27,13 @@
  * of 64 B chunks was a 20-30 ms stall, 4 times a second; with 90 % dropped,
  * decommitting it all in one pass was a 50-100 ms stall).
  *   cfrag-X -workload churn -mode c-X -live BYTES -size BYTES [-drop PERCENT] [-secs N] [-seed N]
+ *
+ * -workload scavenge (run directly) fills -live bytes of -size buffers, frees
+ * a random -drop percent (default 75), and times the allocator's scavenge
+ * right after (oh_purge, malloc_trim, the jemalloc arena purge, mi_collect):
+ * the cost of handing scattered free memory back at once, which offheap's
+ * pressure passes pay on the owner's refill and Scavenge on the caller.
+ *   cfrag-X -workload scavenge -mode c-X -live BYTES -size BYTES [-drop PERCENT] [-seed N]
  */
 #include "charness.h"
 
@@ -181,9 +188,37 @@ static void churn(uint64_t live_target, uint64_t size, uint64_t drop, uint64_t s
     if (bufs[i] != NULL) check_free(i);
 }
 
+/* The scavenge workload: fill, free a random share, time the scavenge. */
+static void scavenge(uint64_t live_target, uint64_t size, uint64_t drop) {
+  if (size == 0 || size > (1u << 30)) die("-size %llu: 1 byte to 1 GiB", (unsigned long long)size);
+  if (drop > 99) die("-drop %llu: 0 to 99 percent", (unsigned long long)drop);
+  size_t n = live_target / size;
+  bufs = map_table(n * sizeof *bufs);
+  lens = map_table(n * sizeof *lens);
+  idx = map_table(n * sizeof *idx);
+  CH_FREE(CH_ALLOC(size));
+  long long base = rss();
+  for (size_t i = 0; i < n; i++) alloc_write(i, (uint32_t)size);
+  for (size_t i = 0; i < n; i++) idx[i] = i;
+  free_random(n, n * drop / 100);
+  long long before = rss();
+  uint64_t t0 = now_ns();
+  ch_scavenge();
+  double ms = (double)(now_ns() - t0) / 1e6;
+  long long after = rss();
+  fprintf(stderr, "%s scavenge of %llu x %llu B, %llu %% freed at random: %.1f ms, RSS %lld -> %lld MiB\n", CF_MODE,
+          (unsigned long long)n, (unsigned long long)size, (unsigned long long)drop, ms, (before - base) >> 20, (after - base) >> 20);
+  printf("{\"result\":{\"workload\":\"scavenge\",\"mode\":\"%s\",\"size\":%llu,\"drop\":%llu,\"live\":%lld,\"base_rss\":%lld,"
+         "\"rss_before\":%lld,\"rss_after\":%lld,\"scavenge_ms\":%.3f}}\n",
+         CF_MODE, (unsigned long long)size, (unsigned long long)drop, live, base, before, after, ms);
+  fflush(stdout);
+  for (size_t i = 0; i < n; i++)
+    if (bufs[i] != NULL) check_free(i);
+}
+
 int main(int argc, char **argv) {
   const char *workload = NULL, *mode = NULL;
-  uint64_t live_target = 0, seed = 1, wait_ms = 2000, size = 64, secs = 4, drop = 0;
+  uint64_t live_target = 0, seed = 1, wait_ms = 2000, size = 64, secs = 4, drop = UINT64_MAX;
   for (int i = 1; i < argc; i++) {
     const char *f = argv[i];
     if (i + 1 >= argc) die("%s: missing value", f);
@@ -200,14 +235,19 @@ int main(int argc, char **argv) {
     else die("unknown flag %s", f);
   }
   bool is_churn = workload != NULL && !strcmp(workload, "churn");
-  if (workload == NULL || (strcmp(workload, "phase") != 0 && !is_churn))
-    die("-workload %s: phase or churn", workload ? workload : "(none)");
+  bool is_scavenge = workload != NULL && !strcmp(workload, "scavenge");
+  if (workload == NULL || (strcmp(workload, "phase") != 0 && !is_churn && !is_scavenge))
+    die("-workload %s: phase, churn or scavenge", workload ? workload : "(none)");
   if (mode == NULL || strcmp(mode, CF_MODE) != 0) die("-mode %s is not served by this binary (%s)", mode ? mode : "(none)", CF_MODE);
   if (live_target < (1u << 20)) die("-live %llu: at least 1 MiB", (unsigned long long)live_target);
   ch_check();
   rng_state = seed;
   if (is_churn) {
-    churn(live_target, size, drop, secs);
+    churn(live_target, size, drop == UINT64_MAX ? 0 : drop, secs);
+    return 0;
+  }
+  if (is_scavenge) {
+    scavenge(live_target, size, drop == UINT64_MAX ? 75 : drop);
     return 0;
   }
 
