@@ -5,10 +5,13 @@
  * slab's unused tail, a freed chunk, a chunk with references left - and check
  * the same verdicts as the map path, that the shortcut follows the slab when
  * it changes hands (flush, another thread's frees), and that no chunk is ever
- * handed out twice. */
+ * handed out twice. The run tier has a shortcut of its own (tc->last_run):
+ * the same refusals, and it follows its slab too. */
 #include "test_util.h"
 
 #include <pthread.h>
+
+#include "internal.h" /* the thread's cache and its shortcuts (tests are built with -Ic/src) */
 
 #define SLAB ((uintptr_t)1 << 20) /* the default instance's slab size */
 
@@ -152,5 +155,53 @@ Test(release_shortcut, other_threads_frees_into_the_shortcut_slab) {
   size_t bad = 0;
   cr_expect(!t_ranges_overlap(r, N, &bad), "a chunk was handed out twice (range %zu)", bad);
   for (int i = 0; i < N; i++) cr_assert_eq(oh_free(got[i]), 0);
+  t_cap_remove();
+}
+
+/* ---- runs of pages (release_run_fast) ---------------------------------------------- */
+
+/* A release of a run into the run slab of the thread's last run release skips
+ * the region map. Primed here with a release the map path serves (the first
+ * run free of the slab: its kept-run cache is empty), then handed a tail
+ * page, a misaligned pointer, a kept (CACHED) run, a run with references
+ * left: the map's verdicts, and the live runs keep theirs. A flush hands the
+ * slab back, and the shortcut goes with it. */
+Test(release_shortcut, the_run_shortcut_refuses_what_the_map_refuses) {
+  t_cap_install();
+  t_opt_save_t on = t_opt_set(OH_OPT_PAGE_RUNS, 1); /* the process-wide instance is made below, with runs */
+  oh_slab_t *h = oh_default_slab();
+  t_opt_restore(on);
+  enum { N = 6 };
+  const size_t size = 20 * KiB; /* a run of 5 pages (4 KiB) */
+  void *p[N];
+  for (int i = 0; i < N; i++) {
+    p[i] = oh_alloc(size);
+    cr_assert(p[i] != NULL);
+    memset(p[i], i + 1, size);
+  }
+  ohi_slab_t *s = (ohi_slab_t *)ohi_region_lookup(p[1]);
+  cr_assert(s != NULL && OHI_LOAD_RELAXED(&s->span.kind) == OHI_SPAN_RUNS, "a %zu-byte allocation is not a run", size);
+  ohi_tcache_t *tc = ohi_tcache_peek(h);
+  cr_assert(tc != NULL);
+  cr_assert_eq(oh_free(p[0]), 0);
+  cr_expect_eq(tc->last_run, s, "a run release through the map left no shortcut to its slab");
+  unsigned char *b = p[1];
+  expect_refused("a run's second page after a shortcut release", b + t_page(), EFAULT);
+  expect_refused("misaligned +16 after a shortcut release", b + 16, EFAULT);
+  expect_refused("a freed (kept) run through the shortcut", p[0], EALREADY);
+  cr_assert_eq(oh_slab_addref(h, p[2]), 0);
+  expect_refused("oh_free of a run with 2 references", p[2], EBUSY);
+  cr_assert_eq(oh_slab_decref(h, p[2]), 0);
+  cr_assert_eq(oh_slab_decref(h, p[2]), 1, "the last decref frees");
+  expect_refused("double decref through the shortcut", p[2], EALREADY);
+  for (int i = 3; i < N; i++) cr_assert_eq(oh_free(p[i]), 0, "shortcut free of run %d", i);
+  cr_expect_eq(tc->last_run, s, "the shortcut moved off the slab of the runs it freed");
+  for (int i = 3; i < N; i++) expect_refused("a run freed through the shortcut, again", p[i], EALREADY);
+  for (size_t k = 0; k < size; k += 512)
+    cr_assert_eq(b[k], 2, "the live run lost byte %zu to a refused release", k);
+  oh_thread_flush(); /* the slab goes to the central lists: the shortcut must not follow it there */
+  cr_expect(tc->last_run == NULL, "the shortcut outlived its slab's owner");
+  cr_assert_eq(oh_free(p[1]), 0, "a free through the map after the flush");
+  expect_refused("a double free after the flush", p[1], EALREADY);
   t_cap_remove();
 }

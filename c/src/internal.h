@@ -223,10 +223,11 @@ OHI_INLINE bool ohi_tcache_enter(ohi_tcache_t *tc) {
 }
 OHI_INLINE void ohi_tcache_leave(ohi_tcache_t *tc) { OHI_STORE_RELEASE(&tc->in_op, 0u); }
 /* A slab leaves its owner (the owner, or a stealer, holding the cache): the
- * owner's release shortcut to it (tc->last_free) goes first. */
+ * owner's release shortcuts to it (tc->last_free, last_run) go first. */
 OHI_INLINE void ohi_slab_unown(ohi_slab_t *s) {
   ohi_tcache_t *o = OHI_LOAD_RELAXED(&s->owner);
   if (o != NULL && o->last_free == s) o->last_free = NULL;
+  if (o != NULL && o->last_run == s) o->last_run = NULL;
   OHI_STORE_RELEASE(&s->owner, (ohi_tcache_t *)NULL);
 }
 void *ohi_tcache_refill_alloc(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls, uint32_t state, bool *zeroed);

@@ -306,12 +306,32 @@ OHI_INLINE bool release_fast(oh_slab_t *h, void *p) {
  * owns then goes through free_fast (and its slab becomes the shortcut), and
  * anything else - a count above 1, a misuse, a slab of another owner or of
  * none, a large span - through the checked transition and release_slow. */
+/* A run (a last reference) of the run slab of the owner's last release of a
+ * run (tc->last_run): as release_fast, the slab's descriptor stands in for
+ * the region map while this cache owns it, and the claim is the map path's
+ * CAS (a count above 1, a tail or a free page fails it: release_full then
+ * reports). Returns true when p is freed. */
+static bool release_run_fast(oh_slab_t *h, ohi_tcache_t *tc, void *p) {
+  ohi_slab_t *s;
+  uint32_t idx, one = 1;
+  bool done = false;
+  if (OHI_LIKELY(ohi_tcache_try_enter(tc)) && (s = tc->last_run) != NULL) {
+    uintptr_t off = (uintptr_t)p - OHI_LOAD_RELAXED(&s->span.base);
+    if (off < OHI_LOAD_RELAXED(&s->span.size) && OHI_LOAD_RELAXED(&s->owner) == tc &&
+        ohi_chunk_index(s, (uint32_t)off, &idx) && OHI_CAS(ohi_slab_words(s) + idx, &one, OHI_W_CACHED))
+      done = ohi_runs_free_in(h, tc, s, idx); /* the owner's, inside its window: true */
+  }
+  ohi_tcache_leave(tc);
+  return done;
+}
+
 static OHI_NOINLINE int release_full(oh_slab_t *h, void *p, int mode, const char *fn) {
   ohi_span_t *sp = NULL;
   uint32_t *w = NULL;
+  ohi_tcache_t *tc = tcache_peek(h);
+  if (tc != NULL && tc->last_run != NULL && release_run_fast(h, tc, p)) return 1;
   if (OHI_UNLIKELY(ohi_chunk_find(h, p, fn, &sp, &w) != 0)) return -1;
   ohi_slab_t *s = (ohi_slab_t *)sp;
-  ohi_tcache_t *tc = tcache_peek(h);
   uint32_t kind = OHI_LOAD_RELAXED(&sp->kind);
   if (tc != NULL && kind == OHI_SPAN_SLAB && OHI_LOAD_RELAXED(&s->owner) == tc && ohi_tcache_enter(tc)) {
     bool done = OHI_LOAD_RELAXED(&s->owner) == tc && free_fast(tc, s, w, p);
@@ -324,6 +344,7 @@ static OHI_NOINLINE int release_full(oh_slab_t *h, void *p, int mode, const char
     uint32_t one = 1, idx = (uint32_t)(w - ohi_slab_words(s));
     bool claimed = OHI_LOAD_RELAXED(&s->owner) == tc && OHI_CAS(w, &one, OHI_W_CACHED);
     bool home = claimed && ohi_runs_free_in(h, tc, s, idx); /* the owner's, inside its window: true */
+    if (home) tc->last_run = s;
     ohi_tcache_leave(tc);
     if (claimed && !home) ohi_runs_send(h, s, idx);
     if (claimed) return 1;

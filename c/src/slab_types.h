@@ -295,8 +295,9 @@ struct ohi_tcache_s {
   uint64_t rallocs, rfrees;
   /* The slab of the owner's last fast release: a release into it skips the
    * region map (release.c). Trusted only while the slab's owner is this
-   * cache (checked inside the cache's window); cleared when a slab leaves. */
-  ohi_slab_t *last_free;
+   * cache (checked inside the cache's window); cleared when a slab leaves.
+   * last_run: the same for the run slab of its last release of a run. */
+  ohi_slab_t *last_free, *last_run;
   uint64_t lallocs, lfrees, lalloc_bytes, lfree_bytes_total;
   /* The run tier's part of the cache (runs.c), after the bins and counts;
    * NULL for a heap without runs, whose caches do not carry it. */
