@@ -224,7 +224,7 @@ Test(purge_steal, pressure_ages_a_busy_owners_slabs_at_its_refill_without_steali
  * the chunks freed just before a growth, which the first such pass only ages
  * when no pass saw them yet, go at the next signal: with one a period, the
  * growth mapped up to two periods' worth first (bench/frag's phase change in
- * C peaked at 1438-1690 MiB in 1 run of 4-6, against 1288). */
+ * C peaked at 1390-1769 MiB in 5 runs of 22, against 1288). */
 Test(purge_steal, pressure_signals_are_admitted_a_quarter_period_apart) {
   uint64_t last = 0;
   const uint64_t t0 = 1000000, per = 250, q = per / 4;

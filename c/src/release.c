@@ -300,12 +300,6 @@ OHI_INLINE bool release_fast(oh_slab_t *h, void *p) {
   return done;
 }
 
-/* Every release is classified from the core's tables (the region map, or
- * release_fast's shortcut) and claimed by one CAS (ohi_chunk_try_release, or
- * free_fast's). Here: the region map; a chunk of a slab the calling thread
- * owns then goes through free_fast (and its slab becomes the shortcut), and
- * anything else - a count above 1, a misuse, a slab of another owner or of
- * none, a large span - through the checked transition and release_slow. */
 /* A run (a last reference) of the run slab of the owner's last release of a
  * run (tc->last_run): as release_fast, the slab's descriptor stands in for
  * the region map while this cache owns it, and the claim is the map path's
@@ -325,6 +319,14 @@ static bool release_run_fast(oh_slab_t *h, ohi_tcache_t *tc, void *p) {
   return done;
 }
 
+/* Every release is classified from the core's tables (the region map, or
+ * one of the owner's shortcuts) and claimed by one CAS (ohi_chunk_try_release,
+ * or free_fast's, or a run's). Here: the run shortcut, then the region map; a
+ * chunk of a slab the calling thread owns then goes through free_fast (and
+ * its slab becomes the shortcut), a run of its own run slab is kept or put
+ * back (and its slab becomes the run shortcut), and
+ * anything else - a count above 1, a misuse, a slab of another owner or of
+ * none, a large span - through the checked transition and release_slow. */
 static OHI_NOINLINE int release_full(oh_slab_t *h, void *p, int mode, const char *fn) {
   ohi_span_t *sp = NULL;
   uint32_t *w = NULL;

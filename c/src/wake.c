@@ -57,7 +57,7 @@ size_t ohi_purge_for_limit(void) {
  * pressure only ages when no pass saw them yet, are decommitted by the one
  * after, a quarter period on. With one signal a period the growth went on
  * for up to two periods first (bench/frag's phase change in C peaked at
- * 1438-1690 MiB in 1 run of 4-6, against 1288: the 48 KiB fill mapped while
+ * 1390-1769 MiB in 5 runs of 22, against 1288: the 48 KiB fill mapped while
  * 780 MiB of freed 16 KiB chunks waited). */
 static pthread_mutex_t purge_mu = PTHREAD_MUTEX_INITIALIZER; /* the purger's (below) */
 static uint64_t pressure_ms; /* under purge_mu: when the last signal was admitted (0: none) */
