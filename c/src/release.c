@@ -331,7 +331,8 @@ static OHI_NOINLINE int release_full(oh_slab_t *h, void *p, int mode, const char
   ohi_span_t *sp = NULL;
   uint32_t *w = NULL;
   ohi_tcache_t *tc = tcache_peek(h);
-  if (tc != NULL && tc->last_run != NULL && release_run_fast(h, tc, p)) return 1;
+  /* (tc->last_run is read inside the cache's window only: a stealer clears it) */
+  if (tc != NULL && h->run_class != OHI_NO_RUNS && release_run_fast(h, tc, p)) return 1;
   if (OHI_UNLIKELY(ohi_chunk_find(h, p, fn, &sp, &w) != 0)) return -1;
   ohi_slab_t *s = (ohi_slab_t *)sp;
   uint32_t kind = OHI_LOAD_RELAXED(&sp->kind);
