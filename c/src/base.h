@@ -233,7 +233,8 @@ void ohi_purge_notify_dirty(void);
  * now rather than after the delay (rate-limited: ohi_pressure_admit). */
 void ohi_purge_pressure(void);
 /* Whether a pressure signal at now (ms) is admitted, and if so recorded in
- * *last (the last one admitted; 0: none): at most one a quarter period, and
+ * *last (a relaxed atomic: the last one admitted; 0: none): at most one a
+ * quarter period, and
  * 25 ms. */
 bool ohi_pressure_admit(uint64_t *last, uint64_t now, uint64_t period);
 /* The memory limit is near: the purger's next pass (now) decommits every
