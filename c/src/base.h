@@ -234,8 +234,7 @@ void ohi_purge_notify_dirty(void);
 void ohi_purge_pressure(void);
 /* Whether a pressure signal at now (ms) is admitted, and if so recorded in
  * *last (a relaxed atomic: the last one admitted; 0: none): at most one a
- * quarter period, and
- * 25 ms. */
+ * quarter period, and 25 ms. */
 bool ohi_pressure_admit(uint64_t *last, uint64_t now, uint64_t period);
 /* The memory limit is near: the purger's next pass (now) decommits every
  * free page and empty slab whatever their age (at most one such pass per

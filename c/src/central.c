@@ -79,9 +79,9 @@ ohi_slab_t *ohi_slab_create(oh_slab_t *h, unsigned cls) {
   size_t words = (size_t)c->nchunks * sizeof(uint32_t);
   size_t words_padded = (words + 7) & ~(size_t)7;
   bool runs = cls == h->run_class;
-  size_t bitmap = (pages + 63) / 64 * sizeof(uint64_t);
+  size_t mapw = (pages + 63) / 64; /* words of a page bitmap */
   bool pw = !runs && (size_t)c->chunk_size * OHI_PW_CHUNKS <= ohi_os_page_size();
-  size_t meta = sizeof(ohi_slab_t) + words_padded + bitmap * (runs || pw ? 2 : 1) + (pw ? pages : 0);
+  size_t meta = sizeof(ohi_slab_t) + words_padded + mapw * sizeof(uint64_t) * (runs || pw ? 2 : 1) + (pw ? pages : 0);
   ohi_slab_t *s = ohi_meta_alloc(meta);
   if (s == NULL) return NULL;
   void *seg = ohi_segment_take(h->slab_shift);
@@ -95,9 +95,9 @@ ohi_slab_t *ohi_slab_create(oh_slab_t *h, unsigned cls) {
   OHI_STORE_RELAXED(&s->class_index, cls);
   OHI_STORE_RELAXED(&s->words, ohi_slab_words(s));
   s->dpages = (uint64_t *)((char *)ohi_slab_words(s) + words_padded);
-  s->fmap = runs ? s->dpages + (pages + 63) / 64 : NULL;
-  s->pw_free = pw ? s->dpages + (pages + 63) / 64 : NULL;
-  s->pw_age = pw ? (uint8_t *)(s->pw_free + (pages + 63) / 64) : NULL;
+  s->fmap = runs ? s->dpages + mapw : NULL;
+  s->pw_free = pw ? s->dpages + mapw : NULL;
+  s->pw_age = pw ? (uint8_t *)(s->pw_free + mapw) : NULL;
   s->meta_size = meta;
   s->free_head = OHI_W_END;
   OHI_STORE_RELAXED(&s->xfree, OHI_W_END);
