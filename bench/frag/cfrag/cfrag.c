@@ -144,8 +144,10 @@ static void free_random(size_t m, size_t k) {
   }
 }
 
-/* The churn workload: fill, then replace random buffers for secs seconds. */
-static void churn(uint64_t live_target, uint64_t size, uint64_t drop, uint64_t secs) {
+/* The set-up churn and scavenge share: -live of -size buffers filled and a
+ * random drop percent of them freed (idx[dropped..n) stay live). Returns n;
+ * *base: RSS before the fill, *dropped: how many were freed. */
+static size_t fill_and_drop(uint64_t live_target, uint64_t size, uint64_t drop, long long *base, size_t *dropped) {
   if (size == 0 || size > (1u << 30)) die("-size %llu: 1 byte to 1 GiB", (unsigned long long)size);
   if (drop > 99) die("-drop %llu: 0 to 99 percent", (unsigned long long)drop);
   size_t n = live_target / size;
@@ -153,11 +155,24 @@ static void churn(uint64_t live_target, uint64_t size, uint64_t drop, uint64_t s
   lens = map_table(n * sizeof *lens);
   idx = map_table(n * sizeof *idx);
   CH_FREE(CH_ALLOC(size));
-  long long base = rss();
+  *base = rss();
   for (size_t i = 0; i < n; i++) alloc_write(i, (uint32_t)size);
   for (size_t i = 0; i < n; i++) idx[i] = i;
-  size_t dropped = n * drop / 100; /* idx[dropped..n) stay live */
-  free_random(n, dropped);
+  *dropped = n * drop / 100;
+  free_random(n, *dropped);
+  return n;
+}
+
+/* Frees (checked) every buffer still live. */
+static void free_live(size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (bufs[i] != NULL) check_free(i);
+}
+
+/* The churn workload: fill, then replace random buffers for secs seconds. */
+static void churn(uint64_t live_target, uint64_t size, uint64_t drop, uint64_t secs) {
+  long long base;
+  size_t dropped, n = fill_and_drop(live_target, size, drop, &base, &dropped);
   memset(lat_counts, 0, sizeof lat_counts); /* the fill's faults are not the churn's */
   lat_n = lat_max = lat_over_ms = 0;
   double cpu0 = ch_usage().cpu_s;
@@ -184,23 +199,13 @@ static void churn(uint64_t live_target, uint64_t size, uint64_t drop, uint64_t s
          lat_quantile(0.99), lat_quantile(0.999), (unsigned long long)lat_max, (unsigned long long)lat_over_ms,
          p1 >= 0 ? p1 - p0 : -1, ch_usage().cpu_s - cpu0, wall);
   fflush(stdout);
-  for (size_t i = 0; i < n; i++)
-    if (bufs[i] != NULL) check_free(i);
+  free_live(n);
 }
 
 /* The scavenge workload: fill, free a random share, time the scavenge. */
 static void scavenge(uint64_t live_target, uint64_t size, uint64_t drop) {
-  if (size == 0 || size > (1u << 30)) die("-size %llu: 1 byte to 1 GiB", (unsigned long long)size);
-  if (drop > 99) die("-drop %llu: 0 to 99 percent", (unsigned long long)drop);
-  size_t n = live_target / size;
-  bufs = map_table(n * sizeof *bufs);
-  lens = map_table(n * sizeof *lens);
-  idx = map_table(n * sizeof *idx);
-  CH_FREE(CH_ALLOC(size));
-  long long base = rss();
-  for (size_t i = 0; i < n; i++) alloc_write(i, (uint32_t)size);
-  for (size_t i = 0; i < n; i++) idx[i] = i;
-  free_random(n, n * drop / 100);
+  long long base;
+  size_t dropped, n = fill_and_drop(live_target, size, drop, &base, &dropped);
   long long before = rss();
   uint64_t t0 = now_ns();
   ch_scavenge();
@@ -212,8 +217,7 @@ static void scavenge(uint64_t live_target, uint64_t size, uint64_t drop) {
          "\"rss_before\":%lld,\"rss_after\":%lld,\"scavenge_ms\":%.3f}}\n",
          CF_MODE, (unsigned long long)size, (unsigned long long)drop, live, base, before, after, ms);
   fflush(stdout);
-  for (size_t i = 0; i < n; i++)
-    if (bufs[i] != NULL) check_free(i);
+  free_live(n);
 }
 
 int main(int argc, char **argv) {
