@@ -102,38 +102,28 @@ Test(decommit_ranges, accounting_counts_what_went) {
  * three slabs is freed, so each free chunk is a run of its own; a forced
  * purge decommits exactly them, and the live ones keep their bytes. */
 Test(decommit_ranges, the_chunk_walk_decommits_its_runs_in_batches) {
-  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1); /* no purger pass meanwhile */
-  t_opt_save_t retain = t_opt_set(OH_OPT_RETAIN_BYTES, 0);
-  oh_slab_t *h = oh_slab_new(&(oh_slab_config_t){.slab_size = 1 * MiB});
-  cr_assert(h != NULL);
   enum { CS = 16 * 1024, PER = (1 << 20) / CS, N = 3 * PER };
-  static void *p[N];
+  t_held_t c = t_held_new(-1, CS, N); /* no purger pass meanwhile */
   size_t freed = 0;
-  for (size_t i = 0; i < N; i++) {
-    cr_assert((p[i] = oh_slab_alloc(h, CS)) != NULL);
-    memset(p[i], (int)(i % 251) + 1, CS);
-  }
+  for (size_t i = 0; i < N; i++) memset(c.p[i], (int)(i % 251) + 1, CS);
   for (size_t i = 0; i < N; i++) /* the even chunks of each slab, by address */
-    if (((uintptr_t)p[i] % MiB) / CS % 2 == 0) {
-      cr_assert_eq(oh_slab_decref(h, p[i]), 1);
-      p[i] = NULL;
+    if (((uintptr_t)c.p[i] % MiB) / CS % 2 == 0) {
+      cr_assert_eq(oh_slab_decref(c.h, c.p[i]), 1);
+      c.p[i] = NULL;
       freed++;
     }
   cr_assert_eq(freed, N / 2, "%zu of %d chunks were at even places of their slabs", freed, N);
   uint64_t before = __atomic_load_n(&ohi_pages_decommit_requests, __ATOMIC_RELAXED);
-  size_t got = oh_slab_purge(h);
+  size_t got = oh_slab_purge(c.h);
   uint64_t requests = __atomic_load_n(&ohi_pages_decommit_requests, __ATOMIC_RELAXED) - before;
   cr_expect_eq(got, freed * CS, "a forced purge decommitted %zu bytes of %zu free", got, freed * CS);
   cr_expect(requests >= 1 && requests <= 3, "%zu isolated free runs in 3 slabs took %llu decommit requests", freed,
             (unsigned long long)requests);
   for (size_t i = 0; i < N; i++) {
-    if (p[i] == NULL) continue;
-    const unsigned char *b = p[i];
+    if (c.p[i] == NULL) continue;
+    const unsigned char *b = c.p[i];
     for (size_t k = 0; k < CS; k += 512)
       cr_assert_eq(b[k], (unsigned char)(i % 251 + 1), "live chunk %zu lost byte %zu to the purge", i, k);
-    cr_assert_eq(oh_slab_decref(h, p[i]), 1);
   }
-  oh_slab_destroy(h);
-  t_opt_restore(retain);
-  t_opt_restore(delay);
+  t_held_free(&c);
 }

@@ -19,53 +19,39 @@
 #define CHUNK 512 /* the largest size with a page summary (8 per page): fewest allocations (valgrind) */
 
 typedef struct {
-  t_opt_save_t delay, retain;
-  oh_slab_t *h;
+  t_held_t c;
   ohi_tcache_t *tc;
-  void **p;
-  size_t n;
   ohi_slab_t *slabs[NSLABS];
 } owner_t;
 
 /* NSLABS slabs of CHUNK-byte chunks; every chunk of their even pages freed. */
 static void owner_new(owner_t *o) {
-  o->delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, DAY_MS);
-  o->retain = t_opt_set(OH_OPT_RETAIN_BYTES, 0);
   cr_assert_eq(ohi_os_page_size(), 4096, "the test counts 4 KiB pages");
-  o->h = oh_slab_new(&(oh_slab_config_t){.slab_size = 1 * MiB});
-  cr_assert(o->h != NULL);
-  o->n = NSLABS * (1 * MiB / CHUNK);
-  cr_assert((o->p = calloc(o->n, sizeof(void *))) != NULL);
-  for (size_t i = 0; i < o->n; i++) cr_assert((o->p[i] = oh_slab_alloc(o->h, CHUNK)) != NULL);
+  o->c = t_held_new(DAY_MS, CHUNK, NSLABS * (1 * MiB / CHUNK));
   size_t k = 0;
-  for (size_t i = 0; i < o->n; i += 1 * MiB / CHUNK) {
-    ohi_slab_t *s = (ohi_slab_t *)ohi_region_lookup(o->p[i]);
+  for (size_t i = 0; i < o->c.n; i += 1 * MiB / CHUNK) {
+    ohi_slab_t *s = (ohi_slab_t *)ohi_region_lookup(o->c.p[i]);
     cr_assert(s != NULL && s->pw_free != NULL && k < NSLABS);
     o->slabs[k++] = s;
   }
   cr_assert_eq(k, NSLABS);
-  for (size_t i = 0; i < o->n; i++) {
-    if ((((uintptr_t)o->p[i] >> 12) & 1) != 0) continue;
-    cr_assert_eq(oh_slab_decref(o->h, o->p[i]), 1);
-    o->p[i] = NULL;
+  for (size_t i = 0; i < o->c.n; i++) {
+    if ((((uintptr_t)o->c.p[i] >> 12) & 1) != 0) continue;
+    cr_assert_eq(oh_slab_decref(o->c.h, o->c.p[i]), 1);
+    o->c.p[i] = NULL;
   }
-  o->tc = ohi_tcache_get(o->h);
+  o->tc = ohi_tcache_get(o->c.h);
   cr_assert(o->tc != NULL);
 }
 
-static void owner_free(owner_t *o) {
-  t_release_held(o->h, o->p, o->n);
-  oh_slab_destroy(o->h);
-  t_opt_restore(o->retain);
-  t_opt_restore(o->delay);
-}
+static void owner_free(owner_t *o) { t_held_free(&o->c); }
 
 static uint64_t next_pass(void) { return __atomic_add_fetch(&ohi_purge_tick, 1, __ATOMIC_RELAXED); }
 
 /* One refill's share: the owner's pass, inside its window. */
 static void owner_slice(owner_t *o) {
   cr_assert(ohi_tcache_enter(o->tc));
-  ohi_tcache_purge_self(o->h, o->tc);
+  ohi_tcache_purge_self(o->c.h, o->tc);
   ohi_tcache_leave(o->tc);
 }
 
@@ -106,9 +92,9 @@ Test(owner_slices, a_pass_over_many_slabs_is_walked_a_slice_per_refill, .timeout
 static void put_each(owner_t *o, size_t round) {
   for (int i = 0; i < NSLABS; i++) {
     size_t k = (size_t)i * (1 * MiB / CHUNK) + 4096 / CHUNK + round; /* page 1 (odd) */
-    cr_assert(o->p[k] != NULL && (uintptr_t)o->p[k] >> 12 & 1);
-    cr_assert_eq(oh_slab_decref(o->h, o->p[k]), 1);
-    o->p[k] = NULL;
+    cr_assert(o->c.p[k] != NULL && (uintptr_t)o->c.p[k] >> 12 & 1);
+    cr_assert_eq(oh_slab_decref(o->c.h, o->c.p[k]), 1);
+    o->c.p[k] = NULL;
   }
 }
 

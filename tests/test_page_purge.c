@@ -281,30 +281,9 @@ Test(page_purge, large_slabs_are_walked_window_by_window, .timeout = 60) {
 /* State words the purge walks have read so far. */
 static uint64_t words_walked(void) { return __atomic_load_n(&ohi_purge_walked, __ATOMIC_RELAXED); }
 
-/* The walk tests' set-up: an instance of 1 MiB slabs with n chunks of 64 B
- * handed out, no purger (delay -1) and no retained margin. chunks64_free
- * frees the chunks still held (p[i] not NULL) and restores the options. */
-typedef struct {
-  t_opt_save_t delay, retain;
-  oh_slab_t *h;
-  void **p;
-  size_t n;
-} chunks64_t;
-
-static chunks64_t chunks64_new(size_t n) {
-  chunks64_t c = {t_opt_set(OH_OPT_PURGE_DELAY_MS, -1), t_opt_set(OH_OPT_RETAIN_BYTES, 0),
-                  oh_slab_new(&(oh_slab_config_t){.slab_size = 1 * MiB}), calloc(n, sizeof(void *)), n};
-  cr_assert(c.h != NULL && c.p != NULL);
-  for (size_t i = 0; i < n; i++) cr_assert((c.p[i] = oh_slab_alloc(c.h, 64)) != NULL);
-  return c;
-}
-
-static void chunks64_free(chunks64_t *c) {
-  t_release_held(c->h, c->p, c->n);
-  oh_slab_destroy(c->h);
-  t_opt_restore(c->retain);
-  t_opt_restore(c->delay);
-}
+/* The walk tests' set-up: 64 B chunks held in 1 MiB slabs, no purger (delay
+ * -1) and no retained margin (t_held_new). */
+#define CHUNKS64(n) t_held_new(-1, 64, (n))
 
 /* A purge pass reads a slab's state words only when it could decommit
  * something (issue 18): free chunks that sit still age without a walk, so a
@@ -343,7 +322,7 @@ Test(page_purge, unchanged_slabs_are_not_walked_every_pass, .timeout = 60) {
  * owner's pass over 1 GiB of 64 B chunks read 16 M words, a 20-30 ms stall):
  * a purge of slabs that are full but for a few free chunks reads those. */
 Test(page_purge, a_walk_reads_the_free_chunks_only, .timeout = 60) {
-  chunks64_t c = chunks64_new(4 * MiB / 64);
+  t_held_t c = CHUNKS64(4 * MiB / 64);
   enum { FREED = 10 };
   for (size_t i = 0; i < FREED; i++) {
     cr_assert_eq(oh_slab_decref(c.h, c.p[i * (c.n / FREED)]), 1);
@@ -354,7 +333,7 @@ Test(page_purge, a_walk_reads_the_free_chunks_only, .timeout = 60) {
   uint64_t walked = words_walked() - w0;
   cr_expect_eq(walked, FREED, "a purge of %zu chunks, %d of them free, read %llu state words", c.n, FREED,
                (unsigned long long)walked);
-  chunks64_free(&c);
+  t_held_free(&c);
 }
 
 /* A slab freed at random to a few live chunks per page is scanned, not
@@ -365,7 +344,7 @@ Test(page_purge, a_walk_reads_the_free_chunks_only, .timeout = 60) {
  * on time once those chunks are freed: their pages then age from that free,
  * as every page does. */
 Test(page_purge, a_walk_leaves_a_page_at_its_first_chunk_in_use, .timeout = 60) {
-  chunks64_t c = chunks64_new(4 * MiB / 64);
+  t_held_t c = CHUNKS64(4 * MiB / 64);
   oh_slab_t *h = c.h;
   void **p = c.p;
   size_t ps = ohi_os_page_size(), N = c.n;
@@ -414,7 +393,7 @@ Test(page_purge, a_walk_leaves_a_page_at_its_first_chunk_in_use, .timeout = 60) 
             "%llu of %llu KiB decommitted %llu ms after the chunks of all but %zu of %zu pages were freed (delay %d ms)",
             (unsigned long long)(st.decommitted_bytes / KiB), (unsigned long long)(want / KiB),
             (unsigned long long)(t_now_ms() - t0), (pages + 15) / 16, pages, DELAY);
-  chunks64_free(&c);
+  t_held_free(&c);
 }
 
 /* Decommitted pages cost a walk no word: their chunks stay free and marked,
@@ -422,7 +401,7 @@ Test(page_purge, a_walk_leaves_a_page_at_its_first_chunk_in_use, .timeout = 60) 
  * at random as a churned slab's live chunks move on piled up: a pass read
  * 2.8 M words at the start of 4 s of churn and 8.5 M at its end). */
 Test(page_purge, a_walk_passes_over_decommitted_pages, .timeout = 60) {
-  chunks64_t c = chunks64_new(4 * MiB / 64);
+  t_held_t c = CHUNKS64(4 * MiB / 64);
   oh_slab_t *h = c.h;
   void **p = c.p;
   size_t ps = ohi_os_page_size(), cpp = ps / 64, N = c.n;
@@ -451,7 +430,7 @@ Test(page_purge, a_walk_passes_over_decommitted_pages, .timeout = 60) {
     cr_assert((p[i] = oh_slab_alloc(h, 64)) != NULL);
   }
   for (size_t i = 0; i < N; i++) memset(p[i], 0x5a, 64);
-  chunks64_free(&c);
+  t_held_free(&c);
 }
 
 /* A forced purge decommits exactly the whole pages inside the runs of free

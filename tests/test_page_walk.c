@@ -19,48 +19,36 @@
 
 static uint64_t words_walked(void) { return __atomic_load_n(&ohi_purge_walked, __ATOMIC_RELAXED); }
 
-/* One 1 MiB slab filled with 64 B chunks, in address order, no purger. */
+/* One 1 MiB slab filled with 64 B chunks, in address order (t_held_new). */
 typedef struct {
-  t_opt_save_t delay, retain;
-  oh_slab_t *h;
+  t_held_t c;
   ohi_slab_t *s;
-  void **p;
-  size_t n, cpp, pages; /* chunks, chunks per page, pages */
+  size_t cpp, pages; /* chunks per page, pages */
 } slab64_t;
 
 static slab64_t slab64_new(long long delay) {
-  slab64_t t = {.delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, delay), .retain = t_opt_set(OH_OPT_RETAIN_BYTES, 0),
-                .h = oh_slab_new(&(oh_slab_config_t){.slab_size = 1 * MiB})};
-  cr_assert(t.h != NULL);
+  slab64_t t = {.c = t_held_new(delay, 64, 1 * MiB / 64)};
   size_t ps = ohi_os_page_size();
-  t.n = 1 * MiB / 64;
   t.cpp = ps / 64;
-  t.pages = t.n / t.cpp;
-  cr_assert((t.p = calloc(t.n, sizeof(void *))) != NULL);
-  for (size_t i = 0; i < t.n; i++) cr_assert((t.p[i] = oh_slab_alloc(t.h, 64)) != NULL);
-  t.s = (ohi_slab_t *)ohi_region_lookup(t.p[0]);
+  t.pages = t.c.n / t.cpp;
+  t.s = (ohi_slab_t *)ohi_region_lookup(t.c.p[0]);
   cr_assert(t.s != NULL && t.s->pw_free != NULL, "a slab of 64 B chunks keeps no page summary");
-  for (size_t i = 0; i < t.n; i++)
-    cr_assert_eq((uintptr_t)t.p[i], t.s->span.base + i * 64, "chunk %zu is not where the test expects it", i);
+  for (size_t i = 0; i < t.c.n; i++)
+    cr_assert_eq((uintptr_t)t.c.p[i], t.s->span.base + i * 64, "chunk %zu is not where the test expects it", i);
   return t;
 }
 
-static void slab64_free(slab64_t *t) {
-  t_release_held(t->h, t->p, t->n);
-  oh_slab_destroy(t->h);
-  t_opt_restore(t->retain);
-  t_opt_restore(t->delay);
-}
+static void slab64_free(slab64_t *t) { t_held_free(&t->c); }
 
 /* Frees all but the first chunk of the odd pages, then every chunk of the
  * even ones (so the free list's head is in the last even page). */
 static void free_even_pages(slab64_t *t) {
   for (int pass = 0; pass < 2; pass++) {
     size_t odd = pass == 0;
-    for (size_t i = 0; i < t->n; i++) {
+    for (size_t i = 0; i < t->c.n; i++) {
       if ((i / t->cpp) % 2 != odd || (odd && i % t->cpp == 0)) continue;
-      cr_assert_eq(oh_slab_decref(t->h, t->p[i]), 1);
-      t->p[i] = NULL;
+      cr_assert_eq(oh_slab_decref(t->c.h, t->c.p[i]), 1);
+      t->c.p[i] = NULL;
     }
   }
 }
@@ -96,8 +84,8 @@ Test(page_walk, wholly_free_pages_age_without_a_read_while_nothing_is_popped, .t
             w.min_age);
   /* the first chunk of odd page 1 freed: that page is read whole at the next
    * walk, and starts its age there */
-  cr_assert_eq(oh_slab_decref(t.h, t.p[t.cpp]), 1);
-  t.p[t.cpp] = NULL;
+  cr_assert_eq(oh_slab_decref(t.c.h, t.c.p[t.cpp]), 1);
+  t.c.p[t.cpp] = NULL;
   for (uint32_t k = 2; k < NEED; k++) {
     w = walk(&t, false);
     size_t want = k == 2 ? (half - 1) + t.cpp : half - 1;
@@ -113,9 +101,9 @@ Test(page_walk, wholly_free_pages_age_without_a_read_while_nothing_is_popped, .t
   for (size_t pg = 0; pg < t.pages; pg++)
     cr_expect_eq(ohi_slab_page_decommitted(t.s, pg), pg % 2 == 0 || pg == 1, "page %zu", pg);
   /* the chunks of the pages that went are handed out again and written */
-  for (size_t i = 0; i < t.n; i++)
-    if (t.p[i] == NULL) cr_assert((t.p[i] = oh_slab_alloc(t.h, 64)) != NULL);
-  for (size_t i = 0; i < t.n; i++) memset(t.p[i], 0x5a, 64);
+  for (size_t i = 0; i < t.c.n; i++)
+    if (t.c.p[i] == NULL) cr_assert((t.c.p[i] = oh_slab_alloc(t.c.h, 64)) != NULL);
+  for (size_t i = 0; i < t.c.n; i++) memset(t.c.p[i], 0x5a, 64);
   slab64_free(&t);
 }
 
@@ -129,10 +117,10 @@ Test(page_walk, a_page_whose_chunk_was_reused_restarts_its_age, .timeout = 60) {
   free_even_pages(&t);
   walk(&t, true);
   walk(&t, false);
-  void *q = oh_slab_alloc(t.h, 64); /* the last chunk freed: in the last even page */
+  void *q = oh_slab_alloc(t.c.h, 64); /* the last chunk freed: in the last even page */
   size_t pg = ((uintptr_t)q - t.s->span.base) / ps;
   cr_assert(q != NULL && pg % 2 == 0, "the reused chunk is not in a wholly free page");
-  cr_assert_eq(oh_slab_decref(t.h, q), 1);
+  cr_assert_eq(oh_slab_decref(t.c.h, q), 1);
   walked_t w = walk(&t, true);
   cr_expect_eq(w.words, half * t.cpp + half, "a walk after a pop read %llu words, not every word of the free pages "
                "and one of each other", (unsigned long long)w.words);
@@ -157,12 +145,12 @@ Test(page_walk, chunks_handed_out_of_summarised_pages_keep_their_bytes, .timeout
   free_even_pages(&t);
   t_sleep_ms(2 * DELAY / 4 + DELAY / 8); /* two passes: every even page in the summary, none due */
   oh_stats_t st;
-  cr_assert_eq(oh_slab_stats(t.h, &st), 0);
+  cr_assert_eq(oh_slab_stats(t.c.h, &st), 0);
   cr_assert_eq(st.decommitted_bytes, 0, "pages went back before the delay");
   enum { TAKEN = 256 }; /* 4 pages' worth, from the last even pages freed */
   unsigned char *q[TAKEN];
   for (int i = 0; i < TAKEN; i++) {
-    cr_assert((q[i] = oh_slab_alloc(t.h, 64)) != NULL);
+    cr_assert((q[i] = oh_slab_alloc(t.c.h, 64)) != NULL);
     memset(q[i], 0xa0 + i % 16, 64);
   }
   size_t kept = 0; /* pages holding a chunk taken */
@@ -178,14 +166,14 @@ Test(page_walk, chunks_handed_out_of_summarised_pages_keep_their_bytes, .timeout
   uint64_t want = (uint64_t)(half - kept) * ps, t0 = t_now_ms(), limit = t_no_rss() ? 60 * DELAY : 20 * DELAY;
   do {
     t_sleep_ms(10);
-    cr_assert_eq(oh_slab_stats(t.h, &st), 0);
+    cr_assert_eq(oh_slab_stats(t.c.h, &st), 0);
   } while (st.decommitted_bytes < want && t_now_ms() - t0 < limit);
   cr_expect_eq(st.decommitted_bytes, want, "%llu KiB went back, not the %llu KiB of the pages nothing was taken from",
                (unsigned long long)(st.decommitted_bytes / KiB), (unsigned long long)(want / KiB));
   for (int i = 0; i < TAKEN; i++)
     for (int b = 0; b < 64; b++)
       cr_assert_eq(q[i][b], 0xa0 + i % 16, "chunk %d taken from a free page lost its bytes (byte %d)", i, b);
-  for (int i = 0; i < TAKEN; i++) cr_assert_eq(oh_slab_decref(t.h, q[i]), 1);
+  for (int i = 0; i < TAKEN; i++) cr_assert_eq(oh_slab_decref(t.c.h, q[i]), 1);
   slab64_free(&t);
 }
 
@@ -224,7 +212,7 @@ Test(page_walk, a_refused_range_stays_committed_and_goes_at_the_next_purge, .tim
   size_t ps = ohi_os_page_size(), half = t.pages / 2;
   free_even_pages(&t);
   ohi_test_fail_decommit(1);
-  size_t got = oh_slab_purge(t.h);
+  size_t got = oh_slab_purge(t.c.h);
   ohi_test_fail_decommit(0);
   cr_expect_eq(got, (half - 1) * ps, "a purge with page 0's decommit refused took %zu pages, not %zu", got / ps,
                half - 1);
@@ -232,7 +220,7 @@ Test(page_walk, a_refused_range_stays_committed_and_goes_at_the_next_purge, .tim
   for (size_t i = 0; i < t.cpp; i++)
     cr_expect_eq(ohi_slab_words(t.s)[i] & OHI_W_DECOMMITTED, 0, "chunk %zu of page 0 is marked decommitted", i);
   for (size_t pg = 2; pg < t.pages; pg += 2) cr_expect(ohi_slab_page_decommitted(t.s, pg), "page %zu", pg);
-  cr_expect_eq(oh_slab_purge(t.h), ps, "the next purge did not take page 0");
+  cr_expect_eq(oh_slab_purge(t.c.h), ps, "the next purge did not take page 0");
   cr_expect(ohi_slab_page_decommitted(t.s, 0));
   slab64_free(&t);
 }

@@ -316,8 +316,19 @@ static int ptr_cmp(const void *a, const void *b) {
 
 void t_sort_ptrs(void **p, size_t n) { qsort(p, n, sizeof *p, ptr_cmp); }
 
-void t_release_held(oh_slab_t *h, void **p, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if (p[i] != NULL) cr_assert_eq(oh_slab_decref(h, p[i]), 1);
-  free(p);
+t_held_t t_held_new(long long delay, size_t size, size_t n) {
+  t_held_t t = {t_opt_set(OH_OPT_PURGE_DELAY_MS, delay), t_opt_set(OH_OPT_RETAIN_BYTES, 0),
+                oh_slab_new(&(oh_slab_config_t){.slab_size = 1 * MiB}), calloc(n, sizeof(void *)), n};
+  cr_assert(t.h != NULL && t.p != NULL);
+  for (size_t i = 0; i < n; i++) cr_assert((t.p[i] = oh_slab_alloc(t.h, size)) != NULL);
+  return t;
+}
+
+void t_held_free(t_held_t *t) {
+  for (size_t i = 0; i < t->n; i++)
+    if (t->p[i] != NULL) cr_assert_eq(oh_slab_decref(t->h, t->p[i]), 1);
+  free(t->p);
+  oh_slab_destroy(t->h);
+  t_opt_restore(t->retain);
+  t_opt_restore(t->delay);
 }

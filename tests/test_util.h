@@ -155,9 +155,6 @@ static inline uint64_t t_rand(uint64_t *state) {
 
 /* Sorts n pointers by address. */
 void t_sort_ptrs(void **p, size_t n);
-/* Releases the chunks of h still held in p[0..n) (the non-NULL ones, each a
- * last reference) and frees the array. */
-void t_release_held(oh_slab_t *h, void **p, size_t n);
 
 /* Saves an option and restores it at the end of a scope-like pair. */
 typedef struct t_opt_save_s {
@@ -166,6 +163,19 @@ typedef struct t_opt_save_s {
 } t_opt_save_t;
 t_opt_save_t t_opt_set(oh_option_t opt, long long value); /* asserts the set succeeded */
 void t_opt_restore(t_opt_save_t saved);
+
+/* A heap of 1 MiB slabs holding n chunks of size bytes (p[i], in the order
+ * handed out; a test sets p[i] to NULL when it frees one), with the purge
+ * delay set for the test and no retained margin. t_held_free releases the
+ * chunks still held, destroys the heap and restores both options. */
+typedef struct t_held_s {
+  t_opt_save_t delay, retain;
+  oh_slab_t *h;
+  void **p;
+  size_t n;
+} t_held_t;
+t_held_t t_held_new(long long delay, size_t size, size_t n);
+void t_held_free(t_held_t *t);
 
 /* A stage two threads hand each other: a worker says how far it got, the
  * main thread says when it may go on. t_stage_wait returns once the stage is
