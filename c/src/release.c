@@ -250,6 +250,17 @@ static OHI_NOINLINE int release_slow(oh_slab_t *h, ohi_span_t *sp, uint32_t *w, 
   return 1;
 }
 
+/* Whether p starts a chunk (a run slab's: a page) of s, the slab one of the
+ * cache's release shortcuts names, while tc owns it (cache entered): its
+ * index in *idx. That slab's descriptor is authoritative for its range while
+ * this cache owns it, so the region map's loads leave the release's chain;
+ * the range, owner, index and remainder checks are the map path's. */
+OHI_INLINE bool shortcut_index(const ohi_tcache_t *tc, const ohi_slab_t *s, const void *p, uint32_t *idx) {
+  uintptr_t off = (uintptr_t)p - OHI_LOAD_RELAXED(&s->span.base);
+  return OHI_LIKELY(off < OHI_LOAD_RELAXED(&s->span.size)) && OHI_LIKELY(OHI_LOAD_RELAXED(&s->owner) == tc) &&
+         OHI_LIKELY(ohi_chunk_index(s, (uint32_t)off, idx));
+}
+
 /* The owner's fast release of chunk w of its slab s (window entered, no
  * steal): free_owned without the cases it calls out for (a full slab, a
  * first free since the slab was clean, cross-thread frees to collect, an
@@ -278,43 +289,34 @@ OHI_INLINE bool free_fast(ohi_tcache_t *tc, ohi_slab_t *s, uint32_t *w, void *p)
 }
 
 /* The fast path of a release (frame free: it calls nothing): a chunk of the
- * slab of the owner's last release (tc->last_free), freed by free_fast.
- * That slab's descriptor is authoritative for its range while this cache
- * owns it (checked inside the window), so the region map's two loads leave
- * the chain a release's latency is made of (pointer -> span -> state word ->
- * CAS); the range, owner, index and remainder checks are the map path's.
- * Returns true when p is freed; false: nothing done, release_full decides. */
+ * slab of the owner's last release (tc->last_free, shortcut_index), freed by
+ * free_fast; the region map's two loads leave the chain a release's latency
+ * is made of (pointer -> span -> state word -> CAS). Returns true when p is
+ * freed; false: nothing done, release_full decides. */
 OHI_INLINE bool release_fast(oh_slab_t *h, void *p) {
   ohi_tcache_t *tc = tcache_peek(h);
   if (OHI_UNLIKELY(tc == NULL)) return false;
   ohi_slab_t *s;
   uint32_t idx;
   bool done = false;
-  if (OHI_LIKELY(ohi_tcache_try_enter(tc)) && OHI_LIKELY((s = tc->last_free) != NULL)) {
-    uintptr_t off = (uintptr_t)p - OHI_LOAD_RELAXED(&s->span.base);
-    if (OHI_LIKELY(off < OHI_LOAD_RELAXED(&s->span.size)) && OHI_LIKELY(OHI_LOAD_RELAXED(&s->owner) == tc) &&
-        OHI_LIKELY(ohi_chunk_index(s, (uint32_t)off, &idx)))
-      done = free_fast(tc, s, ohi_slab_words(s) + idx, p);
-  }
+  if (OHI_LIKELY(ohi_tcache_try_enter(tc)) && OHI_LIKELY((s = tc->last_free) != NULL) &&
+      OHI_LIKELY(shortcut_index(tc, s, p, &idx)))
+    done = free_fast(tc, s, ohi_slab_words(s) + idx, p);
   ohi_tcache_leave(tc);
   return done;
 }
 
 /* A run (a last reference) of the run slab of the owner's last release of a
- * run (tc->last_run): as release_fast, the slab's descriptor stands in for
- * the region map while this cache owns it, and the claim is the map path's
- * CAS (a count above 1, a tail or a free page fails it: release_full then
- * reports). Returns true when p is freed. */
+ * run (tc->last_run, shortcut_index), claimed by the map path's CAS (a
+ * count above 1, a tail or a free page fails it: release_full then reports).
+ * Returns true when p is freed. */
 static bool release_run_fast(oh_slab_t *h, ohi_tcache_t *tc, void *p) {
   ohi_slab_t *s;
   uint32_t idx, one = 1;
   bool done = false;
-  if (OHI_LIKELY(ohi_tcache_try_enter(tc)) && (s = tc->last_run) != NULL) {
-    uintptr_t off = (uintptr_t)p - OHI_LOAD_RELAXED(&s->span.base);
-    if (off < OHI_LOAD_RELAXED(&s->span.size) && OHI_LOAD_RELAXED(&s->owner) == tc &&
-        ohi_chunk_index(s, (uint32_t)off, &idx) && OHI_CAS(ohi_slab_words(s) + idx, &one, OHI_W_CACHED))
-      done = ohi_runs_free_in(h, tc, s, idx); /* the owner's, inside its window: true */
-  }
+  if (OHI_LIKELY(ohi_tcache_try_enter(tc)) && (s = tc->last_run) != NULL && shortcut_index(tc, s, p, &idx) &&
+      OHI_CAS(ohi_slab_words(s) + idx, &one, OHI_W_CACHED))
+    done = ohi_runs_free_in(h, tc, s, idx); /* the owner's, inside its window: true */
   ohi_tcache_leave(tc);
   return done;
 }
