@@ -81,7 +81,8 @@ ohi_slab_t *ohi_slab_create(oh_slab_t *h, unsigned cls) {
   bool runs = cls == h->run_class;
   size_t mapw = (pages + 63) / 64; /* words of a page bitmap */
   bool pw = !runs && (size_t)c->chunk_size * OHI_PW_CHUNKS <= ohi_os_page_size();
-  size_t meta = sizeof(ohi_slab_t) + words_padded + mapw * sizeof(uint64_t) * (runs || pw ? 2 : 1) + (pw ? pages : 0);
+  size_t meta = sizeof(ohi_slab_t) + words_padded + mapw * sizeof(uint64_t) * (runs || pw ? 2 : 1) + (pw ? pages : 0) +
+                (runs ? (OHI_RUNC_PAGES + 1) * sizeof(uint32_t) : 0);
   ohi_slab_t *s = ohi_meta_alloc(meta);
   if (s == NULL) return NULL;
   void *seg = ohi_segment_take(h->slab_shift);
@@ -98,6 +99,7 @@ ohi_slab_t *ohi_slab_create(oh_slab_t *h, unsigned cls) {
   s->fmap = runs ? s->dpages + mapw : NULL;
   s->pw_free = pw ? s->dpages + mapw : NULL;
   s->pw_age = pw ? (uint8_t *)(s->pw_free + mapw) : NULL;
+  s->qhead = runs ? (uint32_t *)(s->fmap + mapw) : NULL;
   s->meta_size = meta;
   s->free_head = OHI_W_END;
   OHI_STORE_RELAXED(&s->xfree, OHI_W_END);

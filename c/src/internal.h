@@ -138,6 +138,34 @@ OHI_INLINE uint32_t ohi_run_pages(const ohi_slab_t *s, uint32_t idx) {
 uint32_t ohi_run_put(ohi_slab_t *s, uint32_t idx);
 /* ohi_slab_collect for a run slab: returns the pages freed. */
 uint32_t ohi_run_collect(ohi_slab_t *s);
+/* The quick lists (the owner's): a claimed run of k pages (2 <= k <=
+ * OHI_RUNC_PAGES) kept on list k; the first run of list k (which holds
+ * one) taken off, its word for the caller to set; every list's runs put back
+ * (ohi_run_put), returning their pages. */
+OHI_INLINE void ohi_runq_push(ohi_slab_t *s, uint32_t idx, uint32_t k) {
+  OHI_STORE_RELAXED(&ohi_slab_words(s)[idx], OHI_W_CACHED | s->qhead[k]);
+  s->qhead[k] = idx;
+  s->qmask |= (uint64_t)1 << (k - 1);
+  s->used -= k;
+  s->puts += k; /* the purge walk's summary sees a change */
+}
+OHI_INLINE uint32_t ohi_runq_pop(ohi_slab_t *s, uint32_t k) {
+  uint32_t idx = s->qhead[k];
+  s->qhead[k] = OHI_LOAD_RELAXED(&ohi_slab_words(s)[idx]) & OHI_W_NEXT;
+  if (s->qhead[k] == OHI_W_END) s->qmask &= ~((uint64_t)1 << (k - 1));
+  s->used += k;
+  return idx;
+}
+uint32_t ohi_runq_settle(ohi_slab_t *s);
+OHI_INLINE bool ohi_runq_has(const ohi_slab_t *s, uint32_t k) {
+  return k <= OHI_RUNC_PAGES && (s->qmask >> (k - 1) & 1) != 0;
+}
+/* The longest run s can serve without a new slab: its longest free run, or
+ * its longest quick list's run count (settled, that run is free pages). */
+OHI_INLINE uint32_t ohi_run_reach(const ohi_slab_t *s) {
+  uint32_t q = s->qmask != 0 ? 64u - (uint32_t)__builtin_clzll(s->qmask) : 0;
+  return q > s->maxrun ? q : s->maxrun;
+}
 
 /* ---- central lists (central.c) ---- */
 void ohi_list_remove(ohi_slab_t **head, ohi_slab_t *s);
@@ -302,6 +330,63 @@ OHI_INLINE void *ohi_runc_pop(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k) {
   OHI_ASAN_UNPOISON(p, (size_t)k << h->page_shift);
   return p;
 }
+/* Whether cache tc (entered) has room to keep a run of k pages. */
+OHI_INLINE bool ohi_runc_room(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k) {
+  return k <= OHI_RUNC_PAGES && tc->rc->runc_n[k] < OHI_RUNC_N &&
+         tc->rc->runc_bytes + ((uint64_t)k << h->page_shift) <= (uint64_t)ohi_opt(OH_OPT_TCACHE_BYTES);
+}
+/* The owner's claimed run of k pages at page idx of its slab s kept by tc
+ * (entered, ohi_runc_room), counted freed; its word stays CACHED. The fast
+ * path's and runs.c's one way to keep a run. */
+OHI_INLINE void ohi_runc_push(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx, uint32_t k) {
+  ohi_runcache_t *rc = tc->rc;
+  OHI_ASAN_POISON(ohi_chunk_ptr(s, idx), (size_t)k << h->page_shift);
+  OHI_OWNER_INC(&tc->bins[h->run_class].frees, k); /* and k pages more free (kept ones count as free) */
+  OHI_OWNER_INC(&tc->rfrees, 1);
+  rc->runw[k][rc->runc_n[k]] = ohi_slab_words(s) + idx;
+  rc->runc[k][rc->runc_n[k]++] = ohi_chunk_ptr(s, idx);
+  OHI_STORE_RELAXED(&rc->runc_bytes, rc->runc_bytes + ((uint64_t)k << h->page_shift));
+}
+/* Whether the owner's claimed run of k pages of its slab s can go on s's
+ * quick list with nothing else to do (runs.c does the rest otherwise): a
+ * listed length, a delay, the slab dirty already and filed at k or above,
+ * and not emptied by it. */
+OHI_INLINE bool ohi_runq_plain(const ohi_slab_t *s, uint32_t k) {
+  return k <= OHI_RUNC_PAGES && k <= s->rbucket && s->used > k && OHI_LOAD_RELAXED(&s->dirty) != 0 &&
+         !ohi_purge_at_free();
+}
+/* That run (ohi_runq_plain) on its quick list, counted freed. */
+OHI_INLINE void ohi_runq_keep(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx, uint32_t k) {
+  OHI_ASAN_POISON(ohi_chunk_ptr(s, idx), (size_t)k << h->page_shift);
+  OHI_OWNER_INC(&tc->bins[h->run_class].frees, k); /* and k pages more free */
+  OHI_OWNER_INC(&tc->rfrees, 1);
+  ohi_runq_push(s, idx, k);
+  tc->rc->quick_pages += k;
+}
+/* The first run of the quick list for k of tc's slab s (entered; the list
+ * holds one) handed out, its word state; not counted, s not refiled. */
+OHI_INLINE void *ohi_runq_take(ohi_tcache_t *tc, ohi_slab_t *s, uint32_t k, uint32_t state) {
+  tc->rc->quick_pages -= k;
+  uint32_t idx = ohi_runq_pop(s, k);
+  OHI_STORE_RELEASE(&ohi_slab_words(s)[idx], state);
+  void *p = ohi_chunk_ptr(s, idx);
+  OHI_ASAN_UNPOISON(p, (size_t)k * s->chunk_size);
+  return p;
+}
+/* A run of k pages off the quick list of tc's current run slab (entered),
+ * when it has one and no purge pass is due, handed out and counted: a
+ * batch's next run; NULL otherwise. */
+OHI_INLINE void *ohi_runq_take_cur(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k) {
+  ohi_tbin_t *b = &tc->bins[h->run_class];
+  ohi_slab_t *s = b->cur;
+  if (s == NULL || !ohi_runq_has(s, k) || OHI_LOAD_RELAXED(&ohi_purge_tick) != OHI_LOAD_RELAXED(&tc->purged_tick))
+    return NULL;
+  void *p = ohi_runq_take(tc, s, k, 1);
+  if (OHI_UNLIKELY(!ohi_runq_has(s, k))) ohi_rbucket_update(tc, s); /* its list emptied: its reach may fall */
+  OHI_OWNER_INC(&b->allocs, k); /* and k pages fewer free */
+  OHI_OWNER_INC(&tc->rallocs, 1);
+  return p;
+}
 /* n bytes (run_min <= n <= run_max) as a run of pages; NULL with the error
  * reported. *zeroed: known to read as zero. Through the calling thread's
  * cache; or through tc, entered by the caller (NULL: its slabs could not
@@ -315,6 +400,9 @@ void *ohi_runs_alloc_central(oh_slab_t *h, size_t n, bool *zeroed, const char *f
  * ohi_runs_send once it has left tc. */
 void ohi_runs_free(oh_slab_t *h, ohi_slab_t *s, uint32_t idx);
 bool ohi_runs_free_in(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx);
+/* The quick lists of tc's run slab s go back to its pages (the owner, or a
+ * stealer): s refiled, marked dirty, counted empty if it is. */
+void ohi_runs_settle(ohi_tcache_t *tc, ohi_slab_t *s);
 void ohi_runs_send(oh_slab_t *h, ohi_slab_t *s, uint32_t idx);
 /* A binding's cache of runs (release.c's batch transfer for a size class of
  * the run range, cls: runs of its chunk size's pages, CACHED): taken through

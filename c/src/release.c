@@ -115,8 +115,10 @@ static OHI_NOINLINE void *alloc_big(oh_slab_t *h, size_t n, bool zero, const cha
   void *p;
   if (ohi_run_size(h, n)) {
     ohi_tcache_t *tc = ohi_tcache_peek(h);
-    if (OHI_LIKELY(tc != NULL)) { /* a run the thread kept: no page map */
-      p = OHI_LIKELY(ohi_tcache_try_enter(tc)) ? ohi_runc_pop(h, tc, ohi_run_pages_for(h, n)) : NULL;
+    if (OHI_LIKELY(tc != NULL)) { /* a run the thread kept, or a batch's next: no page map */
+      uint32_t k = ohi_run_pages_for(h, n);
+      p = NULL;
+      if (OHI_LIKELY(ohi_tcache_try_enter(tc)) && (p = ohi_runc_pop(h, tc, k)) == NULL) p = ohi_runq_take_cur(h, tc, k);
       ohi_tcache_leave(tc);
       if (p != NULL) {
         if (zero) memset(p, 0, n);
@@ -288,20 +290,41 @@ OHI_INLINE bool free_fast(ohi_tcache_t *tc, ohi_slab_t *s, uint32_t *w, void *p)
   return true;
 }
 
+/* The owner's fast release of the run at page idx of its run slab s (window
+ * entered, no steal): kept by the cache (ohi_runc_push) when it has room,
+ * else on s's quick list when nothing more is due (ohi_runq_plain), for a
+ * word of 1 only, as free_fast. Calls nothing. Returns true when the run is
+ * freed; false: nothing done. */
+OHI_INLINE bool run_keep_fast(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx) {
+  uint32_t *w = ohi_slab_words(s) + idx, one = 1;
+  if (OHI_UNLIKELY(idx + 1 >= s->nchunks)) return false; /* the last page starts no run */
+  uint32_t k = ohi_run_head_pages(w); /* a tail or free page's: refused below, or the CAS fails */
+  bool keep = ohi_runc_room(h, tc, k);
+  if ((!keep && !ohi_runq_plain(s, k)) || OHI_UNLIKELY(!OHI_CAS(w, &one, OHI_W_CACHED))) return false;
+  if (keep) ohi_runc_push(h, tc, s, idx, k);
+  else ohi_runq_keep(h, tc, s, idx, k);
+  return true;
+}
+
 /* The fast path of a release (frame free: it calls nothing): a chunk of the
  * slab of the owner's last release (tc->last_free, shortcut_index), freed by
- * free_fast; the region map's two loads leave the chain a release's latency
- * is made of (pointer -> span -> state word -> CAS). Returns true when p is
- * freed; false: nothing done, release_full decides. */
+ * free_fast, or a run of the run slab of its last release of a run
+ * (tc->last_run), kept by run_keep_fast; the region map's two loads leave
+ * the chain a release's latency is made of (pointer -> span -> state word ->
+ * CAS). Returns true when p is freed; false: nothing done, release_full
+ * decides. */
 OHI_INLINE bool release_fast(oh_slab_t *h, void *p) {
   ohi_tcache_t *tc = tcache_peek(h);
   if (OHI_UNLIKELY(tc == NULL)) return false;
   ohi_slab_t *s;
   uint32_t idx;
   bool done = false;
-  if (OHI_LIKELY(ohi_tcache_try_enter(tc)) && OHI_LIKELY((s = tc->last_free) != NULL) &&
-      OHI_LIKELY(shortcut_index(tc, s, p, &idx)))
-    done = free_fast(tc, s, ohi_slab_words(s) + idx, p);
+  if (OHI_LIKELY(ohi_tcache_try_enter(tc))) {
+    if (OHI_LIKELY((s = tc->last_free) != NULL) && OHI_LIKELY(shortcut_index(tc, s, p, &idx)))
+      done = free_fast(tc, s, ohi_slab_words(s) + idx, p);
+    else if ((s = tc->last_run) != NULL && shortcut_index(tc, s, p, &idx)) /* NULL without runs */
+      done = run_keep_fast(h, tc, s, idx);
+  }
   ohi_tcache_leave(tc);
   return done;
 }

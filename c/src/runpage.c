@@ -31,8 +31,19 @@
  *   maxrun  the longest run of free pages, kept exact: a slab that cannot
  *           serve a size is never searched for it, and the owner files its
  *           slabs by it (tcache.c: rbuckets) to find the best fit at once
- * used counts pages of runs (handed out, claimed or on the cross-thread
- * stack), bump is the page count, and free_head the lowest free page.
+ *   qhead   the owner's quick lists: a run its owner frees goes, claimed
+ *           (first word OHI_W_CACHED | next, its pages not free in fmap
+ *           but not in used either), on the list of its page count; the next
+ *           request of as many pages takes it back in a few stores; the
+ *           lists go back to fmap (ohi_runq_settle) when a request finds no
+ *           fit elsewhere, at every purge pass over the owner and when the
+ *           slab leaves it. A batch of frees and allocations (a server's
+ *           buffers) so costs what a size class's free list costs, not a
+ *           bitmap search and a merge per run; pages serve other sizes from
+ *           the next settle on
+ * used counts pages of runs (handed out, claimed, or on the cross-thread
+ * stack: a slab whose runs are all on quick lists is empty), bump is the
+ * page count, and free_head the lowest free page.
  */
 #include "internal.h"
 
@@ -90,6 +101,8 @@ void ohi_run_init(ohi_slab_t *s) {
   s->touched = (size_t)n * s->chunk_size; /* no bump tail: dpages says what was never committed */
   s->free_head = 0;
   s->maxrun = (uint16_t)n;
+  s->qmask = 0;
+  for (uint32_t k = 0; k <= OHI_RUNC_PAGES; k++) s->qhead[k] = OHI_W_END;
 }
 
 /* Best fit: the shortest free run of k pages or more (the lowest of equals),
@@ -129,17 +142,24 @@ void *ohi_run_take(ohi_slab_t *s, uint32_t i, uint32_t k, uint32_t len, uint32_t
   return p;
 }
 
-uint32_t ohi_run_put(ohi_slab_t *s, uint32_t idx) {
+/* The pages of the run at idx go free in the page map (used is the
+ * caller's); returns how many. */
+static uint32_t pages_free(ohi_slab_t *s, uint32_t idx) {
   uint32_t *words = ohi_slab_words(s), k = ohi_run_pages(s, idx);
   for (uint32_t j = k; j-- > 1;) OHI_STORE_RELAXED(&words[idx + j], OHI_W_FREE | OHI_W_END);
   OHI_STORE_RELEASE(&words[idx], OHI_W_FREE | OHI_W_END); /* a stale release of it fails from now on */
   map_range(s->fmap, idx, k, true, NULL);
-  s->used -= k;
-  s->puts += k;
   if (s->free_head == OHI_W_END || idx < s->free_head) s->free_head = idx;
   /* the run merges with its free neighbours */
   uint32_t merged = ohi_bits_next_clear(s->fmap, s->nchunks, idx + k) - prev_clear_end(s->fmap, idx);
   if (merged > s->maxrun) s->maxrun = (uint16_t)merged;
+  return k;
+}
+
+uint32_t ohi_run_put(ohi_slab_t *s, uint32_t idx) {
+  uint32_t k = pages_free(s, idx);
+  s->used -= k;
+  s->puts += k;
   return k;
 }
 
@@ -151,5 +171,21 @@ uint32_t ohi_run_collect(ohi_slab_t *s) {
     n += ohi_run_put(s, idx);
     idx = next;
   }
+  return n;
+}
+
+/* ---- the quick lists ------------------------------------------------------------- */
+
+uint32_t ohi_runq_settle(ohi_slab_t *s) {
+  uint32_t n = 0;
+  for (uint64_t m = s->qmask; m != 0; m &= m - 1) {
+    uint32_t k = (uint32_t)__builtin_ctzll(m) + 1;
+    for (uint32_t idx = s->qhead[k], next; idx != OHI_W_END; idx = next) {
+      next = OHI_LOAD_RELAXED(&ohi_slab_words(s)[idx]) & OHI_W_NEXT;
+      n += pages_free(s, idx);
+    }
+    s->qhead[k] = OHI_W_END;
+  }
+  s->qmask = 0;
   return n;
 }

@@ -42,8 +42,33 @@ static ohi_slab_t *bucket_pick(ohi_tcache_t *tc, uint32_t k) {
   unsigned bk = first + (unsigned)__builtin_ctzll(mask);
   ohi_slab_t *s = tc->rc->rbuckets[bk];
   if (bk == OHI_RUN_BUCKETS)
-    while (s != NULL && s->maxrun < k) s = s->rnext;
+    while (s != NULL && ohi_run_reach(s) < k) s = s->rnext;
   return s;
+}
+
+void ohi_runs_settle(ohi_tcache_t *tc, ohi_slab_t *s) {
+  uint32_t pages = ohi_runq_settle(s);
+  tc->rc->quick_pages -= pages;
+  ohi_rbucket_update(tc, s);
+}
+
+/* A run of k pages from the owned slab s, which can serve it (reach k or
+ * more; cache entered): off its quick list for k, else its best fit, with
+ * its quick lists settled first if they alone hold the pages. Its first word
+ * state, not counted. */
+static void *owned_take(ohi_tcache_t *tc, ohi_slab_t *s, uint32_t k, uint32_t state, bool *zeroed) {
+  void *p;
+  if (ohi_runq_has(s, k)) {
+    p = ohi_runq_take(tc, s, k, state);
+    *zeroed = false;
+  } else {
+    uint32_t len;
+    if (s->maxrun < k) ohi_runs_settle(tc, s);
+    uint32_t at = ohi_run_fit(s, k, &len);
+    p = ohi_run_take(s, at, k, len, state, zeroed);
+  }
+  ohi_rbucket_update(tc, s);
+  return p;
 }
 
 /* The sweep before a new slab: every owned run slab's waiting frees
@@ -61,9 +86,9 @@ static bool refile_all(oh_slab_t *h, ohi_tbin_t *b) {
   return moved;
 }
 
-/* The owned slab whose longest free run fits k pages best (cache entered),
- * made the current one (*at, *len: the fit), or NULL. */
-static ohi_slab_t *runs_owned_fit(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, uint32_t *at, uint32_t *len) {
+/* The owned slab that can serve k pages and can serve the fewest beyond
+ * (cache entered), made the current one, or NULL. */
+static ohi_slab_t *runs_owned_fit(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k) {
   ohi_tbin_t *b = &tc->bins[h->run_class];
   /* Other threads freed into run slabs since the last look: every owned
    * slab's stack is collected. */
@@ -77,7 +102,7 @@ static ohi_slab_t *runs_owned_fit(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, ui
   }
   for (int sweep = 0;; sweep++) {
     for (ohi_slab_t *s; (s = bucket_pick(tc, k)) != NULL;) {
-      if ((*at = ohi_run_fit(s, k, len)) != OHI_W_END) {
+      if (ohi_run_reach(s) >= k) {
         ohi_bin_set_cur(b, s);
         return s;
       }
@@ -93,19 +118,19 @@ static void *runs_owner_find(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, uint32_
   ohi_tbin_t *b = &tc->bins[h->run_class];
   if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&ohi_purge_tick) != OHI_LOAD_RELAXED(&tc->purged_tick)))
     ohi_tcache_purge_self(h, tc);
+  ohi_slab_t *s = b->cur;
+  if (s != NULL && ohi_runq_has(s, k)) return owned_take(tc, s, k, state, zeroed); /* a batch's next run */
+  if ((s = runs_owned_fit(h, tc, k)) != NULL) return owned_take(tc, s, k, state, zeroed);
+  if (OHI_LOAD_RELAXED(&tc->rc->runc_bytes) != 0 || tc->rc->quick_pages != 0) {
+    ohi_tcache_flush_runs(h, tc); /* the runs it keeps serve any size first */
+    if ((s = runs_owned_fit(h, tc, k)) != NULL) return owned_take(tc, s, k, state, zeroed);
+  }
+  /* A goroutine that moved to another P frees its runs home to the old P's
+   * slabs: an owner handle takes those of quiet owners before it maps. */
+  if (tc->explicit_owner) ohi_tcache_reclaim(h, tc, h->run_class);
   uint32_t at, len;
-  ohi_slab_t *s = runs_owned_fit(h, tc, k, &at, &len);
-  if (s == NULL && OHI_LOAD_RELAXED(&tc->rc->runc_bytes) != 0) { /* the kept runs serve any size first */
-    ohi_tcache_flush_runs(h, tc);
-    s = runs_owned_fit(h, tc, k, &at, &len);
-  }
-  if (s == NULL) {
-    /* A goroutine that moved to another P frees its runs home to the old P's
-     * slabs: an owner handle takes those of quiet owners before it maps. */
-    if (tc->explicit_owner) ohi_tcache_reclaim(h, tc, h->run_class);
-    if ((s = ohi_central_adopt_run(h, k, tc, &at, &len)) == NULL) return NULL;
-    ohi_tcache_adopted(tc, b, s);
-  }
+  if ((s = ohi_central_adopt_run(h, k, tc, &at, &len)) == NULL) return NULL;
+  ohi_tcache_adopted(tc, b, s);
   void *p = ohi_run_take(s, at, k, len, state, zeroed);
   ohi_rbucket_update(tc, s);
   return p;
@@ -147,10 +172,21 @@ void *ohi_runs_alloc(oh_slab_t *h, size_t n, bool *zeroed, const char *fn) {
   return ohi_runs_alloc_central(h, n, zeroed, fn);
 }
 
-/* A claimed run of the owner's own slab s goes back to its pages (cache
- * entered; counted by the caller). */
+/* A claimed run of the owner's own slab s goes on its quick list, or back to
+ * its pages (cache entered; counted by the caller): to its pages where the
+ * policy returns memory at each free (a zero delay), or it is too long for
+ * a list. */
 static void runs_owner_put(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx) {
   ohi_tbin_t *b = &tc->bins[h->run_class];
+  uint32_t k = ohi_run_pages(s, idx);
+  if (k <= OHI_RUNC_PAGES && !ohi_purge_at_free()) {
+    ohi_runq_push(s, idx, k);
+    tc->rc->quick_pages += k;
+    if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&s->dirty) == 0)) ohi_slab_mark_dirty(s); /* the purger settles and ages it */
+    if (k > s->rbucket) ohi_rbucket_update(tc, s);
+    if (s->used == 0 && b->cur != s) ohi_bin_note_emptied(b, s);
+    return;
+  }
   ohi_bin_collect(h, b, s); /* before the put: this run keeps s in use, so the collect releases nothing */
   ohi_run_put(s, idx);
   if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&s->dirty) == 0)) ohi_slab_mark_dirty(s);
@@ -161,29 +197,28 @@ static void runs_owner_put(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32
 }
 
 /* The owner frees a claimed run of its own slab s (cache entered). */
-static void runs_owner_free(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx) {
-  ohi_tbin_t *b = &tc->bins[h->run_class];
-  uint32_t k = ohi_run_pages(s, idx);
-  uint64_t bytes = (uint64_t)k << h->page_shift;
-  OHI_OWNER_INC(&b->frees, k); /* and k pages more free (kept ones count as free: ohi_runc_pop) */
-  OHI_OWNER_INC(&tc->rfrees, 1);
-  if (k <= OHI_RUNC_PAGES && tc->rc->runc_n[k] < OHI_RUNC_N &&
-      tc->rc->runc_bytes + bytes <= (uint64_t)ohi_opt(OH_OPT_TCACHE_BYTES)) { /* kept claimed for the next one */
-    tc->rc->runw[k][tc->rc->runc_n[k]] = ohi_slab_words(s) + idx;
-    tc->rc->runc[k][tc->rc->runc_n[k]++] = ohi_chunk_ptr(s, idx);
-    OHI_STORE_RELAXED(&tc->rc->runc_bytes, tc->rc->runc_bytes + bytes);
+static void runs_owner_free(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx, uint32_t k) {
+  if (ohi_runc_room(h, tc, k)) { /* kept claimed for the next one */
+    ohi_runc_push(h, tc, s, idx, k);
     return;
   }
+  if (ohi_runq_plain(s, k)) {
+    ohi_runq_keep(h, tc, s, idx, k);
+    return;
+  }
+  OHI_ASAN_POISON(ohi_chunk_ptr(s, idx), (size_t)k * s->chunk_size);
+  OHI_OWNER_INC(&tc->bins[h->run_class].frees, k); /* and k pages more free */
+  OHI_OWNER_INC(&tc->rfrees, 1);
   runs_owner_put(h, tc, s, idx);
 }
 
 bool ohi_runs_free_in(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx) {
   uint32_t k = ohi_run_pages(s, idx);
-  OHI_ASAN_POISON(ohi_chunk_ptr(s, idx), (size_t)k * s->chunk_size);
   if (OHI_LIKELY(OHI_LOAD_RELAXED(&s->owner) == tc)) {
-    runs_owner_free(h, tc, s, idx);
+    runs_owner_free(h, tc, s, idx, k);
     return true;
   }
+  OHI_ASAN_POISON(ohi_chunk_ptr(s, idx), (size_t)k * s->chunk_size);
   ohi_bin_count(&tc->bins[h->run_class], 0, k);
   OHI_OWNER_INC(&tc->rfrees, 1);
   return false;

@@ -104,6 +104,12 @@ struct ohi_slab_s {
   uint16_t maxrun;        /* run slabs: the longest run of free pages (runpage.c) */
   uint16_t rbucket;       /* run slabs: the owner's bucket it is on (0: none; tcache.c) */
   ohi_slab_t *rnext, *rprev; /* run slabs: in the owner's bucket */
+  /* Run slabs: the owner's quick lists (runpage.c) - runs it freed, kept
+   * claimed per page count k <= OHI_RUNC_PAGES, qhead[k] the first (or
+   * OHI_W_END), bit k - 1 of qmask set while list k holds one. The owner's;
+   * empty on a slab no cache owns. */
+  uint64_t qmask;
+  uint32_t *qhead;        /* OHI_RUNC_PAGES + 1 heads, after fmap */
   uint64_t empty_since_ms;/* central empty list: when it got there */
   size_t touched;         /* bytes from the base handed out at least once (page rounded) */
   /* The purge walk's summary (purge.c), kept by whoever holds the slab: the
@@ -260,6 +266,9 @@ typedef struct ohi_runcache_s {
    * (ohi_tcache_flush_runs) before the cache adopts or makes a run slab, at
    * each purge pass over the cache, and when it is drained. */
   uint64_t runc_bytes;
+  /* Pages of runs on the owned slabs' quick lists (runpage.c): those runs
+   * go back to their page maps where kept runs do, and when a slab leaves. */
+  uint64_t quick_pages;
   uint8_t runc_n[OHI_RUNC_PAGES + 1];
   void *runc[OHI_RUNC_PAGES + 1][OHI_RUNC_N];
   uint32_t *runw[OHI_RUNC_PAGES + 1][OHI_RUNC_N]; /* their state words */

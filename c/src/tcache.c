@@ -122,7 +122,10 @@ void ohi_bin_set_cur(ohi_tbin_t *b, ohi_slab_t *t) {
 
 /* ---- run slabs by their longest free run --------------------------------------- */
 
-OHI_INLINE unsigned rbucket_of(const ohi_slab_t *s) { return s->maxrun < OHI_RUN_BUCKETS ? s->maxrun : OHI_RUN_BUCKETS; }
+OHI_INLINE unsigned rbucket_of(const ohi_slab_t *s) {
+  uint32_t r = ohi_run_reach(s);
+  return r < OHI_RUN_BUCKETS ? r : OHI_RUN_BUCKETS;
+}
 
 void ohi_rbucket_link(ohi_tcache_t *tc, ohi_slab_t *s) {
   unsigned b = rbucket_of(s);
@@ -162,7 +165,11 @@ void ohi_bin_own(ohi_tbin_t *b, ohi_slab_t *s) {
 }
 
 void ohi_bin_disown(ohi_tbin_t *b, ohi_slab_t *s) {
-  if (s->fmap != NULL) ohi_rbucket_unlink(OHI_LOAD_RELAXED(&s->owner), s);
+  if (s->fmap != NULL) {
+    ohi_tcache_t *tc = OHI_LOAD_RELAXED(&s->owner);
+    if (s->qmask != 0) ohi_runs_settle(tc, s); /* a slab no cache owns keeps no quick list */
+    ohi_rbucket_unlink(tc, s);
+  }
   if (counted_empty(b, s)) nempty_add(b, -1);
   if (b->cur == s) b->cur = NULL;
   ohi_bin_remove(b, s);
@@ -415,8 +422,11 @@ OHI_NOINLINE bool ohi_tcache_enter_stolen(ohi_tcache_t *tc) {
 }
 
 void ohi_tcache_flush_runs(oh_slab_t *h, ohi_tcache_t *tc) {
-  if (OHI_LOAD_RELAXED(&tc->rc->runc_bytes) == 0) return;
   ohi_tbin_t *b = &tc->bins[h->run_class];
+  if (tc->rc->quick_pages != 0) /* the owned slabs' quick lists */
+    for (ohi_slab_t *s = b->owned; s != NULL; s = s->next)
+      if (s->qmask != 0) ohi_runs_settle(tc, s);
+  if (OHI_LOAD_RELAXED(&tc->rc->runc_bytes) == 0) return;
   for (unsigned k = 0; k <= OHI_RUNC_PAGES; k++) {
     while (tc->rc->runc_n[k] > 0) {
       void *p = tc->rc->runc[k][--tc->rc->runc_n[k]];
