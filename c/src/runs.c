@@ -56,7 +56,7 @@ void ohi_runs_settle(ohi_tcache_t *tc, ohi_slab_t *s) {
  * more; cache entered): off its quick list for k, else its best fit, with
  * its quick lists settled first if they alone hold the pages. Its first word
  * state, not counted. */
-static void *owned_take(ohi_tcache_t *tc, ohi_slab_t *s, uint32_t k, uint32_t state, bool *zeroed) {
+static void *runs_slab_take(ohi_tcache_t *tc, ohi_slab_t *s, uint32_t k, uint32_t state, bool *zeroed) {
   void *p;
   if (ohi_runq_has(s, k)) {
     p = ohi_runq_take(tc, s, k, state);
@@ -119,11 +119,11 @@ static void *runs_owner_find(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, uint32_
   if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&ohi_purge_tick) != OHI_LOAD_RELAXED(&tc->purged_tick)))
     ohi_tcache_purge_self(h, tc);
   ohi_slab_t *s = b->cur;
-  if (s != NULL && ohi_runq_has(s, k)) return owned_take(tc, s, k, state, zeroed); /* a batch's next run */
-  if ((s = runs_owned_fit(h, tc, k)) != NULL) return owned_take(tc, s, k, state, zeroed);
+  if (s != NULL && ohi_runq_has(s, k)) return runs_slab_take(tc, s, k, state, zeroed); /* a batch's next run */
+  if ((s = runs_owned_fit(h, tc, k)) != NULL) return runs_slab_take(tc, s, k, state, zeroed);
   if (OHI_LOAD_RELAXED(&tc->rc->runc_bytes) != 0 || tc->rc->quick_pages != 0) {
     ohi_tcache_flush_runs(h, tc); /* the runs it keeps serve any size first */
-    if ((s = runs_owned_fit(h, tc, k)) != NULL) return owned_take(tc, s, k, state, zeroed);
+    if ((s = runs_owned_fit(h, tc, k)) != NULL) return runs_slab_take(tc, s, k, state, zeroed);
   }
   /* A goroutine that moved to another P frees its runs home to the old P's
    * slabs: an owner handle takes those of quiet owners before it maps. */
