@@ -143,15 +143,15 @@ $(BUILD)/dbg/offheap_tests: $(call test_objs,dbg) $(call objs,dbg)
 
 test-c: $(BUILD)/rel/offheap_tests ## the C suite, plain -O2 build
 	$< $(CRITERION_ARGS)
-# Runs of pages (OFFHEAP_PAGE_RUNS) are off by default: every suite runs once
-# more with them on (plain, and the thread, steal and owner suites under TSan),
-# so the slabs of the run tier go through what the size classes do.
-TSAN_RUNS_SUITES := @(threads|purge_steal|misuse_race|owner|ownership|thread_exit|runs)
-test-c-runs: $(BUILD)/rel/offheap_tests $(BUILD)/tsan/offheap_tests ## the C suite with OFFHEAP_PAGE_RUNS=1 (plain; threads and steals under TSan)
-	OFFHEAP_PAGE_RUNS=1 $(BUILD)/rel/offheap_tests $(CRITERION_ARGS)
-	set -o pipefail; OFFHEAP_PAGE_RUNS=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 OH_TEST_NO_RSS=1 \
-	  $(BUILD)/tsan/offheap_tests $(CRITERION_ARGS) --filter '$(TSAN_RUNS_SUITES)/*' 2>&1 | tee $(BUILD)/tsan/tests-runs.log
-	@! grep -E $(SAN_REPORTS) $(BUILD)/tsan/tests-runs.log
+# Runs of pages (OFFHEAP_PAGE_RUNS) are on by default: every suite runs once
+# more with them off (plain, and the thread, steal and owner suites under
+# TSan), so the size classes of those sizes go through what the runs do.
+TSAN_CLASSES_SUITES := @(threads|purge_steal|misuse_race|owner|ownership|thread_exit)
+test-c-classes: $(BUILD)/rel/offheap_tests $(BUILD)/tsan/offheap_tests ## the C suite with OFFHEAP_PAGE_RUNS=0 (plain; threads and steals under TSan)
+	OFFHEAP_PAGE_RUNS=0 $(BUILD)/rel/offheap_tests $(CRITERION_ARGS)
+	set -o pipefail; OFFHEAP_PAGE_RUNS=0 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 OH_TEST_NO_RSS=1 \
+	  $(BUILD)/tsan/offheap_tests $(CRITERION_ARGS) --filter '$(TSAN_CLASSES_SUITES)/*' 2>&1 | tee $(BUILD)/tsan/tests-classes.log
+	@! grep -E $(SAN_REPORTS) $(BUILD)/tsan/tests-classes.log
 # RSS tests read /proc/self/statm; ASan's shadow memory makes them meaningless,
 # so sanitizer runs set OH_TEST_NO_RSS and those tests skip their RSS asserts only.
 # A report raised after a test's verdict (by the purger thread, say) may not
@@ -205,12 +205,12 @@ GO_ENV = CGO_ENABLED=1 CGO_CFLAGS="-O2 -g -DOH_SRC_HASH=$(C_HASH)"
 # instrumented: they run once, in the plain run (GO_BUILD_TESTS).
 GO_SHARED_PKGS := ./go/offheap ./bindings
 GO_BUILD_TESTS := ^(TestVendoredBuild|TestSharedLibraryBuild|TestFailOSSharedBuild)$$
-test-go: ## go vet, go test (plain, -race, cgocheck2, OFFHEAP_PAGE_RUNS=1) and go/decommit without cgo
+test-go: ## go vet, go test (plain, -race, cgocheck2, OFFHEAP_PAGE_RUNS=0) and go/decommit without cgo
 	$(GO_ENV) $(GO) vet ./...
 	$(GO_ENV) $(GO) test -count=1 ./...
 	$(GO_ENV) $(GO) test -count=1 -race -skip '$(GO_BUILD_TESTS)' $(GO_SHARED_PKGS)
 	$(GO_ENV) GOEXPERIMENT=cgocheck2 $(GO) test -count=1 -skip '$(GO_BUILD_TESTS)' $(GO_SHARED_PKGS)
-	$(GO_ENV) OFFHEAP_PAGE_RUNS=1 $(GO) test -count=1 -skip '$(GO_BUILD_TESTS)' $(GO_SHARED_PKGS)
+	$(GO_ENV) OFFHEAP_PAGE_RUNS=0 $(GO) test -count=1 -skip '$(GO_BUILD_TESTS)' $(GO_SHARED_PKGS)
 	CGO_ENABLED=0 $(GO) test -count=1 ./go/decommit/...
 
 test-bench-module: ## go vet and go test of the bench module
@@ -226,7 +226,7 @@ test-bench-module: ## go vet and go test of the bench module
 # idle windows - one after another, beside the main lane, which runs the rest
 # in order. The table of each part's wall time comes at the end.
 TEST_BUILD += lib $(foreach v,rel asan tsan dbg,$(BUILD)/$(v)/offheap_tests)
-TEST_PARTS = test-c test-c-runs test-asan test-tsan test-valgrind test-go test-bench-module $(TEST_EXTRA)
+TEST_PARTS = test-c test-c-classes test-asan test-tsan test-valgrind test-go test-bench-module $(TEST_EXTRA)
 TEST_BESIDE = $(filter test-valgrind test-burst test-frag test-fuzz-short,$(TEST_PARTS))
 test-build: ## everything make test runs, built with -j2
 	@$(MAKE) --no-print-directory -j2 $(TEST_BUILD)

@@ -122,7 +122,7 @@ test-soak-short: $(BUILD)/soak/soak $(BUILD)/soak/soak-asan $(BUILD)/soak/soak-t
 	@$(SOAK_RUN) $(BUILD)/soak/asan.log env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(BUILD)/soak/soak-asan -t 8 -n 100000 -f
 	@$(SOAK_RUN) $(BUILD)/soak/tsan.log $(SOAK_TSAN)
-	@$(SOAK_RUN) $(BUILD)/soak/tsan-runs.log env OFFHEAP_PAGE_RUNS=1 $(SOAK_TSAN) # runs of pages (opt-in): 3 % of its sizes
+	@$(SOAK_RUN) $(BUILD)/soak/tsan-classes.log env OFFHEAP_PAGE_RUNS=0 $(SOAK_TSAN) # size classes for the run range (OFFHEAP_PAGE_RUNS=0)
 
 # ---- go test -asan -----------------------------------------------------------------
 

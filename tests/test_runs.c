@@ -1,8 +1,9 @@
 /* test_runs.c - runs of pages (c/src/runpage.c, runs.c; OH_OPT_PAGE_RUNS):
  * sizes from 16 KiB to a quarter slab are runs of whole pages, so the pages
  * one size freed serve another at once, committed, without a new slab; the
- * instances here turn them on (make test also runs every suite with
- * OFFHEAP_PAGE_RUNS=1: test-c-runs). The release protocol stays
+ * instances here turn them on whatever the option says (they are the default;
+ * make test also runs every suite with OFFHEAP_PAGE_RUNS=0: test-c-classes).
+ * The release protocol stays
  * the chunks' (one claiming CAS, double frees caught, interior and tail
  * pointers refused); statistics, leak reports, purges, thread exit and the
  * instances without runs keep their contracts. */

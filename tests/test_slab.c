@@ -119,7 +119,7 @@ Test(slab_sizes, usable_size_is_the_smallest_fitting_class_or_whole_pages) {
   int nc = oh_slab_class_count(d);
   cr_assert(nc > 0);
   size_t last = oh_slab_class_size(d, nc - 1);
-  bool runs = oh_option_get(OH_OPT_PAGE_RUNS) != 0; /* OFFHEAP_PAGE_RUNS=1 (make test-c-runs) */
+  bool runs = oh_option_get(OH_OPT_PAGE_RUNS) != 0; /* the default; OFFHEAP_PAGE_RUNS=0: make test-c-classes */
   uint64_t rng = 7;
   for (int i = 0; i < 2000; i++) {
     size_t n = 1 + t_rand(&rng) % last;

@@ -151,10 +151,10 @@ typedef enum oh_option_e {
                                 larger than a slab each thread keeps mapped for reuse
                                 (until the purge delay passes); 0 = none kept per
                                 thread (a small shared cache under a lock only) */
-  OH_OPT_PAGE_RUNS,          /* OFFHEAP_PAGE_RUNS: 1 = sizes from 16 KiB to a quarter
-                                slab are runs of whole pages, so pages one size freed
-                                serve any other at once (an instance whose smallest
-                                class is below 16 KiB); 0 (default) = size classes.
+  OH_OPT_PAGE_RUNS,          /* OFFHEAP_PAGE_RUNS: 1 (default) = sizes from 16 KiB to
+                                a quarter slab are runs of whole pages, so pages one
+                                size freed serve any other at once (an instance whose
+                                smallest class is below 16 KiB); 0 = size classes.
                                 Read when an instance is created */
   OH_OPT_COUNT_
 } oh_option_t;

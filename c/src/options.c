@@ -67,12 +67,13 @@ static const option_desc_t option_table[OH_OPT_COUNT_] = {
      * only caps a burst within one delay. 1 GiB holds a batch of 256 x 4 MiB
      * (a reuse costs ~20 ns, a fresh mapping ~10-15 us). */
     [OH_OPT_LARGE_CACHE_BYTES] = {"OFFHEAP_LARGE_CACHE_BYTES", 1LL << 30, 0, 1LL << 46},
-    /* Runs of pages for 16 KiB .. a quarter slab (runpage.c): off by default
-     * until they win everywhere. They take a phase change (16 KiB buffers
-     * freed, 48 KiB ones allocated) at 1.2-1.4x the classes' rate, but cost
-     * a cache of mixed sizes 5 % more resident memory and the Go API one
-     * call per operation of those sizes (bench/RESULTS.md, session 8). */
-    [OH_OPT_PAGE_RUNS] = {"OFFHEAP_PAGE_RUNS", 0, 0, 1},
+    /* Runs of pages for 16 KiB .. a quarter slab (runpage.c): on by default
+     * since their quick lists made a batch cost what a class's free list
+     * does. They take a phase change (16 KiB buffers freed, 48 KiB ones
+     * allocated) at 1.2-1.4x the classes' rate; C's 16-256 KiB batches, the
+     * Go API, steady churn and the cache are level with the classes
+     * (bench/RESULTS.md, sessions 8 and 13). 0: the size classes. */
+    [OH_OPT_PAGE_RUNS] = {"OFFHEAP_PAGE_RUNS", 1, 0, 1},
 };
 
 long long ohi_options[OH_OPT_COUNT_];

@@ -1,11 +1,11 @@
 package offheap
 
-// runs_test.go covers the Go side of runs of pages (c/src/runs.c, opt-in with
-// OFFHEAP_PAGE_RUNS): a Slab made with them serves 16-256 KiB from per-P
+// runs_test.go covers the Go side of runs of pages (c/src/runs.c, the default;
+// OFFHEAP_PAGE_RUNS=0 turns them off): a Slab made with them serves 16-256 KiB from per-P
 // magazines of runs and its P's owner - allocations from any goroutine, frees
 // from another, reference counts, misuse refused with the core's verdict -
 // and keeps its statistics, leak list and Owns exact. make test also runs the whole package with
-// OFFHEAP_PAGE_RUNS=1.
+// OFFHEAP_PAGE_RUNS=0.
 
 import (
 	"runtime"
