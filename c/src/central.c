@@ -45,8 +45,9 @@ ohi_slab_t **ohi_central_list(ohi_class_t *c, uint32_t list) {
   return list == OHI_LIST_PARTIAL ? &c->partial : list == OHI_LIST_FULL ? &c->full : &c->empty;
 }
 
-static void central_unlink(oh_slab_t *h, ohi_class_t *c, ohi_slab_t *s) {
+void ohi_central_unlink(oh_slab_t *h, ohi_class_t *c, ohi_slab_t *s) {
   if (s->list == OHI_LIST_NONE || s->list == OHI_LIST_OWNED) return;
+  if (s->fmap != NULL) ohi_rbucket_unlink(&h->central_runs, s);
   if (s->list == OHI_LIST_EMPTY) {
     c->empty_count--;
     OHI_FETCH_SUB(&h->empty_bytes, h->slab_size);
@@ -59,8 +60,11 @@ void ohi_central_place(oh_slab_t *h, ohi_class_t *c, ohi_slab_t *s, uint64_t *no
   uint32_t want = s->used == 0                                          ? OHI_LIST_EMPTY
                   : (s->free_head != OHI_W_END || s->bump < s->nchunks) ? OHI_LIST_PARTIAL
                                                                         : OHI_LIST_FULL;
-  if (s->list == want) return;
-  central_unlink(h, c, s);
+  if (s->list == want) {
+    if (s->fmap != NULL) ohi_rbucket_update(&h->central_runs, s); /* its longest free run changed, maybe */
+    return;
+  }
+  ohi_central_unlink(h, c, s);
   if (want == OHI_LIST_EMPTY) {
     if (*now == 0) *now = ohi_os_now_ms(); /* read the clock only when needed */
     s->empty_since_ms = *now;
@@ -69,6 +73,7 @@ void ohi_central_place(oh_slab_t *h, ohi_class_t *c, ohi_slab_t *s, uint64_t *no
   }
   ohi_list_push(ohi_central_list(c, want), s);
   s->list = want;
+  if (s->fmap != NULL) ohi_rbucket_link(&h->central_runs, s);
 }
 
 /* ---- slab lifecycle ------------------------------------------------------------ */
@@ -379,30 +384,31 @@ void ohi_central_release(oh_slab_t *h, ohi_slab_t *s, uint32_t idx, uint32_t fla
 
 /* ---- the run class's locked paths ------------------------------------------------ */
 
-/* Central run slabs a locked pick looks into for a fit (each knows its
- * longest free run, so a look at one that cannot serve is a load). */
-#define RUN_PICK 16
-
 /* The central run slab with a free run of k pages (class lock held; *at its
- * first page), or NULL when the class must grow. */
+ * first page), or NULL when the class must grow: the one whose longest free
+ * run fits best (h->central_runs), so that no central slab that could serve
+ * is passed over for a new one - a program whose other threads' (or Ps')
+ * slabs came here full of holes fills them before it maps (the Go phase
+ * change decommitted up to twice the C one's pages while its fill mapped
+ * new slabs past the partial list's first few). Frees waiting on a full
+ * slab's stack are collected first (a release that raced its slab's move
+ * here); the purge passes collect every central slab's. */
 static ohi_slab_t *central_pick_run(oh_slab_t *h, ohi_class_t *c, uint32_t k, uint32_t *at, uint32_t *len) {
   uint64_t now = 0;
   int looked = 0;
-  for (ohi_slab_t *s = c->partial, *next; s != NULL && looked < RUN_PICK; s = next, looked++) {
-    next = s->next;
-    ohi_slab_collect(s);
-    if ((*at = ohi_run_fit(s, k, len)) != OHI_W_END) return s;
-    ohi_central_place(h, c, s, &now); /* emptied by its collected frees, maybe */
-  }
-  looked = 0;
   for (ohi_slab_t *s = c->full, *next; s != NULL && looked < 4; s = next, looked++) {
     next = s->next;
     if (OHI_LOAD_RELAXED(&s->xfree) == OHI_W_END) continue;
     ohi_slab_collect(s);
     ohi_central_place(h, c, s, &now);
-    if ((*at = ohi_run_fit(s, k, len)) != OHI_W_END) return s;
   }
-  if (c->empty != NULL && (*at = ohi_run_fit(c->empty, k, len)) != OHI_W_END) return c->empty;
+  for (ohi_slab_t *s; (s = ohi_rbucket_pick(&h->central_runs, k)) != NULL;) {
+    ohi_slab_collect(s);
+    if ((*at = ohi_run_fit(s, k, len)) != OHI_W_END) return s;
+    unsigned was = s->rbucket;
+    ohi_central_place(h, c, s, &now); /* filed too high (never expected): refiled */
+    if (s->rbucket == was) break;
+  }
   return NULL;
 }
 
@@ -418,7 +424,7 @@ ohi_slab_t *ohi_central_adopt_run(oh_slab_t *h, uint32_t k, ohi_tcache_t *tc, ui
   ohi_lock(&c->lock);
   ohi_slab_t *s = central_pick_run(h, c, k, at, len);
   if (s != NULL) {
-    central_unlink(h, c, s);
+    ohi_central_unlink(h, c, s);
     s->list = OHI_LIST_OWNED;
     OHI_STORE_RELEASE(&s->owner, tc); /* before the lock goes: see ohi_central_adopt */
   }
@@ -475,7 +481,7 @@ ohi_slab_t *ohi_central_adopt(oh_slab_t *h, unsigned cls, ohi_tcache_t *tc) {
   ohi_lock(&c->lock);
   ohi_slab_t *s = central_pick(h, c);
   if (s != NULL) {
-    central_unlink(h, c, s);
+    ohi_central_unlink(h, c, s);
     /* Owned before the lock goes: a free that read the old owner (NULL) and
      * waits for the lock re-checks it there and pushes on the cross-thread
      * stack instead of the local list the new owner now uses. */

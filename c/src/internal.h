@@ -171,6 +171,9 @@ OHI_INLINE uint32_t ohi_run_reach(const ohi_slab_t *s) {
 void ohi_list_remove(ohi_slab_t **head, ohi_slab_t *s);
 void ohi_list_push(ohi_slab_t **head, ohi_slab_t *s);
 ohi_slab_t **ohi_central_list(ohi_class_t *c, uint32_t list);
+/* A central slab off its list (and a run slab off the heap's buckets);
+ * class lock held. */
+void ohi_central_unlink(oh_slab_t *h, ohi_class_t *c, ohi_slab_t *s);
 ohi_slab_t *ohi_slab_create(oh_slab_t *h, unsigned cls);
 /* Gives an empty slab's memory away (decommitting what is still committed);
  * the slab is on no list. Returns bytes decommitted. */
@@ -277,12 +280,16 @@ void ohi_tcache_adopted(ohi_tcache_t *tc, ohi_tbin_t *b, ohi_slab_t *s);
 /* An owner handle about to adopt a slab of class cls first moves the slabs
  * with free chunks of quiet owner handles to the central lists (tcache.c). */
 void ohi_tcache_reclaim(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls);
-/* An owned run slab on the bucket of its longest free run (struct
- * ohi_tcache_s: rbuckets), off it, or moved to it after a change; owner or
- * stealer. */
-void ohi_rbucket_link(ohi_tcache_t *tc, ohi_slab_t *s);
-void ohi_rbucket_unlink(ohi_tcache_t *tc, ohi_slab_t *s);
-void ohi_rbucket_update(ohi_tcache_t *tc, ohi_slab_t *s);
+/* A run slab on the bucket of its reach in rb (an owner's, by the owner or
+ * a stealer; the heap's central ones, under the run class's lock), off it,
+ * or moved to it after a change; and the slab of rb that serves k pages and
+ * the fewest beyond (the lowest bucket of k or more), or NULL. */
+void ohi_rbucket_link(ohi_rbuckets_t *rb, ohi_slab_t *s);
+void ohi_rbucket_unlink(ohi_rbuckets_t *rb, ohi_slab_t *s);
+void ohi_rbucket_update(ohi_rbuckets_t *rb, ohi_slab_t *s);
+ohi_slab_t *ohi_rbucket_pick(const ohi_rbuckets_t *rb, uint32_t k);
+/* The buckets of tc's run slabs. */
+OHI_INLINE ohi_rbuckets_t *ohi_owner_runs(ohi_tcache_t *tc) { return &tc->rc->rb; }
 /* The runs tc keeps for reuse (struct ohi_tcache_s: runc) go back to their
  * slabs' page maps (owner, or a stealer). */
 void ohi_tcache_flush_runs(oh_slab_t *h, ohi_tcache_t *tc);
@@ -382,7 +389,7 @@ OHI_INLINE void *ohi_runq_take_cur(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k) {
   if (s == NULL || !ohi_runq_has(s, k) || OHI_LOAD_RELAXED(&ohi_purge_tick) != OHI_LOAD_RELAXED(&tc->purged_tick))
     return NULL;
   void *p = ohi_runq_take(tc, s, k, 1);
-  if (OHI_UNLIKELY(!ohi_runq_has(s, k))) ohi_rbucket_update(tc, s); /* its list emptied: its reach may fall */
+  if (OHI_UNLIKELY(!ohi_runq_has(s, k))) ohi_rbucket_update(ohi_owner_runs(tc), s); /* its list emptied: its reach may fall */
   OHI_OWNER_INC(&b->allocs, k); /* and k pages fewer free */
   OHI_OWNER_INC(&tc->rallocs, 1);
   return p;

@@ -79,8 +79,8 @@ int ohi_heap_destroy(oh_slab_t *h, const char *fn) {
     if (tc->rc != NULL) { /* its kept runs and run slabs were unmapped above */
       memset(tc->rc->runc_n, 0, sizeof tc->rc->runc_n);
       OHI_STORE_RELAXED(&tc->rc->runc_bytes, 0);
-      memset(tc->rc->rbuckets, 0, sizeof tc->rc->rbuckets);
-      tc->rc->rmask = 0;
+      memset(&tc->rc->rb, 0, sizeof tc->rc->rb);
+      tc->rc->quick_pages = 0;
     }
     OHI_STORE_RELAXED(&tc->heap_id, 0);
     if (stolen) ohi_tcache_unsteal(tc);

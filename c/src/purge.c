@@ -200,10 +200,7 @@ static size_t heap_purge(oh_slab_t *h, pass_t *ps) {
           continue;
         }
       }
-      ohi_list_remove(&c->empty, s);
-      s->list = OHI_LIST_NONE;
-      c->empty_count--;
-      OHI_FETCH_SUB(&h->empty_bytes, h->slab_size);
+      ohi_central_unlink(h, c, s);
       s->next = victims;
       victims = s;
       s = prev;

@@ -32,24 +32,10 @@
 #include "internal.h"
 
 
-/* The filed slab whose longest free run fits k pages best: a bit scan to the
- * lowest bucket of k pages or more (every slab there fits, but for the top
- * bucket, which holds 64 pages or more), or NULL. */
-static ohi_slab_t *bucket_pick(ohi_tcache_t *tc, uint32_t k) {
-  unsigned first = k < OHI_RUN_BUCKETS ? k : OHI_RUN_BUCKETS;
-  uint64_t mask = tc->rc->rmask >> (first - 1);
-  if (mask == 0) return NULL;
-  unsigned bk = first + (unsigned)__builtin_ctzll(mask);
-  ohi_slab_t *s = tc->rc->rbuckets[bk];
-  if (bk == OHI_RUN_BUCKETS)
-    while (s != NULL && ohi_run_reach(s) < k) s = s->rnext;
-  return s;
-}
-
 void ohi_runs_settle(ohi_tcache_t *tc, ohi_slab_t *s) {
   uint32_t pages = ohi_runq_settle(s);
   tc->rc->quick_pages -= pages;
-  ohi_rbucket_update(tc, s);
+  ohi_rbucket_update(ohi_owner_runs(tc), s);
 }
 
 /* A run of k pages from the owned slab s, which can serve it (reach k or
@@ -67,7 +53,7 @@ static void *runs_slab_take(ohi_tcache_t *tc, ohi_slab_t *s, uint32_t k, uint32_
     uint32_t at = ohi_run_fit(s, k, &len);
     p = ohi_run_take(s, at, k, len, state, zeroed);
   }
-  ohi_rbucket_update(tc, s);
+  ohi_rbucket_update(ohi_owner_runs(tc), s);
   return p;
 }
 
@@ -80,7 +66,7 @@ static bool refile_all(oh_slab_t *h, ohi_tbin_t *b) {
     next = t->next;
     if (!ohi_bin_collect(h, b, t)) continue; /* emptied and released */
     unsigned due = t->rbucket;
-    ohi_rbucket_update(OHI_LOAD_RELAXED(&t->owner), t);
+    ohi_rbucket_update(ohi_owner_runs(OHI_LOAD_RELAXED(&t->owner)), t);
     moved |= t->rbucket != due;
   }
   return moved;
@@ -101,12 +87,12 @@ static ohi_slab_t *runs_owned_fit(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k) {
     }
   }
   for (int sweep = 0;; sweep++) {
-    for (ohi_slab_t *s; (s = bucket_pick(tc, k)) != NULL;) {
+    for (ohi_slab_t *s; (s = ohi_rbucket_pick(ohi_owner_runs(tc), k)) != NULL;) {
       if (ohi_run_reach(s) >= k) {
         ohi_bin_set_cur(b, s);
         return s;
       }
-      ohi_rbucket_update(tc, s); /* filed too high (never expected): refiled */
+      ohi_rbucket_update(ohi_owner_runs(tc), s); /* filed too high (never expected): refiled */
     }
     if (sweep == 1 || !refile_all(h, b)) return NULL;
   }
@@ -132,7 +118,7 @@ static void *runs_owner_find(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, uint32_
   if ((s = ohi_central_adopt_run(h, k, tc, &at, &len)) == NULL) return NULL;
   ohi_tcache_adopted(tc, b, s);
   void *p = ohi_run_take(s, at, k, len, state, zeroed);
-  ohi_rbucket_update(tc, s);
+  ohi_rbucket_update(ohi_owner_runs(tc), s);
   return p;
 }
 
@@ -183,14 +169,14 @@ static void runs_owner_put(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32
     ohi_runq_push(s, idx, k);
     tc->rc->quick_pages += k;
     if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&s->dirty) == 0)) ohi_slab_mark_dirty(s); /* the purger settles and ages it */
-    if (k > s->rbucket) ohi_rbucket_update(tc, s);
+    if (k > s->rbucket) ohi_rbucket_update(ohi_owner_runs(tc), s);
     if (s->used == 0 && b->cur != s) ohi_bin_note_emptied(b, s);
     return;
   }
   ohi_bin_collect(h, b, s); /* before the put: this run keeps s in use, so the collect releases nothing */
   ohi_run_put(s, idx);
   if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&s->dirty) == 0)) ohi_slab_mark_dirty(s);
-  ohi_rbucket_update(tc, s);
+  ohi_rbucket_update(ohi_owner_runs(tc), s);
   /* Emptied: as a chunk slab's local free (a zero delay releases it), but
    * never the current one, which the next allocation would only make again. */
   if (s->used == 0 && b->cur != s) ohi_tcache_local_free_slow(h, tc, s, false);

@@ -248,16 +248,23 @@ OHI_INLINE void ohi_bin_count(ohi_tbin_t *b, uint64_t allocs, uint64_t frees) {
 #define OHI_RUNC_N 4
 #define OHI_STEAL_BYPASS 1u
 #define OHI_STEAL_YIELD 2u
+/* Run slabs by the longest run they can serve (ohi_run_reach: 1 .. 63
+ * pages, and 64 or more: OHI_RUN_BUCKETS), so a refill finds the slab that
+ * fits best without a search (bit b-1 of rmask: bucket b holds one); linked
+ * through the slabs' rnext/rprev, the bucket in their rbucket. An owner's
+ * (ohi_runcache_t) or the heap's central run slabs' (oh_slab_s). */
+typedef struct ohi_rbuckets_s {
+  uint64_t rmask;
+  ohi_slab_t *rbuckets[OHI_RUN_BUCKETS + 1];
+} ohi_rbuckets_t;
+
 /* A thread cache's part in the run tier (runs.c), allocated with it for a
  * heap with runs only. */
 typedef struct ohi_runcache_s {
-  /* Owned run slabs by the longest run of free pages they have (1 .. 63
-   * pages, and 64 or more: OHI_RUN_BUCKETS), so a refill finds the slab
-   * that fits best without a search (bit b-1 of rmask: bucket b holds one).
-   * The owner keeps them; a collect by anyone else may leave a slab on a
-   * lower bucket than its due, which a refill's sweep corrects. */
-  uint64_t rmask;
-  ohi_slab_t *rbuckets[OHI_RUN_BUCKETS + 1];
+  /* Owned run slabs by their reach. The owner keeps them; a collect by
+   * anyone else may leave a slab on a lower bucket than its due, which a
+   * refill's sweep corrects. */
+  ohi_rbuckets_t rb;
   /* Runs of pages this cache freed into its own run slabs, kept claimed
    * (first page's word CACHED, pages still used) for the next allocation of
    * as many pages: a pair of alloc and free then costs two stores and no
@@ -334,6 +341,9 @@ struct oh_slab_s {
   size_t run_min, run_max, big_min;
   uint32_t run_class;
   uint32_t page_shift;
+  /* The run class's central slabs by their longest free run (under its
+   * lock), so a pick finds one that fits at once. */
+  ohi_rbuckets_t central_runs;
   unsigned slab_shift;
   bool single;      /* a pool: one class of exactly classes[0].chunk_size */
   size_t max_objects;

@@ -127,37 +127,48 @@ OHI_INLINE unsigned rbucket_of(const ohi_slab_t *s) {
   return r < OHI_RUN_BUCKETS ? r : OHI_RUN_BUCKETS;
 }
 
-void ohi_rbucket_link(ohi_tcache_t *tc, ohi_slab_t *s) {
+void ohi_rbucket_link(ohi_rbuckets_t *rb, ohi_slab_t *s) {
   unsigned b = rbucket_of(s);
   s->rbucket = (uint16_t)b;
   s->rprev = NULL;
   s->rnext = NULL;
   if (b == 0) return; /* no free page: on no bucket */
-  s->rnext = tc->rc->rbuckets[b];
+  s->rnext = rb->rbuckets[b];
   if (s->rnext) s->rnext->rprev = s;
-  tc->rc->rbuckets[b] = s;
-  tc->rc->rmask |= (uint64_t)1 << (b - 1);
+  rb->rbuckets[b] = s;
+  rb->rmask |= (uint64_t)1 << (b - 1);
 }
 
-void ohi_rbucket_unlink(ohi_tcache_t *tc, ohi_slab_t *s) {
+void ohi_rbucket_unlink(ohi_rbuckets_t *rb, ohi_slab_t *s) {
   unsigned b = s->rbucket;
   if (b == 0) return;
   if (s->rprev) s->rprev->rnext = s->rnext;
-  else tc->rc->rbuckets[b] = s->rnext;
+  else rb->rbuckets[b] = s->rnext;
   if (s->rnext) s->rnext->rprev = s->rprev;
-  if (tc->rc->rbuckets[b] == NULL) tc->rc->rmask &= ~((uint64_t)1 << (b - 1));
+  if (rb->rbuckets[b] == NULL) rb->rmask &= ~((uint64_t)1 << (b - 1));
   s->rnext = s->rprev = NULL;
   s->rbucket = 0;
 }
 
-void ohi_rbucket_update(ohi_tcache_t *tc, ohi_slab_t *s) {
+void ohi_rbucket_update(ohi_rbuckets_t *rb, ohi_slab_t *s) {
   if (s->rbucket == rbucket_of(s)) return;
-  ohi_rbucket_unlink(tc, s);
-  ohi_rbucket_link(tc, s);
+  ohi_rbucket_unlink(rb, s);
+  ohi_rbucket_link(rb, s);
+}
+
+ohi_slab_t *ohi_rbucket_pick(const ohi_rbuckets_t *rb, uint32_t k) {
+  unsigned first = k < OHI_RUN_BUCKETS ? k : OHI_RUN_BUCKETS;
+  uint64_t mask = rb->rmask >> (first - 1);
+  if (mask == 0) return NULL;
+  unsigned bk = first + (unsigned)__builtin_ctzll(mask);
+  ohi_slab_t *s = rb->rbuckets[bk];
+  if (bk == OHI_RUN_BUCKETS)
+    while (s != NULL && ohi_run_reach(s) < k) s = s->rnext;
+  return s;
 }
 
 void ohi_bin_own(ohi_tbin_t *b, ohi_slab_t *s) {
-  if (s->fmap != NULL) ohi_rbucket_link(OHI_LOAD_RELAXED(&s->owner), s);
+  if (s->fmap != NULL) ohi_rbucket_link(ohi_owner_runs(OHI_LOAD_RELAXED(&s->owner)), s);
   ohi_bin_push_front(b, s);
   OHI_OWNER_INC(&b->nowned, 1);
   ohi_bin_nfree_add(b, ohi_slab_nfree(s));
@@ -168,7 +179,7 @@ void ohi_bin_disown(ohi_tbin_t *b, ohi_slab_t *s) {
   if (s->fmap != NULL) {
     ohi_tcache_t *tc = OHI_LOAD_RELAXED(&s->owner);
     if (s->qmask != 0) ohi_runs_settle(tc, s); /* a slab no cache owns keeps no quick list */
-    ohi_rbucket_unlink(tc, s);
+    ohi_rbucket_unlink(ohi_owner_runs(tc), s);
   }
   if (counted_empty(b, s)) nempty_add(b, -1);
   if (b->cur == s) b->cur = NULL;
@@ -199,7 +210,7 @@ bool ohi_bin_collect(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s) {
   if (OHI_LOAD_RELAXED(&s->xfree) == OHI_W_END) return true;
   bool was_empty = s->used == 0;
   ohi_bin_nfree_add(b, ohi_slab_collect(s));
-  if (s->fmap != NULL) ohi_rbucket_update(OHI_LOAD_RELAXED(&s->owner), s); /* a run slab: its longest free run grew */
+  if (s->fmap != NULL) ohi_rbucket_update(ohi_owner_runs(OHI_LOAD_RELAXED(&s->owner)), s); /* a run slab: its longest free run grew */
   if (was_empty || s->used != 0) return true;
   ohi_bin_note_emptied(b, s);
   if (!ohi_purge_at_free() || b->cur == s || s->guarded) return true;
@@ -441,7 +452,7 @@ void ohi_tcache_flush_runs(oh_slab_t *h, ohi_tcache_t *tc) {
       ohi_run_put(s, idx);
       if (OHI_LOAD_RELAXED(&s->dirty) == 0) ohi_slab_mark_dirty(s);
       if (s->used == 0) ohi_bin_note_emptied(b, s);
-      ohi_rbucket_update(tc, s);
+      ohi_rbucket_update(ohi_owner_runs(tc), s);
     }
   }
   OHI_STORE_RELAXED(&tc->rc->runc_bytes, 0);
