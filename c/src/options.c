@@ -70,9 +70,10 @@ static const option_desc_t option_table[OH_OPT_COUNT_] = {
     /* Runs of pages for 16 KiB .. a quarter slab (runpage.c): on by default
      * since their quick lists made a batch cost what a class's free list
      * does. They take a phase change (16 KiB buffers freed, 48 KiB ones
-     * allocated) at 1.2-1.4x the classes' rate; C's 16-256 KiB batches, the
-     * Go API, steady churn and the cache are level with the classes
-     * (bench/RESULTS.md, sessions 8 and 13). 0: the size classes. */
+     * allocated) at 1.2-1.3x the classes' rate; the Go API and steady churn
+     * are level with the classes, C's 16-256 KiB cells 10-30 % slower (still
+     * ahead of mimalloc and jemalloc) (bench/RESULTS.md, sessions 8 and 13).
+     * 0: the size classes. */
     [OH_OPT_PAGE_RUNS] = {"OFFHEAP_PAGE_RUNS", 1, 0, 1},
 };
 
