@@ -35,6 +35,8 @@
 void ohi_runs_settle(ohi_tcache_t *tc, ohi_slab_t *s) {
   uint32_t pages = ohi_runq_settle(s);
   tc->rc->quick_pages -= pages;
+  /* (a push marked it dirty already; kept so, whatever cleared it since) */
+  if (pages != 0 && OHI_LOAD_RELAXED(&s->dirty) == 0) ohi_slab_mark_dirty(s);
   ohi_rbucket_update(ohi_owner_runs(tc), s);
 }
 
