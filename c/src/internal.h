@@ -28,7 +28,8 @@
  *                             -- the slab tier (overview: heap.c) --
  *   sizeclass.c               size classes of a heap
  *   heap.c                    heaps: creation and the registry every tier reads
- *   runpage.c                 a run slab's pages: free bitmap, take and put a run
+ *   runpage.c                 a run slab's pages: free bitmap, take and put a run,
+ *                             quick lists; run slabs filed by their reach
  *   central.c                 per-class central lists, slab creation and release
  *   tcache.c                  thread caches: slabs owned by a thread
  *   runs.c                    runs of pages: sizes run_min .. run_max
@@ -138,6 +139,14 @@ OHI_INLINE uint32_t ohi_run_pages(const ohi_slab_t *s, uint32_t idx) {
 uint32_t ohi_run_put(ohi_slab_t *s, uint32_t idx);
 /* ohi_slab_collect for a run slab: returns the pages freed. */
 uint32_t ohi_run_collect(ohi_slab_t *s);
+/* A run slab on the bucket of its reach in rb (an owner's, by the owner or
+ * a stealer; the heap's central ones, under the run class's lock), off it,
+ * or moved to it after a change; and the slab of rb that serves k pages and
+ * the fewest beyond (the lowest bucket of k or more), or NULL. */
+void ohi_rbucket_link(ohi_rbuckets_t *rb, ohi_slab_t *s);
+void ohi_rbucket_unlink(ohi_rbuckets_t *rb, ohi_slab_t *s);
+void ohi_rbucket_update(ohi_rbuckets_t *rb, ohi_slab_t *s);
+ohi_slab_t *ohi_rbucket_pick(const ohi_rbuckets_t *rb, uint32_t k);
 /* The quick lists (the owner's): a claimed run of k pages (2 <= k <=
  * OHI_RUNC_PAGES) kept on list k; the first run of list k (which holds
  * one) taken off, its word for the caller to set; every list's runs put back
@@ -280,14 +289,6 @@ void ohi_tcache_adopted(ohi_tcache_t *tc, ohi_tbin_t *b, ohi_slab_t *s);
 /* An owner handle about to adopt a slab of class cls first moves the slabs
  * with free chunks of quiet owner handles to the central lists (tcache.c). */
 void ohi_tcache_reclaim(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls);
-/* A run slab on the bucket of its reach in rb (an owner's, by the owner or
- * a stealer; the heap's central ones, under the run class's lock), off it,
- * or moved to it after a change; and the slab of rb that serves k pages and
- * the fewest beyond (the lowest bucket of k or more), or NULL. */
-void ohi_rbucket_link(ohi_rbuckets_t *rb, ohi_slab_t *s);
-void ohi_rbucket_unlink(ohi_rbuckets_t *rb, ohi_slab_t *s);
-void ohi_rbucket_update(ohi_rbuckets_t *rb, ohi_slab_t *s);
-ohi_slab_t *ohi_rbucket_pick(const ohi_rbuckets_t *rb, uint32_t k);
 /* The buckets of tc's run slabs. */
 OHI_INLINE ohi_rbuckets_t *ohi_owner_runs(ohi_tcache_t *tc) { return &tc->rc->rb; }
 /* The runs tc keeps for reuse (struct ohi_tcache_s: runc) go back to their
@@ -408,8 +409,8 @@ void *ohi_runs_alloc_central(oh_slab_t *h, size_t n, bool *zeroed, const char *f
 void ohi_runs_free(oh_slab_t *h, ohi_slab_t *s, uint32_t idx);
 bool ohi_runs_free_in(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx);
 /* The quick lists of tc's run slab s go back to its pages (the owner, or a
- * stealer): s refiled, marked dirty, counted empty if it is. */
-void ohi_runs_settle(ohi_tcache_t *tc, ohi_slab_t *s);
+ * stealer; tcache.c): s refiled, kept dirty. */
+void ohi_tcache_settle_runs(ohi_tcache_t *tc, ohi_slab_t *s);
 void ohi_runs_send(oh_slab_t *h, ohi_slab_t *s, uint32_t idx);
 /* A binding's cache of runs (release.c's batch transfer for a size class of
  * the run range, cls: runs of its chunk size's pages, CACHED): taken through

@@ -29,8 +29,10 @@
  *           committed by the OS on first touch, counted here, and known to
  *           read as zero when all its pages were
  *   maxrun  the longest run of free pages, kept exact: a slab that cannot
- *           serve a size is never searched for it, and the owner files its
- *           slabs by it (tcache.c: rbuckets) to find the best fit at once
+ *           serve a size is never searched for it, and the owner (and the
+ *           run class's central lists) file slabs by it, or by their
+ *           longest listed run if longer (their reach: ohi_rbucket_*, at
+ *           the end of this file), to find the best fit at once
  *   qhead   the owner's quick lists: a run its owner frees goes, claimed
  *           (first word OHI_W_CACHED | next, its pages not free in fmap
  *           but not in used either), on the list of its page count; the next
@@ -188,4 +190,51 @@ uint32_t ohi_runq_settle(ohi_slab_t *s) {
   }
   s->qmask = 0;
   return n;
+}
+
+/* ---- run slabs filed by their reach (an owner's, or the heap's central ones) ---- */
+
+OHI_INLINE unsigned rbucket_of(const ohi_slab_t *s) {
+  uint32_t r = ohi_run_reach(s);
+  return r < OHI_RUN_BUCKETS ? r : OHI_RUN_BUCKETS;
+}
+
+void ohi_rbucket_link(ohi_rbuckets_t *rb, ohi_slab_t *s) {
+  unsigned b = rbucket_of(s);
+  s->rbucket = (uint16_t)b;
+  s->rprev = NULL;
+  s->rnext = NULL;
+  if (b == 0) return; /* no free page: on no bucket */
+  s->rnext = rb->rbuckets[b];
+  if (s->rnext) s->rnext->rprev = s;
+  rb->rbuckets[b] = s;
+  rb->rmask |= (uint64_t)1 << (b - 1);
+}
+
+void ohi_rbucket_unlink(ohi_rbuckets_t *rb, ohi_slab_t *s) {
+  unsigned b = s->rbucket;
+  if (b == 0) return;
+  if (s->rprev) s->rprev->rnext = s->rnext;
+  else rb->rbuckets[b] = s->rnext;
+  if (s->rnext) s->rnext->rprev = s->rprev;
+  if (rb->rbuckets[b] == NULL) rb->rmask &= ~((uint64_t)1 << (b - 1));
+  s->rnext = s->rprev = NULL;
+  s->rbucket = 0;
+}
+
+void ohi_rbucket_update(ohi_rbuckets_t *rb, ohi_slab_t *s) {
+  if (s->rbucket == rbucket_of(s)) return;
+  ohi_rbucket_unlink(rb, s);
+  ohi_rbucket_link(rb, s);
+}
+
+ohi_slab_t *ohi_rbucket_pick(const ohi_rbuckets_t *rb, uint32_t k) {
+  unsigned first = k < OHI_RUN_BUCKETS ? k : OHI_RUN_BUCKETS;
+  uint64_t mask = rb->rmask >> (first - 1);
+  if (mask == 0) return NULL;
+  unsigned bk = first + (unsigned)__builtin_ctzll(mask);
+  ohi_slab_t *s = rb->rbuckets[bk];
+  if (bk == OHI_RUN_BUCKETS)
+    while (s != NULL && ohi_run_reach(s) < k) s = s->rnext;
+  return s;
 }

@@ -12,11 +12,13 @@
  * and the purge policy, thread exit, fork and destroy treat run slabs as the
  * slabs they are (they walk every class, the run class included).
  *
- * A free run is found best-fit: the owned slab whose longest free run is the
- * shortest that fits (the owner files its run slabs by it: tcache.c,
- * rbuckets), and in it the shortest free run that fits (runpage.c), so long
- * runs stay whole for long requests; then the runs the cache keeps, handed
- * back to their slabs; then quiet owner handles' slabs, the central lists,
+ * A free run is found best-fit: a run of as many pages on the current slab's
+ * quick list (runpage.c), else the owned slab whose reach is the shortest
+ * that fits (the owner files its run slabs by it: runpage.c, ohi_rbucket_*),
+ * and in it a listed run of as many pages or the shortest free run that
+ * fits, so long runs stay whole for long requests; then the runs the cache
+ * keeps and lists, handed back to their slabs; then quiet owner handles'
+ * slabs, the central lists (filed the same way),
  * a new slab. A phase that frees 16 KiB buffers and then allocates 48 KiB
  * ones so takes the freed pages - committed, no fault - before it maps a new
  * slab; a cache of mixed sizes keeps its holes filled rather than growing.
@@ -32,14 +34,6 @@
 #include "internal.h"
 
 
-void ohi_runs_settle(ohi_tcache_t *tc, ohi_slab_t *s) {
-  uint32_t pages = ohi_runq_settle(s);
-  tc->rc->quick_pages -= pages;
-  /* (a push marked it dirty already; kept so, whatever cleared it since) */
-  if (pages != 0 && OHI_LOAD_RELAXED(&s->dirty) == 0) ohi_slab_mark_dirty(s);
-  ohi_rbucket_update(ohi_owner_runs(tc), s);
-}
-
 /* A run of k pages from the owned slab s, which can serve it (reach k or
  * more; cache entered): off its quick list for k, else its best fit, with
  * its quick lists settled first if they alone hold the pages. Its first word
@@ -51,7 +45,7 @@ static void *runs_slab_take(ohi_tcache_t *tc, ohi_slab_t *s, uint32_t k, uint32_
     *zeroed = false;
   } else {
     uint32_t len;
-    if (s->maxrun < k) ohi_runs_settle(tc, s);
+    if (s->maxrun < k) ohi_tcache_settle_runs(tc, s);
     uint32_t at = ohi_run_fit(s, k, &len);
     p = ohi_run_take(s, at, k, len, state, zeroed);
   }

@@ -120,51 +120,14 @@ void ohi_bin_set_cur(ohi_tbin_t *b, ohi_slab_t *t) {
   if (t != NULL && t != old && t->used == 0) nempty_add(b, -1);
 }
 
-/* ---- run slabs by their longest free run --------------------------------------- */
+/* ---- the owner's quick lists (runpage.c) ---------------------------------------- */
 
-OHI_INLINE unsigned rbucket_of(const ohi_slab_t *s) {
-  uint32_t r = ohi_run_reach(s);
-  return r < OHI_RUN_BUCKETS ? r : OHI_RUN_BUCKETS;
-}
-
-void ohi_rbucket_link(ohi_rbuckets_t *rb, ohi_slab_t *s) {
-  unsigned b = rbucket_of(s);
-  s->rbucket = (uint16_t)b;
-  s->rprev = NULL;
-  s->rnext = NULL;
-  if (b == 0) return; /* no free page: on no bucket */
-  s->rnext = rb->rbuckets[b];
-  if (s->rnext) s->rnext->rprev = s;
-  rb->rbuckets[b] = s;
-  rb->rmask |= (uint64_t)1 << (b - 1);
-}
-
-void ohi_rbucket_unlink(ohi_rbuckets_t *rb, ohi_slab_t *s) {
-  unsigned b = s->rbucket;
-  if (b == 0) return;
-  if (s->rprev) s->rprev->rnext = s->rnext;
-  else rb->rbuckets[b] = s->rnext;
-  if (s->rnext) s->rnext->rprev = s->rprev;
-  if (rb->rbuckets[b] == NULL) rb->rmask &= ~((uint64_t)1 << (b - 1));
-  s->rnext = s->rprev = NULL;
-  s->rbucket = 0;
-}
-
-void ohi_rbucket_update(ohi_rbuckets_t *rb, ohi_slab_t *s) {
-  if (s->rbucket == rbucket_of(s)) return;
-  ohi_rbucket_unlink(rb, s);
-  ohi_rbucket_link(rb, s);
-}
-
-ohi_slab_t *ohi_rbucket_pick(const ohi_rbuckets_t *rb, uint32_t k) {
-  unsigned first = k < OHI_RUN_BUCKETS ? k : OHI_RUN_BUCKETS;
-  uint64_t mask = rb->rmask >> (first - 1);
-  if (mask == 0) return NULL;
-  unsigned bk = first + (unsigned)__builtin_ctzll(mask);
-  ohi_slab_t *s = rb->rbuckets[bk];
-  if (bk == OHI_RUN_BUCKETS)
-    while (s != NULL && ohi_run_reach(s) < k) s = s->rnext;
-  return s;
+void ohi_tcache_settle_runs(ohi_tcache_t *tc, ohi_slab_t *s) {
+  uint32_t pages = ohi_runq_settle(s);
+  tc->rc->quick_pages -= pages;
+  /* (a push marked it dirty already; kept so, whatever cleared it since) */
+  if (pages != 0 && OHI_LOAD_RELAXED(&s->dirty) == 0) ohi_slab_mark_dirty(s);
+  ohi_rbucket_update(ohi_owner_runs(tc), s);
 }
 
 void ohi_bin_own(ohi_tbin_t *b, ohi_slab_t *s) {
@@ -178,7 +141,7 @@ void ohi_bin_own(ohi_tbin_t *b, ohi_slab_t *s) {
 void ohi_bin_disown(ohi_tbin_t *b, ohi_slab_t *s) {
   if (s->fmap != NULL) {
     ohi_tcache_t *tc = OHI_LOAD_RELAXED(&s->owner);
-    if (s->qmask != 0) ohi_runs_settle(tc, s); /* a slab no cache owns keeps no quick list */
+    if (s->qmask != 0) ohi_tcache_settle_runs(tc, s); /* a slab no cache owns keeps no quick list */
     ohi_rbucket_unlink(ohi_owner_runs(tc), s);
   }
   if (counted_empty(b, s)) nempty_add(b, -1);
@@ -436,7 +399,7 @@ void ohi_tcache_flush_runs(oh_slab_t *h, ohi_tcache_t *tc) {
   ohi_tbin_t *b = &tc->bins[h->run_class];
   if (tc->rc->quick_pages != 0) /* the owned slabs' quick lists */
     for (ohi_slab_t *s = b->owned; s != NULL; s = s->next)
-      if (s->qmask != 0) ohi_runs_settle(tc, s);
+      if (s->qmask != 0) ohi_tcache_settle_runs(tc, s);
   if (OHI_LOAD_RELAXED(&tc->rc->runc_bytes) == 0) return;
   for (unsigned k = 0; k <= OHI_RUNC_PAGES; k++) {
     while (tc->rc->runc_n[k] > 0) {
