@@ -122,15 +122,26 @@ func (w *worker) oomOK(op string, n int, err error, allowed bool) bool {
 }
 
 // expectUsable checks the size the core reports for an allocation of n
-// bytes against the instance's size classes (or whole pages: above the slab
-// size, and for the sizes it serves as runs of pages outside debug mode -
-// which the workers flip, so a run-sized request may get its class too).
-func (w *worker) expectUsable(what string, classes []int, runs [2]int, slabSize, n int, usable uint64) bool {
-	if n >= runs[0] && n <= runs[1] && usable == uint64((n+pageSize-1)&^(pageSize-1)) {
+// bytes at addr against the instance's size classes (or whole pages: above
+// the slab size, and for the sizes it serves as runs of pages outside debug
+// mode - which the workers flip, so a run-sized request may get its class
+// too). Builds without the core's internals (offheap_shared, -asan) do not
+// know the run range: there an allocation of at most the slab size that the
+// region map calls whole pages (SpanLarge) is a run, and must be exactly its
+// pages; the bundled build checks which sizes are runs.
+func (w *worker) expectUsable(what string, classes []int, runs [2]int, slabSize, n int, addr uintptr, usable uint64) bool {
+	pages := uint64((n + pageSize - 1) &^ (pageSize - 1))
+	if n >= runs[0] && n <= runs[1] && usable == pages {
+		return true
+	}
+	if !bindings.FastPath && n <= slabSize && bindings.SpanKindOf(addr) == bindings.SpanLarge {
+		if usable != pages {
+			w.failf("%s(%d): usable size %d, want a run of %d bytes", what, n, usable, pages)
+			return false
+		}
 		return true
 	}
 	if n > slabSize {
-		pages := uint64((n + pageSize - 1) &^ (pageSize - 1))
 		if usable < pages || usable > pages+pages/4 {
 			w.failf("%s(%d): usable size %d, want whole pages: %d (up to 25%% more when a freed span is reused)", what, n, usable, pages)
 			return false
@@ -281,7 +292,7 @@ func (w *worker) alloc(kind allocKind) {
 			w.failf("usable size of a live %s buffer %#x: %v", op, addr, e)
 			return
 		}
-		w.expectUsable(op, f.defClasses, f.defRuns, defSlabSize, n, uint64(u))
+		w.expectUsable(op, f.defClasses, f.defRuns, defSlabSize, n, addr, uint64(u))
 		usable, large = uint64(u), n > defSlabSize
 		if n%pageSize == 0 && addr%uintptr(pageSize) != 0 {
 			w.failf("%s(%d): a page multiple at %#x, not page aligned", op, n, addr)
@@ -292,7 +303,7 @@ func (w *worker) alloc(kind allocKind) {
 			w.failf("usable size of a live Slab buffer %#x: %v", addr, e)
 			return
 		}
-		w.expectUsable(op, f.slabClasses, f.slabRuns, fxSlabSize, n, uint64(u))
+		w.expectUsable(op, f.slabClasses, f.slabRuns, fxSlabSize, n, addr, uint64(u))
 		usable, large = uint64(u), n > fxSlabSize
 		lb.ref = &sharedRef{}
 		lb.ref.refs.Store(1)
