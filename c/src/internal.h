@@ -148,9 +148,10 @@ void ohi_rbucket_unlink(ohi_rbuckets_t *rb, ohi_slab_t *s);
 void ohi_rbucket_update(ohi_rbuckets_t *rb, ohi_slab_t *s);
 ohi_slab_t *ohi_rbucket_pick(const ohi_rbuckets_t *rb, uint32_t k);
 /* The quick lists (the owner's): a claimed run of k pages (2 <= k <=
- * OHI_RUNC_PAGES) kept on list k; the first run of list k (which holds
- * one) taken off, its word for the caller to set; every list's runs put back
- * (ohi_run_put), returning their pages. */
+ * OHI_RUNC_PAGES) kept on list k, out of used; the first run of list k
+ * (which holds one) taken off, back in used, its word for the caller to set;
+ * every list's runs back to the page map (free pages in fmap; used stands),
+ * returning their pages. */
 OHI_INLINE void ohi_runq_push(ohi_slab_t *s, uint32_t idx, uint32_t k) {
   OHI_STORE_RELAXED(&ohi_slab_words(s)[idx], OHI_W_CACHED | s->qhead[k]);
   s->qhead[k] = idx;

@@ -102,8 +102,9 @@ struct ohi_slab_s {
   };
   uint32_t guarded;       /* free chunks whose pages are inaccessible (debug) */
   uint16_t maxrun;        /* run slabs: the longest run of free pages (runpage.c) */
-  uint16_t rbucket;       /* run slabs: the owner's bucket it is on (0: none; tcache.c) */
-  ohi_slab_t *rnext, *rprev; /* run slabs: in the owner's bucket */
+  uint16_t rbucket;       /* run slabs: the bucket it is on, its owner's or the heap's
+                           * central ones (0: none; runpage.c) */
+  ohi_slab_t *rnext, *rprev; /* run slabs: in that bucket */
   /* Run slabs: the owner's quick lists (runpage.c) - runs it freed, kept
    * claimed per page count k <= OHI_RUNC_PAGES, qhead[k] the first (or
    * OHI_W_END), bit k - 1 of qmask set while list k holds one. The owner's;
