@@ -158,7 +158,7 @@ Test(release_shortcut, other_threads_frees_into_the_shortcut_slab) {
   t_cap_remove();
 }
 
-/* ---- runs of pages (release_run_fast) ---------------------------------------------- */
+/* ---- runs of pages (release_fast's run shortcut) ----------------------------------- */
 
 /* A release of a run into the run slab of the thread's last run release skips
  * the region map. Primed here with a release the map path serves (the first

@@ -329,37 +329,20 @@ OHI_INLINE bool release_fast(oh_slab_t *h, void *p) {
   return done;
 }
 
-/* A run (a last reference) of the run slab of the owner's last release of a
- * run (tc->last_run, shortcut_index), claimed by the map path's CAS (a
- * count above 1, a tail or a free page fails it: release_full then reports).
- * Returns true when p is freed. */
-static bool release_run_fast(oh_slab_t *h, ohi_tcache_t *tc, void *p) {
-  ohi_slab_t *s;
-  uint32_t idx, one = 1;
-  bool done = false;
-  if (OHI_LIKELY(ohi_tcache_try_enter(tc)) && (s = tc->last_run) != NULL && shortcut_index(tc, s, p, &idx) &&
-      OHI_CAS(ohi_slab_words(s) + idx, &one, OHI_W_CACHED))
-    done = ohi_runs_free_in(h, tc, s, idx); /* the owner's, inside its window: true */
-  ohi_tcache_leave(tc);
-  return done;
-}
-
 /* Every release is classified from the core's tables (the region map, or
- * one of the owner's shortcuts) and claimed by one CAS (ohi_chunk_try_release,
- * or free_fast's, or a run's). Here: the run shortcut, then the region map; a
- * chunk of a slab the calling thread owns then goes through free_fast (and
- * its slab becomes the shortcut), a run of its own run slab is kept or put
- * back (and its slab becomes the run shortcut), and
+ * one of release_fast's shortcuts) and claimed by one CAS (ohi_chunk_try_release,
+ * or free_fast's, or a run's). Here, after release_fast declined: the region
+ * map; a chunk of a slab the calling thread owns then goes through free_fast
+ * (and its slab becomes the shortcut), a run of its own run slab is kept or
+ * put back (and its slab becomes the run shortcut), and
  * anything else - a count above 1, a misuse, a slab of another owner or of
  * none, a large span - through the checked transition and release_slow. */
 static OHI_NOINLINE int release_full(oh_slab_t *h, void *p, int mode, const char *fn) {
   ohi_span_t *sp = NULL;
   uint32_t *w = NULL;
-  ohi_tcache_t *tc = tcache_peek(h);
-  /* (tc->last_run is read inside the cache's window only: a stealer clears it) */
-  if (tc != NULL && h->run_class != OHI_NO_RUNS && release_run_fast(h, tc, p)) return 1;
   if (OHI_UNLIKELY(ohi_chunk_find(h, p, fn, &sp, &w) != 0)) return -1;
   ohi_slab_t *s = (ohi_slab_t *)sp;
+  ohi_tcache_t *tc = tcache_peek(h);
   uint32_t kind = OHI_LOAD_RELAXED(&sp->kind);
   if (tc != NULL && kind == OHI_SPAN_SLAB && OHI_LOAD_RELAXED(&s->owner) == tc && ohi_tcache_enter(tc)) {
     bool done = OHI_LOAD_RELAXED(&s->owner) == tc && free_fast(tc, s, w, p);
