@@ -344,31 +344,32 @@ OHI_INLINE bool ohi_runc_room(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k) {
   return k <= OHI_RUNC_PAGES && tc->rc->runc_n[k] < OHI_RUNC_N &&
          tc->rc->runc_bytes + ((uint64_t)k << h->page_shift) <= (uint64_t)ohi_opt(OH_OPT_TCACHE_BYTES);
 }
-/* The owner's claimed run of k pages at page idx of its slab s kept by tc
- * (entered, ohi_runc_room), counted freed; its word stays CACHED. The fast
+/* The owner's free of its claimed run of k pages at page idx of s, counted
+ * by tc (entered): k pages more free - kept and listed ones count as free -
+ * and one operation; its pages poisoned. */
+OHI_INLINE void ohi_runs_count_free(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx, uint32_t k) {
+  OHI_ASAN_POISON(ohi_chunk_ptr(s, idx), (size_t)k << h->page_shift);
+  OHI_OWNER_INC(&tc->bins[h->run_class].frees, k);
+  OHI_OWNER_INC(&tc->rfrees, 1);
+}
+/* That run kept by tc (ohi_runc_room); its word stays CACHED. The fast
  * path's and runs.c's one way to keep a run. */
 OHI_INLINE void ohi_runc_push(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx, uint32_t k) {
   ohi_runcache_t *rc = tc->rc;
-  OHI_ASAN_POISON(ohi_chunk_ptr(s, idx), (size_t)k << h->page_shift);
-  OHI_OWNER_INC(&tc->bins[h->run_class].frees, k); /* and k pages more free (kept ones count as free) */
-  OHI_OWNER_INC(&tc->rfrees, 1);
   rc->runw[k][rc->runc_n[k]] = ohi_slab_words(s) + idx;
   rc->runc[k][rc->runc_n[k]++] = ohi_chunk_ptr(s, idx);
   OHI_STORE_RELAXED(&rc->runc_bytes, rc->runc_bytes + ((uint64_t)k << h->page_shift));
 }
 /* Whether the owner's claimed run of k pages of its slab s can go on s's
- * quick list with nothing else to do (runs.c does the rest otherwise): a
- * listed length, a delay, the slab dirty already and filed at k or above,
- * and not emptied by it. */
+ * quick list with nothing else to do - runs_owner_put's list branch
+ * without its calls, for the fast release: a listed length, a delay, the
+ * slab dirty already and filed at k or above, and not emptied by it. */
 OHI_INLINE bool ohi_runq_plain(const ohi_slab_t *s, uint32_t k) {
   return k <= OHI_RUNC_PAGES && k <= s->rbucket && s->used > k && OHI_LOAD_RELAXED(&s->dirty) != 0 &&
          !ohi_purge_at_free();
 }
-/* That run (ohi_runq_plain) on its quick list, counted freed. */
-OHI_INLINE void ohi_runq_keep(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx, uint32_t k) {
-  OHI_ASAN_POISON(ohi_chunk_ptr(s, idx), (size_t)k << h->page_shift);
-  OHI_OWNER_INC(&tc->bins[h->run_class].frees, k); /* and k pages more free */
-  OHI_OWNER_INC(&tc->rfrees, 1);
+/* tc's claimed run of k pages at page idx of its slab s on s's quick list. */
+OHI_INLINE void ohi_runq_add(ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx, uint32_t k) {
   ohi_runq_push(s, idx, k);
   tc->rc->quick_pages += k;
 }

@@ -162,8 +162,7 @@ static void runs_owner_put(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32
   ohi_tbin_t *b = &tc->bins[h->run_class];
   uint32_t k = ohi_run_pages(s, idx);
   if (k <= OHI_RUNC_PAGES && !ohi_purge_at_free()) {
-    ohi_runq_push(s, idx, k);
-    tc->rc->quick_pages += k;
+    ohi_runq_add(tc, s, idx, k);
     if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&s->dirty) == 0)) ohi_slab_mark_dirty(s); /* the purger settles and ages it */
     if (k > s->rbucket) ohi_rbucket_update(ohi_owner_runs(tc), s);
     if (s->used == 0 && b->cur != s) ohi_bin_note_emptied(b, s);
@@ -180,18 +179,9 @@ static void runs_owner_put(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32
 
 /* The owner frees a claimed run of its own slab s (cache entered). */
 static void runs_owner_free(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx, uint32_t k) {
-  if (ohi_runc_room(h, tc, k)) { /* kept claimed for the next one */
-    ohi_runc_push(h, tc, s, idx, k);
-    return;
-  }
-  if (ohi_runq_plain(s, k)) {
-    ohi_runq_keep(h, tc, s, idx, k);
-    return;
-  }
-  OHI_ASAN_POISON(ohi_chunk_ptr(s, idx), (size_t)k * s->chunk_size);
-  OHI_OWNER_INC(&tc->bins[h->run_class].frees, k); /* and k pages more free */
-  OHI_OWNER_INC(&tc->rfrees, 1);
-  runs_owner_put(h, tc, s, idx);
+  ohi_runs_count_free(h, tc, s, idx, k);
+  if (ohi_runc_room(h, tc, k)) ohi_runc_push(h, tc, s, idx, k); /* kept claimed for the next one */
+  else runs_owner_put(h, tc, s, idx);
 }
 
 bool ohi_runs_free_in(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx) {
