@@ -399,10 +399,9 @@ OHI_INLINE void *ohi_runq_take_cur(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k) {
 }
 /* n bytes (run_min <= n <= run_max) as a run of pages; NULL with the error
  * reported. *zeroed: known to read as zero. Through the calling thread's
- * cache; or through tc, entered by the caller (NULL: its slabs could not
- * serve it); or from the central lists. */
+ * slabs (the caller, release.c's alloc_big, tried the runs its cache keeps
+ * and its current slab's quick list), or from the central lists. */
 void *ohi_runs_alloc(oh_slab_t *h, size_t n, bool *zeroed, const char *fn);
-void *ohi_runs_take(oh_slab_t *h, ohi_tcache_t *tc, size_t n, bool *zeroed);
 void *ohi_runs_alloc_central(oh_slab_t *h, size_t n, bool *zeroed, const char *fn);
 /* A claimed run (its first page's word CACHED) goes back: through the
  * calling thread's cache; or counted in tc, entered by the caller, which

@@ -118,24 +118,6 @@ static void *runs_owner_find(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, uint32_
   return p;
 }
 
-/* runs_owner_find after the runs the cache kept, counted. */
-static void *runs_owner_alloc(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, bool *zeroed) {
-  void *p = ohi_runc_pop(h, tc, k); /* a run this cache freed: two stores */
-  if (p != NULL) {
-    *zeroed = false;
-    return p;
-  }
-  if ((p = runs_owner_find(h, tc, k, 1, zeroed)) == NULL) return NULL;
-  OHI_OWNER_INC(&tc->bins[h->run_class].allocs, k); /* and k pages fewer on the free lists (ohi_bin_nfree) */
-  OHI_OWNER_INC(&tc->rallocs, 1);
-  return p;
-}
-
-void *ohi_runs_take(oh_slab_t *h, ohi_tcache_t *tc, size_t n, bool *zeroed) {
-  uint32_t k = ohi_run_pages_for(h, n);
-  return runs_owner_alloc(h, tc, k, zeroed);
-}
-
 void *ohi_runs_alloc_central(oh_slab_t *h, size_t n, bool *zeroed, const char *fn) {
   uint32_t k = ohi_run_pages_for(h, n);
   void *p = ohi_central_take_run(h, k, 1, zeroed);
@@ -147,7 +129,12 @@ void *ohi_runs_alloc_central(oh_slab_t *h, size_t n, bool *zeroed, const char *f
 void *ohi_runs_alloc(oh_slab_t *h, size_t n, bool *zeroed, const char *fn) {
   ohi_tcache_t *tc = ohi_tcache_get(h);
   if (OHI_LIKELY(tc != NULL) && OHI_LIKELY(ohi_tcache_enter(tc))) {
-    void *p = ohi_runs_take(h, tc, n, zeroed);
+    uint32_t k = ohi_run_pages_for(h, n);
+    void *p = runs_owner_find(h, tc, k, 1, zeroed);
+    if (p != NULL) {
+      OHI_OWNER_INC(&tc->bins[h->run_class].allocs, k); /* and k pages fewer on the free lists (ohi_bin_nfree) */
+      OHI_OWNER_INC(&tc->rallocs, 1);
+    }
     ohi_tcache_leave(tc);
     if (p != NULL) return p;
   }
