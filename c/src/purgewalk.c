@@ -36,7 +36,7 @@ typedef struct batch_s {
 static size_t batch_flush(ohi_slab_t *s, batch_t *b, unsigned shift, bool *failed) {
   bool ok[OHI_OS_RANGES_MAX];
   size_t bytes = b->n != 0 ? ohi_pages_decommit_ranges(b->r, b->n, ok) : 0;
-  uint32_t *words = ohi_slab_words(s), first, end, last_end;
+  uint32_t *words = ohi_slab_words(s), first, end, unused;
   for (size_t i = 0; i < b->n; i++) {
     if (!ok[i]) {
       *failed = true;
@@ -46,9 +46,10 @@ static size_t batch_flush(ohi_slab_t *s, batch_t *b, unsigned shift, bool *faile
     ohi_slab_mark_decommitted(s, a, e);
     if (s->pw_free != NULL)
       for (size_t pg = a; pg < e; pg++) s->pw_free[pg / 64] &= ~((uint64_t)1 << (pg % 64));
-    page_chunks(s, a, shift, &first, &end);
-    page_chunks(s, e - 1, shift, &end, &last_end);
-    for (uint32_t k = first; k < last_end; k++)
+    /* the chunks from the first page's first to the last page's last */
+    page_chunks(s, a, shift, &first, &unused);
+    page_chunks(s, e - 1, shift, &unused, &end);
+    for (uint32_t k = first; k < end; k++)
       OHI_STORE_RELAXED(&words[k], OHI_LOAD_RELAXED(&words[k]) | OHI_W_DECOMMITTED);
   }
   b->n = 0;
