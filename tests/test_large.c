@@ -16,12 +16,6 @@
 
 static uint64_t lock_taken(void) { return __atomic_load_n(&ohi_large_lock_taken, __ATOMIC_RELAXED); }
 
-static oh_stats_t slab_stats(oh_slab_t *h) {
-  oh_stats_t st;
-  cr_assert_eq(oh_slab_stats(h, &st), 0);
-  return st;
-}
-
 /* A batch of BATCH large spans, written, checked and freed. */
 static void batch(oh_slab_t *h, unsigned tag, uint64_t round) {
   void *p[BATCH];
@@ -72,7 +66,7 @@ Test(large, two_threads_batch_without_the_lock) {
   pthread_barrier_destroy(&go);
   cr_assert_eq(w[0].locks, 0, "the heap's large lock was taken %llu times in %d rounds of %d spans per thread",
                (unsigned long long)w[0].locks, rounds, BATCH);
-  oh_stats_t st = slab_stats(h);
+  oh_stats_t st = t_stats_now(h);
   uint64_t ops = 2 * (uint64_t)(rounds + 1) * BATCH;
   cr_assert_eq(st.large_in_use, 0);
   cr_assert_eq(st.in_use_bytes, 0);
@@ -89,12 +83,12 @@ Test(large, stats_exact_while_live) {
   oh_slab_t *h = oh_slab_new(NULL);
   void *a = oh_slab_alloc(h, BIG), *b = oh_slab_alloc(h, 3 * MiB);
   cr_assert(a != NULL && b != NULL);
-  oh_stats_t st = slab_stats(h);
+  oh_stats_t st = t_stats_now(h);
   cr_assert_eq(st.large_in_use, 2);
   cr_assert_eq(st.in_use_bytes, BIG + 3 * MiB);
   cr_assert_eq(oh_slab_leaks(h, NULL, NULL), 2);
   cr_assert_eq(oh_slab_decref(h, a), 1);
-  st = slab_stats(h);
+  st = t_stats_now(h);
   cr_assert_eq(st.large_in_use, 1);
   cr_assert_eq(st.in_use_bytes, 3 * MiB);
   cr_assert_eq(st.mapped_bytes, BIG + 3 * MiB); /* a is cached, still mapped */
@@ -103,17 +97,17 @@ Test(large, stats_exact_while_live) {
   cr_assert_eq(c, a, "the thread's freed span is reused");
   cr_assert_eq(oh_slab_decref(h, b), 1);
   cr_assert_eq(oh_slab_decref(h, c), 1);
-  cr_assert_eq(slab_stats(h).large_in_use, 0);
+  cr_assert_eq(t_stats_now(h).large_in_use, 0);
   cr_assert_eq(oh_slab_destroy(h), 0);
   t_opt_restore(d);
 }
 
 /* Waits until h maps at most `limit` bytes (or 5 s); returns them. */
 static uint64_t wait_mapped(oh_slab_t *h, uint64_t limit) {
-  uint64_t m = slab_stats(h).mapped_bytes, t0 = t_now_ms();
+  uint64_t m = t_stats_now(h).mapped_bytes, t0 = t_now_ms();
   while (m > limit && t_now_ms() - t0 < 5000) {
     t_sleep_ms(10);
-    m = slab_stats(h).mapped_bytes;
+    m = t_stats_now(h).mapped_bytes;
   }
   return m;
 }
@@ -122,11 +116,11 @@ Test(large, idle_thread_cached_spans_unmapped_after_delay) {
   t_opt_save_t d = t_opt_set(OH_OPT_PURGE_DELAY_MS, 100);
   oh_slab_t *h = oh_slab_new(NULL);
   batch(h, 3, 0); /* this thread caches BATCH spans and then makes no call on h */
-  cr_assert_eq(slab_stats(h).mapped_bytes, BATCH * BIG);
-  uint64_t purged0 = slab_stats(h).purges;
+  cr_assert_eq(t_stats_now(h).mapped_bytes, BATCH * BIG);
+  uint64_t purged0 = t_stats_now(h).purges;
   cr_assert_eq(wait_mapped(h, 0), 0, "an idle thread's cached spans stay mapped");
-  cr_assert_geq(slab_stats(h).purges, purged0 + BATCH);
-  cr_assert_eq(slab_stats(h).large_in_use, 0);
+  cr_assert_geq(t_stats_now(h).purges, purged0 + BATCH);
+  cr_assert_eq(t_stats_now(h).large_in_use, 0);
   cr_assert_eq(oh_slab_destroy(h), 0);
   t_opt_restore(d);
 }
@@ -143,7 +137,7 @@ Test(large, busy_thread_cached_spans_unmapped_after_delay) {
     cr_assert(p != NULL);
     cr_assert_eq(oh_slab_decref(h, p), 1);
     t_sleep_ms(5);
-    m = slab_stats(h).mapped_bytes;
+    m = t_stats_now(h).mapped_bytes;
   } while (m > 4 * MiB && t_now_ms() - t0 < 5000);
   cr_assert_leq(m, 4 * MiB, "a busy thread's old cached spans stay mapped (%llu bytes)", (unsigned long long)m);
   cr_assert_eq(oh_slab_destroy(h), 0);
@@ -163,14 +157,14 @@ Test(large, exiting_thread_hands_spans_back) {
   pthread_t t;
   cr_assert_eq(pthread_create(&t, NULL, exit_worker, &w), 0);
   pthread_join(t, NULL);
-  cr_assert_eq(slab_stats(h).mapped_bytes, BATCH * BIG);
+  cr_assert_eq(t_stats_now(h).mapped_bytes, BATCH * BIG);
   /* the exited thread's spans are in the heap's shared cache: reused */
   void *p[BATCH];
   for (int i = 0; i < BATCH; i++) cr_assert((p[i] = oh_slab_alloc(h, BIG)) != NULL);
-  cr_assert_eq(slab_stats(h).mapped_bytes, BATCH * BIG, "an exited thread's spans were not reused");
+  cr_assert_eq(t_stats_now(h).mapped_bytes, BATCH * BIG, "an exited thread's spans were not reused");
   for (int i = 0; i < BATCH; i++) cr_assert_eq(oh_slab_decref(h, p[i]), 1);
   cr_assert_eq(oh_slab_purge(h) >= BATCH * BIG, 1, "oh_slab_purge unmaps the cached spans");
-  cr_assert_eq(slab_stats(h).mapped_bytes, 0);
+  cr_assert_eq(t_stats_now(h).mapped_bytes, 0);
   cr_assert_eq(oh_slab_destroy(h), 0);
   t_opt_restore(d);
 }
@@ -246,7 +240,7 @@ Test(large, racing_double_free_has_one_winner) {
   cr_assert_eq(r[0].wins + r[1].wins, rounds, "wins %d + %d of %d rounds", r[0].wins, r[1].wins, rounds);
   cr_assert_eq(r[0].errs + r[1].errs, rounds, "EALREADY %d + %d of %d rounds", r[0].errs, r[1].errs, rounds);
   cr_assert_eq(t_cap_count(), rounds);
-  oh_stats_t st = slab_stats(h);
+  oh_stats_t st = t_stats_now(h);
   cr_assert_eq(st.large_in_use, 0);
   cr_assert_eq(st.frees, (uint64_t)rounds);
   t_cap_remove();

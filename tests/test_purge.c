@@ -5,15 +5,8 @@
 
 #include <stdlib.h>
 
-static oh_stats_t slab_stats(oh_slab_t *s) {
-  oh_stats_t st;
-  memset(&st, 0, sizeof st);
-  cr_assert_eq(oh_slab_stats(s, &st), 0);
-  return st;
-}
-
 static uint64_t cached_chunks(oh_slab_t *s) {
-  oh_stats_t st = slab_stats(s);
+  oh_stats_t st = t_stats_now(s);
   uint64_t n = 0;
   for (unsigned c = 0; c < st.class_count; c++) n += st.classes[c].chunks_cached;
   return n;
@@ -50,13 +43,13 @@ Test(slab_purge, purges_the_retained_margin_of_one_instance_only) {
   churn(a, 400, 16 * KiB);
   churn(b, 400, 16 * KiB);
   oh_thread_flush();
-  oh_stats_t a0 = slab_stats(a), b0 = slab_stats(b), g0;
+  oh_stats_t a0 = t_stats_now(a), b0 = t_stats_now(b), g0;
   cr_assert_eq(oh_stats(&g0), 0);
   cr_expect(a0.slabs_empty >= 5, "instance a keeps %llu empty slabs",
             (unsigned long long)a0.slabs_empty);
   size_t got = oh_slab_purge(a);
   cr_expect(got >= 5 * MiB, "oh_slab_purge(a) returned %zu bytes", got);
-  oh_stats_t a1 = slab_stats(a), b1 = slab_stats(b), g1;
+  oh_stats_t a1 = t_stats_now(a), b1 = t_stats_now(b), g1;
   cr_assert_eq(oh_stats(&g1), 0);
   cr_expect_eq(a1.slabs_empty, 0, "a still keeps %llu empty slabs", (unsigned long long)a1.slabs_empty);
   cr_expect_eq(b1.slabs_empty, b0.slabs_empty, "purging a changed b's empty slabs %llu -> %llu",
@@ -154,7 +147,7 @@ Test(slab_purge, drains_other_live_threads_caches) {
   cr_expect_eq(h[0].failures + h[1].failures, 0, "%d failures in the threads",
                h[0].failures + h[1].failures);
   oh_thread_flush();
-  oh_stats_t st = slab_stats(s);
+  oh_stats_t st = t_stats_now(s);
   cr_expect_eq(st.in_use_bytes, 0);
   cr_expect_eq(st.allocs, st.frees);
   cr_expect_eq(st.allocs, 256, "allocs %llu, want 256", (unsigned long long)st.allocs);

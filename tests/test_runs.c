@@ -18,23 +18,6 @@ static oh_stats_t stats_of(oh_slab_t *s) {
   return st;
 }
 
-/* The statistics without a flush (which would hand the thread's slabs and
- * kept runs back). */
-static oh_stats_t stats_now(oh_slab_t *s) {
-  oh_stats_t st;
-  cr_assert_eq(oh_slab_stats(s, &st), 0);
-  return st;
-}
-
-/* An instance with runs of pages. */
-static oh_slab_t *runs_heap(void) {
-  t_opt_save_t on = t_opt_set(OH_OPT_PAGE_RUNS, 1);
-  oh_slab_t *s = oh_slab_new(NULL);
-  t_opt_restore(on);
-  cr_assert(s != NULL);
-  return s;
-}
-
 /* The process-wide instance, made now with runs (each test runs in a
  * process of its own, where nothing has made it yet). */
 static void default_with_runs(void) {
@@ -52,7 +35,7 @@ static size_t pages_of(size_t n) { return (n + t_page() - 1) / t_page() * t_page
  * 48 KiB ones - each lands in a hole the frees left, and no slab is added. */
 Test(runs, freed_pages_serve_another_size_without_a_new_slab) {
   t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
-  oh_slab_t *s = runs_heap();
+  oh_slab_t *s = t_runs_heap();
   enum { N = 256 };
   char *p[N];
   for (int i = 0; i < N; i++) {
@@ -141,7 +124,7 @@ Test(runs, releases_inside_or_after_a_run_are_refused) {
 }
 
 Test(runs, reference_counts_hold_a_run_until_the_last_decref) {
-  oh_slab_t *s = runs_heap();
+  oh_slab_t *s = t_runs_heap();
   void *p = oh_slab_alloc(s, 40 * KiB);
   cr_assert(p != NULL);
   cr_assert_eq(oh_slab_addref(s, p), 0);
@@ -220,7 +203,7 @@ static void *free_all_of(void *arg) {
  * come out exact. */
 Test(runs, runs_freed_by_another_thread_come_home) {
   t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
-  oh_slab_t *s = runs_heap();
+  oh_slab_t *s = t_runs_heap();
   enum { N = 200 };
   char *p[N];
   for (int i = 0; i < N; i++) cr_assert((p[i] = oh_slab_alloc(s, 24 * KiB)) != NULL);
@@ -259,7 +242,7 @@ static void *alloc_free_half_and_exit(void *arg) {
  * pages it left free without mapping, and its live runs stay intact. */
 Test(runs, thread_exit_hands_run_slabs_back) {
   t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
-  oh_slab_t *s = runs_heap();
+  oh_slab_t *s = t_runs_heap();
   enum { N = 256 };
   char *p[N];
   freer_t f = {s, p, N};
@@ -288,7 +271,7 @@ Test(runs, thread_exit_hands_run_slabs_back) {
  * reads as zero. */
 Test(runs, a_purge_decommits_exactly_the_free_pages) {
   t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
-  oh_slab_t *s = runs_heap();
+  oh_slab_t *s = t_runs_heap();
   enum { N = 32 };
   char *p[N];
   for (int i = 0; i < N; i++) {
@@ -334,7 +317,7 @@ static void sum_leak(void *p, size_t size, long refs, int cls, void *arg) {
 }
 
 Test(runs, statistics_and_leaks_count_runs_by_their_pages) {
-  oh_slab_t *s = runs_heap();
+  oh_slab_t *s = t_runs_heap();
   const size_t sizes[] = {16 * KiB, 17 * KiB, 60 * KiB, 200 * KiB};
   void *p[4];
   size_t want = 0;
@@ -372,7 +355,7 @@ static size_t usable_of_44k(oh_slab_t *s) {
 }
 
 Test(runs, debug_mode_option_off_and_single_size_instances_keep_size_classes) {
-  oh_slab_t *s = runs_heap();
+  oh_slab_t *s = t_runs_heap();
   cr_expect_eq(usable_of_44k(s), 44 * KiB, "a run of 11 pages");
   void *before = oh_slab_alloc(s, 44 * KiB); /* a run, freed in debug mode below */
   cr_assert(before != NULL);
@@ -410,17 +393,17 @@ Test(runs, debug_mode_option_off_and_single_size_instances_keep_size_classes) {
  * needs their pages makes a new slab. */
 Test(runs, a_kept_run_serves_its_size_and_is_flushed_before_a_new_slab) {
   t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
-  oh_slab_t *s = runs_heap();
+  oh_slab_t *s = t_runs_heap();
   /* one slab of exactly 64 runs of 16 KiB */
   enum { N = 64 };
   char *p[N];
   for (int i = 0; i < N; i++) cr_assert((p[i] = oh_slab_alloc(s, 16 * KiB)) != NULL);
-  oh_stats_t a0 = stats_now(s);
+  oh_stats_t a0 = t_stats_now(s);
   for (int i = 0; i < 4; i++) cr_assert_eq(oh_slab_decref(s, p[i]), 1); /* kept: 4 runs of 4 pages */
   void *q = oh_slab_alloc(s, 64 * KiB); /* their 16 pages, once back in the page map */
   cr_assert(q != NULL);
   cr_expect_eq(q, p[0], "the 64 KiB run is not where the four kept runs were");
-  oh_stats_t a1 = stats_now(s);
+  oh_stats_t a1 = t_stats_now(s);
   cr_expect(a1.mapped_bytes <= a0.mapped_bytes, "the kept runs' pages were not used: %lld more bytes mapped",
             (long long)(a1.mapped_bytes - a0.mapped_bytes));
   cr_expect_eq(a1.in_use_bytes, (N - 4) * 16 * KiB + 64 * KiB);
@@ -470,7 +453,7 @@ static uint32_t *run_word(oh_slab_t *h, void *p) {
  * before a new slab; the statistics are exact throughout. */
 Test(runs, owner_handles_take_and_return_runs) {
   t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
-  oh_slab_t *h = runs_heap();
+  oh_slab_t *h = t_runs_heap();
   ohi_tcache_t *a = ohi_owner_new(h), *b = ohi_owner_new(h);
   cr_assert(a != NULL && b != NULL);
   int cls = class_of(h, 16 * KiB);

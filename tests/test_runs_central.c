@@ -8,21 +8,6 @@
 
 enum { PER_SLAB = 64 }; /* runs of 16 KiB in a slab of 1 MiB */
 
-static oh_slab_t *runs_heap(t_opt_save_t *delay) {
-  *delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1); /* nothing released behind the test's back */
-  t_opt_save_t on = t_opt_set(OH_OPT_PAGE_RUNS, 1);
-  oh_slab_t *s = oh_slab_new(NULL);
-  t_opt_restore(on);
-  cr_assert(s != NULL);
-  return s;
-}
-
-static oh_stats_t stats_now(oh_slab_t *s) {
-  oh_stats_t st;
-  cr_assert_eq(oh_slab_stats(s, &st), 0);
-  return st;
-}
-
 /* The 48 KiB hole: a slab of 16 KiB runs, three neighbours freed. */
 typedef struct {
   oh_slab_t *s;
@@ -73,14 +58,14 @@ static void run_thread(void *(*fn)(void *), void *arg) {
  * lands in the one hole, no slab is mapped; then 16 KiB runs fill the
  * forty's holes, still without a mapping. */
 Test(runs_central, a_central_slab_that_fits_is_found_past_those_that_do_not) {
-  t_opt_save_t delay;
-  oh_slab_t *s = runs_heap(&delay);
+  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1); /* nothing released behind the test's back */
+  oh_slab_t *s = t_runs_heap();
   static holed_t a;
   static small_holes_t b;
   a.s = b.s = s;
   run_thread(one_hole_exit, &a); /* its slab reaches the central lists first */
   run_thread(small_holes_exit, &b);
-  oh_stats_t st0 = stats_now(s);
+  oh_stats_t st0 = t_stats_now(s);
   cr_assert_eq(st0.mapped_bytes, (uint64_t)(MANY + 1) * MiB, "the owners mapped %llu MiB, not %d",
                (unsigned long long)(st0.mapped_bytes / MiB), MANY + 1);
   cr_assert(b.small[0] < a.p[0] || b.small[0] > a.p[PER_SLAB - 1], "a 16 KiB run of the second owner took the hole");
@@ -89,14 +74,10 @@ Test(runs_central, a_central_slab_that_fits_is_found_past_those_that_do_not) {
   cr_assert(q != NULL);
   cr_expect_eq(q, a.p[1], "the 48 KiB run is at %p, not in the one central hole that fits it (%p)", (void *)q,
                (void *)a.p[1]);
-  oh_stats_t st1 = stats_now(s);
-  cr_expect_eq(st1.mapped_bytes, st0.mapped_bytes, "a 48 KiB run mapped %lld bytes with a fitting central slab",
-               (long long)(st1.mapped_bytes - st0.mapped_bytes));
+  t_expect_no_mapping(s, st0, "a 48 KiB run, with a fitting central slab,");
 
   for (int i = 0; i < MANY * PAIRS; i++) cr_assert(oh_slab_alloc(s, 16 * KiB) != NULL);
-  oh_stats_t st2 = stats_now(s);
-  cr_expect_eq(st2.mapped_bytes, st0.mapped_bytes, "16 KiB runs mapped %lld bytes with %d central holes free",
-               (long long)(st2.mapped_bytes - st0.mapped_bytes), MANY * PAIRS);
+  t_expect_no_mapping(s, st0, "16 KiB runs, with as many central holes free,");
   cr_assert_eq(oh_slab_destroy(s), 0);
   t_opt_restore(delay);
 }

@@ -10,22 +10,6 @@
 
 #include "chunk.h" /* run slabs' descriptors and state words */
 
-/* An instance with runs of pages, its purge policy off (the tests purge). */
-static oh_slab_t *runs_heap(t_opt_save_t *delay) {
-  *delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
-  t_opt_save_t on = t_opt_set(OH_OPT_PAGE_RUNS, 1);
-  oh_slab_t *s = oh_slab_new(NULL);
-  t_opt_restore(on);
-  cr_assert(s != NULL);
-  return s;
-}
-
-static oh_stats_t stats_now(oh_slab_t *s) {
-  oh_stats_t st;
-  cr_assert_eq(oh_slab_stats(s, &st), 0);
-  return st;
-}
-
 /* The run slab holding p, and p's page index in it. */
 static ohi_slab_t *slab_of(oh_slab_t *h, void *p, uint32_t *idx) {
   ohi_span_t *sp = NULL;
@@ -56,20 +40,20 @@ enum { PER_SLAB = 64 }; /* runs of 16 KiB in a slab of 1 MiB */
  * emptied slab counted empty), and the next batch takes exactly those runs
  * back without a new mapping. */
 Test(runs_quick, a_freed_batch_serves_the_next_batch) {
-  t_opt_save_t delay;
-  oh_slab_t *s = runs_heap(&delay);
+  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1); /* the tests purge */
+  oh_slab_t *s = t_runs_heap();
   enum { N = 3 * PER_SLAB }; /* the first slab holds the cache's kept runs, the last is the current one */
   char *p[N];
   for (int i = 0; i < N; i++) {
     cr_assert((p[i] = oh_slab_alloc(s, 16 * KiB)) != NULL);
     t_fill(p[i], 16 * KiB, (uint64_t)i);
   }
-  oh_stats_t a = stats_now(s);
+  oh_stats_t a = t_stats_now(s);
   for (int i = 0; i < N; i++) cr_assert_eq(oh_slab_decref(s, p[i]), 1);
   int on_lists = 0;
   for (int i = 0; i < N; i++) on_lists += listed(s, p[i], 4);
   cr_expect(on_lists >= N - OHI_RUNC_N, "%d of %d freed runs are on their slabs' quick lists", on_lists, N);
-  oh_stats_t b = stats_now(s);
+  oh_stats_t b = t_stats_now(s);
   cr_expect_eq(b.in_use_bytes, 0, "listed runs counted in use: %llu bytes", (unsigned long long)b.in_use_bytes);
   cr_expect_eq(b.frees, (uint64_t)N);
   cr_expect_eq(b.slabs_empty, 1, "%llu slabs counted empty; want the middle one, whose runs are all listed",
@@ -83,10 +67,8 @@ Test(runs_quick, a_freed_batch_serves_the_next_batch) {
     for (int j = 0; j < i; j++) cr_assert_neq(q[i], q[j], "run %p handed out twice", (void *)q[i]);
     t_fill(q[i], 16 * KiB, 500 + (uint64_t)i);
   }
-  oh_stats_t c = stats_now(s);
-  cr_expect_eq(c.mapped_bytes, a.mapped_bytes, "the second batch mapped %lld bytes",
-               (long long)(c.mapped_bytes - a.mapped_bytes));
-  cr_expect_eq(c.in_use_bytes, (uint64_t)N * 16 * KiB);
+  t_expect_no_mapping(s, a, "the second batch");
+  cr_expect_eq(t_stats_now(s).in_use_bytes, (uint64_t)N * 16 * KiB);
   for (int i = 0; i < N; i++) {
     cr_expect_eq(t_check(q[i], 16 * KiB, 500 + (uint64_t)i), SIZE_MAX, "run %d changed under its owner", i);
     cr_assert_eq(oh_slab_decref(s, q[i]), 1);
@@ -98,21 +80,21 @@ Test(runs_quick, a_freed_batch_serves_the_next_batch) {
 /* A listed run freed again is a double free (EALREADY), whether by free or
  * by decref, and it stays on its list once: handed out once. */
 Test(runs_quick, a_listed_run_freed_twice_is_caught) {
-  t_opt_save_t delay;
-  oh_slab_t *s = runs_heap(&delay);
+  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1); /* the tests purge */
+  oh_slab_t *s = t_runs_heap();
   enum { N = 16 };
   char *p[N];
   for (int i = 0; i < N; i++) cr_assert((p[i] = oh_slab_alloc(s, 16 * KiB)) != NULL);
   for (int i = 0; i < N; i++) cr_assert_eq(oh_slab_decref(s, p[i]), 1);
   char *v = p[N - 1]; /* the last freed: past the cache's few */
   cr_assert(listed(s, v, 4), "the run is not on its quick list");
-  oh_stats_t a = stats_now(s);
+  oh_stats_t a = t_stats_now(s);
   errno = 0;
   cr_expect_eq(oh_slab_decref(s, v), -1, "a listed run's decref was accepted");
   cr_expect_eq(errno, EALREADY);
   cr_expect_eq(oh_slab_addref(s, v), -1, "a listed run's addref was accepted");
   cr_expect_eq(oh_slab_refcount(s, v), 0);
-  oh_stats_t b = stats_now(s);
+  oh_stats_t b = t_stats_now(s);
   cr_expect_eq(b.frees, a.frees, "the refused free was counted");
   cr_expect(listed(s, v, 4), "the refused free took the run off its list");
   char *q[N];
@@ -131,8 +113,8 @@ Test(runs_quick, a_listed_run_freed_twice_is_caught) {
  * a slab: three neighbours become a 48 KiB run in place; and a 16 KiB
  * request splits a listed 64 KiB run rather than map. */
 Test(runs_quick, listed_runs_serve_other_sizes_before_a_new_slab) {
-  t_opt_save_t delay;
-  oh_slab_t *s = runs_heap(&delay);
+  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1); /* the tests purge */
+  oh_slab_t *s = t_runs_heap();
   enum { N = PER_SLAB };
   char *p[N];
   for (int i = 0; i < N; i++) cr_assert((p[i] = oh_slab_alloc(s, 16 * KiB)) != NULL);
@@ -141,7 +123,7 @@ Test(runs_quick, listed_runs_serve_other_sizes_before_a_new_slab) {
   int on_lists = 0;
   for (int i = 0; i < N; i++) on_lists += i % 4 != 0 && listed(s, p[i], 4);
   cr_assert(on_lists >= 3 * N / 4 - OHI_RUNC_N, "only %d freed runs are listed", on_lists);
-  oh_stats_t a = stats_now(s);
+  oh_stats_t a = t_stats_now(s);
   for (int j = 0; j < N / 4; j++) {
     char *q = oh_slab_alloc(s, 48 * KiB);
     cr_assert(q != NULL);
@@ -150,28 +132,24 @@ Test(runs_quick, listed_runs_serve_other_sizes_before_a_new_slab) {
       if (q == p[i]) hole = i;
     cr_expect(hole >= 0, "48 KiB run %d at %p is not in a hole three listed runs left", j, (void *)q);
   }
-  oh_stats_t b = stats_now(s);
-  cr_expect_eq(b.mapped_bytes, a.mapped_bytes, "the 48 KiB runs mapped %lld bytes",
-               (long long)(b.mapped_bytes - a.mapped_bytes));
+  t_expect_no_mapping(s, a, "the 48 KiB runs");
   cr_assert_eq(oh_slab_destroy(s), 0);
 
   /* 64 KiB runs: one slab of 16, all but one freed (listed past the cache's
    * few), then 16 KiB requests */
-  s = runs_heap(&delay);
+  s = t_runs_heap();
   enum { M = 16 };
   char *r[M];
   for (int i = 0; i < M; i++) cr_assert((r[i] = oh_slab_alloc(s, 64 * KiB)) != NULL);
   for (int i = 0; i < M - 1; i++) cr_assert_eq(oh_slab_decref(s, r[i]), 1);
   cr_assert(listed(s, r[M - 2], 16));
-  a = stats_now(s);
+  a = t_stats_now(s);
   for (int j = 0; j < 4 * (M - 1); j++) {
     char *q = oh_slab_alloc(s, 16 * KiB);
     cr_assert(q != NULL);
     cr_expect(q >= r[0] && q < r[M - 1], "16 KiB run %d at %p is outside the freed 64 KiB runs", j, (void *)q);
   }
-  b = stats_now(s);
-  cr_expect_eq(b.mapped_bytes, a.mapped_bytes, "the 16 KiB runs mapped %lld bytes",
-               (long long)(b.mapped_bytes - a.mapped_bytes));
+  t_expect_no_mapping(s, a, "the 16 KiB runs");
   cr_assert_eq(oh_slab_destroy(s), 0);
   t_opt_restore(delay);
 }
@@ -179,8 +157,8 @@ Test(runs_quick, listed_runs_serve_other_sizes_before_a_new_slab) {
 /* A purge settles the lists: it decommits exactly the listed runs' pages
  * and nothing live, and a slab whose runs were all listed is released. */
 Test(runs_quick, a_purge_decommits_listed_runs) {
-  t_opt_save_t delay;
-  oh_slab_t *s = runs_heap(&delay);
+  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1); /* the tests purge */
+  oh_slab_t *s = t_runs_heap();
   enum { N = PER_SLAB };
   char *p[N];
   for (int i = 0; i < N; i++) {
@@ -189,17 +167,17 @@ Test(runs_quick, a_purge_decommits_listed_runs) {
   }
   for (int i = 0; i < N; i += 2) cr_assert_eq(oh_slab_decref(s, p[i]), 1);
   cr_assert(listed(s, p[N - 2], 4));
-  oh_stats_t a = stats_now(s);
+  oh_stats_t a = t_stats_now(s);
   size_t bytes = oh_slab_purge(s);
   cr_expect_eq(bytes, (size_t)N / 2 * 16 * KiB, "the purge decommitted %zu bytes, want the %zu the freed runs held",
                bytes, (size_t)N / 2 * 16 * KiB);
-  oh_stats_t b = stats_now(s);
+  oh_stats_t b = t_stats_now(s);
   cr_expect_eq(b.in_use_bytes, a.in_use_bytes);
   for (int i = 1; i < N; i += 2) cr_expect_eq(t_check(p[i], 16 * KiB, (uint64_t)i), SIZE_MAX, "live run %d lost", i);
   for (int i = 1; i < N; i += 2) cr_assert_eq(oh_slab_decref(s, p[i]), 1);
   cr_assert(listed(s, p[N - 1], 4));
   cr_expect(oh_slab_purge(s) > 0, "the second purge decommitted nothing");
-  cr_expect_eq(stats_now(s).mapped_bytes, 0, "a slab whose runs were all listed stayed mapped after a purge");
+  cr_expect_eq(t_stats_now(s).mapped_bytes, 0, "a slab whose runs were all listed stayed mapped after a purge");
   cr_assert_eq(oh_slab_destroy(s), 0);
   t_opt_restore(delay);
 }
@@ -219,14 +197,14 @@ static void *alloc_all_free_all(void *arg) {
 /* A thread that exits with runs on its lists hands its slab back with them
  * settled: another thread's 256 KiB runs fill that slab without mapping. */
 Test(runs_quick, a_slab_leaves_its_owner_with_its_lists_settled) {
-  t_opt_save_t delay;
-  oh_slab_t *s = runs_heap(&delay);
+  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1); /* the tests purge */
+  oh_slab_t *s = t_runs_heap();
   batch_t b = {.s = s};
   pthread_t t;
   cr_assert_eq(pthread_create(&t, NULL, alloc_all_free_all, &b), 0);
   pthread_join(t, NULL);
   for (int i = 0; i < PER_SLAB; i++) cr_assert(b.p[i] != NULL);
-  oh_stats_t a = stats_now(s);
+  oh_stats_t a = t_stats_now(s);
   cr_assert_eq(a.in_use_bytes, 0);
   char *lo = b.p[0], *hi = b.p[PER_SLAB - 1];
   for (int j = 0; j < 4; j++) {
@@ -234,9 +212,7 @@ Test(runs_quick, a_slab_leaves_its_owner_with_its_lists_settled) {
     cr_assert(q != NULL);
     cr_expect(q >= lo && q <= hi, "256 KiB run %d at %p is outside the exited thread's slab", j, (void *)q);
   }
-  oh_stats_t c = stats_now(s);
-  cr_expect_eq(c.mapped_bytes, a.mapped_bytes, "the 256 KiB runs mapped %lld bytes",
-               (long long)(c.mapped_bytes - a.mapped_bytes));
+  t_expect_no_mapping(s, a, "the 256 KiB runs");
   cr_assert_eq(oh_slab_destroy(s), 0);
   t_opt_restore(delay);
 }

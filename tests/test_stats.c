@@ -361,13 +361,6 @@ typedef struct {
   int failed; /* asserted on the test's thread */
 } remote_free_t;
 
-/* oh_slab_stats without slab_stats' flush: what the thread caches hold. */
-static oh_stats_t cache_stats(oh_slab_t *s) {
-  oh_stats_t st;
-  cr_assert_eq(oh_slab_stats(s, &st), 0, "oh_slab_stats failed: %s", t_errname(errno));
-  return st;
-}
-
 static void *free_remotely(void *arg) {
   remote_free_t *r = arg;
   for (int i = 0; i < r->n; i++) r->failed += oh_slab_decref(r->s, r->p[i]) != 1;
@@ -397,44 +390,44 @@ Test(stats, chunks_cached_counts_local_free_lists_exactly) {
   enum { N = 64 }; /* one slab */
   void *p[N], *q[N / 2], *extra;
   for (int i = 0; i < N; i++) cr_assert(p[i] = oh_slab_alloc(s, 1024));
-  oh_stats_t st = cache_stats(s);
+  oh_stats_t st = t_stats_now(s);
   EXPECT_CACHED(st, c, 0, "after 64 fresh chunks (bump, through refills)");
   cr_expect_eq(st.classes[c].chunks_in_use, N);
   for (int i = 0; i < N; i += 2) cr_assert_eq(oh_slab_decref(s, p[i]), 1);
-  st = cache_stats(s);
+  st = t_stats_now(s);
   EXPECT_CACHED(st, c, N / 2, "after 32 frees (the first into a full slab)");
   for (int i = 0; i < N / 2; i++) cr_assert(p[2 * i] = oh_slab_alloc(s, 1024)); /* the free list */
-  st = cache_stats(s);
+  st = t_stats_now(s);
   EXPECT_CACHED(st, c, 0, "after 32 allocations from the free list");
   cr_expect_eq(st.classes[c].chunks_in_use, N);
   for (int i = 0; i < N / 2; i++) q[i] = p[2 * i + 1];
   remote_free_t r = {s, q, N / 2, 0};
   free_on_another_thread(&r);
-  st = cache_stats(s);
+  st = t_stats_now(s);
   EXPECT_CACHED(st, c, 0, "after another thread's 32 frees (on the slab's stack)");
   cr_expect_eq(st.classes[c].chunks_in_use, N / 2);
   cr_assert(extra = oh_slab_alloc(s, 1024)); /* a refill: collects the stack, pops one */
-  st = cache_stats(s);
+  st = t_stats_now(s);
   EXPECT_CACHED(st, c, N / 2 - 1, "after a refill that collected the stack");
   for (int i = 0; i < N / 4; i++) q[i] = p[2 * i];
   r.n = N / 4;
   free_on_another_thread(&r);
   cr_assert_eq(oh_slab_decref(s, p[2 * (N / 4)]), 1); /* a local free: brings the stack home */
-  st = cache_stats(s);
+  st = t_stats_now(s);
   EXPECT_CACHED(st, c, N / 2 - 1 + N / 4 + 1, "after a free that collected 16 more");
   cr_expect_eq(st.classes[c].chunks_in_use, N / 4);
   for (int i = N / 4 + 1; i < N / 2; i++) cr_assert_eq(oh_slab_decref(s, p[2 * i]), 1);
   cr_assert_eq(oh_slab_decref(s, extra), 1);
-  st = cache_stats(s);
+  st = t_stats_now(s);
   EXPECT_CACHED(st, c, N, "with every chunk free");
   cr_expect_eq(st.classes[c].chunks_in_use, 0);
   oh_thread_flush();
-  st = cache_stats(s);
+  st = t_stats_now(s);
   EXPECT_CACHED(st, c, 0, "after oh_thread_flush");
   /* The drain left the count consistent with this cache's counters (97
    * allocations, 49 frees): adopting the slab back brings exactly its 64. */
   cr_assert(extra = oh_slab_alloc(s, 1024));
-  st = cache_stats(s);
+  st = t_stats_now(s);
   EXPECT_CACHED(st, c, N - 1, "after a refill that adopted the drained slab");
   cr_assert_eq(oh_slab_decref(s, extra), 1);
   oh_slab_destroy(s);

@@ -332,3 +332,25 @@ void t_held_free(t_held_t *t) {
   t_opt_restore(t->retain);
   t_opt_restore(t->delay);
 }
+
+/* ---- instances and their statistics ------------------------------------------- */
+
+oh_slab_t *t_runs_heap(void) {
+  t_opt_save_t on = t_opt_set(OH_OPT_PAGE_RUNS, 1);
+  oh_slab_t *s = oh_slab_new(NULL);
+  t_opt_restore(on);
+  cr_assert(s != NULL, "oh_slab_new with runs: %s", strerror(errno));
+  return s;
+}
+
+oh_stats_t t_stats_now(oh_slab_t *s) {
+  oh_stats_t st;
+  cr_assert_eq(oh_slab_stats(s, &st), 0, "oh_slab_stats failed: %s", strerror(errno));
+  return st;
+}
+
+void t_expect_no_mapping(oh_slab_t *s, oh_stats_t before, const char *what) {
+  oh_stats_t now = t_stats_now(s);
+  cr_expect_eq(now.mapped_bytes, before.mapped_bytes, "%s mapped %lld more bytes", what,
+               (long long)(now.mapped_bytes - before.mapped_bytes));
+}

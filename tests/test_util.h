@@ -164,6 +164,16 @@ typedef struct t_opt_save_s {
 t_opt_save_t t_opt_set(oh_option_t opt, long long value); /* asserts the set succeeded */
 void t_opt_restore(t_opt_save_t saved);
 
+/* An instance with runs of pages (OH_OPT_PAGE_RUNS on while it is made,
+ * whatever the option says around it). */
+oh_slab_t *t_runs_heap(void);
+/* s's statistics as they stand (no flush: the thread keeps its slabs and
+ * the runs its cache keeps). */
+oh_stats_t t_stats_now(oh_slab_t *s);
+/* Expects s to have mapped nothing since before was read (t_stats_now): what
+ * did it is named in the message. */
+void t_expect_no_mapping(oh_slab_t *s, oh_stats_t before, const char *what);
+
 /* A heap of 1 MiB slabs holding n chunks of size bytes (p[i], in the order
  * handed out; a test sets p[i] to NULL when it frees one), with the purge
  * delay set for the test and no retained margin. t_held_free releases the
