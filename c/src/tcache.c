@@ -397,9 +397,8 @@ OHI_NOINLINE bool ohi_tcache_enter_stolen(ohi_tcache_t *tc) {
 
 void ohi_tcache_flush_runs(oh_slab_t *h, ohi_tcache_t *tc) {
   ohi_tbin_t *b = &tc->bins[h->run_class];
-  if (tc->rc->quick_pages != 0) /* the owned slabs' quick lists */
-    for (ohi_slab_t *s = b->owned; s != NULL; s = s->next)
-      if (s->qmask != 0) ohi_tcache_settle_runs(tc, s);
+  for (ohi_slab_t *s = b->owned; s != NULL && tc->rc->quick_pages != 0; s = s->next) /* the owned slabs' quick lists */
+    if (s->qmask != 0) ohi_tcache_settle_runs(tc, s);
   if (OHI_LOAD_RELAXED(&tc->rc->runc_bytes) == 0) return;
   for (unsigned k = 0; k <= OHI_RUNC_PAGES; k++) {
     while (tc->rc->runc_n[k] > 0) {
