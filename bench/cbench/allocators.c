@@ -52,6 +52,30 @@ static void *none_slot(size_t n) {
 #define A_NONE(n) none_slot(n)
 #define F_NONE(p, n) ((void)(p), none_i--)
 
+/* "jemalloc-claim", "mimalloc-claim": the peer with offheap's release
+ * contract added - every allocation's state word set to 1 by a plain store,
+ * every release claimed from 1 by one compare-and-swap before the memory
+ * goes back (a second release of the same pointer, from any thread, would
+ * fail it). The word is the allocation's bytes 8..11 (offheap keeps it in a
+ * side table). The distance from the peer's own row is what that one atomic
+ * costs on the machine: the floor under any allocator that catches double
+ * frees across threads at the call, as offheap does. Not in the default list. */
+static inline void *claim_set(uint32_t *p) {
+  if (p != NULL) __atomic_store_n(&p[2], 1u, __ATOMIC_RELAXED);
+  return p;
+}
+static inline void *claim_take(void *p, size_t n) {
+  uint32_t one = 1;
+  if (__builtin_expect(!__atomic_compare_exchange_n(&((uint32_t *)p)[2], &one, 0u, false, __ATOMIC_ACQ_REL,
+                                                    __ATOMIC_RELAXED), 0))
+    die("claim: release of %p (size %zu) found word %u", p, n, one);
+  return p;
+}
+#define A_JE_CLAIM(n) claim_set(je_malloc(n))
+#define F_JE_CLAIM(p, n) je_free(claim_take(p, n))
+#define A_MI_CLAIM(n) claim_set(mi_malloc(n))
+#define F_MI_CLAIM(p, n) mi_free(claim_take(p, n))
+
 #define DEFINE_LOOPS(NAME, ALLOC, FREE)                                             \
   static uint64_t pair_##NAME(size_t n, uint64_t dur_ns, void **ptrs) {             \
     (void)ptrs;                                                                     \
@@ -88,6 +112,8 @@ DEFINE_LOOPS(mimalloc, A_MI, F_MI)
 DEFINE_LOOPS(offheap, A_OH, F_OH)
 DEFINE_LOOPS(offheap_slab, A_SLAB, F_SLAB)
 DEFINE_LOOPS(none, A_NONE, F_NONE)
+DEFINE_LOOPS(jemalloc_claim, A_JE_CLAIM, F_JE_CLAIM)
+DEFINE_LOOPS(mimalloc_claim, A_MI_CLAIM, F_MI_CLAIM)
 
 
 /* Single calls, for the producer/consumer pattern (the ring costs more than
@@ -101,11 +127,14 @@ DEFINE_CALLS(mimalloc, A_MI, F_MI)
 DEFINE_CALLS(offheap, A_OH, F_OH)
 DEFINE_CALLS(offheap_slab, A_SLAB, F_SLAB)
 DEFINE_CALLS(none, A_NONE, F_NONE)
+DEFINE_CALLS(jemalloc_claim, A_JE_CLAIM, F_JE_CLAIM)
+DEFINE_CALLS(mimalloc_claim, A_MI_CLAIM, F_MI_CLAIM)
 
 #define ALLOCATOR(label, NAME) {label, {pair_##NAME, batch_##NAME}, alloc_##NAME, free_##NAME}
 const allocator_t allocators[] = {
     ALLOCATOR("glibc", glibc),     ALLOCATOR("jemalloc", jemalloc),         ALLOCATOR("mimalloc", mimalloc),
     ALLOCATOR("offheap", offheap), ALLOCATOR("offheap-slab", offheap_slab), ALLOCATOR("none", none),
+    ALLOCATOR("jemalloc-claim", jemalloc_claim), ALLOCATOR("mimalloc-claim", mimalloc_claim),
 };
 const int n_allocators = (int)(sizeof allocators / sizeof allocators[0]);
 

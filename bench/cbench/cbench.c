@@ -43,6 +43,9 @@
  *     offheap       oh_alloc/oh_free (the process-wide default instance)
  *     offheap-slab  oh_slab_alloc/oh_slab_decref on oh_slab_new(NULL), an
  *                   instance with the default configuration
+ *   and, only when named: none (no allocator), jemalloc-claim and
+ *   mimalloc-claim (the peer with one compare-and-swap per release,
+ *   allocators.c).
  */
 #include "cbench.h"
 
@@ -57,9 +60,12 @@ static void usage(FILE *f) {
           "usage: cbench [flags]\n"
           "  --sizes LIST        allocation sizes (default 64,1K,16K,256K; suffixes B, K/KiB, M/MiB)\n"
           "  --threads LIST      thread counts (default 1,2)\n"
-          "  --allocators LIST   glibc,jemalloc,mimalloc,offheap,offheap-slab (default), none\n"
-          "                      (none: no allocator, the pattern's own memory traffic: the\n"
-          "                      machine's ceiling for 2T/1T)\n"
+          "  --allocators LIST   glibc,jemalloc,mimalloc,offheap,offheap-slab (default), none,\n"
+          "                      jemalloc-claim, mimalloc-claim (none: no allocator, the\n"
+          "                      pattern's own memory traffic: the machine's ceiling for\n"
+          "                      2T/1T; *-claim: the peer plus one compare-and-swap per\n"
+          "                      release, the floor of catching double frees across threads\n"
+          "                      at the call)\n"
           "  --patterns LIST     pair,batch-256,prod-cons (default all; prod-cons: T = pairs of threads)\n"
           "  --reps N            repetitions per cell, median reported (default 7)\n"
           "  --ms N              milliseconds per repetition (default 150; plus 10%% warm-up)\n"
@@ -129,7 +135,7 @@ int main(int argc, char **argv) {
   int threads[MAX_LIST] = {1, 2};
   int n_threads = 2;
   int allocs[MAX_LIST];
-  int n_allocs = n_allocators - 1; /* the last, "none", only when asked for */
+  int n_allocs = n_allocators - 3; /* the last three, "none" and the claim rows, only when asked for */
   for (int i = 0; i < n_allocs; i++) allocs[i] = i;
   int pats[PAT_COUNT] = {PAT_PAIR, PAT_BATCH, PAT_PC};
   int n_pats = PAT_COUNT;
@@ -272,7 +278,7 @@ int main(int argc, char **argv) {
     printf("pattern,size_bytes,size,allocator,threads,reps,ms,stat,clock,ns_per_op,spread,"
            "mops_total,scaling_vs_1T\n");
   } else {
-    printf("%-10s %-7s %-13s", "pattern", "size", "allocator");
+    printf("%-10s %-7s %-15s", "pattern", "size", "allocator");
     for (int t = 0; t < n_threads; t++) {
       char h[32];
       snprintf(h, sizeof h, "%dT ns/op", threads[t]);
@@ -315,7 +321,7 @@ int main(int argc, char **argv) {
           }
           continue;
         }
-        printf("%-10s %-7s %-13s", pattern_names[pats[p]], sz, allocators[allocs[a]].name);
+        printf("%-10s %-7s %-15s", pattern_names[pats[p]], sz, allocators[allocs[a]].name);
         for (int t = 0; t < n_threads; t++)
           printf(" %10.1f %5.0f%%", threads[t] * 1e9 / med[t], spread[t] * 100);
         for (int t = 0; t < n_threads; t++)
