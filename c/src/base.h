@@ -403,7 +403,9 @@ extern ohi_counters_t ohi_counters;
  * Blocks handed out here are never unmapped, so a racing lookup of a stale
  * pointer reads old or zeroed metadata, never faults. Freed blocks are
  * decommitted (they read as zero when reused). */
-void *ohi_meta_alloc(size_t size); /* zeroed, page aligned; NULL on ENOMEM */
+/* zeroed; cache-line aligned (blocks beyond the largest cell: page
+ * aligned); NULL on ENOMEM */
+void *ohi_meta_alloc(size_t size);
 void ohi_meta_free(void *p, size_t size);
 void ohi_meta_lock_all(void);   /* fork: prefork */
 void ohi_meta_unlock_all(bool child);

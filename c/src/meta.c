@@ -1,8 +1,16 @@
 /* meta.c - type-stable metadata memory.
  *
- * Small blocks (spans, slab descriptors of up to 2 KiB, cache nodes) come from
- * cells of 128 B .. 2 KiB carved out of 64 KiB blocks, one free list per cell
- * size. Bigger blocks (descriptors with many state words, thread caches, heap
+ * Small blocks (spans, slab descriptors of up to 1984 B, cache nodes) come
+ * from cells of 128 B .. 1984 B carved out of 64 KiB blocks, one free list
+ * per cell size. Above 128 B a cell is an odd number of cache lines (3, 5,
+ * 9, 17, 31), never a power of two: descriptors of one size then start at
+ * every line offset of a page in turn, so the same field of many of them -
+ * a slab's free list head, a run slab's state words for its k-th run - falls
+ * into different sets of the (virtually indexed) L1 cache. With 2 KiB cells
+ * every run slab's header sat at page offset 0 or 2048: a batch that cycles
+ * through 64 run slabs fought over 2 sets of 12 ways per field, 4.3 L1
+ * misses per alloc+free of 256 KiB where 1.8 remain (cachegrind, see
+ * bench/RESULTS.md). Bigger blocks (descriptors with many state words, thread caches, heap
  * structs) are rounded to a power of two of pages and kept on per-order free
  * lists once freed. Nothing is ever unmapped (a racing lookup of a stale
  * pointer must never fault); freed big blocks are decommitted, and their free
@@ -11,8 +19,9 @@
  */
 #include "internal.h"
 
-#define META_CELL 128 /* the smallest cell; also a span's size class */
-#define META_CELL_CLASSES 5 /* 128, 256, 512, 1024, 2048 */
+#define META_CELL_CLASSES 6
+/* The cell sizes (the smallest is also a span's size class). */
+static const size_t cell_sizes[META_CELL_CLASSES] = {128, 3 * 64, 5 * 64, 9 * 64, 17 * 64, 31 * 64};
 #define META_ORDERS 24
 typedef struct meta_free_s { struct meta_free_s *next; } meta_free_t;
 typedef struct meta_node_s {
@@ -33,18 +42,18 @@ static unsigned meta_order(size_t size) {
 
 static int cell_class(size_t size) {
   for (int k = 0; k < META_CELL_CLASSES; k++)
-    if (size <= (size_t)META_CELL << k) return k;
+    if (size <= cell_sizes[k]) return k;
   return -1;
 }
 
 /* A cell of class k, zeroed; meta_lock held. */
 static void *cell_alloc_locked(int k) {
-  size_t cell = (size_t)META_CELL << k;
+  size_t cell = cell_sizes[k];
   meta_free_t *c = meta_cells[k];
   if (c != NULL) {
     meta_cells[k] = c->next;
   } else {
-    if (meta_cell_bump[k] == meta_cell_end[k]) {
+    if ((size_t)(meta_cell_end[k] - meta_cell_bump[k]) < cell) { /* the block's tail is no cell */
       void *blk = ohi_pages_map(OHI_GRANULE, ohi_os_page_size());
       if (blk == NULL) return NULL;
       meta_cell_bump[k] = blk;
