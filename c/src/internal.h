@@ -488,8 +488,9 @@ size_t ohi_slab_walk(ohi_slab_t *s, uint32_t need, uint32_t credit, bool popped,
 /* Pages of slabs an owner's share of a pass walks per refill (purge.c,
  * owner_pass): 32 MiB of 4 KiB pages, ~0.5-1 ms of walking. */
 #define OHI_OWNER_PASS_PAGES 8192
-/* Tests: called before each slab of a stolen cache a pass ages (not the owner's own pass). */
-extern void (*ohi_test_purge_slab_hook)(oh_slab_t *h);
+/* Tests: called before each slab of a stolen cache a pass ages (not the
+ * owner's own pass), with the pass's tick. */
+extern void (*ohi_test_purge_slab_hook)(oh_slab_t *h, uint64_t tick);
 /* How long a thread cache must sit unused to be drained, and the purger's
  * shortest re-arm: the purge delay, but at least 100 ms, so that a delay of 0
  * does not wake the purger, nor steal a busy thread's cache, on every refill. */

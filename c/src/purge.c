@@ -42,7 +42,7 @@
  */
 #include "internal.h"
 
-void (*ohi_test_purge_slab_hook)(oh_slab_t *h);
+void (*ohi_test_purge_slab_hook)(oh_slab_t *h, uint64_t tick);
 
 /* Purge passes come every quarter delay (at least 25 ms: ohi_purge_pass_period)
  * while anything waits, and a free chunk qualifies at age 5: free for at
@@ -253,7 +253,7 @@ static size_t purge_owned(oh_slab_t *h, ohi_tcache_t *tc, pass_t *ps, bool stole
     for (ohi_slab_t *s = b->owned, *next; s != NULL; s = next) {
       next = s->next;
       if (!ps->force && s->walk_tick >= since) continue; /* looked at in this pass */
-      if (stolen && ohi_test_purge_slab_hook != NULL) ohi_test_purge_slab_hook(h);
+      if (stolen && ohi_test_purge_slab_hook != NULL) ohi_test_purge_slab_hook(h, ps->tick);
       if ((stolen && !ps->force && OHI_LOAD_RELAXED(&tc->want) != 0) || (budget != 0 && work >= budget)) {
         OHI_STORE_RELAXED(&tc->pending, 1u);
         *more = 1;
