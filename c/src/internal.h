@@ -385,16 +385,26 @@ OHI_INLINE void *ohi_runq_take(ohi_tcache_t *tc, ohi_slab_t *s, uint32_t k, uint
 }
 /* A run of k pages off the quick list of tc's current run slab (entered),
  * when it has one and no purge pass is due, handed out and counted: a
- * batch's next run; NULL otherwise. */
-OHI_INLINE void *ohi_runq_take_cur(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k) {
+ * batch's next run; NULL otherwise. When the take emptied the list, the slab
+ * goes in *refile: its reach may have fallen, and the caller refiles it
+ * (ohi_rbucket_update) before it leaves tc - the frame-free allocation
+ * path does that in a tail call. */
+OHI_INLINE void *ohi_runq_take_cur_at(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, ohi_slab_t **refile) {
   ohi_tbin_t *b = &tc->bins[h->run_class];
   ohi_slab_t *s = b->cur;
   if (s == NULL || !ohi_runq_has(s, k) || OHI_LOAD_RELAXED(&ohi_purge_tick) != OHI_LOAD_RELAXED(&tc->purged_tick))
     return NULL;
   void *p = ohi_runq_take(tc, s, k, 1);
-  if (OHI_UNLIKELY(!ohi_runq_has(s, k))) ohi_rbucket_update(ohi_owner_runs(tc), s); /* its list emptied: its reach may fall */
+  if (OHI_UNLIKELY(!ohi_runq_has(s, k))) *refile = s;
   OHI_OWNER_INC(&b->allocs, k); /* and k pages fewer free */
   OHI_OWNER_INC(&tc->rallocs, 1);
+  return p;
+}
+/* ohi_runq_take_cur_at with the refile done. */
+OHI_INLINE void *ohi_runq_take_cur(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k) {
+  ohi_slab_t *refile = NULL;
+  void *p = ohi_runq_take_cur_at(h, tc, k, &refile);
+  if (OHI_UNLIKELY(refile != NULL)) ohi_rbucket_update(ohi_owner_runs(tc), refile);
   return p;
 }
 /* n bytes (run_min <= n <= run_max) as a run of pages; NULL with the error

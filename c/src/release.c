@@ -140,6 +140,15 @@ OHI_INLINE ohi_tcache_t *tcache_peek(oh_slab_t *h) {
   return OHI_LIKELY(ohi_opt(OH_OPT_DEBUG) == 0) ? ohi_tcache_peek(h) : NULL;
 }
 
+/* The fast path's take emptied the quick list of tc's current run slab s:
+ * s is refiled by its reach, then tc left; returns p (a tail call, so that
+ * ohi_heap_alloc keeps no frame). */
+static OHI_NOINLINE void *run_refile(ohi_tcache_t *tc, ohi_slab_t *s, void *p) {
+  ohi_rbucket_update(ohi_owner_runs(tc), s);
+  ohi_tcache_leave(tc);
+  return p;
+}
+
 static OHI_NOINLINE void *alloc_slow(oh_slab_t *h, unsigned cls, const char *fn) {
   bool zeroed;
   return chunk_alloc(h, cls, &zeroed, fn);
@@ -150,7 +159,22 @@ static OHI_NOINLINE void *alloc_slow(oh_slab_t *h, unsigned cls, const char *fn)
  * else - no cache yet, a dry slab, a steal, debug mode - starts over in
  * alloc_slow. */
 void *ohi_heap_alloc(oh_slab_t *h, size_t n, const char *fn) {
-  if (OHI_UNLIKELY(n >= h->big_min)) return alloc_big(h, n, false, fn);
+  if (OHI_UNLIKELY(n >= h->big_min)) {
+    /* a run the thread kept, or the current run slab's next listed run:
+     * alloc_big's first try, without its frame */
+    ohi_tcache_t *tc;
+    if (OHI_LIKELY(n <= h->run_max) && OHI_LIKELY((tc = tcache_peek(h)) != NULL)) {
+      uint32_t k = ohi_run_pages_for(h, n);
+      ohi_slab_t *refile = NULL;
+      void *p = NULL;
+      if (OHI_LIKELY(ohi_tcache_try_enter(tc)) && (p = ohi_runc_pop(h, tc, k)) == NULL)
+        p = ohi_runq_take_cur_at(h, tc, k, &refile);
+      if (OHI_UNLIKELY(refile != NULL)) return run_refile(tc, refile, p);
+      ohi_tcache_leave(tc);
+      if (OHI_LIKELY(p != NULL)) return p;
+    }
+    return alloc_big(h, n, false, fn);
+  }
   unsigned cls = ohi_class_of(h, n);
   ohi_tcache_t *tc = tcache_peek(h);
   if (OHI_LIKELY(tc != NULL)) {
