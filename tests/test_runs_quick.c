@@ -109,6 +109,42 @@ Test(runs_quick, a_listed_run_freed_twice_is_caught) {
   t_opt_restore(delay);
 }
 
+/* Whether run slab s is filed by what it can serve now: the bucket of its
+ * reach (its longest free or listed run), which the owner's pick trusts. */
+static bool filed_by_reach(const ohi_slab_t *s) {
+  uint32_t r = ohi_run_reach(s);
+  return s->rbucket == (r < OHI_RUN_BUCKETS ? r : OHI_RUN_BUCKETS);
+}
+
+/* The allocation that takes a slab's last listed run (the fast path's
+ * take) leaves the slab filed by what remains, at once: with nothing else
+ * free in it, on no bucket - not on the bucket of the runs it no longer
+ * lists, where the next pick would find a slab that cannot serve. */
+Test(runs_quick, taking_the_last_listed_run_refiles_the_slab) {
+  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1); /* the tests purge */
+  oh_slab_t *s = t_runs_heap();
+  enum { N = PER_SLAB, F = 12 };
+  char *p[N];
+  for (int i = 0; i < N; i++) cr_assert((p[i] = oh_slab_alloc(s, 16 * KiB)) != NULL);
+  ohi_slab_t *a = slab_of(s, p[N - 1], NULL);
+  for (int i = 0; i < N; i++) cr_assert(slab_of(s, p[i], NULL) == a, "run %d is not in the first slab", i);
+  for (int i = N - F; i < N; i++) cr_assert_eq(oh_slab_decref(s, p[i]), 1);
+  int on_lists = 0;
+  for (int i = N - F; i < N; i++) on_lists += listed(s, p[i], 4);
+  cr_assert_geq(on_lists, 2, "only %d of %d freed runs are listed", on_lists, F);
+  cr_assert(filed_by_reach(a), "the slab is on bucket %u with a reach of %u after the frees", a->rbucket,
+            ohi_run_reach(a));
+  for (int i = N - F; i < N; i++) {
+    cr_assert((p[i] = oh_slab_alloc(s, 16 * KiB)) != NULL);
+    cr_expect(filed_by_reach(a), "after allocation %d of %d the slab is on bucket %u with a reach of %u (%s)",
+              i - (N - F) + 1, F, a->rbucket, ohi_run_reach(a), ohi_runq_has(a, 4) ? "listed runs left" : "none listed");
+  }
+  cr_expect_eq(ohi_run_reach(a), 0, "the slab has %u pages of room after its %d runs came back", ohi_run_reach(a), N);
+  for (int i = 0; i < N; i++) cr_assert_eq(oh_slab_decref(s, p[i]), 1);
+  cr_assert_eq(oh_slab_destroy(s), 0);
+  t_opt_restore(delay);
+}
+
 /* Listed 16 KiB runs settle into the page map before a longer request maps
  * a slab: three neighbours become a 48 KiB run in place; and a 16 KiB
  * request splits a listed 64 KiB run rather than map. */
