@@ -10,7 +10,9 @@
  * every run slab's header sat at page offset 0 or 2048: a batch that cycles
  * through 64 run slabs fought over 2 sets of 12 ways per field, 4.3 L1
  * misses per alloc+free of 256 KiB where 1.8 remain (cachegrind, see
- * bench/RESULTS.md). Bigger blocks (descriptors with many state words, thread caches, heap
+ * bench/RESULTS.md, session 14).
+ *
+ * Bigger blocks (descriptors with many state words, thread caches, heap
  * structs) are rounded to a power of two of pages and kept on per-order free
  * lists once freed. Nothing is ever unmapped (a racing lookup of a stale
  * pointer must never fault); freed big blocks are decommitted, and their free

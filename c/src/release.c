@@ -154,10 +154,11 @@ static OHI_NOINLINE void *alloc_slow(oh_slab_t *h, unsigned cls, const char *fn)
   return chunk_alloc(h, cls, &zeroed, fn);
 }
 
-/* The fast path of an allocation: the current slab's local free list, in a
- * function that calls nothing else (no frame, no saved registers); anything
- * else - no cache yet, a dry slab, a steal, debug mode - starts over in
- * alloc_slow. */
+/* The fast path of an allocation: the current slab's local free list, or
+ * for a run of pages the runs the cache keeps and the current run slab's
+ * quick list, in a function that calls nothing else but in tail position
+ * (no frame, no saved registers); anything else - no cache yet, a dry slab,
+ * a steal, debug mode - starts over in alloc_slow or alloc_big. */
 void *ohi_heap_alloc(oh_slab_t *h, size_t n, const char *fn) {
   if (OHI_UNLIKELY(n >= h->big_min)) {
     /* a run the thread kept, or the current run slab's next listed run:
