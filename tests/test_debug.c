@@ -19,6 +19,8 @@
  */
 #include "test_util.h"
 
+#include <pthread.h>
+
 #include <stdlib.h>
 
 /* ---- helpers ----------------------------------------------------------------- */
@@ -346,6 +348,30 @@ Test(debug, guarded_chunks_are_opened_when_handed_out_after_debug_is_switched_of
   t_opt_restore(delay);
 }
 
+/* Instance b takes 64 chunks of 1000 bytes, each written whole; reused:
+ * one lies in the 64 KiB segment of one of the n chunks p. */
+typedef struct {
+  oh_slab_t *b;
+  unsigned char **p;
+  int n, failed, inaccessible, reused;
+} reuse_t;
+
+static void *reuse_segments(void *arg) {
+  reuse_t *r = arg;
+  for (int i = 0; i < 64; i++) {
+    unsigned char *q = oh_slab_alloc(r->b, 1000);
+    if (q == NULL) {
+      r->failed++;
+      continue;
+    }
+    if (!accessible(q)) r->inaccessible++;
+    else memset(q, 5, 1000);
+    for (int k = 0; k < r->n; k++)
+      if ((uintptr_t)q >> 16 == (uintptr_t)r->p[k] >> 16) r->reused = 1;
+  }
+  return NULL;
+}
+
 Test(debug, segments_of_guarded_slabs_are_reused_whole) {
   t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, 0); /* empty slabs go back at once */
   t_opt_save_t retain = t_opt_set(OH_OPT_RETAIN_BYTES, 0);
@@ -360,22 +386,18 @@ Test(debug, segments_of_guarded_slabs_are_reused_whole) {
   for (int i = 0; i < N; i++) cr_assert_eq(oh_slab_decref(a, p[i]), 1);
   oh_slab_purge(a); /* the empty slabs' segments go to the shared cache */
   t_opt_restore(dbg);
-  /* Another instance with another class takes the segments: every byte of
-   * them must be usable. */
-  oh_slab_t *b = oh_slab_new(&cfg);
-  cr_assert(b != NULL);
-  unsigned char *q[64];
-  int reused = 0;
-  for (int i = 0; i < 64; i++) {
-    q[i] = oh_slab_alloc(b, 1000);
-    cr_assert(q[i] != NULL);
-    cr_expect(accessible(q[i]), "a chunk of a reused segment at %p is inaccessible", (void *)q[i]);
-    memset(q[i], 5, 1000);
-    for (int k = 0; k < N; k++)
-      if ((uintptr_t)q[i] >> 16 == (uintptr_t)p[k] >> 16) reused = 1;
-  }
-  cr_expect(reused, "no segment of the purged slabs was reused by the other instance: the test proves nothing");
-  oh_slab_destroy(b);
+  /* Another instance with another class takes the segments, on a thread of
+   * its own (this one's next slab goes next to its last, which may be a
+   * segment never used): every byte of them must be usable. */
+  reuse_t r = {.b = oh_slab_new(&cfg), .p = p, .n = N};
+  cr_assert(r.b != NULL);
+  pthread_t t;
+  cr_assert_eq(pthread_create(&t, NULL, reuse_segments, &r), 0);
+  cr_assert_eq(pthread_join(t, NULL), 0);
+  cr_expect_eq(r.failed, 0, "%d allocations of the other instance failed", r.failed);
+  cr_expect_eq(r.inaccessible, 0, "%d chunks of reused segments were inaccessible", r.inaccessible);
+  cr_expect(r.reused, "no segment of the purged slabs was reused by the other instance: the test proves nothing");
+  oh_slab_destroy(r.b);
   oh_slab_destroy(a);
   t_opt_restore(retain);
   t_opt_restore(delay);

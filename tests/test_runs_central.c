@@ -81,3 +81,102 @@ Test(runs_central, a_central_slab_that_fits_is_found_past_those_that_do_not) {
   cr_assert_eq(oh_slab_destroy(s), 0);
   t_opt_restore(delay);
 }
+
+/* ---- an owner's slabs side by side ------------------------------------------------ */
+
+enum { SIDE_SLABS = 8, SIDE_RUNS = 3 }; /* 256 KiB runs: four to a slab, one kept live */
+
+/* A thread that made SIDE_SLABS run slabs side by side (its segments follow
+ * each other: ohi_segment_take), kept the first run of each and exited: the
+ * slabs wait on the central lists, three runs free each. */
+typedef struct {
+  oh_slab_t *s;
+  char *keep[SIDE_SLABS];
+} side_t;
+
+static void *side_slabs_exit(void *arg) {
+  side_t *o = arg;
+  char *p[SIDE_SLABS * 4];
+  for (int i = 0; i < SIDE_SLABS * 4; i++)
+    if ((p[i] = oh_slab_alloc(o->s, 256 * KiB)) == NULL) return (void *)1;
+  for (int i = 0; i < SIDE_SLABS * 4; i++) {
+    if (i % 4 == 0) o->keep[i / 4] = p[i];
+    else oh_slab_decref(o->s, p[i]);
+  }
+  return NULL;
+}
+
+/* A second owner, driven by the test: at stage 1 and 3 it takes SIDE_RUNS
+ * runs (a central slab's free ones), reports at 2 and 4. */
+typedef struct {
+  oh_slab_t *s;
+  t_stage_t go, done;
+  char *p[2][SIDE_RUNS];
+} other_t;
+
+static void *other_owner(void *arg) {
+  other_t *o = arg;
+  for (int round = 0; round < 2; round++) {
+    t_stage_wait(&o->go, 2 * round + 1);
+    for (int i = 0; i < SIDE_RUNS; i++) o->p[round][i] = oh_slab_alloc(o->s, 256 * KiB);
+    t_stage_set(&o->done, 2 * round + 2);
+  }
+  t_stage_wait(&o->go, 5);
+  for (int round = 0; round < 2; round++)
+    for (int i = 0; i < SIDE_RUNS; i++)
+      if (o->p[round][i] != NULL) oh_slab_decref(o->s, o->p[round][i]);
+  return NULL;
+}
+
+static uintptr_t slab_base(const void *p) { return (uintptr_t)p & ~(uintptr_t)(MiB - 1); }
+static bool side_by_side(const void *a, const void *b) {
+  uintptr_t x = slab_base(a), y = slab_base(b);
+  return x + MiB == y || y + MiB == x;
+}
+
+/* Two owners that adopt in turn from central slabs lying side by side each
+ * take one next to a slab they hold, never one next to the other's while
+ * another is free: alternate adoption gave each every other slab, and two
+ * threads whose slabs alternate ran batches of 256 KiB runs 20-30 % slower
+ * (bench/RESULTS.md, session 14). */
+Test(runs_central, an_owner_adopts_next_to_its_own_slabs) {
+  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
+  oh_slab_t *s = t_runs_heap();
+  static side_t h;
+  h.s = s;
+  run_thread(side_slabs_exit, &h);
+  for (int i = 1; i < SIDE_SLABS; i++)
+    cr_assert_eq(slab_base(h.keep[i]), slab_base(h.keep[i - 1]) + MiB, "the first owner's slabs %d and %d are apart",
+                 i - 1, i);
+  oh_stats_t st0 = t_stats_now(s);
+  static other_t x = {.go = T_STAGE_INIT, .done = T_STAGE_INIT};
+  x.s = s;
+  pthread_t t;
+  cr_assert_eq(pthread_create(&t, NULL, other_owner, &x), 0);
+  char *mine[2][SIDE_RUNS];
+  for (int round = 0; round < 2; round++) {
+    for (int i = 0; i < SIDE_RUNS; i++) cr_assert((mine[round][i] = oh_slab_alloc(s, 256 * KiB)) != NULL);
+    t_stage_set(&x.go, 2 * round + 1);
+    t_stage_wait(&x.done, 2 * round + 2);
+    for (int i = 0; i < SIDE_RUNS; i++) cr_assert(x.p[round][i] != NULL, "the other owner's run %d", i);
+  }
+  for (int round = 0; round < 2; round++)
+    for (int i = 1; i < SIDE_RUNS; i++) {
+      cr_assert_eq(slab_base(mine[round][i]), slab_base(mine[round][0]), "this owner's runs of round %d span slabs", round);
+      cr_assert_eq(slab_base(x.p[round][i]), slab_base(x.p[round][0]), "the other's runs of round %d span slabs", round);
+    }
+  t_expect_no_mapping(s, st0, "four adoptions from eight central slabs");
+  cr_expect(!side_by_side(x.p[0][0], mine[0][0]), "the second owner's first slab (%p) is next to the first's (%p)",
+            (void *)slab_base(x.p[0][0]), (void *)slab_base(mine[0][0]));
+  cr_expect(side_by_side(mine[1][0], mine[0][0]), "this owner's second slab (%p) is not next to its first (%p)",
+            (void *)slab_base(mine[1][0]), (void *)slab_base(mine[0][0]));
+  cr_expect(side_by_side(x.p[1][0], x.p[0][0]), "the other owner's second slab (%p) is not next to its first (%p)",
+            (void *)slab_base(x.p[1][0]), (void *)slab_base(x.p[0][0]));
+  t_stage_set(&x.go, 5);
+  cr_assert_eq(pthread_join(t, NULL), 0);
+  for (int round = 0; round < 2; round++)
+    for (int i = 0; i < SIDE_RUNS; i++) cr_assert_eq(oh_slab_decref(s, mine[round][i]), 1);
+  for (int i = 0; i < SIDE_SLABS; i++) cr_assert_eq(oh_slab_decref(s, h.keep[i]), 1);
+  cr_assert_eq(oh_slab_destroy(s), 0);
+  t_opt_restore(delay);
+}

@@ -4,6 +4,8 @@
  * back, and a batch the OS refuses falls back to a single segment. */
 #include "test_util.h"
 
+#include <pthread.h>
+
 #include "internal.h" /* ohi_test_fail_os (tests are built with -Ic/src) */
 
 static uint64_t mapped(void) {
@@ -84,4 +86,46 @@ Test(segment, a_refused_batch_falls_back_to_one_segment) {
   cr_assert_eq(oh_slab_decref(h, b), 1);
   cr_assert_eq(oh_slab_destroy(h), 0);
   t_opt_restore(delay);
+}
+
+/* A thread's next segment is the one after its last (or just before it)
+ * when the cache holds it, whatever another thread took in between: two
+ * threads that grow at once each get slabs side by side, not every other
+ * segment of a batch. */
+static void *take_one(void *arg) {
+  *(void **)arg = ohi_segment_take(20); /* the cache's newest: this thread has no last segment */
+  return NULL;
+}
+
+Test(segment, a_threads_segments_follow_each_other) {
+  oh_purge(); /* an empty segment cache */
+  const size_t seg = (size_t)1 << 20;
+  void *a = ohi_segment_take(20); /* reserves a batch */
+  cr_assert(a != NULL);
+  void *mine[4], *theirs[4];
+  for (int i = 0; i < 4; i++) {
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, take_one, &theirs[i]), 0);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    cr_assert(theirs[i] != NULL);
+    mine[i] = ohi_segment_take(20);
+    cr_assert(mine[i] != NULL);
+  }
+  void *last = a;
+  for (int i = 0; i < 4; i++) {
+    cr_expect_eq((uintptr_t)mine[i], (uintptr_t)last + seg, "take %d gave %p, not the segment after %p", i + 1,
+                 mine[i], last);
+    last = mine[i];
+  }
+  ohi_segment_give(a, 20);
+  for (int i = 0; i < 4; i++) {
+    ohi_segment_give(mine[i], 20);
+    ohi_segment_give(theirs[i], 20);
+  }
+  /* given back, they serve this thread again from where it left off: just
+   * below its last one when nothing follows it in the cache */
+  void *again = ohi_segment_take(20);
+  cr_expect((uintptr_t)again == (uintptr_t)last + seg || (uintptr_t)again == (uintptr_t)last - seg,
+            "after the give-backs the take gave %p, not a neighbour of %p", again, last);
+  ohi_segment_give(again, 20);
 }
