@@ -227,6 +227,10 @@ typedef struct ohi_purger_s {
 void ohi_wake_hook(const ohi_purger_t *p); /* purge.c, once */
 void ohi_purge_notify(void);  /* something waits for the delay: make sure the purger runs */
 void ohi_purge_wake(void);    /* run a purge pass now, whatever the purger's deadline */
+/* Tests that move ohi_purge_tick themselves: hold (true) keeps the purger
+ * thread from starting a pass, and returns once none runs; false lets it go
+ * on (and look at once). */
+void ohi_test_purger_hold(bool hold);
 /* A slab got free chunks to age: make sure passes come every pass period. */
 void ohi_purge_notify_dirty(void);
 /* A heap maps fresh memory: free pages a pass has seen once are decommitted

@@ -111,8 +111,15 @@ static bool purger_armed;
  * is woken by it, so the passes that age the new free chunks start now. */
 static bool purger_passing;
 static pthread_once_t wake_once = PTHREAD_ONCE_INIT;
+/* Tests (ohi_test_purger_hold): while held, the purger starts no pass; in_pass
+ * says one runs now, held_cv signals its end. */
+static bool purger_held, purger_in_pass;
+static pthread_cond_t held_cv;
 
-static void wake_cond_init(void) { ohi_cond_init_monotonic(&purge_cv); }
+static void wake_cond_init(void) {
+  ohi_cond_init_monotonic(&purge_cv);
+  pthread_cond_init(&held_cv, NULL);
+}
 
 /* fork (lifecycle.c): the purger's mutex is taken after the heaps' locks. In
  * the child the purger thread does not exist: its state starts over, and the
@@ -124,6 +131,7 @@ void ohi_wake_unlock_all(bool child) {
   wake_cond_init();
   purger_started = false;
   purge_pending = false;
+  purger_held = purger_in_pass = false;
   __atomic_store_n(&purger_armed, false, __ATOMIC_SEQ_CST);
   __atomic_store_n(&purger_passing, false, __ATOMIC_SEQ_CST);
 }
@@ -133,8 +141,8 @@ static void *purger_main(void *arg) {
   uint64_t deadline = 0; /* 0 = nothing scheduled */
   pthread_mutex_lock(&purge_mu);
   for (;;) {
-    while (!purge_pending) {
-      if (deadline == 0) {
+    while (!purge_pending || purger_held) {
+      if (deadline == 0 || purger_held) {
         pthread_cond_wait(&purge_cv, &purge_mu);
       } else {
         uint64_t now = ohi_os_now_ms();
@@ -148,14 +156,30 @@ static void *purger_main(void *arg) {
     bool under_pressure = __atomic_exchange_n(&pressure, 0u, __ATOMIC_RELAXED) != 0;
     __atomic_store_n(&purger_armed, false, __ATOMIC_SEQ_CST);
     __atomic_store_n(&purger_passing, false, __ATOMIC_SEQ_CST);
+    purger_in_pass = true;
     pthread_mutex_unlock(&purge_mu);
     bool force = __atomic_exchange_n(&urgent, 0u, __ATOMIC_RELAXED) != 0, soon = false;
     deadline = p->pass(was_notified, force, under_pressure, &soon);
     pthread_mutex_lock(&purge_mu);
+    purger_in_pass = false;
+    pthread_cond_broadcast(&held_cv);
     if (deadline != 0) __atomic_store_n(&purger_armed, true, __ATOMIC_SEQ_CST);
     if (soon) __atomic_store_n(&purger_passing, true, __ATOMIC_SEQ_CST);
   }
   return NULL;
+}
+
+void ohi_test_purger_hold(bool hold) {
+  pthread_once(&wake_once, wake_cond_init);
+  pthread_mutex_lock(&purge_mu);
+  purger_held = hold;
+  if (hold) {
+    while (purger_in_pass) pthread_cond_wait(&held_cv, &purge_mu);
+  } else {
+    purge_pending = true; /* what waited looks now */
+    pthread_cond_signal(&purge_cv);
+  }
+  pthread_mutex_unlock(&purge_mu);
 }
 
 void ohi_purge_notify(void) {
