@@ -387,9 +387,9 @@ OHI_INLINE void *ohi_runq_take(ohi_tcache_t *tc, ohi_slab_t *s, uint32_t k, uint
  * when it has one and no purge pass is due, handed out and counted: a
  * batch's next run; NULL otherwise. When the take emptied the list, the slab
  * goes in *refile: its reach may have fallen, and the caller refiles it
- * (ohi_rbucket_update) before it leaves tc - the frame-free allocation
+ * (ohi_rbucket_update) before it leaves tc - release.c's allocation fast
  * path does that in a tail call. */
-OHI_INLINE void *ohi_runq_take_cur_at(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, ohi_slab_t **refile) {
+OHI_INLINE void *ohi_runq_take_cur(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, ohi_slab_t **refile) {
   ohi_tbin_t *b = &tc->bins[h->run_class];
   ohi_slab_t *s = b->cur;
   if (s == NULL || !ohi_runq_has(s, k) || OHI_LOAD_RELAXED(&ohi_purge_tick) != OHI_LOAD_RELAXED(&tc->purged_tick))
@@ -400,17 +400,10 @@ OHI_INLINE void *ohi_runq_take_cur_at(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k
   OHI_OWNER_INC(&tc->rallocs, 1);
   return p;
 }
-/* ohi_runq_take_cur_at with the refile done. */
-OHI_INLINE void *ohi_runq_take_cur(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k) {
-  ohi_slab_t *refile = NULL;
-  void *p = ohi_runq_take_cur_at(h, tc, k, &refile);
-  if (OHI_UNLIKELY(refile != NULL)) ohi_rbucket_update(ohi_owner_runs(tc), refile);
-  return p;
-}
 /* n bytes (run_min <= n <= run_max) as a run of pages; NULL with the error
  * reported. *zeroed: known to read as zero. Through the calling thread's
- * slabs (the caller, release.c's alloc_big, tried the runs its cache keeps
- * and its current slab's quick list), or from the central lists. */
+ * slabs (the caller, release.c, tried the runs its cache keeps and its
+ * current slab's quick list), or from the central lists. */
 void *ohi_runs_alloc(oh_slab_t *h, size_t n, bool *zeroed, const char *fn);
 void *ohi_runs_alloc_central(oh_slab_t *h, size_t n, bool *zeroed, const char *fn);
 /* A claimed run (its first page's word CACHED) goes back: through the

@@ -107,45 +107,47 @@ static void *too_large(oh_slab_t *h, size_t n, bool zero, const char *fn) {
   return ohi_large_alloc(h, n, zero, fn);
 }
 
-/* Sizes off the small fast path (n >= big_min): runs of pages outside debug
- * mode (runs.c), a size class above run_max (or in debug mode), a large span
- * above the classes. */
-static OHI_NOINLINE void *alloc_big(oh_slab_t *h, size_t n, bool zero, const char *fn) {
-  bool zeroed = false;
-  void *p;
-  if (ohi_run_size(h, n)) {
-    ohi_tcache_t *tc = ohi_tcache_peek(h);
-    if (OHI_LIKELY(tc != NULL)) { /* a run the thread kept, or a batch's next: no page map */
-      uint32_t k = ohi_run_pages_for(h, n);
-      p = NULL;
-      if (OHI_LIKELY(ohi_tcache_try_enter(tc)) && (p = ohi_runc_pop(h, tc, k)) == NULL) p = ohi_runq_take_cur(h, tc, k);
-      ohi_tcache_leave(tc);
-      if (p != NULL) {
-        if (zero) memset(p, 0, n);
-        return p;
-      }
-    }
-    p = ohi_runs_alloc(h, n, &zeroed, fn);
-  }
-  else if (n > h->max_chunk) return too_large(h, n, zero, fn);
-  else p = chunk_alloc(h, ohi_class_of(h, n), &zeroed, fn);
-  /* Never zero what the OS gave zeroed: fresh or decommitted pages. */
-  if (zero && p != NULL && !zeroed) memset(p, 0, n);
-  return p;
-}
-
 /* The fast paths' cache: the thread's, when it has one already and debug
  * mode is off (the slow paths make it; debug mode goes past the caches). */
 OHI_INLINE ohi_tcache_t *tcache_peek(oh_slab_t *h) {
   return OHI_LIKELY(ohi_opt(OH_OPT_DEBUG) == 0) ? ohi_tcache_peek(h) : NULL;
 }
 
-/* The fast path's take emptied the quick list of tc's current run slab s:
- * s is refiled by its reach, then tc left; returns p (a tail call, so that
- * ohi_heap_alloc keeps no frame). */
+/* A run for n bytes (n >= big_min) that needs no page map: one the thread
+ * kept, or its current run slab's next listed run (cache *tcp entered, or
+ * *tcp NULL: none tried). A take that emptied the list leaves its slab in
+ * *refile, for run_refile before the cache is left. NULL: none such. */
+OHI_INLINE void *run_kept(oh_slab_t *h, size_t n, ohi_tcache_t **tcp, ohi_slab_t **refile) {
+  ohi_tcache_t *tc;
+  *tcp = NULL;
+  if (OHI_UNLIKELY(n > h->run_max) || (tc = tcache_peek(h)) == NULL) return NULL;
+  *tcp = tc;
+  if (OHI_UNLIKELY(!ohi_tcache_try_enter(tc))) return NULL;
+  uint32_t k = ohi_run_pages_for(h, n);
+  void *p = ohi_runc_pop(h, tc, k);
+  return p != NULL ? p : ohi_runq_take_cur(h, tc, k, refile);
+}
+
+/* run_kept's take emptied the quick list of tc's current run slab s: s is
+ * refiled by its reach, then tc left; returns p (in ohi_heap_alloc a tail
+ * call, so that it makes no call). */
 static OHI_NOINLINE void *run_refile(ohi_tcache_t *tc, ohi_slab_t *s, void *p) {
   ohi_rbucket_update(ohi_owner_runs(tc), s);
   ohi_tcache_leave(tc);
+  return p;
+}
+
+/* Sizes off the small fast path (n >= big_min) that run_kept did not serve:
+ * runs of pages outside debug mode (runs.c), a size class above run_max (or
+ * in debug mode), a large span above the classes. */
+static OHI_NOINLINE void *alloc_big(oh_slab_t *h, size_t n, bool zero, const char *fn) {
+  bool zeroed = false;
+  void *p;
+  if (ohi_run_size(h, n)) p = ohi_runs_alloc(h, n, &zeroed, fn);
+  else if (n > h->max_chunk) return too_large(h, n, zero, fn);
+  else p = chunk_alloc(h, ohi_class_of(h, n), &zeroed, fn);
+  /* Never zero what the OS gave zeroed: fresh or decommitted pages. */
+  if (zero && p != NULL && !zeroed) memset(p, 0, n);
   return p;
 }
 
@@ -154,26 +156,18 @@ static OHI_NOINLINE void *alloc_slow(oh_slab_t *h, unsigned cls, const char *fn)
   return chunk_alloc(h, cls, &zeroed, fn);
 }
 
-/* The fast path of an allocation: the current slab's local free list, or
- * for a run of pages the runs the cache keeps and the current run slab's
- * quick list, in a function that calls nothing else but in tail position
- * (no frame, no saved registers); anything else - no cache yet, a dry slab,
- * a steal, debug mode - starts over in alloc_slow or alloc_big. */
+/* The fast path of an allocation: the current slab's local free list (no
+ * frame, no saved register), or for a run of pages run_kept, in a function
+ * that calls nothing but in tail position; anything else - no cache yet, a
+ * dry slab, a steal, debug mode - starts over in alloc_slow or alloc_big. */
 void *ohi_heap_alloc(oh_slab_t *h, size_t n, const char *fn) {
   if (OHI_UNLIKELY(n >= h->big_min)) {
-    /* a run the thread kept, or the current run slab's next listed run:
-     * alloc_big's first try, without its frame */
     ohi_tcache_t *tc;
-    if (OHI_LIKELY(n <= h->run_max) && OHI_LIKELY((tc = tcache_peek(h)) != NULL)) {
-      uint32_t k = ohi_run_pages_for(h, n);
-      ohi_slab_t *refile = NULL;
-      void *p = NULL;
-      if (OHI_LIKELY(ohi_tcache_try_enter(tc)) && (p = ohi_runc_pop(h, tc, k)) == NULL)
-        p = ohi_runq_take_cur_at(h, tc, k, &refile);
-      if (OHI_UNLIKELY(refile != NULL)) return run_refile(tc, refile, p);
-      ohi_tcache_leave(tc);
-      if (OHI_LIKELY(p != NULL)) return p;
-    }
+    ohi_slab_t *refile = NULL;
+    void *p = run_kept(h, n, &tc, &refile);
+    if (OHI_UNLIKELY(refile != NULL)) return run_refile(tc, refile, p);
+    if (tc != NULL) ohi_tcache_leave(tc);
+    if (OHI_LIKELY(p != NULL)) return p;
     return alloc_big(h, n, false, fn);
   }
   unsigned cls = ohi_class_of(h, n);
@@ -194,7 +188,15 @@ void *ohi_heap_alloc(oh_slab_t *h, size_t n, const char *fn) {
 }
 
 void *ohi_heap_alloc_zeroed(oh_slab_t *h, size_t n, const char *fn) {
-  if (OHI_UNLIKELY(n >= h->big_min)) return alloc_big(h, n, true, fn);
+  if (OHI_UNLIKELY(n >= h->big_min)) {
+    ohi_tcache_t *tc;
+    ohi_slab_t *refile = NULL;
+    void *p = run_kept(h, n, &tc, &refile);
+    if (refile != NULL) p = run_refile(tc, refile, p);
+    else if (tc != NULL) ohi_tcache_leave(tc);
+    if (p != NULL) return memset(p, 0, n); /* a run used before */
+    return alloc_big(h, n, true, fn);
+  }
   bool zeroed = false;
   void *p = chunk_alloc(h, ohi_class_of(h, n), &zeroed, fn);
   /* Never zero what the OS gave zeroed: fresh or decommitted pages. */
