@@ -229,7 +229,7 @@ void ohi_purge_notify(void);  /* something waits for the delay: make sure the pu
 void ohi_purge_wake(void);    /* run a purge pass now, whatever the purger's deadline */
 /* Tests that move ohi_purge_tick themselves: hold (true) keeps the purger
  * thread from starting a pass, and returns once none runs; false lets it go
- * on (and look at once). */
+ * on (a wake-up or a deadline that came meanwhile is served then). */
 void ohi_test_purger_hold(bool hold);
 /* A slab got free chunks to age: make sure passes come every pass period. */
 void ohi_purge_notify_dirty(void);

@@ -176,8 +176,7 @@ void ohi_test_purger_hold(bool hold) {
   if (hold) {
     while (purger_in_pass) pthread_cond_wait(&held_cv, &purge_mu);
   } else {
-    purge_pending = true; /* what waited looks now */
-    pthread_cond_signal(&purge_cv);
+    pthread_cond_signal(&purge_cv); /* a wake-up or a deadline that came meanwhile is served now */
   }
   pthread_mutex_unlock(&purge_mu);
 }
