@@ -3,7 +3,7 @@
 # against Go's make (with and without GOMEMLIMIT), and in C against glibc,
 # jemalloc and mimalloc.
 #
-#   make bench-frag                  every workload and mode at -live 1GiB (~2.5 min on 2 cores),
+#   make bench-frag                  every workload and mode at -live 1GiB (~3 min on 2 cores),
 #                                    tables on stdout, build/frag.json
 #   make bench-frag FRAG_LIVE=256MiB FRAG_ARGS="-workloads phase -modes native,offheap,c-glibc"
 #   make bench-frag-c                only the C harness binaries (build/bench/cfrag-*)
@@ -17,7 +17,7 @@
 # cfrag-glibc (nothing else linked), cfrag-jemalloc (-ljemalloc),
 # cfrag-mimalloc (-lmimalloc), cfrag-offheap (build/liboffheap.a).
 
-FRAG_C_SRC := bench/frag/cfrag/cfrag.c
+FRAG_C_SRC := bench/frag/cfrag/cfrag.c bench/frag/cfrag/cache.c
 FRAG_CBINS := $(addprefix $(BUILD)/bench/cfrag-,glibc jemalloc mimalloc offheap)
 FRAG_CFLAGS = $(CSTD) -Wall -Wextra -O2 -g -pthread -Ic/include -Ibench/internal/charness
 FRAG_LIVE ?= 1GiB
@@ -29,9 +29,9 @@ FRAG_ARGS ?=
 # bench/internal/charness/charness.h, CH_LIBS_<allocator> links it.
 $(BUILD)/bench/cfrag-offheap: $(BUILD)/liboffheap.a
 $(BUILD)/bench/cfrag-jemalloc $(BUILD)/bench/cfrag-mimalloc: | deps-bench
-$(BUILD)/bench/cfrag-%: $(FRAG_C_SRC) bench/internal/charness/charness.h
+$(BUILD)/bench/cfrag-%: $(FRAG_C_SRC) bench/frag/cfrag/cfrag.h bench/internal/charness/charness.h
 	@mkdir -p $(@D)
-	$(CC) $(FRAG_CFLAGS) -DCH_$(shell echo $* | tr a-z A-Z) $< $(CH_LIBS_$*) -ldl -o $@
+	$(CC) $(FRAG_CFLAGS) -DCH_$(shell echo $* | tr a-z A-Z) $(FRAG_C_SRC) $(CH_LIBS_$*) -ldl -lm -o $@
 
 bench-frag-c: $(FRAG_CBINS) ## the frag C harness binaries (build/bench/cfrag-*)
 

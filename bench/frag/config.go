@@ -35,21 +35,22 @@ var modes = harness.Modes{
 	{Name: "offheap", Desc: "offheap.Alloc / offheap.Free; scavenge = offheap.Scavenge()"},
 	{Name: "offheap-slab", Desc: "offheap.NewSlab (default config) Alloc / DecRef; scavenge = offheap.Scavenge()"},
 	{Name: "offheap-bufferpool", Desc: "offheap.BufferPool, one per buffer size, Get / Put (phase, pool)"},
-	{Name: "c-offheap", CBin: "cfrag-offheap", Desc: "oh_alloc / oh_free; scavenge = oh_purge() (C, phase)"},
-	{Name: "c-glibc", CBin: "cfrag-glibc", Desc: "glibc malloc / free; scavenge = malloc_trim(0) (C, phase)"},
-	{Name: "c-jemalloc", CBin: "cfrag-jemalloc", Desc: "jemalloc malloc / free; scavenge = tcache flush + arena.<all>.purge (C, phase)"},
-	{Name: "c-mimalloc", CBin: "cfrag-mimalloc", Desc: "mi_malloc / mi_free; scavenge = mi_collect(true) (C, phase)"},
+	{Name: "c-offheap", CBin: "cfrag-offheap", Desc: "oh_alloc / oh_free; scavenge = oh_purge() (C, phase, cache)"},
+	{Name: "c-glibc", CBin: "cfrag-glibc", Desc: "glibc malloc / free; scavenge = malloc_trim(0) (C, phase, cache)"},
+	{Name: "c-jemalloc", CBin: "cfrag-jemalloc", Desc: "jemalloc malloc / free; scavenge = tcache flush + arena.<all>.purge (C, phase, cache)"},
+	{Name: "c-mimalloc", CBin: "cfrag-mimalloc", Desc: "mi_malloc / mi_free; scavenge = mi_collect(true) (C, phase, cache)"},
 }
 
 // serves reports whether mode runs workload: the C harness does the phase
-// change only; a BufferPool has one buffer size, so it has no cache mode.
+// change and the cache; a BufferPool has one buffer size, so it has no cache
+// mode.
 func serves(mode, workload string) bool {
 	m := modes.Lookup(mode)
 	switch {
 	case m == nil:
 		return false
 	case m.CBin != "":
-		return workload == "phase"
+		return workload == "phase" || workload == "cache"
 	case mode == "offheap-bufferpool":
 		return workload != "cache"
 	}
@@ -76,8 +77,8 @@ type childConfig struct {
 	Live     int64         `child:"live"` // phase: each fill; cache: the capacity
 	Pool     int64         `child:"pool"` // pool: the buffers taken from the pool
 	Seed     uint64        `child:"seed"`
-	Wait     time.Duration `child:"wait-ms"`      // the idle wait: 2 x the purge delay
-	CacheOps int64         `child:"cache-ops,go"` // cache: operations (0 = 30 x the values the capacity holds)
+	Wait     time.Duration `child:"wait-ms"`   // the idle wait: 2 x the purge delay
+	CacheOps int64         `child:"cache-ops"` // cache: operations (0 = 30 x the values the capacity holds)
 	MemLimit float64       `child:"memlimit,go"`
 }
 
@@ -99,8 +100,8 @@ RSS / live is (RSS - base) / live bytes, base being the child's RSS before its
 workload starts. Ratios "x native" are to native's figure in the same run.
 
 Modes: native, native-memlimit, offheap, offheap-slab, offheap-bufferpool (Go);
-c-offheap, c-glibc, c-jemalloc, c-mimalloc (the phase change in C,
-build/bench/cfrag-*, built by make bench-frag).
+c-offheap, c-glibc, c-jemalloc, c-mimalloc (the phase change and the cache
+in C, build/bench/cfrag-*, built by make bench-frag).
 
 Flags:
 `

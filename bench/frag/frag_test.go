@@ -40,9 +40,9 @@ func TestDefaultsAndFlags(t *testing.T) {
 	if !reflect.DeepEqual(cfg.Workloads, workloads) || !reflect.DeepEqual(cfg.Modes, modes.Names()) {
 		t.Errorf("workloads %v modes %v", cfg.Workloads, cfg.Modes)
 	}
-	// 9 phase modes, 4 cache modes (no BufferPool, no C), 5 pool modes.
-	if n := len(cfg.runs()); n != 18 {
-		t.Errorf("%d runs, want 18", n)
+	// 9 phase modes, 8 cache modes (no BufferPool), 5 pool modes (no C).
+	if n := len(cfg.runs()); n != 22 {
+		t.Errorf("%d runs, want 22", n)
 	}
 	cfg, err = parseConfig([]string{"-live", "16MiB", "-workloads", "pool, phase", "-modes", "offheap,native",
 		"-purge-delay", "50ms", "-memlimit", "1.5"}, &out, time.Second)
@@ -64,8 +64,12 @@ func TestDefaultsAndFlags(t *testing.T) {
 	if err != nil || c.Live != 16<<20 || c.Wait != 100*time.Millisecond || c.MemLimit != 1.5 || c.Mode != "offheap" {
 		t.Errorf("child config %+v, %v", c, err)
 	}
-	if cargs := childArgs(cfg, "phase", "c-glibc"); cargs[0] != "-workload" || strings.Contains(strings.Join(cargs, " "), "-cache-ops") {
+	if cargs := strings.Join(childArgs(cfg, "cache", "c-glibc"), " "); !strings.HasPrefix(cargs, "-workload cache -mode c-glibc") ||
+		!strings.Contains(cargs, "-cache-ops 0") || strings.Contains(cargs, "-memlimit") {
 		t.Errorf("C harness args %v", cargs)
+	}
+	if _, err := parseChildArgs([]string{"-workload", "cache", "-mode", "c-glibc", "-live", "16777216"}); err == nil {
+		t.Error("a Go child accepted a C mode")
 	}
 	if _, err := parseChildArgs([]string{"-workload", "cache", "-mode", "offheap-bufferpool", "-live", "16777216"}); err == nil {
 		t.Error("a BufferPool child accepted the cache workload")
@@ -213,6 +217,34 @@ func TestEndToEnd(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// A cache run whose operations differ from the first cache run's fails (the
+// C harness ports the Go child's generators; make test-frag runs both), and
+// other workloads and failed runs are left alone.
+func TestSameOperations(t *testing.T) {
+	res := func(hits int64) *result {
+		return &result{Workload: "cache", Hits: hits, Misses: 10, Evictions: 5, Updates: 2, Values: 7}
+	}
+	runs := []*modeRun{
+		{Workload: "phase", Mode: "native", Result: &result{Hits: 1}},
+		{Workload: "cache", Mode: "native", Result: res(100)},
+		{Workload: "cache", Mode: "c-glibc", Result: res(100)},
+		{Workload: "cache", Mode: "c-mimalloc", Result: res(99)},
+		{Workload: "cache", Mode: "c-jemalloc", err: errors.New("exit 1")},
+	}
+	sameOperations(runs)
+	for i, mr := range runs[:3] {
+		if mr.err != nil {
+			t.Errorf("run %d (%s/%s) failed: %v", i, mr.Workload, mr.Mode, mr.err)
+		}
+	}
+	if err := runs[3].err; err == nil || !strings.Contains(err.Error(), "99/100 hits") || runs[3].Error != err.Error() {
+		t.Errorf("differing run: %v (%q)", err, runs[3].Error)
+	}
+	if runs[4].err.Error() != "exit 1" {
+		t.Errorf("failed run's error replaced: %v", runs[4].err)
 	}
 }
 

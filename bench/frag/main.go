@@ -80,6 +80,7 @@ func runParent(cfg config, stdout, stderr io.Writer) error {
 		}
 		return summary(mr.Result), nil
 	})
+	sameOperations(runs)
 	writeReport(stdout, cfg, par.CDir, runs)
 	var failed int
 	for _, mr := range runs {
@@ -101,6 +102,30 @@ func runParent(cfg config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%d of %d runs failed", failed, len(pairs))
 	}
 	return nil
+}
+
+// sameOperations fails every cache run whose operations differ from the
+// first's: the modes are compared on the same gets, sets and evictions, and
+// the C harness draws its keys and sizes with ports of the Go child's
+// generators (cfrag/cache.c), which this checks on every run.
+func sameOperations(runs []*modeRun) {
+	var first *modeRun
+	for _, mr := range runs {
+		if mr.Workload != "cache" || mr.err != nil || mr.Result == nil {
+			continue
+		}
+		r := mr.Result
+		if first == nil {
+			first = mr
+			continue
+		}
+		f := first.Result
+		if r.Hits != f.Hits || r.Misses != f.Misses || r.Evictions != f.Evictions || r.Updates != f.Updates || r.Values != f.Values {
+			mr.err = fmt.Errorf("other operations than %s: %d/%d hits, %d/%d misses, %d/%d evictions, %d/%d updates, %d/%d values at the end",
+				first.Mode, r.Hits, f.Hits, r.Misses, f.Misses, r.Evictions, f.Evictions, r.Updates, f.Updates, r.Values, f.Values)
+			mr.Error = mr.err.Error()
+		}
+	}
 }
 
 // runMode runs one workload in one mode in a child process.

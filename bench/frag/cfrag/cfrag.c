@@ -15,8 +15,9 @@
  *                   scavenge = thread.tcache.flush + arena.<all>.purge
  *   cfrag-mimalloc  mi_malloc / mi_free, scavenge = mi_collect(true)
  *
- * Usage (normally run by frag): cfrag-X -workload phase -mode c-X -live BYTES
- *   [-pool BYTES] [-seed N] [-wait-ms N]
+ * Usage (normally run by frag): cfrag-X -workload phase|cache -mode c-X -live BYTES
+ *   [-pool BYTES] [-seed N] [-wait-ms N] [-cache-ops N]
+ * (-workload cache is in cache.c: the Go child's cache, same draws.)
  *
  * -workload churn (run directly, not by frag) fills -live bytes of -size
  * buffers, frees a random -drop percent of them, and replaces random live
@@ -35,16 +36,15 @@
  * pressure passes pay on the owner's refill and Scavenge on the caller.
  *   cfrag-X -workload scavenge -mode c-X -live BYTES -size BYTES [-drop PERCENT] [-seed N]
  */
-#include "charness.h"
+#include "cfrag.h"
 
-#define CF_MODE "c-" CH_NAME
 #define SIZE16 (16u << 10)
 #define SIZE48 (48u << 10)
 
 /* ---- the same random stream as the Go child (splitmix64) --------------------- */
 
-static uint64_t rng_state;
-static uint64_t rng_next(void) {
+uint64_t rng_state;
+uint64_t rng_next(void) {
   uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
@@ -88,15 +88,15 @@ static double lat_quantile(double q) {
 static unsigned char **bufs; /* mmap'ed: outside every allocator under test */
 static uint32_t *lens;
 static size_t *idx;
-static long long live, ops;
-static double busy_s;
-static uint64_t start_ns;
+long long live, ops;
+double busy_s;
+uint64_t start_ns;
 
 #define MAX_STEPS 16
 static char steps_json[MAX_STEPS][512];
 static int nsteps;
 
-static void step(const char *name) {
+void step(const char *name) {
   long long p, d;
   ch_decommits(&p, &d);
   char *s = steps_json[nsteps < MAX_STEPS ? nsteps++ : MAX_STEPS - 1];
@@ -106,6 +106,10 @@ static void step(const char *name) {
            name, (double)(now_ns() - start_ns) / 1e9, rss(), live, ops, busy_s, p, d);
   printf("{\"step\":%s}\n", s);
   fflush(stdout);
+}
+
+void print_steps(void) {
+  for (int k = 0; k < nsteps; k++) printf("%s%s", k ? "," : "", steps_json[k]);
 }
 
 static void alloc_write(size_t i, uint32_t n) {
@@ -222,7 +226,7 @@ static void scavenge(uint64_t live_target, uint64_t size, uint64_t drop) {
 
 int main(int argc, char **argv) {
   const char *workload = NULL, *mode = NULL;
-  uint64_t live_target = 0, seed = 1, wait_ms = 2000, size = 64, secs = 4, drop = UINT64_MAX;
+  uint64_t live_target = 0, seed = 1, wait_ms = 2000, size = 64, secs = 4, drop = UINT64_MAX, cache_ops = 0;
   for (int i = 1; i < argc; i++) {
     const char *f = argv[i];
     if (i + 1 >= argc) die("%s: missing value", f);
@@ -236,12 +240,14 @@ int main(int argc, char **argv) {
     else if (!strcmp(f, "-size")) size = num(f, v);
     else if (!strcmp(f, "-secs")) secs = num(f, v);
     else if (!strcmp(f, "-drop")) drop = num(f, v);
+    else if (!strcmp(f, "-cache-ops")) cache_ops = num(f, v);
     else die("unknown flag %s", f);
   }
   bool is_churn = workload != NULL && !strcmp(workload, "churn");
   bool is_scavenge = workload != NULL && !strcmp(workload, "scavenge");
-  if (workload == NULL || (strcmp(workload, "phase") != 0 && !is_churn && !is_scavenge))
-    die("-workload %s: phase, churn or scavenge", workload ? workload : "(none)");
+  bool is_cache = workload != NULL && !strcmp(workload, "cache");
+  if (workload == NULL || (strcmp(workload, "phase") != 0 && !is_churn && !is_scavenge && !is_cache))
+    die("-workload %s: phase, cache, churn or scavenge", workload ? workload : "(none)");
   if (mode == NULL || strcmp(mode, CF_MODE) != 0) die("-mode %s is not served by this binary (%s)", mode ? mode : "(none)", CF_MODE);
   if (live_target < (1u << 20)) die("-live %llu: at least 1 MiB", (unsigned long long)live_target);
   ch_check();
@@ -252,6 +258,10 @@ int main(int argc, char **argv) {
   }
   if (is_scavenge) {
     scavenge(live_target, size, drop == UINT64_MAX ? 75 : drop);
+    return 0;
+  }
+  if (is_cache) {
+    cache(live_target, cache_ops, seed);
     return 0;
   }
 
@@ -303,7 +313,7 @@ int main(int argc, char **argv) {
          CF_MODE, json_escape(info, esc, sizeof esc), base, peak, ops, busy_s, busy_s > 0 ? (double)ops / busy_s : 0.0, lat_quantile(0.99),
          ch_usage().cpu_s - cpu0,
          (double)(now_ns() - start_ns) / 1e9);
-  for (int k = 0; k < nsteps; k++) printf("%s%s", k ? "," : "", steps_json[k]);
+  print_steps();
   printf("]}}\n");
   fflush(stdout);
   for (size_t i = 0; i < n; i++)

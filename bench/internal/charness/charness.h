@@ -223,7 +223,7 @@ static void ch_describe(char *out, size_t n) {
 #endif
 }
 
-static void ch_check(void) {
+static __attribute__((unused)) void ch_check(void) {
 #if defined(CH_JEMALLOC)
   if (strstr(lib_of((void *)malloc), "jemalloc") == NULL)
     die("malloc resolves into %s, not libjemalloc: the measurement would be glibc's", lib_of((void *)malloc));
