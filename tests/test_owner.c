@@ -356,3 +356,73 @@ Test(owner, a_quiet_owners_full_slabs_go_central_with_the_rest) {
   ohi_owner_return(h, o1, cls, mine, (size_t)nmine, 0, 0);
   owners_free(&t);
 }
+
+/* o's slabs among those of the chunks in p (one per slab). */
+static int owned_by(ohi_tcache_t *o, void **p, int n) {
+  int k = 0;
+  for (int i = 0; i < n; i++)
+    if (((ohi_slab_t *)ohi_region_lookup(p[i]))->owner == o) k++;
+  return k;
+}
+
+/* o takes SLABS slabs of class cls and returns all but one chunk of each:
+ * every one has room, its current one aside. kept[] gets the chunks left. */
+enum { PER = 16, SLABS = 4 };
+static void take_with_room(oh_slab_t *h, ohi_tcache_t *o, int cls, void **kept) {
+  void *a[PER * SLABS];
+  cr_assert_eq(ohi_owner_take(h, o, cls, a, PER * SLABS), PER * SLABS);
+  for (int k = 0; k < SLABS; k++) {
+    cr_assert_eq((uintptr_t)a[k * PER] & (256 * KiB - 1), 0, "chunk %d does not start a slab", k * PER);
+    kept[k] = a[k * PER];
+    ohi_owner_return(h, o, cls, a + k * PER + 1, PER - 1, 0, 0);
+  }
+}
+
+/* The look takes the quiet owner's slabs with room of every class, not only
+ * of the class the refill is short of: a goroutine that moved to another P
+ * frees into the old P's slabs of every size while the new P allocates from
+ * its own, so each class held free chunks twice over, once per P (issue 18:
+ * the Go cache kept 1.21-1.22x its live bytes; bench/RESULTS.md, session 15). */
+Test(owner, a_refill_takes_a_quiet_owners_slabs_of_every_class) {
+  owners_t t = owners_new();
+  oh_slab_t *h = t.h;
+  int other = class_of(h, 8 * KiB);
+  void *kept[SLABS], *b;
+  take_with_room(h, t.o1, t.cls, kept);
+  t_sleep_ms(30); /* o1 quiet */
+  cr_assert_eq(ohi_owner_take(h, t.o2, other, &b, 1), 1); /* a new slab of another class */
+  cr_expect_eq(owned_by(t.o1, kept, SLABS), 1, "o1 kept %d of its %d slabs with room; only its current one should stay",
+               owned_by(t.o1, kept, SLABS), SLABS);
+  ohi_owner_return(h, t.o2, other, &b, 1, 0, 0);
+  ohi_owner_return(h, t.o1, t.cls, kept, SLABS, 0, 0);
+  owners_free(&t);
+}
+
+/* And it is made each time an owner moves past a full slab, not only before
+ * a new one: the new P has room of its own (the chunks it frees into its own
+ * slabs) and would seldom make a slab while the old P's room waits. */
+Test(owner, moving_past_a_full_slab_takes_a_quiet_owners_room) {
+  owners_t t = owners_new();
+  oh_slab_t *h = t.h;
+  int other = class_of(h, 8 * KiB);
+  enum { OPER = 32 };
+  void *b[2 * OPER + 1], *kept[SLABS];
+  cr_assert_eq(ohi_owner_take(h, t.o2, other, b, 2 * OPER), 2 * OPER); /* two full slabs of o2 */
+  ohi_owner_return(h, t.o2, other, b, 1, 0, 0);                        /* room in the first */
+  ohi_tcache_t *o3 = ohi_owner_new(h);
+  cr_assert(o3 != NULL);
+  take_with_room(h, o3, t.cls, kept);
+  t_sleep_ms(30); /* o3 quiet, and o2's last look long past */
+  oh_stats_t st;
+  cr_assert_eq(oh_slab_stats(h, &st), 0);
+  uint64_t slabs = st.classes[other].slabs;
+  cr_assert_eq(ohi_owner_take(h, t.o2, other, b, 1), 1); /* past the full current slab, into the first */
+  cr_assert_eq(oh_slab_stats(h, &st), 0);
+  cr_assert_eq(st.classes[other].slabs, slabs, "o2 made a slab: the look was the one before a new slab");
+  cr_expect_eq(owned_by(o3, kept, SLABS), 1, "o3 kept %d of its %d slabs with room; only its current one should stay",
+               owned_by(o3, kept, SLABS), SLABS);
+  ohi_owner_return(h, t.o2, other, b, 2 * OPER, 0, 0);
+  ohi_owner_return(h, o3, t.cls, kept, SLABS, 0, 0);
+  ohi_owner_delete(h, o3);
+  owners_free(&t);
+}

@@ -287,9 +287,10 @@ bool ohi_bin_collect(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s);
 /* A slab adopted from the central lists (or new) joins tc's bin b as its
  * current slab, and the purger is told what it must now watch. */
 void ohi_tcache_adopted(ohi_tcache_t *tc, ohi_tbin_t *b, ohi_slab_t *s);
-/* An owner handle about to adopt a slab of class cls first moves the slabs
- * with free chunks of quiet owner handles to the central lists (tcache.c). */
-void ohi_tcache_reclaim(oh_slab_t *h, ohi_tcache_t *tc, unsigned cls);
+/* An owner handle about to adopt a slab, or moving past a full one, first
+ * moves the slabs with free chunks of quiet owner handles, every class's, to
+ * the central lists (tcache.c). */
+void ohi_tcache_reclaim(oh_slab_t *h, ohi_tcache_t *tc);
 /* The buckets of tc's run slabs. */
 OHI_INLINE ohi_rbuckets_t *ohi_owner_runs(ohi_tcache_t *tc) { return &tc->rc->rb; }
 /* The runs tc keeps for reuse (struct ohi_tcache_s: runc) go back to their

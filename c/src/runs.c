@@ -109,7 +109,7 @@ static void *runs_owner_find(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, uint32_
   }
   /* A goroutine that moved to another P frees its runs home to the old P's
    * slabs: an owner handle takes those of quiet owners before it maps. */
-  if (tc->explicit_owner) ohi_tcache_reclaim(h, tc, h->run_class);
+  if (tc->explicit_owner) ohi_tcache_reclaim(h, tc);
   uint32_t at, len;
   if ((s = ohi_central_adopt_run(h, k, tc, &at, &len)) == NULL) return NULL;
   ohi_tcache_adopted(tc, b, s);
