@@ -35,7 +35,11 @@ package offheap
 //     the core serves as runs hold runs of their pages in the same
 //     magazines, taken and returned by the same calls (the core moves runs
 //     for those classes).
-//  5. Anything else (large sizes, debug mode, a build without the fast path)
+//  5. A cacheable size allocated while a stealer holds the P's shard is one
+//     chunk from the core's central lists, through no owner (never through
+//     the calling thread's cache, which would adopt central slabs that no
+//     one allocates from once the shard is back).
+//  6. Anything else (large sizes, debug mode, a build without the fast path)
 //     is one call to the core.
 //
 // Others reach a shard with the handshake the core's thread caches use
