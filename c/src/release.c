@@ -114,18 +114,20 @@ OHI_INLINE ohi_tcache_t *tcache_peek(oh_slab_t *h) {
 }
 
 /* A run for n bytes (n >= big_min) that needs no page map: one the thread
- * kept, or its current run slab's next listed run (cache *tcp entered, or
- * *tcp NULL: none tried). A take that emptied the list leaves its slab in
- * *refile, for run_refile before the cache is left. NULL: none such. */
+ * kept, or its current run slab's next listed run; NULL: none such. The
+ * cache is left, except when the take emptied the list: then its slab is in
+ * *refile and the cache in *tcp, still entered, for run_refile. */
 OHI_INLINE void *run_kept(oh_slab_t *h, size_t n, ohi_tcache_t **tcp, ohi_slab_t **refile) {
   ohi_tcache_t *tc;
-  *tcp = NULL;
   if (OHI_UNLIKELY(n > h->run_max) || (tc = tcache_peek(h)) == NULL) return NULL;
-  *tcp = tc;
-  if (OHI_UNLIKELY(!ohi_tcache_try_enter(tc))) return NULL;
-  uint32_t k = ohi_run_pages_for(h, n);
-  void *p = ohi_runc_pop(h, tc, k);
-  return p != NULL ? p : ohi_runq_take_cur(h, tc, k, refile);
+  void *p = NULL;
+  if (OHI_LIKELY(ohi_tcache_try_enter(tc))) {
+    uint32_t k = ohi_run_pages_for(h, n);
+    if ((p = ohi_runc_pop(h, tc, k)) == NULL) p = ohi_runq_take_cur(h, tc, k, refile);
+  }
+  if (OHI_UNLIKELY(*refile != NULL)) *tcp = tc;
+  else ohi_tcache_leave(tc);
+  return p;
 }
 
 /* run_kept's take emptied the quick list of tc's current run slab s: s is
@@ -166,7 +168,6 @@ void *ohi_heap_alloc(oh_slab_t *h, size_t n, const char *fn) {
     ohi_slab_t *refile = NULL;
     void *p = run_kept(h, n, &tc, &refile);
     if (OHI_UNLIKELY(refile != NULL)) return run_refile(tc, refile, p);
-    if (tc != NULL) ohi_tcache_leave(tc);
     if (OHI_LIKELY(p != NULL)) return p;
     return alloc_big(h, n, false, fn);
   }
@@ -193,7 +194,6 @@ void *ohi_heap_alloc_zeroed(oh_slab_t *h, size_t n, const char *fn) {
     ohi_slab_t *refile = NULL;
     void *p = run_kept(h, n, &tc, &refile);
     if (refile != NULL) p = run_refile(tc, refile, p);
-    else if (tc != NULL) ohi_tcache_leave(tc);
     if (p != NULL) return memset(p, 0, n); /* a run used before */
     return alloc_big(h, n, true, fn);
   }
