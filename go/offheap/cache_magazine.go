@@ -137,6 +137,17 @@ func (h *heap) alloc(op string, n int, zero bool) (unsafe.Pointer, bindings.Err)
 func (h *heap) allocUnsampled(op string, n int, zero bool) (_ unsafe.Pointer, _ bindings.Err, spent bool) {
 	if n <= h.maxCached && h.fast() {
 		cls := h.classFor(n)
+		// An empty magazine is refilled with a batch from the P's owner. When
+		// no shard can be entered (a stealer holds it), one chunk comes from
+		// the central lists, through no owner: the core's allocation call
+		// below would take it through the calling thread's cache, which
+		// adopted whole central slabs for it; once the shard was back nothing
+		// allocated from them again, and every buffer freed into them waited
+		// there until the purger found the thread idle (make bench: peak RSS
+		// 1.4-1.5 GiB for 1 GiB live in about one run of four;
+		// bench/RESULTS.md, session 15).
+		var calls *shard // registers the refill against Close
+		owner, batch := bindings.Owner(0), 1
 		for try := 0; try < 2; try++ {
 			sh, pid := h.pinShardID()
 			if sh == nil {
@@ -163,41 +174,27 @@ func (h *heap) allocUnsampled(op string, n int, zero bool) (_ unsafe.Pointer, _ 
 				}
 				return it.p, bindings.OK, spent
 			}
-			sh.calls.Add(1) // Close waits for the refill
-			owner := sh.owner
+			sh.calls.Add(1)
+			calls, owner, batch = sh, sh.owner, h.classes[cls].batch
 			unpinShard(sh)
-			if p := h.refill(cls, owner, h.classes[cls].batch); p != nil {
-				sh.endCall()
-				if zero {
-					clear(unsafe.Slice((*byte)(p), n))
-				}
-				return p, bindings.OK, false
-			}
-			sh.endCall()
-			break // the core is out of memory (or the heap bounded): the call below reports it
+			break
 		}
+		if calls == nil {
+			calls = h.beginCall(op)
+		}
+		p := h.refill(cls, owner, batch)
+		calls.endCall()
+		if p != nil {
+			if zero {
+				clear(unsafe.Slice((*byte)(p), n))
+			}
+			return p, bindings.OK, false
+		}
+		// the core is out of memory (or the heap bounded): the call below reports it
 	}
 	sh := h.beginCall(op)
 	var p unsafe.Pointer
 	var e bindings.Err
-	// A cacheable size the P's magazine could not serve (a stealer holds the
-	// shard) is one chunk from the central lists, through no owner: a take
-	// and, while the shard is still held, a count. Through the core's
-	// allocation call below it came from the calling thread's cache, which
-	// adopted whole central slabs for it; once the shard was back nothing
-	// allocated from them again, and every buffer freed into them waited there
-	// until the purger found the thread idle (make bench: peak RSS 1.4-1.5 GiB
-	// for 1 GiB live in about one run of four; bench/RESULTS.md, session 15).
-	// The call below serves what the caches do not hold and reports errors.
-	if n <= h.maxCached && h.fast() {
-		if q := h.refill(h.classFor(n), 0, 1); q != nil {
-			sh.endCall()
-			if zero {
-				clear(unsafe.Slice((*byte)(q), n))
-			}
-			return q, bindings.OK, false
-		}
-	}
 	switch {
 	case h.kind != "":
 		p, e = h.c.Alloc(uintptr(n))
