@@ -123,9 +123,14 @@ static void new_value(entry_t *e, uint32_t key) {
   live += n;
 }
 
-static void drop(entry_t *e) {
+/* Dies unless e's value still holds its stamp. */
+static void check(const entry_t *e) {
   if (!ch_stamp_ok(e->b, e->n, stamp_id(e->key, e->ver)))
     die("value of key %u (version %u, %u bytes) changed while cached", e->key, e->ver, e->n);
+}
+
+static void drop(entry_t *e) {
+  check(e);
   live -= e->n;
   CH_FREE(e->b);
   e->b = NULL;
@@ -157,8 +162,7 @@ void cache(uint64_t capacity, uint64_t cache_ops, uint64_t seed) {
     int32_t i = where[key];
     if (i >= 0) {
       entry_t *e = &entries[i];
-      if (!ch_stamp_ok(e->b, e->n, stamp_id(e->key, e->ver)))
-        die("value of key %u (version %u, %u bytes) changed while cached", e->key, e->ver, e->n);
+      check(e);
       hits++;
       verified += e->n;
       if (rng_float64() < CACHE_UPDATE) {
