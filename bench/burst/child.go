@@ -23,6 +23,9 @@ type event struct {
 	Minflt int64   `json:"minflt"` // minor page faults so far (getrusage)
 	CPUS   float64 `json:"cpu_s"`  // user + system CPU so far, all threads
 	Purges int64   `json:"purges"` // decommits by offheap's purge policy so far; -1 for other allocators
+	// Bytes offheap decommitted so far, by its purge policy or in place (a
+	// BufferPool's idle buffers); -1 for other allocators.
+	Decommitted int64 `json:"decommitted"`
 	// Phase figures measured by the child itself.
 	DurS     float64 `json:"dur_s,omitempty"`    // burst_end, free_end, fill_end: duration of the phase
 	Buffers  int64   `json:"buffers,omitempty"`  // burst_end, free_end, fill_end: buffers allocated / freed
@@ -67,7 +70,7 @@ func (ch *child) emit(e event) {
 	minflt, cpu := harness.Usage()
 	e.T = time.Since(ch.start).Seconds()
 	e.Minflt, e.CPUS = minflt, cpu.Seconds()
-	e.Purges, _ = ch.a.Decommits()
+	e.Purges, e.Decommitted = ch.a.Decommits()
 	ch.out.Emit(e)
 }
 

@@ -137,16 +137,37 @@ func TestMissingHarness(t *testing.T) {
 }
 
 // The steady pattern through a real child.
+// The steady pattern through the real children: its table, and the bytes
+// decommitted counted for offheap (a BufferPool's in-place decommits are not
+// purges) and not for native.
 func TestEndToEndSteady(t *testing.T) {
 	var out, errb bytes.Buffer
+	jsonPath := filepath.Join(t.TempDir(), "out.json")
 	args := []string{"-pattern", "steady", "-peak", "32MiB", "-duration", "600ms", "-warm", "200ms", "-pre", "50ms",
-		"-churn", "10", "-gap", "5ms", "-purge-delay", "1s", "-modes", "offheap"}
+		"-churn", "10", "-gap", "5ms", "-purge-delay", "1s", "-modes", "offheap-pool,native", "-json", jsonPath}
 	if code := run(args, &out, &errb); code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
 	}
-	for _, want := range []string{"ns/buffer", "faults/buf", "offheap"} {
+	for _, want := range []string{"ns/buffer", "faults/buf", "decommit MiB", "offheap-pool"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("steady table lacks %q:\n%s", want, out.String())
 		}
+	}
+	raw, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc e2eOut
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatalf("-json: %v", err)
+	}
+	if len(doc.Results) != 2 || doc.Results[0].Steady == nil || doc.Results[1].Steady == nil {
+		t.Fatalf("results %+v", doc.Results)
+	}
+	if d := doc.Results[0].Steady.Decommitted; d < 0 {
+		t.Errorf("offheap-pool: decommitted %d, want a count", d)
+	}
+	if d := doc.Results[1].Steady.Decommitted; d != -1 {
+		t.Errorf("native: decommitted %d, want -1 (not counted)", d)
 	}
 }

@@ -26,6 +26,15 @@ func fmtRelease(s float64) string {
 	return report.Duration(s)
 }
 
+// decommitMiB is a byte count decommitted, in MiB; "-" for an allocator that
+// does not count them.
+func decommitMiB(n int64) string {
+	if n < 0 {
+		return "-"
+	}
+	return report.MiB(n, 1)
+}
+
 // idleExcess is the idle RSS above the baseline and the floor.
 func idleExcess(cfg config, r *modeResult, b burstResult) int64 {
 	return b.IdleRSS - r.BaselineRSS - cfg.Floor
@@ -35,8 +44,8 @@ func idleExcess(cfg config, r *modeResult, b burstResult) int64 {
 func oneLine(cfg config, r *modeResult) string {
 	if r.Steady != nil {
 		s := r.Steady
-		return fmt.Sprintf("%.0f ns/buffer, %.2f faults/buffer, purges %s, RSS %s MiB", s.NsPerBuffer, s.FaultsPerBuf,
-			report.Count(s.Purges), report.MiB(s.RSSMedian, 1))
+		return fmt.Sprintf("%.0f ns/buffer, %.2f faults/buffer, purges %s, decommitted %s MiB, RSS %s MiB", s.NsPerBuffer,
+			s.FaultsPerBuf, report.Count(s.Purges), decommitMiB(s.Decommitted), report.MiB(s.RSSMedian, 1))
 	}
 	var parts []string
 	for _, b := range r.Bursts {
@@ -111,17 +120,18 @@ func writeTable(w io.Writer, cfg config, cdir string, results []*modeResult) {
 }
 
 func writeSteadyTable(w io.Writer, results []*modeResult) {
-	tab := harness.NewTable("mode", "fill", "rounds", "replaced", "ns/buffer", "faults/buf", "purges", "cpu", "RSS med", "RSS max", "peak RSS")
+	tab := harness.NewTable("mode", "fill", "rounds", "replaced", "ns/buffer", "faults/buf", "purges", "decommit MiB", "cpu", "RSS med", "RSS max", "peak RSS")
 	for _, r := range results {
 		s := r.Steady
 		tab.Row(r.Mode, report.Duration(s.FillS), report.Count(s.Rounds), report.Count(s.Replaced), fmt.Sprintf("%.0f", s.NsPerBuffer),
-			fmt.Sprintf("%.3f", s.FaultsPerBuf), report.Count(s.Purges), report.Duration(s.CPUS), report.MiB(s.RSSMedian, 1), report.MiB(s.RSSMax, 1), report.MiB(r.PeakRSS, 1))
+			fmt.Sprintf("%.3f", s.FaultsPerBuf), report.Count(s.Purges), decommitMiB(s.Decommitted), report.Duration(s.CPUS), report.MiB(s.RSSMedian, 1), report.MiB(s.RSSMax, 1), report.MiB(r.PeakRSS, 1))
 	}
 	tab.Write(w)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "After the warm-up: rounds and buffers replaced; ns/buffer: time in frees and allocations (gaps excluded)")
-	fmt.Fprintln(w, "per replaced buffer; faults/buf: minor page faults per replaced buffer; purges: offheap decommits")
-	fmt.Fprintln(w, "(- for other allocators); cpu: all threads; RSS in MiB (median and max over the churn). peak: VmHWM.")
+	fmt.Fprintln(w, "per replaced buffer; faults/buf: minor page faults per replaced buffer; purges: offheap's purge passes")
+	fmt.Fprintln(w, "that decommitted; decommit MiB: all offheap decommitted, in place too (a BufferPool's idle buffers;")
+	fmt.Fprintln(w, "- for other allocators); cpu: all threads; RSS in MiB (median and max over the churn). peak: VmHWM.")
 	writeInfos(w, results)
 }
 

@@ -43,6 +43,7 @@ type steadyResult struct {
 	Minflt       int64   `json:"minflt"`            // minor page faults after the warm-up
 	FaultsPerBuf float64 `json:"faults_per_buffer"` // Minflt / Replaced
 	Purges       int64   `json:"purges"`            // offheap decommits after the warm-up (-1: not offheap)
+	Decommitted  int64   `json:"decommitted"`       // bytes offheap decommitted after the warm-up, purges and in place (-1: not offheap)
 	CPUS         float64 `json:"cpu_s"`             // CPU after the warm-up, all threads
 	RSSMedian    int64   `json:"rss_median"`        // median RSS after the warm-up
 	RSSMax       int64   `json:"rss_max"`
@@ -135,6 +136,13 @@ func purgeDelta(a, b *event) int64 {
 	return b.Purges - a.Purges
 }
 
+func decommitDelta(a, b *event) int64 {
+	if a.Decommitted < 0 || b.Decommitted < 0 {
+		return -1
+	}
+	return b.Decommitted - a.Decommitted
+}
+
 // analyze turns one child's events and samples into its figures.
 func analyze(cfg config, mode string, evs []event, ss []sample) (*modeResult, error) {
 	ready, done := findEvent(evs, "ready", 0), findEvent(evs, "done", 0)
@@ -202,13 +210,14 @@ func analyzeSteady(r *modeResult, evs []event, ss []sample) error {
 		return fmt.Errorf("steady: missing fill_end, warm_end or churn_end")
 	}
 	st := &steadyResult{
-		FillS:    fe.DurS,
-		ChurnS:   ce.At - we.At,
-		Rounds:   ce.Rounds - we.Rounds,
-		Replaced: ce.Replaced - we.Replaced,
-		Minflt:   ce.Minflt - we.Minflt,
-		Purges:   purgeDelta(we, ce),
-		CPUS:     ce.CPUS - we.CPUS,
+		FillS:       fe.DurS,
+		ChurnS:      ce.At - we.At,
+		Rounds:      ce.Rounds - we.Rounds,
+		Replaced:    ce.Replaced - we.Replaced,
+		Minflt:      ce.Minflt - we.Minflt,
+		Purges:      purgeDelta(we, ce),
+		Decommitted: decommitDelta(we, ce),
+		CPUS:        ce.CPUS - we.CPUS,
 	}
 	if st.Replaced > 0 {
 		st.NsPerBuffer = (ce.BusyS - we.BusyS) * 1e9 / float64(st.Replaced)

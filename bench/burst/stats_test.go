@@ -166,8 +166,8 @@ func TestAnalyzeSteady(t *testing.T) {
 		{Event: "fill_start", T: 0.3},
 		{Event: "fill_end", T: 0.8, DurS: 0.5, Buffers: 1000, Minflt: 5000},
 		{Event: "churn_start", T: 0.8},
-		{Event: "warm_end", T: 1.8, Rounds: 10, Replaced: 1000, BusyS: 0.0001, Minflt: 5100, Purges: 4, CPUS: 1},
-		{Event: "churn_end", T: 5.8, Rounds: 50, Replaced: 5000, BusyS: 0.0005, Minflt: 6100, Purges: 6, CPUS: 3},
+		{Event: "warm_end", T: 1.8, Rounds: 10, Replaced: 1000, BusyS: 0.0001, Minflt: 5100, Purges: 4, Decommitted: 1 << 20, CPUS: 1},
+		{Event: "churn_end", T: 5.8, Rounds: 50, Replaced: 5000, BusyS: 0.0005, Minflt: 6100, Purges: 6, Decommitted: 5 << 20, CPUS: 3},
 		{Event: "done", T: 5.9, PeakRSS: 300 * mb},
 	}
 	for i := range evs {
@@ -185,7 +185,7 @@ func TestAnalyzeSteady(t *testing.T) {
 	if s == nil {
 		t.Fatal("no steady result")
 	}
-	if s.Rounds != 40 || s.Replaced != 4000 || s.Minflt != 1000 || s.Purges != 2 || s.CPUS != 2 {
+	if s.Rounds != 40 || s.Replaced != 4000 || s.Minflt != 1000 || s.Purges != 2 || s.Decommitted != 4<<20 || s.CPUS != 2 {
 		t.Errorf("steady counters %+v", s)
 	}
 	if s.NsPerBuffer < 99.9 || s.NsPerBuffer > 100.1 || s.FaultsPerBuf != 0.25 {

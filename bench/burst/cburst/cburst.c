@@ -29,22 +29,17 @@ static char outbuf[1 << 14];
 
 static uint64_t start_ns;
 
-/* Decommits counted by the allocator's own purge policy, where it has one. */
-static long long purges(void) {
-  long long p, bytes;
-  ch_decommits(&p, &bytes);
-  return p;
-}
-
 /* One event line: {"event":NAME,"t":s,"minflt":n,"cpu_s":s,"purges":n,
- * "burst":i,<extra>} */
+ * "decommitted":bytes,"burst":i,<extra>}; purges and bytes decommitted as
+ * the allocator counts them, where it does (-1 elsewhere). */
 static void event(const char *name, int burst, const char *extra_fmt, ...) __attribute__((format(printf, 3, 4)));
 static void event(const char *name, int burst, const char *extra_fmt, ...) {
-  /* the time first: purges() takes the allocator's registry lock, which a
+  /* the time first: the counts take the allocator's registry lock, which a
    * purge pass in progress holds */
   double t = (double)(now_ns() - start_ns) / 1e9;
   ch_usage_t u = ch_usage();
-  long long pg = purges();
+  long long pg, dec;
+  ch_decommits(&pg, &dec);
   char extra[512] = "";
   if (extra_fmt != NULL) {
     va_list ap;
@@ -53,8 +48,8 @@ static void event(const char *name, int burst, const char *extra_fmt, ...) {
     vsnprintf(extra + 1, sizeof extra - 1, extra_fmt, ap);
     va_end(ap);
   }
-  printf("{\"event\":\"%s\",\"t\":%.6f,\"burst\":%d,\"minflt\":%ld,\"cpu_s\":%.6f,\"purges\":%lld%s}\n", name, t,
-         burst, u.minflt, u.cpu_s, pg, extra);
+  printf("{\"event\":\"%s\",\"t\":%.6f,\"burst\":%d,\"minflt\":%ld,\"cpu_s\":%.6f,\"purges\":%lld,\"decommitted\":%lld%s}\n",
+         name, t, burst, u.minflt, u.cpu_s, pg, dec, extra);
   fflush(stdout);
 }
 
