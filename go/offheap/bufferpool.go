@@ -27,7 +27,10 @@ import (
 // Idle buffers wait in per-P caches of up to OFFHEAP_TCACHE_BYTES (1 MiB by
 // default; at least 2 buffers, at most 64) each, for buffers up to that size;
 // beyond that they go back to the pool's own heap in the C core, whose purge
-// policy decommits slabs left empty. Unlike sync.Pool the pool never drops a
+// policy decommits slabs left empty. While the pool is in use, the buffers a
+// per-P cache did not hand out for a purge delay go back to the core too;
+// once the pool sees no Get or Put for a purge delay, the cached ones are
+// decommitted where they are. Unlike sync.Pool the pool never drops a
 // buffer for the collector, and a buffer that is never put back is never
 // reclaimed. When a BufferPool becomes unreachable its idle buffers are freed,
 // and all of its memory if no buffer is out; Close does the same at once.
