@@ -6,6 +6,8 @@
  * owners. */
 #include "test_util.h"
 
+#include "internal.h" /* owner handles (ohi_owner_*), slab owners (tests are built with -Ic/src) */
+
 enum { PER_SLAB = 64 }; /* runs of 16 KiB in a slab of 1 MiB */
 
 /* The 48 KiB hole: a slab of 16 KiB runs, three neighbours freed. */
@@ -178,5 +180,85 @@ Test(runs_central, an_owner_adopts_next_to_its_own_slabs) {
     for (int i = 0; i < SIDE_RUNS; i++) cr_assert_eq(oh_slab_decref(s, mine[round][i]), 1);
   for (int i = 0; i < SIDE_SLABS; i++) cr_assert_eq(oh_slab_decref(s, h.keep[i]), 1);
   cr_assert_eq(oh_slab_destroy(s), 0);
+  t_opt_restore(delay);
+}
+
+/* ---- a binding's owner gives its slabs with room back ----------------------------- */
+
+static int class_of(oh_slab_t *h, size_t size) {
+  for (int c = 0; c < oh_slab_class_count(h); c++)
+    if (oh_slab_class_size(h, c) == size) return c;
+  cr_assert_fail("no class of %zu bytes", size);
+  return -1;
+}
+
+static ohi_tcache_t *owner_of(const void *p) {
+  return __atomic_load_n(&((ohi_slab_t *)ohi_region_lookup(p))->owner, __ATOMIC_ACQUIRE);
+}
+
+/* An owner handle (a Go P) whose slabs cannot serve a run hands the ones
+ * with room back to the central lists before it adopts another: their holes
+ * then serve any owner (runs.c, runs_owner_give_back). Kept, the holes of
+ * the P a goroutine left served nobody (bench/RESULTS.md, session 16). */
+Test(runs_central, an_owner_handle_gives_its_slabs_with_room_back_before_it_adopts) {
+  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
+  oh_slab_t *h = t_runs_heap();
+  int c16 = class_of(h, 16 * KiB), c64 = class_of(h, 64 * KiB);
+  ohi_tcache_t *o = ohi_owner_new(h), *o2 = ohi_owner_new(h);
+  cr_assert(o != NULL && o2 != NULL);
+  void *a[PER_SLAB], *held[PER_SLAB], *ret[PER_SLAB];
+  cr_assert_eq(ohi_owner_take(h, o, c16, a, PER_SLAB), PER_SLAB);
+  uintptr_t holey = slab_base(a[0]);
+  size_t nheld = 0, nret = 0;
+  for (int i = 0; i < PER_SLAB; i++) { /* every other run of a[0]'s slab back: holes of 16 KiB */
+    if (slab_base(a[i]) == holey && i % 2 == 1) ret[nret++] = a[i];
+    else held[nheld++] = a[i];
+  }
+  cr_assert_geq(nret, 16, "only %zu runs of the first slab", nret);
+  ohi_owner_return(h, o, c16, ret, nret, 0, 0);
+  cr_assert_eq(owner_of(a[0]), o);
+  void *big;
+  cr_assert_eq(ohi_owner_take(h, o, c64, &big, 1), 1); /* 16 pages in a row: no slab of o has them */
+  cr_expect_null(owner_of(a[0]), "o kept its slab with %zu holes of 16 KiB when it needed a run of 64 KiB", nret);
+  cr_expect_eq(owner_of(big), o, "the 64 KiB run is not in a slab of o");
+  /* the holes serve another owner: no new slab for as many runs */
+  oh_stats_t st0 = t_stats_now(h);
+  void *b[PER_SLAB];
+  cr_assert_eq(ohi_owner_take(h, o2, c16, b, nret), nret);
+  t_expect_no_mapping(h, st0, "runs of 16 KiB, with as many holes central,");
+  size_t in_holes = 0;
+  for (size_t i = 0; i < nret; i++) in_holes += slab_base(b[i]) == holey;
+  cr_expect_eq(in_holes, nret, "%zu of %zu runs of o2 are in the holes o gave back", in_holes, nret);
+  ohi_owner_return(h, o2, c16, b, nret, 0, 0);
+  ohi_owner_return(h, o, c64, &big, 1, 0, 0);
+  ohi_owner_return(h, o, c16, held, nheld, 0, 0);
+  ohi_owner_delete(h, o);
+  ohi_owner_delete(h, o2);
+  cr_expect_eq(t_stats_now(h).in_use_bytes, 0);
+  cr_assert_eq(oh_slab_destroy(h), 0);
+  t_opt_restore(delay);
+}
+
+/* A thread's cache keeps them: it is its slabs' only user. */
+Test(runs_central, a_threads_cache_keeps_its_slabs_with_room) {
+  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
+  oh_slab_t *h = t_runs_heap();
+  char *a[PER_SLAB];
+  for (int i = 0; i < PER_SLAB; i++) cr_assert((a[i] = oh_slab_alloc(h, 16 * KiB)) != NULL);
+  uintptr_t holey = slab_base(a[0]);
+  for (int i = 1; i < PER_SLAB; i += 2)
+    if (slab_base(a[i]) == holey) {
+      cr_assert_eq(oh_slab_decref(h, a[i]), 1);
+      a[i] = NULL;
+    }
+  ohi_tcache_t *mine = owner_of(a[0]);
+  cr_assert_not_null(mine);
+  char *big = oh_slab_alloc(h, 64 * KiB);
+  cr_assert(big != NULL);
+  cr_expect_eq(owner_of(a[0]), mine, "the thread gave its slab with holes up for a run of 64 KiB");
+  cr_assert_eq(oh_slab_decref(h, big), 1);
+  for (int i = 0; i < PER_SLAB; i++)
+    if (a[i] != NULL) cr_assert_eq(oh_slab_decref(h, a[i]), 1);
+  cr_assert_eq(oh_slab_destroy(h), 0);
   t_opt_restore(delay);
 }
