@@ -239,6 +239,34 @@ Test(runs_central, an_owner_handle_gives_its_slabs_with_room_back_before_it_adop
   t_opt_restore(delay);
 }
 
+/* So does an only owner handle (a Go program with one P): nobody else would
+ * take them. */
+Test(runs_central, an_only_owner_handle_keeps_its_slabs_with_room) {
+  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
+  oh_slab_t *h = t_runs_heap();
+  int c16 = class_of(h, 16 * KiB), c64 = class_of(h, 64 * KiB);
+  ohi_tcache_t *o = ohi_owner_new(h);
+  cr_assert(o != NULL);
+  void *a[PER_SLAB], *held[PER_SLAB], *ret[PER_SLAB];
+  cr_assert_eq(ohi_owner_take(h, o, c16, a, PER_SLAB), PER_SLAB);
+  uintptr_t holey = slab_base(a[0]);
+  size_t nheld = 0, nret = 0;
+  for (int i = 0; i < PER_SLAB; i++) {
+    if (slab_base(a[i]) == holey && i % 2 == 1) ret[nret++] = a[i];
+    else held[nheld++] = a[i];
+  }
+  ohi_owner_return(h, o, c16, ret, nret, 0, 0);
+  void *big;
+  cr_assert_eq(ohi_owner_take(h, o, c64, &big, 1), 1);
+  cr_expect_eq(owner_of(a[0]), o, "the only owner handle gave its slab with holes up for a run of 64 KiB");
+  ohi_owner_return(h, o, c64, &big, 1, 0, 0);
+  ohi_owner_return(h, o, c16, held, nheld, 0, 0);
+  ohi_owner_delete(h, o);
+  cr_expect_eq(t_stats_now(h).in_use_bytes, 0);
+  cr_assert_eq(oh_slab_destroy(h), 0);
+  t_opt_restore(delay);
+}
+
 /* A thread's cache keeps them: it is its slabs' only user. */
 Test(runs_central, a_threads_cache_keeps_its_slabs_with_room) {
   t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);

@@ -57,6 +57,7 @@ void ohi_owner_delete(oh_slab_t *h, ohi_tcache_t *tc) {
     emptied = ohi_tcache_abandon_all(h, tc);
     ohi_tcache_retire(h, tc);
     ohi_tcache_unlink(h, tc);
+    OHI_STORE_RELAXED(&h->owner_handles, h->owner_handles - 1);
     OHI_STORE_RELAXED(&tc->heap_id, 0);
   } else {
     h = NULL;

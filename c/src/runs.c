@@ -96,14 +96,16 @@ static ohi_slab_t *runs_owned_fit(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k) {
 
 /* A binding's owner (a Go P) that needs a run none of its slabs can serve
  * hands the slabs that still have room back to the central lists before it
- * adopts one (cache entered, its kept runs flushed); the full ones stay,
- * their frees come home here. Kept, those holes served only this owner's
- * smaller runs, and only while the goroutine ran on its P; central, the
- * next owner that needs a run their size takes them, best fit first. The
- * frag cache from Go held 1.15-1.17x its live bytes with them owned, and
- * 20 MiB more at its peak (bench/RESULTS.md, session 16). A thread's cache
- * keeps them: one thread is its slabs' only user, and giving up its slabs
- * raised the same cache's peak in C by 17 MiB. */
+ * adopts one (cache entered, its kept runs flushed), when the heap has other
+ * owner handles; the full ones stay, their frees come home here. Kept,
+ * those holes served only this owner's smaller runs, and only while the
+ * goroutine ran on its P; central, the next owner that needs a run their
+ * size takes them, best fit first. The frag cache from Go held 1.15-1.17x
+ * its live bytes with them owned, and 20 MiB more at its peak
+ * (bench/RESULTS.md, session 16). An only owner keeps them, as a thread's
+ * cache does: nobody else would take them, and the owner's own later
+ * adoptions packed worse (one P: 6 MiB more at the peak; the same cache in
+ * C, giving up a thread's slabs: 17 MiB). */
 static void runs_owner_give_back(oh_slab_t *h, ohi_tcache_t *tc) {
   ohi_tbin_t *b = &tc->bins[h->run_class];
   uint64_t now = 0;
@@ -133,7 +135,7 @@ static void *runs_owner_find(oh_slab_t *h, ohi_tcache_t *tc, uint32_t k, uint32_
    * gives its own slabs with room back. */
   if (tc->explicit_owner) {
     ohi_tcache_reclaim(h, tc);
-    runs_owner_give_back(h, tc);
+    if (OHI_LOAD_RELAXED(&h->owner_handles) > 1) runs_owner_give_back(h, tc);
   }
   uint32_t at, len;
   if ((s = ohi_central_adopt_run(h, k, tc, &at, &len)) == NULL) return NULL;

@@ -364,6 +364,7 @@ struct oh_slab_s {
   uint64_t purged_bytes, purge_count; /* atomic: this heap's share of the purge counters */
   uint64_t run_allocs, run_frees; /* atomic: run operations not counted by a thread cache */
   ohi_tcache_t *tcaches; /* under the registry lock */
+  uint32_t owner_handles; /* of tcaches, the binding's owner handles (owner.c); written under the registry lock */
   oh_slab_t *next, *prev; /* the registry, under the registry lock */
   uint8_t grid[OHI_GRID_MAX];
   ohi_class_t classes[];

@@ -63,6 +63,7 @@ ohi_tcache_t *ohi_tcache_new(oh_slab_t *h, bool explicit_owner) {
   tc->next = h->tcaches;
   if (h->tcaches) h->tcaches->prev = tc;
   h->tcaches = tc;
+  if (explicit_owner) OHI_STORE_RELAXED(&h->owner_handles, h->owner_handles + 1);
   OHI_STORE_RELAXED(&tc->heap_id, h->id);
   ohi_unlock(&ohi_registry_lock);
   return tc;
