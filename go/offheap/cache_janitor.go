@@ -66,9 +66,14 @@ func (h *heap) flushShard(sh *shard) {
 	}
 }
 
-// ops returns the operations h has seen (shards stolen or not: the counts
-// only grow, and the janitor compares them for equality).
-func (h *heap) opsStolen(sh *shard) uint64 { return sh.ops + sh.slowOps.Load() }
+// opsAll returns the operations h's shards have seen (shards stolen, or not:
+// the counts only grow, and the janitor compares them for equality).
+func (h *heap) opsAll() (ops uint64) {
+	for i := range h.shards {
+		ops += h.shards[i].ops + h.shards[i].slowOps.Load()
+	}
+	return ops
+}
 
 // trim is the janitor's visit: chunks unused since the previous visit are
 // returned to the core (or decommitted in place, in a BufferPool that saw no
@@ -82,12 +87,9 @@ func (h *heap) trim(act bool) (busy bool) {
 	if h.closed.Load() {
 		return false
 	}
-	var ops uint64
 	h.stealAll(stealTemp)
 	defer h.unstealAll()
-	for i := range h.shards {
-		ops += h.opsStolen(&h.shards[i])
-	}
+	ops := h.opsAll()
 	// A BufferPool decommits its idle buffers in place only when the whole
 	// pool saw no operation since the last visit. While it is in use, the
 	// buffers at the bottom of a magazine sit unused because the magazine is
@@ -120,7 +122,7 @@ func (h *heap) trim(act bool) (busy bool) {
 		}
 	}
 	if h.decommitIdle {
-		if ops != h.lastOps {
+		if !poolIdle {
 			h.idlePurged = false
 		} else if act && !h.idlePurged {
 			h.c.PurgeEmpty() // stealMu held: Close cannot destroy the heap meanwhile
@@ -140,12 +142,11 @@ func (h *heap) holdsChunks() bool {
 	if h.closed.Load() {
 		return false
 	}
-	var ops uint64
 	holds := false
 	h.stealAll(stealTemp)
+	ops := h.opsAll()
 	for i := range h.shards {
 		sh := &h.shards[i]
-		ops += h.opsStolen(sh)
 		for cls := range sh.mags {
 			if m := &sh.mags[cls]; m.n > m.ndec || m.nfar > 0 {
 				holds = true
