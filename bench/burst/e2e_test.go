@@ -32,6 +32,20 @@ type e2eOut struct {
 	} `json:"runs"`
 }
 
+// readE2E reads the -json output at path.
+func readE2E(t *testing.T, path string) e2eOut {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc e2eOut
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatalf("-json: %v", err)
+	}
+	return doc
+}
+
 // A tiny run of two Go modes through the real child processes: 64 MiB
 // bursts, a 50 ms purge delay. offheap gives the burst back by itself within
 // the idle window; native-freeosmemory at the free. The retained margin
@@ -47,14 +61,7 @@ func TestEndToEnd(t *testing.T) {
 	if code := run(args, &out, &errb); code != 0 {
 		t.Fatalf("burst %v: exit %d\nstdout:\n%s\nstderr:\n%s", args, code, out.String(), errb.String())
 	}
-	raw, err := os.ReadFile(jsonPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc e2eOut
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatalf("-json: %v", err)
-	}
+	doc := readE2E(t, jsonPath)
 	if len(doc.Results) != 2 || doc.Results[0].Mode != "offheap" || doc.Results[1].Mode != "native-freeosmemory" {
 		t.Fatalf("results %+v", doc.Results)
 	}
@@ -153,14 +160,7 @@ func TestEndToEndSteady(t *testing.T) {
 			t.Errorf("steady table lacks %q:\n%s", want, out.String())
 		}
 	}
-	raw, err := os.ReadFile(jsonPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc e2eOut
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatalf("-json: %v", err)
-	}
+	doc := readE2E(t, jsonPath)
 	if len(doc.Results) != 2 || doc.Results[0].Steady == nil || doc.Results[1].Steady == nil {
 		t.Fatalf("results %+v", doc.Results)
 	}

@@ -129,19 +129,16 @@ func releaseTime(ss []sample, t0, end float64, threshold int64) float64 {
 	return -1
 }
 
-func purgeDelta(a, b *event) int64 {
-	if a.Purges < 0 || b.Purges < 0 {
+// countDelta is how much an offheap counter grew from a to b; -1 when the
+// allocator does not count it (-1 in either event).
+func countDelta(a, b int64) int64 {
+	if a < 0 || b < 0 {
 		return -1
 	}
-	return b.Purges - a.Purges
+	return b - a
 }
 
-func decommitDelta(a, b *event) int64 {
-	if a.Decommitted < 0 || b.Decommitted < 0 {
-		return -1
-	}
-	return b.Decommitted - a.Decommitted
-}
+func purgeDelta(a, b *event) int64 { return countDelta(a.Purges, b.Purges) }
 
 // analyze turns one child's events and samples into its figures.
 func analyze(cfg config, mode string, evs []event, ss []sample) (*modeResult, error) {
@@ -216,7 +213,7 @@ func analyzeSteady(r *modeResult, evs []event, ss []sample) error {
 		Replaced:    ce.Replaced - we.Replaced,
 		Minflt:      ce.Minflt - we.Minflt,
 		Purges:      purgeDelta(we, ce),
-		Decommitted: decommitDelta(we, ce),
+		Decommitted: countDelta(we.Decommitted, ce.Decommitted),
 		CPUS:        ce.CPUS - we.CPUS,
 	}
 	if st.Replaced > 0 {
