@@ -196,46 +196,69 @@ static ohi_tcache_t *owner_of(const void *p) {
   return __atomic_load_n(&((ohi_slab_t *)ohi_region_lookup(p))->owner, __ATOMIC_ACQUIRE);
 }
 
+/* Owner handle o took a slab's worth of 16 KiB runs and gave every other
+ * one of its first slab back (holes of 16 KiB, at base holey); then it
+ * needs a run of 64 KiB, 16 pages in a row, which no slab of o has. */
+typedef struct {
+  oh_slab_t *h;
+  ohi_tcache_t *o;
+  int c16, c64;
+  uintptr_t holey;
+  void *held[PER_SLAB], *ret[PER_SLAB], *big;
+  size_t nheld, nret;
+} holey_t;
+
+static void holes_then_a_bigger_run(holey_t *t) {
+  t->c16 = class_of(t->h, 16 * KiB);
+  t->c64 = class_of(t->h, 64 * KiB);
+  void *a[PER_SLAB];
+  cr_assert_eq(ohi_owner_take(t->h, t->o, t->c16, a, PER_SLAB), PER_SLAB);
+  t->holey = slab_base(a[0]);
+  for (int i = 0; i < PER_SLAB; i++) {
+    if (slab_base(a[i]) == t->holey && i % 2 == 1) t->ret[t->nret++] = a[i];
+    else t->held[t->nheld++] = a[i];
+  }
+  cr_assert_geq(t->nret, 16, "only %zu runs of the first slab", t->nret);
+  ohi_owner_return(t->h, t->o, t->c16, t->ret, t->nret, 0, 0);
+  cr_assert_eq(owner_of((void *)t->holey), t->o);
+  cr_assert_eq(ohi_owner_take(t->h, t->o, t->c64, &t->big, 1), 1);
+}
+
+/* o's runs back, o deleted, nothing left in use, the heap destroyed. */
+static void holes_free(holey_t *t) {
+  ohi_owner_return(t->h, t->o, t->c64, &t->big, 1, 0, 0);
+  ohi_owner_return(t->h, t->o, t->c16, t->held, t->nheld, 0, 0);
+  ohi_owner_delete(t->h, t->o);
+  cr_expect_eq(t_stats_now(t->h).in_use_bytes, 0);
+  cr_assert_eq(oh_slab_destroy(t->h), 0);
+}
+
 /* An owner handle (a Go P) whose slabs cannot serve a run hands the ones
  * with room back to the central lists before it adopts another: their holes
  * then serve any owner (runs.c, runs_owner_give_back). Kept, the holes of
  * the P a goroutine left served nobody (bench/RESULTS.md, session 16). */
 Test(runs_central, an_owner_handle_gives_its_slabs_with_room_back_before_it_adopts) {
   t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
-  oh_slab_t *h = t_runs_heap();
-  int c16 = class_of(h, 16 * KiB), c64 = class_of(h, 64 * KiB);
-  ohi_tcache_t *o = ohi_owner_new(h), *o2 = ohi_owner_new(h);
-  cr_assert(o != NULL && o2 != NULL);
-  void *a[PER_SLAB], *held[PER_SLAB], *ret[PER_SLAB];
-  cr_assert_eq(ohi_owner_take(h, o, c16, a, PER_SLAB), PER_SLAB);
-  uintptr_t holey = slab_base(a[0]);
-  size_t nheld = 0, nret = 0;
-  for (int i = 0; i < PER_SLAB; i++) { /* every other run of a[0]'s slab back: holes of 16 KiB */
-    if (slab_base(a[i]) == holey && i % 2 == 1) ret[nret++] = a[i];
-    else held[nheld++] = a[i];
-  }
-  cr_assert_geq(nret, 16, "only %zu runs of the first slab", nret);
-  ohi_owner_return(h, o, c16, ret, nret, 0, 0);
-  cr_assert_eq(owner_of(a[0]), o);
-  void *big;
-  cr_assert_eq(ohi_owner_take(h, o, c64, &big, 1), 1); /* 16 pages in a row: no slab of o has them */
-  cr_expect_null(owner_of(a[0]), "o kept its slab with %zu holes of 16 KiB when it needed a run of 64 KiB", nret);
-  cr_expect_eq(owner_of(big), o, "the 64 KiB run is not in a slab of o");
+  static holey_t t;
+  t.h = t_runs_heap();
+  t.o = ohi_owner_new(t.h);
+  ohi_tcache_t *o2 = ohi_owner_new(t.h);
+  cr_assert(t.o != NULL && o2 != NULL);
+  holes_then_a_bigger_run(&t);
+  cr_expect_null(owner_of((void *)t.holey), "o kept its slab with %zu holes of 16 KiB when it needed a run of 64 KiB",
+                 t.nret);
+  cr_expect_eq(owner_of(t.big), t.o, "the 64 KiB run is not in a slab of o");
   /* the holes serve another owner: no new slab for as many runs */
-  oh_stats_t st0 = t_stats_now(h);
+  oh_stats_t st0 = t_stats_now(t.h);
   void *b[PER_SLAB];
-  cr_assert_eq(ohi_owner_take(h, o2, c16, b, nret), nret);
-  t_expect_no_mapping(h, st0, "runs of 16 KiB, with as many holes central,");
+  cr_assert_eq(ohi_owner_take(t.h, o2, t.c16, b, t.nret), t.nret);
+  t_expect_no_mapping(t.h, st0, "runs of 16 KiB, with as many holes central,");
   size_t in_holes = 0;
-  for (size_t i = 0; i < nret; i++) in_holes += slab_base(b[i]) == holey;
-  cr_expect_eq(in_holes, nret, "%zu of %zu runs of o2 are in the holes o gave back", in_holes, nret);
-  ohi_owner_return(h, o2, c16, b, nret, 0, 0);
-  ohi_owner_return(h, o, c64, &big, 1, 0, 0);
-  ohi_owner_return(h, o, c16, held, nheld, 0, 0);
-  ohi_owner_delete(h, o);
-  ohi_owner_delete(h, o2);
-  cr_expect_eq(t_stats_now(h).in_use_bytes, 0);
-  cr_assert_eq(oh_slab_destroy(h), 0);
+  for (size_t i = 0; i < t.nret; i++) in_holes += slab_base(b[i]) == t.holey;
+  cr_expect_eq(in_holes, t.nret, "%zu of %zu runs of o2 are in the holes o gave back", in_holes, t.nret);
+  ohi_owner_return(t.h, o2, t.c16, b, t.nret, 0, 0);
+  ohi_owner_delete(t.h, o2);
+  holes_free(&t);
   t_opt_restore(delay);
 }
 
@@ -243,27 +266,13 @@ Test(runs_central, an_owner_handle_gives_its_slabs_with_room_back_before_it_adop
  * take them. */
 Test(runs_central, an_only_owner_handle_keeps_its_slabs_with_room) {
   t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1);
-  oh_slab_t *h = t_runs_heap();
-  int c16 = class_of(h, 16 * KiB), c64 = class_of(h, 64 * KiB);
-  ohi_tcache_t *o = ohi_owner_new(h);
-  cr_assert(o != NULL);
-  void *a[PER_SLAB], *held[PER_SLAB], *ret[PER_SLAB];
-  cr_assert_eq(ohi_owner_take(h, o, c16, a, PER_SLAB), PER_SLAB);
-  uintptr_t holey = slab_base(a[0]);
-  size_t nheld = 0, nret = 0;
-  for (int i = 0; i < PER_SLAB; i++) {
-    if (slab_base(a[i]) == holey && i % 2 == 1) ret[nret++] = a[i];
-    else held[nheld++] = a[i];
-  }
-  ohi_owner_return(h, o, c16, ret, nret, 0, 0);
-  void *big;
-  cr_assert_eq(ohi_owner_take(h, o, c64, &big, 1), 1);
-  cr_expect_eq(owner_of(a[0]), o, "the only owner handle gave its slab with holes up for a run of 64 KiB");
-  ohi_owner_return(h, o, c64, &big, 1, 0, 0);
-  ohi_owner_return(h, o, c16, held, nheld, 0, 0);
-  ohi_owner_delete(h, o);
-  cr_expect_eq(t_stats_now(h).in_use_bytes, 0);
-  cr_assert_eq(oh_slab_destroy(h), 0);
+  static holey_t t;
+  t.h = t_runs_heap();
+  t.o = ohi_owner_new(t.h);
+  cr_assert(t.o != NULL);
+  holes_then_a_bigger_run(&t);
+  cr_expect_eq(owner_of((void *)t.holey), t.o, "the only owner handle gave its slab with holes up for a run of 64 KiB");
+  holes_free(&t);
   t_opt_restore(delay);
 }
 
