@@ -256,21 +256,31 @@ Test(slab_classes, default_instance_table_is_monotonic) {
   oh_slab_t *d = oh_default_slab();
   cr_assert(d != NULL);
   cr_expect_eq(oh_default_slab(), d, "oh_default_slab() not stable");
-  expect_sane_classes(d, 16, MiB, 1.25, "default");
+  expect_sane_classes(d, 16, MiB, 1.125, "default");
 }
 
+/* The process-wide instance's classes are those of growth 1.125 (heap.c:
+ * it serves every size at once); an instance's default is 1.25. */
 Test(slab_classes, null_and_zero_config_equal_the_defaults) {
-  oh_slab_config_t zero = {0, 0, 0};
-  oh_slab_t *a = oh_slab_new(NULL), *b = oh_slab_new(&zero), *d = oh_default_slab();
-  cr_assert(a && b, "oh_slab_new with defaults failed: %s", t_errname(errno));
-  cr_assert_eq(oh_slab_class_count(a), oh_slab_class_count(d));
-  cr_assert_eq(oh_slab_class_count(b), oh_slab_class_count(d));
-  for (int i = 0; i < oh_slab_class_count(d); i++) {
-    cr_expect_eq(oh_slab_class_size(a, i), oh_slab_class_size(d, i), "class %d differs (NULL)", i);
-    cr_expect_eq(oh_slab_class_size(b, i), oh_slab_class_size(d, i), "class %d differs (zero)", i);
+  oh_slab_config_t zero = {0, 0, 0}, fine = {0, 0, 1.125}, coarse = {16, MiB, 1.25};
+  oh_slab_t *a = oh_slab_new(NULL), *b = oh_slab_new(&zero), *f = oh_slab_new(&fine), *c = oh_slab_new(&coarse);
+  oh_slab_t *d = oh_default_slab();
+  cr_assert(a && b && f && c, "oh_slab_new with defaults failed: %s", t_errname(errno));
+  cr_assert_eq(oh_slab_class_count(a), oh_slab_class_count(c));
+  cr_assert_eq(oh_slab_class_count(b), oh_slab_class_count(c));
+  cr_assert_eq(oh_slab_class_count(f), oh_slab_class_count(d));
+  cr_expect_gt(oh_slab_class_count(d), oh_slab_class_count(c) + 30, "the process-wide instance has %d classes, an instance %d",
+               oh_slab_class_count(d), oh_slab_class_count(c));
+  for (int i = 0; i < oh_slab_class_count(c); i++) {
+    cr_expect_eq(oh_slab_class_size(a, i), oh_slab_class_size(c, i), "class %d differs (NULL)", i);
+    cr_expect_eq(oh_slab_class_size(b, i), oh_slab_class_size(c, i), "class %d differs (zero)", i);
   }
+  for (int i = 0; i < oh_slab_class_count(d); i++)
+    cr_expect_eq(oh_slab_class_size(f, i), oh_slab_class_size(d, i), "class %d differs (process-wide)", i);
   cr_expect_eq(oh_slab_destroy(a), 0);
   cr_expect_eq(oh_slab_destroy(b), 0);
+  cr_expect_eq(oh_slab_destroy(f), 0);
+  cr_expect_eq(oh_slab_destroy(c), 0);
 }
 
 Test(slab_classes, go_slab_config_starts_at_48_and_at_most_doubles) {

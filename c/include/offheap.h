@@ -229,7 +229,9 @@ typedef struct oh_slab_s oh_slab_t;
  * power of two, so class lookup is one table read; a configuration needing more
  * than OH_MAX_CLASSES classes is refused with EINVAL. */
 OH_API oh_slab_t *oh_slab_new(const oh_slab_config_t *cfg);
-/* The process-wide instance behind oh_alloc / oh_free. Never destroy it. */
+/* The process-wide instance behind oh_alloc / oh_free: the defaults, but for
+ * classes that grow by 1.125 (it serves every size at once, so rounding is
+ * most of what it holds beyond the live bytes). Never destroy it. */
 OH_API oh_slab_t *oh_default_slab(void);
 /* Frees every allocation and returns all memory to the OS. Pointers from this
  * instance must not be used afterwards. */

@@ -182,13 +182,22 @@ oh_slab_t *ohi_heap_new_single(size_t object_size, size_t slab_size, size_t max_
   return h;
 }
 
+/* The process-wide heap's classes grow by 1.125 (8 per power of two, as Go's
+ * and mimalloc's do), where an oh_slab_new instance's default is 1.25: it
+ * serves sizes of every kind at once, where rounding is most of what it
+ * holds beyond the live bytes (a cache of log-normal values, 64 B - 256 KiB,
+ * 1 GiB: 7.1 % rounding at 1.25, 4.9 % at 1.125, end RSS/live 1.13 -> 1.11
+ * in C). An instance serves one kind of object, often one size. */
+#define DEFAULT_GROWTH 1.125
+
 /* Creates the process-wide heap on first use; a failure (the OS refusing
  * memory) is reported and retried by the next call, never cached. */
 static OHI_NOINLINE oh_slab_t *default_create(void) {
   ohi_lock(&ohi_default_lock);
   oh_slab_t *h = __atomic_load_n(&ohi_default_heap, __ATOMIC_ACQUIRE);
   if (h == NULL) {
-    h = heap_new(NULL, "oh_alloc");
+    oh_slab_config_t c = {0, 0, DEFAULT_GROWTH};
+    h = heap_new(&c, "oh_alloc");
     if (h != NULL) __atomic_store_n(&ohi_default_heap, h, __ATOMIC_RELEASE);
   }
   ohi_unlock(&ohi_default_lock);
