@@ -159,6 +159,10 @@ void ohi_bin_note_emptied(ohi_tbin_t *b, ohi_slab_t *s) {
 
 static bool has_room(const ohi_slab_t *s) { return s->free_head != OHI_W_END || s->bump < s->nchunks; }
 
+/* Freed chunks (or, in a run slab, free pages) to hand out, on its free list
+ * or its cross-thread stack: room that is not just the untouched bump tail. */
+static bool has_free(ohi_slab_t *s) { return s->free_head != OHI_W_END || OHI_LOAD_RELAXED(&s->xfree) != OHI_W_END; }
+
 /* Pops from s, keeping the empty-slab count (owner side). */
 static void *owned_pop(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s, uint32_t state, bool *zeroed) {
   uint32_t nfree = ohi_slab_nfree(s); /* s is the current slab: no nempty change */
@@ -192,7 +196,7 @@ bool ohi_bin_collect(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s) {
 /* An owner handle's refill is about to make a new slab, or moves past a full
  * one: first, the slabs of other owner handles of h that are not running (no
  * call for RECLAIM_QUIET_MS) go to the central lists, where refills adopt
- * those with free chunks; their current slabs stay. A goroutine that moved to
+ * those with free chunks. A goroutine that moved to
  * another P (after a sleep, a system call, a GC assist) frees its old P's
  * chunks home, where nothing allocates them while that P is quiet: without
  * this the new P maps fresh slabs meanwhile and free memory drifts to the
@@ -205,6 +209,13 @@ bool ohi_bin_collect(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s) {
  * old P's wait there, so each class held its free chunks twice over, once
  * per P, where the new P never made a slab (issue 18: the Go cache kept
  * 1.21-1.22x its live bytes against 1.12-1.13 in C; 1.13-1.16 with this).
+ *
+ * Their current slabs go too when they hold freed chunks: in a small heap a
+ * class has one slab per P, its current one, and a goroutine moving between
+ * two Ps left each class's free chunks in the P it was not on while the other
+ * touched fresh pages of its own (the Go cache at 32 MiB held 1.4-1.9x its
+ * live bytes, the C core 1.44). A current slab with only its untouched tail
+ * left stays: nothing would be reused, and its owner's next call needs it.
  *
  * The full slabs of an owner quiet for RECLAIM_FULL_QUIET_MS go too: the
  * goroutine that left frees their chunks from its new P soon after, and they
@@ -241,7 +252,8 @@ void ohi_tcache_reclaim(oh_slab_t *h, ohi_tcache_t *tc) {
       if (c == h->run_class) ohi_tcache_flush_runs(h, o); /* its kept runs hold pages of the slabs that move */
       for (ohi_slab_t *s = ob->owned, *next; s != NULL; s = next) {
         next = s->next;
-        if (s == ob->cur || (!full_too && OHI_LOAD_RELAXED(&s->xfree) == OHI_W_END && !has_room(s))) continue;
+        if (s == ob->cur ? !has_free(s) : !full_too && OHI_LOAD_RELAXED(&s->xfree) == OHI_W_END && !has_room(s))
+          continue;
         disown(ob, s);
         ohi_central_abandon(h, s, &now);
         moved = true;
