@@ -163,6 +163,13 @@ static bool has_room(const ohi_slab_t *s) { return s->free_head != OHI_W_END || 
  * or its cross-thread stack: room that is not just the untouched bump tail. */
 static bool has_free(ohi_slab_t *s) { return s->free_head != OHI_W_END || OHI_LOAD_RELAXED(&s->xfree) != OHI_W_END; }
 
+/* Whether ohi_tcache_reclaim moves a quiet owner's slab s of bin b: one with
+ * freed chunks, current or not; any other with room, or any at all when
+ * full_too. */
+static bool reclaimable(const ohi_tbin_t *b, ohi_slab_t *s, bool full_too) {
+  return has_free(s) || (s != b->cur && (full_too || has_room(s)));
+}
+
 /* Pops from s, keeping the empty-slab count (owner side). */
 static void *owned_pop(oh_slab_t *h, ohi_tbin_t *b, ohi_slab_t *s, uint32_t state, bool *zeroed) {
   uint32_t nfree = ohi_slab_nfree(s); /* s is the current slab: no nempty change */
@@ -252,8 +259,7 @@ void ohi_tcache_reclaim(oh_slab_t *h, ohi_tcache_t *tc) {
       if (c == h->run_class) ohi_tcache_flush_runs(h, o); /* its kept runs hold pages of the slabs that move */
       for (ohi_slab_t *s = ob->owned, *next; s != NULL; s = next) {
         next = s->next;
-        if (s == ob->cur ? !has_free(s) : !full_too && OHI_LOAD_RELAXED(&s->xfree) == OHI_W_END && !has_room(s))
-          continue;
+        if (!reclaimable(ob, s, full_too)) continue;
         disown(ob, s);
         ohi_central_abandon(h, s, &now);
         moved = true;
