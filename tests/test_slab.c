@@ -259,6 +259,14 @@ Test(slab_classes, default_instance_table_is_monotonic) {
   expect_sane_classes(d, 16, MiB, 1.125, "default");
 }
 
+/* x and y have the same classes. */
+static void expect_same_classes(oh_slab_t *x, oh_slab_t *y, const char *what) {
+  cr_assert_eq(oh_slab_class_count(x), oh_slab_class_count(y), "%s: %d classes against %d", what, oh_slab_class_count(x),
+               oh_slab_class_count(y));
+  for (int i = 0; i < oh_slab_class_count(y); i++)
+    cr_expect_eq(oh_slab_class_size(x, i), oh_slab_class_size(y, i), "class %d differs (%s)", i, what);
+}
+
 /* The process-wide instance's classes are those of growth 1.125 (heap.c:
  * it serves every size at once); an instance's default is 1.25. */
 Test(slab_classes, null_and_zero_config_equal_the_defaults) {
@@ -266,17 +274,11 @@ Test(slab_classes, null_and_zero_config_equal_the_defaults) {
   oh_slab_t *a = oh_slab_new(NULL), *b = oh_slab_new(&zero), *f = oh_slab_new(&fine), *c = oh_slab_new(&coarse);
   oh_slab_t *d = oh_default_slab();
   cr_assert(a && b && f && c, "oh_slab_new with defaults failed: %s", t_errname(errno));
-  cr_assert_eq(oh_slab_class_count(a), oh_slab_class_count(c));
-  cr_assert_eq(oh_slab_class_count(b), oh_slab_class_count(c));
-  cr_assert_eq(oh_slab_class_count(f), oh_slab_class_count(d));
+  expect_same_classes(a, c, "NULL");
+  expect_same_classes(b, c, "zero");
+  expect_same_classes(f, d, "process-wide");
   cr_expect_gt(oh_slab_class_count(d), oh_slab_class_count(c) + 30, "the process-wide instance has %d classes, an instance %d",
                oh_slab_class_count(d), oh_slab_class_count(c));
-  for (int i = 0; i < oh_slab_class_count(c); i++) {
-    cr_expect_eq(oh_slab_class_size(a, i), oh_slab_class_size(c, i), "class %d differs (NULL)", i);
-    cr_expect_eq(oh_slab_class_size(b, i), oh_slab_class_size(c, i), "class %d differs (zero)", i);
-  }
-  for (int i = 0; i < oh_slab_class_count(d); i++)
-    cr_expect_eq(oh_slab_class_size(f, i), oh_slab_class_size(d, i), "class %d differs (process-wide)", i);
   cr_expect_eq(oh_slab_destroy(a), 0);
   cr_expect_eq(oh_slab_destroy(b), 0);
   cr_expect_eq(oh_slab_destroy(f), 0);
