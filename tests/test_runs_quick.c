@@ -86,7 +86,7 @@ Test(runs_quick, a_listed_run_freed_twice_is_caught) {
   char *p[N];
   for (int i = 0; i < N; i++) cr_assert((p[i] = oh_slab_alloc(s, 16 * KiB)) != NULL);
   for (int i = 0; i < N; i++) cr_assert_eq(oh_slab_decref(s, p[i]), 1);
-  char *v = p[N - 1]; /* the last freed: past the cache's few */
+  char *v = p[N - 2]; /* past the cache's few, between runs (the last one joined the slab's free pages) */
   cr_assert(listed(s, v, 4), "the run is not on its quick list");
   oh_stats_t a = t_stats_now(s);
   errno = 0;
@@ -210,10 +210,59 @@ Test(runs_quick, a_purge_decommits_listed_runs) {
   oh_stats_t b = t_stats_now(s);
   cr_expect_eq(b.in_use_bytes, a.in_use_bytes);
   for (int i = 1; i < N; i += 2) cr_expect_eq(t_check(p[i], 16 * KiB, (uint64_t)i), SIZE_MAX, "live run %d lost", i);
+  /* the runs left each border pages the purge settled: they join them */
   for (int i = 1; i < N; i += 2) cr_assert_eq(oh_slab_decref(s, p[i]), 1);
-  cr_assert(listed(s, p[N - 1], 4));
+  cr_assert(!listed(s, p[N - 1], 4), "a run freed next to free pages was listed");
   cr_expect(oh_slab_purge(s) > 0, "the second purge decommitted nothing");
+  cr_expect_eq(t_stats_now(s).mapped_bytes, 0, "an emptied slab stayed mapped after a purge");
+  cr_assert_eq(oh_slab_destroy(s), 0);
+
+  /* a full slab freed in order: every run past the cache's few is listed */
+  s = t_runs_heap();
+  for (int i = 0; i < N; i++) cr_assert((p[i] = oh_slab_alloc(s, 16 * KiB)) != NULL);
+  cr_assert(slab_of(s, p[0], NULL) == slab_of(s, p[N - 1], NULL), "%d runs of 16 KiB took two slabs", N);
+  for (int i = 0; i < N; i++) cr_assert_eq(oh_slab_decref(s, p[i]), 1);
+  int on_lists = 0;
+  for (int i = 0; i < N; i++) on_lists += listed(s, p[i], 4);
+  cr_assert_eq(on_lists, N - OHI_RUNC_N, "%d of the %d runs past the cache's few are listed", on_lists, N - OHI_RUNC_N);
+  size_t got = oh_slab_purge(s);
+  cr_expect_geq(got, (size_t)(N - OHI_RUNC_N) * 16 * KiB, "the purge decommitted %zu bytes, less than the listed runs", got);
   cr_expect_eq(t_stats_now(s).mapped_bytes, 0, "a slab whose runs were all listed stayed mapped after a purge");
+  cr_assert_eq(oh_slab_destroy(s), 0);
+  t_opt_restore(delay);
+}
+
+/* A run freed next to free pages joins them at once - the page map's hole
+ * grows to serve any size - where a run freed between live runs waits on
+ * the quick list for its length (ohi_runq_listable). */
+Test(runs_quick, a_run_next_to_free_pages_joins_them) {
+  t_opt_save_t delay = t_opt_set(OH_OPT_PURGE_DELAY_MS, -1); /* the tests purge */
+  oh_slab_t *s = t_runs_heap();
+  enum { N = 16 };
+  char *p[N];
+  for (int i = 0; i < N; i++) cr_assert((p[i] = oh_slab_alloc(s, 16 * KiB)) != NULL);
+  ohi_slab_t *a = slab_of(s, p[0], NULL);
+  for (int i = 0; i < N; i++) cr_assert(slab_of(s, p[i], NULL) == a, "run %d is not in the first slab", i);
+  for (int i = 0; i < OHI_RUNC_N; i++) cr_assert_eq(oh_slab_decref(s, p[i]), 1); /* the cache keeps these */
+  uint32_t tail = a->maxrun; /* the slab's pages after p[N - 1], never handed out */
+  cr_assert_gt(tail, 0);
+  cr_assert_eq(oh_slab_decref(s, p[N - 1]), 1);
+  cr_expect(!listed(s, p[N - 1], 4), "the run beside the slab's free pages was listed");
+  cr_expect_eq(a->maxrun, tail + 4, "the free pages after the last run are %u long, want %u", a->maxrun, tail + 4);
+  cr_assert_eq(oh_slab_decref(s, p[8]), 1);
+  cr_assert_eq(oh_slab_decref(s, p[9]), 1);
+  cr_expect(listed(s, p[8], 4) && listed(s, p[9], 4), "runs freed between live runs are not listed");
+  cr_assert_eq(oh_slab_decref(s, p[N - 2]), 1);
+  cr_expect(!listed(s, p[N - 2], 4), "the run beside a freed run's pages was listed");
+  /* the hole p[N - 2], p[N - 1] and the tail form serves a longer run */
+  oh_stats_t st = t_stats_now(s);
+  char *q = oh_slab_alloc(s, 32 * KiB);
+  cr_assert(q != NULL);
+  cr_expect_eq(q, p[N - 2], "a run of 32 KiB went to %p, not to the hole at %p", (void *)q, (void *)p[N - 2]);
+  t_expect_no_mapping(s, st, "the 32 KiB run");
+  cr_assert_eq(oh_slab_decref(s, q), 1);
+  for (int i = OHI_RUNC_N; i < N - 2; i++)
+    if (i != 8 && i != 9) cr_assert_eq(oh_slab_decref(s, p[i]), 1);
   cr_assert_eq(oh_slab_destroy(s), 0);
   t_opt_restore(delay);
 }

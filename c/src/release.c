@@ -327,7 +327,7 @@ OHI_INLINE bool run_keep_fast(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uin
   if (OHI_UNLIKELY(idx + 1 >= s->nchunks)) return false; /* the last page starts no run */
   uint32_t k = ohi_run_head_pages(w); /* a tail or free page's: refused below, or the CAS fails */
   bool keep = ohi_runc_room(h, tc, k);
-  if ((!keep && !ohi_runq_plain(s, k)) || OHI_UNLIKELY(!OHI_CAS(w, &one, OHI_W_CACHED))) return false;
+  if ((!keep && !ohi_runq_plain(s, idx, k)) || OHI_UNLIKELY(!OHI_CAS(w, &one, OHI_W_CACHED))) return false;
   ohi_runs_count_free(h, tc, s, idx, k);
   if (keep) ohi_runc_push(h, tc, s, idx, k);
   else ohi_runq_add(tc, s, idx, k);

@@ -170,12 +170,12 @@ void *ohi_runs_alloc(oh_slab_t *h, size_t n, bool *zeroed, const char *fn) {
 
 /* A claimed run of the owner's own slab s goes on its quick list, or back to
  * its pages (cache entered; counted by the caller): to its pages where the
- * policy returns memory at each free (a zero delay), or it is too long for
- * a list. */
+ * policy returns memory at each free (a zero delay), where it is too long
+ * for a list, or where a neighbouring page is free (ohi_runq_listable). */
 static void runs_owner_put(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uint32_t idx) {
   ohi_tbin_t *b = &tc->bins[h->run_class];
   uint32_t k = ohi_run_pages(s, idx);
-  if (k <= OHI_RUNC_PAGES && !ohi_purge_at_free()) {
+  if (ohi_runq_listable(s, idx, k)) {
     ohi_runq_add(tc, s, idx, k);
     if (OHI_UNLIKELY(OHI_LOAD_RELAXED(&s->dirty) == 0)) ohi_slab_mark_dirty(s); /* the purger settles and ages it */
     if (k > s->rbucket) ohi_rbucket_update(ohi_owner_runs(tc), s);
