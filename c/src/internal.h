@@ -366,11 +366,12 @@ OHI_INLINE void ohi_runc_push(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uin
  * length, a delay (a zero one returns pages at each free), and neither
  * neighbouring page free. A run next to free pages joins them at once, so a
  * hole grows to serve any size: listed, it waited for a request of exactly
- * its length while the pages beside it served others, and a cache of mixed
+ * its length while the pages beside it served others: a cache of mixed
  * sizes (bench/frag, 4x its default length, in C) held 1.14x its live bytes
- * with 11-28 MiB on quick lists, against 1.12-1.13 without them
- * (bench/RESULTS.md, session 18). Runs between live runs - a batch freed in
- * any order - are listed as before. */
+ * with 11-28 MiB on quick lists, and purged 1371-1911 times in its second
+ * half; with such runs joined, 1.13 and 360-821 (bench/RESULTS.md, session
+ * 18). Runs between live runs - a batch freed in any order - are listed as
+ * before. */
 OHI_INLINE bool ohi_runq_listable(const ohi_slab_t *s, uint32_t idx, uint32_t k) {
   if (k > OHI_RUNC_PAGES || ohi_purge_at_free()) return false;
   uint32_t before = idx - 1, after = idx + k;
