@@ -76,6 +76,9 @@ OHI_INLINE bool ohi_lock_after_fork(ohi_lock_t *l, bool child) {
 
 /* ---- bitmaps of n bits (runpage.c's free pages, purge.c's due chunks) ------ */
 
+/* Whether bit i of m is set. */
+OHI_INLINE bool ohi_bit(const uint64_t *m, uint32_t i) { return (m[i / 64] >> (i % 64) & 1) != 0; }
+
 /* The first set bit of m at or after from (n when none). */
 OHI_INLINE uint32_t ohi_bits_next_set(const uint64_t *m, uint32_t n, uint32_t from) {
   if (from >= n) return n;

@@ -374,9 +374,7 @@ OHI_INLINE void ohi_runc_push(oh_slab_t *h, ohi_tcache_t *tc, ohi_slab_t *s, uin
  * before. */
 OHI_INLINE bool ohi_runq_listable(const ohi_slab_t *s, uint32_t idx, uint32_t k) {
   if (k > OHI_RUNC_PAGES || ohi_purge_at_free()) return false;
-  uint32_t before = idx - 1, after = idx + k;
-  if (idx > 0 && (s->fmap[before >> 6] >> (before & 63) & 1) != 0) return false;
-  return after >= s->nchunks || (s->fmap[after >> 6] >> (after & 63) & 1) == 0;
+  return (idx == 0 || !ohi_bit(s->fmap, idx - 1)) && (idx + k >= s->nchunks || !ohi_bit(s->fmap, idx + k));
 }
 /* Whether that run can go on the list with nothing else to do -
  * runs_owner_put's list branch without its calls, for the fast release:
