@@ -35,6 +35,11 @@ static bool listed(oh_slab_t *h, void *p, uint32_t k) {
 
 enum { PER_SLAB = 64 }; /* runs of 16 KiB in a slab of 1 MiB */
 
+/* n runs of 16 KiB from s into p. */
+static void alloc_runs(oh_slab_t *s, char **p, int n) {
+  for (int i = 0; i < n; i++) cr_assert((p[i] = oh_slab_alloc(s, 16 * KiB)) != NULL, "run %d of %d: allocation failed", i, n);
+}
+
 /* A batch freed in allocation order, then allocated again: the runs beyond
  * the cache's few wait on their slabs' lists, free to the statistics (the
  * emptied slab counted empty), and the next batch takes exactly those runs
@@ -84,7 +89,7 @@ Test(runs_quick, a_listed_run_freed_twice_is_caught) {
   oh_slab_t *s = t_runs_heap();
   enum { N = 16 };
   char *p[N];
-  for (int i = 0; i < N; i++) cr_assert((p[i] = oh_slab_alloc(s, 16 * KiB)) != NULL);
+  alloc_runs(s, p, N);
   for (int i = 0; i < N; i++) cr_assert_eq(oh_slab_decref(s, p[i]), 1);
   char *v = p[N - 2]; /* past the cache's few, between runs (the last one joined the slab's free pages) */
   cr_assert(listed(s, v, 4), "the run is not on its quick list");
@@ -125,7 +130,7 @@ Test(runs_quick, taking_the_last_listed_run_refiles_the_slab) {
   oh_slab_t *s = t_runs_heap();
   enum { N = PER_SLAB, F = 12 };
   char *p[N];
-  for (int i = 0; i < N; i++) cr_assert((p[i] = oh_slab_alloc(s, 16 * KiB)) != NULL);
+  alloc_runs(s, p, N);
   ohi_slab_t *a = slab_of(s, p[N - 1], NULL);
   for (int i = 0; i < N; i++) cr_assert(slab_of(s, p[i], NULL) == a, "run %d is not in the first slab", i);
   for (int i = N - F; i < N; i++) cr_assert_eq(oh_slab_decref(s, p[i]), 1);
@@ -153,7 +158,7 @@ Test(runs_quick, listed_runs_serve_other_sizes_before_a_new_slab) {
   oh_slab_t *s = t_runs_heap();
   enum { N = PER_SLAB };
   char *p[N];
-  for (int i = 0; i < N; i++) cr_assert((p[i] = oh_slab_alloc(s, 16 * KiB)) != NULL);
+  alloc_runs(s, p, N);
   for (int i = 0; i < N; i++)
     if (i % 4 != 0) cr_assert_eq(oh_slab_decref(s, p[i]), 1);
   int on_lists = 0;
@@ -219,7 +224,7 @@ Test(runs_quick, a_purge_decommits_listed_runs) {
 
   /* a full slab freed in order: every run past the cache's few is listed */
   s = t_runs_heap();
-  for (int i = 0; i < N; i++) cr_assert((p[i] = oh_slab_alloc(s, 16 * KiB)) != NULL);
+  alloc_runs(s, p, N);
   cr_assert(slab_of(s, p[0], NULL) == slab_of(s, p[N - 1], NULL), "%d runs of 16 KiB took two slabs", N);
   for (int i = 0; i < N; i++) cr_assert_eq(oh_slab_decref(s, p[i]), 1);
   int on_lists = 0;
@@ -240,7 +245,7 @@ Test(runs_quick, a_run_next_to_free_pages_joins_them) {
   oh_slab_t *s = t_runs_heap();
   enum { N = 16 };
   char *p[N];
-  for (int i = 0; i < N; i++) cr_assert((p[i] = oh_slab_alloc(s, 16 * KiB)) != NULL);
+  alloc_runs(s, p, N);
   ohi_slab_t *a = slab_of(s, p[0], NULL);
   for (int i = 0; i < N; i++) cr_assert(slab_of(s, p[i], NULL) == a, "run %d is not in the first slab", i);
   for (int i = 0; i < OHI_RUNC_N; i++) cr_assert_eq(oh_slab_decref(s, p[i]), 1); /* the cache keeps these */
