@@ -138,8 +138,6 @@ func countDelta(a, b int64) int64 {
 	return b - a
 }
 
-func purgeDelta(a, b *event) int64 { return countDelta(a.Purges, b.Purges) }
-
 // analyze turns one child's events and samples into its figures.
 func analyze(cfg config, mode string, evs []event, ss []sample) (*modeResult, error) {
 	ready, done := findEvent(evs, "ready", 0), findEvent(evs, "done", 0)
@@ -180,8 +178,8 @@ func analyze(cfg config, mode string, evs []event, ss []sample) (*modeResult, er
 			ReleaseS:    releaseTime(ss, fe.At, ie.At, r.Threshold),
 			IdleRSS:     median64(idle),
 			IdleSamples: len(idle),
-			BurstPurges: purgeDelta(bs, be),
-			IdlePurges:  purgeDelta(be, ie),
+			BurstPurges: countDelta(bs.Purges, be.Purges),
+			IdlePurges:  countDelta(be.Purges, ie.Purges),
 			IdleCPUS:    ie.CPUS - fe.CPUS,
 		}
 		if len(idle) > 0 {
@@ -212,7 +210,7 @@ func analyzeSteady(r *modeResult, evs []event, ss []sample) error {
 		Rounds:      ce.Rounds - we.Rounds,
 		Replaced:    ce.Replaced - we.Replaced,
 		Minflt:      ce.Minflt - we.Minflt,
-		Purges:      purgeDelta(we, ce),
+		Purges:      countDelta(we.Purges, ce.Purges),
 		Decommitted: countDelta(we.Decommitted, ce.Decommitted),
 		CPUS:        ce.CPUS - we.CPUS,
 	}
